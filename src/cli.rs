@@ -1,0 +1,242 @@
+//! Command-line definitions: the chat (default), `serve`, `token`, `listen`, `send`, `bench`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wpchat",
+    version,
+    about = "A terminal chat client for Azure Web PubSub"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<CommandKind>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Print the default configuration file and exit.
+    #[arg(long)]
+    pub print_default_config: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CommandKind {
+    /// Run a local Web PubSub-compatible service.
+    Serve(ServeArgs),
+    /// Mint a client access token from a connection string.
+    Token(TokenArgs),
+    /// Print received messages, one per line.
+    Listen(ListenArgs),
+    /// Send messages (arguments or stdin lines) and wait for their acks.
+    Send(SendArgs),
+    /// Measure throughput and latency through one group.
+    Bench(BenchArgs),
+}
+
+/// Where to connect, shared by the chat and the scriptable modes. With no target, wpchat uses
+/// (or starts) the local service.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TargetArgs {
+    /// A client URL (wss://…/client/hubs/HUB?access_token=…).
+    #[arg(value_name = "URL")]
+    pub url_arg: Option<String>,
+    /// A client URL (same as the positional URL).
+    #[arg(long, global = true)]
+    pub url: Option<String>,
+    /// A connection string (Endpoint=…;AccessKey=…); tokens are minted locally.
+    #[arg(
+        long,
+        env = "WebPubSubConnectionString",
+        hide_env_values = true,
+        global = true
+    )]
+    pub connection_string: Option<String>,
+    /// An app server endpoint answering GET with {"url": "<client url>"}.
+    #[arg(long, global = true)]
+    pub negotiate: Option<String>,
+    /// Extra header for the negotiate request ('Name: value'); repeatable.
+    #[arg(long = "header", value_name = "NAME: VALUE", global = true)]
+    pub headers: Vec<String>,
+    /// Hub name (with a connection string).
+    #[arg(long, global = true)]
+    pub hub: Option<String>,
+    /// User id put in minted tokens (default: the OS user name).
+    #[arg(long, global = true)]
+    pub user: Option<String>,
+    /// Role put in minted tokens; repeatable.
+    #[arg(long = "role", global = true)]
+    pub roles: Vec<String>,
+    /// Group to join at connect; repeatable.
+    #[arg(long = "group", global = true)]
+    pub groups: Vec<String>,
+    /// Minted token lifetime in minutes.
+    #[arg(long, value_name = "MINUTES", global = true)]
+    pub expires: Option<u64>,
+    /// Subprotocol.
+    #[arg(long, value_enum, global = true)]
+    pub protocol: Option<ProtocolArg>,
+    /// Do not rejoin groups after a fresh reconnect.
+    #[arg(long, global = true)]
+    pub no_auto_rejoin: bool,
+    /// Send the token in an Authorization header instead of the query string.
+    #[arg(long, global = true)]
+    pub token_in_header: bool,
+    /// Profile from the config file.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// Config file (default: the platform config dir; or WPCHAT_CONFIG).
+    #[arg(long, env = "WPCHAT_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolArg {
+    #[value(name = "json")]
+    Json,
+    #[value(name = "json.reliable")]
+    JsonReliable,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to bind (0 = any free port).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Access key clients' tokens are signed with (default: the well-known development key).
+    #[arg(long, env = "WPCHAT_ACCESS_KEY", hide_env_values = true)]
+    pub access_key: Option<String>,
+    /// Accept client connections with no token.
+    #[arg(long)]
+    pub allow_anonymous: bool,
+    /// Allow binding to a non-loopback address.
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct TokenArgs {
+    /// Print {"baseUrl","token","url"} like the server SDKs.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ListenFormat {
+    #[default]
+    Jsonl,
+    Text,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ListenArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListenFormat::Jsonl)]
+    pub format: ListenFormat,
+    /// Exit after this many messages.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Exit after this long (e.g. 30s, 5m, 500ms).
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum DataTypeArg {
+    #[default]
+    Text,
+    Json,
+    Binary,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SendArgs {
+    /// Data type of the messages.
+    #[arg(long, value_enum, default_value_t = DataTypeArg::Text)]
+    pub data_type: DataTypeArg,
+    /// Do not deliver the messages back to this connection.
+    #[arg(long)]
+    pub no_echo: bool,
+    /// Do not wait for acks.
+    #[arg(long)]
+    pub fire_and_forget: bool,
+    /// Send a user event with this name instead of a group message.
+    #[arg(long)]
+    pub event: Option<String>,
+    /// Send this file's raw bytes as one binary message.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// The message; without it, each stdin line is one message.
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BenchArgs {
+    #[arg(long, default_value_t = 1)]
+    pub publishers: u32,
+    #[arg(long, default_value_t = 1)]
+    pub subscribers: u32,
+    /// Messages per publisher.
+    #[arg(long, default_value_t = 100_000)]
+    pub count: u64,
+    /// Payload size in bytes.
+    #[arg(long, default_value_t = 100)]
+    pub size: usize,
+    /// Messages per second per publisher (0 = as fast as acks allow).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+    /// Print a JSON summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses `500ms`, `30s`, `5m`, `1h` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration; use e.g. 500ms, 30s, 5m, 1h"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown unit '{unit}' in '{text}'; use ms, s, m or h"
+            ));
+        }
+    };
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(
+            parse_duration("500ms"),
+            Ok(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse_duration("2m"),
+            Ok(std::time::Duration::from_secs(120))
+        );
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,66 @@
+//! Engine settings, with the defaults chosen from protocol.md §7.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::UrlProvider;
+use crate::protocol::Subprotocol;
+
+/// Exponential backoff with jitter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+    /// `None` = retry forever.
+    pub max_attempts: Option<u32>,
+}
+
+/// Everything the engine needs to run.
+#[derive(Clone)]
+pub struct ClientConfig {
+    pub url_provider: Arc<dyn UrlProvider>,
+    pub protocol: Subprotocol,
+    /// Send the token as `Authorization: Bearer` instead of the `access_token` query.
+    pub token_in_header: bool,
+    /// Rejoin the groups the user joined after a fresh connection.
+    pub auto_rejoin: bool,
+    pub ack_timeout: Duration,
+    /// Retries of transient failures (same ackId each time).
+    pub message_retries: u32,
+    pub keepalive_interval: Duration,
+    pub keepalive_timeout: Duration,
+    pub recovery_window: Duration,
+    pub reconnect: Backoff,
+    pub outbox_capacity: usize,
+    /// Largest incoming WebSocket message accepted.
+    pub max_incoming_message: usize,
+    pub command_buffer: usize,
+    pub event_buffer: usize,
+}
+
+impl ClientConfig {
+    pub fn new(url_provider: Arc<dyn UrlProvider>) -> Self {
+        ClientConfig {
+            url_provider,
+            protocol: Subprotocol::JsonReliable,
+            token_in_header: false,
+            auto_rejoin: true,
+            ack_timeout: Duration::from_secs(30),
+            message_retries: 3,
+            keepalive_interval: Duration::from_secs(20),
+            keepalive_timeout: Duration::from_secs(120),
+            recovery_window: Duration::from_secs(30),
+            reconnect: Backoff {
+                initial: Duration::from_secs(1),
+                max: Duration::from_secs(30),
+                max_attempts: None,
+            },
+            outbox_capacity: 1000,
+            // The service caps client messages at 1 MiB, but server messages have no documented
+            // cap; 4 MiB leaves room for a 1 MiB binary payload in base64 plus the envelope.
+            max_incoming_message: 4 * 1024 * 1024,
+            command_buffer: 1024,
+            event_buffer: 4096,
+        }
+    }
+}

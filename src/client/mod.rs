@@ -1,0 +1,180 @@
+//! The connection engine: one tokio task owns the WebSocket; callers talk to it through a
+//! `ClientHandle` (bounded command sender, bounded event receiver, watch of the state).
+//! It acks, retries, keeps the reliable sequence, recovers, reconnects, rejoins and queues
+//! sends while offline.
+
+mod config;
+
+pub use config::{Backoff, ClientConfig};
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::protocol::{AckErrorName, DataMessage, Payload, Subprotocol};
+
+/// A caller-chosen id that ties a command to the event reporting its outcome.
+pub type OpId = u64;
+
+/// What a caller asks the engine to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Join {
+        op: OpId,
+        group: String,
+    },
+    Leave {
+        op: OpId,
+        group: String,
+    },
+    SendToGroup {
+        op: OpId,
+        group: String,
+        payload: Payload,
+        no_echo: bool,
+        fire_and_forget: bool,
+    },
+    SendEvent {
+        op: OpId,
+        event: String,
+        payload: Payload,
+        fire_and_forget: bool,
+    },
+    /// Drop the current connection and start a fresh one (a new URL from the provider).
+    Reconnect,
+    /// Report every raw frame in and out as `Event::RawFrame` (for the frame inspector).
+    InspectFrames(bool),
+    /// Close with 1000 and end the task.
+    Shutdown,
+}
+
+/// The connection state, as a `watch` value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnState {
+    Connecting {
+        attempt: u32,
+    },
+    Connected {
+        connection_id: String,
+        user_id: Option<String>,
+        protocol: Subprotocol,
+    },
+    /// A reliable connection dropped; recovering the same session since `since`.
+    Recovering {
+        since: Instant,
+        attempt: u32,
+    },
+    /// Waiting before a fresh connection attempt.
+    Reconnecting {
+        retry_at: Instant,
+        attempt: u32,
+        last_error: String,
+    },
+    Stopped {
+        reason: String,
+    },
+}
+
+/// How an operation ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpOutcome {
+    /// Acked by the service (or sent, for fire-and-forget). `duplicate` when the service said
+    /// `Duplicate`: an earlier attempt already took effect.
+    Done {
+        duplicate: bool,
+        round_trip: Option<Duration>,
+    },
+    Failed(OpError),
+}
+
+/// Why an operation failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpError {
+    /// The service refused it with an ack error.
+    Refused { name: AckErrorName, message: String },
+    /// No ack arrived in time.
+    Timeout(Duration),
+    /// Refused before it reached the socket (too large, bad name, outbox full...).
+    Invalid(String),
+    /// The engine stopped before the operation ended.
+    Stopped,
+}
+
+impl std::fmt::Display for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpError::Refused { name, message } if message.is_empty() => write!(f, "{name}"),
+            OpError::Refused { name, message } => write!(f, "{name}: {message}"),
+            OpError::Timeout(after) => {
+                write!(f, "no ack from the service after {} s", after.as_secs())
+            }
+            OpError::Invalid(why) => f.write_str(why),
+            OpError::Stopped => f.write_str("the connection engine stopped"),
+        }
+    }
+}
+
+/// Direction of a raw frame shown in the inspector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    In,
+    Out,
+}
+
+/// What the engine reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A new session began (first connect or fresh reconnect; not a recovery).
+    Connected {
+        connection_id: String,
+        user_id: Option<String>,
+        protocol: Subprotocol,
+    },
+    /// A dropped reliable session was recovered; nothing was lost. `offline` is how long the
+    /// link was down.
+    Recovered {
+        connection_id: String,
+        offline: Duration,
+    },
+    /// The session was lost and a fresh one started: messages sent to the old session while
+    /// offline may be lost. `offline` is how long the client was away.
+    SessionLost { offline: Duration, reason: String },
+    /// The link dropped (recovery or reconnect follows unless stopped).
+    Disconnected { reason: String },
+    /// A data message from a group or the server (already deduplicated on reliable sessions).
+    Message(DataMessage),
+    /// A send issued while offline was queued; it will be sent once connected.
+    Queued { op: OpId },
+    /// An operation ended.
+    OpResult { op: OpId, outcome: OpOutcome },
+    /// After a fresh connection, rejoining a group failed.
+    RejoinFailed { group: String, error: OpError },
+    /// The service sent `system/disconnected` with this message.
+    ServiceDisconnected { message: Option<String> },
+    /// Round trip of the last keepalive ping.
+    Lag(Duration),
+    /// A frame that could not be decoded, or of a type we don't know (shown, never fatal).
+    Unrecognized { frame: String, error: String },
+    /// A raw frame, only while frame inspection is on.
+    RawFrame { direction: Direction, text: String },
+}
+
+/// The caller's side of a running engine.
+pub struct ClientHandle {
+    pub commands: mpsc::Sender<Command>,
+    pub events: mpsc::Receiver<Event>,
+    pub state: watch::Receiver<ConnState>,
+}
+
+/// Starts the engine task. Must be called inside a tokio runtime.
+pub fn spawn(config: ClientConfig) -> ClientHandle {
+    let (commands, command_rx) = mpsc::channel(config.command_buffer);
+    let (event_tx, events) = mpsc::channel(config.event_buffer);
+    let (state_tx, state) = watch::channel(ConnState::Connecting { attempt: 1 });
+    let _ = (command_rx, event_tx, state_tx);
+    ClientHandle {
+        commands,
+        events,
+        state,
+    }
+}

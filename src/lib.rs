@@ -1,0 +1,14 @@
+//! wpchat: a terminal chat client for Azure Web PubSub, and a local Web PubSub-compatible
+//! service. The binary (`main.rs`) only parses the command line and dispatches here.
+
+pub mod auth;
+pub mod bench;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod pipe;
+pub mod protocol;
+pub mod service;
+pub mod target;
+pub mod text;
+pub mod tui;

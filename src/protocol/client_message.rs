@@ -1,0 +1,247 @@
+//! Messages a client sends to the service: joinGroup, leaveGroup, sendToGroup, event,
+//! sequenceAck and ping, encoded the way the official SDKs put them on the wire.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::payload::write_json_string;
+use super::{
+    DataType, DecodeError, Payload, PayloadError, validate_event_name, validate_group_name,
+};
+
+/// A client → service request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMessage {
+    JoinGroup {
+        group: String,
+        ack_id: Option<u64>,
+    },
+    LeaveGroup {
+        group: String,
+        ack_id: Option<u64>,
+    },
+    SendToGroup {
+        group: String,
+        ack_id: Option<u64>,
+        no_echo: bool,
+        data: Payload,
+    },
+    Event {
+        event: String,
+        ack_id: Option<u64>,
+        data: Payload,
+    },
+    /// Reliable subprotocols only: every sequence id up to this one was received.
+    SequenceAck {
+        sequence_id: u64,
+    },
+    Ping,
+}
+
+impl ClientMessage {
+    /// The ack id the request carries, if any.
+    pub fn ack_id(&self) -> Option<u64> {
+        match self {
+            ClientMessage::JoinGroup { ack_id, .. }
+            | ClientMessage::LeaveGroup { ack_id, .. }
+            | ClientMessage::SendToGroup { ack_id, .. }
+            | ClientMessage::Event { ack_id, .. } => *ack_id,
+            ClientMessage::SequenceAck { .. } | ClientMessage::Ping => None,
+        }
+    }
+}
+
+/// Encodes a client message as one JSON text frame.
+pub fn encode_client(message: &ClientMessage) -> String {
+    let mut out = String::with_capacity(64 + payload_hint(message));
+    match message {
+        ClientMessage::JoinGroup { group, ack_id } => {
+            open(&mut out, "joinGroup");
+            field_str(&mut out, "group", group);
+            field_ack(&mut out, *ack_id);
+        }
+        ClientMessage::LeaveGroup { group, ack_id } => {
+            open(&mut out, "leaveGroup");
+            field_str(&mut out, "group", group);
+            field_ack(&mut out, *ack_id);
+        }
+        ClientMessage::SendToGroup {
+            group,
+            ack_id,
+            no_echo,
+            data,
+        } => {
+            open(&mut out, "sendToGroup");
+            field_str(&mut out, "group", group);
+            field_ack(&mut out, *ack_id);
+            // The SDKs always send noEcho, false by default.
+            out.push_str(if *no_echo {
+                ",\"noEcho\":true"
+            } else {
+                ",\"noEcho\":false"
+            });
+            field_data(&mut out, data);
+        }
+        ClientMessage::Event {
+            event,
+            ack_id,
+            data,
+        } => {
+            open(&mut out, "event");
+            field_str(&mut out, "event", event);
+            field_ack(&mut out, *ack_id);
+            field_data(&mut out, data);
+        }
+        ClientMessage::SequenceAck { sequence_id } => {
+            open(&mut out, "sequenceAck");
+            out.push_str(",\"sequenceId\":");
+            out.push_str(itoa(*sequence_id).as_str());
+        }
+        ClientMessage::Ping => open(&mut out, "ping"),
+    }
+    out.push('}');
+    out
+}
+
+fn payload_hint(message: &ClientMessage) -> usize {
+    match message {
+        ClientMessage::SendToGroup { data, .. } | ClientMessage::Event { data, .. } => {
+            data.len() * 4 / 3 + 8
+        }
+        _ => 0,
+    }
+}
+
+fn open(out: &mut String, kind: &str) {
+    out.push_str("{\"type\":\"");
+    out.push_str(kind);
+    out.push('"');
+}
+
+fn field_str(out: &mut String, name: &str, value: &str) {
+    out.push_str(",\"");
+    out.push_str(name);
+    out.push_str("\":");
+    write_json_string(out, value);
+}
+
+fn field_ack(out: &mut String, ack_id: Option<u64>) {
+    if let Some(id) = ack_id {
+        out.push_str(",\"ackId\":");
+        out.push_str(itoa(id).as_str());
+    }
+}
+
+fn field_data(out: &mut String, data: &Payload) {
+    out.push_str(",\"dataType\":\"");
+    out.push_str(data.data_type().as_str());
+    out.push_str("\",\"data\":");
+    data.write_wire(out);
+}
+
+pub(crate) fn itoa(n: u64) -> String {
+    n.to_string()
+}
+
+/// `sequenceId` in a `sequenceAck`: the docs show a string, the SDKs send a number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberOrString<'a> {
+    Number(u64),
+    #[serde(borrow)]
+    String(Cow<'a, str>),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientWire<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    group: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event: Option<Cow<'a, str>>,
+    ack_id: Option<u64>,
+    no_echo: Option<bool>,
+    #[serde(borrow)]
+    data_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(borrow)]
+    sequence_id: Option<NumberOrString<'a>>,
+}
+
+/// Decodes a client frame (used by the local service). Unknown types and invalid fields are
+/// errors: the service treats them as a protocol violation.
+pub fn decode_client(frame: &str) -> Result<ClientMessage, DecodeError> {
+    let wire: ClientWire<'_> =
+        serde_json::from_str(frame).map_err(|e| DecodeError::Json(e.to_string()))?;
+    let group = |kind: &'static str| -> Result<String, DecodeError> {
+        let group = wire.group.as_deref().ok_or(DecodeError::MissingField {
+            kind,
+            field: "group",
+        })?;
+        validate_group_name(group)?;
+        Ok(group.to_string())
+    };
+    let data = || -> Result<Payload, DecodeError> {
+        let data_type = match wire.data_type.as_deref() {
+            None => DataType::Json,
+            Some(name) => match DataType::from_name(name) {
+                Some(DataType::Protobuf) | None => {
+                    return Err(PayloadError::UnknownDataType(name.to_string()).into());
+                }
+                Some(t) => t,
+            },
+        };
+        let raw = wire.data.ok_or(PayloadError::Missing)?;
+        Ok(Payload::from_wire(data_type, raw)?)
+    };
+    match wire.kind.as_ref() {
+        "joinGroup" => Ok(ClientMessage::JoinGroup {
+            group: group("joinGroup")?,
+            ack_id: wire.ack_id,
+        }),
+        "leaveGroup" => Ok(ClientMessage::LeaveGroup {
+            group: group("leaveGroup")?,
+            ack_id: wire.ack_id,
+        }),
+        "sendToGroup" => Ok(ClientMessage::SendToGroup {
+            group: group("sendToGroup")?,
+            ack_id: wire.ack_id,
+            no_echo: wire.no_echo.unwrap_or(false),
+            data: data()?,
+        }),
+        "event" => {
+            let event = wire.event.as_deref().ok_or(DecodeError::MissingField {
+                kind: "event",
+                field: "event",
+            })?;
+            validate_event_name(event).map_err(DecodeError::EventName)?;
+            Ok(ClientMessage::Event {
+                event: event.to_string(),
+                ack_id: wire.ack_id,
+                data: data()?,
+            })
+        }
+        "sequenceAck" => {
+            let sequence_id = match &wire.sequence_id {
+                Some(NumberOrString::Number(n)) => *n,
+                Some(NumberOrString::String(s)) => s
+                    .parse()
+                    .map_err(|_| DecodeError::Json(format!("sequenceId '{s}' is not a number")))?,
+                None => {
+                    return Err(DecodeError::MissingField {
+                        kind: "sequenceAck",
+                        field: "sequenceId",
+                    });
+                }
+            };
+            Ok(ClientMessage::SequenceAck { sequence_id })
+        }
+        "ping" => Ok(ClientMessage::Ping),
+        other => Err(DecodeError::UnknownType(other.to_string())),
+    }
+}

@@ -1,0 +1,152 @@
+//! The Web PubSub JSON subprotocols (`json.webpubsub.azure.v1` and its reliable twin): typed
+//! messages in both directions, payload encoding and the protocol's limits. No I/O happens here;
+//! both the client engine and the local service use these types.
+
+mod client_message;
+mod payload;
+mod service_message;
+
+pub use client_message::{ClientMessage, decode_client, encode_client};
+pub use payload::{DataType, Payload, PayloadError};
+pub use service_message::{
+    AckError, AckErrorName, DataMessage, GroupFrame, MessageSource, ServiceMessage, decode_service,
+    encode_service,
+};
+
+use thiserror::Error;
+
+/// The non-reliable JSON subprotocol.
+pub const JSON_V1: &str = "json.webpubsub.azure.v1";
+/// The reliable JSON subprotocol: sequence ids, `sequenceAck` and connection recovery.
+pub const JSON_RELIABLE_V1: &str = "json.reliable.webpubsub.azure.v1";
+
+/// Largest message a client may send to the service (protocol.md §6: 1 MB; the emulator uses
+/// 1 MiB and closes with 1009 above it).
+pub const MAX_CLIENT_MESSAGE_BYTES: usize = 1024 * 1024;
+/// Longest group name, in characters (protocol.md §6).
+pub const MAX_GROUP_NAME_CHARS: usize = 1024;
+
+/// WebSocket close codes with a meaning in Web PubSub (protocol.md §6).
+pub mod close_code {
+    /// Normal close: ends a reliable session, no recovery.
+    pub const NORMAL: u16 = 1000;
+    /// Frame of the wrong kind (binary frame on a JSON subprotocol).
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// Invalid JSON or an invalid protocol message.
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// Policy violation: the session is gone and cannot be recovered.
+    pub const POLICY_VIOLATION: u16 = 1008;
+    /// Client message too large.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// Server error, e.g. a simple client's event with no handler.
+    pub const INTERNAL_ERROR: u16 = 1011;
+}
+
+/// Which JSON subprotocol a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Subprotocol {
+    /// `json.webpubsub.azure.v1`
+    Json,
+    /// `json.reliable.webpubsub.azure.v1`
+    #[default]
+    JsonReliable,
+}
+
+impl Subprotocol {
+    /// The name sent in `Sec-WebSocket-Protocol`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Subprotocol::Json => JSON_V1,
+            Subprotocol::JsonReliable => JSON_RELIABLE_V1,
+        }
+    }
+
+    /// Parses a `Sec-WebSocket-Protocol` value; other subprotocols (protobuf, custom) are `None`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.trim() {
+            JSON_V1 => Some(Subprotocol::Json),
+            JSON_RELIABLE_V1 => Some(Subprotocol::JsonReliable),
+            _ => None,
+        }
+    }
+
+    /// A short name for status bars and flags: `json` or `json.reliable`.
+    pub fn short_name(self) -> &'static str {
+        match self {
+            Subprotocol::Json => "json",
+            Subprotocol::JsonReliable => "json.reliable",
+        }
+    }
+
+    pub fn is_reliable(self) -> bool {
+        matches!(self, Subprotocol::JsonReliable)
+    }
+}
+
+/// Why a frame could not be decoded into a message.
+#[derive(Debug, Error, PartialEq)]
+pub enum DecodeError {
+    #[error("frame is not valid JSON: {0}")]
+    Json(String),
+    #[error("unknown message type '{0}'")]
+    UnknownType(String),
+    #[error("message of type '{kind}' is missing field '{field}'")]
+    MissingField {
+        kind: &'static str,
+        field: &'static str,
+    },
+    #[error("invalid payload: {0}")]
+    Payload(#[from] PayloadError),
+    #[error("invalid group name: {0}")]
+    GroupName(#[from] NameError),
+    #[error("invalid event name: {0}")]
+    EventName(NameError),
+}
+
+/// Why a group or event name is not acceptable.
+#[derive(Debug, Error, PartialEq, Eq, Clone)]
+pub enum NameError {
+    #[error("the name is empty")]
+    Empty,
+    #[error("the name is only whitespace")]
+    Whitespace,
+    #[error("the name has {0} characters; at most {MAX_GROUP_NAME_CHARS} are allowed")]
+    TooLong(usize),
+    #[error(
+        "'{0}' must start with a letter and hold only letters, digits, '_', '.' and '-' (128 at most)"
+    )]
+    BadEventName(String),
+}
+
+/// Checks a group name against the service's rule: 1–1024 characters, not whitespace only.
+pub fn validate_group_name(group: &str) -> Result<(), NameError> {
+    if group.is_empty() {
+        return Err(NameError::Empty);
+    }
+    let chars = group.chars().count();
+    if chars > MAX_GROUP_NAME_CHARS {
+        return Err(NameError::TooLong(chars));
+    }
+    if group.chars().all(char::is_whitespace) {
+        return Err(NameError::Whitespace);
+    }
+    Ok(())
+}
+
+/// Checks a user event name: `^[A-Za-z][A-Za-z0-9_.-]{0,127}$` (the emulator's rule).
+pub fn validate_event_name(event: &str) -> Result<(), NameError> {
+    let mut chars = event.chars();
+    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && event.len() <= 128
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if event.is_empty() {
+        Err(NameError::Empty)
+    } else if ok {
+        Ok(())
+    } else {
+        Err(NameError::BadEventName(event.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,172 @@
+//! Message payloads and their `dataType`: text, JSON, binary (standard padded base64 on the
+//! wire) and the receive-only protobuf form.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use thiserror::Error;
+
+/// The `dataType` field of a data-carrying message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DataType {
+    Text,
+    /// The default when a client omits `dataType`.
+    #[default]
+    Json,
+    Binary,
+    /// Only ever received: a protobuf client's message seen by a JSON client.
+    Protobuf,
+}
+
+impl DataType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataType::Text => "text",
+            DataType::Json => "json",
+            DataType::Binary => "binary",
+            DataType::Protobuf => "protobuf",
+        }
+    }
+
+    /// Parses the wire name; `None` for an unknown data type.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "text" => Some(DataType::Text),
+            "json" => Some(DataType::Json),
+            "binary" => Some(DataType::Binary),
+            "protobuf" => Some(DataType::Protobuf),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DataType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A decoded payload. JSON is kept as its raw text so that it is forwarded and displayed
+/// exactly as sent, without a parse-and-reserialize round trip.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    Text(String),
+    Json(Box<RawValue>),
+    Binary(Vec<u8>),
+    Protobuf(Vec<u8>),
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Payload::Text(a), Payload::Text(b)) => a == b,
+            (Payload::Json(a), Payload::Json(b)) => a.get() == b.get(),
+            (Payload::Binary(a), Payload::Binary(b)) => a == b,
+            (Payload::Protobuf(a), Payload::Protobuf(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// Why a payload is not acceptable.
+#[derive(Debug, Error, PartialEq, Eq, Clone)]
+pub enum PayloadError {
+    #[error("'data' is missing")]
+    Missing,
+    #[error("dataType '{0}' is not one of text, json, binary")]
+    UnknownDataType(String),
+    #[error("dataType text needs 'data' to be a JSON string")]
+    TextNotString,
+    #[error("dataType {0} needs 'data' to be a base64 string")]
+    NotBase64String(DataType),
+    #[error("'data' is not valid base64: {0}")]
+    BadBase64(String),
+    #[error("dataType json needs 'data' to be a JSON value other than null")]
+    JsonNull,
+    #[error("not valid JSON: {0}")]
+    BadJson(String),
+}
+
+impl Payload {
+    pub fn data_type(&self) -> DataType {
+        match self {
+            Payload::Text(_) => DataType::Text,
+            Payload::Json(_) => DataType::Json,
+            Payload::Binary(_) => DataType::Binary,
+            Payload::Protobuf(_) => DataType::Protobuf,
+        }
+    }
+
+    /// A JSON payload from JSON text, validated (and refused when it is `null`).
+    pub fn json(text: &str) -> Result<Self, PayloadError> {
+        let raw: Box<RawValue> =
+            serde_json::from_str(text).map_err(|e| PayloadError::BadJson(e.to_string()))?;
+        if raw.get() == "null" {
+            return Err(PayloadError::JsonNull);
+        }
+        Ok(Payload::Json(raw))
+    }
+
+    /// The payload's size in bytes as the user thinks of it (decoded bytes, text bytes).
+    pub fn len(&self) -> usize {
+        match self {
+            Payload::Text(s) => s.len(),
+            Payload::Json(raw) => raw.get().len(),
+            Payload::Binary(b) | Payload::Protobuf(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Decodes the wire `data` value for a given data type.
+    pub fn from_wire(data_type: DataType, data: &RawValue) -> Result<Self, PayloadError> {
+        match data_type {
+            DataType::Text => serde_json::from_str::<String>(data.get())
+                .map(Payload::Text)
+                .map_err(|_| PayloadError::TextNotString),
+            DataType::Json => {
+                if data.get().trim() == "null" {
+                    Err(PayloadError::JsonNull)
+                } else {
+                    Ok(Payload::Json(data.to_owned()))
+                }
+            }
+            DataType::Binary | DataType::Protobuf => {
+                let text = serde_json::from_str::<std::borrow::Cow<'_, str>>(data.get())
+                    .map_err(|_| PayloadError::NotBase64String(data_type))?;
+                let bytes = BASE64
+                    .decode(text.as_bytes())
+                    .map_err(|e| PayloadError::BadBase64(e.to_string()))?;
+                Ok(if data_type == DataType::Binary {
+                    Payload::Binary(bytes)
+                } else {
+                    Payload::Protobuf(bytes)
+                })
+            }
+        }
+    }
+
+    /// Appends the wire form of `data` (a JSON value) to `out`.
+    pub fn write_wire(&self, out: &mut String) {
+        match self {
+            Payload::Text(s) => write_json_string(out, s),
+            Payload::Json(raw) => out.push_str(raw.get()),
+            Payload::Binary(b) | Payload::Protobuf(b) => {
+                out.push('"');
+                BASE64.encode_string(b, out);
+                out.push('"');
+            }
+        }
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+pub(crate) fn write_json_string(out: &mut String, s: &str) {
+    // serde_json's escaping is correct and fast; writing into a String cannot fail.
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    out.push_str(&quoted);
+}

@@ -1,0 +1,352 @@
+//! Messages the service sends to a client: ack, data messages from a group or the server,
+//! system connected/disconnected, and pong. Decoding tolerates unknown types, fields and error
+//! names; encoding (used by the local service) serializes a fan-out message once.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::client_message::itoa;
+use super::payload::write_json_string;
+use super::{DataType, DecodeError, Payload, PayloadError};
+
+/// A service → client message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServiceMessage {
+    Ack {
+        ack_id: u64,
+        success: bool,
+        error: Option<AckError>,
+    },
+    Message(DataMessage),
+    Connected {
+        connection_id: String,
+        user_id: Option<String>,
+        reconnection_token: Option<String>,
+    },
+    Disconnected {
+        message: Option<String>,
+    },
+    Pong,
+    /// A type (or system event) this client does not know; kept so it can be shown, never fatal.
+    Unknown {
+        kind: String,
+    },
+}
+
+/// A data message: from a group or from the server, with its sequence id on reliable
+/// subprotocols.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataMessage {
+    pub source: MessageSource,
+    pub sequence_id: Option<u64>,
+    pub payload: Payload,
+}
+
+/// Where a data message came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MessageSource {
+    /// Published to a group; `from_user_id` is absent for anonymous senders and REST sends.
+    Group {
+        group: String,
+        from_user_id: Option<String>,
+    },
+    /// Sent by the server (REST or an event handler's reply).
+    Server,
+}
+
+/// The error of a failed ack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckError {
+    pub name: AckErrorName,
+    pub message: String,
+}
+
+/// Ack error names; unknown names are kept as they came.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AckErrorName {
+    Forbidden,
+    InternalServerError,
+    Duplicate,
+    BadRequest,
+    InvocationFailed,
+    Other(String),
+}
+
+impl AckErrorName {
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "Forbidden" => AckErrorName::Forbidden,
+            "InternalServerError" => AckErrorName::InternalServerError,
+            "Duplicate" => AckErrorName::Duplicate,
+            "BadRequest" => AckErrorName::BadRequest,
+            "InvocationFailed" => AckErrorName::InvocationFailed,
+            other => AckErrorName::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            AckErrorName::Forbidden => "Forbidden",
+            AckErrorName::InternalServerError => "InternalServerError",
+            AckErrorName::Duplicate => "Duplicate",
+            AckErrorName::BadRequest => "BadRequest",
+            AckErrorName::InvocationFailed => "InvocationFailed",
+            AckErrorName::Other(name) => name,
+        }
+    }
+
+    /// Transient failures are worth retrying with the same ack id; the rest are final.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, AckErrorName::InternalServerError)
+    }
+}
+
+impl std::fmt::Display for AckErrorName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Deserialize)]
+struct AckErrorWire<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceWire<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    event: Option<Cow<'a, str>>,
+    ack_id: Option<u64>,
+    success: Option<bool>,
+    #[serde(borrow)]
+    error: Option<AckErrorWire<'a>>,
+    #[serde(borrow)]
+    from: Option<Cow<'a, str>>,
+    group: Option<String>,
+    from_user_id: Option<String>,
+    #[serde(borrow)]
+    data_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    sequence_id: Option<u64>,
+    connection_id: Option<String>,
+    user_id: Option<String>,
+    reconnection_token: Option<String>,
+    message: Option<String>,
+}
+
+/// Decodes one service frame. Malformed frames are errors; unknown types are `Unknown`.
+pub fn decode_service(frame: &str) -> Result<ServiceMessage, DecodeError> {
+    let wire: ServiceWire<'_> =
+        serde_json::from_str(frame).map_err(|e| DecodeError::Json(e.to_string()))?;
+    match wire.kind.as_ref() {
+        "ack" => {
+            let ack_id = wire.ack_id.ok_or(DecodeError::MissingField {
+                kind: "ack",
+                field: "ackId",
+            })?;
+            let success = wire.success.unwrap_or(false);
+            let error = wire.error.map(|e| AckError {
+                name: AckErrorName::from_name(e.name.as_deref().unwrap_or("Unknown")),
+                message: e.message.map(Cow::into_owned).unwrap_or_default(),
+            });
+            Ok(ServiceMessage::Ack {
+                ack_id,
+                success,
+                error,
+            })
+        }
+        "message" => {
+            let source = match wire.from.as_deref() {
+                Some("group") => MessageSource::Group {
+                    group: wire.group.ok_or(DecodeError::MissingField {
+                        kind: "message",
+                        field: "group",
+                    })?,
+                    from_user_id: wire.from_user_id,
+                },
+                Some("server") => MessageSource::Server,
+                Some(other) => {
+                    return Ok(ServiceMessage::Unknown {
+                        kind: format!("message from {other}"),
+                    });
+                }
+                None => {
+                    return Err(DecodeError::MissingField {
+                        kind: "message",
+                        field: "from",
+                    });
+                }
+            };
+            let data_type = match wire.data_type.as_deref() {
+                None => DataType::Json,
+                Some(name) => DataType::from_name(name)
+                    .ok_or_else(|| PayloadError::UnknownDataType(name.to_string()))?,
+            };
+            let raw = wire.data.ok_or(PayloadError::Missing)?;
+            let payload = Payload::from_wire(data_type, raw)?;
+            Ok(ServiceMessage::Message(DataMessage {
+                source,
+                sequence_id: wire.sequence_id,
+                payload,
+            }))
+        }
+        "system" => match wire.event.as_deref() {
+            Some("connected") => Ok(ServiceMessage::Connected {
+                connection_id: wire.connection_id.filter(|id| !id.is_empty()).ok_or(
+                    DecodeError::MissingField {
+                        kind: "connected",
+                        field: "connectionId",
+                    },
+                )?,
+                user_id: wire.user_id,
+                reconnection_token: wire.reconnection_token.filter(|t| !t.is_empty()),
+            }),
+            Some("disconnected") => Ok(ServiceMessage::Disconnected {
+                message: wire.message,
+            }),
+            Some(other) => Ok(ServiceMessage::Unknown {
+                kind: format!("system/{other}"),
+            }),
+            None => Err(DecodeError::MissingField {
+                kind: "system",
+                field: "event",
+            }),
+        },
+        "pong" => Ok(ServiceMessage::Pong),
+        other => Ok(ServiceMessage::Unknown {
+            kind: other.to_string(),
+        }),
+    }
+}
+
+/// Encodes a service message as one JSON text frame (used by the local service and tests).
+pub fn encode_service(message: &ServiceMessage) -> String {
+    let mut out = String::with_capacity(96);
+    match message {
+        ServiceMessage::Ack {
+            ack_id,
+            success,
+            error,
+        } => {
+            out.push_str("{\"type\":\"ack\",\"ackId\":");
+            out.push_str(&itoa(*ack_id));
+            out.push_str(if *success {
+                ",\"success\":true"
+            } else {
+                ",\"success\":false"
+            });
+            if let Some(error) = error {
+                out.push_str(",\"error\":{\"name\":");
+                write_json_string(&mut out, error.name.as_str());
+                out.push_str(",\"message\":");
+                write_json_string(&mut out, &error.message);
+                out.push('}');
+            }
+            out.push('}');
+        }
+        ServiceMessage::Message(message) => {
+            let frame = GroupFrame::new(&message.source, &message.payload);
+            out = match message.sequence_id {
+                Some(seq) => frame.with_sequence(seq),
+                None => frame.into_text(),
+            };
+        }
+        ServiceMessage::Connected {
+            connection_id,
+            user_id,
+            reconnection_token,
+        } => {
+            out.push_str("{\"type\":\"system\",\"event\":\"connected\",\"userId\":");
+            match user_id {
+                Some(user) => write_json_string(&mut out, user),
+                None => out.push_str("null"),
+            }
+            out.push_str(",\"connectionId\":");
+            write_json_string(&mut out, connection_id);
+            if let Some(token) = reconnection_token {
+                out.push_str(",\"reconnectionToken\":");
+                write_json_string(&mut out, token);
+            }
+            out.push('}');
+        }
+        ServiceMessage::Disconnected { message } => {
+            out.push_str("{\"type\":\"system\",\"event\":\"disconnected\"");
+            if let Some(text) = message {
+                out.push_str(",\"message\":");
+                write_json_string(&mut out, text);
+            }
+            out.push('}');
+        }
+        ServiceMessage::Pong => out.push_str("{\"type\":\"pong\"}"),
+        ServiceMessage::Unknown { kind } => {
+            out.push_str("{\"type\":");
+            write_json_string(&mut out, kind);
+            out.push('}');
+        }
+    }
+    out
+}
+
+/// A data message serialized once for fan-out. Non-reliable recipients share the same text;
+/// reliable recipients get `{"sequenceId":N,` put in front of the shared body, so the payload
+/// is never re-encoded per recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupFrame {
+    /// The whole frame without a sequence id; starts with `{`.
+    text: String,
+}
+
+impl GroupFrame {
+    pub fn new(source: &MessageSource, payload: &Payload) -> Self {
+        let mut text = String::with_capacity(80 + payload.len() * 4 / 3);
+        text.push_str("{\"type\":\"message\"");
+        match source {
+            MessageSource::Group {
+                group,
+                from_user_id,
+            } => {
+                text.push_str(",\"from\":\"group\",\"group\":");
+                write_json_string(&mut text, group);
+                if let Some(user) = from_user_id {
+                    text.push_str(",\"fromUserId\":");
+                    write_json_string(&mut text, user);
+                }
+            }
+            MessageSource::Server => text.push_str(",\"from\":\"server\""),
+        }
+        text.push_str(",\"dataType\":\"");
+        text.push_str(payload.data_type().as_str());
+        text.push_str("\",\"data\":");
+        payload.write_wire(&mut text);
+        text.push('}');
+        GroupFrame { text }
+    }
+
+    /// The frame for a non-reliable recipient.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn into_text(self) -> String {
+        self.text
+    }
+
+    /// The frame for a reliable recipient, with its own sequence id first.
+    pub fn with_sequence(&self, sequence_id: u64) -> String {
+        let mut out = String::with_capacity(self.text.len() + 24);
+        out.push_str("{\"sequenceId\":");
+        out.push_str(&itoa(sequence_id));
+        out.push(',');
+        out.push_str(&self.text[1..]);
+        out
+    }
+}

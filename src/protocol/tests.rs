@@ -1,0 +1,223 @@
+//! Round trips of every example frame in protocol.md §4, and tolerance of odd input.
+
+use super::*;
+
+fn json_eq(a: &str, b: &str) {
+    let a: serde_json::Value = serde_json::from_str(a).unwrap();
+    let b: serde_json::Value = serde_json::from_str(b).unwrap();
+    assert_eq!(a, b);
+}
+
+const CLIENT_EXAMPLES: &[&str] = &[
+    r#"{"type":"joinGroup","group":"room1","ackId":1}"#,
+    r#"{"type":"leaveGroup","group":"room1","ackId":2}"#,
+    r#"{"type":"sendToGroup","group":"room1","ackId":3,"noEcho":false,"dataType":"text","data":"hi"}"#,
+    r#"{"type":"sendToGroup","group":"room1","noEcho":false,"dataType":"json","data":{"hello":"world"}}"#,
+    r#"{"type":"sendToGroup","group":"room1","ackId":4,"noEcho":false,"dataType":"binary","data":"AAEC"}"#,
+    r#"{"type":"event","event":"chat","ackId":5,"dataType":"json","data":{"text":"hi"}}"#,
+    r#"{"type":"sequenceAck","sequenceId":42}"#,
+    r#"{"type":"ping"}"#,
+];
+
+#[test]
+fn client_examples_round_trip() {
+    for example in CLIENT_EXAMPLES {
+        let message = decode_client(example).unwrap_or_else(|e| panic!("{example}: {e}"));
+        let encoded = encode_client(&message);
+        json_eq(&encoded, example);
+        assert_eq!(decode_client(&encoded).unwrap(), message);
+    }
+}
+
+#[test]
+fn client_decoding_fills_defaults() {
+    // Omitted dataType is json; omitted noEcho is false.
+    let m = decode_client(r#"{"type":"sendToGroup","group":"g","data":"x"}"#).unwrap();
+    assert_eq!(
+        m,
+        ClientMessage::SendToGroup {
+            group: "g".into(),
+            ack_id: None,
+            no_echo: false,
+            data: Payload::json("\"x\"").unwrap()
+        }
+    );
+    // The docs show sequenceId as a string.
+    let m = decode_client(r#"{"type":"sequenceAck","sequenceId":"7"}"#).unwrap();
+    assert_eq!(m, ClientMessage::SequenceAck { sequence_id: 7 });
+}
+
+#[test]
+fn client_decoding_rejects_bad_requests() {
+    let long = "g".repeat(1025);
+    let cases = [
+        r#"{"type":"nope"}"#.to_string(),
+        "not json".to_string(),
+        r#"{"type":"joinGroup"}"#.to_string(),
+        r#"{"type":"joinGroup","group":"   "}"#.to_string(),
+        format!(r#"{{"type":"joinGroup","group":"{long}"}}"#),
+        r#"{"type":"sendToGroup","group":"g","dataType":"binary","data":"***"}"#.to_string(),
+        r#"{"type":"sendToGroup","group":"g","dataType":"text","data":5}"#.to_string(),
+        r#"{"type":"sendToGroup","group":"g","dataType":"json","data":null}"#.to_string(),
+        r#"{"type":"sendToGroup","group":"g","dataType":"protobuf","data":"AA=="}"#.to_string(),
+        r#"{"type":"event","event":"1bad","data":"x"}"#.to_string(),
+        r#"{"type":"joinGroup","group":"g","ackId":-1}"#.to_string(),
+        r#"{"type":"joinGroup","group":"g","ackId":99999999999999999999999}"#.to_string(),
+    ];
+    for case in &cases {
+        assert!(decode_client(case).is_err(), "accepted: {case}");
+    }
+    assert_eq!(
+        decode_client(r#"{"type":"nope"}"#),
+        Err(DecodeError::UnknownType("nope".into()))
+    );
+}
+
+const SERVICE_EXAMPLES: &[&str] = &[
+    r#"{"type":"ack","ackId":1,"success":true}"#,
+    r#"{"type":"ack","ackId":3,"success":false,"error":{"name":"Forbidden","message":"The client does not have permission to send to group 'room1'."}}"#,
+    r#"{"type":"ack","ackId":3,"success":false,"error":{"name":"Duplicate","message":"Message with ack-id: 3 has been processed"}}"#,
+    r#"{"type":"message","from":"group","group":"room1","fromUserId":"alice","dataType":"text","data":"hi"}"#,
+    r#"{"sequenceId":7,"type":"message","from":"group","group":"room1","fromUserId":"alice","dataType":"json","data":{"hello":"world"}}"#,
+    r#"{"type":"message","from":"server","dataType":"binary","data":"AAEC/w=="}"#,
+    r#"{"sequenceId":8,"type":"message","from":"server","dataType":"text","data":"Hello World"}"#,
+    r#"{"type":"system","event":"connected","userId":"alice","connectionId":"abcdefghijklmnop","reconnectionToken":"opaque"}"#,
+    r#"{"type":"system","event":"connected","userId":null,"connectionId":"abc"}"#,
+    r#"{"type":"system","event":"disconnected","message":"reason"}"#,
+    r#"{"type":"pong"}"#,
+];
+
+#[test]
+fn service_examples_round_trip() {
+    for example in SERVICE_EXAMPLES {
+        let message = decode_service(example).unwrap_or_else(|e| panic!("{example}: {e}"));
+        let encoded = encode_service(&message);
+        json_eq(&encoded, example);
+        assert_eq!(decode_service(&encoded).unwrap(), message);
+    }
+}
+
+#[test]
+fn service_decoding_tolerates_the_unknown() {
+    assert_eq!(
+        decode_service(r#"{"type":"invokeResponse","invocationId":"1"}"#).unwrap(),
+        ServiceMessage::Unknown {
+            kind: "invokeResponse".into()
+        }
+    );
+    assert_eq!(
+        decode_service(r#"{"type":"system","event":"somethingNew"}"#).unwrap(),
+        ServiceMessage::Unknown {
+            kind: "system/somethingNew".into()
+        }
+    );
+    let ack = decode_service(
+        r#"{"type":"ack","ackId":9,"success":false,"error":{"name":"Brand new","message":"m"},"extra":[1]}"#,
+    )
+    .unwrap();
+    let ServiceMessage::Ack {
+        error: Some(error), ..
+    } = ack
+    else {
+        panic!("{ack:?}")
+    };
+    assert_eq!(error.name, AckErrorName::Other("Brand new".into()));
+    // fromUserId absent and null both mean an anonymous sender.
+    for frame in [
+        r#"{"type":"message","from":"group","group":"g","dataType":"text","data":"x"}"#,
+        r#"{"type":"message","from":"group","group":"g","fromUserId":null,"dataType":"text","data":"x"}"#,
+    ] {
+        let ServiceMessage::Message(m) = decode_service(frame).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            m.source,
+            MessageSource::Group {
+                group: "g".into(),
+                from_user_id: None
+            }
+        );
+    }
+    let ServiceMessage::Message(m) =
+        decode_service(r#"{"type":"message","from":"server","dataType":"protobuf","data":"CgI="}"#)
+            .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(m.payload, Payload::Protobuf(vec![0x0a, 0x02]));
+}
+
+#[test]
+fn group_frame_shares_the_body() {
+    let frame = GroupFrame::new(
+        &MessageSource::Group {
+            group: "g".into(),
+            from_user_id: Some("bob".into()),
+        },
+        &Payload::Binary(vec![0, 159, 255]),
+    );
+    let ServiceMessage::Message(plain) = decode_service(frame.text()).unwrap() else {
+        panic!()
+    };
+    assert_eq!(plain.sequence_id, None);
+    let ServiceMessage::Message(seq) = decode_service(&frame.with_sequence(42)).unwrap() else {
+        panic!()
+    };
+    assert_eq!(seq.sequence_id, Some(42));
+    assert_eq!(seq.payload, Payload::Binary(vec![0, 159, 255]));
+}
+
+#[test]
+fn names_are_validated() {
+    assert!(validate_group_name("lobby").is_ok());
+    assert!(validate_group_name(&"é".repeat(1024)).is_ok());
+    assert_eq!(
+        validate_group_name(&"g".repeat(1025)),
+        Err(NameError::TooLong(1025))
+    );
+    assert_eq!(validate_group_name(" \t"), Err(NameError::Whitespace));
+    assert_eq!(validate_group_name(""), Err(NameError::Empty));
+    assert!(validate_event_name("chat.login-2_x").is_ok());
+    assert!(validate_event_name("2chat").is_err());
+    assert!(validate_event_name(&format!("a{}", "b".repeat(128))).is_err());
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn decoders_never_panic(frame in "\\PC*") {
+            let _ = decode_service(&frame);
+            let _ = decode_client(&frame);
+        }
+
+        #[test]
+        fn decoders_never_panic_on_near_frames(
+            kind in prop::sample::select(vec!["ack", "message", "system", "pong", "joinGroup", "sendToGroup", "sequenceAck", "event"]),
+            field in prop::sample::select(vec!["ackId", "data", "dataType", "group", "from", "sequenceId", "event", "success", "error"]),
+            value in prop::sample::select(vec!["null", "1e400", "-1", "18446744073709551616", "\"x\"", "[]", "{}", "true", "\"AA==\""]),
+        ) {
+            let frame = format!(r#"{{"type":"{kind}","{field}":{value}}}"#);
+            let _ = decode_service(&frame);
+            let _ = decode_client(&frame);
+        }
+
+        #[test]
+        fn text_round_trips(group in "\\PC{1,40}", user in "\\PC{0,20}", text in "\\PC*", seq in 1u64..) {
+            prop_assume!(validate_group_name(&group).is_ok());
+            let source = MessageSource::Group { group, from_user_id: Some(user) };
+            let payload = Payload::Text(text);
+            let frame = GroupFrame::new(&source, &payload).with_sequence(seq);
+            let decoded = decode_service(&frame).unwrap();
+            prop_assert_eq!(decoded, ServiceMessage::Message(DataMessage { source, sequence_id: Some(seq), payload }));
+        }
+
+        #[test]
+        fn binary_round_trips(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let message = ClientMessage::SendToGroup { group: "g".into(), ack_id: Some(1), no_echo: true, data: Payload::Binary(bytes) };
+            prop_assert_eq!(decode_client(&encode_client(&message)).unwrap(), message);
+        }
+    }
+}
