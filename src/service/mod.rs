@@ -1,18 +1,42 @@
 //! The local Web PubSub-compatible service: client WebSocket endpoint, hubs, groups, acks,
 //! reliable sessions and the REST data-plane subset.
 
+mod hub;
+mod permissions;
+mod rest;
+mod serve;
+mod session;
+mod ws;
+
 use std::net::SocketAddr;
-use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
+use axum::Router;
+use axum::routing::{get, post, put};
 use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-use crate::cli::ServeArgs;
+use hub::{Registry, Shared};
+use session::{CloseCause, Limits};
+
+pub use serve::serve;
 
 /// The well-known development access key (the one Microsoft's emulator uses by default).
 /// For local development only: anyone can mint tokens with it.
 pub const DEV_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
 /// The default port, as the official emulator's.
 pub const DEFAULT_PORT: u16 = 8080;
+/// How long a dropped reliable session waits for recovery (protocol.md §5).
+pub const DEFAULT_RECOVERY_WINDOW: Duration = Duration::from_secs(30);
+/// Frames a connection's outbound queue holds before it is closed as a slow client.
+pub const DEFAULT_OUTBOUND_QUEUE_FRAMES: usize = 8192;
+/// Un-acked data messages a reliable session may hold (protocol.md §5).
+pub const RELIABLE_BUFFER_MESSAGES: usize = 1000;
+/// Un-acked bytes a reliable session may hold (protocol.md §5).
+pub const RELIABLE_BUFFER_BYTES: usize = 16 * 1024 * 1024;
 
 /// How to run the service.
 #[derive(Debug, Clone)]
@@ -22,6 +46,10 @@ pub struct ServiceConfig {
     pub port: u16,
     pub access_key: String,
     pub allow_anonymous: bool,
+    /// How long a dropped reliable session is kept for recovery (30 s; tests shorten it).
+    pub recovery_window: Duration,
+    /// Frames queued for one connection before it counts as a slow client and is closed.
+    pub outbound_queue_frames: usize,
 }
 
 impl Default for ServiceConfig {
@@ -31,6 +59,8 @@ impl Default for ServiceConfig {
             port: DEFAULT_PORT,
             access_key: DEV_ACCESS_KEY.into(),
             allow_anonymous: false,
+            recovery_window: DEFAULT_RECOVERY_WINDOW,
+            outbound_queue_frames: DEFAULT_OUTBOUND_QUEUE_FRAMES,
         }
     }
 }
@@ -45,36 +75,196 @@ pub enum ServiceError {
     },
 }
 
+struct Running {
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    registry: Arc<Registry>,
+}
+
 /// A service running in this process; stops when `shutdown` is called or it is dropped.
 pub struct RunningService {
     pub addr: SocketAddr,
     pub access_key: String,
+    running: Option<Running>,
+}
+
+fn shutdown_cause() -> CloseCause {
+    CloseCause {
+        code: 1001,
+        reason: "ServiceShutdown: the local service is stopping.".into(),
+        discard_queued: false,
+    }
 }
 
 impl RunningService {
-    /// `Endpoint=http://HOST:PORT;AccessKey=…;Version=1.0;`
+    /// `Endpoint=http://HOST:PORT;AccessKey=…;Version=1.0;` (an unspecified bind address is
+    /// given as 127.0.0.1, which is where a local client reaches it).
     pub fn connection_string(&self) -> String {
         format!(
             "Endpoint=http://{};AccessKey={};Version=1.0;",
-            self.addr, self.access_key
+            reachable(self.addr),
+            self.access_key
         )
     }
 
     /// Stops accepting, closes every connection, and waits for the tasks to end.
-    pub async fn shutdown(self) {}
+    pub async fn shutdown(mut self) {
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        let _ = running.stop.send(true);
+        running.registry.close_all(&shutdown_cause());
+        let _ = tokio::time::timeout(Duration::from_secs(3), running.server).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(3),
+            running.registry.shared.sockets_finished(),
+        )
+        .await;
+    }
+}
+
+impl Drop for RunningService {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            let _ = running.stop.send(true);
+            running.registry.close_all(&shutdown_cause());
+        }
+    }
+}
+
+/// The address a local client should use for `addr`.
+pub(crate) fn reachable(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    }
+}
+
+fn router(registry: Arc<Registry>) -> Router {
+    let api = Router::new()
+        .route("/api/hubs/{hub}/:send", post(rest::send_to_all))
+        .route("/api/hubs/{hub}/:generateToken", post(rest::generate_token))
+        .route(
+            "/api/hubs/{hub}/groups/{group}/:send",
+            post(rest::send_to_group),
+        )
+        .route(
+            "/api/hubs/{hub}/groups/{group}",
+            axum::routing::head(rest::group_exists),
+        )
+        .route(
+            "/api/hubs/{hub}/groups/{group}/connections/{connection_id}",
+            put(rest::add_connection_to_group).delete(rest::remove_connection_from_group),
+        )
+        .route(
+            "/api/hubs/{hub}/users/{user}/:send",
+            post(rest::send_to_user),
+        )
+        .route(
+            "/api/hubs/{hub}/users/{user}",
+            axum::routing::head(rest::user_exists),
+        )
+        .route(
+            "/api/hubs/{hub}/users/{user}/groups/{group}",
+            put(rest::add_user_to_group).delete(rest::remove_user_from_group),
+        )
+        .route(
+            "/api/hubs/{hub}/connections/{connection_id}/:send",
+            post(rest::send_to_connection),
+        )
+        .route(
+            "/api/hubs/{hub}/connections/{connection_id}",
+            axum::routing::head(rest::connection_exists).delete(rest::close_connection),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            registry.clone(),
+            rest::authorize,
+        ));
+    Router::new()
+        .without_v07_checks()
+        .route("/client/hubs/{hub}", get(ws::client_hub_path))
+        .route("/client/", get(ws::client_hub_query))
+        .route("/client", get(ws::client_hub_query))
+        .route("/api/health", get(rest::health))
+        .merge(api.without_v07_checks())
+        .fallback(rest::not_found)
+        .with_state(registry)
 }
 
 /// Starts the service on `config.host:config.port` and returns once it is listening.
-pub async fn start(_config: ServiceConfig) -> Result<RunningService, ServiceError> {
-    unimplemented!("the local service is not built yet")
+pub async fn start(config: ServiceConfig) -> Result<RunningService, ServiceError> {
+    let bind_error = |source| ServiceError::Bind {
+        addr: format!("{}:{}", config.host, config.port),
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    let limits = Limits {
+        queue_frames: config.outbound_queue_frames.max(1),
+        queue_bytes: RELIABLE_BUFFER_BYTES,
+        reliable_messages: RELIABLE_BUFFER_MESSAGES,
+        reliable_bytes: RELIABLE_BUFFER_BYTES,
+    };
+    let shared = Arc::new(Shared::new(
+        config.access_key.clone(),
+        config.allow_anonymous,
+        config.recovery_window,
+        limits,
+    ));
+    let registry = Arc::new(Registry::new(shared));
+    let app = router(registry.clone());
+    let (stop, mut stopped) = watch::channel(false);
+    let server = tokio::spawn(async move {
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await;
+        if let Err(error) = result {
+            tracing::error!(%error, "the local service stopped with an error");
+        }
+    });
+    tracing::info!(%addr, "local Web PubSub service listening");
+    Ok(RunningService {
+        addr,
+        access_key: config.access_key,
+        running: Some(Running {
+            stop,
+            server,
+            registry,
+        }),
+    })
 }
 
-/// Whether a Web PubSub-compatible service answers at `addr` (`HEAD /api/health`).
-pub async fn probe(_addr: SocketAddr) -> bool {
-    false
-}
-
-/// Runs `wpchat serve` until Ctrl+C or SIGTERM.
-pub async fn serve(_args: ServeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the local service is not built yet")
+/// Whether a Web PubSub-compatible service answers at `addr` (`HEAD /api/health`, answered
+/// with the `x-wpchat-service` header that only this service sends).
+pub async fn probe(addr: SocketAddr) -> bool {
+    let ask = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let request =
+            format!("HEAD /api/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut response = Vec::with_capacity(512);
+        let mut chunk = [0u8; 512];
+        while !response.windows(4).any(|w| w == b"\r\n\r\n") && response.len() < 8192 {
+            let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                break;
+            }
+            response.extend_from_slice(&chunk[..n]);
+        }
+        let text = String::from_utf8_lossy(&response).to_ascii_lowercase();
+        let ok_status = text.starts_with("http/1.1 200") || text.starts_with("http/1.0 200");
+        let ours = text
+            .lines()
+            .any(|line| line.starts_with(&format!("{}:", rest::SERVICE_HEADER)));
+        Some(ok_status && ours)
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), ask).await,
+        Ok(Some(true))
+    )
 }

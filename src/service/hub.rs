@@ -1,0 +1,372 @@
+//! Hubs: their connections, groups and users, and fan-out of data messages. Hub state sits
+//! behind one short-held mutex per hub; delivery to each recipient happens after it is
+//! released, under that recipient's own lock only.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::session::{CloseCause, Connection, Delivered, Delivery, Limits};
+use crate::protocol::close_code;
+
+/// Settings every hub shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub access_key: String,
+    pub allow_anonymous: bool,
+    pub recovery_window: Duration,
+    pub limits: Limits,
+    /// Signs reconnection tokens; random per service run, so tokens die with the process.
+    pub reconnection_secret: String,
+    next_epoch: AtomicU64,
+    active_sockets: AtomicUsize,
+    sockets_done: Notify,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        access_key: String,
+        allow_anonymous: bool,
+        recovery_window: Duration,
+        limits: Limits,
+    ) -> Self {
+        let secret: [u8; 32] = rand::random();
+        Shared {
+            access_key,
+            allow_anonymous,
+            recovery_window,
+            limits,
+            reconnection_secret: secret.iter().map(|b| format!("{b:02x}")).collect(),
+            next_epoch: AtomicU64::new(1),
+            active_sockets: AtomicUsize::new(0),
+            sockets_done: Notify::new(),
+        }
+    }
+
+    pub(crate) fn next_epoch(&self) -> u64 {
+        self.next_epoch.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Counts a running socket task until the guard drops.
+    pub(crate) fn track_socket(self: &Arc<Self>) -> SocketGuard {
+        self.active_sockets.fetch_add(1, Ordering::AcqRel);
+        SocketGuard(self.clone())
+    }
+
+    /// Waits until every socket task has ended.
+    pub(crate) async fn sockets_finished(&self) {
+        loop {
+            let notified = self.sockets_done.notified();
+            if self.active_sockets.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Keeps a socket task counted while alive.
+pub(crate) struct SocketGuard(Arc<Shared>);
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        if self.0.active_sockets.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.sockets_done.notify_waiters();
+        }
+    }
+}
+
+/// Every hub of the service, created on first use. Hub names are case-insensitive.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    hubs: RwLock<HashMap<String, Arc<Hub>>>,
+    pub shared: Arc<Shared>,
+}
+
+impl Registry {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Registry {
+            hubs: RwLock::new(HashMap::new()),
+            shared,
+        }
+    }
+
+    pub(crate) fn hub(&self, name: &str) -> Arc<Hub> {
+        let key = name.to_ascii_lowercase();
+        if let Some(hub) = self
+            .hubs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return hub.clone();
+        }
+        let mut hubs = self.hubs.write().unwrap_or_else(|e| e.into_inner());
+        hubs.entry(key.clone())
+            .or_insert_with(|| Arc::new(Hub::new(key)))
+            .clone()
+    }
+
+    /// Closes every connection of every hub (service shutdown).
+    pub(crate) fn close_all(&self, cause: &CloseCause) {
+        let hubs: Vec<Arc<Hub>> = self
+            .hubs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for hub in hubs {
+            for connection in hub.connections() {
+                hub.close_connection(&connection.id, cause);
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Member {
+    connection: Arc<Connection>,
+    groups: HashSet<Arc<str>>,
+}
+
+#[derive(Debug, Default)]
+struct HubState {
+    connections: HashMap<Arc<str>, Member>,
+    /// Group members as an immutable snapshot, rebuilt on join/leave, so a fan-out only
+    /// clones one `Arc` under the lock.
+    groups: HashMap<Arc<str>, Arc<[Arc<Connection>]>>,
+    users: HashMap<Arc<str>, Vec<Arc<Connection>>>,
+}
+
+/// One hub.
+#[derive(Debug)]
+pub(crate) struct Hub {
+    pub name: String,
+    state: Mutex<HubState>,
+}
+
+impl Hub {
+    fn new(name: String) -> Self {
+        Hub {
+            name,
+            state: Mutex::new(HubState::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HubState> {
+        // Every critical section leaves the maps consistent, so poison carries no meaning.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a new connection and joins it to the groups its token names.
+    pub(crate) fn add(&self, connection: Arc<Connection>, groups: &[String]) {
+        let mut state = self.lock();
+        if let Some(user) = &connection.user_id {
+            state
+                .users
+                .entry(user.clone())
+                .or_default()
+                .push(connection.clone());
+        }
+        state.connections.insert(
+            connection.id.clone(),
+            Member {
+                connection: connection.clone(),
+                groups: HashSet::new(),
+            },
+        );
+        for group in groups {
+            join_locked(&mut state, &connection.id, group);
+        }
+    }
+
+    pub(crate) fn get(&self, connection_id: &str) -> Option<Arc<Connection>> {
+        self.lock()
+            .connections
+            .get(connection_id)
+            .map(|m| m.connection.clone())
+    }
+
+    pub(crate) fn connections(&self) -> Vec<Arc<Connection>> {
+        self.lock()
+            .connections
+            .values()
+            .map(|m| m.connection.clone())
+            .collect()
+    }
+
+    pub(crate) fn user_connections(&self, user_id: &str) -> Vec<Arc<Connection>> {
+        self.lock().users.get(user_id).cloned().unwrap_or_default()
+    }
+
+    pub(crate) fn group_members(&self, group: &str) -> Option<Arc<[Arc<Connection>]>> {
+        self.lock().groups.get(group).cloned()
+    }
+
+    /// Adds a connection to a group. False if the connection is unknown.
+    pub(crate) fn join(&self, connection_id: &str, group: &str) -> bool {
+        join_locked(&mut self.lock(), connection_id, group)
+    }
+
+    /// Removes a connection from a group (a no-op if it was not a member). False if the
+    /// connection is unknown.
+    pub(crate) fn leave(&self, connection_id: &str, group: &str) -> bool {
+        leave_locked(&mut self.lock(), connection_id, group)
+    }
+
+    /// Adds every connection of a user to a group; returns how many there were.
+    pub(crate) fn join_user(&self, user_id: &str, group: &str) -> usize {
+        let mut state = self.lock();
+        let ids: Vec<Arc<str>> = state
+            .users
+            .get(user_id)
+            .map(|c| c.iter().map(|c| c.id.clone()).collect())
+            .unwrap_or_default();
+        for id in &ids {
+            join_locked(&mut state, id, group);
+        }
+        ids.len()
+    }
+
+    /// Removes every connection of a user from a group.
+    pub(crate) fn leave_user(&self, user_id: &str, group: &str) {
+        let mut state = self.lock();
+        let ids: Vec<Arc<str>> = state
+            .users
+            .get(user_id)
+            .map(|c| c.iter().map(|c| c.id.clone()).collect())
+            .unwrap_or_default();
+        for id in &ids {
+            leave_locked(&mut state, id, group);
+        }
+    }
+
+    pub(crate) fn group_exists(&self, group: &str) -> bool {
+        self.lock().groups.contains_key(group)
+    }
+
+    pub(crate) fn user_exists(&self, user_id: &str) -> bool {
+        self.lock().users.contains_key(user_id)
+    }
+
+    /// Forgets a connection: its groups, its user entry. Returns it if it was known.
+    pub(crate) fn remove(&self, connection_id: &str) -> Option<Arc<Connection>> {
+        let mut state = self.lock();
+        let member = state.connections.remove(connection_id)?;
+        for group in &member.groups {
+            remove_from_group(&mut state, group, connection_id);
+        }
+        if let Some(user) = &member.connection.user_id
+            && let Some(list) = state.users.get_mut(user)
+        {
+            list.retain(|c| &*c.id != connection_id);
+            if list.is_empty() {
+                state.users.remove(user);
+            }
+        }
+        Some(member.connection)
+    }
+
+    /// Ends a connection from the service side (REST close, overflow, shutdown).
+    pub(crate) fn close_connection(&self, connection_id: &str, cause: &CloseCause) -> bool {
+        match self.remove(connection_id) {
+            Some(connection) => {
+                tracing::info!(
+                    hub = %self.name,
+                    connection_id,
+                    code = cause.code,
+                    reason = %cause.reason,
+                    "closing connection"
+                );
+                connection.close(cause);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Hands one message to each recipient not excluded, then closes those that overflowed.
+    pub(crate) fn fan_out<'a>(
+        &self,
+        recipients: impl IntoIterator<Item = &'a Arc<Connection>>,
+        delivery: &Delivery,
+        excluded: impl Fn(&Connection) -> bool,
+    ) {
+        let mut overflowed: Vec<(Arc<str>, Delivered)> = Vec::new();
+        for connection in recipients {
+            if excluded(connection) {
+                continue;
+            }
+            match connection.deliver(delivery) {
+                Delivered::Queued | Delivered::Gone => {}
+                outcome => overflowed.push((connection.id.clone(), outcome)),
+            }
+        }
+        for (id, outcome) in overflowed {
+            let cause = if outcome == Delivered::BufferFull {
+                CloseCause {
+                    code: close_code::POLICY_VIOLATION,
+                    reason: "The reliable message buffer is full.".into(),
+                    discard_queued: true,
+                }
+            } else {
+                CloseCause {
+                    code: close_code::POLICY_VIOLATION,
+                    reason: "SlowClient: the connection did not read its messages fast enough."
+                        .into(),
+                    discard_queued: true,
+                }
+            };
+            self.close_connection(&id, &cause);
+        }
+    }
+}
+
+fn join_locked(state: &mut HubState, connection_id: &str, group: &str) -> bool {
+    let Some(member) = state.connections.get_mut(connection_id) else {
+        return false;
+    };
+    if member.groups.contains(group) {
+        return true;
+    }
+    let group: Arc<str> = Arc::from(group);
+    member.groups.insert(group.clone());
+    let connection = member.connection.clone();
+    let members = state.groups.entry(group).or_insert_with(|| Arc::from([]));
+    let mut next: Vec<Arc<Connection>> = Vec::with_capacity(members.len() + 1);
+    next.extend(members.iter().cloned());
+    next.push(connection);
+    *members = Arc::from(next);
+    true
+}
+
+fn leave_locked(state: &mut HubState, connection_id: &str, group: &str) -> bool {
+    let Some(member) = state.connections.get_mut(connection_id) else {
+        return false;
+    };
+    if member.groups.remove(group) {
+        remove_from_group(state, group, connection_id);
+    }
+    true
+}
+
+fn remove_from_group(state: &mut HubState, group: &str, connection_id: &str) {
+    let Some(members) = state.groups.get_mut(group) else {
+        return;
+    };
+    let next: Vec<Arc<Connection>> = members
+        .iter()
+        .filter(|c| &*c.id != connection_id)
+        .cloned()
+        .collect();
+    if next.is_empty() {
+        // A group exists only while it has members.
+        state.groups.remove(group);
+    } else {
+        *members = Arc::from(next);
+    }
+}

@@ -1,0 +1,469 @@
+//! One client connection and, on the reliable subprotocol, its session: the bounded outbound
+//! queue the socket writer drains, the buffer of un-acked data messages kept for recovery,
+//! and the ackIds already processed (for `Duplicate`).
+
+use std::cell::OnceCell;
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use super::permissions::Permissions;
+use crate::protocol::{GroupFrame, MessageSource, Payload, ServiceMessage, encode_service};
+
+/// How many successful ackIds a session remembers; older ones are forgotten first.
+const REMEMBERED_ACK_IDS: usize = 65_536;
+
+/// What a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientKind {
+    /// No (or an unsupported) subprotocol: raw frames, no envelopes.
+    Simple,
+    /// `json.webpubsub.azure.v1`
+    Json,
+    /// `json.reliable.webpubsub.azure.v1`
+    JsonReliable,
+}
+
+impl ClientKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ClientKind::Simple => "simple",
+            ClientKind::Json => crate::protocol::JSON_V1,
+            ClientKind::JsonReliable => crate::protocol::JSON_RELIABLE_V1,
+        }
+    }
+}
+
+/// Queue and buffer bounds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Frames waiting for the socket writer before a connection counts as slow.
+    pub queue_frames: usize,
+    /// Bytes waiting for the socket writer before a connection counts as slow.
+    pub queue_bytes: usize,
+    /// Un-acked data messages a reliable session may hold.
+    pub reliable_messages: usize,
+    /// Un-acked bytes a reliable session may hold.
+    pub reliable_bytes: usize,
+}
+
+/// A frame for the socket writer.
+#[derive(Debug, Clone)]
+pub(crate) enum Outbound {
+    Text(Utf8Bytes),
+    Binary(Bytes),
+    Close { code: u16, reason: String },
+}
+
+impl Outbound {
+    fn len(&self) -> usize {
+        match self {
+            Outbound::Text(t) => t.len(),
+            Outbound::Binary(b) => b.len(),
+            Outbound::Close { reason, .. } => reason.len() + 2,
+        }
+    }
+}
+
+/// One socket serving a connection. A reliable session gets a new attachment on recovery.
+#[derive(Debug)]
+pub(crate) struct Attachment {
+    pub epoch: u64,
+    /// Wakes the socket writer when the queue goes from empty to non-empty.
+    pub wake: Notify,
+    /// Tells the socket task to stop: the session was closed by the service or moved to a
+    /// newer socket.
+    pub cancel: Notify,
+}
+
+impl Attachment {
+    pub(crate) fn new(epoch: u64) -> Arc<Self> {
+        Arc::new(Attachment {
+            epoch,
+            wake: Notify::new(),
+            cancel: Notify::new(),
+        })
+    }
+}
+
+#[derive(Debug)]
+enum Phase {
+    Attached(Arc<Attachment>),
+    /// A reliable session whose socket dropped; it waits for recovery.
+    Detached {
+        epoch: u64,
+    },
+    /// The session is over; the attachment (if any) still drains its last frames.
+    Closed(Option<Arc<Attachment>>),
+}
+
+#[derive(Debug)]
+struct State {
+    phase: Phase,
+    queue: VecDeque<Outbound>,
+    queue_bytes: usize,
+    last_sequence_id: u64,
+    unacked: VecDeque<(u64, Utf8Bytes)>,
+    unacked_bytes: usize,
+    ack_ids: HashSet<u64>,
+    ack_id_order: VecDeque<u64>,
+}
+
+/// What happened to a data message handed to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivered {
+    Queued,
+    /// The connection is over; nothing was queued.
+    Gone,
+    /// The outbound queue of a non-reliable connection is full: close it as a slow client.
+    SlowClient,
+    /// The reliable buffer passed its cap: close the session.
+    BufferFull,
+}
+
+/// Why the service ends a session, with the close code and the text the client sees.
+#[derive(Debug, Clone)]
+pub(crate) struct CloseCause {
+    pub code: u16,
+    pub reason: String,
+    /// Drop queued frames first (the client is not reading them anyway).
+    pub discard_queued: bool,
+}
+
+/// A client connection.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub id: Arc<str>,
+    pub user_id: Option<Arc<str>>,
+    pub kind: ClientKind,
+    pub permissions: Permissions,
+    limits: Limits,
+    state: Mutex<State>,
+}
+
+/// A data message prepared once for every recipient of a fan-out.
+pub(crate) struct Delivery {
+    frame: GroupFrame,
+    payload: Payload,
+    json: OnceCell<Utf8Bytes>,
+    raw: OnceCell<Outbound>,
+}
+
+impl Delivery {
+    pub(crate) fn new(source: &MessageSource, payload: Payload) -> Self {
+        Delivery {
+            frame: GroupFrame::new(source, &payload),
+            payload,
+            json: OnceCell::new(),
+            raw: OnceCell::new(),
+        }
+    }
+
+    fn json(&self) -> Utf8Bytes {
+        self.json
+            .get_or_init(|| Utf8Bytes::from(self.frame.text()))
+            .clone()
+    }
+
+    /// What a simple client receives: the payload alone, text or binary.
+    fn raw(&self) -> Outbound {
+        self.raw
+            .get_or_init(|| match &self.payload {
+                Payload::Text(text) => Outbound::Text(Utf8Bytes::from(text.as_str())),
+                Payload::Json(raw) => Outbound::Text(Utf8Bytes::from(raw.get())),
+                Payload::Binary(bytes) | Payload::Protobuf(bytes) => {
+                    Outbound::Binary(Bytes::copy_from_slice(bytes))
+                }
+            })
+            .clone()
+    }
+}
+
+impl Connection {
+    pub(crate) fn new(
+        id: Arc<str>,
+        user_id: Option<Arc<str>>,
+        kind: ClientKind,
+        permissions: Permissions,
+        limits: Limits,
+        attachment: Arc<Attachment>,
+    ) -> Self {
+        Connection {
+            id,
+            user_id,
+            kind,
+            permissions,
+            limits,
+            state: Mutex::new(State {
+                phase: Phase::Attached(attachment),
+                queue: VecDeque::new(),
+                queue_bytes: 0,
+                last_sequence_id: 0,
+                unacked: VecDeque::new(),
+                unacked_bytes: 0,
+                ack_ids: HashSet::new(),
+                ack_id_order: VecDeque::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock leaves consistent data behind (plain pushes and
+        // pops), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn is_reliable(&self) -> bool {
+        self.kind == ClientKind::JsonReliable
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        matches!(self.lock().phase, Phase::Closed(_))
+    }
+
+    /// Queues a control frame (connected, ack, pong). Returns false if the queue overflowed.
+    pub(crate) fn send_control(&self, message: &ServiceMessage) -> bool {
+        let frame = Outbound::Text(Utf8Bytes::from(encode_service(message)));
+        let mut state = self.lock();
+        let Phase::Attached(attachment) = &state.phase else {
+            return true;
+        };
+        let attachment = attachment.clone();
+        // Reliable data frames are bounded by the session caps; control frames get their own
+        // allowance on top.
+        let cap = self.limits.queue_frames
+            + if self.is_reliable() {
+                self.limits.reliable_messages
+            } else {
+                0
+            };
+        if state.queue.len() >= cap || state.queue_bytes > self.limits.queue_bytes * 2 {
+            return false;
+        }
+        push(&mut state, &attachment, frame);
+        true
+    }
+
+    /// Hands a data message to this connection.
+    pub(crate) fn deliver(&self, delivery: &Delivery) -> Delivered {
+        let mut state = self.lock();
+        let attachment = match &state.phase {
+            Phase::Closed(_) => return Delivered::Gone,
+            Phase::Attached(a) => Some(a.clone()),
+            Phase::Detached { .. } => None,
+        };
+        match self.kind {
+            ClientKind::JsonReliable => {
+                state.last_sequence_id += 1;
+                let sequence_id = state.last_sequence_id;
+                let text = Utf8Bytes::from(delivery.frame.with_sequence(sequence_id));
+                state.unacked_bytes += text.len();
+                state.unacked.push_back((sequence_id, text.clone()));
+                if state.unacked.len() > self.limits.reliable_messages
+                    || state.unacked_bytes > self.limits.reliable_bytes
+                {
+                    return Delivered::BufferFull;
+                }
+                if let Some(attachment) = attachment {
+                    push(&mut state, &attachment, Outbound::Text(text));
+                }
+                Delivered::Queued
+            }
+            ClientKind::Json | ClientKind::Simple => {
+                let Some(attachment) = attachment else {
+                    return Delivered::Gone;
+                };
+                if state.queue.len() >= self.limits.queue_frames
+                    || state.queue_bytes > self.limits.queue_bytes
+                {
+                    return Delivered::SlowClient;
+                }
+                let frame = if self.kind == ClientKind::Json {
+                    Outbound::Text(delivery.json())
+                } else {
+                    delivery.raw()
+                };
+                push(&mut state, &attachment, frame);
+                Delivered::Queued
+            }
+        }
+    }
+
+    /// Moves every queued frame into `batch` for the writer of `attachment`. Returns false
+    /// when that attachment no longer serves this connection.
+    pub(crate) fn take_queued(
+        &self,
+        attachment: &Attachment,
+        batch: &mut VecDeque<Outbound>,
+    ) -> bool {
+        let mut state = self.lock();
+        let current = match &state.phase {
+            Phase::Attached(a) | Phase::Closed(Some(a)) => a.epoch == attachment.epoch,
+            _ => false,
+        };
+        if current {
+            std::mem::swap(&mut state.queue, batch);
+            state.queue_bytes = 0;
+        }
+        current
+    }
+
+    /// Reliable sequence ack: forget every buffered message up to `sequence_id`.
+    pub(crate) fn ack_sequence(&self, sequence_id: u64) {
+        let mut state = self.lock();
+        while let Some((id, text)) = state.unacked.front() {
+            if *id > sequence_id {
+                break;
+            }
+            let len = text.len();
+            state.unacked.pop_front();
+            state.unacked_bytes -= len;
+        }
+    }
+
+    /// Whether `ack_id` already succeeded on this session.
+    pub(crate) fn is_duplicate(&self, ack_id: u64) -> bool {
+        self.lock().ack_ids.contains(&ack_id)
+    }
+
+    /// Remembers a successful `ack_id`.
+    pub(crate) fn remember_ack(&self, ack_id: u64) {
+        let mut state = self.lock();
+        if state.ack_ids.insert(ack_id) {
+            state.ack_id_order.push_back(ack_id);
+            if state.ack_id_order.len() > REMEMBERED_ACK_IDS
+                && let Some(oldest) = state.ack_id_order.pop_front()
+            {
+                state.ack_ids.remove(&oldest);
+            }
+        }
+    }
+
+    /// The socket of a reliable session dropped: keep the session for recovery. Returns false
+    /// if `epoch` is no longer the current socket or the session is over.
+    pub(crate) fn detach(&self, epoch: u64) -> bool {
+        let mut state = self.lock();
+        match &state.phase {
+            Phase::Attached(a) if a.epoch == epoch => {
+                state.phase = Phase::Detached { epoch };
+                state.queue.clear();
+                state.queue_bytes = 0;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Ends a detached session whose recovery window passed. Returns true if it ended now.
+    pub(crate) fn expire(&self, epoch: u64) -> bool {
+        let mut state = self.lock();
+        match state.phase {
+            Phase::Detached { epoch: detached } if detached == epoch => {
+                state.phase = Phase::Closed(None);
+                release(&mut state);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Moves a reliable session to a new socket and queues every un-acked message for
+    /// replay, in order. Returns false if the session is over.
+    pub(crate) fn reattach(&self, attachment: Arc<Attachment>) -> bool {
+        let mut state = self.lock();
+        match &state.phase {
+            Phase::Closed(_) => return false,
+            Phase::Attached(old) => old.cancel.notify_one(),
+            Phase::Detached { .. } => {}
+        }
+        state.queue.clear();
+        state.queue_bytes = 0;
+        let replay: Vec<Outbound> = state
+            .unacked
+            .iter()
+            .map(|(_, text)| Outbound::Text(text.clone()))
+            .collect();
+        state.phase = Phase::Attached(attachment.clone());
+        for frame in replay {
+            push(&mut state, &attachment, frame);
+        }
+        attachment.wake.notify_one();
+        true
+    }
+
+    /// Ends the session from the service side: a JSON client gets `system/disconnected`
+    /// with the reason, then a close frame. Returns false if it was already over.
+    pub(crate) fn close(&self, cause: &CloseCause) -> bool {
+        let mut state = self.lock();
+        let attachment = match &state.phase {
+            Phase::Closed(_) => return false,
+            Phase::Attached(a) => Some(a.clone()),
+            Phase::Detached { .. } => None,
+        };
+        state.phase = Phase::Closed(attachment.clone());
+        release(&mut state);
+        if let Some(attachment) = attachment {
+            if cause.discard_queued {
+                state.queue.clear();
+                state.queue_bytes = 0;
+            }
+            if self.kind != ClientKind::Simple {
+                let text = encode_service(&ServiceMessage::Disconnected {
+                    message: Some(cause.reason.clone()),
+                });
+                push(
+                    &mut state,
+                    &attachment,
+                    Outbound::Text(Utf8Bytes::from(text)),
+                );
+            }
+            push(
+                &mut state,
+                &attachment,
+                Outbound::Close {
+                    code: cause.code,
+                    reason: cause.reason.clone(),
+                },
+            );
+            attachment.wake.notify_one();
+            attachment.cancel.notify_one();
+        }
+        true
+    }
+
+    /// Marks the session over without sending anything (the client closed it).
+    pub(crate) fn finish(&self) {
+        let mut state = self.lock();
+        if !matches!(state.phase, Phase::Closed(_)) {
+            state.phase = Phase::Closed(None);
+            state.queue.clear();
+            state.queue_bytes = 0;
+            release(&mut state);
+        }
+    }
+
+    /// Un-acked messages held (for tests and logs).
+    pub(crate) fn unacked_len(&self) -> usize {
+        self.lock().unacked.len()
+    }
+}
+
+fn push(state: &mut State, attachment: &Attachment, frame: Outbound) {
+    let was_empty = state.queue.is_empty();
+    state.queue_bytes += frame.len();
+    state.queue.push_back(frame);
+    if was_empty {
+        attachment.wake.notify_one();
+    }
+}
+
+/// Frees the session's buffers once it is over.
+fn release(state: &mut State) {
+    state.unacked = VecDeque::new();
+    state.unacked_bytes = 0;
+    state.ack_ids = HashSet::new();
+    state.ack_id_order = VecDeque::new();
+}
