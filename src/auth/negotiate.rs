@@ -76,7 +76,7 @@ impl std::fmt::Debug for NegotiateProvider {
 
 /// The negotiate URL as shown to users: no query (Azure Functions put a `code=` key there), no
 /// user info.
-fn shown_endpoint(url: &Url) -> String {
+pub fn shown_endpoint(url: &Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
     shown.set_fragment(None);
