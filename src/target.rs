@@ -162,7 +162,7 @@ pub async fn resolve_with(
         Source::ConnectionString { text, origin } => {
             let connection_string = ConnectionString::parse(&text)
                 .map_err(TargetError::from)
-                .with_context(|| format!("the connection string from {origin}"))?;
+                .with_context(|| origin.clone())?;
             let hub = merged.hub.clone().ok_or(TargetError::MissingHub)?;
             let options = TokenOptions {
                 user_id: Some(merged.user.clone().unwrap_or_else(os_user_name)),
@@ -607,7 +607,7 @@ pub fn token_output(
     };
     let connection_string = ConnectionString::parse(&text)
         .map_err(TargetError::from)
-        .with_context(|| format!("the connection string from {origin}"))?;
+        .with_context(|| origin.clone())?;
     let hub = merged.hub.clone().ok_or(TargetError::MissingHub)?;
     // Exactly what was asked, as the SDKs mint: no default user or roles here.
     let options = TokenOptions {
