@@ -420,12 +420,24 @@ fn url_target(text: &str, args: &TargetArgs, merged: &Merged) -> Result<Target, 
                 ));
             }
             let expected = audience_of(&client_url.url);
-            if !claims
+            let token_hub = claims
                 .aud
-                .trim_end_matches('/')
-                .eq_ignore_ascii_case(expected.trim_end_matches('/'))
-            {
-                tracing::debug!(aud = %claims.aud, %expected, "token audience differs from the URL");
+                .rsplit_once("/client/hubs/")
+                .map(|(_, hub)| hub.trim_end_matches('/'));
+            match token_hub {
+                Some(hub) if !hub.eq_ignore_ascii_case(&client_url.hub) => notices.push(format!(
+                    "the client URL's token is for hub '{hub}', not '{}'; the service will refuse it",
+                    client_url.hub
+                )),
+                _ if !claims
+                    .aud
+                    .trim_end_matches('/')
+                    .eq_ignore_ascii_case(expected.trim_end_matches('/')) =>
+                {
+                    // A reverse proxy may rewrite the host, so a different host is only logged.
+                    tracing::debug!(aud = %claims.aud, %expected, "token audience differs from the URL");
+                }
+                _ => {}
             }
         }
     }

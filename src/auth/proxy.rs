@@ -1,7 +1,19 @@
 //! Which HTTP proxy (if any) a connection to a URL should go through, decided from the usual
-//! environment variables. Pure, so the engine can use it for a CONNECT tunnel before `wss`.
+//! environment variables, and the HTTP CONNECT tunnel through it that a `ws`/`wss` connection
+//! needs (reqwest tunnels on its own; tokio-tungstenite does not).
 
+use std::time::Duration;
+
+use base64::Engine;
+use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use url::Url;
+
+/// How long the proxy may take to connect and answer the CONNECT request.
+pub const TUNNEL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest CONNECT answer head read.
+const MAX_ANSWER_BYTES: usize = 16 * 1024;
 
 /// The proxy for `target` from the process environment (see [`proxy_for`]).
 pub fn proxy_from_env(target: &Url) -> Option<Url> {
@@ -82,6 +94,142 @@ fn no_proxy_matches(no_proxy: &str, host: &str, port: Option<u16>) -> bool {
         }
         host == name || host.ends_with(&format!(".{name}"))
     })
+}
+
+/// Why no tunnel through the proxy could be opened. Never shows the proxy's credentials.
+#[derive(Debug, Error)]
+pub enum TunnelError {
+    #[error("the proxy {proxy} uses scheme '{scheme}'; only http:// proxies are supported")]
+    Scheme { proxy: String, scheme: String },
+    #[error("cannot reach the proxy {proxy}: {source}")]
+    Connect {
+        proxy: String,
+        source: std::io::Error,
+    },
+    #[error("the proxy {proxy} refused a tunnel to {target}: HTTP {status}{hint}")]
+    Refused {
+        proxy: String,
+        target: String,
+        status: u16,
+        hint: &'static str,
+    },
+    #[error("the proxy {proxy} gave an answer that is not HTTP")]
+    Malformed { proxy: String },
+    #[error("the proxy {proxy} did not answer within {} s", TUNNEL_TIMEOUT.as_secs())]
+    Timeout { proxy: String },
+}
+
+/// The proxy URL as shown to users: no credentials.
+fn shown_proxy(proxy: &Url) -> String {
+    format!(
+        "{}://{}:{}",
+        proxy.scheme(),
+        proxy.host_str().unwrap_or("?"),
+        proxy.port_or_known_default().unwrap_or(80)
+    )
+}
+
+/// Opens a TCP stream to `host:port` through an `http://` proxy with `CONNECT`, sending
+/// `Proxy-Authorization: Basic` when the proxy URL has credentials. The returned stream is
+/// ready for the TLS and WebSocket handshakes, exactly as a direct `TcpStream` would be.
+pub async fn connect_tunnel(proxy: &Url, host: &str, port: u16) -> Result<TcpStream, TunnelError> {
+    let shown = shown_proxy(proxy);
+    if proxy.scheme() != "http" {
+        return Err(TunnelError::Scheme {
+            proxy: shown,
+            scheme: proxy.scheme().chars().take(20).collect(),
+        });
+    }
+    let timeout = |proxy: String| TunnelError::Timeout { proxy };
+    tokio::time::timeout(TUNNEL_TIMEOUT, open_tunnel(proxy, &shown, host, port))
+        .await
+        .map_err(|_| timeout(shown.clone()))?
+}
+
+async fn open_tunnel(
+    proxy: &Url,
+    shown: &str,
+    host: &str,
+    port: u16,
+) -> Result<TcpStream, TunnelError> {
+    let proxy_host = proxy.host_str().unwrap_or_default();
+    let proxy_port = proxy.port_or_known_default().unwrap_or(80);
+    let connect_error = |source| TunnelError::Connect {
+        proxy: shown.to_string(),
+        source,
+    };
+    let mut stream = TcpStream::connect((
+        proxy_host.trim_start_matches('[').trim_end_matches(']'),
+        proxy_port,
+    ))
+    .await
+    .map_err(connect_error)?;
+    let authority = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    if !proxy.username().is_empty() {
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let credentials = format!(
+            "{}:{}",
+            decode(proxy.username()),
+            decode(proxy.password().unwrap_or_default())
+        );
+        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+        request.push_str(&format!("Proxy-Authorization: Basic {encoded}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(connect_error)?;
+    // Read the answer head byte by byte: nothing after it may be consumed, it belongs to TLS.
+    let mut head = Vec::with_capacity(256);
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() >= MAX_ANSWER_BYTES {
+            return Err(TunnelError::Malformed {
+                proxy: shown.to_string(),
+            });
+        }
+        let read = stream.read(&mut byte).await.map_err(connect_error)?;
+        if read == 0 {
+            return Err(TunnelError::Malformed {
+                proxy: shown.to_string(),
+            });
+        }
+        head.push(byte[0]);
+    }
+    let status_line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let status = std::str::from_utf8(status_line)
+        .ok()
+        .filter(|line| line.starts_with("HTTP/1."))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse::<u16>().ok())
+        .ok_or_else(|| TunnelError::Malformed {
+            proxy: shown.to_string(),
+        })?;
+    if !(200..300).contains(&status) {
+        return Err(TunnelError::Refused {
+            proxy: shown.to_string(),
+            target: authority,
+            status,
+            hint: match status {
+                407 => {
+                    "; the proxy wants credentials: put them in the proxy URL (http://user:password@host:port)"
+                }
+                403 => "; the proxy does not allow this destination",
+                _ => "",
+            },
+        });
+    }
+    Ok(stream)
 }
 
 #[cfg(test)]
