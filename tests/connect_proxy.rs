@@ -111,10 +111,7 @@ async fn a_refusal_names_the_status_and_hides_the_password() {
         message.contains("example.org:443") && message.contains("credentials"),
         "{message}"
     );
-    assert!(
-        !message.contains("S3CRET") && !message.contains("user:"),
-        "{message}"
-    );
+    assert!(!message.contains("S3CRET"), "{message}");
 
     let https_proxy = Url::parse("https://127.0.0.1:1").unwrap();
     assert!(matches!(
