@@ -35,8 +35,9 @@ pub enum CommandKind {
 }
 
 /// Where to connect, shared by the chat and the scriptable modes. With no target, wpchat uses
-/// (or starts) the local service.
-#[derive(Debug, Args, Clone, Default)]
+/// (or starts) the local service. `Debug` is written by hand in `target.rs` so that it never
+/// shows a token, access key or header value.
+#[derive(Args, Clone, Default)]
 pub struct TargetArgs {
     /// A client URL (wss://…/client/hubs/HUB?access_token=…).
     #[arg(value_name = "URL")]

@@ -1,10 +1,23 @@
 //! Authentication: client access tokens (HS256 JWTs), client URLs, and the URL providers the
 //! client engine asks for a fresh URL on every new connection.
 
+pub mod client_url;
+pub mod connection_string;
+mod diagnose;
+pub mod negotiate;
 mod provider;
+pub mod proxy;
+mod redact;
 pub mod token;
 
+pub use client_url::{ClientUrl, ClientUrlError, parse_client_url};
+pub use connection_string::{
+    ClientAccess, ConnectionString, ConnectionStringError, ConnectionStringProvider, TokenOptions,
+};
+pub use diagnose::explain_unauthorized;
+pub use negotiate::NegotiateProvider;
 pub use provider::{FixedUrl, ProviderError, UrlFuture, UrlProvider};
+pub use redact::{REDACTED, redact_secrets};
 pub use token::{Claims, TokenError, mint, verify};
 
 /// Query parameters that carry secrets and are redacted wherever a URL is shown or logged.

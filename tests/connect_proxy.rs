@@ -1,0 +1,121 @@
+//! The HTTP CONNECT tunnel a `wss` connection needs behind a proxy: against a tiny proxy on
+//! 127.0.0.1:0 that checks the request, then relays bytes to an echo server.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use url::Url;
+use wpchat::auth::proxy::{TunnelError, connect_tunnel};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+async fn echo_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut reader, mut writer) = socket.split();
+                let _ = tokio::io::copy(&mut reader, &mut writer).await;
+            });
+        }
+    });
+    port
+}
+
+/// A proxy that answers `status` to CONNECT and, on 200, relays to the requested port. It
+/// sends the request head it saw back over `seen`.
+async fn proxy(status: &'static str) -> (u16, tokio::sync::mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (seen_tx, seen) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let seen_tx = seen_tx.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                let target = head
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                let _ = seen_tx.send(head).await;
+                let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
+                let _ = client.write_all(answer.as_bytes()).await;
+                if status.starts_with("200")
+                    && let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test]
+async fn tunnels_through_an_http_proxy_with_basic_credentials() {
+    let target_port = echo_server().await;
+    let (proxy_port, mut seen) = proxy("200 Connection established").await;
+    let proxy_url = Url::parse(&format!("http://al%40ice:pa%3Ass@127.0.0.1:{proxy_port}")).unwrap();
+    let mut stream =
+        tokio::time::timeout(LIMIT, connect_tunnel(&proxy_url, "127.0.0.1", target_port))
+            .await
+            .unwrap()
+            .expect("the tunnel opens");
+    let head = tokio::time::timeout(LIMIT, seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        head.starts_with(&format!("CONNECT 127.0.0.1:{target_port} HTTP/1.1\r\n")),
+        "{head}"
+    );
+    // base64("al@ice:pa:ss")
+    assert!(
+        head.contains("Proxy-Authorization: Basic YWxAaWNlOnBhOnNz\r\n"),
+        "{head}"
+    );
+    stream.write_all(b"hello through the tunnel").await.unwrap();
+    let mut echoed = [0u8; 24];
+    tokio::time::timeout(LIMIT, stream.read_exact(&mut echoed))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&echoed, b"hello through the tunnel");
+}
+
+#[tokio::test]
+async fn a_refusal_names_the_status_and_hides_the_password() {
+    let (proxy_port, _seen) = proxy("407 Proxy Authentication Required").await;
+    let proxy_url = Url::parse(&format!("http://user:S3CRET@127.0.0.1:{proxy_port}")).unwrap();
+    let error = tokio::time::timeout(LIMIT, connect_tunnel(&proxy_url, "example.org", 443))
+        .await
+        .unwrap()
+        .expect_err("the proxy refuses");
+    let message = error.to_string();
+    assert!(
+        matches!(error, TunnelError::Refused { status: 407, .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("example.org:443") && message.contains("credentials"),
+        "{message}"
+    );
+    assert!(!message.contains("S3CRET"), "{message}");
+
+    let https_proxy = Url::parse("https://127.0.0.1:1").unwrap();
+    assert!(matches!(
+        connect_tunnel(&https_proxy, "example.org", 443).await,
+        Err(TunnelError::Scheme { .. })
+    ));
+}
