@@ -30,6 +30,12 @@ pub struct ClientConfig {
     pub keepalive_interval: Duration,
     pub keepalive_timeout: Duration,
     pub recovery_window: Duration,
+    /// Pause between recovery attempts inside the window.
+    pub recovery_interval: Duration,
+    /// Delay before the first retry of a transient failure; doubles per retry.
+    pub message_retry_delay: Duration,
+    /// Longest wait for one WebSocket handshake (TCP, TLS and the HTTP upgrade).
+    pub handshake_timeout: Duration,
     pub reconnect: Backoff,
     pub outbox_capacity: usize,
     /// Largest incoming WebSocket message accepted.
@@ -50,6 +56,9 @@ impl ClientConfig {
             keepalive_interval: Duration::from_secs(20),
             keepalive_timeout: Duration::from_secs(120),
             recovery_window: Duration::from_secs(30),
+            recovery_interval: Duration::from_secs(1),
+            message_retry_delay: Duration::from_millis(800),
+            handshake_timeout: Duration::from_secs(15),
             reconnect: Backoff {
                 initial: Duration::from_secs(1),
                 max: Duration::from_secs(30),

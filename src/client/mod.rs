@@ -3,7 +3,14 @@
 //! It acks, retries, keeps the reliable sequence, recovers, reconnects, rejoins and queues
 //! sends while offline.
 
+mod acks;
+mod backoff;
 mod config;
+mod connect;
+mod frames;
+mod outbox;
+mod sequence;
+mod session;
 
 pub use config::{Backoff, ClientConfig};
 
@@ -98,6 +105,9 @@ pub enum OpError {
     Invalid(String),
     /// The engine stopped before the operation ended.
     Stopped,
+    /// The connection dropped before the service acked it, on every attempt allowed
+    /// (`attempts` writes in all); the service may or may not have applied it.
+    ConnectionLost { attempts: u32 },
 }
 
 impl std::fmt::Display for OpError {
@@ -110,6 +120,10 @@ impl std::fmt::Display for OpError {
             }
             OpError::Invalid(why) => f.write_str(why),
             OpError::Stopped => f.write_str("the connection engine stopped"),
+            OpError::ConnectionLost { attempts } => write!(
+                f,
+                "the connection dropped before the service acked it ({attempts} attempts)"
+            ),
         }
     }
 }
@@ -171,7 +185,8 @@ pub fn spawn(config: ClientConfig) -> ClientHandle {
     let (commands, command_rx) = mpsc::channel(config.command_buffer);
     let (event_tx, events) = mpsc::channel(config.event_buffer);
     let (state_tx, state) = watch::channel(ConnState::Connecting { attempt: 1 });
-    let _ = (command_rx, event_tx, state_tx);
+    let engine = session::Engine::new(config, command_rx, event_tx, state_tx);
+    tokio::spawn(engine.run());
     ClientHandle {
         commands,
         events,
