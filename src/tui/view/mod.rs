@@ -1,0 +1,400 @@
+//! Pure rendering of `&State` into a ratatui `Frame`: group pane, log, input, status bar and
+//! overlays. Nothing here changes state or reads a clock.
+
+mod log;
+mod overlay;
+
+pub use log::{binary_preview, message_height, message_rows, sender_color};
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::state::{BufferKind, ConnStatus, Membership, NoteLevel, State};
+use crate::protocol::DataType;
+use crate::text::{display_width, truncate};
+
+/// Most rows the input grows to.
+const MAX_INPUT_ROWS: u16 = 5;
+/// Narrower terminals hide the group pane.
+const MIN_WIDTH_FOR_GROUPS: u16 = 50;
+
+/// Where each part of the screen goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub groups: Option<Rect>,
+    pub log: Rect,
+    pub log_inner: Rect,
+    pub input: Rect,
+    pub status: Rect,
+}
+
+/// The screen layout for the state's terminal size.
+pub fn layout(state: &State) -> Areas {
+    layout_in(state, state.size)
+}
+
+/// The screen layout for a given size.
+pub fn layout_in(state: &State, (width, height): (u16, u16)) -> Areas {
+    let (_, lines) = state.editor.line_position();
+    let input_rows = (lines as u16)
+        .clamp(1, MAX_INPUT_ROWS)
+        .min(height.saturating_sub(4).max(1));
+    let main_height = height.saturating_sub(input_rows + 1);
+    let show_groups = state.show_groups && width >= MIN_WIDTH_FOR_GROUPS;
+    let groups_width = if show_groups {
+        state.settings.group_pane_width.min(width / 3)
+    } else {
+        0
+    };
+    let groups = show_groups.then(|| Rect::new(0, 0, groups_width, main_height));
+    let log = Rect::new(groups_width, 0, width - groups_width, main_height);
+    let log_inner = Rect::new(
+        log.x + 1,
+        log.y + 1,
+        log.width.saturating_sub(2),
+        log.height.saturating_sub(2),
+    );
+    Areas {
+        groups,
+        log,
+        log_inner,
+        input: Rect::new(
+            0,
+            main_height,
+            width,
+            input_rows.min(height - main_height.min(height)),
+        ),
+        status: Rect::new(0, height.saturating_sub(1), width, 1.min(height)),
+    }
+}
+
+/// Row → buffer index in the group pane (`None` for the separator row).
+pub fn group_pane_rows(state: &State) -> Vec<Option<usize>> {
+    let groups = state.group_count();
+    let mut rows: Vec<Option<usize>> = (0..groups).map(Some).collect();
+    rows.push(None);
+    rows.extend((groups..state.buffers.len()).map(Some));
+    rows
+}
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame<'_>, state: &State) {
+    let area = frame.area();
+    // The frame's size wins over the last resize event.
+    let areas = layout_in(state, (area.width, area.height));
+    if area.width < 10 || area.height < 4 {
+        frame.render_widget(Paragraph::new("window too small"), area);
+        return;
+    }
+    if let Some(groups) = areas.groups {
+        draw_groups(frame, state, groups);
+    }
+    draw_log_block(frame, state, areas.log);
+    log::draw_log(state, areas.log_inner, frame.buffer_mut());
+    draw_input(frame, state, areas.input);
+    draw_status(frame, state, areas.status);
+    overlay::draw_overlay(frame, state, areas);
+}
+
+fn badge(unread: u32, mentions: u32) -> Option<(String, Style)> {
+    if mentions > 0 {
+        Some((
+            format!("[{mentions}]!"),
+            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
+        ))
+    } else if unread > 0 {
+        Some((format!("({unread})"), Style::new().fg(Color::Yellow)))
+    } else {
+        None
+    }
+}
+
+fn draw_groups(frame: &mut Frame<'_>, state: &State, area: Rect) {
+    let block = Block::bordered()
+        .title(" groups ")
+        .border_style(Style::new().fg(Color::DarkGray));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width);
+    let cells = frame.buffer_mut();
+    for (row, entry) in group_pane_rows(state).iter().enumerate() {
+        if row >= usize::from(inner.height) {
+            break;
+        }
+        let y = inner.y + row as u16;
+        let Some(index) = entry else {
+            cells.set_stringn(
+                inner.x,
+                y,
+                "─".repeat(width),
+                width,
+                Style::new().fg(Color::DarkGray),
+            );
+            continue;
+        };
+        let buffer = &state.buffers[*index];
+        let number = match buffer.kind {
+            BufferKind::Group if *index < 9 => format!("{} ", index + 1),
+            BufferKind::Group if *index == 9 => "0 ".to_string(),
+            BufferKind::Group => "  ".to_string(),
+            _ => String::new(),
+        };
+        let badge = badge(buffer.unread, buffer.mentions);
+        let badge_width = badge.as_ref().map_or(0, |(b, _)| display_width(b) + 1);
+        let name_width = width.saturating_sub(display_width(&number) + badge_width);
+        let name = truncate(&buffer.display, name_width);
+        let mut style = match (buffer.kind, buffer.membership) {
+            (BufferKind::Group, Membership::Joined) => Style::new(),
+            (BufferKind::Group, _) => Style::new()
+                .fg(Color::DarkGray)
+                .add_modifier(Modifier::ITALIC),
+            _ => Style::new().fg(Color::Gray),
+        };
+        if buffer.mentions > 0 {
+            style = style.fg(Color::Magenta).add_modifier(Modifier::BOLD);
+        } else if buffer.unread > 0 {
+            style = style.add_modifier(Modifier::BOLD);
+        }
+        if *index == state.current {
+            style = style.add_modifier(Modifier::REVERSED);
+            cells.set_style(Rect::new(inner.x, y, inner.width, 1), style);
+        }
+        let used = display_width(&number) + display_width(&name);
+        let mut spans = vec![Span::styled(number, style), Span::styled(name, style)];
+        if let Some((text, badge_style)) = badge {
+            let pad = width.saturating_sub(used + display_width(&text));
+            spans.push(Span::styled(" ".repeat(pad), style));
+            spans.push(Span::styled(text, badge_style));
+        }
+        cells.set_line(inner.x, y, &Line::from(spans), inner.width);
+    }
+}
+
+fn draw_log_block(frame: &mut Frame<'_>, state: &State, area: Rect) {
+    let buffer = state.current_buffer();
+    let title = match (buffer.kind, buffer.membership) {
+        (BufferKind::Group, Membership::Joining) => format!(" #{} (joining…) ", buffer.display),
+        (BufferKind::Group, Membership::Leaving) => format!(" #{} (leaving…) ", buffer.display),
+        (BufferKind::Group, _) => format!(" #{} ", buffer.display),
+        _ => format!(" {} ", buffer.display),
+    };
+    let title = truncate(&title, usize::from(area.width.saturating_sub(4)));
+    let mut block = Block::bordered()
+        .title(Span::styled(
+            title,
+            Style::new().add_modifier(Modifier::BOLD),
+        ))
+        .border_style(Style::new().fg(Color::DarkGray));
+    let seen = buffer.members_seen.len();
+    if buffer.is_group() && seen > 0 && area.width > 40 {
+        let label = if seen == 1 { "member" } else { "members" };
+        block = block.title_top(Line::from(format!(" {seen} {label} seen ")).right_aligned());
+    }
+    frame.render_widget(block, area);
+}
+
+fn draw_input(frame: &mut Frame<'_>, state: &State, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let editor = &state.editor;
+    let width = usize::from(area.width);
+    let prompt = " › ";
+    let prompt_width = display_width(prompt);
+    let cells = frame.buffer_mut();
+    if let Some(search) = &editor.search {
+        let found = search
+            .found
+            .and_then(|i| editor.history().get(i))
+            .map_or("", |s| s.as_str());
+        let text = format!(
+            " (history search) {}: {}",
+            search.query,
+            found.replace('\n', "↵")
+        );
+        cells.set_stringn(area.x, area.y, &text, width, Style::new().fg(Color::Cyan));
+        return;
+    }
+    if editor.is_empty() {
+        let buffer = state.current_buffer();
+        let placeholder = if buffer.is_group() {
+            format!(
+                "message #{} ({})",
+                buffer.display,
+                data_type_label(state.data_type)
+            )
+        } else {
+            "/join <group>, Alt+J or Ctrl+K to pick a group".to_string()
+        };
+        cells.set_stringn(area.x, area.y, prompt, width, Style::new().fg(Color::Cyan));
+        cells.set_stringn(
+            area.x + prompt_width as u16,
+            area.y,
+            &placeholder,
+            width.saturating_sub(prompt_width),
+            Style::new().fg(Color::DarkGray),
+        );
+        if state.overlay == super::state::Overlay::None {
+            frame.set_cursor_position((area.x + prompt_width as u16, area.y));
+        }
+        return;
+    }
+    let text = editor.text();
+    let (cursor_line, lines) = editor.line_position();
+    let rows = usize::from(area.height);
+    // Keep the cursor's line in view.
+    let first = (cursor_line + 1)
+        .saturating_sub(rows)
+        .min(lines.saturating_sub(1));
+    let available = width.saturating_sub(prompt_width + 1);
+    let line_start = text[..editor.cursor()].rfind('\n').map_or(0, |i| i + 1);
+    let cursor_column = display_width(&text[line_start..editor.cursor()]);
+    // Scroll horizontally so the cursor stays visible on long lines.
+    let skip_columns = cursor_column.saturating_sub(available);
+    let mut cursor = None;
+    for (row, line) in text.split('\n').enumerate().skip(first).take(rows) {
+        let y = area.y + (row - first) as u16;
+        let lead = if row == 0 { prompt } else { "   " };
+        cells.set_stringn(area.x, y, lead, width, Style::new().fg(Color::Cyan));
+        let safe = crate::text::sanitize_line(line);
+        let visible = if row == cursor_line && skip_columns > 0 {
+            skip_width(&safe, skip_columns)
+        } else {
+            safe.as_str()
+        };
+        cells.set_stringn(
+            area.x + prompt_width as u16,
+            y,
+            visible,
+            available,
+            Style::new(),
+        );
+        if row == cursor_line {
+            cursor = Some((
+                area.x + (prompt_width + cursor_column - skip_columns) as u16,
+                y,
+            ));
+        }
+    }
+    if state.overlay == super::state::Overlay::None
+        && let Some(position) = cursor
+    {
+        frame.set_cursor_position(position);
+    }
+}
+
+fn skip_width(text: &str, columns: usize) -> &str {
+    use unicode_segmentation::UnicodeSegmentation;
+    let mut skipped = 0;
+    for (i, g) in text.grapheme_indices(true) {
+        if skipped >= columns {
+            return &text[i..];
+        }
+        skipped += crate::text::grapheme_width(g);
+    }
+    ""
+}
+
+fn data_type_label(data_type: DataType) -> &'static str {
+    data_type.as_str()
+}
+
+/// The connection state as the status bar words it.
+pub fn conn_label(state: &State) -> (String, Style) {
+    let now = state.clock.mono;
+    match &state.conn {
+        ConnStatus::Connecting { attempt } if *attempt <= 1 => {
+            ("◌ connecting".to_string(), Style::new().fg(Color::Yellow))
+        }
+        ConnStatus::Connecting { attempt } => (
+            format!("◌ connecting (attempt {attempt})"),
+            Style::new().fg(Color::Yellow),
+        ),
+        ConnStatus::Connected => ("● connected".to_string(), Style::new().fg(Color::Green)),
+        ConnStatus::Recovering { since } => (
+            format!(
+                "◌ recovering {} s",
+                now.saturating_duration_since(*since).as_secs()
+            ),
+            Style::new().fg(Color::Yellow),
+        ),
+        ConnStatus::Reconnecting { retry_at, .. } => {
+            let left = retry_at.saturating_duration_since(now);
+            let secs = left.as_millis().div_ceil(1000);
+            (
+                format!("○ reconnecting in {secs} s"),
+                Style::new().fg(Color::Red),
+            )
+        }
+        ConnStatus::Offline { reason } => {
+            (format!("○ offline: {reason}"), Style::new().fg(Color::Red))
+        }
+    }
+}
+
+fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let width = usize::from(area.width);
+    let (label, label_style) = conn_label(state);
+    let mut spans = vec![Span::raw(" "), Span::styled(label, label_style)];
+    match &state.note {
+        Some(note) => {
+            let style = match note.level {
+                NoteLevel::Error => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                NoteLevel::Info => Style::new().fg(Color::Cyan),
+            };
+            spans.push(Span::raw("  "));
+            spans.push(Span::styled(note.text.clone(), style));
+        }
+        None => {
+            let user = state.user_id.as_ref().map_or_else(
+                || "?".to_string(),
+                |_| state.names.name(state.me).to_string(),
+            );
+            let mut parts = vec![if state.hub.is_empty() {
+                user
+            } else {
+                format!("{user}@{}", state.hub)
+            }];
+            if let Some(id) = &state.connection_id {
+                let short: String = id.chars().take(3).collect();
+                let dots = if id.chars().count() > 3 { "…" } else { "" };
+                parts.push(format!("conn {short}{dots}"));
+            }
+            if let Some(protocol) = state.protocol {
+                parts.push(protocol.short_name().to_string());
+            }
+            if let Some(seq) = state.last_seq {
+                parts.push(format!("seq {seq}"));
+            }
+            if let Some(lag) = state.lag {
+                parts.push(format!("lag {} ms", lag.as_millis()));
+            }
+            spans.push(Span::styled(
+                format!("  {}", parts.join("  ")),
+                Style::new().fg(Color::Gray),
+            ));
+        }
+    }
+    let hint = format!("{} ", state.help_hint);
+    let line = Line::from(spans);
+    let used = line.width();
+    let cells = frame.buffer_mut();
+    cells.set_style(area, Style::new().bg(Color::Black));
+    cells.set_line(area.x, area.y, &line, area.width);
+    let hint_width = display_width(&hint);
+    if used + hint_width + 2 <= width {
+        cells.set_stringn(
+            area.x + (width - hint_width) as u16,
+            area.y,
+            &hint,
+            hint_width,
+            Style::new().fg(Color::DarkGray),
+        );
+    }
+}

@@ -1,0 +1,472 @@
+//! Headless App tests: keys, Actions and client Events in; State and client Commands out.
+//! No terminal and no network: the engine is played by synthetic `client::Event`s.
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use wpchat::client::{Command, Event, OpError, OpOutcome};
+use wpchat::protocol::{AckErrorName, DataMessage, MessageSource, Payload, Subprotocol};
+use wpchat::tui::state::{BufferKind, Delivery, LineKind, Membership, NoteLevel, Overlay};
+use wpchat::tui::{Action, App, Clock, Keymap, UiSettings};
+
+/// Friday 27 November 2026, 10:02:00 UTC.
+const T0: i64 = 1_795_773_720_000;
+
+fn app() -> App {
+    App::new(
+        UiSettings::default(),
+        Keymap::default(),
+        Clock::fixed(T0, Instant::now()),
+    )
+}
+
+/// An app connected as `alice`, in `lobby` (joined).
+fn connected_app() -> App {
+    let mut app = app();
+    app.set_target("chat", Some("alice"));
+    let commands = app.join("lobby");
+    let op = join_op(&commands);
+    app.update(Event::Connected {
+        connection_id: "6aZcQ1".into(),
+        user_id: Some("alice".into()),
+        protocol: Subprotocol::JsonReliable,
+    });
+    app.update(done(op));
+    app
+}
+
+fn join_op(commands: &[Command]) -> u64 {
+    match commands {
+        [Command::Join { op, .. }] => *op,
+        other => panic!("expected one Join, got {other:?}"),
+    }
+}
+
+fn done(op: u64) -> Event {
+    Event::OpResult {
+        op,
+        outcome: OpOutcome::Done {
+            duplicate: false,
+            round_trip: Some(Duration::from_millis(38)),
+        },
+    }
+}
+
+fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+    KeyEvent::new(code, modifiers)
+}
+
+fn type_text(app: &mut App, text: &str) -> Vec<Command> {
+    let mut out = Vec::new();
+    for c in text.chars() {
+        out.extend(app.update(Action::Insert(c)));
+    }
+    out
+}
+
+fn group_message(group: &str, from: &str, text: &str) -> Event {
+    Event::Message(DataMessage {
+        source: MessageSource::Group {
+            group: group.into(),
+            from_user_id: Some(from.into()),
+        },
+        sequence_id: Some(7),
+        payload: Payload::Text(text.into()),
+    })
+}
+
+fn join_group(app: &mut App, group: &str) {
+    let commands = app.join(group);
+    let op = join_op(&commands);
+    app.update(done(op));
+}
+
+#[test]
+fn alt_j_prompt_joins_a_group() {
+    let mut app = connected_app();
+    assert!(
+        app.key(key(KeyCode::Char('j'), KeyModifiers::ALT))
+            .is_empty()
+    );
+    assert!(matches!(app.state().overlay, Overlay::JoinPrompt { .. }));
+    type_text(&mut app, "ops");
+    let commands = app.key(key(KeyCode::Enter, KeyModifiers::NONE));
+    let op = match commands.as_slice() {
+        [Command::Join { op, group }] if group == "ops" => *op,
+        other => panic!("expected Join ops, got {other:?}"),
+    };
+    assert_eq!(app.state().overlay, Overlay::None);
+    let state = app.state();
+    let index = state.group_index("ops").expect("ops buffer");
+    assert_eq!(state.current, index, "the new group is shown");
+    assert_eq!(state.buffers[index].membership, Membership::Joining);
+    app.update(done(op));
+    assert_eq!(app.state().buffers[index].membership, Membership::Joined);
+}
+
+#[test]
+fn alt_l_with_confirm_leaves_the_group() {
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    assert!(
+        app.key(key(KeyCode::Char('l'), KeyModifiers::ALT))
+            .is_empty()
+    );
+    assert_eq!(
+        app.state().overlay,
+        Overlay::LeaveConfirm {
+            group: "ops".into()
+        }
+    );
+    let commands = app.update(Action::Insert('y'));
+    let op = match commands.as_slice() {
+        [Command::Leave { op, group }] if group == "ops" => *op,
+        other => panic!("expected Leave ops, got {other:?}"),
+    };
+    app.update(done(op));
+    assert_eq!(app.state().group_index("ops"), None);
+    assert!(app.state().known_groups.contains(&"ops".to_string()));
+}
+
+#[test]
+fn leave_confirm_cancels_on_any_other_key() {
+    let mut app = connected_app();
+    app.key(key(KeyCode::Char('l'), KeyModifiers::ALT));
+    assert!(app.update(Action::Insert('n')).is_empty());
+    assert_eq!(app.state().overlay, Overlay::None);
+    assert!(app.state().group_index("lobby").is_some());
+}
+
+#[test]
+fn enter_sends_to_the_current_group_in_the_input_data_type() {
+    let mut app = connected_app();
+    type_text(&mut app, "hello");
+    let commands = app.key(key(KeyCode::Enter, KeyModifiers::NONE));
+    match commands.as_slice() {
+        [
+            Command::SendToGroup {
+                group,
+                payload,
+                no_echo: false,
+                fire_and_forget: false,
+                ..
+            },
+        ] => {
+            assert_eq!(group, "lobby");
+            assert_eq!(payload, &Payload::Text("hello".into()));
+        }
+        other => panic!("expected SendToGroup, got {other:?}"),
+    }
+    assert!(app.state().editor.is_empty());
+    let lobby = &app.state().buffers[app.state().group_index("lobby").unwrap()];
+    let line = lobby.lines.back().unwrap();
+    assert_eq!(&*line.body, "hello");
+    assert_eq!(line.delivery, Delivery::Pending);
+
+    type_text(&mut app, "/type json");
+    assert!(app.update(Action::Submit).is_empty());
+    type_text(&mut app, "{\"level\": \"warn\"}");
+    let commands = app.update(Action::Submit);
+    match commands.as_slice() {
+        [Command::SendToGroup { payload, .. }] => {
+            assert_eq!(payload, &Payload::json("{\"level\": \"warn\"}").unwrap());
+        }
+        other => panic!("expected json SendToGroup, got {other:?}"),
+    }
+}
+
+#[test]
+fn ack_marks_the_line_with_round_trip() {
+    let mut app = connected_app();
+    type_text(&mut app, "on it");
+    let op = match app.update(Action::Submit).as_slice() {
+        [Command::SendToGroup { op, .. }] => *op,
+        other => panic!("{other:?}"),
+    };
+    app.update(Event::Queued { op });
+    let index = app.state().group_index("lobby").unwrap();
+    assert_eq!(
+        app.state().buffers[index].lines.back().unwrap().delivery,
+        Delivery::Queued
+    );
+    app.update(done(op));
+    assert_eq!(
+        app.state().buffers[index].lines.back().unwrap().delivery,
+        Delivery::Acked(38)
+    );
+}
+
+#[test]
+fn bad_json_keeps_the_input_and_shows_an_error() {
+    let mut app = connected_app();
+    type_text(&mut app, "/json {bad");
+    let commands = app.update(Action::Submit);
+    assert!(commands.is_empty());
+    assert_eq!(app.state().editor.text(), "/json {bad");
+    let note = app.state().note.as_ref().expect("a status note");
+    assert_eq!(note.level, NoteLevel::Error);
+    assert!(note.text.contains("/json"), "{}", note.text);
+    assert!(!note.text.contains('\n'));
+
+    app.update(Action::KillLineBack);
+    type_text(&mut app, "/frobnicate now");
+    assert!(app.update(Action::Submit).is_empty());
+    assert_eq!(app.state().editor.text(), "/frobnicate now");
+    assert!(
+        app.state()
+            .note
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("unknown command")
+    );
+}
+
+#[test]
+fn forbidden_ack_marks_the_line_failed_everywhere() {
+    let mut app = connected_app();
+    type_text(&mut app, "secret");
+    let op = match app.update(Action::Submit).as_slice() {
+        [Command::SendToGroup { op, .. }] => *op,
+        other => panic!("{other:?}"),
+    };
+    app.update(Event::OpResult {
+        op,
+        outcome: OpOutcome::Failed(OpError::Refused {
+            name: AckErrorName::Forbidden,
+            message: "no permission to send to lobby".into(),
+        }),
+    });
+    let state = app.state();
+    let lobby = &state.buffers[state.group_index("lobby").unwrap()];
+    match lobby.lines.back().unwrap().delivery {
+        Delivery::Failed(name) => assert_eq!(state.names.name(name), "Forbidden"),
+        other => panic!("expected failed, got {other:?}"),
+    }
+    let system = &state.buffers[state.buffer_of_kind(BufferKind::System).unwrap()];
+    let error = system.lines.back().unwrap();
+    assert_eq!(error.kind, LineKind::Error);
+    assert!(error.body.contains("Forbidden"));
+    let note = state.note.as_ref().unwrap();
+    assert_eq!(note.level, NoteLevel::Error);
+    assert!(note.text.contains("Forbidden"));
+
+    // The retry key sends the same payload again.
+    let commands = app.key(key(KeyCode::Char('r'), KeyModifiers::ALT));
+    match commands.as_slice() {
+        [Command::SendToGroup { payload, .. }] => {
+            assert_eq!(payload, &Payload::Text("secret".into()))
+        }
+        other => panic!("expected a retry, got {other:?}"),
+    }
+}
+
+#[test]
+fn alt_digit_switches_groups_and_clears_unread() {
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    join_group(&mut app, "alerts");
+    app.key(key(KeyCode::Char('1'), KeyModifiers::ALT));
+    assert_eq!(app.state().current_buffer().name, "lobby");
+
+    app.update(group_message("ops", "bob", "deploy finished"));
+    app.update(group_message("ops", "bob", "again"));
+    app.update(group_message("alerts", "carol", "alice: disk 91%"));
+    let state = app.state();
+    let ops = &state.buffers[state.group_index("ops").unwrap()];
+    assert_eq!((ops.unread, ops.mentions), (2, 0));
+    let alerts = &state.buffers[state.group_index("alerts").unwrap()];
+    assert_eq!((alerts.unread, alerts.mentions), (1, 1));
+
+    // Alt+A goes to mentions first.
+    app.key(key(KeyCode::Char('a'), KeyModifiers::ALT));
+    assert_eq!(app.state().current_buffer().name, "alerts");
+    app.key(key(KeyCode::Char('2'), KeyModifiers::ALT));
+    let state = app.state();
+    assert_eq!(state.current_buffer().name, "ops");
+    assert_eq!(state.current_buffer().unread, 0);
+    app.key(key(KeyCode::Char('9'), KeyModifiers::ALT));
+    assert_eq!(app.state().current_buffer().name, "ops", "no group 9: stay");
+}
+
+#[test]
+fn ctrl_c_twice_on_empty_input_quits() {
+    let mut app = connected_app();
+    let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    type_text(&mut app, "draft");
+    assert!(app.key(ctrl_c).is_empty());
+    assert!(
+        app.state().editor.is_empty(),
+        "first Ctrl+C clears the input"
+    );
+    assert!(app.key(ctrl_c).is_empty());
+    assert!(!app.should_quit());
+    // Another key in between disarms.
+    app.update(Action::Left);
+    assert!(app.key(ctrl_c).is_empty());
+    assert!(!app.should_quit());
+    assert_eq!(app.key(ctrl_c), vec![Command::Shutdown]);
+    assert!(app.should_quit());
+}
+
+#[test]
+fn multi_line_paste_asks_before_sending() {
+    let mut app = connected_app();
+    assert!(
+        app.update(Action::Paste("line one\r\nline two".into()))
+            .is_empty()
+    );
+    assert_eq!(
+        app.state().overlay,
+        Overlay::PasteConfirm {
+            text: "line one\nline two".into()
+        }
+    );
+    let commands = app.update(Action::Submit);
+    match commands.as_slice() {
+        [Command::SendToGroup { payload, .. }] => {
+            assert_eq!(payload, &Payload::Text("line one\nline two".into()))
+        }
+        other => panic!("expected the paste to be sent, got {other:?}"),
+    }
+    // A one-line paste goes straight into the input.
+    assert!(app.update(Action::Paste("just this".into())).is_empty());
+    assert_eq!(app.state().editor.text(), "just this");
+}
+
+#[test]
+fn own_echo_is_not_shown_twice() {
+    let mut app = connected_app();
+    type_text(&mut app, "hi all");
+    app.update(Action::Submit);
+    app.update(group_message("lobby", "alice", "hi all"));
+    app.update(group_message("lobby", "bob", "hi alice"));
+    let state = app.state();
+    let lobby = &state.buffers[state.group_index("lobby").unwrap()];
+    let bodies: Vec<&str> = lobby
+        .lines
+        .iter()
+        .filter(|l| l.kind == LineKind::Text)
+        .map(|l| &*l.body)
+        .collect();
+    assert_eq!(bodies, vec!["hi all", "hi alice"]);
+}
+
+#[test]
+fn recovery_and_session_loss_leave_gap_markers() {
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    app.update(Event::Disconnected {
+        reason: "connection reset".into(),
+    });
+    app.update(Event::Recovered {
+        connection_id: "6aZcQ1".into(),
+        offline: Duration::from_secs(31),
+    });
+    let state = app.state();
+    for group in ["lobby", "ops"] {
+        let buffer = &state.buffers[state.group_index(group).unwrap()];
+        let gap = buffer.lines.back().unwrap();
+        assert_eq!(gap.kind, LineKind::Gap);
+        assert_eq!(&*gap.body, "offline 10:01:29–10:02:00 · recovered");
+    }
+    app.update(Event::SessionLost {
+        offline: Duration::from_secs(5),
+        reason: "recovery window passed".into(),
+    });
+    let state = app.state();
+    let lobby = &state.buffers[state.group_index("lobby").unwrap()];
+    assert!(
+        lobby
+            .lines
+            .back()
+            .unwrap()
+            .body
+            .ends_with("messages may be lost")
+    );
+}
+
+#[test]
+fn network_text_is_sanitized_at_ingestion() {
+    let mut app = connected_app();
+    app.update(Event::Message(DataMessage {
+        source: MessageSource::Group {
+            group: "lobby".into(),
+            from_user_id: Some("mal\u{1b}[31mlory".into()),
+        },
+        sequence_id: None,
+        payload: Payload::Text("\u{1b}[2J\u{1b}]0;pwned\u{7}abc\u{202E}def".into()),
+    }));
+    let state = app.state();
+    let lobby = state.current_buffer();
+    let line = lobby.lines.back().unwrap();
+    assert_eq!(&*line.body, "␛[2J␛]0;pwned␇abc\u{2E2E}def");
+    assert_eq!(state.names.name(line.sender), "mal␛[31mlory");
+}
+
+#[test]
+fn scrollback_is_bounded_and_scrolling_pauses_follow() {
+    let settings = UiSettings {
+        scrollback: 100,
+        ..UiSettings::default()
+    };
+    let mut app = App::new(
+        settings,
+        Keymap::default(),
+        Clock::fixed(T0, Instant::now()),
+    );
+    join_group(&mut app, "lobby");
+    for i in 0..250 {
+        app.update(group_message("lobby", "bob", &format!("message {i}")));
+    }
+    let lobby = app.state().current_buffer();
+    assert_eq!(lobby.lines.len(), 100);
+    assert_eq!(&*lobby.lines.front().unwrap().body, "message 150");
+
+    app.update(Action::PageUp);
+    assert!(app.state().current_buffer().anchor.is_some());
+    app.update(group_message("lobby", "bob", "while away"));
+    assert!(app.state().current_buffer().below_view() > 1);
+    app.update(Action::ScrollLive);
+    assert_eq!(app.state().current_buffer().below_view(), 0);
+}
+
+#[test]
+fn tab_completes_commands_groups_and_users() {
+    let mut app = connected_app();
+    app.update(group_message("lobby", "bob", "hi"));
+    type_text(&mut app, "/jo");
+    app.update(Action::Complete);
+    assert_eq!(app.state().editor.text(), "/join ");
+    app.update(Action::KillLineBack);
+    type_text(&mut app, "hey @bo");
+    app.update(Action::Complete);
+    assert_eq!(app.state().editor.text(), "hey @bob ");
+}
+
+#[test]
+fn switcher_joins_a_group_not_yet_joined() {
+    let mut app = connected_app();
+    app.key(key(KeyCode::Char('k'), KeyModifiers::CONTROL));
+    type_text(&mut app, "news");
+    let commands = app.update(Action::Submit);
+    assert!(
+        matches!(commands.as_slice(), [Command::Join { group, .. }] if group == "news"),
+        "{commands:?}"
+    );
+}
+
+#[test]
+fn help_overlay_lists_the_live_key_map() {
+    let mut app = connected_app();
+    app.update(Action::Insert('?'));
+    assert!(matches!(app.state().overlay, Overlay::Help { .. }));
+    assert!(
+        app.state()
+            .help
+            .iter()
+            .any(|r| r.keys == "Alt+J" && r.description.contains("join"))
+    );
+    app.update(Action::Cancel);
+    assert_eq!(app.state().overlay, Overlay::None);
+}
