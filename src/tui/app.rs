@@ -1588,6 +1588,7 @@ fn error_name(error: &OpError) -> &str {
         OpError::Timeout(_) => "Timeout",
         OpError::Invalid(_) => "Invalid",
         OpError::Stopped => "Stopped",
+        OpError::ConnectionLost { .. } => "ConnectionLost",
     }
 }
 
