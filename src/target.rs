@@ -157,6 +157,7 @@ pub async fn resolve_with(
     let profile = select_profile(args, config)?;
     let merged = Merged::new(args, profile.map(|(_, p)| p))?;
     let source = choose_source(args, profile)?;
+    let negotiating = matches!(source, Source::Negotiate { .. });
     let mut target = match source {
         Source::Url(text) => url_target(&text, args, &merged)?,
         Source::ConnectionString { text, origin } => {
@@ -179,6 +180,11 @@ pub async fn resolve_with(
         }
         Source::Embedded => embedded_target(&merged, embedded).await?,
     };
+    if !args.headers.is_empty() && !negotiating {
+        target
+            .notices
+            .push("--header is only sent to a negotiate endpoint; ignored".to_string());
+    }
     target.client.protocol = merged.protocol;
     target.client.auto_rejoin = !args.no_auto_rejoin;
     target.client.token_in_header = args.token_in_header;

@@ -86,7 +86,11 @@ pub fn validate_hub(hub: &str) -> Result<(), HubError> {
 /// Parses and checks a client URL as a user typed it. `http`/`https` become `ws`/`wss`; a path
 /// prefix before `/client/` (a reverse proxy such as APIM) is kept.
 pub fn parse_client_url(text: &str) -> Result<ClientUrl, ClientUrlError> {
-    let mut url = Url::parse(text.trim()).map_err(|e| ClientUrlError::Invalid(e.to_string()))?;
+    // Pasted URLs often come wrapped in quotes or angle brackets.
+    let text = text
+        .trim()
+        .trim_matches(|c| matches!(c, '"' | '\'' | '<' | '>'));
+    let mut url = Url::parse(text).map_err(|e| ClientUrlError::Invalid(e.to_string()))?;
     let scheme = match url.scheme() {
         "ws" | "http" => "ws",
         "wss" | "https" => "wss",
@@ -175,7 +179,7 @@ mod tests {
         assert_eq!(a.url.scheme(), "wss");
         assert_eq!(a.hub, "chat");
         assert_eq!(a.access_token().as_deref(), Some("t"));
-        let b = parse_client_url("ws://localhost:8080/client/?hub=chat").unwrap();
+        let b = parse_client_url(" 'ws://localhost:8080/client/?hub=chat'\n").unwrap();
         assert_eq!(b.hub, "chat");
         assert_eq!(
             audience_of(&b.url),

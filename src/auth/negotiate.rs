@@ -52,7 +52,7 @@ pub enum NegotiateSetupError {
     Scheme(String),
     #[error(transparent)]
     Header(#[from] HeaderError),
-    #[error("cannot set up the HTTP client: {0}")]
+    #[error("cannot set up the HTTP client: {0} (are the system CA certificates installed?)")]
     Client(String),
 }
 
@@ -102,7 +102,10 @@ impl NegotiateProvider {
             map.append(name, value);
         }
         // HTTPS_PROXY / NO_PROXY are honoured by reqwest's default proxy handling.
+        // A plain-http endpoint (local development) must work on a machine with no CA store.
+        let https = endpoint.scheme() == "https";
         let http = reqwest::Client::builder()
+            .tls_built_in_native_certs(https)
             .timeout(NEGOTIATE_TIMEOUT)
             .user_agent(concat!("wpchat/", env!("CARGO_PKG_VERSION")))
             .build()

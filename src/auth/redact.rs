@@ -163,4 +163,19 @@ mod tests {
             "only whole keys"
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_always_blanks_a_token(prefix in "\\PC{0,40}", suffix in "\\PC{0,40}") {
+            let token = crate::auth::mint(
+                &crate::auth::Claims { aud: "a".into(), exp: 1, ..Default::default() },
+                "key",
+            );
+            let signature = token.rsplit('.').next().unwrap_or_default().to_string();
+            let shown = redact_secrets(&format!("{prefix} {token} {suffix}"));
+            proptest::prop_assert!(!shown.contains(&signature), "{}", shown);
+            let shown = redact_secrets(&format!("{prefix}?access_token={signature}&{suffix}"));
+            proptest::prop_assert!(!shown.contains(&signature), "{}", shown);
+        }
+    }
 }
