@@ -254,7 +254,6 @@ impl AckTracker {
             .map(|entry| (entry.owner, entry.request))
             .collect()
     }
-
 }
 
 /// Replaces the ack id of a request that carries one.
@@ -329,7 +328,11 @@ mod tests {
                 ..
             })
         ));
-        assert_eq!(t.on_ack(2, true, None, now), None, "a second ack is ignored");
+        assert_eq!(
+            t.on_ack(2, true, None, now),
+            None,
+            "a second ack is ignored"
+        );
         assert_eq!(t.len(), 0);
     }
 
@@ -342,7 +345,13 @@ mod tests {
         let forbidden = t.on_ack(1, false, error("Forbidden"), now);
         assert!(matches!(
             forbidden,
-            Some(Settled::Failed { error: OpError::Refused { name: AckErrorName::Forbidden, .. }, .. })
+            Some(Settled::Failed {
+                error: OpError::Refused {
+                    name: AckErrorName::Forbidden,
+                    ..
+                },
+                ..
+            })
         ));
         let other = t.on_ack(2, false, error("SomethingNew"), now);
         assert!(matches!(other, Some(Settled::Failed { .. })));
@@ -364,7 +373,10 @@ mod tests {
         let (_, resend) = t.due(now + RETRY * 2);
         assert_eq!(resend, vec![join(1)]);
         let last = t.on_ack(1, false, error("InternalServerError"), now);
-        assert!(matches!(last, Some(Settled::Failed { .. })), "2 retries = 3 sends");
+        assert!(
+            matches!(last, Some(Settled::Failed { .. })),
+            "2 retries = 3 sends"
+        );
     }
 
     #[test]
@@ -377,7 +389,10 @@ mod tests {
         let (expired, _) = t.due(now + TIMEOUT);
         assert!(matches!(
             expired.as_slice(),
-            [Settled::Failed { error: OpError::Timeout(_), .. }]
+            [Settled::Failed {
+                error: OpError::Timeout(_),
+                ..
+            }]
         ));
         assert_eq!(t.on_ack(1, true, None, now + TIMEOUT * 2), None);
     }
@@ -390,7 +405,11 @@ mod tests {
         t.sent(Owner::User(1), join(id), now);
         assert!(t.link_lost().is_empty());
         assert_eq!(t.next_deadline(), None, "nothing times out while offline");
-        assert_eq!(t.on_ack(id, true, None, now), None, "stale ack before resend");
+        assert_eq!(
+            t.on_ack(id, true, None, now),
+            None,
+            "stale ack before resend"
+        );
         assert_eq!(t.resume(false, now), vec![join(id)]);
         assert!(t.link_lost().is_empty());
         let resent = t.resume(true, now);
@@ -398,7 +417,10 @@ mod tests {
         let lost = t.link_lost();
         assert!(matches!(
             lost.as_slice(),
-            [Settled::Failed { error: OpError::ConnectionLost { attempts: 3 }, .. }]
+            [Settled::Failed {
+                error: OpError::ConnectionLost { attempts: 3 },
+                ..
+            }]
         ));
     }
 

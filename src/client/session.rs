@@ -472,7 +472,9 @@ impl Engine {
             link.unflushed = false;
             match tokio::time::timeout(timeout, link.sink.flush()).await {
                 Ok(Ok(())) => {}
-                Ok(Err(error)) => link.failed = Some(format!("writing to the service failed: {error}")),
+                Ok(Err(error)) => {
+                    link.failed = Some(format!("writing to the service failed: {error}"))
+                }
                 Err(_) => {
                     link.failed = Some(format!(
                         "writing to the service stalled for {} s",
@@ -652,7 +654,10 @@ impl Engine {
                 None => tracing::debug!(ack_id, "ack for no waiting operation ignored"),
             },
             ServiceMessage::Message(message) => {
-                let reliable = self.session.as_ref().is_some_and(|s| s.protocol.is_reliable());
+                let reliable = self
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.protocol.is_reliable());
                 if let (true, Some(sequence_id)) = (reliable, message.sequence_id) {
                     let new = self.sequence.receive(sequence_id);
                     if let Some(link) = self.link.as_mut() {
@@ -1026,13 +1031,9 @@ impl Engine {
         if self.events.is_closed() {
             return;
         }
-        if self.queue.is_empty() {
-            match self.events.try_send(event) {
-                Ok(()) => return,
-                Err(TrySendError::Closed(_)) => return,
-                Err(TrySendError::Full(event)) => self.queue.push_back(event),
-            }
-        } else {
+        if !self.queue.is_empty() {
+            self.queue.push_back(event);
+        } else if let Err(TrySendError::Full(event)) = self.events.try_send(event) {
             self.queue.push_back(event);
         }
     }
