@@ -669,3 +669,31 @@ async fn fire_and_forget_completes_when_written() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_full_event_channel_pauses_reading_but_not_sending() {
+    let (server, _, mut handle) = start_with(|c| c.event_buffer = 4).await;
+    let total = 300;
+    for n in 0..total {
+        server.publish(&format!("flood-{n}"));
+    }
+    // Nobody reads events now; a send must still reach the service.
+    command(&handle, send(1, "while-flooded")).await;
+    until("the send at the server", || {
+        !ack_ids_for(&server, "while-flooded").is_empty()
+    })
+    .await;
+    let mut texts = Vec::new();
+    let mut acked = false;
+    while texts.len() < total || !acked {
+        let event = next_event(&mut handle).await;
+        if let Some(text) = text_of(&event) {
+            texts.push(text);
+        }
+        if matches!(event, Event::OpResult { op: 1, .. }) {
+            acked = true;
+        }
+    }
+    let expected: Vec<String> = (0..total).map(|n| format!("flood-{n}")).collect();
+    assert_eq!(texts, expected);
+}

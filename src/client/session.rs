@@ -327,7 +327,7 @@ impl Engine {
         match interrupt {
             Interrupt::Stop(reason) => Next::Stop(reason),
             Interrupt::Reconnect => {
-                if self.session.is_some() {
+                if self.had_session() {
                     self.note_lost("a reconnect was requested".into(), Instant::now());
                 }
                 Next::Fresh {
@@ -337,6 +337,14 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Whether a session was ever established on the current session's connection (a socket
+    /// that closed before `connected` had none to lose).
+    fn had_session(&self) -> bool {
+        self.session
+            .as_ref()
+            .is_some_and(|s| s.connection_id.is_some())
     }
 
     /// Remembers that the session is gone (keeping the earliest time, when already noted).
@@ -369,9 +377,10 @@ impl Engine {
                         last_error: reason,
                     }
                 } else {
-                    if self.session.is_some() || self.lost.is_some() {
+                    if self.had_session() {
                         self.note_lost(reason.clone(), now);
                     }
+                    self.session = None;
                     Next::Fresh {
                         attempt: 1,
                         wait: true,
