@@ -697,3 +697,41 @@ async fn a_full_event_channel_pauses_reading_but_not_sending() {
     let expected: Vec<String> = (0..total).map(|n| format!("flood-{n}")).collect();
     assert_eq!(texts, expected);
 }
+
+#[tokio::test]
+async fn a_reconnect_limit_stops_the_engine_with_the_last_error() {
+    let server = ScriptedServer::start().await;
+    server.set_reject_handshake(Some((401, "bad signature")));
+    let provider = CountingProvider::new(server.url());
+    let mut config = config(provider.clone());
+    config.reconnect.max_attempts = Some(3);
+    let mut handle = client::spawn(config);
+    command(&handle, send(1, "never sent")).await;
+    assert_eq!(
+        outcome(&mut handle, 1).await,
+        OpOutcome::Failed(OpError::Stopped)
+    );
+    let state = handle.state.borrow().clone();
+    assert!(
+        matches!(&state, ConnState::Stopped { reason } if reason.contains("401") && reason.contains("bad signature")),
+        "{state:?}"
+    );
+    assert_eq!(provider.calls(), 3);
+}
+
+#[tokio::test]
+async fn a_requested_reconnect_starts_a_fresh_session() {
+    let (server, provider, mut handle) = start().await;
+    command(&handle, Command::Reconnect).await;
+    wait_for(&mut handle, |e| matches!(e, Event::SessionLost { .. })).await;
+    let connected = wait_for(&mut handle, |e| matches!(e, Event::Connected { .. })).await;
+    assert!(
+        matches!(&connected, Event::Connected { connection_id, .. } if connection_id == "conn-2"),
+        "{connected:?}"
+    );
+    assert_eq!(provider.calls(), 2);
+    until("the normal close of the old socket", || {
+        server.close_codes() == vec![Some(1000)]
+    })
+    .await;
+}
