@@ -31,8 +31,16 @@ impl Engine {
             }
             Some(Ok(message)) => message,
         };
+        let mut proven = false;
         if let Some(link) = self.link.as_mut() {
             link.last_inbound = now;
+            if link.proving_recovery && (message.is_text() || message.is_binary()) {
+                link.proving_recovery = false;
+                proven = true;
+            }
+        }
+        if proven {
+            self.link_ready(false).await;
         }
         match message {
             Message::Text(text) => self.text_frame(text.as_str(), now).await,

@@ -12,6 +12,10 @@
 //!   *new* ack id (the same choice as the official SDKs' retry): at least once, so a message
 //!   whose ack was lost with the old session may arrive twice. `Event::SessionLost` says so.
 //!
+//! A recovery counts as done at the first frame back on the recovery socket (the engine sends a
+//! ping at once), not when the WebSocket opens: a service that refuses the recovery opens the
+//! socket and closes it with 1008, which must not look like a recovered session.
+//!
 //! Order on a connection that becomes ready: rejoins (fresh sessions only), then the resent
 //! pending requests, then the outbox.
 
@@ -75,6 +79,8 @@ struct Link {
     sequence_ack_at: Option<Instant>,
     /// The message of a `system/disconnected`, used as the drop reason.
     service_reason: Option<String>,
+    /// A recovery socket opened; the session counts as recovered at the first frame back.
+    proving_recovery: bool,
 }
 
 /// Why a connection ended.
@@ -200,9 +206,16 @@ impl Engine {
             ping_sent: None,
             sequence_ack_at: None,
             service_reason: None,
+            proving_recovery: false,
         });
         if recovered {
-            self.link_ready(false).await;
+            // A refused recovery still opens the WebSocket and then closes it with 1008. Ask
+            // for a pong: the first frame back proves the session is really ours again.
+            self.write(encode_client(&ClientMessage::Ping)).await;
+            if let Some(link) = self.link.as_mut() {
+                link.proving_recovery = true;
+                link.ping_sent = Some(now);
+            }
         }
         let end = loop {
             if let Some(end) = self.check_link().await {

@@ -189,7 +189,9 @@ impl Engine {
             End::Reconnect => self.interrupted(Interrupt::Reconnect),
             End::Dropped { code, reason } => {
                 let now = Instant::now();
-                self.offline_since.get_or_insert(now);
+                // The window counts from the first drop: a recovery socket that opened but
+                // never proved itself does not restart it.
+                let since = *self.offline_since.get_or_insert(now);
                 for settled in self.acks.link_lost() {
                     self.settle(settled);
                 }
@@ -200,7 +202,7 @@ impl Engine {
                 }) && code != Some(close_code::POLICY_VIOLATION);
                 if recoverable {
                     Next::Recover {
-                        since: now,
+                        since,
                         attempt: 1,
                         last_error: reason,
                     }
