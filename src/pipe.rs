@@ -95,9 +95,10 @@ pub async fn listen(target_args: TargetArgs, args: ListenArgs) -> anyhow::Result
                         Event::OpResult { op, outcome: OpOutcome::Failed(error) } => {
                             let group = joins.get(&op).map(String::as_str).unwrap_or("?");
                             note(&format!(
-                                "cannot join group '{}': {} ({error})",
+                                "cannot join group '{}': {} ({})",
                                 escape_controls(group),
-                                error_name(&error)
+                                error_name(&error),
+                                escape_controls(&error.to_string())
                             ));
                             break 'listen ExitCode::FAILURE;
                         }
@@ -211,9 +212,15 @@ pub async fn send(target_args: TargetArgs, args: SendArgs) -> anyhow::Result<Exi
                     in_flight = in_flight.saturating_sub(1);
                     if let OpOutcome::Failed(error) = outcome {
                         failures += 1;
-                        note(&format!("message {op} failed: {}: {error}", error_name(&error)));
+                        note(&format!(
+                            "message {op} failed: {}: {}",
+                            error_name(&error),
+                            escape_controls(&error.to_string())
+                        ));
                     }
                 }
+                // `send` stays quiet about a normal connect; problems still show.
+                Some(Event::Connected { .. }) => {}
                 Some(other) => report_event(&other),
             },
             changed = state.changed() => {
@@ -320,8 +327,9 @@ fn report_event(event: &Event) {
             escape_controls(message.as_deref().unwrap_or("no reason given"))
         )),
         Event::RejoinFailed { group, error } => note(&format!(
-            "cannot rejoin group '{}': {error}",
-            escape_controls(group)
+            "cannot rejoin group '{}': {}",
+            escape_controls(group),
+            escape_controls(&error.to_string())
         )),
         Event::Unrecognized { error, .. } => note(&format!(
             "unrecognized frame from the service: {}",
