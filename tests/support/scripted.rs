@@ -182,6 +182,15 @@ impl ScriptedServer {
             .is_some_and(|s| s.live.is_some())
     }
 
+    /// Members of `group` across every session.
+    pub fn members(&self, group: &str) -> usize {
+        self.lock()
+            .sessions
+            .values()
+            .filter(|s| s.groups.contains(group))
+            .count()
+    }
+
     pub fn groups(&self) -> HashSet<String> {
         let state = self.lock();
         state
@@ -470,15 +479,13 @@ impl ScriptedServer {
             return vec![Some(encode_service(&ServiceMessage::Pong))];
         }
         let Some(ack_id) = request.ack_id() else {
-            if let Some(session) = state.sessions.get_mut(connection_id) {
-                apply(session, &request);
-            }
+            apply(&mut state, connection_id, &request);
             return Vec::new();
         };
         let plan = state.ack_plans.pop_front().unwrap_or(AckPlan::Normal);
-        let Some(session) = state.sessions.get_mut(connection_id) else {
+        if !state.sessions.contains_key(connection_id) {
             return vec![None];
-        };
+        }
         let ack = |success: bool, error: Option<&str>| {
             encode_service(&ServiceMessage::Ack {
                 ack_id,
@@ -495,10 +502,14 @@ impl ScriptedServer {
         if plan == AckPlan::Drop {
             return vec![None];
         }
-        if !session.applied_ack_ids.insert(ack_id) {
+        let first_time = state
+            .sessions
+            .get_mut(connection_id)
+            .is_some_and(|session| session.applied_ack_ids.insert(ack_id));
+        if !first_time {
             return vec![Some(ack(false, Some("Duplicate")))];
         }
-        apply(session, &request);
+        apply(&mut state, connection_id, &request);
         match plan {
             AckPlan::Normal => vec![Some(ack(true, None))],
             AckPlan::Never => Vec::new(),
@@ -518,13 +529,45 @@ impl ScriptedServer {
     }
 }
 
-fn apply(session: &mut SessionState, request: &ClientMessage) {
+/// Applies a request: group membership, and fan-out of group messages to every member
+/// session (sequenced and kept for replay, like `publish`).
+fn apply(state: &mut State, connection_id: &str, request: &ClientMessage) {
     match request {
         ClientMessage::JoinGroup { group, .. } => {
-            session.groups.insert(group.clone());
+            if let Some(session) = state.sessions.get_mut(connection_id) {
+                session.groups.insert(group.clone());
+            }
         }
         ClientMessage::LeaveGroup { group, .. } => {
-            session.groups.remove(group);
+            if let Some(session) = state.sessions.get_mut(connection_id) {
+                session.groups.remove(group);
+            }
+        }
+        ClientMessage::SendToGroup {
+            group,
+            no_echo,
+            data,
+            ..
+        } => {
+            for (id, session) in state.sessions.iter_mut() {
+                if !session.groups.contains(group) || (*no_echo && id == connection_id) {
+                    continue;
+                }
+                let sequence_id = session.next_sequence_id;
+                session.next_sequence_id += 1;
+                let frame = encode_service(&ServiceMessage::Message(DataMessage {
+                    source: MessageSource::Group {
+                        group: group.clone(),
+                        from_user_id: Some("tester".into()),
+                    },
+                    sequence_id: Some(sequence_id),
+                    payload: data.clone(),
+                }));
+                session.unacked.push_back((sequence_id, frame.clone()));
+                if let Some(live) = &session.live {
+                    let _ = live.send(Control::Frame(frame));
+                }
+            }
         }
         _ => {}
     }
