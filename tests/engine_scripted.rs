@@ -22,7 +22,7 @@ const WAIT: Duration = Duration::from_secs(15);
 
 fn config(provider: Arc<CountingProvider>) -> ClientConfig {
     let mut config = ClientConfig::new(provider);
-    config.ack_timeout = Duration::from_millis(500);
+    config.ack_timeout = Duration::from_secs(2);
     config.message_retry_delay = Duration::from_millis(20);
     config.recovery_interval = Duration::from_millis(50);
     config.handshake_timeout = Duration::from_secs(5);
@@ -286,11 +286,11 @@ async fn forbidden_is_not_retried_and_duplicate_is_success() {
 
 #[tokio::test]
 async fn acks_that_come_late_never_or_twice() {
-    let (server, _, mut handle) = start_with(|c| c.ack_timeout = Duration::from_millis(300)).await;
+    let (server, _, mut handle) = start_with(|c| c.ack_timeout = Duration::from_millis(800)).await;
     command(&handle, Command::InspectFrames(true)).await;
     server.plan_acks([
         AckPlan::Never,
-        AckPlan::Late(Duration::from_millis(600)),
+        AckPlan::Late(Duration::from_millis(1200)),
         AckPlan::Twice,
         AckPlan::Normal,
     ]);

@@ -114,10 +114,14 @@ impl AckTracker {
         now: Instant,
     ) -> Option<Settled> {
         let entry = self.pending.get_mut(&ack_id)?;
-        let Stage::InFlight { sent_at, .. } = entry.stage else {
+        let Stage::InFlight { sent_at, deadline } = entry.stage else {
             // Not written on this link (a stale ack from before a drop): wait for the resend.
             return None;
         };
+        if now >= deadline {
+            // Too late, even if the timer has not run yet: `due` reports the timeout.
+            return None;
+        }
         let duplicate = matches!(&error, Some(e) if e.name == AckErrorName::Duplicate);
         if success || duplicate {
             let entry = self.pending.remove(&ack_id)?;
@@ -395,6 +399,16 @@ mod tests {
             }]
         ));
         assert_eq!(t.on_ack(1, true, None, now + TIMEOUT * 2), None);
+    }
+
+    #[test]
+    fn an_ack_after_the_deadline_is_late_even_before_the_timer_runs() {
+        let mut t = tracker();
+        let now = Instant::now();
+        t.sent(Owner::User(1), join(1), now);
+        assert_eq!(t.on_ack(1, true, None, now + TIMEOUT), None);
+        let (expired, _) = t.due(now + TIMEOUT);
+        assert_eq!(expired.len(), 1);
     }
 
     #[test]
