@@ -2,7 +2,7 @@
 //! retries of transient failures with the *same* ack id, so the service's per-session dedupe
 //! turns an already-applied retry into `Duplicate` instead of a second delivery.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use super::{OpError, OpId};
@@ -57,6 +57,9 @@ pub(crate) enum Settled {
 pub(crate) struct AckTracker {
     next_ack_id: u64,
     pending: BTreeMap<u64, Pending>,
+    /// (when, ack id) for every entry in flight or waiting to retry: the next timer in
+    /// O(log n), since thousands of operations may be in flight at once.
+    timers: BTreeSet<(Instant, u64)>,
     retries: u32,
     timeout: Duration,
     retry_delay: Duration,
@@ -67,6 +70,7 @@ impl AckTracker {
         AckTracker {
             next_ack_id: 1,
             pending: BTreeMap::new(),
+            timers: BTreeSet::new(),
             retries,
             timeout,
             retry_delay,
@@ -85,7 +89,8 @@ impl AckTracker {
         let Some(ack_id) = request.ack_id() else {
             return;
         };
-        self.pending.insert(
+        let deadline = now + self.timeout;
+        let old = self.pending.insert(
             ack_id,
             Pending {
                 owner,
@@ -93,10 +98,14 @@ impl AckTracker {
                 sends: 1,
                 stage: Stage::InFlight {
                     sent_at: now,
-                    deadline: now + self.timeout,
+                    deadline,
                 },
             },
         );
+        if let Some(when) = old.and_then(|old| timer_of(old.stage)) {
+            self.timers.remove(&(when, ack_id));
+        }
+        self.timers.insert((deadline, ack_id));
     }
 
     #[cfg(test)]
@@ -124,6 +133,7 @@ impl AckTracker {
         }
         let duplicate = matches!(&error, Some(e) if e.name == AckErrorName::Duplicate);
         if success || duplicate {
+            self.timers.remove(&(deadline, ack_id));
             let entry = self.pending.remove(&ack_id)?;
             return Some(Settled::Done {
                 owner: entry.owner,
@@ -141,8 +151,11 @@ impl AckTracker {
                 .retry_delay
                 .saturating_mul(1u32 << (entry.sends - 1).min(16));
             entry.stage = Stage::RetryAt(now + backoff);
+            self.timers.remove(&(deadline, ack_id));
+            self.timers.insert((now + backoff, ack_id));
             return None;
         }
+        self.timers.remove(&(deadline, ack_id));
         let entry = self.pending.remove(&ack_id)?;
         Some(Settled::Failed {
             owner: entry.owner,
@@ -159,49 +172,53 @@ impl AckTracker {
     pub(crate) fn due(&mut self, now: Instant) -> (Vec<Settled>, Vec<ClientMessage>) {
         let mut expired = Vec::new();
         let mut resend = Vec::new();
-        for (ack_id, entry) in self.pending.iter_mut() {
+        while let Some(&(when, ack_id)) = self.timers.first() {
+            if when > now {
+                break;
+            }
+            self.timers.pop_first();
+            let Some(entry) = self.pending.get_mut(&ack_id) else {
+                continue;
+            };
+            if timer_of(entry.stage) != Some(when) {
+                continue; // stale: the entry moved on since this timer was set
+            }
             match entry.stage {
-                Stage::InFlight { deadline, .. } if deadline <= now => expired.push(*ack_id),
-                Stage::RetryAt(at) if at <= now => {
+                Stage::InFlight { .. } => {
+                    if let Some(entry) = self.pending.remove(&ack_id) {
+                        expired.push(Settled::Failed {
+                            owner: entry.owner,
+                            request: entry.request,
+                            error: OpError::Timeout(self.timeout),
+                        });
+                    }
+                }
+                Stage::RetryAt(_) => {
+                    let deadline = now + self.timeout;
                     entry.sends += 1;
                     entry.stage = Stage::InFlight {
                         sent_at: now,
-                        deadline: now + self.timeout,
+                        deadline,
                     };
                     resend.push(entry.request.clone());
+                    self.timers.insert((deadline, ack_id));
                 }
-                _ => {}
+                Stage::AwaitingLink => {}
             }
         }
-        let timeout = self.timeout;
-        let settled = expired
-            .into_iter()
-            .filter_map(|id| self.pending.remove(&id))
-            .map(|entry| Settled::Failed {
-                owner: entry.owner,
-                request: entry.request,
-                error: OpError::Timeout(timeout),
-            })
-            .collect();
-        (settled, resend)
+        (expired, resend)
     }
 
     /// The next time `due` has something to do.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.pending
-            .values()
-            .filter_map(|entry| match entry.stage {
-                Stage::InFlight { deadline, .. } => Some(deadline),
-                Stage::RetryAt(at) => Some(at),
-                Stage::AwaitingLink => None,
-            })
-            .min()
+        self.timers.first().map(|&(when, _)| when)
     }
 
     /// The link dropped. A written request whose ack never came counts as a transient
     /// failure: it waits for the next connection if it has retries left, else it fails.
     pub(crate) fn link_lost(&mut self) -> Vec<Settled> {
         let retries = self.retries;
+        self.timers.clear();
         let mut failed = Vec::new();
         for (ack_id, entry) in self.pending.iter_mut() {
             match entry.stage {
@@ -248,15 +265,31 @@ impl AckTracker {
                 out.push(entry.request.clone());
             }
         }
+        // Ack ids may have changed: rebuild the timer index (once per connection).
+        self.timers = self
+            .pending
+            .iter()
+            .filter_map(|(id, entry)| timer_of(entry.stage).map(|when| (when, *id)))
+            .collect();
         out
     }
 
     /// Removes every pending operation (the engine is stopping).
     pub(crate) fn take_all(&mut self) -> Vec<(Owner, ClientMessage)> {
+        self.timers.clear();
         std::mem::take(&mut self.pending)
             .into_values()
             .map(|entry| (entry.owner, entry.request))
             .collect()
+    }
+}
+
+/// When a stage needs the timer.
+fn timer_of(stage: Stage) -> Option<Instant> {
+    match stage {
+        Stage::InFlight { deadline, .. } => Some(deadline),
+        Stage::RetryAt(at) => Some(at),
+        Stage::AwaitingLink => None,
     }
 }
 
