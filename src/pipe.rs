@@ -31,7 +31,9 @@ const SEND_CONNECT_ATTEMPTS: u32 = 5;
 /// `wpchat listen`: one line per received message on stdout.
 pub async fn listen(target_args: TargetArgs, args: ListenArgs) -> anyhow::Result<ExitCode> {
     let target = target::resolve(&target_args, &Config::default()).await?;
-    let groups = target.groups.clone();
+    // The embedded service (when there is one) must outlive the connection.
+    let _embedded = target.embedded;
+    let groups = target.groups;
     let mut handle = client::spawn(target.client);
     let mut joins: HashMap<OpId, String> = HashMap::new();
     for (index, group) in groups.into_iter().enumerate() {
@@ -135,6 +137,7 @@ pub async fn send(target_args: TargetArgs, args: SendArgs) -> anyhow::Result<Exi
         anyhow::bail!("send needs --group G (or --event NAME for a user event)");
     }
     let target = target::resolve(&target_args, &Config::default()).await?;
+    let _embedded = target.embedded;
     let mut config = target.client;
     if config.reconnect.max_attempts.is_none() {
         config.reconnect.max_attempts = Some(SEND_CONNECT_ATTEMPTS);
