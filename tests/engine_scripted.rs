@@ -738,3 +738,39 @@ async fn a_requested_reconnect_starts_a_fresh_session() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_pending_op_is_resent_with_a_new_ack_id_on_a_fresh_session() {
+    let (server, _, mut handle) = start().await;
+    server.plan_acks([AckPlan::Never]);
+    command(&handle, send(1, "pending-across-sessions")).await;
+    until("the first attempt at the server", || {
+        !ack_ids_for(&server, "pending-across-sessions").is_empty()
+    })
+    .await;
+    server.set_refuse_recovery(true);
+    server.drop_connection();
+    assert!(done(false)(&outcome(&mut handle, 1).await));
+    let attempts: Vec<(String, u64)> = server
+        .seen()
+        .into_iter()
+        .filter_map(|s| match s.request {
+            ClientMessage::SendToGroup {
+                ack_id: Some(id),
+                data: Payload::Text(t),
+                ..
+            } if t == "pending-across-sessions" => Some((s.connection_id, id)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!(attempts[0].0, "conn-1");
+    assert_eq!(
+        attempts[1].0, "conn-2",
+        "nothing was written on the refused recovery"
+    );
+    assert_ne!(
+        attempts[0].1, attempts[1].1,
+        "a new session gets a new ack id"
+    );
+}
