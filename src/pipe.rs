@@ -1,15 +1,580 @@
-//! The scriptable modes `listen` and `send`, on the client engine.
+//! The scriptable modes `listen` and `send`, on the client engine: received messages as JSON
+//! lines (or readable text) on stdout, messages from arguments or stdin lines sent with acks.
+//! Connection news and errors go to stderr, so stdout stays machine-readable.
 
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use crate::cli::{ListenArgs, SendArgs, TargetArgs};
+use anyhow::Context;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+
+use crate::cli::{DataTypeArg, ListenArgs, ListenFormat, SendArgs, TargetArgs};
+use crate::client::{self, ClientHandle, Command, ConnState, Event, OpError, OpId, OpOutcome};
+use crate::config::Config;
+use crate::protocol::{DataMessage, MessageSource, Payload};
+use crate::target;
+
+/// How long to wait for the engine to close the connection on exit.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Messages `send` keeps in flight (unacked) at once.
+const SEND_WINDOW: usize = 256;
+/// `send` gives up after this many failed connection attempts in a row instead of hanging.
+const SEND_CONNECT_ATTEMPTS: u32 = 5;
 
 /// `wpchat listen`: one line per received message on stdout.
-pub async fn listen(_target: TargetArgs, _args: ListenArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("listen is not built yet")
+pub async fn listen(target_args: TargetArgs, args: ListenArgs) -> anyhow::Result<ExitCode> {
+    let target = target::resolve(&target_args, &Config::default()).await?;
+    // The embedded service (when there is one) must outlive the connection.
+    let _embedded = target.embedded;
+    let groups = target.groups;
+    let mut handle = client::spawn(target.client);
+    let mut joins: HashMap<OpId, String> = HashMap::new();
+    for (index, group) in groups.into_iter().enumerate() {
+        let op = index as OpId + 1;
+        joins.insert(op, group.clone());
+        send_command(&handle, Command::Join { op, group }).await?;
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let mut received: u64 = 0;
+    let mut batch = Vec::with_capacity(256);
+    let mut state = handle.state.clone();
+    let timeout = async {
+        match args.timeout {
+            Some(after) => tokio::time::sleep(after).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(timeout);
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    if args.count == Some(0) {
+        return finish(handle, ExitCode::SUCCESS).await;
+    }
+    let code = 'listen: loop {
+        tokio::select! {
+            _ = &mut ctrl_c => break ExitCode::SUCCESS,
+            _ = &mut timeout => break ExitCode::SUCCESS,
+            changed = state.changed() => {
+                if changed.is_err() {
+                    break ExitCode::FAILURE;
+                }
+                let now = state.borrow_and_update().clone();
+                report_state(&now);
+                if matches!(now, ConnState::Stopped { .. }) {
+                    break ExitCode::FAILURE;
+                }
+            }
+            n = handle.events.recv_many(&mut batch, 256) => {
+                if n == 0 {
+                    break ExitCode::FAILURE;
+                }
+                let now = Utc::now();
+                let mut done = false;
+                for event in batch.drain(..) {
+                    match event {
+                        Event::Message(message) => {
+                            let line = match args.format {
+                                ListenFormat::Jsonl => message_json_line(&message, now),
+                                ListenFormat::Text => message_text_line(&message, now),
+                            };
+                            // One whole line per write call: never a partial line.
+                            if let Err(error) = out.write_all(line.as_bytes()) {
+                                break 'listen stdout_gone(error);
+                            }
+                            received += 1;
+                            if args.count.is_some_and(|count| received >= count) {
+                                done = true;
+                                break;
+                            }
+                        }
+                        Event::OpResult { op, outcome: OpOutcome::Failed(error) } => {
+                            let group = joins.get(&op).map(String::as_str).unwrap_or("?");
+                            note(&format!(
+                                "cannot join group '{}': {} ({})",
+                                escape_controls(group),
+                                error_name(&error),
+                                escape_controls(&error.to_string())
+                            ));
+                            break 'listen ExitCode::FAILURE;
+                        }
+                        other => report_event(&other),
+                    }
+                }
+                if let Err(error) = out.flush() {
+                    break stdout_gone(error);
+                }
+                if done {
+                    break ExitCode::SUCCESS;
+                }
+            }
+        }
+    };
+    let _ = out.flush();
+    finish(handle, code).await
+}
+
+/// stdout was closed (`| head`): a normal end, with no message.
+fn stdout_gone(error: std::io::Error) -> ExitCode {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        ExitCode::SUCCESS
+    } else {
+        note(&format!("cannot write to stdout: {error}"));
+        ExitCode::FAILURE
+    }
 }
 
 /// `wpchat send`: send messages and wait for every ack.
-pub async fn send(_target: TargetArgs, _args: SendArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("send is not built yet")
+pub async fn send(target_args: TargetArgs, args: SendArgs) -> anyhow::Result<ExitCode> {
+    let group = target_args.groups.first().cloned();
+    if args.event.is_none() && group.is_none() {
+        anyhow::bail!("send needs --group G (or --event NAME for a user event)");
+    }
+    let target = target::resolve(&target_args, &Config::default()).await?;
+    let _embedded = target.embedded;
+    let mut config = target.client;
+    if config.reconnect.max_attempts.is_none() {
+        config.reconnect.max_attempts = Some(SEND_CONNECT_ATTEMPTS);
+    }
+    let mut handle = client::spawn(config);
+    let make = |op: OpId, payload: Payload| match &args.event {
+        Some(event) => Command::SendEvent {
+            op,
+            event: event.clone(),
+            payload,
+            fire_and_forget: args.fire_and_forget,
+        },
+        None => Command::SendToGroup {
+            op,
+            group: group.clone().unwrap_or_default(),
+            payload,
+            no_echo: args.no_echo,
+            fire_and_forget: args.fire_and_forget,
+        },
+    };
+
+    // Messages come from a file, the argument, or stdin lines read on a blocking thread.
+    let (lines_tx, mut lines) = mpsc::channel::<(u64, Result<Payload, String>)>(SEND_WINDOW);
+    if let Some(path) = &args.file {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read --file {}", path.display()))?;
+        let _ = lines_tx.send((1, Ok(Payload::Binary(bytes)))).await;
+        drop(lines_tx);
+    } else if let Some(message) = &args.message {
+        let _ = lines_tx
+            .send((1, parse_line(args.data_type, message)))
+            .await;
+        drop(lines_tx);
+    } else {
+        let data_type = args.data_type;
+        std::thread::spawn(move || {
+            let stdin = std::io::stdin();
+            for (index, line) in stdin.lock().lines().enumerate() {
+                let number = index as u64 + 1;
+                let item = match line {
+                    Ok(line) if line.trim().is_empty() => continue,
+                    Ok(line) => parse_line(data_type, line.trim_end_matches('\r')),
+                    Err(error) => Err(format!("cannot read stdin: {error}")),
+                };
+                if lines_tx.blocking_send((number, item)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    let mut in_flight = 0usize;
+    let mut input_done = false;
+    let mut failures = 0u64;
+    let mut state = handle.state.clone();
+    loop {
+        if input_done && in_flight == 0 {
+            break;
+        }
+        tokio::select! {
+            line = lines.recv(), if !input_done && in_flight < SEND_WINDOW => match line {
+                None => input_done = true,
+                Some((number, Err(why))) => {
+                    failures += 1;
+                    note(&format!("line {number}: {why}; not sent"));
+                }
+                Some((number, Ok(payload))) => {
+                    in_flight += 1;
+                    send_command(&handle, make(number, payload)).await?;
+                }
+            },
+            event = handle.events.recv() => match event {
+                None => break,
+                Some(Event::OpResult { op, outcome }) => {
+                    in_flight = in_flight.saturating_sub(1);
+                    if let OpOutcome::Failed(error) = outcome {
+                        failures += 1;
+                        note(&format!(
+                            "message {op} failed: {}: {}",
+                            error_name(&error),
+                            escape_controls(&error.to_string())
+                        ));
+                    }
+                }
+                // `send` stays quiet about a normal connect; problems still show.
+                Some(Event::Connected { .. }) => {}
+                Some(other) => report_event(&other),
+            },
+            changed = state.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let now = state.borrow_and_update().clone();
+                report_state(&now);
+            }
+        }
+    }
+    if in_flight > 0 {
+        failures += in_flight as u64;
+        note(&format!("{in_flight} messages got no answer"));
+    }
+    let code = if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    };
+    finish(handle, code).await
+}
+
+/// Turns one input line into a payload of the chosen data type, or says why it cannot be sent.
+fn parse_line(data_type: DataTypeArg, line: &str) -> Result<Payload, String> {
+    match data_type {
+        DataTypeArg::Text => Ok(Payload::Text(line.to_string())),
+        DataTypeArg::Json => Payload::json(line).map_err(|e| e.to_string()),
+        DataTypeArg::Binary => BASE64
+            .decode(line.trim())
+            .map(Payload::Binary)
+            .map_err(|e| format!("not valid base64: {e}")),
+    }
+}
+
+async fn send_command(handle: &ClientHandle, command: Command) -> anyhow::Result<()> {
+    handle
+        .commands
+        .send(command)
+        .await
+        .map_err(|_| anyhow::anyhow!("the connection engine stopped"))
+}
+
+/// Closes the connection (code 1000) and waits briefly for the engine to end.
+async fn finish(mut handle: ClientHandle, code: ExitCode) -> anyhow::Result<ExitCode> {
+    let _ = handle.commands.send(Command::Shutdown).await;
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while handle.events.recv().await.is_some() {}
+    })
+    .await;
+    Ok(code)
+}
+
+/// The error's name, as the service or the engine calls it.
+fn error_name(error: &OpError) -> String {
+    match error {
+        OpError::Refused { name, .. } => name.to_string(),
+        OpError::Timeout(_) => "Timeout".into(),
+        OpError::Invalid(_) => "Invalid".into(),
+        OpError::Stopped => "Stopped".into(),
+        OpError::ConnectionLost { .. } => "ConnectionLost".into(),
+    }
+}
+
+/// One line on stderr. Never panics, even with stderr closed.
+fn note(text: &str) {
+    let _ = writeln!(std::io::stderr(), "wpchat: {text}");
+}
+
+fn report_state(state: &ConnState) {
+    match state {
+        ConnState::Reconnecting {
+            attempt,
+            last_error,
+            ..
+        } => note(&format!(
+            "reconnecting (attempt {attempt}): {}",
+            escape_controls(last_error)
+        )),
+        ConnState::Recovering { attempt, .. } if *attempt == 1 => {
+            note("connection dropped; recovering the session")
+        }
+        ConnState::Stopped { reason } => note(&format!("stopped: {}", escape_controls(reason))),
+        _ => {}
+    }
+}
+
+fn report_event(event: &Event) {
+    match event {
+        Event::Connected { connection_id, .. } => note(&format!(
+            "connected (connection {})",
+            escape_controls(connection_id)
+        )),
+        Event::Recovered { offline, .. } => note(&format!(
+            "session recovered after {:.1} s",
+            offline.as_secs_f32()
+        )),
+        Event::SessionLost { reason, .. } => note(&format!(
+            "session lost, messages may have been missed: {}",
+            escape_controls(reason)
+        )),
+        Event::ServiceDisconnected { message } => note(&format!(
+            "the service disconnected us: {}",
+            escape_controls(message.as_deref().unwrap_or("no reason given"))
+        )),
+        Event::RejoinFailed { group, error } => note(&format!(
+            "cannot rejoin group '{}': {}",
+            escape_controls(group),
+            escape_controls(&error.to_string())
+        )),
+        Event::Unrecognized { error, .. } => note(&format!(
+            "unrecognized frame from the service: {}",
+            escape_controls(error)
+        )),
+        _ => {}
+    }
+}
+
+/// The `data` field of a JSON line.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum LineData<'a> {
+    Text(&'a str),
+    Json(&'a RawValue),
+    Value(serde_json::Value),
+    Base64(String),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonLine<'a> {
+    ts: String,
+    from: &'static str,
+    group: Option<&'a str>,
+    from_user_id: Option<&'a str>,
+    data_type: &'static str,
+    data: LineData<'a>,
+    sequence_id: Option<u64>,
+}
+
+/// One received message as a JSON line (with its `\n`): text as a string, JSON as the JSON
+/// value itself, binary and protobuf as standard base64.
+pub fn message_json_line(message: &DataMessage, received: DateTime<Utc>) -> String {
+    let (from, group, from_user_id) = match &message.source {
+        MessageSource::Group {
+            group,
+            from_user_id,
+        } => ("group", Some(group.as_str()), from_user_id.as_deref()),
+        MessageSource::Server => ("server", None, None),
+    };
+    let data = match &message.payload {
+        Payload::Text(text) => LineData::Text(text),
+        // JSON kept as sent, unless it spans lines (pretty-printed): then made compact.
+        Payload::Json(raw) if !raw.get().contains(['\n', '\r']) => LineData::Json(raw),
+        Payload::Json(raw) => match serde_json::from_str::<serde_json::Value>(raw.get()) {
+            Ok(value) => LineData::Value(value),
+            Err(_) => LineData::Text(raw.get()),
+        },
+        Payload::Binary(bytes) | Payload::Protobuf(bytes) => LineData::Base64(BASE64.encode(bytes)),
+    };
+    let line = JsonLine {
+        ts: received.to_rfc3339_opts(SecondsFormat::Millis, true),
+        from,
+        group,
+        from_user_id,
+        data_type: message.payload.data_type().as_str(),
+        data,
+        sequence_id: message.sequence_id,
+    };
+    // Serializing plain strings, numbers and validated JSON cannot fail.
+    let mut text = serde_json::to_string(&line).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// One received message as a readable line: `TIME [group] user: text`. Everything that came
+/// from the network is escaped, so the line cannot move the cursor or set a title.
+pub fn message_text_line(message: &DataMessage, received: DateTime<Utc>) -> String {
+    let time = received.format("%H:%M:%S");
+    let who = match &message.source {
+        MessageSource::Group {
+            group,
+            from_user_id,
+        } => format!(
+            "[{}] {}",
+            escape_controls(group),
+            escape_controls(from_user_id.as_deref().unwrap_or("(anonymous)"))
+        ),
+        MessageSource::Server => "(server)".to_string(),
+    };
+    let body = match &message.payload {
+        Payload::Text(text) => escape_controls(text),
+        Payload::Json(raw) => escape_controls(raw.get()),
+        Payload::Binary(bytes) => {
+            format!("<binary, {} bytes> {}", bytes.len(), BASE64.encode(bytes))
+        }
+        Payload::Protobuf(bytes) => {
+            format!("<protobuf, {} bytes> {}", bytes.len(), BASE64.encode(bytes))
+        }
+    };
+    format!("{time} {who}: {body}\n")
+}
+
+/// Makes untrusted text inert on a terminal and keeps it on one line: C0 controls and DEL
+/// become Control Pictures, C1 controls become `\u{..}` escapes, bidi controls are removed.
+// A stand-in for `crate::text::sanitize` (written elsewhere); switch to it once merged.
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\u{0}'..='\u{1f}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('?')),
+            '\u{7f}' => out.push('\u{2421}'),
+            '\u{80}'..='\u{9f}' => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 18, 0, 5)
+            .single()
+            .unwrap()
+    }
+
+    fn group_message(payload: Payload, sequence_id: Option<u64>) -> DataMessage {
+        DataMessage {
+            source: MessageSource::Group {
+                group: "room".into(),
+                from_user_id: Some("alice".into()),
+            },
+            sequence_id,
+            payload,
+        }
+    }
+
+    fn parse(line: &str) -> serde_json::Value {
+        assert!(line.ends_with('\n'));
+        assert_eq!(line.matches('\n').count(), 1, "one line: {line:?}");
+        serde_json::from_str(line).unwrap()
+    }
+
+    #[test]
+    fn text_line_has_every_field() {
+        let line = message_json_line(
+            &group_message(Payload::Text("hi\n\u{1b}[2J".into()), Some(7)),
+            at(),
+        );
+        let value = parse(&line);
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "ts": "2026-11-27T18:00:05.000Z",
+                "from": "group",
+                "group": "room",
+                "fromUserId": "alice",
+                "dataType": "text",
+                "data": "hi\n\u{1b}[2J",
+                "sequenceId": 7
+            })
+        );
+    }
+
+    #[test]
+    fn json_data_is_the_value_itself() {
+        let payload = Payload::json(r#"{"a":[1,2,{"b":null}]}"#).unwrap();
+        let line = message_json_line(&group_message(payload, None), at());
+        assert!(line.contains(r#""data":{"a":[1,2,{"b":null}]}"#), "{line}");
+        let value = parse(&line);
+        assert_eq!(value["dataType"], "json");
+        assert_eq!(value["sequenceId"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn pretty_printed_json_becomes_one_line() {
+        let payload = Payload::json("{\n  \"a\": 1\n}").unwrap();
+        let value = parse(&message_json_line(&group_message(payload, None), at()));
+        assert_eq!(value["data"], serde_json::json!({"a": 1}));
+    }
+
+    #[test]
+    fn binary_is_byte_exact_base64_even_when_not_utf8() {
+        let bytes = vec![0u8, 0xff, 0xfe, 0x80, b'\n', 0xc3, 0x28];
+        let line = message_json_line(
+            &DataMessage {
+                source: MessageSource::Server,
+                sequence_id: Some(1),
+                payload: Payload::Binary(bytes.clone()),
+            },
+            at(),
+        );
+        let value = parse(&line);
+        assert_eq!(value["from"], "server");
+        assert_eq!(value["group"], serde_json::Value::Null);
+        assert_eq!(value["fromUserId"], serde_json::Value::Null);
+        assert_eq!(value["dataType"], "binary");
+        let decoded = BASE64.decode(value["data"].as_str().unwrap()).unwrap();
+        assert_eq!(decoded, bytes);
+    }
+
+    #[test]
+    fn protobuf_is_base64_too() {
+        let value = parse(&message_json_line(
+            &group_message(Payload::Protobuf(vec![8, 1]), None),
+            at(),
+        ));
+        assert_eq!(value["dataType"], "protobuf");
+        assert_eq!(value["data"], "CAE=");
+    }
+
+    #[test]
+    fn text_format_is_one_inert_line() {
+        let line = message_text_line(
+            &group_message(
+                Payload::Text("a\u{1b}]0;title\u{7}\nb\u{202e}c\u{9b}".into()),
+                None,
+            ),
+            at(),
+        );
+        assert_eq!(line.matches('\n').count(), 1);
+        assert!(!line.trim_end().chars().any(|c| c.is_control()), "{line:?}");
+        assert!(!line.contains('\u{202e}'));
+        assert!(
+            line.starts_with("18:00:05 [room] alice: a\u{241b}]0;title"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn send_lines_are_validated_by_data_type() {
+        assert_eq!(
+            parse_line(DataTypeArg::Text, "x"),
+            Ok(Payload::Text("x".into()))
+        );
+        assert!(parse_line(DataTypeArg::Json, "{\"a\":1}").is_ok());
+        assert!(
+            parse_line(DataTypeArg::Json, "{oops")
+                .unwrap_err()
+                .contains("JSON")
+        );
+        assert!(parse_line(DataTypeArg::Json, "null").is_err());
+        assert_eq!(
+            parse_line(DataTypeArg::Binary, "AP8="),
+            Ok(Payload::Binary(vec![0, 255]))
+        );
+        assert!(parse_line(DataTypeArg::Binary, "not base64!").is_err());
+    }
 }

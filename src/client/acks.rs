@@ -2,7 +2,7 @@
 //! retries of transient failures with the *same* ack id, so the service's per-session dedupe
 //! turns an already-applied retry into `Duplicate` instead of a second delivery.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use super::{OpError, OpId};
@@ -57,6 +57,9 @@ pub(crate) enum Settled {
 pub(crate) struct AckTracker {
     next_ack_id: u64,
     pending: BTreeMap<u64, Pending>,
+    /// (when, ack id) for every entry in flight or waiting to retry: the next timer in
+    /// O(log n), since thousands of operations may be in flight at once.
+    timers: BTreeSet<(Instant, u64)>,
     retries: u32,
     timeout: Duration,
     retry_delay: Duration,
@@ -67,6 +70,7 @@ impl AckTracker {
         AckTracker {
             next_ack_id: 1,
             pending: BTreeMap::new(),
+            timers: BTreeSet::new(),
             retries,
             timeout,
             retry_delay,
@@ -85,7 +89,8 @@ impl AckTracker {
         let Some(ack_id) = request.ack_id() else {
             return;
         };
-        self.pending.insert(
+        let deadline = now + self.timeout;
+        let old = self.pending.insert(
             ack_id,
             Pending {
                 owner,
@@ -93,10 +98,14 @@ impl AckTracker {
                 sends: 1,
                 stage: Stage::InFlight {
                     sent_at: now,
-                    deadline: now + self.timeout,
+                    deadline,
                 },
             },
         );
+        if let Some(when) = old.and_then(|old| timer_of(old.stage)) {
+            self.timers.remove(&(when, ack_id));
+        }
+        self.timers.insert((deadline, ack_id));
     }
 
     #[cfg(test)]
@@ -114,12 +123,17 @@ impl AckTracker {
         now: Instant,
     ) -> Option<Settled> {
         let entry = self.pending.get_mut(&ack_id)?;
-        let Stage::InFlight { sent_at, .. } = entry.stage else {
+        let Stage::InFlight { sent_at, deadline } = entry.stage else {
             // Not written on this link (a stale ack from before a drop): wait for the resend.
             return None;
         };
+        if now >= deadline {
+            // Too late, even if the timer has not run yet: `due` reports the timeout.
+            return None;
+        }
         let duplicate = matches!(&error, Some(e) if e.name == AckErrorName::Duplicate);
         if success || duplicate {
+            self.timers.remove(&(deadline, ack_id));
             let entry = self.pending.remove(&ack_id)?;
             return Some(Settled::Done {
                 owner: entry.owner,
@@ -137,8 +151,11 @@ impl AckTracker {
                 .retry_delay
                 .saturating_mul(1u32 << (entry.sends - 1).min(16));
             entry.stage = Stage::RetryAt(now + backoff);
+            self.timers.remove(&(deadline, ack_id));
+            self.timers.insert((now + backoff, ack_id));
             return None;
         }
+        self.timers.remove(&(deadline, ack_id));
         let entry = self.pending.remove(&ack_id)?;
         Some(Settled::Failed {
             owner: entry.owner,
@@ -155,49 +172,53 @@ impl AckTracker {
     pub(crate) fn due(&mut self, now: Instant) -> (Vec<Settled>, Vec<ClientMessage>) {
         let mut expired = Vec::new();
         let mut resend = Vec::new();
-        for (ack_id, entry) in self.pending.iter_mut() {
+        while let Some(&(when, ack_id)) = self.timers.first() {
+            if when > now {
+                break;
+            }
+            self.timers.pop_first();
+            let Some(entry) = self.pending.get_mut(&ack_id) else {
+                continue;
+            };
+            if timer_of(entry.stage) != Some(when) {
+                continue; // stale: the entry moved on since this timer was set
+            }
             match entry.stage {
-                Stage::InFlight { deadline, .. } if deadline <= now => expired.push(*ack_id),
-                Stage::RetryAt(at) if at <= now => {
+                Stage::InFlight { .. } => {
+                    if let Some(entry) = self.pending.remove(&ack_id) {
+                        expired.push(Settled::Failed {
+                            owner: entry.owner,
+                            request: entry.request,
+                            error: OpError::Timeout(self.timeout),
+                        });
+                    }
+                }
+                Stage::RetryAt(_) => {
+                    let deadline = now + self.timeout;
                     entry.sends += 1;
                     entry.stage = Stage::InFlight {
                         sent_at: now,
-                        deadline: now + self.timeout,
+                        deadline,
                     };
                     resend.push(entry.request.clone());
+                    self.timers.insert((deadline, ack_id));
                 }
-                _ => {}
+                Stage::AwaitingLink => {}
             }
         }
-        let timeout = self.timeout;
-        let settled = expired
-            .into_iter()
-            .filter_map(|id| self.pending.remove(&id))
-            .map(|entry| Settled::Failed {
-                owner: entry.owner,
-                request: entry.request,
-                error: OpError::Timeout(timeout),
-            })
-            .collect();
-        (settled, resend)
+        (expired, resend)
     }
 
     /// The next time `due` has something to do.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.pending
-            .values()
-            .filter_map(|entry| match entry.stage {
-                Stage::InFlight { deadline, .. } => Some(deadline),
-                Stage::RetryAt(at) => Some(at),
-                Stage::AwaitingLink => None,
-            })
-            .min()
+        self.timers.first().map(|&(when, _)| when)
     }
 
     /// The link dropped. A written request whose ack never came counts as a transient
     /// failure: it waits for the next connection if it has retries left, else it fails.
     pub(crate) fn link_lost(&mut self) -> Vec<Settled> {
         let retries = self.retries;
+        self.timers.clear();
         let mut failed = Vec::new();
         for (ack_id, entry) in self.pending.iter_mut() {
             match entry.stage {
@@ -244,17 +265,32 @@ impl AckTracker {
                 out.push(entry.request.clone());
             }
         }
+        // Ack ids may have changed: rebuild the timer index (once per connection).
+        self.timers = self
+            .pending
+            .iter()
+            .filter_map(|(id, entry)| timer_of(entry.stage).map(|when| (when, *id)))
+            .collect();
         out
     }
 
     /// Removes every pending operation (the engine is stopping).
     pub(crate) fn take_all(&mut self) -> Vec<(Owner, ClientMessage)> {
+        self.timers.clear();
         std::mem::take(&mut self.pending)
             .into_values()
             .map(|entry| (entry.owner, entry.request))
             .collect()
     }
+}
 
+/// When a stage needs the timer.
+fn timer_of(stage: Stage) -> Option<Instant> {
+    match stage {
+        Stage::InFlight { deadline, .. } => Some(deadline),
+        Stage::RetryAt(at) => Some(at),
+        Stage::AwaitingLink => None,
+    }
 }
 
 /// Replaces the ack id of a request that carries one.
@@ -329,7 +365,11 @@ mod tests {
                 ..
             })
         ));
-        assert_eq!(t.on_ack(2, true, None, now), None, "a second ack is ignored");
+        assert_eq!(
+            t.on_ack(2, true, None, now),
+            None,
+            "a second ack is ignored"
+        );
         assert_eq!(t.len(), 0);
     }
 
@@ -342,7 +382,13 @@ mod tests {
         let forbidden = t.on_ack(1, false, error("Forbidden"), now);
         assert!(matches!(
             forbidden,
-            Some(Settled::Failed { error: OpError::Refused { name: AckErrorName::Forbidden, .. }, .. })
+            Some(Settled::Failed {
+                error: OpError::Refused {
+                    name: AckErrorName::Forbidden,
+                    ..
+                },
+                ..
+            })
         ));
         let other = t.on_ack(2, false, error("SomethingNew"), now);
         assert!(matches!(other, Some(Settled::Failed { .. })));
@@ -364,7 +410,10 @@ mod tests {
         let (_, resend) = t.due(now + RETRY * 2);
         assert_eq!(resend, vec![join(1)]);
         let last = t.on_ack(1, false, error("InternalServerError"), now);
-        assert!(matches!(last, Some(Settled::Failed { .. })), "2 retries = 3 sends");
+        assert!(
+            matches!(last, Some(Settled::Failed { .. })),
+            "2 retries = 3 sends"
+        );
     }
 
     #[test]
@@ -377,9 +426,22 @@ mod tests {
         let (expired, _) = t.due(now + TIMEOUT);
         assert!(matches!(
             expired.as_slice(),
-            [Settled::Failed { error: OpError::Timeout(_), .. }]
+            [Settled::Failed {
+                error: OpError::Timeout(_),
+                ..
+            }]
         ));
         assert_eq!(t.on_ack(1, true, None, now + TIMEOUT * 2), None);
+    }
+
+    #[test]
+    fn an_ack_after_the_deadline_is_late_even_before_the_timer_runs() {
+        let mut t = tracker();
+        let now = Instant::now();
+        t.sent(Owner::User(1), join(1), now);
+        assert_eq!(t.on_ack(1, true, None, now + TIMEOUT), None);
+        let (expired, _) = t.due(now + TIMEOUT);
+        assert_eq!(expired.len(), 1);
     }
 
     #[test]
@@ -390,7 +452,11 @@ mod tests {
         t.sent(Owner::User(1), join(id), now);
         assert!(t.link_lost().is_empty());
         assert_eq!(t.next_deadline(), None, "nothing times out while offline");
-        assert_eq!(t.on_ack(id, true, None, now), None, "stale ack before resend");
+        assert_eq!(
+            t.on_ack(id, true, None, now),
+            None,
+            "stale ack before resend"
+        );
         assert_eq!(t.resume(false, now), vec![join(id)]);
         assert!(t.link_lost().is_empty());
         let resent = t.resume(true, now);
@@ -398,7 +464,10 @@ mod tests {
         let lost = t.link_lost();
         assert!(matches!(
             lost.as_slice(),
-            [Settled::Failed { error: OpError::ConnectionLost { attempts: 3 }, .. }]
+            [Settled::Failed {
+                error: OpError::ConnectionLost { attempts: 3 },
+                ..
+            }]
         ));
     }
 

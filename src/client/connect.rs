@@ -208,8 +208,12 @@ mod tests {
 
     #[test]
     fn header_mode_moves_the_token() {
-        let (u, token) =
-            prepare_url(&url("https://h/client/hubs/chat?access_token=T"), true, None).unwrap();
+        let (u, token) = prepare_url(
+            &url("https://h/client/hubs/chat?access_token=T"),
+            true,
+            None,
+        )
+        .unwrap();
         assert_eq!(u.as_str(), "wss://h/client/hubs/chat");
         assert_eq!(token.as_deref(), Some("T"));
     }

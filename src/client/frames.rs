@@ -5,7 +5,11 @@
 use serde_json::Value;
 
 /// Fields whose values are secrets wherever they appear in a frame.
-const SECRET_FIELDS: &[&str] = &["reconnectionToken", "access_token", "awps_reconnection_token"];
+const SECRET_FIELDS: &[&str] = &[
+    "reconnectionToken",
+    "access_token",
+    "awps_reconnection_token",
+];
 
 /// Longest frame text put in an event; the rest is cut with a marker.
 pub(crate) const MAX_SHOWN_BYTES: usize = 16 * 1024;

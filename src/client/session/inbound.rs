@@ -1,0 +1,165 @@
+//! Inbound frames: acks, data messages (deduplicated by sequence id on reliable sessions),
+//! system messages, pongs, and frames this client does not understand.
+
+use std::time::Instant;
+
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{End, Engine, SEQUENCE_ACK_DELAY};
+use crate::client::{Direction, Event, frames};
+use crate::protocol::{ServiceMessage, decode_service};
+
+impl Engine {
+    /// Handles one inbound WebSocket frame.
+    pub(super) async fn frame(
+        &mut self,
+        frame: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    ) -> Option<End> {
+        let now = Instant::now();
+        let message = match frame {
+            None => {
+                return Some(End::Dropped {
+                    code: None,
+                    reason: "the service closed the TCP connection".into(),
+                });
+            }
+            Some(Err(error)) => {
+                return Some(End::Dropped {
+                    code: None,
+                    reason: format!("the connection failed: {error}"),
+                });
+            }
+            Some(Ok(message)) => message,
+        };
+        let mut proven = false;
+        if let Some(link) = self.link.as_mut() {
+            link.last_inbound = now;
+            if link.proving_recovery && (message.is_text() || message.is_binary()) {
+                link.proving_recovery = false;
+                proven = true;
+            }
+        }
+        if proven {
+            self.link_ready(false).await;
+        }
+        match message {
+            Message::Text(text) => self.text_frame(text.as_str(), now).await,
+            Message::Binary(bytes) => {
+                let shown = format!("<binary frame, {} bytes>", bytes.len());
+                if self.inspect {
+                    self.emit(Event::RawFrame {
+                        direction: Direction::In,
+                        text: shown.clone(),
+                    });
+                }
+                self.emit(Event::Unrecognized {
+                    frame: shown,
+                    error: "a binary frame on a JSON subprotocol".into(),
+                });
+                None
+            }
+            Message::Close(close) => {
+                let service_reason = self.link.as_mut().and_then(|l| l.service_reason.take());
+                let (code, text) = match close {
+                    Some(frame) => (Some(u16::from(frame.code)), frame.reason.to_string()),
+                    None => (None, String::new()),
+                };
+                let detail = match (text.is_empty(), service_reason) {
+                    (false, _) => text,
+                    (true, Some(reason)) => reason,
+                    (true, None) => String::new(),
+                };
+                let reason = match (code, detail.is_empty()) {
+                    (Some(code), true) => format!("the service closed the connection ({code})"),
+                    (Some(code), false) => {
+                        format!("the service closed the connection ({code}: {detail})")
+                    }
+                    (None, _) => "the service closed the connection".to_string(),
+                };
+                Some(End::Dropped { code, reason })
+            }
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => None,
+        }
+    }
+
+    pub(super) async fn text_frame(&mut self, text: &str, now: Instant) -> Option<End> {
+        if self.inspect {
+            self.emit(Event::RawFrame {
+                direction: Direction::In,
+                text: frames::shown(text),
+            });
+        }
+        let message = match decode_service(text) {
+            Ok(message) => message,
+            Err(error) => {
+                self.emit(Event::Unrecognized {
+                    frame: frames::shown(text),
+                    error: error.to_string(),
+                });
+                return None;
+            }
+        };
+        match message {
+            ServiceMessage::Ack {
+                ack_id,
+                success,
+                error,
+            } => match self.acks.on_ack(ack_id, success, error, now) {
+                Some(settled) => self.settle(settled),
+                None => tracing::debug!(ack_id, "ack for no waiting operation ignored"),
+            },
+            ServiceMessage::Message(message) => {
+                let reliable = self
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.protocol.is_reliable());
+                if let (true, Some(sequence_id)) = (reliable, message.sequence_id) {
+                    let new = self.sequence.receive(sequence_id);
+                    if let Some(link) = self.link.as_mut() {
+                        link.sequence_ack_at.get_or_insert(now + SEQUENCE_ACK_DELAY);
+                    }
+                    if self.sequence.urgent() {
+                        self.send_sequence_ack().await;
+                    }
+                    if !new {
+                        tracing::debug!(sequence_id, "duplicate message dropped");
+                        return None;
+                    }
+                }
+                self.emit(Event::Message(message));
+            }
+            ServiceMessage::Connected {
+                connection_id,
+                user_id,
+                reconnection_token,
+            } => {
+                if let Some(session) = self.session.as_mut() {
+                    session.connection_id = Some(connection_id);
+                    session.user_id = user_id;
+                    if reconnection_token.is_some() {
+                        session.reconnection_token = reconnection_token;
+                    }
+                }
+                if self.link.as_ref().is_some_and(|l| !l.ready) {
+                    self.link_ready(true).await;
+                }
+            }
+            ServiceMessage::Disconnected { message } => {
+                if let (Some(link), Some(text)) = (self.link.as_mut(), message.as_ref()) {
+                    link.service_reason = Some(text.clone());
+                }
+                self.emit(Event::ServiceDisconnected { message });
+            }
+            ServiceMessage::Pong => {
+                if let Some(at) = self.link.as_mut().and_then(|l| l.ping_sent.take()) {
+                    self.emit(Event::Lag(now.saturating_duration_since(at)));
+                }
+            }
+            ServiceMessage::Unknown { kind } => self.emit(Event::Unrecognized {
+                frame: frames::shown(text),
+                error: format!("unknown message type '{kind}'"),
+            }),
+        }
+        None
+    }
+}

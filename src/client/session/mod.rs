@@ -1,0 +1,561 @@
+//! The engine task: the only owner of the WebSocket. It runs one connection at a time, and
+//! between connections it recovers the reliable session or reconnects with backoff, while
+//! still taking commands (queued in the outbox) and delivering events.
+//!
+//! Pending operations across a drop (see also `acks.rs`):
+//! - every written request still waiting for its ack counts the drop as a transient failure;
+//!   with retries left it waits for the next connection, otherwise it fails with
+//!   `OpError::ConnectionLost`;
+//! - after a **recovery** it is written again with the *same* ack id, so the service answers
+//!   `Duplicate` (success) if the first attempt took effect: exactly once;
+//! - after a **fresh** connection the old session's dedupe is gone; it is written again with a
+//!   *new* ack id (the same choice as the official SDKs' retry): at least once, so a message
+//!   whose ack was lost with the old session may arrive twice. `Event::SessionLost` says so.
+//!
+//! A recovery counts as done at the first frame back on the recovery socket (the engine sends a
+//! ping at once), not when the WebSocket opens: a service that refuses the recovery opens the
+//! socket and closes it with 1008, which must not look like a recovered session.
+//!
+//! Order on a connection that becomes ready: rejoins (fresh sessions only), then the resent
+//! pending requests, then the outbox.
+
+mod inbound;
+mod outbound;
+mod reconnect;
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use url::Url;
+
+use super::acks::{AckTracker, Owner};
+use super::connect::Socket;
+use super::outbox::Outbox;
+use super::sequence::SequenceTracker;
+use super::{ClientConfig, Command, ConnState, Event, OpError, OpOutcome};
+use crate::protocol::{ClientMessage, Subprotocol, encode_client};
+
+/// Stop reading the socket while this many events wait for room in the event channel: the
+/// bounded channel is full, so let TCP push back on the service.
+const READ_PAUSE_AT: usize = 16;
+/// Stop taking commands while this many events wait (a caller that sends but never reads).
+const COMMAND_PAUSE_AT: usize = 4096;
+/// `sequenceAck` goes out at most this long after a data message arrived.
+const SEQUENCE_ACK_DELAY: Duration = Duration::from_secs(1);
+/// How long a stopping engine tries to hand its last events over.
+const FINAL_EVENTS_GRACE: Duration = Duration::from_secs(2);
+/// How long a normal close waits for the service's close frame.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
+
+/// A reliable session the engine may recover.
+struct Session {
+    /// The provider's URL the session was opened with; recovery reuses it.
+    url: Url,
+    protocol: Subprotocol,
+    connection_id: Option<String>,
+    user_id: Option<String>,
+    reconnection_token: Option<String>,
+}
+
+/// The live WebSocket's writing half and its timers.
+struct Link {
+    sink: SplitSink<Socket, Message>,
+    /// The service is ready for requests (connected message seen, or a recovery opened).
+    ready: bool,
+    /// A write failed; the connection loop ends at its next turn.
+    failed: Option<String>,
+    unflushed: bool,
+    last_inbound: Instant,
+    next_ping: Instant,
+    ping_sent: Option<Instant>,
+    sequence_ack_at: Option<Instant>,
+    /// The message of a `system/disconnected`, used as the drop reason.
+    service_reason: Option<String>,
+    /// A recovery socket opened; the session counts as recovered at the first frame back.
+    proving_recovery: bool,
+}
+
+/// Why a connection ended.
+enum End {
+    Shutdown(String),
+    Reconnect,
+    Dropped { code: Option<u16>, reason: String },
+}
+
+/// What a wait between connections was cut short by.
+enum Interrupt {
+    Stop(String),
+    Reconnect,
+}
+
+/// What the engine does next.
+enum Next {
+    Fresh {
+        attempt: u32,
+        wait: bool,
+        last_error: String,
+    },
+    Recover {
+        since: Instant,
+        attempt: u32,
+        last_error: String,
+    },
+    Stop(String),
+}
+
+/// A session that was lost: announced with `Event::SessionLost` once a fresh one is ready.
+struct Lost {
+    reason: String,
+    since: Instant,
+}
+
+pub(crate) struct Engine {
+    config: ClientConfig,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<Event>,
+    state: watch::Sender<ConnState>,
+    /// Events waiting for room in the bounded channel.
+    queue: VecDeque<Event>,
+    acks: AckTracker,
+    sequence: SequenceTracker,
+    outbox: Outbox,
+    /// Groups joined with `Command::Join` and not left, in join order: rejoined after a fresh
+    /// connection.
+    joined: Vec<String>,
+    inspect: bool,
+    session: Option<Session>,
+    link: Option<Link>,
+    offline_since: Option<Instant>,
+    lost: Option<Lost>,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        config: ClientConfig,
+        commands: mpsc::Receiver<Command>,
+        events: mpsc::Sender<Event>,
+        state: watch::Sender<ConnState>,
+    ) -> Self {
+        Engine {
+            acks: AckTracker::new(
+                config.message_retries,
+                config.ack_timeout,
+                config.message_retry_delay,
+            ),
+            outbox: Outbox::new(config.outbox_capacity),
+            config,
+            commands,
+            events,
+            state,
+            queue: VecDeque::new(),
+            sequence: SequenceTracker::default(),
+            joined: Vec::new(),
+            inspect: false,
+            session: None,
+            link: None,
+            offline_since: None,
+            lost: None,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let mut next = Next::Fresh {
+            attempt: 1,
+            wait: false,
+            last_error: String::new(),
+        };
+        loop {
+            next = match next {
+                Next::Fresh {
+                    attempt,
+                    wait,
+                    last_error,
+                } => self.fresh(attempt, wait, last_error).await,
+                Next::Recover {
+                    since,
+                    attempt,
+                    last_error,
+                } => self.recover(since, attempt, last_error).await,
+                Next::Stop(reason) => {
+                    self.stop(reason).await;
+                    return;
+                }
+            };
+        }
+    }
+
+    /// Runs one open WebSocket until it ends.
+    async fn connection(&mut self, socket: Socket, recovered: bool) -> End {
+        let (sink, mut stream) = socket.split();
+        let now = Instant::now();
+        self.link = Some(Link {
+            sink,
+            ready: false,
+            failed: None,
+            unflushed: false,
+            last_inbound: now,
+            next_ping: now + self.config.keepalive_interval,
+            ping_sent: None,
+            sequence_ack_at: None,
+            service_reason: None,
+            proving_recovery: false,
+        });
+        if recovered {
+            // A refused recovery still opens the WebSocket and then closes it with 1008. Ask
+            // for a pong: the first frame back proves the session is really ours again.
+            self.write(encode_client(&ClientMessage::Ping)).await;
+            if let Some(link) = self.link.as_mut() {
+                link.proving_recovery = true;
+                link.ping_sent = Some(now);
+            }
+        }
+        let end = loop {
+            if let Some(end) = self.check_link().await {
+                break end;
+            }
+            let deadline = tokio::time::Instant::from_std(self.next_deadline());
+            let read_open = self.queue.len() < READ_PAUSE_AT;
+            let commands_open = self.queue.len() < COMMAND_PAUSE_AT;
+            // A clone, so the permit does not borrow `self` in the other branches.
+            let events = self.events.clone();
+            tokio::select! {
+                biased;
+                permit = events.reserve(), if !self.queue.is_empty() => {
+                    deliver(&mut self.queue, &events, permit.ok());
+                }
+                command = self.commands.recv(), if commands_open => match command {
+                    None => break End::Shutdown("every command sender was dropped".into()),
+                    Some(command) => {
+                        if let Some(end) = self.command(command).await {
+                            break end;
+                        }
+                    }
+                },
+                frame = stream.next(), if read_open => {
+                    if let Some(end) = self.frame(frame).await {
+                        break end;
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    if let Some(end) = self.tick().await {
+                        break end;
+                    }
+                }
+            }
+        };
+        let link = self.link.take();
+        let was_ready = link.as_ref().is_some_and(|l| l.ready);
+        if let (Some(mut link), End::Shutdown(_) | End::Reconnect) = (link, &end) {
+            // A normal close ends the session on the service (no recovery window).
+            let close = Message::Close(Some(CloseFrame {
+                code: CloseCode::Normal,
+                reason: "".into(),
+            }));
+            let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                if link.sink.send(close).await.is_ok() {
+                    while let Some(Ok(frame)) = stream.next().await {
+                        if frame.is_close() {
+                            break;
+                        }
+                    }
+                }
+            })
+            .await;
+        }
+        if let End::Dropped { reason, .. } = &end {
+            tracing::info!(%reason, "connection dropped");
+            if was_ready {
+                self.emit(Event::Disconnected {
+                    reason: reason.clone(),
+                });
+            }
+        }
+        end
+    }
+
+    /// Flushes pending writes; reports a failed link.
+    async fn check_link(&mut self) -> Option<End> {
+        let timeout = self.config.keepalive_timeout;
+        let link = self.link.as_mut()?;
+        if link.failed.is_none() && link.unflushed {
+            link.unflushed = false;
+            match tokio::time::timeout(timeout, link.sink.flush()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    link.failed = Some(format!("writing to the service failed: {error}"))
+                }
+                Err(_) => {
+                    link.failed = Some(format!(
+                        "writing to the service stalled for {} s",
+                        timeout.as_secs_f32()
+                    ))
+                }
+            }
+        }
+        let reason = link.failed.take()?;
+        Some(End::Dropped { code: None, reason })
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let mut deadline = self.acks.next_deadline().unwrap_or(far);
+        if let Some(link) = &self.link {
+            deadline = deadline.min(link.last_inbound + self.config.keepalive_timeout);
+            if link.ready {
+                deadline = deadline.min(link.next_ping);
+                if let Some(at) = link.sequence_ack_at {
+                    deadline = deadline.min(at);
+                }
+            }
+        }
+        deadline
+    }
+
+    /// Timers: ack timeouts and retries, dead-link detection, keepalive, sequence acks.
+    async fn tick(&mut self) -> Option<End> {
+        let now = Instant::now();
+        let (expired, resend) = self.acks.due(now);
+        for settled in expired {
+            self.settle(settled);
+        }
+        for request in resend {
+            self.write(encode_client(&request)).await;
+        }
+        let reading_paused = self.queue.len() >= READ_PAUSE_AT;
+        let timeout = self.config.keepalive_timeout;
+        let interval = self.config.keepalive_interval;
+        let link = self.link.as_mut()?;
+        if reading_paused {
+            // We are not reading: silence says nothing about the link.
+            link.last_inbound = now;
+        }
+        if now.saturating_duration_since(link.last_inbound) >= timeout {
+            return Some(End::Dropped {
+                code: None,
+                reason: format!(
+                    "no frame from the service for {} s: the link is dead",
+                    timeout.as_secs_f32()
+                ),
+            });
+        }
+        if !link.ready {
+            return None;
+        }
+        let mut send_ping = false;
+        if now >= link.next_ping {
+            link.next_ping = now + interval;
+            if link
+                .ping_sent
+                .is_none_or(|at| now.saturating_duration_since(at) >= timeout)
+            {
+                link.ping_sent = Some(now);
+            }
+            send_ping = true;
+        }
+        let ack_due = link.sequence_ack_at.is_some_and(|at| at <= now);
+        if ack_due {
+            link.sequence_ack_at = None;
+        }
+        if send_ping {
+            self.write(encode_client(&ClientMessage::Ping)).await;
+        }
+        if ack_due {
+            self.send_sequence_ack().await;
+        }
+        None
+    }
+
+    /// The connection can take requests: announce it, then rejoin, resend and flush.
+    async fn link_ready(&mut self, new_session: bool) {
+        let now = Instant::now();
+        let Some(link) = self.link.as_mut() else {
+            return;
+        };
+        link.ready = true;
+        link.next_ping = now + self.config.keepalive_interval;
+        let offline = self
+            .offline_since
+            .take()
+            .map(|since| now.saturating_duration_since(since))
+            .unwrap_or_default();
+        let (connection_id, user_id, protocol) = match &self.session {
+            Some(s) => (
+                s.connection_id.clone().unwrap_or_default(),
+                s.user_id.clone(),
+                s.protocol,
+            ),
+            None => (String::new(), None, self.config.protocol),
+        };
+        self.set_state(ConnState::Connected {
+            connection_id: connection_id.clone(),
+            user_id: user_id.clone(),
+            protocol,
+        });
+        let resumed = self.acks.resume(new_session, now);
+        if new_session {
+            tracing::info!(%connection_id, "connected");
+            if let Some(lost) = self.lost.take() {
+                self.emit(Event::SessionLost {
+                    offline: now.saturating_duration_since(lost.since),
+                    reason: lost.reason,
+                });
+            }
+            self.emit(Event::Connected {
+                connection_id,
+                user_id,
+                protocol,
+            });
+            if self.config.auto_rejoin {
+                for group in self.joined.clone() {
+                    let request = ClientMessage::JoinGroup {
+                        group,
+                        ack_id: Some(self.acks.allocate()),
+                    };
+                    self.write(encode_client(&request)).await;
+                    self.acks.sent(Owner::Rejoin, request, now);
+                }
+            }
+        } else {
+            tracing::info!(%connection_id, ?offline, "session recovered");
+            self.emit(Event::Recovered {
+                connection_id,
+                offline,
+            });
+        }
+        for request in resumed {
+            self.write(encode_client(&request)).await;
+        }
+        let mut queued = self.outbox.take_all();
+        while let Some(item) = queued.pop_front() {
+            if !self.link_usable() {
+                queued.push_front(item);
+                self.outbox.requeue_front(queued);
+                break;
+            }
+            self.send_now(item.op, item.request).await;
+        }
+    }
+
+    fn link_usable(&self) -> bool {
+        self.link
+            .as_ref()
+            .is_some_and(|l| l.ready && l.failed.is_none())
+    }
+
+    /// Waits for `future` while taking commands (queued: there is no connection) and
+    /// delivering events.
+    async fn offline<F: Future>(&mut self, future: F) -> Result<F::Output, Interrupt> {
+        tokio::pin!(future);
+        loop {
+            let commands_open = self.queue.len() < COMMAND_PAUSE_AT;
+            // A clone, so the permit does not borrow `self` in the other branches.
+            let events = self.events.clone();
+            tokio::select! {
+                biased;
+                permit = events.reserve(), if !self.queue.is_empty() => {
+                    deliver(&mut self.queue, &events, permit.ok());
+                }
+                command = self.commands.recv(), if commands_open => match command {
+                    None => return Err(Interrupt::Stop("every command sender was dropped".into())),
+                    Some(Command::Shutdown) => return Err(Interrupt::Stop("shut down".into())),
+                    Some(Command::Reconnect) => return Err(Interrupt::Reconnect),
+                    Some(command) => {
+                        self.command(command).await;
+                    }
+                },
+                output = &mut future => return Ok(output),
+            }
+        }
+    }
+
+    /// Ends the engine: every waiting operation fails with `Stopped`.
+    async fn stop(&mut self, reason: String) {
+        tracing::info!(%reason, "engine stopped");
+        self.link = None;
+        for (owner, _) in self.acks.take_all() {
+            if let Owner::User(op) = owner {
+                self.emit(Event::OpResult {
+                    op,
+                    outcome: OpOutcome::Failed(OpError::Stopped),
+                });
+            }
+        }
+        for item in self.outbox.take_all() {
+            self.emit(Event::OpResult {
+                op: item.op,
+                outcome: OpOutcome::Failed(OpError::Stopped),
+            });
+        }
+        self.set_state(ConnState::Stopped { reason });
+        let deadline = tokio::time::Instant::now() + FINAL_EVENTS_GRACE;
+        while let Some(event) = self.queue.pop_front() {
+            match tokio::time::timeout_at(deadline, self.events.send(event)).await {
+                Ok(Ok(())) => {}
+                _ => break,
+            }
+        }
+    }
+
+    fn emit(&mut self, event: Event) {
+        if self.events.is_closed() {
+            return;
+        }
+        if !self.queue.is_empty() {
+            self.queue.push_back(event);
+        } else if let Err(TrySendError::Full(event)) = self.events.try_send(event) {
+            self.queue.push_back(event);
+        }
+    }
+
+    fn set_state(&mut self, state: ConnState) {
+        tracing::debug!(state = ?state_name(&state), "connection state");
+        self.state.send_replace(state);
+    }
+}
+
+/// Hands queued events to the channel: one with the reserved permit, then as many as fit.
+fn deliver(
+    queue: &mut VecDeque<Event>,
+    events: &mpsc::Sender<Event>,
+    permit: Option<mpsc::Permit<'_, Event>>,
+) {
+    let Some(permit) = permit else {
+        // The receiver is gone: nobody will read these.
+        queue.clear();
+        return;
+    };
+    if let Some(event) = queue.pop_front() {
+        permit.send(event);
+    }
+    while let Some(event) = queue.pop_front() {
+        match events.try_send(event) {
+            Ok(()) => {}
+            Err(TrySendError::Full(event)) => {
+                queue.push_front(event);
+                return;
+            }
+            Err(TrySendError::Closed(_)) => {
+                queue.clear();
+                return;
+            }
+        }
+    }
+}
+
+fn state_name(state: &ConnState) -> &'static str {
+    match state {
+        ConnState::Connecting { .. } => "connecting",
+        ConnState::Connected { .. } => "connected",
+        ConnState::Recovering { .. } => "recovering",
+        ConnState::Reconnecting { .. } => "reconnecting",
+        ConnState::Stopped { .. } => "stopped",
+    }
+}
