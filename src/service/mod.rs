@@ -143,6 +143,7 @@ pub(crate) fn reachable(addr: SocketAddr) -> SocketAddr {
 
 fn router(registry: Arc<Registry>) -> Router {
     let api = Router::new()
+        .without_v07_checks()
         .route("/api/hubs/{hub}/:send", post(rest::send_to_all))
         .route("/api/hubs/{hub}/:generateToken", post(rest::generate_token))
         .route(
@@ -187,7 +188,7 @@ fn router(registry: Arc<Registry>) -> Router {
         .route("/client/", get(ws::client_hub_query))
         .route("/client", get(ws::client_hub_query))
         .route("/api/health", get(rest::health))
-        .merge(api.without_v07_checks())
+        .merge(api)
         .fallback(rest::not_found)
         .with_state(registry)
 }

@@ -16,15 +16,6 @@ const DEMO_MINUTES: i64 = 60;
 
 /// Runs `wpchat serve` until Ctrl+C or SIGTERM.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    // Logs go to stderr only for `serve`; other subcommands set up their own logging.
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
-
     let addresses: Vec<_> = tokio::net::lookup_host((args.host.as_str(), args.port))
         .await
         .with_context(|| format!("cannot resolve --host '{}'", args.host))?
@@ -38,6 +29,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             args.host
         );
     }
+    // Logs go to stderr only for `serve`; other subcommands set up their own logging.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+
     let access_key = args
         .access_key
         .clone()

@@ -1,0 +1,780 @@
+//! The local service against protocol.md's conformance checklist (§13, items 1–43), with raw
+//! tokio-tungstenite sockets. One test per item, named after it.
+
+#[path = "support/service_client.rs"]
+mod service_client;
+
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{Value, json};
+use service_client::*;
+use tokio_tungstenite::tungstenite::Message;
+use wpchat::auth::token::{Claims, mint};
+use wpchat::service::ServiceConfig;
+
+/// Mints a token from raw JSON claims (to put `role` as a plain string, for instance).
+fn mint_json(claims: &Value, key: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let input = format!(
+        "{}.{}",
+        b64.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+        b64.encode(claims.to_string())
+    );
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(input.as_bytes());
+    format!("{input}.{}", b64.encode(mac.finalize().into_bytes()))
+}
+
+async fn json_client(
+    service: &wpchat::service::RunningService,
+    user: Option<&str>,
+    roles: &[&str],
+) -> (Client, Value) {
+    let token = token_for(service, HUB, user, roles, &[]);
+    Client::connect(&client_url(service, HUB, &token), JSON).await
+}
+
+async fn reliable_client(
+    service: &wpchat::service::RunningService,
+    user: Option<&str>,
+    roles: &[&str],
+) -> (Client, Value) {
+    let token = token_for(service, HUB, user, roles, &[]);
+    Client::connect(&client_url(service, HUB, &token), RELIABLE).await
+}
+
+fn recovery_url(service: &wpchat::service::RunningService, connected: &Value) -> String {
+    format!(
+        "ws://{}/client/hubs/{HUB}?awps_connection_id={}&awps_reconnection_token={}",
+        service.addr,
+        connected["connectionId"].as_str().unwrap(),
+        connected["reconnectionToken"].as_str().unwrap_or("none"),
+    )
+}
+
+fn send_text(group: &str, data: &str, ack_id: u64) -> Value {
+    json!({"type": "sendToGroup", "group": group, "dataType": "text", "data": data, "ackId": ack_id})
+}
+
+// ---- Connection and auth ----
+
+#[tokio::test]
+async fn item_01_upgrade_with_token_gets_connected_first() {
+    let service = start().await;
+    let (_client, connected) = json_client(&service, Some("alice"), &[]).await;
+    assert!(
+        !connected["connectionId"].as_str().unwrap().is_empty(),
+        "{connected}"
+    );
+}
+
+#[tokio::test]
+async fn item_02_hub_in_query_and_bearer_header_are_accepted() {
+    let service = start().await;
+    let token = token_for(&service, HUB, Some("alice"), &[], &[]);
+    let url = format!(
+        "ws://{}/client/?hub={HUB}&access_token={token}",
+        service.addr
+    );
+    let (_a, connected) = Client::connect(&url, JSON).await;
+    assert_eq!(connected["userId"], "alice");
+
+    let bare = format!("ws://{}/client/hubs/{HUB}", service.addr);
+    let mut b = open_with_headers(
+        &bare,
+        &[JSON],
+        &[("Authorization", format!("Bearer {token}"))],
+    )
+    .await
+    .expect("bearer header accepted");
+    assert_eq!(b.next_json().await["event"], "connected");
+}
+
+#[tokio::test]
+async fn item_03_missing_bad_signature_wrong_audience_or_expired_token_is_401() {
+    let service = start().await;
+    let bare = format!("ws://{}/client/hubs/{HUB}", service.addr);
+    let (status, body) = refused(&bare, &[JSON]).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("no access token"), "{body}");
+
+    let claims = |aud: String, exp: i64| Claims {
+        aud,
+        exp,
+        ..Claims::default()
+    };
+    let aud = format!("http://{}/client/hubs/{HUB}", service.addr);
+    let wrong_key = mint(
+        &claims(aud.clone(), now() + 600),
+        "another-key-that-is-long-enough-0123456789",
+    );
+    let (status, body) = refused(&client_url(&service, HUB, &wrong_key), &[JSON]).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("signature"), "{body}");
+
+    let wrong_aud = mint(
+        &claims(
+            format!("http://{}/client/hubs/other", service.addr),
+            now() + 600,
+        ),
+        &service.access_key,
+    );
+    let (status, body) = refused(&client_url(&service, HUB, &wrong_aud), &[JSON]).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("audience"), "{body}");
+
+    let expired = mint(&claims(aud, now() - 3600), &service.access_key);
+    let (status, body) = refused(&client_url(&service, HUB, &expired), &[JSON]).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("expired"), "{body}");
+}
+
+#[tokio::test]
+async fn item_04_whitespace_only_token_group_is_400() {
+    let service = start().await;
+    let token = token_for(&service, HUB, None, &[], &["   "]);
+    let (status, _) = refused(&client_url(&service, HUB, &token), &[JSON]).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn item_05_user_id_is_null_without_sub_and_set_with_sub() {
+    let service = start().await;
+    let (_a, anonymous) = json_client(&service, None, &[]).await;
+    assert_eq!(anonymous["userId"], Value::Null);
+    assert!(anonymous.as_object().unwrap().contains_key("userId"));
+    let (_b, alice) = json_client(&service, Some("alice"), &[]).await;
+    assert_eq!(alice["userId"], "alice");
+}
+
+#[tokio::test]
+async fn item_06_role_as_string_and_as_array_are_honoured() {
+    let service = start().await;
+    let aud = format!("http://{}/client/hubs/{HUB}", service.addr);
+    for role in [
+        json!("webpubsub.joinLeaveGroup"),
+        json!(["webpubsub.joinLeaveGroup"]),
+    ] {
+        let token = mint_json(
+            &json!({"aud": aud, "exp": now() + 600, "role": role}),
+            &service.access_key,
+        );
+        let (mut client, _) = Client::connect(&client_url(&service, HUB, &token), JSON).await;
+        assert_eq!(client.join("room", 1).await, ack_ok(1), "role {role}");
+    }
+}
+
+#[tokio::test]
+async fn item_07_token_groups_are_joined_at_connect() {
+    let service = start().await;
+    let token = token_for(&service, HUB, None, &[], &["g1"]);
+    let (mut member, _) = Client::connect(&client_url(&service, HUB, &token), JSON).await;
+    let (mut sender, _) = json_client(&service, Some("bob"), JOIN_SEND).await;
+    sender.send_json(send_text("g1", "hello", 1)).await;
+    assert_eq!(sender.next_json().await, ack_ok(1));
+    let message = member.next_json().await;
+    assert_eq!(message["group"], "g1");
+    assert_eq!(message["data"], "hello");
+}
+
+#[tokio::test]
+async fn item_08_token_expiring_after_connect_keeps_the_connection() {
+    let service = start().await;
+    // Expired already, but inside the 5-minute skew: accepted now, past its skewed expiry
+    // two seconds later.
+    let token = mint(
+        &Claims {
+            aud: format!("http://{}/client/hubs/{HUB}", service.addr),
+            exp: now() - 299,
+            roles: vec!["webpubsub.joinLeaveGroup".into()],
+            ..Claims::default()
+        },
+        &service.access_key,
+    );
+    let (mut client, _) = Client::connect(&client_url(&service, HUB, &token), JSON).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(client.join("room", 1).await, ack_ok(1));
+}
+
+#[tokio::test]
+async fn item_09_hub_names_are_case_insensitive() {
+    let service = start().await;
+    let upper = token_for(&service, "CHAT", Some("a"), JOIN_SEND, &[]);
+    let (mut a, _) = Client::connect(&client_url(&service, "CHAT", &upper), JSON).await;
+    let (mut b, _) = json_client(&service, Some("b"), JOIN_SEND).await;
+    assert_eq!(b.join("g", 1).await, ack_ok(1));
+    a.send_json(send_text("g", "across", 1)).await;
+    assert_eq!(a.next_json().await, ack_ok(1));
+    assert_eq!(b.next_json().await["data"], "across");
+}
+
+#[tokio::test]
+async fn item_10_reconnection_token_only_on_reliable() {
+    let service = start().await;
+    let (_a, plain) = json_client(&service, None, &[]).await;
+    assert!(plain.get("reconnectionToken").is_none(), "{plain}");
+    let (_b, reliable) = reliable_client(&service, None, &[]).await;
+    assert!(
+        !reliable["reconnectionToken"].as_str().unwrap().is_empty(),
+        "{reliable}"
+    );
+}
+
+// ---- Groups and acks ----
+
+#[tokio::test]
+async fn item_11_join_with_role_is_acked() {
+    let service = start().await;
+    let (mut client, _) = json_client(&service, None, &["webpubsub.joinLeaveGroup"]).await;
+    assert_eq!(client.join("room1", 42).await, ack_ok(42));
+}
+
+#[tokio::test]
+async fn item_12_join_without_permission_is_forbidden_and_connection_stays() {
+    let service = start().await;
+    let (mut client, _) = json_client(&service, None, &[]).await;
+    let ack = client.join("room1", 1).await;
+    assert_eq!(ack["success"], false);
+    assert_eq!(ack["error"]["name"], "Forbidden");
+    assert!(
+        ack["error"]["message"].as_str().unwrap().contains("room1"),
+        "{ack}"
+    );
+    client.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn item_13_per_group_role_allows_only_that_group() {
+    let service = start().await;
+    let (mut client, _) = json_client(&service, None, &["webpubsub.joinLeaveGroup.room1"]).await;
+    assert_eq!(client.join("room1", 1).await, ack_ok(1));
+    assert_eq!(client.join("room2", 2).await["error"]["name"], "Forbidden");
+}
+
+#[tokio::test]
+async fn item_14_wildcard_roles_match_dots_as_specified() {
+    let service = start().await;
+    let (mut one, _) = json_client(&service, None, &["webpubsub.joinLeaveGroups.public.*"]).await;
+    assert_eq!(one.join("public.a", 1).await, ack_ok(1));
+    assert_eq!(
+        one.join("public.a.b", 2).await["error"]["name"],
+        "Forbidden"
+    );
+    let (mut two, _) = json_client(&service, None, &["webpubsub.joinLeaveGroups.public.**"]).await;
+    assert_eq!(two.join("public.a", 1).await, ack_ok(1));
+    assert_eq!(two.join("public.a.b", 2).await, ack_ok(2));
+    let (mut sender, _) = json_client(&service, None, &["webpubsub.sendToGroups.public.*"]).await;
+    sender.send_json(send_text("public.a", "x", 1)).await;
+    assert_eq!(sender.next_json().await, ack_ok(1));
+    sender.send_json(send_text("public.a.b", "x", 2)).await;
+    assert_eq!(sender.next_json().await["error"]["name"], "Forbidden");
+}
+
+#[tokio::test]
+async fn item_15_send_without_role_is_forbidden_and_not_delivered() {
+    let service = start().await;
+    let (mut member, _) = json_client(&service, None, JOIN_SEND).await;
+    assert_eq!(member.join("g", 1).await, ack_ok(1));
+    let (mut sender, _) = json_client(&service, None, &["webpubsub.joinLeaveGroup"]).await;
+    sender.send_json(send_text("g", "nope", 7)).await;
+    let ack = sender.next_json().await;
+    assert_eq!(ack["error"]["name"], "Forbidden");
+    assert!(ack["error"]["message"].as_str().unwrap().contains("'g'"));
+    member.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn item_16_duplicate_ack_id_is_not_reexecuted() {
+    let service = start().await;
+    let (mut member, _) = json_client(&service, None, JOIN_SEND).await;
+    assert_eq!(member.join("g", 1).await, ack_ok(1));
+    let (mut sender, _) = json_client(&service, Some("s"), JOIN_SEND).await;
+    sender.send_json(send_text("g", "once", 5)).await;
+    assert_eq!(sender.next_json().await, ack_ok(5));
+    sender.send_json(send_text("g", "once", 5)).await;
+    let duplicate = sender.next_json().await;
+    assert_eq!(duplicate["success"], false);
+    assert_eq!(duplicate["error"]["name"], "Duplicate");
+    assert_eq!(member.next_json().await["data"], "once");
+    member.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn item_16b_failed_ack_id_can_be_retried() {
+    let service = start().await;
+    let (mut client, _) = json_client(&service, None, &["webpubsub.joinLeaveGroup.a"]).await;
+    assert_eq!(client.join("b", 3).await["error"]["name"], "Forbidden");
+    assert_eq!(client.join("a", 3).await, ack_ok(3));
+}
+
+#[tokio::test]
+async fn item_17_request_without_ack_id_gets_no_ack() {
+    let service = start().await;
+    let (mut client, _) = json_client(&service, None, JOIN_SEND).await;
+    client
+        .send_json(json!({"type": "joinGroup", "group": "g"}))
+        .await;
+    client
+        .send_json(json!({"type": "joinGroup", "group": "g2"}))
+        .await;
+    client.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn item_18_leaving_a_group_not_joined_succeeds() {
+    let service = start().await;
+    let (mut client, _) = json_client(&service, None, JOIN_SEND).await;
+    client
+        .send_json(json!({"type": "leaveGroup", "group": "never", "ackId": 9}))
+        .await;
+    assert_eq!(client.next_json().await, ack_ok(9));
+}
+
+#[tokio::test]
+async fn item_19_group_name_too_long_or_blank_closes_1007() {
+    let service = start().await;
+    for group in ["g".repeat(1025), "  \t ".to_string()] {
+        let (mut client, _) = json_client(&service, None, JOIN_SEND).await;
+        client
+            .send_json(json!({"type": "joinGroup", "group": group, "ackId": 1}))
+            .await;
+        assert_eq!(client.close_code().await, 1007);
+    }
+    let (mut ok, _) = json_client(&service, None, JOIN_SEND).await;
+    assert_eq!(ok.join(&"g".repeat(1024), 1).await, ack_ok(1));
+}
+
+// ---- Messages ----
+
+#[tokio::test]
+async fn item_20_group_message_reaches_every_member_including_sender() {
+    let service = start().await;
+    let (mut alice, _) = json_client(&service, Some("alice"), JOIN_SEND).await;
+    let (mut bob, _) = json_client(&service, Some("bob"), JOIN_SEND).await;
+    assert_eq!(alice.join("g", 1).await, ack_ok(1));
+    assert_eq!(bob.join("g", 1).await, ack_ok(1));
+    alice.send_json(send_text("g", "hi", 2)).await;
+    let expected = json!({"type": "message", "from": "group", "group": "g", "fromUserId": "alice", "dataType": "text", "data": "hi"});
+    let mut seen = vec![alice.next_json().await, alice.next_json().await];
+    seen.sort_by_key(|v| v["type"].as_str().unwrap().to_string());
+    assert_eq!(seen, vec![ack_ok(2), expected.clone()]);
+    assert_eq!(bob.next_json().await, expected);
+}
+
+#[tokio::test]
+async fn item_21_no_echo_skips_only_the_sender() {
+    let service = start().await;
+    let (mut alice, _) = json_client(&service, Some("alice"), JOIN_SEND).await;
+    let (mut bob, _) = json_client(&service, Some("bob"), JOIN_SEND).await;
+    assert_eq!(alice.join("g", 1).await, ack_ok(1));
+    assert_eq!(bob.join("g", 1).await, ack_ok(1));
+    alice
+        .send_json(json!({"type": "sendToGroup", "group": "g", "dataType": "text", "data": "quiet", "noEcho": true, "ackId": 2}))
+        .await;
+    assert_eq!(alice.next_json().await, ack_ok(2));
+    alice.expect_nothing_queued().await;
+    assert_eq!(bob.next_json().await["data"], "quiet");
+}
+
+#[tokio::test]
+async fn item_22_non_members_receive_nothing() {
+    let service = start().await;
+    let (mut outsider, _) = json_client(&service, None, JOIN_SEND).await;
+    let (mut sender, _) = json_client(&service, None, JOIN_SEND).await;
+    assert_eq!(sender.join("g", 1).await, ack_ok(1));
+    sender.send_json(send_text("g", "members only", 2)).await;
+    assert_eq!(sender.next_json().await["type"], "message");
+    assert_eq!(sender.next_json().await, ack_ok(2));
+    outsider.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn item_23_omitted_data_type_is_json() {
+    let service = start().await;
+    let (mut client, _) = json_client(&service, None, JOIN_SEND).await;
+    assert_eq!(client.join("g", 1).await, ack_ok(1));
+    client
+        .send_json(json!({"type": "sendToGroup", "group": "g", "data": "x"}))
+        .await;
+    let message = client.next_json().await;
+    assert_eq!(message["dataType"], "json");
+    assert_eq!(message["data"], "x");
+    client
+        .send_json(json!({"type": "sendToGroup", "group": "g", "data": {"k": [1, 2]}}))
+        .await;
+    assert_eq!(client.next_json().await["data"], json!({"k": [1, 2]}));
+}
+
+#[tokio::test]
+async fn item_24_binary_needs_valid_base64_and_round_trips() {
+    let service = start().await;
+    let (mut client, _) = json_client(&service, None, JOIN_SEND).await;
+    assert_eq!(client.join("g", 1).await, ack_ok(1));
+    let bytes: Vec<u8> = (0..=255).collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    client
+        .send_json(json!({"type": "sendToGroup", "group": "g", "dataType": "binary", "data": encoded, "ackId": 2}))
+        .await;
+    let message = client.next_json().await;
+    assert_eq!(message["dataType"], "binary");
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(message["data"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(decoded, bytes);
+    assert_eq!(client.next_json().await, ack_ok(2));
+    client
+        .send_json(json!({"type": "sendToGroup", "group": "g", "dataType": "binary", "data": "not base64!!", "ackId": 3}))
+        .await;
+    assert_eq!(client.close_code().await, 1007);
+}
+
+#[tokio::test]
+async fn item_25_text_with_non_string_data_is_rejected() {
+    let service = start().await;
+    let (mut client, _) = json_client(&service, None, JOIN_SEND).await;
+    client
+        .send_json(
+            json!({"type": "sendToGroup", "group": "g", "dataType": "text", "data": 5, "ackId": 1}),
+        )
+        .await;
+    assert_eq!(client.close_code().await, 1007);
+}
+
+#[tokio::test]
+async fn item_26_simple_client_gets_raw_frames() {
+    let service = start().await;
+    let token = token_for(&service, HUB, None, &[], &["g"]);
+    let mut raw = open(&client_url(&service, HUB, &token), &[])
+        .await
+        .expect("simple client connects");
+    let (mut sender, _) = json_client(&service, None, JOIN_SEND).await;
+    sender.send_json(send_text("g", "plain", 1)).await;
+    sender
+        .send_json(json!({"type": "sendToGroup", "group": "g", "data": {"a": 1}, "ackId": 2}))
+        .await;
+    sender
+        .send_json(json!({"type": "sendToGroup", "group": "g", "dataType": "binary", "data": "AAEC", "ackId": 3}))
+        .await;
+    assert_eq!(raw.next_message().await, Message::text("plain"));
+    assert_eq!(raw.next_message().await, Message::text(r#"{"a":1}"#));
+    assert_eq!(raw.next_message().await, Message::binary(vec![0u8, 1, 2]));
+}
+
+#[tokio::test]
+async fn item_27_rest_text_to_connection_is_a_server_text_message() {
+    let service = start().await;
+    let (mut client, connected) = json_client(&service, None, &[]).await;
+    let id = connected["connectionId"].as_str().unwrap();
+    let response = rest(
+        &service,
+        reqwest::Method::POST,
+        &format!("/api/hubs/{HUB}/connections/{id}/:send?api-version=2024-01-01"),
+        Some("text/plain"),
+        b"Hello World".to_vec(),
+    )
+    .await;
+    assert_eq!(response.status(), 202);
+    assert_eq!(
+        client.next_json().await,
+        json!({"type": "message", "from": "server", "dataType": "text", "data": "Hello World"})
+    );
+}
+
+#[tokio::test]
+async fn item_28_ping_gets_pong_without_ack_or_sequence_id() {
+    let service = start().await;
+    let (mut client, _) = reliable_client(&service, None, &[]).await;
+    client.send_json(json!({"type": "ping"})).await;
+    assert_eq!(client.next_json().await, json!({"type": "pong"}));
+}
+
+#[tokio::test]
+async fn item_29_unknown_type_or_non_json_closes_1007() {
+    let service = start().await;
+    for frame in [
+        r#"{"type":"teleport"}"#,
+        "this is not json",
+        r#"{"no":"type"}"#,
+    ] {
+        let (mut client, _) = json_client(&service, None, JOIN_SEND).await;
+        client.send_text(frame).await;
+        assert_eq!(client.close_code().await, 1007, "{frame}");
+    }
+}
+
+#[tokio::test]
+async fn item_30_message_over_1_mib_closes_1009() {
+    let service = start().await;
+    let (mut client, _) = json_client(&service, None, JOIN_SEND).await;
+    client.send_text(&"x".repeat(1024 * 1024 + 1)).await;
+    assert_eq!(client.close_code().await, 1009);
+}
+
+#[tokio::test]
+async fn item_31_event_without_upstream_is_internal_server_error() {
+    let service = start().await;
+    let (mut client, _) = json_client(&service, None, &[]).await;
+    client
+        .send_json(
+            json!({"type": "event", "event": "chat", "dataType": "text", "data": "hi", "ackId": 4}),
+        )
+        .await;
+    let ack = client.next_json().await;
+    assert_eq!(ack["ackId"], 4);
+    assert_eq!(ack["success"], false);
+    assert_eq!(ack["error"]["name"], "InternalServerError");
+}
+
+#[tokio::test]
+async fn item_32_simple_client_frame_without_handler_disconnects() {
+    let service = start().await;
+    let token = token_for(&service, HUB, None, &[], &[]);
+    let mut raw = open(&client_url(&service, HUB, &token), &[])
+        .await
+        .expect("simple client connects");
+    raw.send_text("hello?").await;
+    assert_eq!(raw.close_code().await, 1011);
+}
+
+#[tokio::test]
+async fn item_33_rest_close_sends_disconnected_with_reason_then_close() {
+    let service = start().await;
+    let (mut client, connected) = json_client(&service, None, &[]).await;
+    let id = connected["connectionId"].as_str().unwrap();
+    let response = rest(
+        &service,
+        reqwest::Method::DELETE,
+        &format!("/api/hubs/{HUB}/connections/{id}?reason=kicked%20out&api-version=2024-01-01"),
+        None,
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(
+        client.next_json().await,
+        json!({"type": "system", "event": "disconnected", "message": "kicked out"})
+    );
+    assert!(matches!(client.until_end().await.1, Ending::Closed(_)));
+}
+
+// ---- Reliable protocol ----
+
+#[tokio::test]
+async fn item_34_sequence_ids_start_at_1_on_data_messages_only() {
+    let service = start().await;
+    let (mut client, connected) = reliable_client(&service, None, JOIN_SEND).await;
+    assert!(connected.get("sequenceId").is_none());
+    let ack = client.join("g", 1).await;
+    assert!(ack.get("sequenceId").is_none());
+    let mut sequence_ids = Vec::new();
+    for i in 0..3 {
+        client.send_json(send_text("g", "m", 10 + i)).await;
+        let message = client.next_json().await;
+        sequence_ids.push(message["sequenceId"].as_u64().unwrap());
+        assert!(client.next_json().await.get("sequenceId").is_none());
+    }
+    assert_eq!(sequence_ids, vec![1, 2, 3]);
+}
+
+/// A reliable member of `group` plus a sender; returns (member, member's connected, sender).
+async fn reliable_member(
+    service: &wpchat::service::RunningService,
+    group: &str,
+) -> (Client, Value, Client) {
+    let (mut member, connected) = reliable_client(service, Some("m"), JOIN_SEND).await;
+    assert_eq!(member.join(group, 1).await, ack_ok(1));
+    let (sender, _) = json_client(service, Some("s"), JOIN_SEND).await;
+    (member, connected, sender)
+}
+
+async fn publish(sender: &mut Client, group: &str, data: &str, ack_id: u64) {
+    sender.send_json(send_text(group, data, ack_id)).await;
+    assert_eq!(sender.next_json().await, ack_ok(ack_id));
+}
+
+#[tokio::test]
+async fn item_35_recovery_keeps_id_groups_and_replays_unacked_in_order() {
+    let service = start().await;
+    let (mut member, connected, mut sender) = reliable_member(&service, "g").await;
+    publish(&mut sender, "g", "one", 1).await;
+    publish(&mut sender, "g", "two", 2).await;
+    assert_eq!(member.next_json().await["data"], "one");
+    assert_eq!(member.next_json().await["data"], "two");
+    member.drop_abruptly();
+
+    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
+        .await
+        .expect("recovery opens");
+    let first = recovered.next_json().await;
+    let second = recovered.next_json().await;
+    assert_eq!(
+        (first["sequenceId"].clone(), first["data"].clone()),
+        (json!(1), json!("one"))
+    );
+    assert_eq!(
+        (second["sequenceId"].clone(), second["data"].clone()),
+        (json!(2), json!("two"))
+    );
+    // Still in the group, same session: the next message continues the sequence.
+    publish(&mut sender, "g", "three", 3).await;
+    let third = recovered.next_json().await;
+    assert_eq!(
+        (third["sequenceId"].clone(), third["data"].clone()),
+        (json!(3), json!("three"))
+    );
+    let id = connected["connectionId"].as_str().unwrap();
+    let head = rest(
+        &service,
+        reqwest::Method::HEAD,
+        &format!("/api/hubs/{HUB}/connections/{id}"),
+        None,
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(head.status(), 200);
+}
+
+#[tokio::test]
+async fn item_36_recovery_replays_only_after_the_sequence_ack() {
+    let service = start().await;
+    let (mut member, connected, mut sender) = reliable_member(&service, "g").await;
+    for (i, data) in ["a", "b", "c"].into_iter().enumerate() {
+        publish(&mut sender, "g", data, i as u64 + 1).await;
+        member.next_json().await;
+    }
+    member
+        .send_json(json!({"type": "sequenceAck", "sequenceId": 2}))
+        .await;
+    member.expect_nothing_queued().await;
+    member.drop_abruptly();
+    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
+        .await
+        .expect("recovery opens");
+    let replay = recovered.next_json().await;
+    assert_eq!(replay["sequenceId"], 3);
+    assert_eq!(replay["data"], "c");
+    recovered.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn item_37_messages_sent_while_away_arrive_after_recovery() {
+    let service = start().await;
+    let (member, connected, mut sender) = reliable_member(&service, "g").await;
+    member.drop_abruptly();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    publish(&mut sender, "g", "while away", 1).await;
+    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
+        .await
+        .expect("recovery opens");
+    let message = recovered.next_json().await;
+    assert_eq!(message["data"], "while away");
+    assert_eq!(message["sequenceId"], 1);
+}
+
+#[tokio::test]
+async fn item_38_late_wrong_or_unknown_recovery_is_closed_1008() {
+    let service = start_with(ServiceConfig {
+        recovery_window: Duration::from_millis(200),
+        ..ServiceConfig::default()
+    })
+    .await;
+    // Wrong token.
+    let (member, connected) = reliable_client(&service, None, &[]).await;
+    member.drop_abruptly();
+    let mut wrong = connected.clone();
+    wrong["reconnectionToken"] = json!("forged");
+    let mut refused = open(&recovery_url(&service, &wrong), &[RELIABLE])
+        .await
+        .expect("upgrade accepted");
+    assert_eq!(refused.close_code().await, 1008);
+    // Unknown connection id.
+    let mut unknown = connected.clone();
+    unknown["connectionId"] = json!("no-such-connection");
+    let mut refused = open(&recovery_url(&service, &unknown), &[RELIABLE])
+        .await
+        .expect("upgrade accepted");
+    assert_eq!(refused.close_code().await, 1008);
+    // After the window.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut late = open(&recovery_url(&service, &connected), &[RELIABLE])
+        .await
+        .expect("upgrade accepted");
+    assert_eq!(late.close_code().await, 1008);
+}
+
+#[tokio::test]
+async fn item_39_non_reliable_connection_cannot_be_recovered() {
+    let service = start().await;
+    let (client, connected) = json_client(&service, None, &[]).await;
+    client.drop_abruptly();
+    for protocol in [RELIABLE, JSON] {
+        let mut attempt = open(&recovery_url(&service, &connected), &[protocol])
+            .await
+            .expect("upgrade accepted");
+        assert_eq!(attempt.close_code().await, 1008);
+    }
+}
+
+#[tokio::test]
+async fn item_40_over_1000_unacked_closes_1008_and_recovery_fails() {
+    let service = start().await;
+    let (mut member, connected, mut sender) = reliable_member(&service, "g").await;
+    for i in 0..1001u64 {
+        sender.send_json(send_text("g", "flood", i + 1)).await;
+    }
+    let (seen, ending) = member.until_end().await;
+    assert_eq!(ending, Ending::Closed(1008));
+    let last = seen.last().and_then(|m| m.to_text().ok()).unwrap_or("");
+    assert!(last.contains("disconnected"), "{last}");
+    let mut attempt = open(&recovery_url(&service, &connected), &[RELIABLE])
+        .await
+        .expect("upgrade accepted");
+    assert_eq!(attempt.close_code().await, 1008);
+}
+
+#[tokio::test]
+async fn item_41_client_close_1000_ends_the_session() {
+    let service = start().await;
+    let (client, connected) = reliable_client(&service, None, &[]).await;
+    client.close_with(1000).await;
+    let mut attempt = open(&recovery_url(&service, &connected), &[RELIABLE])
+        .await
+        .expect("upgrade accepted");
+    assert_eq!(attempt.close_code().await, 1008);
+}
+
+#[tokio::test]
+async fn item_42_ack_id_dedupe_survives_recovery() {
+    let service = start().await;
+    let (mut client, connected) = reliable_client(&service, Some("p"), JOIN_SEND).await;
+    client.send_json(send_text("elsewhere", "x", 7)).await;
+    assert_eq!(client.next_json().await, ack_ok(7));
+    client.drop_abruptly();
+    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
+        .await
+        .expect("recovery opens");
+    recovered.send_json(send_text("elsewhere", "x", 7)).await;
+    assert_eq!(recovered.next_json().await["error"]["name"], "Duplicate");
+}
+
+#[tokio::test]
+async fn item_43_new_connection_gets_new_id_and_only_token_groups() {
+    let service = start().await;
+    let token = token_for(&service, HUB, Some("u"), JOIN_SEND, &["t"]);
+    let url = client_url(&service, HUB, &token);
+    let (mut first, first_connected) = Client::connect(&url, RELIABLE).await;
+    assert_eq!(first.join("joined", 1).await, ack_ok(1));
+    first.close_with(1000).await;
+    let (mut second, second_connected) = Client::connect(&url, RELIABLE).await;
+    assert_ne!(
+        first_connected["connectionId"],
+        second_connected["connectionId"]
+    );
+    let (mut sender, _) = json_client(&service, None, JOIN_SEND).await;
+    publish(&mut sender, "joined", "old group", 1).await;
+    publish(&mut sender, "t", "token group", 2).await;
+    assert_eq!(second.next_json().await["data"], "token group");
+    second.expect_nothing_queued().await;
+}

@@ -1,0 +1,419 @@
+//! The local service under bad or heavy input: every kind of bad token, size limits, wrong
+//! frame kinds, bursts and slow receivers. After each, the service is still up and other
+//! connections are unaffected.
+
+#[path = "support/service_client.rs"]
+mod service_client;
+
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{Value, json};
+use service_client::*;
+use wpchat::auth::token::{Claims, mint};
+use wpchat::service::{self, ServiceConfig};
+
+/// A bystander connection that must keep working whatever another client does.
+async fn bystander(service: &service::RunningService) -> Client {
+    let token = token_for(service, HUB, Some("bystander"), JOIN_SEND, &[]);
+    Client::connect(&client_url(service, HUB, &token), JSON)
+        .await
+        .0
+}
+
+#[tokio::test]
+async fn every_kind_of_bad_token_is_refused_with_401() {
+    let service = start().await;
+    let mut other = bystander(&service).await;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let aud = format!("http://{}/client/hubs/{HUB}", service.addr);
+    let good = |claims: Claims| mint(&claims, &service.access_key);
+    let unsigned = format!(
+        "{}.{}.",
+        b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        b64.encode(json!({"aud": aud, "exp": now() + 600}).to_string())
+    );
+    let mut tampered = good(Claims {
+        aud: aud.clone(),
+        exp: now() + 600,
+        ..Claims::default()
+    });
+    tampered.push('x');
+    let cases: Vec<(&str, String)> = vec![
+        ("empty", String::new()),
+        ("not a jwt", "abc".into()),
+        ("four parts", "a.b.c.d".into()),
+        ("bad base64", "!!!.???.***".into()),
+        ("alg none", unsigned),
+        ("tampered signature", tampered),
+        (
+            "nbf in the future",
+            good(Claims {
+                aud: aud.clone(),
+                exp: now() + 7200,
+                nbf: Some(now() + 3600),
+                ..Claims::default()
+            }),
+        ),
+        (
+            "https audience of another hub",
+            good(Claims {
+                aud: format!("https://{}/client/hubs/other", service.addr),
+                exp: now() + 600,
+                ..Claims::default()
+            }),
+        ),
+        (
+            "claims not an object",
+            format!(
+                "{}.{}.sig",
+                b64.encode(r#"{"alg":"HS256"}"#),
+                b64.encode("[1,2]")
+            ),
+        ),
+    ];
+    for (what, token) in cases {
+        let url = client_url(&service, HUB, &token);
+        let (status, body) = refused(&url, &[JSON]).await;
+        assert_eq!(status, 401, "{what}: {body}");
+        assert!(!body.is_empty(), "{what}: the body says why");
+        assert!(!body.contains(&service.access_key), "{what}");
+    }
+    let bare = format!("ws://{}/client/hubs/{HUB}", service.addr);
+    let garbage_header =
+        open_with_headers(&bare, &[JSON], &[("Authorization", "Bearer x.y.z".into())]).await;
+    assert!(garbage_header.is_err());
+    other.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn https_audience_and_hub_as_typed_are_accepted() {
+    let service = start().await;
+    let token = mint(
+        &Claims {
+            aud: format!("https://{}/client/hubs/Chat", service.addr),
+            exp: now() + 600,
+            ..Claims::default()
+        },
+        &service.access_key,
+    );
+    Client::connect(&client_url(&service, "chat", &token), JSON).await;
+}
+
+#[tokio::test]
+async fn anonymous_clients_when_allowed_have_no_roles() {
+    let service = start_with(ServiceConfig {
+        allow_anonymous: true,
+        ..ServiceConfig::default()
+    })
+    .await;
+    let url = format!("ws://{}/client/hubs/{HUB}", service.addr);
+    let (mut client, connected) = Client::connect(&url, JSON).await;
+    assert_eq!(connected["userId"], Value::Null);
+    assert_eq!(client.join("g", 1).await["error"]["name"], "Forbidden");
+    let (status, _) = refused(&client_url(&service, HUB, "bad-token"), &[JSON]).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn a_message_of_exactly_1_mib_is_accepted() {
+    let service = start().await;
+    let (mut client, _) = Client::connect(
+        &client_url(
+            &service,
+            HUB,
+            &token_for(&service, HUB, None, JOIN_SEND, &[]),
+        ),
+        JSON,
+    )
+    .await;
+    let envelope = json!({"type": "sendToGroup", "group": "nobody", "dataType": "text", "data": "", "ackId": 1}).to_string();
+    let padding = 1024 * 1024 - envelope.len();
+    let frame = envelope.replace(
+        r#""data":"""#,
+        &format!(r#""data":"{}""#, "x".repeat(padding)),
+    );
+    assert_eq!(frame.len(), 1024 * 1024);
+    client.send_text(&frame).await;
+    assert_eq!(client.next_json().await, ack_ok(1));
+}
+
+#[tokio::test]
+async fn oversized_binary_and_invalid_frames_close_only_their_connection() {
+    let service = start().await;
+    let mut other = bystander(&service).await;
+    let url = client_url(
+        &service,
+        HUB,
+        &token_for(&service, HUB, None, JOIN_SEND, &[]),
+    );
+
+    let (mut big, _) = Client::connect(&url, JSON).await;
+    big.send_text(&"y".repeat(1024 * 1024 + 1)).await;
+    assert_eq!(big.close_code().await, 1009);
+
+    let (mut binary, _) = Client::connect(&url, RELIABLE).await;
+    binary.send_binary(br#"{"type":"ping"}"#.to_vec()).await;
+    assert_eq!(binary.close_code().await, 1003);
+
+    let (mut base64, _) = Client::connect(&url, JSON).await;
+    base64
+        .send_json(json!({"type": "sendToGroup", "group": "g", "dataType": "binary", "data": "@@@", "ackId": 1}))
+        .await;
+    assert_eq!(base64.close_code().await, 1007);
+
+    let (mut long_group, _) = Client::connect(&url, JSON).await;
+    assert_eq!(
+        long_group.join(&"é".repeat(1024), 1).await,
+        ack_ok(1),
+        "1024 characters (2048 bytes) is allowed"
+    );
+    long_group
+        .send_json(json!({"type": "joinGroup", "group": "é".repeat(1025), "ackId": 2}))
+        .await;
+    assert_eq!(long_group.close_code().await, 1007);
+
+    let (mut bad_event, _) = Client::connect(&url, JSON).await;
+    bad_event
+        .send_json(json!({"type": "event", "event": "9 lives", "data": "x", "ackId": 1}))
+        .await;
+    assert_eq!(bad_event.close_code().await, 1007);
+
+    other.expect_nothing_queued().await;
+    assert!(service::probe(service.addr).await);
+}
+
+#[tokio::test]
+async fn a_burst_of_10000_requests_is_answered_and_others_are_unaffected() {
+    let service = start().await;
+    let mut other = bystander(&service).await;
+    assert_eq!(other.join("burst", 1).await, ack_ok(1));
+    let url = client_url(
+        &service,
+        HUB,
+        &token_for(&service, HUB, Some("b"), JOIN_SEND, &[]),
+    );
+    let (mut burst, _) = Client::connect(&url, JSON).await;
+    const REQUESTS: u64 = 10_000;
+    for ack_id in 1..=REQUESTS {
+        let request = match ack_id % 3 {
+            0 => {
+                json!({"type": "joinGroup", "group": format!("g{}", ack_id % 50), "ackId": ack_id})
+            }
+            1 => {
+                json!({"type": "leaveGroup", "group": format!("g{}", ack_id % 50), "ackId": ack_id})
+            }
+            _ => {
+                json!({"type": "sendToGroup", "group": "burst", "dataType": "text", "data": "x", "noEcho": true, "ackId": ack_id})
+            }
+        };
+        burst.send_json(request).await;
+    }
+    let mut acked = 0;
+    while acked < REQUESTS {
+        let ack = burst.next_json().await;
+        assert_eq!(ack["success"], true, "{ack}");
+        acked += 1;
+    }
+    let mut received = 0;
+    while received < (REQUESTS + 1) / 3 {
+        assert_eq!(other.next_json().await["data"], "x");
+        received += 1;
+    }
+    other.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn a_slow_receiver_is_closed_without_stalling_the_others() {
+    let service = start_with(ServiceConfig {
+        outbound_queue_frames: 64,
+        ..ServiceConfig::default()
+    })
+    .await;
+    let url = client_url(
+        &service,
+        HUB,
+        &token_for(&service, HUB, None, JOIN_SEND, &[]),
+    );
+    let (mut slow, slow_connected) = Client::connect(&url, JSON).await;
+    assert_eq!(slow.join("g", 1).await, ack_ok(1));
+    let (mut fast, _) = Client::connect(&url, JSON).await;
+    assert_eq!(fast.join("g", 1).await, ack_ok(1));
+    let (mut sender, _) = Client::connect(&url, JSON).await;
+    const MESSAGES: usize = 3000;
+    let data = "z".repeat(8 * 1024);
+    let reader = tokio::spawn(async move {
+        for _ in 0..MESSAGES {
+            assert_eq!(fast.next_json().await["dataType"], "text");
+        }
+        fast
+    });
+    for _ in 0..MESSAGES {
+        sender
+            .send_json(json!({"type": "sendToGroup", "group": "g", "dataType": "text", "data": data, "noEcho": true}))
+            .await;
+    }
+    let mut fast = tokio::time::timeout(WAIT * 4, reader)
+        .await
+        .expect("the fast receiver gets everything in time")
+        .expect("reader task");
+    fast.expect_nothing_queued().await;
+    sender.expect_nothing_queued().await;
+    // The slow one (which never read) is gone.
+    let id = slow_connected["connectionId"].as_str().unwrap();
+    let head = rest(
+        &service,
+        reqwest::Method::HEAD,
+        &format!("/api/hubs/{HUB}/connections/{id}"),
+        None,
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(head.status(), 404);
+    drop(slow);
+}
+
+#[tokio::test]
+async fn simple_client_in_send_to_group_mode_publishes_its_frames() {
+    let service = start().await;
+    let (mut member, _) = Client::connect(
+        &client_url(&service, HUB, &token_for(&service, HUB, None, &[], &["g"])),
+        JSON,
+    )
+    .await;
+    let token = token_for(
+        &service,
+        HUB,
+        Some("raw"),
+        &["webpubsub.sendToGroup.g"],
+        &[],
+    );
+    let url = format!(
+        "{}&webpubsub_mode=sendToGroup&group=g",
+        client_url(&service, HUB, &token)
+    );
+    let mut raw = open(&url, &[]).await.expect("raw client connects");
+    raw.send_text("from raw").await;
+    let message = member.next_json().await;
+    assert_eq!(message["data"], "from raw");
+    assert_eq!(message["fromUserId"], "raw");
+    raw.send_binary(vec![9, 8]).await;
+    assert_eq!(member.next_json().await["dataType"], "binary");
+
+    let no_role = token_for(&service, HUB, None, &[], &[]);
+    let url = format!(
+        "{}&webpubsub_mode=sendToGroup&group=g",
+        client_url(&service, HUB, &no_role)
+    );
+    let mut forbidden = open(&url, &[]).await.expect("raw client connects");
+    forbidden.send_text("nope").await;
+    assert_eq!(forbidden.close_code().await, 1008);
+    member.expect_nothing_queued().await;
+
+    let missing_group = format!(
+        "{}&webpubsub_mode=sendToGroup",
+        client_url(&service, HUB, &token)
+    );
+    assert_eq!(refused(&missing_group, &[]).await.0, 400);
+}
+
+#[tokio::test]
+async fn non_websocket_requests_and_bad_hubs_are_400() {
+    let service = start().await;
+    let token = token_for(&service, HUB, None, &[], &[]);
+    let plain_get = reqwest::get(format!(
+        "http://{}/client/hubs/{HUB}?access_token={token}",
+        service.addr
+    ))
+    .await
+    .unwrap();
+    assert_eq!(plain_get.status(), 400);
+    let no_hub = format!("ws://{}/client/?access_token={token}", service.addr);
+    assert_eq!(refused(&no_hub, &[JSON]).await.0, 400);
+    let bad_hub = format!(
+        "ws://{}/client/hubs/9lives?access_token={token}",
+        service.addr
+    );
+    assert_eq!(refused(&bad_hub, &[JSON]).await.0, 400);
+}
+
+#[tokio::test]
+async fn probe_recognises_only_this_service() {
+    let service = start().await;
+    assert!(service::probe(service.addr).await);
+
+    // Something else answering 200 on the same path is not us.
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_addr = other.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = other.accept().await {
+            let mut buffer = [0u8; 1024];
+            let _ = socket.read(&mut buffer).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    assert!(!service::probe(other_addr).await);
+
+    let addr = service.addr;
+    service.shutdown().await;
+    assert!(!service::probe(addr).await);
+}
+
+#[tokio::test]
+async fn shutdown_closes_connections() {
+    let service = start().await;
+    let url = client_url(&service, HUB, &token_for(&service, HUB, None, &[], &[]));
+    let (mut client, _) = Client::connect(&url, RELIABLE).await;
+    service.shutdown().await;
+    let (seen, ending) = client.until_end().await;
+    assert!(matches!(ending, Ending::Closed(1001) | Ending::Dropped));
+    if let Some(last) = seen.last() {
+        assert!(last.to_text().unwrap_or("").contains("disconnected"));
+    }
+}
+
+#[tokio::test]
+async fn dropping_the_service_stops_it() {
+    let service = start().await;
+    let addr = service.addr;
+    drop(service);
+    let mut stopped = false;
+    for _ in 0..50 {
+        if !service::probe(addr).await {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(stopped, "the service still answers after being dropped");
+}
+
+#[tokio::test]
+async fn serve_refuses_a_non_loopback_host_without_allow_remote() {
+    let result = service::serve(wpchat::cli::ServeArgs {
+        host: "0.0.0.0".into(),
+        port: 0,
+        access_key: None,
+        allow_anonymous: false,
+        allow_remote: false,
+    })
+    .await;
+    let error = result.expect_err("refused");
+    assert!(error.to_string().contains("--allow-remote"), "{error}");
+}
+
+#[tokio::test]
+async fn connection_string_names_a_reachable_endpoint() {
+    let service = start().await;
+    let connection_string = service.connection_string();
+    assert_eq!(
+        connection_string,
+        format!(
+            "Endpoint=http://{};AccessKey={};Version=1.0;",
+            service.addr, service.access_key
+        )
+    );
+}

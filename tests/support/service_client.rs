@@ -1,0 +1,296 @@
+//! Raw WebSocket and REST helpers for testing the local service: start it on 127.0.0.1:0,
+//! mint tokens, open tokio-tungstenite sockets with a chosen subprotocol, and read frames with
+//! a timeout so a bug fails a test instead of hanging it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use wpchat::auth::token::{Claims, mint};
+use wpchat::service::{self, RunningService, ServiceConfig};
+
+pub const JSON: &str = "json.webpubsub.azure.v1";
+pub const RELIABLE: &str = "json.reliable.webpubsub.azure.v1";
+pub const HUB: &str = "chat";
+/// Every wait in these tests is bounded by this.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub const JOIN_SEND: &[&str] = &["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"];
+
+pub async fn start() -> RunningService {
+    start_with(ServiceConfig::default()).await
+}
+
+pub async fn start_with(config: ServiceConfig) -> RunningService {
+    let config = ServiceConfig {
+        host: "127.0.0.1".into(),
+        port: 0,
+        ..config
+    };
+    service::start(config).await.expect("service starts")
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A client token for `hub` on `addr`.
+pub fn token_for(
+    service: &RunningService,
+    hub: &str,
+    user: Option<&str>,
+    roles: &[&str],
+    groups: &[&str],
+) -> String {
+    mint(
+        &Claims {
+            aud: format!("http://{}/client/hubs/{hub}", service.addr),
+            iat: Some(now()),
+            exp: now() + 3600,
+            sub: user.map(str::to_string),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            ..Claims::default()
+        },
+        &service.access_key,
+    )
+}
+
+pub fn client_url(service: &RunningService, hub: &str, token: &str) -> String {
+    format!(
+        "ws://{}/client/hubs/{hub}?access_token={token}",
+        service.addr
+    )
+}
+
+pub type RawSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// One test client socket.
+pub struct Client {
+    pub socket: RawSocket,
+}
+
+/// Opens a socket offering `protocols` (none = a simple client).
+pub async fn open(url: &str, protocols: &[&str]) -> Result<Client, WsError> {
+    open_with_headers(url, protocols, &[]).await
+}
+
+pub async fn open_with_headers(
+    url: &str,
+    protocols: &[&str],
+    headers: &[(&'static str, String)],
+) -> Result<Client, WsError> {
+    let mut request = url.into_client_request()?;
+    if !protocols.is_empty() {
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_str(&protocols.join(", ")).unwrap(),
+        );
+    }
+    for (name, value) in headers {
+        request
+            .headers_mut()
+            .insert(*name, HeaderValue::from_str(value).unwrap());
+    }
+    let (socket, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+        .await
+        .expect("handshake within the timeout")?;
+    Ok(Client { socket })
+}
+
+/// The HTTP status and body of a refused handshake.
+pub async fn refused(url: &str, protocols: &[&str]) -> (u16, String) {
+    match open(url, protocols).await {
+        Err(WsError::Http(response)) => (
+            response.status().as_u16(),
+            String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned(),
+        ),
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("expected an HTTP refusal, but the socket opened"),
+    }
+}
+
+/// How a socket ended, as a test sees it.
+#[derive(Debug, PartialEq)]
+pub enum Ending {
+    Closed(u16),
+    /// Closed without a close frame (or reset).
+    Dropped,
+}
+
+impl Client {
+    /// Connects as a JSON client and returns the client with its `connected` message.
+    pub async fn connect(url: &str, protocol: &str) -> (Client, Value) {
+        let mut client = open(url, &[protocol]).await.expect("socket opens");
+        let connected = client.next_json().await;
+        assert_eq!(connected["type"], "system", "{connected}");
+        assert_eq!(connected["event"], "connected", "{connected}");
+        (client, connected)
+    }
+
+    pub async fn send_json(&mut self, value: Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        tokio::time::timeout(WAIT, self.socket.send(Message::text(text)))
+            .await
+            .expect("send within the timeout")
+            .expect("send succeeds");
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        tokio::time::timeout(WAIT, self.socket.send(Message::binary(bytes)))
+            .await
+            .expect("send within the timeout")
+            .expect("send succeeds");
+    }
+
+    /// The next data frame (text or binary), skipping WebSocket pings.
+    pub async fn next_message(&mut self) -> Message {
+        loop {
+            let next = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("a frame within the timeout")
+                .expect("the socket is open")
+                .expect("the frame is readable");
+            match next {
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    pub async fn next_json(&mut self) -> Value {
+        match self.next_message().await {
+            Message::Text(text) => serde_json::from_str(&text).expect("frame is JSON"),
+            other => panic!("expected a JSON text frame, got {other:?}"),
+        }
+    }
+
+    /// Reads frames until the socket ends; returns the frames seen and how it ended.
+    pub async fn until_end(&mut self) -> (Vec<Message>, Ending) {
+        let mut seen = Vec::new();
+        let ending = tokio::time::timeout(WAIT, async {
+            loop {
+                match self.socket.next().await {
+                    Some(Ok(Message::Close(Some(frame)))) => {
+                        return Ending::Closed(u16::from(frame.code));
+                    }
+                    Some(Ok(Message::Close(None))) => return Ending::Closed(1005),
+                    Some(Ok(message)) => seen.push(message),
+                    Some(Err(_)) | None => return Ending::Dropped,
+                }
+            }
+        })
+        .await
+        .expect("the socket ends within the timeout");
+        (seen, ending)
+    }
+
+    /// The close code the service ends this socket with.
+    pub async fn close_code(&mut self) -> u16 {
+        match self.until_end().await.1 {
+            Ending::Closed(code) => code,
+            Ending::Dropped => panic!("socket dropped without a close frame"),
+        }
+    }
+
+    /// Sends `ping` and expects `pong` as the very next frame: proves nothing else was
+    /// queued for this client before it.
+    pub async fn expect_nothing_queued(&mut self) {
+        self.send_json(json!({"type": "ping"})).await;
+        let next = self.next_json().await;
+        assert_eq!(
+            next,
+            json!({"type": "pong"}),
+            "unexpected frame before pong"
+        );
+    }
+
+    pub async fn join(&mut self, group: &str, ack_id: u64) -> Value {
+        self.send_json(json!({"type": "joinGroup", "group": group, "ackId": ack_id}))
+            .await;
+        self.next_json().await
+    }
+
+    /// Closes with a code, waiting for the close handshake.
+    pub async fn close_with(mut self, code: u16) {
+        let _ = self
+            .socket
+            .close(Some(CloseFrame {
+                code: CloseCode::from(code),
+                reason: "".into(),
+            }))
+            .await;
+        let _ = tokio::time::timeout(WAIT, async {
+            while let Some(Ok(_)) = self.socket.next().await {}
+        })
+        .await;
+    }
+
+    /// Drops the TCP connection without a close frame (an abnormal drop).
+    pub fn drop_abruptly(self) {
+        drop(self.socket);
+    }
+}
+
+pub fn ack_ok(ack_id: u64) -> Value {
+    json!({"type": "ack", "ackId": ack_id, "success": true})
+}
+
+/// A REST access-key token: `aud` = the request URL.
+pub fn rest_token(service: &RunningService, url: &str) -> String {
+    mint(
+        &Claims {
+            aud: url.to_string(),
+            iat: Some(now()),
+            exp: now() + 60,
+            ..Claims::default()
+        },
+        &service.access_key,
+    )
+}
+
+pub fn rest_url(service: &RunningService, path_and_query: &str) -> String {
+    format!("http://{}{path_and_query}", service.addr)
+}
+
+/// Sends an authenticated REST request.
+pub async fn rest(
+    service: &RunningService,
+    method: reqwest::Method,
+    path_and_query: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let url = rest_url(service, path_and_query);
+    let token = rest_token(service, &url);
+    let mut request = reqwest::Client::new()
+        .request(method, &url)
+        .bearer_auth(token)
+        .body(body);
+    if let Some(content_type) = content_type {
+        request = request.header("Content-Type", content_type);
+    }
+    tokio::time::timeout(WAIT, request.send())
+        .await
+        .expect("REST answer within the timeout")
+        .expect("REST request succeeds")
+}
+
+pub fn service_addr(service: &RunningService) -> SocketAddr {
+    service.addr
+}
