@@ -3,8 +3,34 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use url::Url;
+
 use crate::auth::UrlProvider;
 use crate::protocol::Subprotocol;
+
+/// Which HTTP proxy the WebSocket goes through.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ProxyChoice {
+    /// From `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`, honouring `NO_PROXY`; loopback targets
+    /// always go direct.
+    #[default]
+    FromEnv,
+    /// Never through a proxy.
+    Direct,
+    /// Always through this `http://` proxy (an explicit choice: loopback targets too).
+    Via(Url),
+}
+
+impl ProxyChoice {
+    /// The proxy for one connection to `target`, if any.
+    pub fn proxy_for(&self, target: &Url) -> Option<Url> {
+        match self {
+            ProxyChoice::FromEnv => crate::auth::proxy::proxy_from_env(target),
+            ProxyChoice::Direct => None,
+            ProxyChoice::Via(proxy) => Some(proxy.clone()),
+        }
+    }
+}
 
 /// Exponential backoff with jitter.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +48,8 @@ pub struct ClientConfig {
     pub protocol: Subprotocol,
     /// Send the token as `Authorization: Bearer` instead of the `access_token` query.
     pub token_in_header: bool,
+    /// The HTTP proxy for the WebSocket (`wss` behind a corporate proxy).
+    pub proxy: ProxyChoice,
     /// Rejoin the groups the user joined after a fresh connection.
     pub auto_rejoin: bool,
     pub ack_timeout: Duration,
@@ -50,6 +78,7 @@ impl ClientConfig {
             url_provider,
             protocol: Subprotocol::JsonReliable,
             token_in_header: false,
+            proxy: ProxyChoice::FromEnv,
             auto_rejoin: true,
             ack_timeout: Duration::from_secs(30),
             message_retries: 3,

@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
+use super::ProxyChoice;
 use crate::auth::redact_url;
 use crate::protocol::Subprotocol;
 
@@ -31,6 +32,11 @@ pub(crate) enum DialError {
     BadUrl(String),
     #[error("the service refused the connection: HTTP {status}{}{}", body_suffix(body), status_hint(*status))]
     Http { status: u16, body: String },
+    /// A 401/403, explained from the token's claims (expired, wrong hub, bad signature...).
+    #[error("{explanation}")]
+    Unauthorized { status: u16, explanation: String },
+    #[error("{0}")]
+    Proxy(String),
     #[error("no WebSocket handshake within {} s", .0.as_secs_f32())]
     Timeout(Duration),
     #[error("{0}")]
@@ -119,9 +125,11 @@ pub(crate) async fn dial(
     recovery: Option<RecoveryParams>,
     max_incoming_message: usize,
     timeout: Duration,
+    proxy: ProxyChoice,
 ) -> Result<(Socket, Subprotocol), DialError> {
     ensure_crypto_provider();
-    let (url, token) = prepare_url(&url, token_in_header, recovery.as_ref())?;
+    let original = url;
+    let (url, token) = prepare_url(&original, token_in_header, recovery.as_ref())?;
     tracing::debug!(url = %redact_url(&url), recovery = recovery.is_some(), "opening WebSocket");
     let mut request = url
         .as_str()
@@ -131,7 +139,7 @@ pub(crate) async fn dial(
         "Sec-WebSocket-Protocol",
         HeaderValue::from_static(protocol.name()),
     );
-    if let Some(token) = token {
+    if let Some(token) = &token {
         let value = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| DialError::BadUrl("the access token has invalid characters".into()))?;
         request.headers_mut().insert("Authorization", value);
@@ -139,11 +147,15 @@ pub(crate) async fn dial(
     let config = WebSocketConfig::default()
         .max_message_size(Some(max_incoming_message))
         .max_frame_size(Some(max_incoming_message));
-    let handshake =
-        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, None);
+    let handshake = async {
+        let stream = open_stream(&url, &proxy).await?;
+        tokio_tungstenite::client_async_tls_with_config(request, stream, Some(config), None)
+            .await
+            .map_err(|error| map_error(error, &url, token.as_deref()))
+    };
     let (socket, response) = match tokio::time::timeout(timeout, handshake).await {
         Err(_) => return Err(DialError::Timeout(timeout)),
-        Ok(Err(error)) => return Err(map_error(error)),
+        Ok(Err(error)) => return Err(error),
         Ok(Ok(done)) => done,
     };
     let picked = response
@@ -155,7 +167,55 @@ pub(crate) async fn dial(
     Ok((socket, picked))
 }
 
-fn map_error(error: tokio_tungstenite::tungstenite::Error) -> DialError {
+/// The TCP stream to the service: through the HTTP CONNECT tunnel when a proxy applies, else
+/// direct. Nagle is off either way (small frames, latency matters).
+async fn open_stream(url: &Url, proxy: &ProxyChoice) -> Result<TcpStream, DialError> {
+    let host = url
+        .host_str()
+        .ok_or_else(|| DialError::BadUrl("the client URL has no host".into()))?;
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| DialError::BadUrl("the client URL has no port".into()))?;
+    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+    let stream = match proxy.proxy_for(url) {
+        Some(proxy) => {
+            tracing::debug!(proxy = %redact_proxy(&proxy), "tunnelling through the proxy");
+            crate::auth::proxy::connect_tunnel(&proxy, bare_host, port)
+                .await
+                .map_err(|e| DialError::Proxy(e.to_string()))?
+        }
+        None => TcpStream::connect((bare_host, port))
+            .await
+            .map_err(|e| DialError::Transport(format!("cannot reach {host}:{port}: {e}")))?,
+    };
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// The proxy URL without its credentials, for logs.
+fn redact_proxy(proxy: &Url) -> String {
+    format!(
+        "{}://{}:{}",
+        proxy.scheme(),
+        proxy.host_str().unwrap_or("?"),
+        proxy.port_or_known_default().unwrap_or(80)
+    )
+}
+
+/// The token the attempt carried: the header one, else the `access_token` query.
+fn token_of(url: &Url, header_token: Option<&str>) -> Option<String> {
+    header_token.map(str::to_string).or_else(|| {
+        url.query_pairs()
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
+fn map_error(
+    error: tokio_tungstenite::tungstenite::Error,
+    url: &Url,
+    header_token: Option<&str>,
+) -> DialError {
     use tokio_tungstenite::tungstenite::Error as WsError;
     match error {
         WsError::Http(response) => {
@@ -165,10 +225,33 @@ fn map_error(error: tokio_tungstenite::tungstenite::Error) -> DialError {
                 .as_deref()
                 .map(readable_body)
                 .unwrap_or_default();
+            if status == 401 || status == 403 {
+                return DialError::Unauthorized {
+                    status,
+                    explanation: explain(status, url, header_token, &body),
+                };
+            }
             DialError::Http { status, body }
         }
         WsError::Url(e) => DialError::BadUrl(e.to_string()),
         other => DialError::Transport(other.to_string()),
+    }
+}
+
+/// Why the service most likely refused the token, from its claims read without the key.
+fn explain(status: u16, url: &Url, header_token: Option<&str>, body: &str) -> String {
+    let claims = token_of(url, header_token)
+        .and_then(|token| crate::auth::token::decode_unverified(&token).ok());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let audience = crate::auth::client_url::audience_of(url);
+    let line = crate::auth::explain_unauthorized(claims.as_ref(), &audience, now, body);
+    if status == 401 {
+        line
+    } else {
+        line.replacen("(401)", "(403)", 1)
     }
 }
 

@@ -12,7 +12,7 @@ mod outbox;
 mod sequence;
 mod session;
 
-pub use config::{Backoff, ClientConfig};
+pub use config::{Backoff, ClientConfig, ProxyChoice};
 
 use std::time::{Duration, Instant};
 

@@ -53,10 +53,13 @@ impl Engine {
             None,
             self.config.max_incoming_message,
             self.config.handshake_timeout,
+            self.config.proxy.clone(),
         );
         let (socket, protocol) = match self.offline(dial).await {
             Err(interrupt) => return self.interrupted(interrupt),
             Ok(Err(error)) => {
+                // The reason goes to the state's `last_error`: a refused token keeps retrying
+                // (it may be fixed on the service's side) but never silently.
                 tracing::info!(%error, attempt, "connection attempt failed");
                 return retry(error.to_string());
             }
@@ -133,6 +136,7 @@ impl Engine {
                 .handshake_timeout
                 .min(remaining)
                 .max(Duration::from_millis(1)),
+            self.config.proxy.clone(),
         );
         match self.offline(dial).await {
             Err(interrupt) => self.interrupted(interrupt),

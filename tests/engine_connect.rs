@@ -1,0 +1,216 @@
+//! How the engine opens its connection, against the real local service: through an HTTP
+//! CONNECT proxy, and what a refused token (HTTP 401) looks like to the user.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use url::Url;
+use wpchat::auth::{
+    Claims, ConnectionString, ConnectionStringProvider, FixedUrl, TokenOptions, mint,
+};
+use wpchat::client::{self, Backoff, ClientConfig, ClientHandle, ConnState, Event, ProxyChoice};
+use wpchat::service::{self, RunningService, ServiceConfig};
+
+/// Every wait is bounded by this, so a bug fails instead of hanging CI.
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn service() -> RunningService {
+    service::start(ServiceConfig {
+        port: 0,
+        ..ServiceConfig::default()
+    })
+    .await
+    .expect("the service starts")
+}
+
+fn quick(mut config: ClientConfig) -> ClientConfig {
+    config.reconnect = Backoff {
+        initial: Duration::from_millis(20),
+        max: Duration::from_millis(100),
+        max_attempts: None,
+    };
+    config.handshake_timeout = Duration::from_secs(5);
+    config
+}
+
+/// A CONNECT proxy on loopback that relays to the requested target and reports every request
+/// head it saw.
+async fn connect_proxy() -> (Url, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (seen_tx, seen) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let seen_tx = seen_tx.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                let target = head
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                let _ = seen_tx.send(head);
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                    return;
+                };
+                let _ = client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    (
+        Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
+        seen,
+    )
+}
+
+async fn wait_for(handle: &mut ClientHandle, wanted: impl Fn(&Event) -> bool) -> Event {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let event = tokio::time::timeout_at(deadline, handle.events.recv())
+            .await
+            .expect("the expected event did not come in time")
+            .expect("the engine ended");
+        if wanted(&event) {
+            return event;
+        }
+    }
+}
+
+/// Waits until the state says the engine is waiting to retry after at least `attempts` failed
+/// attempts, and returns its `last_error`.
+async fn retrying_error(handle: &mut ClientHandle, attempts: u32) -> String {
+    let found = tokio::time::timeout(
+        WAIT,
+        handle.state.wait_for(|state| {
+            matches!(state, ConnState::Reconnecting { attempt, .. } if *attempt >= attempts)
+        }),
+    )
+    .await
+    .expect("the engine kept retrying")
+    .expect("the engine is running")
+    .clone();
+    match found {
+        ConnState::Reconnecting { last_error, .. } => last_error,
+        other => panic!("unexpected state {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn connects_through_an_http_connect_proxy() {
+    let service = service().await;
+    let (proxy, mut seen) = connect_proxy().await;
+    let connection_string = ConnectionString::parse(&service.connection_string()).unwrap();
+    let provider =
+        ConnectionStringProvider::new(connection_string, "chat", TokenOptions::default()).unwrap();
+    let mut config = quick(ClientConfig::new(Arc::new(provider)));
+    config.proxy = ProxyChoice::Via(proxy);
+    let mut handle = client::spawn(config);
+    wait_for(&mut handle, |e| matches!(e, Event::Connected { .. })).await;
+    let head = tokio::time::timeout(WAIT, seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        head.starts_with(&format!("CONNECT {} HTTP/1.1\r\n", service.addr)),
+        "{head}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_proxy_is_named_in_the_state() {
+    let service = service().await;
+    // A port that was free a moment ago: nothing listens there.
+    let free = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let connection_string = ConnectionString::parse(&service.connection_string()).unwrap();
+    let provider =
+        ConnectionStringProvider::new(connection_string, "chat", TokenOptions::default()).unwrap();
+    let mut config = quick(ClientConfig::new(Arc::new(provider)));
+    config.proxy = ProxyChoice::Via(Url::parse(&format!("http://127.0.0.1:{port}")).unwrap());
+    let mut handle = client::spawn(config);
+    let error = retrying_error(&mut handle, 1).await;
+    assert!(error.contains("cannot reach the proxy"), "{error}");
+}
+
+fn client_url(service: &RunningService, hub: &str, token: &str) -> Url {
+    Url::parse(&format!(
+        "ws://{}/client/hubs/{hub}?access_token={token}",
+        service.addr
+    ))
+    .unwrap()
+}
+
+fn claims_for(service: &RunningService, hub: &str, exp: i64) -> Claims {
+    Claims {
+        aud: format!("http://{}/client/hubs/{hub}", service.addr),
+        exp,
+        ..Claims::default()
+    }
+}
+
+fn now() -> i64 {
+    wpchat::auth::connection_string::unix_now()
+}
+
+/// A refused token keeps being retried with backoff (it may be fixed on the service's side),
+/// and the state says why each attempt failed.
+async fn refused_with(url: Url) -> String {
+    let mut handle = client::spawn(quick(ClientConfig::new(Arc::new(FixedUrl(url)))));
+    let error = retrying_error(&mut handle, 3).await;
+    while let Ok(event) = handle.events.try_recv() {
+        assert!(!matches!(event, Event::Connected { .. }), "{event:?}");
+    }
+    error
+}
+
+#[tokio::test]
+async fn an_expired_token_says_when_it_expired() {
+    let service = service().await;
+    let token = mint(
+        &claims_for(&service, "chat", now() - 3600),
+        &service.access_key,
+    );
+    let error = refused_with(client_url(&service, "chat", &token)).await;
+    assert!(error.contains("the token expired at"), "{error}");
+    assert!(!error.contains(&token), "the token is never shown: {error}");
+}
+
+#[tokio::test]
+async fn a_token_for_another_hub_names_both_hubs() {
+    let service = service().await;
+    let token = mint(
+        &claims_for(&service, "ops", now() + 3600),
+        &service.access_key,
+    );
+    let error = refused_with(client_url(&service, "chat", &token)).await;
+    assert!(
+        error.contains("the token is for hub 'ops', not 'chat'"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_token_signed_with_another_key_says_bad_signature() {
+    let service = service().await;
+    let token = mint(
+        &claims_for(&service, "chat", now() + 3600),
+        "not-the-access-key-of-this-service-000000000",
+    );
+    let error = refused_with(client_url(&service, "chat", &token)).await;
+    assert!(error.contains("bad signature"), "{error}");
+}
