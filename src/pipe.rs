@@ -17,9 +17,9 @@ use tokio::sync::mpsc;
 
 use crate::cli::{DataTypeArg, ListenArgs, ListenFormat, SendArgs, TargetArgs};
 use crate::client::{self, ClientHandle, Command, ConnState, Event, OpError, OpId, OpOutcome};
-use crate::config::Config;
 use crate::protocol::{DataMessage, MessageSource, Payload};
-use crate::target;
+use crate::target::{self, Target};
+use crate::text::sanitize_line;
 
 /// How long to wait for the engine to close the connection on exit.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -30,7 +30,7 @@ const SEND_CONNECT_ATTEMPTS: u32 = 5;
 
 /// `wpchat listen`: one line per received message on stdout.
 pub async fn listen(target_args: TargetArgs, args: ListenArgs) -> anyhow::Result<ExitCode> {
-    let target = target::resolve(&target_args, &Config::default()).await?;
+    let target = resolve_target(&target_args).await?;
     // The embedded service (when there is one) must outlive the connection.
     let _embedded = target.embedded;
     let groups = target.groups;
@@ -98,9 +98,9 @@ pub async fn listen(target_args: TargetArgs, args: ListenArgs) -> anyhow::Result
                             let group = joins.get(&op).map(String::as_str).unwrap_or("?");
                             note(&format!(
                                 "cannot join group '{}': {} ({})",
-                                escape_controls(group),
+                                sanitize_line(group),
                                 error_name(&error),
-                                escape_controls(&error.to_string())
+                                sanitize_line(&error.to_string())
                             ));
                             break 'listen ExitCode::FAILURE;
                         }
@@ -120,6 +120,20 @@ pub async fn listen(target_args: TargetArgs, args: ListenArgs) -> anyhow::Result
     finish(handle, code).await
 }
 
+/// Loads the config file and resolves the target; config warnings and the target's notices go
+/// to stderr, one line each, with secrets blanked (a warning may quote a line of the file).
+async fn resolve_target(target_args: &TargetArgs) -> anyhow::Result<Target> {
+    let (config, warnings) = crate::config::load(target_args.config.as_deref())?;
+    for warning in &warnings {
+        note(&crate::auth::redact_secrets(&sanitize_line(warning)));
+    }
+    let target = target::resolve(target_args, &config).await?;
+    for notice in &target.notices {
+        note(&crate::auth::redact_secrets(&sanitize_line(notice)));
+    }
+    Ok(target)
+}
+
 /// stdout was closed (`| head`): a normal end, with no message.
 fn stdout_gone(error: std::io::Error) -> ExitCode {
     if error.kind() == std::io::ErrorKind::BrokenPipe {
@@ -136,7 +150,7 @@ pub async fn send(target_args: TargetArgs, args: SendArgs) -> anyhow::Result<Exi
     if args.event.is_none() && group.is_none() {
         anyhow::bail!("send needs --group G (or --event NAME for a user event)");
     }
-    let target = target::resolve(&target_args, &Config::default()).await?;
+    let target = resolve_target(&target_args).await?;
     let _embedded = target.embedded;
     let mut config = target.client;
     if config.reconnect.max_attempts.is_none() {
@@ -218,7 +232,7 @@ pub async fn send(target_args: TargetArgs, args: SendArgs) -> anyhow::Result<Exi
                         note(&format!(
                             "message {op} failed: {}: {}",
                             error_name(&error),
-                            escape_controls(&error.to_string())
+                            sanitize_line(&error.to_string())
                         ));
                     }
                 }
@@ -301,12 +315,12 @@ fn report_state(state: &ConnState) {
             ..
         } => note(&format!(
             "reconnecting (attempt {attempt}): {}",
-            escape_controls(last_error)
+            sanitize_line(last_error)
         )),
         ConnState::Recovering { attempt, .. } if *attempt == 1 => {
             note("connection dropped; recovering the session")
         }
-        ConnState::Stopped { reason } => note(&format!("stopped: {}", escape_controls(reason))),
+        ConnState::Stopped { reason } => note(&format!("stopped: {}", sanitize_line(reason))),
         _ => {}
     }
 }
@@ -315,7 +329,7 @@ fn report_event(event: &Event) {
     match event {
         Event::Connected { connection_id, .. } => note(&format!(
             "connected (connection {})",
-            escape_controls(connection_id)
+            sanitize_line(connection_id)
         )),
         Event::Recovered { offline, .. } => note(&format!(
             "session recovered after {:.1} s",
@@ -323,20 +337,20 @@ fn report_event(event: &Event) {
         )),
         Event::SessionLost { reason, .. } => note(&format!(
             "session lost, messages may have been missed: {}",
-            escape_controls(reason)
+            sanitize_line(reason)
         )),
         Event::ServiceDisconnected { message } => note(&format!(
             "the service disconnected us: {}",
-            escape_controls(message.as_deref().unwrap_or("no reason given"))
+            sanitize_line(message.as_deref().unwrap_or("no reason given"))
         )),
         Event::RejoinFailed { group, error } => note(&format!(
             "cannot rejoin group '{}': {}",
-            escape_controls(group),
-            escape_controls(&error.to_string())
+            sanitize_line(group),
+            sanitize_line(&error.to_string())
         )),
         Event::Unrecognized { error, .. } => note(&format!(
             "unrecognized frame from the service: {}",
-            escape_controls(error)
+            sanitize_line(error)
         )),
         _ => {}
     }
@@ -409,14 +423,14 @@ pub fn message_text_line(message: &DataMessage, received: DateTime<Utc>) -> Stri
             from_user_id,
         } => format!(
             "[{}] {}",
-            escape_controls(group),
-            escape_controls(from_user_id.as_deref().unwrap_or("(anonymous)"))
+            sanitize_line(group),
+            sanitize_line(from_user_id.as_deref().unwrap_or("(anonymous)"))
         ),
         MessageSource::Server => "(server)".to_string(),
     };
     let body = match &message.payload {
-        Payload::Text(text) => escape_controls(text),
-        Payload::Json(raw) => escape_controls(raw.get()),
+        Payload::Text(text) => sanitize_line(text),
+        Payload::Json(raw) => sanitize_line(raw.get()),
         Payload::Binary(bytes) => {
             format!("<binary, {} bytes> {}", bytes.len(), BASE64.encode(bytes))
         }
@@ -425,23 +439,6 @@ pub fn message_text_line(message: &DataMessage, received: DateTime<Utc>) -> Stri
         }
     };
     format!("{time} {who}: {body}\n")
-}
-
-/// Makes untrusted text inert on a terminal and keeps it on one line: C0 controls and DEL
-/// become Control Pictures, C1 controls become `\u{..}` escapes, bidi controls are removed.
-// A stand-in for `crate::text::sanitize` (written elsewhere); switch to it once merged.
-fn escape_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\u{0}'..='\u{1f}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('?')),
-            '\u{7f}' => out.push('\u{2421}'),
-            '\u{80}'..='\u{9f}' => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {}
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
