@@ -23,6 +23,10 @@ use crate::text::sanitize_line;
 
 /// How long to wait for the engine to close the connection on exit.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// stdout buffer of `listen`: big writes, whole lines.
+const STDOUT_BUFFER: usize = 64 * 1024;
+/// Most events `listen` takes from the engine at once.
+const EVENT_BATCH: usize = 1024;
 /// Messages `send` keeps in flight (unacked) at once.
 const SEND_WINDOW: usize = 256;
 /// `send` gives up after this many failed connection attempts in a row instead of hanging.
@@ -41,9 +45,10 @@ pub async fn listen(target_args: TargetArgs, args: ListenArgs) -> anyhow::Result
         joins.insert(op, group.clone());
         send_command(&handle, Command::Join { op, group }).await?;
     }
-    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let mut out = std::io::BufWriter::with_capacity(STDOUT_BUFFER, std::io::stdout());
     let mut received: u64 = 0;
-    let mut batch = Vec::with_capacity(256);
+    let mut batch = Vec::with_capacity(EVENT_BATCH);
+    let mut line = Vec::with_capacity(512);
     let mut state = handle.state.clone();
     let timeout = async {
         match args.timeout {
@@ -71,21 +76,26 @@ pub async fn listen(target_args: TargetArgs, args: ListenArgs) -> anyhow::Result
                     break ExitCode::FAILURE;
                 }
             }
-            n = handle.events.recv_many(&mut batch, 256) => {
+            n = handle.events.recv_many(&mut batch, EVENT_BATCH) => {
                 if n == 0 {
                     break ExitCode::FAILURE;
                 }
+                // One timestamp per batch: the events of a batch arrived together.
                 let now = Utc::now();
+                let ts = now.to_rfc3339_opts(SecondsFormat::Millis, true);
                 let mut done = false;
                 for event in batch.drain(..) {
                     match event {
                         Event::Message(message) => {
-                            let line = match args.format {
-                                ListenFormat::Jsonl => message_json_line(&message, now),
-                                ListenFormat::Text => message_text_line(&message, now),
-                            };
+                            line.clear();
+                            match args.format {
+                                ListenFormat::Jsonl => write_json_line(&mut line, &message, &ts),
+                                ListenFormat::Text => {
+                                    line.extend_from_slice(message_text_line(&message, now).as_bytes())
+                                }
+                            }
                             // One whole line per write call: never a partial line.
-                            if let Err(error) = out.write_all(line.as_bytes()) {
+                            if let Err(error) = out.write_all(&line) {
                                 break 'listen stdout_gone(error);
                             }
                             received += 1;
@@ -369,7 +379,7 @@ enum LineData<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct JsonLine<'a> {
-    ts: String,
+    ts: &'a str,
     from: &'static str,
     group: Option<&'a str>,
     from_user_id: Option<&'a str>,
@@ -381,6 +391,16 @@ struct JsonLine<'a> {
 /// One received message as a JSON line (with its `\n`): text as a string, JSON as the JSON
 /// value itself, binary and protobuf as standard base64.
 pub fn message_json_line(message: &DataMessage, received: DateTime<Utc>) -> String {
+    let mut line = Vec::with_capacity(256);
+    let ts = received.to_rfc3339_opts(SecondsFormat::Millis, true);
+    write_json_line(&mut line, message, &ts);
+    // serde_json writes UTF-8 only.
+    String::from_utf8(line).unwrap_or_default()
+}
+
+/// Appends one received message as a JSON line (with its `\n`) to `out`; `ts` is the
+/// RFC 3339 time it was received.
+fn write_json_line(out: &mut Vec<u8>, message: &DataMessage, ts: &str) {
     let (from, group, from_user_id) = match &message.source {
         MessageSource::Group {
             group,
@@ -399,7 +419,7 @@ pub fn message_json_line(message: &DataMessage, received: DateTime<Utc>) -> Stri
         Payload::Binary(bytes) | Payload::Protobuf(bytes) => LineData::Base64(BASE64.encode(bytes)),
     };
     let line = JsonLine {
-        ts: received.to_rfc3339_opts(SecondsFormat::Millis, true),
+        ts,
         from,
         group,
         from_user_id,
@@ -407,10 +427,9 @@ pub fn message_json_line(message: &DataMessage, received: DateTime<Utc>) -> Stri
         data,
         sequence_id: message.sequence_id,
     };
-    // Serializing plain strings, numbers and validated JSON cannot fail.
-    let mut text = serde_json::to_string(&line).unwrap_or_default();
-    text.push('\n');
-    text
+    // Serializing plain strings, numbers and validated JSON into memory cannot fail.
+    let _ = serde_json::to_writer(&mut *out, &line);
+    out.push(b'\n');
 }
 
 /// One received message as a readable line: `TIME [group] user: text`. Everything that came

@@ -195,3 +195,169 @@ async fn listen_ends_quietly_when_stdout_closes() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stderr.to_lowercase().contains("broken pipe"), "{stderr}");
 }
+
+// ---- The same commands against the real local service (in-process, 127.0.0.1:0). ----
+
+async fn real_service() -> wpchat::service::RunningService {
+    wpchat::service::start(wpchat::service::ServiceConfig {
+        port: 0,
+        ..wpchat::service::ServiceConfig::default()
+    })
+    .await
+    .expect("the service starts")
+}
+
+/// Whether group `g` of hub `chat` has a member, asked through the REST API.
+async fn group_exists(service: &wpchat::service::RunningService, group: &str) -> bool {
+    let url = format!("http://{}/api/hubs/chat/groups/{group}", service.addr);
+    let claims = wpchat::auth::Claims {
+        aud: url.clone(),
+        exp: wpchat::auth::connection_string::unix_now() + 600,
+        ..wpchat::auth::Claims::default()
+    };
+    let token = wpchat::auth::mint(&claims, &service.access_key);
+    match reqwest::Client::new()
+        .head(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+    {
+        Ok(response) => response.status().is_success(),
+        Err(_) => false,
+    }
+}
+
+/// Starts `listen` on group `g` of the real service and waits until it joined.
+async fn real_listener(service: &wpchat::service::RunningService, extra: &[&str]) -> Child {
+    let connection_string = service.connection_string();
+    let mut args = vec![
+        "listen",
+        "--connection-string",
+        &connection_string,
+        "--hub",
+        "chat",
+        "--user",
+        "listener",
+        "--group",
+        "g",
+    ];
+    args.extend_from_slice(extra);
+    let child = wpchat(&args).spawn().expect("spawn listen");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !group_exists(service, "g").await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "listen never joined"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child
+}
+
+/// Runs `send` against the real service as user `sender`; returns (success, stderr).
+async fn real_send(
+    service: &wpchat::service::RunningService,
+    args: &[&str],
+    stdin: &str,
+) -> (bool, String) {
+    let connection_string = service.connection_string();
+    let mut all = vec![
+        "send",
+        "--connection-string",
+        &connection_string,
+        "--hub",
+        "chat",
+        "--user",
+        "sender",
+    ];
+    all.extend_from_slice(args);
+    let mut command = wpchat(&all);
+    command.stdin(Stdio::piped());
+    let mut child = command.spawn().expect("spawn send");
+    let mut input = child.stdin.take().expect("stdin");
+    input
+        .write_all(stdin.as_bytes())
+        .await
+        .expect("write stdin");
+    drop(input);
+    let output = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .expect("send finished in time")
+        .expect("send ran");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn real_service_text_json_and_binary_round_trip() {
+    let service = real_service().await;
+    let listen = real_listener(&service, &["--count", "5"]).await;
+    let (ok, stderr) = real_send(&service, &["--group", "g"], "one\ntwo\n").await;
+    assert!(ok, "{stderr}");
+    let (ok, stderr) = real_send(
+        &service,
+        &["--group", "g", "--data-type", "json"],
+        "{\"a\":[1,{\"b\":null}]}\n",
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let bytes = [0u8, 0xff, 0xfe, 0x80, b'\n', 0xc3, 0x28];
+    let encoded = BASE64.encode(bytes);
+    let (ok, stderr) = real_send(
+        &service,
+        &["--group", "g", "--data-type", "binary", &encoded],
+        "",
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    let file_bytes: Vec<u8> = (0..=255u8).collect();
+    std::fs::write(file.path(), &file_bytes).expect("write file");
+    let path = file.path().to_string_lossy().into_owned();
+    let (ok, stderr) = real_send(&service, &["--group", "g", "--file", &path], "").await;
+    assert!(ok, "{stderr}");
+    let lines = lines_of(listen).await;
+    assert_eq!(lines.len(), 5, "--count 5 stops after five lines");
+    assert_eq!(lines[0]["data"], "one");
+    assert_eq!(lines[1]["data"], "two");
+    assert_eq!(lines[2]["dataType"], "json");
+    assert_eq!(lines[2]["data"], serde_json::json!({"a": [1, {"b": null}]}));
+    for (line, expected) in lines[3..].iter().zip([bytes.to_vec(), file_bytes]) {
+        assert_eq!(line["dataType"], "binary");
+        let decoded = BASE64
+            .decode(line["data"].as_str().expect("base64 string"))
+            .expect("valid base64");
+        assert_eq!(decoded, expected);
+    }
+    for line in &lines {
+        assert_eq!(line["group"], "g");
+        assert_eq!(line["fromUserId"], "sender");
+        assert!(line["sequenceId"].is_u64());
+    }
+}
+
+#[tokio::test]
+async fn real_service_listen_timeout_ends_with_what_arrived() {
+    let service = real_service().await;
+    let listen = real_listener(&service, &["--timeout", "4s"]).await;
+    let (ok, stderr) = real_send(&service, &["--group", "g", "only"], "").await;
+    assert!(ok, "{stderr}");
+    let lines = lines_of(listen).await;
+    let data: Vec<&str> = lines.iter().filter_map(|l| l["data"].as_str()).collect();
+    assert_eq!(data, vec!["only"]);
+}
+
+#[tokio::test]
+async fn real_service_send_without_the_send_role_fails() {
+    let service = real_service().await;
+    let (ok, stderr) = real_send(
+        &service,
+        &["--group", "g", "--role", "webpubsub.joinLeaveGroup", "nope"],
+        "",
+    )
+    .await;
+    assert!(!ok, "a Forbidden send exits non-zero");
+    assert!(stderr.contains("Forbidden"), "{stderr}");
+}

@@ -14,8 +14,8 @@ impl Engine {
     pub(super) async fn frame(
         &mut self,
         frame: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+        now: Instant,
     ) -> Option<End> {
-        let now = Instant::now();
         let message = match frame {
             None => {
                 return Some(End::Dropped {
@@ -34,7 +34,12 @@ impl Engine {
         let mut proven = false;
         if let Some(link) = self.link.as_mut() {
             link.last_inbound = now;
-            if link.proving_recovery && (message.is_text() || message.is_binary()) {
+            // A refused recovery may say `system/disconnected` before it closes with 1008:
+            // that frame proves nothing.
+            if link.proving_recovery
+                && (message.is_text() || message.is_binary())
+                && !is_disconnected(&message)
+            {
                 link.proving_recovery = false;
                 proven = true;
             }
@@ -161,5 +166,16 @@ impl Engine {
             }),
         }
         None
+    }
+}
+
+/// Whether the frame is the service's `system/disconnected` message.
+fn is_disconnected(message: &Message) -> bool {
+    match message {
+        Message::Text(text) => matches!(
+            decode_service(text.as_str()),
+            Ok(ServiceMessage::Disconnected { .. })
+        ),
+        _ => false,
     }
 }
