@@ -124,8 +124,10 @@ pub(crate) struct Engine {
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Event>,
     state: watch::Sender<ConnState>,
-    /// Events waiting for room in the bounded channel.
+    /// Events waiting for room in the bounded channel (or held during a read burst).
     queue: VecDeque<Event>,
+    /// A read burst is running: `emit` queues instead of sending.
+    holding: bool,
     acks: AckTracker,
     sequence: SequenceTracker,
     outbox: Outbox,
@@ -158,6 +160,7 @@ impl Engine {
             events,
             state,
             queue: VecDeque::new(),
+            holding: false,
             sequence: SequenceTracker::default(),
             joined: Vec::new(),
             inspect: false,
@@ -253,21 +256,28 @@ impl Engine {
                 },
                 frame = stream.next(), if read_open => {
                     let now = Instant::now();
-                    if let Some(end) = self.frame(frame, now).await {
-                        break end;
-                    }
+                    // Hold this burst's events and hand them over together at its end: the
+                    // reader wakes once per burst, not once per message.
+                    self.holding = true;
+                    let mut end = self.frame(frame, now).await;
                     // Take the frames that are already here in the same turn: one select,
                     // one clock read and one timer check per burst instead of per frame.
                     for _ in 1..READ_BURST {
-                        if self.queue.len() >= READ_PAUSE_AT || !self.link_healthy() {
+                        if end.is_some()
+                            || self.queue.len() >= self.events.capacity().max(READ_PAUSE_AT)
+                            || !self.link_healthy()
+                        {
                             break;
                         }
                         let Some(frame) = stream.next().now_or_never() else {
                             break;
                         };
-                        if let Some(end) = self.frame(frame, now).await {
-                            break 'connection end;
-                        }
+                        end = self.frame(frame, now).await;
+                    }
+                    self.holding = false;
+                    self.release_held();
+                    if let Some(end) = end {
+                        break 'connection end;
                     }
                 }
                 _ = &mut timer => {
@@ -545,10 +555,27 @@ impl Engine {
         if self.events.is_closed() {
             return;
         }
-        if !self.queue.is_empty() {
+        if self.holding || !self.queue.is_empty() {
             self.queue.push_back(event);
         } else if let Err(TrySendError::Full(event)) = self.events.try_send(event) {
             self.queue.push_back(event);
+        }
+    }
+
+    /// Hands held events to the channel, as many as fit; the rest wait for room.
+    fn release_held(&mut self) {
+        while let Some(event) = self.queue.pop_front() {
+            match self.events.try_send(event) {
+                Ok(()) => {}
+                Err(TrySendError::Full(event)) => {
+                    self.queue.push_front(event);
+                    return;
+                }
+                Err(TrySendError::Closed(_)) => {
+                    self.queue.clear();
+                    return;
+                }
+            }
         }
     }
 
