@@ -492,3 +492,49 @@ async fn a_recovery_after_the_window_expired_starts_over_and_rejoins() {
         .await;
     until_received(&mut publisher, &mut reader, "room").await;
 }
+
+#[tokio::test]
+async fn a_flood_of_sends_does_not_starve_reading_its_echoes() {
+    // Twice the service's reliable buffer: without sequence acks going out during the flood,
+    // the service closes the connection at about 1000.
+    const MESSAGES: usize = 2000;
+    let service = service().await;
+    let mut alice = Peer::connect(&service, "alice", &[JOIN, SEND]).await;
+    alice.join("room").await;
+    // Fire-and-forget sends come back as echoes; the engine must keep reading (and sending
+    // sequence acks) while commands keep coming, or the service's reliable buffer fills.
+    let commands = alice.handle.commands.clone();
+    let flooding = tokio::spawn(async move {
+        for index in 0..MESSAGES {
+            let command = Command::SendToGroup {
+                op: 1000 + index as OpId,
+                group: "room".into(),
+                payload: Payload::Text(format!("e{index}")),
+                no_echo: false,
+                fire_and_forget: true,
+            };
+            if commands.send(command).await.is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut echoes = 0;
+    while echoes < MESSAGES {
+        let event = tokio::time::timeout_at(deadline, alice.handle.events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {echoes} echoes arrived"))
+            .expect("the engine runs");
+        match event {
+            Event::Message(message) => {
+                assert_eq!(text(&message), format!("e{echoes}"));
+                echoes += 1;
+            }
+            Event::SessionLost { reason, .. } | Event::Disconnected { reason } => {
+                panic!("the connection dropped after {echoes} echoes: {reason}")
+            }
+            _ => {}
+        }
+    }
+    tokio::time::timeout(WAIT, flooding).await.unwrap().unwrap();
+}

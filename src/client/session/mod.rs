@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use futures_util::stream::SplitSink;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
@@ -48,6 +48,8 @@ use crate::protocol::{ClientMessage, Subprotocol, encode_client};
 const READ_PAUSE_AT: usize = 16;
 /// Most frames handled in one turn of the connection loop (frames already read, no waiting).
 const READ_BURST: usize = 256;
+/// Most commands handled in one turn of the connection loop.
+const COMMAND_BURST: usize = 64;
 /// Stop taking commands while this many events wait (a caller that sends but never reads).
 const COMMAND_PAUSE_AT: usize = 4096;
 /// `sequenceAck` goes out at most this long after a data message arrived.
@@ -228,7 +230,7 @@ impl Engine {
         let timer = tokio::time::sleep_until(tokio::time::Instant::from_std(self.next_deadline()));
         tokio::pin!(timer);
         let mut armed = Some(timer.deadline());
-        let end = 'connection: loop {
+        let end = loop {
             if let Some(end) = self.check_link().await {
                 break end;
             }
@@ -249,35 +251,23 @@ impl Engine {
                 command = self.commands.recv(), if commands_open => match command {
                     None => break End::Shutdown("every command sender was dropped".into()),
                     Some(command) => {
-                        if let Some(end) = self.command(command).await {
+                        if let Some(end) = self.command_burst(command).await {
+                            break end;
+                        }
+                        // Commands come first in this select; read what is already here too,
+                        // or a caller that never stops sending would starve acks and the
+                        // sequence acks the service needs.
+                        if self.queue.len() < READ_PAUSE_AT
+                            && let Some(frame) = stream.next().now_or_never()
+                            && let Some(end) = self.read_burst(frame, &mut stream).await
+                        {
                             break end;
                         }
                     }
                 },
                 frame = stream.next(), if read_open => {
-                    let now = Instant::now();
-                    // Hold this burst's events and hand them over together at its end: the
-                    // reader wakes once per burst, not once per message.
-                    self.holding = true;
-                    let mut end = self.frame(frame, now).await;
-                    // Take the frames that are already here in the same turn: one select,
-                    // one clock read and one timer check per burst instead of per frame.
-                    for _ in 1..READ_BURST {
-                        if end.is_some()
-                            || self.queue.len() >= self.events.capacity().max(READ_PAUSE_AT)
-                            || !self.link_healthy()
-                        {
-                            break;
-                        }
-                        let Some(frame) = stream.next().now_or_never() else {
-                            break;
-                        };
-                        end = self.frame(frame, now).await;
-                    }
-                    self.holding = false;
-                    self.release_held();
-                    if let Some(end) = end {
-                        break 'connection end;
+                    if let Some(end) = self.read_burst(frame, &mut stream).await {
+                        break end;
                     }
                 }
                 _ = &mut timer => {
@@ -315,6 +305,55 @@ impl Engine {
                 });
             }
         }
+        end
+    }
+
+    /// Handles `first` and the commands already waiting behind it, up to `COMMAND_BURST`.
+    async fn command_burst(&mut self, first: Command) -> Option<End> {
+        if let Some(end) = self.command(first).await {
+            return Some(end);
+        }
+        for _ in 1..COMMAND_BURST {
+            if self.queue.len() >= COMMAND_PAUSE_AT || !self.link_healthy() {
+                break;
+            }
+            match self.commands.try_recv() {
+                Ok(command) => {
+                    if let Some(end) = self.command(command).await {
+                        return Some(end);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        None
+    }
+
+    /// Handles `first` and the frames already read behind it, up to `READ_BURST`: one select,
+    /// one clock read and one timer check per burst instead of per frame. The burst's events
+    /// are held and handed over together at its end, so the reader wakes once per burst.
+    async fn read_burst(
+        &mut self,
+        first: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+        stream: &mut SplitStream<Socket>,
+    ) -> Option<End> {
+        let now = Instant::now();
+        self.holding = true;
+        let mut end = self.frame(first, now).await;
+        for _ in 1..READ_BURST {
+            if end.is_some()
+                || self.queue.len() >= self.events.capacity().max(READ_PAUSE_AT)
+                || !self.link_healthy()
+            {
+                break;
+            }
+            let Some(frame) = stream.next().now_or_never() else {
+                break;
+            };
+            end = self.frame(frame, now).await;
+        }
+        self.holding = false;
+        self.release_held();
         end
     }
 
