@@ -37,6 +37,15 @@ impl SequenceTracker {
         self.ack_needed && self.highest.saturating_sub(self.last_acked) > URGENT_ACK_GAP
     }
 
+    /// How many ids arrived since the last ack went out (0 when none is due).
+    pub(crate) fn unacked(&self) -> u64 {
+        if self.ack_needed {
+            self.highest.saturating_sub(self.last_acked)
+        } else {
+            0
+        }
+    }
+
     /// The id to put in the next `sequenceAck`, if one is due; marks it as sent.
     pub(crate) fn take_ack(&mut self) -> Option<u64> {
         if !self.ack_needed || self.highest == 0 {
@@ -97,6 +106,18 @@ mod tests {
         assert!(s.urgent());
         assert_eq!(s.take_ack(), Some(301));
         assert!(!s.urgent());
+    }
+
+    #[test]
+    fn unacked_counts_since_the_last_ack() {
+        let mut s = SequenceTracker::default();
+        assert_eq!(s.unacked(), 0);
+        for id in 1..=40 {
+            s.receive(id);
+        }
+        assert_eq!(s.unacked(), 40);
+        s.take_ack();
+        assert_eq!(s.unacked(), 0);
     }
 
     #[test]

@@ -48,6 +48,8 @@ use crate::protocol::{ClientMessage, Subprotocol, encode_client};
 const READ_PAUSE_AT: usize = 16;
 /// Most frames handled in one turn of the connection loop (frames already read, no waiting).
 const READ_BURST: usize = 256;
+/// After a read burst that brought at least this many sequence ids, ack them at once.
+const BURST_ACK_GAP: u64 = 64;
 /// Most commands handled in one turn of the connection loop.
 const COMMAND_BURST: usize = 64;
 /// Stop taking commands while this many events wait (a caller that sends but never reads).
@@ -354,6 +356,11 @@ impl Engine {
         }
         self.holding = false;
         self.release_held();
+        // A busy stream: ack what this burst brought at once rather than at the 300-id mark,
+        // so the service's 1000-message buffer keeps its headroom when it is slow to read us.
+        if end.is_none() && self.sequence.unacked() >= BURST_ACK_GAP {
+            self.send_sequence_ack().await;
+        }
         end
     }
 
