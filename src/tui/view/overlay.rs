@@ -199,9 +199,9 @@ pub fn draw_overlay(frame: &mut Frame<'_>, state: &State, areas: Areas) {
             let log = areas.log;
             let area = Rect::new(
                 log.x + 1,
-                log.y + log.height.saturating_sub(3),
+                log.y + 1,
                 log.width.saturating_sub(2),
-                3.min(log.height),
+                3.min(log.height.saturating_sub(1)),
             );
             let status = match (query.is_empty(), found) {
                 (true, _) => String::new(),
