@@ -502,7 +502,6 @@ impl App {
     }
 
     fn tick(&mut self, wall_ms: i64, mono: std::time::Instant) {
-        let before = self.state.clock;
         self.state.clock.wall_ms = wall_ms;
         self.state.clock.mono = mono;
         if let Some(note) = &self.state.note
@@ -515,9 +514,7 @@ impl App {
             self.state.conn,
             ConnStatus::Recovering { .. } | ConnStatus::Reconnecting { .. }
         );
-        if counting && before.mono.elapsed().as_secs() != mono.elapsed().as_secs() {
-            self.dirty = true;
-        }
+        // The countdown in the status bar changes every second.
         if counting {
             self.dirty = true;
         }
@@ -1485,10 +1482,18 @@ impl App {
 
     fn mentions_me(&self, body: &str) -> bool {
         match &self.state.user_id {
-            Some(user) if user.len() >= 2 => body.contains(user.as_str()),
+            Some(user) if user.len() >= 2 => mentions(body, user),
             _ => false,
         }
     }
+}
+
+/// True when `user` appears in `body` as a whole word (so `alice2` does not mention `alice`).
+fn mentions(body: &str, user: &str) -> bool {
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    body.match_indices(user).any(|(at, _)| {
+        !is_word(body[..at].chars().next_back()) && !is_word(body[at + user.len()..].chars().next())
+    })
 }
 
 /// Applies an editing action to a small prompt editor.
@@ -1738,6 +1743,14 @@ mod tests {
             pretty_json("{\"a\":[1,{}],\"b\":\"x,y\"}"),
             "{\n  \"a\": [\n    1,\n    {}\n  ],\n  \"b\": \"x,y\"\n}"
         );
+    }
+
+    #[test]
+    fn mentions_are_whole_words() {
+        assert!(mentions("alice: disk full", "alice"));
+        assert!(mentions("ping @alice!", "alice"));
+        assert!(!mentions("alice2 is here", "alice"));
+        assert!(!mentions("malice", "alice"));
     }
 
     #[test]

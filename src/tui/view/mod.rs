@@ -251,7 +251,10 @@ fn draw_input(frame: &mut Frame<'_>, state: &State, area: Rect) {
         .min(lines.saturating_sub(1));
     let available = width.saturating_sub(prompt_width + 1);
     let line_start = text[..editor.cursor()].rfind('\n').map_or(0, |i| i + 1);
-    let cursor_column = display_width(&text[line_start..editor.cursor()]);
+    // Measure what is drawn: the sanitised text (a pasted ESC shows as a 1-cell glyph).
+    let cursor_column = display_width(&crate::text::sanitize_line(
+        &text[line_start..editor.cursor()],
+    ));
     // Scroll horizontally so the cursor stays visible on long lines.
     let skip_columns = cursor_column.saturating_sub(available);
     let mut cursor = None;
