@@ -25,6 +25,8 @@ use crate::text::{sanitize, sanitize_line};
 const NOTE_MS: i64 = 6_000;
 /// Own-message echoes remembered per group.
 const ECHO_MEMORY: usize = 256;
+/// Messages one wheel notch scrolls.
+const WHEEL_MESSAGES: usize = 3;
 /// Failed sends kept for the retry key.
 const FAILED_MEMORY: usize = 100;
 
@@ -400,8 +402,9 @@ impl App {
             }
             Action::PageUp => self.scroll_page(true),
             Action::PageDown => self.scroll_page(false),
-            Action::LineUp | Action::Wheel { up: true } => self.scroll_lines(true, 1),
-            Action::LineDown | Action::Wheel { up: false } => self.scroll_lines(false, 1),
+            Action::LineUp => self.scroll_lines(true, 1),
+            Action::LineDown => self.scroll_lines(false, 1),
+            Action::Wheel { up } => self.scroll_lines(up, WHEEL_MESSAGES),
             Action::ScrollTop => self.scroll_to_top_from(0),
             Action::ScrollLive => self.current_mut().anchor = None,
             Action::FirstUnread => match self.state.current_buffer().first_unread {
