@@ -470,3 +470,118 @@ fn help_overlay_lists_the_live_key_map() {
     app.update(Action::Cancel);
     assert_eq!(app.state().overlay, Overlay::None);
 }
+
+#[test]
+fn slash_commands_emit_their_commands() {
+    let mut app = connected_app();
+    type_text(&mut app, "/send ops deploying now");
+    match app.update(Action::Submit).as_slice() {
+        [Command::SendToGroup { group, payload, .. }] => {
+            assert_eq!(group, "ops");
+            assert_eq!(payload, &Payload::Text("deploying now".into()));
+        }
+        other => panic!("expected /send, got {other:?}"),
+    }
+    type_text(&mut app, "/event ping {\"n\":1}");
+    match app.update(Action::Submit).as_slice() {
+        [Command::SendEvent { event, payload, .. }] => {
+            assert_eq!(event, "ping");
+            assert_eq!(payload, &Payload::json("{\"n\":1}").unwrap());
+        }
+        other => panic!("expected /event, got {other:?}"),
+    }
+    type_text(&mut app, "/raw");
+    assert_eq!(
+        app.update(Action::Submit),
+        vec![Command::InspectFrames(true)]
+    );
+    assert_eq!(app.state().current_buffer().kind, BufferKind::Frames);
+    type_text(&mut app, "/reconnect");
+    assert_eq!(app.update(Action::Submit), vec![Command::Reconnect]);
+    type_text(&mut app, "/noecho on");
+    app.update(Action::Submit);
+    app.update(Action::GoToGroup(1));
+    type_text(&mut app, "quiet");
+    assert!(matches!(
+        app.update(Action::Submit).as_slice(),
+        [Command::SendToGroup { no_echo: true, .. }]
+    ));
+    type_text(&mut app, "/bin @/tmp/payload.bin");
+    assert!(app.update(Action::Submit).is_empty());
+    assert_eq!(
+        app.take_effects(),
+        vec![wpchat::tui::Effect::ReadFile {
+            group: "lobby".into(),
+            path: "/tmp/payload.bin".into()
+        }]
+    );
+    let commands = app.update(Action::FileLoaded {
+        group: "lobby".into(),
+        path: "/tmp/payload.bin".into(),
+        result: Ok(vec![1, 2, 3]),
+    });
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::SendToGroup { payload: Payload::Binary(bytes), .. }] if bytes == &[1, 2, 3]
+    ));
+    type_text(&mut app, "/quit");
+    assert_eq!(app.update(Action::Submit), vec![Command::Shutdown]);
+    assert!(app.should_quit());
+}
+
+#[test]
+fn ctrl_r_finds_an_earlier_line() {
+    let mut app = connected_app();
+    for line in ["deploy the api", "lunch?"] {
+        type_text(&mut app, line);
+        app.update(Action::Submit);
+    }
+    app.key(key(KeyCode::Char('r'), KeyModifiers::CONTROL));
+    type_text(&mut app, "api");
+    assert!(
+        app.update(Action::Submit).is_empty(),
+        "Enter takes the match"
+    );
+    assert_eq!(app.state().editor.text(), "deploy the api");
+    app.update(Action::Up);
+    assert_eq!(app.state().editor.text(), "lunch?");
+}
+
+#[test]
+fn clicking_a_group_in_the_pane_switches_to_it() {
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    app.update(Action::Resize(80, 24));
+    app.update(Action::GoToGroup(2));
+    // Row 0 is the pane's border; row 1 is group 1.
+    app.update(Action::Click { column: 3, row: 1 });
+    assert_eq!(app.state().current_buffer().name, "lobby");
+}
+
+#[tokio::test]
+async fn a_stopped_engine_fails_the_send_instead_of_leaving_it_pending() {
+    let mut app = connected_app();
+    let (commands, receiver) = tokio::sync::mpsc::channel(4);
+    drop(receiver);
+    let (_events_tx, events) = tokio::sync::mpsc::channel(4);
+    let (_state_tx, state) =
+        tokio::sync::watch::channel(wpchat::client::ConnState::Connecting { attempt: 1 });
+    let handle = wpchat::client::ClientHandle {
+        commands,
+        events,
+        state,
+    };
+    type_text(&mut app, "anyone?");
+    let sends = app.update(Action::Submit);
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        wpchat::tui::event_loop::send_commands(&mut app, &handle, sends),
+    )
+    .await
+    .expect("send_commands returns");
+    let line = app.state().current_buffer().lines.back().unwrap().clone();
+    match line.delivery {
+        Delivery::Failed(name) => assert_eq!(app.state().names.name(name), "Stopped"),
+        other => panic!("expected a failed line, got {other:?}"),
+    }
+}

@@ -25,6 +25,8 @@ use crate::text::{sanitize, sanitize_line};
 const NOTE_MS: i64 = 6_000;
 /// Own-message echoes remembered per group.
 const ECHO_MEMORY: usize = 256;
+/// Messages one wheel notch scrolls.
+const WHEEL_MESSAGES: usize = 3;
 /// Failed sends kept for the retry key.
 const FAILED_MEMORY: usize = 100;
 
@@ -400,8 +402,9 @@ impl App {
             }
             Action::PageUp => self.scroll_page(true),
             Action::PageDown => self.scroll_page(false),
-            Action::LineUp | Action::Wheel { up: true } => self.scroll_lines(true, 1),
-            Action::LineDown | Action::Wheel { up: false } => self.scroll_lines(false, 1),
+            Action::LineUp => self.scroll_lines(true, 1),
+            Action::LineDown => self.scroll_lines(false, 1),
+            Action::Wheel { up } => self.scroll_lines(up, WHEEL_MESSAGES),
             Action::ScrollTop => self.scroll_to_top_from(0),
             Action::ScrollLive => self.current_mut().anchor = None,
             Action::FirstUnread => match self.state.current_buffer().first_unread {
@@ -502,7 +505,6 @@ impl App {
     }
 
     fn tick(&mut self, wall_ms: i64, mono: std::time::Instant) {
-        let before = self.state.clock;
         self.state.clock.wall_ms = wall_ms;
         self.state.clock.mono = mono;
         if let Some(note) = &self.state.note
@@ -515,9 +517,7 @@ impl App {
             self.state.conn,
             ConnStatus::Recovering { .. } | ConnStatus::Reconnecting { .. }
         );
-        if counting && before.mono.elapsed().as_secs() != mono.elapsed().as_secs() {
-            self.dirty = true;
-        }
+        // The countdown in the status bar changes every second.
         if counting {
             self.dirty = true;
         }
@@ -1485,10 +1485,18 @@ impl App {
 
     fn mentions_me(&self, body: &str) -> bool {
         match &self.state.user_id {
-            Some(user) if user.len() >= 2 => body.contains(user.as_str()),
+            Some(user) if user.len() >= 2 => mentions(body, user),
             _ => false,
         }
     }
+}
+
+/// True when `user` appears in `body` as a whole word (so `alice2` does not mention `alice`).
+fn mentions(body: &str, user: &str) -> bool {
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    body.match_indices(user).any(|(at, _)| {
+        !is_word(body[..at].chars().next_back()) && !is_word(body[at + user.len()..].chars().next())
+    })
 }
 
 /// Applies an editing action to a small prompt editor.
@@ -1739,6 +1747,14 @@ mod tests {
             pretty_json("{\"a\":[1,{}],\"b\":\"x,y\"}"),
             "{\n  \"a\": [\n    1,\n    {}\n  ],\n  \"b\": \"x,y\"\n}"
         );
+    }
+
+    #[test]
+    fn mentions_are_whole_words() {
+        assert!(mentions("alice: disk full", "alice"));
+        assert!(mentions("ping @alice!", "alice"));
+        assert!(!mentions("alice2 is here", "alice"));
+        assert!(!mentions("malice", "alice"));
     }
 
     #[test]

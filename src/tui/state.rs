@@ -85,10 +85,15 @@ impl UiSettings {
                 "nick_width" => settings.nick_width = int(4, 40)? as u16,
                 "no_echo" => settings.no_echo = boolean()?,
                 "time_format" => {
-                    settings.time_format = value
+                    let format = value
                         .as_str()
-                        .ok_or_else(|| bad(key, "must be a string like \"%H:%M\""))?
-                        .to_string();
+                        .ok_or_else(|| bad(key, "must be a string like \"%H:%M\""))?;
+                    let invalid = chrono::format::StrftimeItems::new(format)
+                        .any(|item| matches!(item, chrono::format::Item::Error));
+                    if invalid {
+                        return Err(bad(key, "is not a valid strftime format (try \"%H:%M\")"));
+                    }
+                    settings.time_format = format.to_string();
                 }
                 "data_type" => {
                     settings.data_type = match value.as_str() {
@@ -536,5 +541,55 @@ impl State {
         } else {
             self.names.name(id)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::keymap::Keymap;
+
+    fn default_tables() -> (toml::Table, toml::Table) {
+        let config: toml::Table = toml::from_str(crate::config::DEFAULT_CONFIG).unwrap();
+        let table = |name: &str| match config.get(name) {
+            Some(toml::Value::Table(t)) => t.clone(),
+            _ => toml::Table::new(),
+        };
+        (table("ui"), table("keys"))
+    }
+
+    #[test]
+    fn embedded_default_config_matches_the_built_in_defaults() {
+        let (ui, keys) = default_tables();
+        assert_eq!(UiSettings::from_table(&ui), Ok(UiSettings::default()));
+        let from_file = Keymap::from_table(&keys).unwrap();
+        assert_eq!(from_file.help_rows(), Keymap::default().help_rows());
+        assert_eq!(keys.len(), Keymap::default().help_rows().len());
+    }
+
+    #[test]
+    fn ui_settings_errors_name_the_setting() {
+        let table: toml::Table = toml::from_str("scrollback = -1").unwrap();
+        assert!(matches!(
+            UiSettings::from_table(&table),
+            Err(UiConfigError::BadValue { key, .. }) if key == "scrollback"
+        ));
+        let table: toml::Table = toml::from_str("time_format = \"%Q%\"").unwrap();
+        assert!(UiSettings::from_table(&table).is_err());
+        let table: toml::Table = toml::from_str("colour = 1").unwrap();
+        assert_eq!(
+            UiSettings::from_table(&table),
+            Err(UiConfigError::Unknown("colour".into()))
+        );
+    }
+
+    #[test]
+    fn a_log_line_is_small() {
+        // The scrollback may hold millions of lines: keep the per-line overhead small.
+        assert!(
+            std::mem::size_of::<LogLine>() <= 48,
+            "{}",
+            std::mem::size_of::<LogLine>()
+        );
     }
 }

@@ -97,7 +97,7 @@ fn gutter<'a>(state: &'a State, line: &LogLine) -> Option<Span<'a>> {
 fn separator<'a>(text: String, width: usize, style: Style) -> Line<'a> {
     let text = truncate(&text, width.saturating_sub(6));
     let used = display_width(&text) + 4;
-    let fill = "─".repeat(width.saturating_sub(used + 2).max(1));
+    let fill = "─".repeat(width.saturating_sub(used).max(1));
     Line::from(vec![Span::styled(format!("── {text} {fill}"), style)])
 }
 

@@ -251,7 +251,10 @@ fn draw_input(frame: &mut Frame<'_>, state: &State, area: Rect) {
         .min(lines.saturating_sub(1));
     let available = width.saturating_sub(prompt_width + 1);
     let line_start = text[..editor.cursor()].rfind('\n').map_or(0, |i| i + 1);
-    let cursor_column = display_width(&text[line_start..editor.cursor()]);
+    // Measure what is drawn: the sanitised text (a pasted ESC shows as a 1-cell glyph).
+    let cursor_column = display_width(&crate::text::sanitize_line(
+        &text[line_start..editor.cursor()],
+    ));
     // Scroll horizontally so the cursor stays visible on long lines.
     let skip_columns = cursor_column.saturating_sub(available);
     let mut cursor = None;
@@ -340,6 +343,8 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
         return;
     }
     let width = usize::from(area.width);
+    let hint = state.help_hint.clone();
+    let hint_width = display_width(&hint);
     let (label, label_style) = conn_label(state);
     let mut spans = vec![Span::raw(" "), Span::styled(label, label_style)];
     match &state.note {
@@ -375,20 +380,25 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
             if let Some(lag) = state.lag {
                 parts.push(format!("lag {} ms", lag.as_millis()));
             }
+            // Drop the least useful details first so that the help hint stays visible.
+            let fixed = spans.iter().map(|s| s.width()).sum::<usize>() + hint_width + 1;
+            while parts.len() > 1
+                && fixed + parts.iter().map(|p| display_width(p) + 2).sum::<usize>() > width
+            {
+                parts.pop();
+            }
             spans.push(Span::styled(
                 format!("  {}", parts.join("  ")),
                 Style::new().fg(Color::Gray),
             ));
         }
     }
-    let hint = format!("{} ", state.help_hint);
     let line = Line::from(spans);
     let used = line.width();
     let cells = frame.buffer_mut();
     cells.set_style(area, Style::new().bg(Color::Black));
     cells.set_line(area.x, area.y, &line, area.width);
-    let hint_width = display_width(&hint);
-    if used + hint_width + 2 <= width {
+    if used + hint_width < width {
         cells.set_stringn(
             area.x + (width - hint_width) as u16,
             area.y,

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::Areas;
 use crate::text::{display_width, sanitize, truncate, wrap_ranges};
@@ -104,6 +104,7 @@ pub fn draw_overlay(frame: &mut Frame<'_>, state: &State, areas: Areas) {
             frame.render_widget(Clear, area);
             frame.render_widget(
                 Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
                     .scroll((*scroll, 0))
                     .block(frame_block(" help · ↑↓ scroll · Esc closes ".to_string())),
                 area,
@@ -199,9 +200,9 @@ pub fn draw_overlay(frame: &mut Frame<'_>, state: &State, areas: Areas) {
             let log = areas.log;
             let area = Rect::new(
                 log.x + 1,
-                log.y + log.height.saturating_sub(3),
+                log.y + 1,
                 log.width.saturating_sub(2),
-                3.min(log.height),
+                3.min(log.height.saturating_sub(1)),
             );
             let status = match (query.is_empty(), found) {
                 (true, _) => String::new(),
