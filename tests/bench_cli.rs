@@ -35,7 +35,11 @@ fn reliable_bench_delivers_everything_once() {
     assert_eq!(summary["lost"], 0);
     assert_eq!(summary["duplicates"], 0);
     assert_eq!(summary["failed_sends"], 0);
-    assert!(summary["latency_ms"]["p99"].as_f64().is_some_and(|p99| p99 > 0.0));
+    assert!(
+        summary["latency_ms"]["p99"]
+            .as_f64()
+            .is_some_and(|p99| p99 > 0.0)
+    );
 }
 
 #[test]
