@@ -417,3 +417,50 @@ async fn connection_string_names_a_reachable_endpoint() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_reliable_receiver_that_acks_gets_a_long_stream() {
+    let service = start().await;
+    let (mut receiver, _) = Client::connect(
+        &client_url(
+            &service,
+            HUB,
+            &token_for(&service, HUB, None, &[], &["long"]),
+        ),
+        RELIABLE,
+    )
+    .await;
+    let (mut sender, _) = Client::connect(
+        &client_url(
+            &service,
+            HUB,
+            &token_for(&service, HUB, None, JOIN_SEND, &[]),
+        ),
+        JSON,
+    )
+    .await;
+    const MESSAGES: u64 = 5000;
+    let reader = tokio::spawn(async move {
+        for expected in 1..=MESSAGES {
+            let message = receiver.next_json().await;
+            assert_eq!(message["sequenceId"], expected, "{message}");
+            if expected % 100 == 0 {
+                receiver
+                    .send_json(json!({"type": "sequenceAck", "sequenceId": expected}))
+                    .await;
+            }
+        }
+        receiver
+    });
+    for i in 0..MESSAGES {
+        sender
+            .send_json(json!({"type": "sendToGroup", "group": "long", "dataType": "text", "data": "x", "ackId": i + 1}))
+            .await;
+        assert_eq!(sender.next_json().await, ack_ok(i + 1));
+    }
+    let mut receiver = tokio::time::timeout(WAIT * 4, reader)
+        .await
+        .expect("all delivered in time")
+        .expect("reader");
+    receiver.expect_nothing_queued().await;
+}

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post, put};
+use axum::serve::ListenerExt;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
@@ -219,6 +220,10 @@ pub async fn start(config: ServiceConfig) -> Result<RunningService, ServiceError
     let app = router(registry.clone());
     let (stop, mut stopped) = watch::channel(false);
     let server = tokio::spawn(async move {
+        // Small frames (acks, chat lines) must not wait for Nagle's algorithm.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|stop| *stop).await;

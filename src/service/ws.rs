@@ -524,6 +524,8 @@ async fn run_socket(
             hub.remove(&id);
             connection.finish();
             writer.abort();
+            // Reading once more flushes tungstenite's queued close reply.
+            linger(&mut stream).await;
             tracing::info!(hub = %hub.name, connection_id = %id, "client closed the connection");
         }
         ReadEnd::Violation(cause) => {
