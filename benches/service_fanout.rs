@@ -40,6 +40,9 @@ const RELIABLE_WINDOW: u64 = 100;
 const RELIABLE_ACK_EVERY: u64 = 25;
 const IDLE_CONNECTIONS: usize = 1000;
 
+/// Receivers poke the sender every 64 messages so it can send the next batch.
+static PROGRESS: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -117,6 +120,9 @@ async fn receive(mut socket: Socket, expected: u64, counter: Arc<AtomicU64>, rel
                 }
                 received += 1;
                 counter.store(received, Ordering::Release);
+                if received.is_multiple_of(64) {
+                    PROGRESS.notify_one();
+                }
                 // Sequence ids run 1, 2, 3… on this socket, so the count is the last id.
                 if reliable && received - last_acked >= RELIABLE_ACK_EVERY {
                     let ack = format!(r#"{{"type":"sequenceAck","sequenceId":{received}}}"#);
@@ -153,7 +159,8 @@ async fn send_windowed(
             .min()
             .unwrap_or(0);
         if sent >= slowest + window {
-            tokio::task::yield_now().await;
+            // Wait for a receiver to report progress instead of spinning.
+            let _ = tokio::time::timeout(Duration::from_millis(2), PROGRESS.notified()).await;
             continue;
         }
         let n = batch.min(count - sent);

@@ -444,7 +444,7 @@ async fn a_reliable_receiver_that_acks_gets_a_long_stream() {
         for expected in 1..=MESSAGES {
             let message = receiver.next_json().await;
             assert_eq!(message["sequenceId"], expected, "{message}");
-            if expected % 100 == 0 {
+            if expected.is_multiple_of(100) {
                 receiver
                     .send_json(json!({"type": "sequenceAck", "sequenceId": expected}))
                     .await;
