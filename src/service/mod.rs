@@ -32,6 +32,8 @@ pub const DEV_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
 pub const DEFAULT_PORT: u16 = 8080;
 /// How long a dropped reliable session waits for recovery (protocol.md §5).
 pub const DEFAULT_RECOVERY_WINDOW: Duration = Duration::from_secs(30);
+/// How often the service pings each socket (the cloud service's default keepalive).
+pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
 /// Frames a connection's outbound queue holds before it is closed as a slow client.
 pub const DEFAULT_OUTBOUND_QUEUE_FRAMES: usize = 8192;
 /// Un-acked data messages a reliable session may hold (protocol.md §5).
@@ -51,6 +53,9 @@ pub struct ServiceConfig {
     pub recovery_window: Duration,
     /// Frames queued for one connection before it counts as a slow client and is closed.
     pub outbound_queue_frames: usize,
+    /// WebSocket ping interval; a socket that sends nothing (not even a pong) for six
+    /// intervals counts as dropped.
+    pub keepalive_interval: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -62,6 +67,7 @@ impl Default for ServiceConfig {
             allow_anonymous: false,
             recovery_window: DEFAULT_RECOVERY_WINDOW,
             outbound_queue_frames: DEFAULT_OUTBOUND_QUEUE_FRAMES,
+            keepalive_interval: DEFAULT_KEEPALIVE_INTERVAL,
         }
     }
 }
@@ -214,6 +220,7 @@ pub async fn start(config: ServiceConfig) -> Result<RunningService, ServiceError
         config.access_key.clone(),
         config.allow_anonymous,
         config.recovery_window,
+        config.keepalive_interval.max(Duration::from_millis(10)),
         limits,
     ));
     let registry = Arc::new(Registry::new(shared));
