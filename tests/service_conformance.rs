@@ -783,3 +783,14 @@ async fn item_43_new_connection_gets_new_id_and_only_token_groups() {
     assert_eq!(second.next_json().await["data"], "token group");
     second.expect_nothing_queued().await;
 }
+
+#[tokio::test]
+async fn item_41b_client_close_other_than_1000_keeps_the_session() {
+    let service = start().await;
+    let (client, connected) = reliable_client(&service, None, &[]).await;
+    client.close_with(1001).await;
+    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
+        .await
+        .expect("recovery opens");
+    recovered.expect_nothing_queued().await;
+}

@@ -527,6 +527,7 @@ async fn run_socket(
         ..
     } = context;
     let id = connection.id.clone();
+    let closed_abnormally_by_client = matches!(end, ReadEnd::ClientClosed { normal: false });
     match end {
         ReadEnd::ClientClosed { normal: true } => {
             hub.remove(&id);
@@ -564,6 +565,10 @@ async fn run_socket(
                 tracing::info!(hub = %hub.name, connection_id = %id, "client disconnected");
             }
         }
+    }
+    if closed_abnormally_by_client {
+        // Reading once more flushes tungstenite's queued close reply.
+        linger(&mut stream).await;
     }
 }
 
