@@ -1,5 +1,18 @@
 //! The local Web PubSub-compatible service: client WebSocket endpoint, hubs, groups, acks,
 //! reliable sessions and the REST data-plane subset.
+//!
+//! Choices where the public material leaves room (protocol.md §12), kept here in one place:
+//! bad tokens get HTTP 401 with a plain-text reason; a refused recovery is upgraded and then
+//! closed with 1008; a REST close sends `system/disconnected` with the reason and closes
+//! with 1008 (the session cannot be recovered); shutdown closes with 1001; only a client
+//! close with 1000 ends a reliable session; no second `connected` after recovery; REST
+//! user-group membership applies to the user's current connections; a session remembers its
+//! last 65 536 successful ackIds; sockets are pinged every 20 s and dropped after six silent
+//! intervals.
+//!
+//! Layout: `hub` (connections, groups, users, fan-out), `session` (one connection's queue,
+//! reliable buffer and ackIds), `permissions` (roles and wildcard patterns), `ws` (client
+//! endpoint and socket loops), `rest` (REST subset and health), `serve` (`wpchat serve`).
 
 mod hub;
 mod permissions;
