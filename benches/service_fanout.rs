@@ -30,6 +30,7 @@ const RECEIVERS: usize = 100;
 const FANOUT_MESSAGES: u64 = 20_000;
 /// Messages the fan-out sender may be ahead of the slowest receiver.
 const FANOUT_WINDOW: u64 = 2_000;
+const RELIABLE_FANOUT_MESSAGES: u64 = 10_000;
 const PAIR_MESSAGES: u64 = 300_000;
 const PAIR_WINDOW: u64 = 5_000;
 const RELIABLE_MESSAGES: u64 = 300_000;
@@ -220,7 +221,7 @@ async fn idle_memory() {
     service.shutdown().await;
 }
 
-async fn fan_out() {
+async fn fan_out(protocol: &str, messages: u64, window: u64) {
     let service = service::start(ServiceConfig {
         port: 0,
         ..ServiceConfig::default()
@@ -231,34 +232,27 @@ async fn fan_out() {
     let mut counters = Vec::new();
     let mut tasks = Vec::new();
     for _ in 0..RECEIVERS {
-        let socket = connect(&receiver_url, JSON).await;
+        let socket = connect(&receiver_url, protocol).await;
         let counter = Arc::new(AtomicU64::new(0));
         counters.push(counter.clone());
         tasks.push(tokio::spawn(receive(
             socket,
-            FANOUT_MESSAGES,
+            messages,
             counter,
-            false,
+            protocol == RELIABLE,
         )));
     }
     let mut sender = connect(&url(&service, &[]), JSON).await;
     let text = frame("fan", "hello group, this is message text");
     let started = Instant::now();
-    send_windowed(
-        &mut sender,
-        &text,
-        FANOUT_MESSAGES,
-        FANOUT_WINDOW,
-        &counters,
-    )
-    .await;
+    send_windowed(&mut sender, &text, messages, window, &counters).await;
     for task in tasks {
         task.await.expect("receiver");
     }
     let elapsed = started.elapsed();
-    let deliveries = FANOUT_MESSAGES * RECEIVERS as u64;
+    let deliveries = messages * RECEIVERS as u64;
     println!(
-        "fan-out 1 → {RECEIVERS}: {FANOUT_MESSAGES} messages, {deliveries} deliveries in {:.2} s = {:.0} deliveries/s",
+        "fan-out 1 → {RECEIVERS} ({protocol} receivers): {messages} messages, {deliveries} deliveries in {:.2} s = {:.0} deliveries/s",
         elapsed.as_secs_f64(),
         deliveries as f64 / elapsed.as_secs_f64()
     );
@@ -298,9 +292,16 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let phases: [(&str, Phase); 4] = [
+        let phases: [(&str, Phase); 5] = [
             ("idle memory", Box::pin(idle_memory())),
-            ("fan-out", Box::pin(fan_out())),
+            (
+                "fan-out",
+                Box::pin(fan_out(JSON, FANOUT_MESSAGES, FANOUT_WINDOW)),
+            ),
+            (
+                "fan-out reliable",
+                Box::pin(fan_out(RELIABLE, RELIABLE_FANOUT_MESSAGES, RELIABLE_WINDOW)),
+            ),
             ("1 → 1", Box::pin(pair(JSON, PAIR_MESSAGES, PAIR_WINDOW))),
             (
                 "1 → 1 reliable",
