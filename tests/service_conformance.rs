@@ -183,18 +183,23 @@ async fn item_07_token_groups_are_joined_at_connect() {
 async fn item_08_token_expiring_after_connect_keeps_the_connection() {
     let service = start().await;
     // Expired already, but inside the 5-minute skew: accepted now, past its skewed expiry
-    // two seconds later.
+    // four seconds later.
     let token = mint(
         &Claims {
             aud: format!("http://{}/client/hubs/{HUB}", service.addr),
-            exp: now() - 299,
+            exp: now() - 297,
             roles: vec!["webpubsub.joinLeaveGroup".into()],
             ..Claims::default()
         },
         &service.access_key,
     );
     let (mut client, _) = Client::connect(&client_url(&service, HUB, &token), JSON).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (status, body) = refused(&client_url(&service, HUB, &token), &[JSON]).await;
+    assert_eq!(
+        status, 401,
+        "the same token is refused for a new connection: {body}"
+    );
     assert_eq!(client.join("room", 1).await, ack_ok(1));
 }
 
@@ -777,4 +782,15 @@ async fn item_43_new_connection_gets_new_id_and_only_token_groups() {
     publish(&mut sender, "t", "token group", 2).await;
     assert_eq!(second.next_json().await["data"], "token group");
     second.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn item_41b_client_close_other_than_1000_keeps_the_session() {
+    let service = start().await;
+    let (client, connected) = reliable_client(&service, None, &[]).await;
+    client.close_with(1001).await;
+    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
+        .await
+        .expect("recovery opens");
+    recovered.expect_nothing_queued().await;
 }

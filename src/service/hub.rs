@@ -18,6 +18,8 @@ pub(crate) struct Shared {
     pub access_key: String,
     pub allow_anonymous: bool,
     pub recovery_window: Duration,
+    /// WebSocket ping interval; a socket silent for `SILENT_PINGS` intervals is dropped.
+    pub keepalive_interval: Duration,
     pub limits: Limits,
     /// Signs reconnection tokens; random per service run, so tokens die with the process.
     pub reconnection_secret: String,
@@ -31,6 +33,7 @@ impl Shared {
         access_key: String,
         allow_anonymous: bool,
         recovery_window: Duration,
+        keepalive_interval: Duration,
         limits: Limits,
     ) -> Self {
         let secret: [u8; 32] = rand::random();
@@ -38,6 +41,7 @@ impl Shared {
             access_key,
             allow_anonymous,
             recovery_window,
+            keepalive_interval,
             limits,
             reconnection_secret: secret.iter().map(|b| format!("{b:02x}")).collect(),
             next_epoch: AtomicU64::new(1),
