@@ -585,3 +585,121 @@ async fn a_stopped_engine_fails_the_send_instead_of_leaving_it_pending() {
         other => panic!("expected a failed line, got {other:?}"),
     }
 }
+
+#[test]
+fn bad_ui_and_key_settings_fall_back_to_defaults_and_are_reported() {
+    let config = wpchat::config::Config {
+        ui: toml::from_str("scrollback = -5\nnick_width = 12\ncolour = \"red\"").unwrap(),
+        keys: toml::from_str("help = \"hyper-x\"\nnext_group = \"alt-n\"\nfly = \"f3\"").unwrap(),
+        ..Default::default()
+    };
+    let (settings, keymap, problems) = wpchat::tui::ui_from_config(&config);
+    assert_eq!(settings.scrollback, UiSettings::default().scrollback);
+    assert_eq!(settings.nick_width, 12, "good settings still apply");
+    assert_eq!(
+        keymap.action_for(key(KeyCode::F(1), KeyModifiers::NONE)),
+        Some(Action::Help),
+        "a bad binding keeps the default keys"
+    );
+    assert_eq!(
+        keymap.action_for(key(KeyCode::Char('n'), KeyModifiers::ALT)),
+        Some(Action::NextGroup)
+    );
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    for name in ["scrollback", "colour", "hyper-x", "fly"] {
+        assert!(
+            problems.iter().any(|p| p.contains(name)),
+            "{name} in {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn config_problems_reach_the_system_buffer_and_status_line() {
+    let mut app = connected_app();
+    app.system_message("config: [ui]: 'scrollback' must be a whole number", true);
+    let state = app.state();
+    let system = state
+        .buffers
+        .iter()
+        .find(|b| b.kind == BufferKind::System)
+        .unwrap();
+    let last = system.lines.back().unwrap();
+    assert_eq!(last.kind, LineKind::Error);
+    assert!(last.body.contains("scrollback"));
+    assert_eq!(system.unread, 1, "the system buffer shows it has news");
+    let note = state.note.as_ref().expect("status note");
+    assert_eq!(note.level, NoteLevel::Error);
+    assert!(note.text.contains("scrollback"));
+}
+
+#[test]
+fn an_expiring_fixed_token_warns_from_five_minutes_before() {
+    let base = Instant::now();
+    let mut app = connected_app();
+    let expires = T0 + 10 * 60_000;
+    app.set_token_expiry(Some(expires));
+    let system_lines = |app: &App| {
+        app.state()
+            .buffers
+            .iter()
+            .find(|b| b.kind == BufferKind::System)
+            .unwrap()
+            .lines
+            .iter()
+            .filter(|l| l.body.contains("cannot be renewed"))
+            .count()
+    };
+    let at = |app: &mut App, offset_ms: i64| {
+        app.update(Action::Tick {
+            wall_ms: T0 + offset_ms,
+            mono: base + Duration::from_millis(offset_ms as u64),
+        });
+    };
+    assert_eq!(wpchat::tui::view::token_warning(app.state()), None);
+    at(&mut app, 4 * 60_000);
+    assert_eq!(wpchat::tui::view::token_warning(app.state()), None);
+    assert_eq!(system_lines(&app), 0);
+    at(&mut app, 5 * 60_000 + 30_000);
+    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
+    assert!(warning.contains("expires in 5 min"), "{warning}");
+    assert_eq!(system_lines(&app), 1);
+    at(&mut app, 9 * 60_000 + 50_000);
+    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
+    assert!(warning.contains("expires in 10 s"), "{warning}");
+    at(&mut app, 11 * 60_000);
+    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
+    assert!(warning.contains("expired"), "{warning}");
+    assert_eq!(system_lines(&app), 1, "the system line is written once");
+}
+
+#[test]
+fn a_token_already_expired_at_start_warns_at_once() {
+    let mut app = connected_app();
+    app.set_token_expiry(Some(T0 - 1_000));
+    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
+    assert!(warning.contains("expired"), "{warning}");
+    app.set_token_expiry(None);
+    assert_eq!(wpchat::tui::view::token_warning(app.state()), None);
+}
+
+#[test]
+fn leaving_the_group_in_view_shows_the_group_before_it() {
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    join_group(&mut app, "alerts");
+    app.update(Action::GoToGroup(2));
+    app.update(group_message("lobby", "bob", "hi"));
+    assert_eq!(app.state().buffers[0].unread, 1);
+    let commands = app.update(Action::LeavePrompt);
+    assert!(commands.is_empty());
+    let op = match app.update(Action::Submit).as_slice() {
+        [Command::Leave { op, group }] if group == "ops" => *op,
+        other => panic!("expected Leave ops, got {other:?}"),
+    };
+    app.update(done(op));
+    let state = app.state();
+    assert_eq!(state.current_buffer().name, "lobby");
+    assert_eq!(state.current_buffer().unread, 0, "seen now");
+    assert_eq!(state.group_count(), 2);
+}

@@ -14,7 +14,7 @@ use super::editor::Editor;
 use super::keymap::{Action, Keymap};
 use super::state::{
     Buffer, BufferKind, Clock, ConnStatus, Delivery, FailedSend, LineKind, LogLine, Membership,
-    NO_SENDER, NoteLevel, Overlay, PendingOp, State, StatusNote, UiSettings,
+    NO_SENDER, NoteLevel, Overlay, PendingOp, State, StatusNote, TokenExpiry, UiSettings,
 };
 use super::view;
 use crate::client::{Command, ConnState, Direction, Event, OpError, OpId, OpOutcome};
@@ -108,6 +108,61 @@ impl App {
         if let Some(user) = user_id {
             self.set_user(user);
         }
+    }
+
+    /// A line for the `system` buffer from wpchat itself (start-up notices, config problems);
+    /// an error also shows in the status bar.
+    pub fn system_message(&mut self, text: &str, error: bool) {
+        let text = sanitize_line(text);
+        if error {
+            self.system(LineKind::Error, text.clone());
+            self.error(text);
+        } else {
+            self.system(LineKind::Notice, text);
+        }
+        self.dirty = true;
+    }
+
+    /// Sets when the token of a fixed client URL expires (`None`: tokens renew, or no expiry),
+    /// so that the status bar warns ahead of it.
+    pub fn set_token_expiry(&mut self, expires_ms: Option<i64>) {
+        self.state.token_expiry = expires_ms.map(|expires_ms| TokenExpiry {
+            expires_ms,
+            warned: false,
+        });
+        self.check_token_expiry();
+    }
+
+    /// Once inside the warning window: one system line, and a status bar that counts down.
+    fn check_token_expiry(&mut self) {
+        let now = self.state.clock.wall_ms;
+        let Some(expiry) = self.state.token_expiry else {
+            return;
+        };
+        if !expiry.warning_at(now) {
+            return;
+        }
+        self.dirty = true;
+        if expiry.warned {
+            return;
+        }
+        if let Some(expiry) = &mut self.state.token_expiry {
+            expiry.warned = true;
+        }
+        let at = self.state.clock.local(expiry.expires_ms).format("%H:%M:%S");
+        let when = if now >= expiry.expires_ms {
+            "expired"
+        } else {
+            "expires"
+        };
+        self.system(
+            LineKind::Error,
+            format!(
+                "the client URL's token {when} at {at} and cannot be renewed: this connection \
+                 keeps working, but the next fresh connection will fail. For fresh tokens, \
+                 connect with --connection-string or --negotiate (or a profile with one)"
+            ),
+        );
     }
 
     pub fn should_quit(&self) -> bool {
@@ -270,12 +325,19 @@ impl App {
         if index >= self.state.buffers.len() {
             return;
         }
+        let was_current = self.state.current == index;
         self.state.buffers.remove(index);
-        if self.state.current > index {
+        // Leaving the group in view shows the one before it (as WeeChat does after /part),
+        // not whatever slid into its place.
+        if self.state.current > index || (was_current && index > 0) {
             self.state.current -= 1;
         }
         if self.state.current >= self.state.buffers.len() {
             self.state.current = self.state.buffers.len().saturating_sub(1);
+        }
+        if was_current && let Some(buffer) = self.state.buffers.get_mut(self.state.current) {
+            buffer.unread = 0;
+            buffer.mentions = 0;
         }
         self.dirty = true;
     }
@@ -521,6 +583,7 @@ impl App {
         if counting {
             self.dirty = true;
         }
+        self.check_token_expiry();
     }
 
     fn next_activity(&mut self) {

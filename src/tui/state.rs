@@ -412,6 +412,26 @@ pub enum Overlay {
     },
 }
 
+/// How long before a non-renewable token expires the status bar starts warning.
+pub const TOKEN_WARNING_MS: i64 = 5 * 60 * 1000;
+
+/// The expiry of a token that cannot be renewed (a fixed client URL): once it passes, the
+/// current connection lives on but the next fresh connection is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenExpiry {
+    /// Wall time of expiry, Unix milliseconds.
+    pub expires_ms: i64,
+    /// The one-time system-buffer warning was written.
+    pub warned: bool,
+}
+
+impl TokenExpiry {
+    /// Whether the status bar warns at `now_ms` (from 5 minutes before expiry on).
+    pub fn warning_at(&self, now_ms: i64) -> bool {
+        now_ms >= self.expires_ms - TOKEN_WARNING_MS
+    }
+}
+
 /// Severity of a status-bar note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoteLevel {
@@ -467,6 +487,8 @@ pub struct State {
     pub help_hint: String,
     /// When the link went down (wall ms), for gap markers.
     pub offline_since: Option<i64>,
+    /// The fixed client URL's token expiry, when it cannot be renewed.
+    pub token_expiry: Option<TokenExpiry>,
 }
 
 impl State {
@@ -507,6 +529,7 @@ impl State {
             help,
             help_hint,
             offline_since: None,
+            token_expiry: None,
             settings,
         }
     }

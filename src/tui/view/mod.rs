@@ -338,6 +338,24 @@ pub fn conn_label(state: &State) -> (String, Style) {
     }
 }
 
+/// The status-bar warning about a token that cannot be renewed, from 5 minutes before expiry.
+pub fn token_warning(state: &State) -> Option<String> {
+    let expiry = state.token_expiry?;
+    let now = state.clock.wall_ms;
+    if !expiry.warning_at(now) {
+        return None;
+    }
+    let left_ms = expiry.expires_ms - now;
+    let when = if left_ms <= 0 {
+        "expired".to_string()
+    } else if left_ms < 60_000 {
+        format!("expires in {} s", (left_ms + 999).div_euclid(1000))
+    } else {
+        format!("expires in {} min", (left_ms + 59_999).div_euclid(60_000))
+    };
+    Some(format!("⚠ token {when}; next fresh connect fails"))
+}
+
 fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
     if area.height == 0 {
         return;
@@ -347,6 +365,13 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let hint_width = display_width(&hint);
     let (label, label_style) = conn_label(state);
     let mut spans = vec![Span::raw(" "), Span::styled(label, label_style)];
+    if let Some(warning) = token_warning(state) {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(
+            warning,
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
+    }
     match &state.note {
         Some(note) => {
             let style = match note.level {
