@@ -703,3 +703,31 @@ fn leaving_the_group_in_view_shows_the_group_before_it() {
     assert_eq!(state.current_buffer().unread, 0, "seen now");
     assert_eq!(state.group_count(), 2);
 }
+
+#[test]
+fn tab_prefers_recent_speakers_and_adds_a_colon_at_line_start() {
+    let mut app = connected_app();
+    join_group(&mut app, "alerts");
+    app.update(Action::GoToGroup(1));
+    app.update(group_message("lobby", "alan", "first"));
+    app.update(group_message("lobby", "alex", "second"));
+    type_text(&mut app, "al");
+    app.update(Action::Complete);
+    assert_eq!(
+        app.state().editor.text(),
+        "alex: ",
+        "the latest speaker first, never ourselves (alice)"
+    );
+    app.update(Action::Complete);
+    assert_eq!(app.state().editor.text(), "alan: ");
+    app.update(Action::Complete);
+    assert_eq!(
+        app.state().editor.text(),
+        "alerts ",
+        "group names after users"
+    );
+    app.update(Action::KillLineBack);
+    type_text(&mut app, "ask al");
+    app.update(Action::Complete);
+    assert_eq!(app.state().editor.text(), "ask alex ");
+}

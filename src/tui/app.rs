@@ -914,23 +914,69 @@ impl App {
                 .filter(|g| g.to_lowercase().starts_with(&word_lower))
                 .collect()
         } else {
-            let (at, bare) = match word_lower.strip_prefix('@') {
-                Some(rest) => ("@", rest.to_string()),
-                None => ("", word_lower.clone()),
-            };
-            let reserved = ["you", "server", "anonymous"];
-            self.state
-                .names
-                .names()
-                .filter(|n| !reserved.contains(n))
-                .map(str::to_string)
-                .chain(self.group_names())
-                .filter(|n| n.to_lowercase().starts_with(&bare) && !bare.is_empty())
-                .map(|n| format!("{at}{n}"))
-                .collect()
+            return self.complete_name(start, &word_lower, backwards);
         };
         candidates.sort();
         candidates.dedup();
+        if !self.state.editor.start_completion(candidates, backwards) {
+            self.info("no completion");
+        }
+    }
+
+    /// Completes a user id (or a group name) in message text. Users come first, those who
+    /// spoke most recently in this buffer before the rest; at the start of the line a user id
+    /// gets a `: ` (as in IRC clients); `@` prefixes are kept.
+    fn complete_name(&mut self, start: usize, word_lower: &str, backwards: bool) {
+        let (at, bare) = match word_lower.strip_prefix('@') {
+            Some(rest) => ("@", rest),
+            None => ("", word_lower),
+        };
+        if bare.is_empty() {
+            self.info("no completion");
+            return;
+        }
+        let state = &self.state;
+        let reserved = ["you", "server", "anonymous"];
+        let me = state.user_id.as_deref().map(crate::text::sanitize_line);
+        let matches = |name: &str| {
+            name.to_lowercase().starts_with(bare)
+                && !reserved.contains(&name)
+                && Some(name) != me.as_deref()
+        };
+        // Recent speakers first: walk back through this buffer's newest lines.
+        let mut users: Vec<String> = Vec::new();
+        for line in state.current_buffer().lines.iter().rev().take(1000) {
+            if line.sender == NO_SENDER {
+                continue;
+            }
+            let name = state.names.name(line.sender);
+            if matches(name) && !users.iter().any(|u| u == name) {
+                users.push(name.to_string());
+            }
+        }
+        // Then everyone seen in any group (the interner also holds error names).
+        let mut others: Vec<String> = state
+            .buffers
+            .iter()
+            .flat_map(|b| b.members_seen.iter())
+            .map(|&id| state.names.name(id))
+            .filter(|n| matches(n) && !users.iter().any(|u| u == n))
+            .map(str::to_string)
+            .collect();
+        others.sort();
+        others.dedup();
+        users.extend(others);
+        let suffix = if start == 0 && at.is_empty() { ":" } else { "" };
+        let mut candidates: Vec<String> = users
+            .into_iter()
+            .map(|u| format!("{at}{u}{suffix}"))
+            .collect();
+        candidates.extend(
+            self.group_names()
+                .into_iter()
+                .filter(|g| g.to_lowercase().starts_with(bare))
+                .map(|g| format!("{at}{g}")),
+        );
         if !self.state.editor.start_completion(candidates, backwards) {
             self.info("no completion");
         }
@@ -952,7 +998,7 @@ impl App {
                 let bytes = BASE64.decode(line.body.as_bytes()).unwrap_or_default();
                 (
                     "binary",
-                    format!("{}\n\nbase64:\n{}", hex_dump(&bytes), line.body),
+                    format!("{}\n\nbase64:\n{}", hex_dump(&bytes).trim_end(), line.body),
                 )
             }
             _ => ("text", line.body.to_string()),
@@ -1049,6 +1095,9 @@ impl App {
         let buffer = &mut self.state.buffers[index];
         let seq = buffer.push(line, cap);
         buffer.anchor = None;
+        if buffer_kind == BufferKind::Group {
+            buffer.members_seen.insert(self.state.me);
+        }
         if !no_echo && buffer_kind == BufferKind::Group {
             buffer.echo_expected.push_back(hash);
             if buffer.echo_expected.len() > ECHO_MEMORY {
@@ -1347,15 +1396,13 @@ impl App {
             }
             Event::RawFrame { direction, text } => {
                 if let Some(index) = self.state.buffer_of_kind(BufferKind::Frames) {
-                    let arrow = match direction {
-                        Direction::In => "←",
-                        Direction::Out => "→",
+                    // The direction goes in the sender column, so a long frame wraps under
+                    // itself instead of leaving the arrow alone on a row.
+                    let kind = match direction {
+                        Direction::In => LineKind::FrameIn,
+                        Direction::Out => LineKind::FrameOut,
                     };
-                    self.notice(
-                        index,
-                        LineKind::Text,
-                        format!("{arrow} {}", sanitize(&text)),
-                    );
+                    self.notice(index, kind, sanitize(&text));
                 }
             }
         }
@@ -1395,6 +1442,11 @@ impl App {
                 let ms = round_trip.map_or(u32::MAX, |d| {
                     u32::try_from(d.as_millis()).unwrap_or(u32::MAX - 1)
                 });
+                // An ack's round trip is as good a lag sample as a keepalive's, and comes
+                // sooner.
+                if let Some(round_trip) = round_trip {
+                    self.state.lag = Some(round_trip);
+                }
                 if let Some(line) = self.own_line(&group, seq) {
                     line.delivery = Delivery::Acked(ms);
                 }

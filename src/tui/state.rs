@@ -201,6 +201,10 @@ pub enum LineKind {
     Error,
     /// "offline … · recovered" after a reconnect.
     Gap,
+    /// A raw frame received (the `frames` buffer, while `/raw` is on).
+    FrameIn,
+    /// A raw frame sent.
+    FrameOut,
 }
 
 /// Delivery of an own message.

@@ -4,7 +4,7 @@
 mod log;
 mod overlay;
 
-pub use log::{binary_preview, message_height, message_rows, sender_color};
+pub use log::{binary_preview, message_height, message_rows, round_trip_label, sender_color};
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -403,7 +403,7 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
                 parts.push(format!("seq {seq}"));
             }
             if let Some(lag) = state.lag {
-                parts.push(format!("lag {} ms", lag.as_millis()));
+                parts.push(format!("lag {}", round_trip_label(lag.as_millis())));
             }
             // Drop the least useful details first so that the help hint stays visible.
             let fixed = spans.iter().map(|s| s.width()).sum::<usize>() + hint_width + 1;
