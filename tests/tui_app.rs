@@ -731,3 +731,31 @@ fn tab_prefers_recent_speakers_and_adds_a_colon_at_line_start() {
     app.update(Action::Complete);
     assert_eq!(app.state().editor.text(), "ask alex ");
 }
+
+#[test]
+fn a_requested_reconnect_is_not_reported_as_a_loss() {
+    let mut app = connected_app();
+    type_text(&mut app, "/reconnect");
+    assert_eq!(app.update(Action::Submit), vec![Command::Reconnect]);
+    app.update(Event::SessionLost {
+        offline: Duration::ZERO,
+        reason: "a reconnect was requested".into(),
+    });
+    let state = app.state();
+    let gap = state.buffers[0].lines.back().unwrap();
+    assert_eq!(gap.kind, LineKind::Gap);
+    assert!(gap.body.contains("as requested"), "{}", gap.body);
+    let system = state
+        .buffers
+        .iter()
+        .find(|b| b.kind == BufferKind::System)
+        .unwrap();
+    assert!(system.lines.iter().all(|l| l.kind != LineKind::Error));
+    // A later, unrequested loss is reported as one.
+    app.update(Event::SessionLost {
+        offline: Duration::from_secs(40),
+        reason: "recovery window passed".into(),
+    });
+    let gap = app.state().buffers[0].lines.back().unwrap().clone();
+    assert!(gap.body.contains("messages may be lost"), "{}", gap.body);
+}

@@ -1207,6 +1207,7 @@ impl App {
             }
             SlashCommand::Reconnect => {
                 self.system(LineKind::Notice, "reconnecting on request".to_string());
+                self.state.reconnect_requested = true;
                 vec![Command::Reconnect]
             }
             SlashCommand::Clear => {
@@ -1340,6 +1341,14 @@ impl App {
                     format!("recovered after {} offline", human_duration(offline)),
                 );
             }
+            Event::SessionLost { .. } if std::mem::take(&mut self.state.reconnect_requested) => {
+                // Asked for with /reconnect: a new session is what the user wanted.
+                self.gap_markers(Duration::ZERO, "new session, as requested");
+                self.system(
+                    LineKind::Notice,
+                    "new session after the requested reconnect".to_string(),
+                );
+            }
             Event::SessionLost { offline, reason } => {
                 self.gap_markers(offline, "messages may be lost");
                 self.system(
@@ -1413,11 +1422,18 @@ impl App {
         let now = self.state.clock.wall_ms;
         let since = now - i64::try_from(offline.as_millis()).unwrap_or(0);
         let clock = self.state.clock;
-        let text = format!(
-            "offline {}–{} · {outcome}",
-            clock.local(since).format("%H:%M:%S"),
-            clock.local(now).format("%H:%M:%S")
-        );
+        let text = if offline < Duration::from_secs(1) {
+            format!(
+                "reconnected {} · {outcome}",
+                clock.local(now).format("%H:%M:%S")
+            )
+        } else {
+            format!(
+                "offline {}–{} · {outcome}",
+                clock.local(since).format("%H:%M:%S"),
+                clock.local(now).format("%H:%M:%S")
+            )
+        };
         let groups: Vec<usize> = (0..self.state.group_count()).collect();
         for index in groups {
             self.notice(index, LineKind::Gap, text.clone());

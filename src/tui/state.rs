@@ -493,6 +493,8 @@ pub struct State {
     pub offline_since: Option<i64>,
     /// The fixed client URL's token expiry, when it cannot be renewed.
     pub token_expiry: Option<TokenExpiry>,
+    /// `/reconnect` was asked for: the session loss that follows is expected.
+    pub reconnect_requested: bool,
 }
 
 impl State {
@@ -534,6 +536,7 @@ impl State {
             help_hint,
             offline_since: None,
             token_expiry: None,
+            reconnect_requested: false,
             settings,
         }
     }
