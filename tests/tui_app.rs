@@ -759,3 +759,39 @@ fn a_requested_reconnect_is_not_reported_as_a_loss() {
     let gap = app.state().buffers[0].lines.back().unwrap().clone();
     assert!(gap.body.contains("messages may be lost"), "{}", gap.body);
 }
+
+#[test]
+fn a_read_marker_shows_where_unread_messages_began() {
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    app.update(group_message("ops", "bob", "seen"));
+    app.update(Action::GoToGroup(1));
+    app.update(group_message("ops", "bob", "first unread"));
+    app.update(group_message("ops", "bob", "second unread"));
+    app.update(Action::GoToGroup(2));
+    let state = app.state();
+    let buffer = state.current_buffer();
+    let rows_of = |text: &str| {
+        let index = buffer
+            .lines
+            .iter()
+            .position(|l| &*l.body == text)
+            .expect("line");
+        wpchat::tui::view::message_rows(state, buffer, index, 60)
+            .iter()
+            .map(|row| row.to_string())
+            .collect::<Vec<_>>()
+    };
+    let first = rows_of("first unread");
+    assert!(first[0].contains("── new"), "{first:?}");
+    assert!(!rows_of("second unread")[0].contains("── new"));
+    assert!(!rows_of("seen").iter().any(|r| r.contains("── new")));
+    // Leaving the buffer forgets the marker.
+    app.update(Action::GoToGroup(1));
+    app.update(Action::GoToGroup(2));
+    let state = app.state();
+    let buffer = state.current_buffer();
+    let index = buffer.lines.len() - 1;
+    let rows = wpchat::tui::view::message_rows(state, buffer, index, 60);
+    assert!(!rows.iter().any(|r| r.to_string().contains("── new")));
+}

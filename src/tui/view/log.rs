@@ -179,6 +179,14 @@ pub fn message_rows<'a>(
             .to_string();
         rows.push(separator(day, width, dim()));
     }
+    // The read marker: where the unread messages began when this buffer was switched to.
+    if buffer.first_unread == Some(buffer.first_seq + index as u64) {
+        rows.push(separator(
+            "new".to_string(),
+            width,
+            Style::new().fg(Color::LightRed),
+        ));
+    }
     if line.kind == LineKind::Gap {
         rows.push(separator(
             line.body.to_string(),
