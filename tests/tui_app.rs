@@ -795,3 +795,31 @@ fn a_read_marker_shows_where_unread_messages_began() {
     let rows = wpchat::tui::view::message_rows(state, buffer, index, 60);
     assert!(!rows.iter().any(|r| r.to_string().contains("── new")));
 }
+
+#[test]
+fn a_connection_error_is_written_once_per_distinct_error() {
+    let mut app = connected_app();
+    let retry = |error: &str| wpchat::client::ConnState::Reconnecting {
+        retry_at: Instant::now() + Duration::from_secs(2),
+        attempt: 2,
+        last_error: error.into(),
+    };
+    for _ in 0..3 {
+        app.update(retry("connection refused"));
+    }
+    app.update(retry("401 Unauthorized"));
+    let errors: Vec<String> = app
+        .state()
+        .buffers
+        .iter()
+        .find(|b| b.kind == BufferKind::System)
+        .unwrap()
+        .lines
+        .iter()
+        .filter(|l| l.kind == LineKind::Error)
+        .map(|l| l.body.to_string())
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains("connection refused"));
+    assert!(errors[1].contains("401"));
+}

@@ -1279,6 +1279,7 @@ impl App {
             } => {
                 self.state.connection_id = Some(sanitize_line(&connection_id));
                 self.state.protocol = Some(protocol);
+                self.state.last_conn_error = None;
                 if let Some(user) = user_id {
                     self.set_user(&user);
                 }
@@ -1298,9 +1299,20 @@ impl App {
                 self.state
                     .offline_since
                     .get_or_insert(self.state.clock.wall_ms);
+                let last_error = sanitize_line(&last_error);
+                // Say why in the system buffer, once per distinct error (not every retry).
+                if !last_error.is_empty()
+                    && self.state.last_conn_error.as_deref() != Some(last_error.as_str())
+                {
+                    self.system(
+                        LineKind::Error,
+                        format!("cannot connect: {last_error}; retrying"),
+                    );
+                    self.state.last_conn_error = Some(last_error.clone());
+                }
                 ConnStatus::Reconnecting {
                     retry_at,
-                    last_error: sanitize_line(&last_error),
+                    last_error,
                 }
             }
             ConnState::Stopped { reason } => ConnStatus::Offline {

@@ -495,6 +495,8 @@ pub struct State {
     pub token_expiry: Option<TokenExpiry>,
     /// `/reconnect` was asked for: the session loss that follows is expected.
     pub reconnect_requested: bool,
+    /// The last connection error written to the system buffer (each is written once).
+    pub last_conn_error: Option<String>,
 }
 
 impl State {
@@ -537,6 +539,7 @@ impl State {
             offline_since: None,
             token_expiry: None,
             reconnect_requested: false,
+            last_conn_error: None,
             settings,
         }
     }

@@ -365,6 +365,16 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let hint_width = display_width(&hint);
     let (label, label_style) = conn_label(state);
     let mut spans = vec![Span::raw(" "), Span::styled(label, label_style)];
+    if let ConnStatus::Reconnecting { last_error, .. } = &state.conn
+        && !last_error.is_empty()
+        && state.note.is_none()
+    {
+        // Why we are not connected, kept short: the system buffer has the whole text.
+        spans.push(Span::styled(
+            format!(": {}", truncate(last_error, (width / 3).max(10))),
+            Style::new().fg(Color::Red),
+        ));
+    }
     if let Some(warning) = token_warning(state) {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(
