@@ -412,7 +412,8 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
             if let Some(seq) = state.last_seq {
                 parts.push(format!("seq {seq}"));
             }
-            if let Some(lag) = state.lag {
+            // A lag measured before the link dropped says nothing about now.
+            if let (Some(lag), ConnStatus::Connected) = (state.lag, &state.conn) {
                 parts.push(format!("lag {}", round_trip_label(lag.as_millis())));
             }
             // Drop the least useful details first so that the help hint stays visible.
