@@ -73,11 +73,23 @@ pub fn init_in(dir: &Path) -> Result<FileLog, LoggingError> {
         .with_env_filter(filter)
         .try_init()
         .map_err(|_| LoggingError::AlreadyInstalled)?;
+    log_panics();
     Ok(FileLog {
         path,
         notices,
         _guard: guard,
     })
+}
+
+/// Chains a panic hook that records the panic in the log (secrets redacted) before the
+/// previous hook (the terminal restore, the default message) runs.
+fn log_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = crate::auth::redact_secrets(&info.to_string());
+        tracing::error!(panic = %message, "wpchat panicked");
+        previous(info);
+    }));
 }
 
 /// Opens `dir/wpchat.log` for appending behind a non-blocking writer. The directory is made
