@@ -823,3 +823,22 @@ fn a_connection_error_is_written_once_per_distinct_error() {
     assert!(errors[0].contains("connection refused"));
     assert!(errors[1].contains("401"));
 }
+
+#[test]
+fn the_activity_list_names_buffers_with_news() {
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    join_group(&mut app, "alerts");
+    assert_eq!(wpchat::tui::view::activity_list(app.state()), None);
+    app.update(group_message("lobby", "bob", "hi"));
+    app.update(group_message("ops", "bob", "alice: look"));
+    assert_eq!(
+        wpchat::tui::view::activity_list(app.state()).as_deref(),
+        Some("1,2!")
+    );
+    app.update(Action::GoToGroup(2));
+    assert_eq!(
+        wpchat::tui::view::activity_list(app.state()).as_deref(),
+        Some("1")
+    );
+}

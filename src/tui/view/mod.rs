@@ -338,6 +338,29 @@ pub fn conn_label(state: &State) -> (String, Style) {
     }
 }
 
+/// Buffers with unread messages, for the status bar: "2,5!,system" (numbers are Alt+digit).
+pub fn activity_list(state: &State) -> Option<String> {
+    let items: Vec<String> = state
+        .buffers
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| *i != state.current && (b.unread > 0 || b.mentions > 0))
+        .map(|(i, b)| {
+            let name = if b.is_group() {
+                (i + 1).to_string()
+            } else {
+                b.display.clone()
+            };
+            if b.mentions > 0 {
+                format!("{name}!")
+            } else {
+                name
+            }
+        })
+        .collect();
+    (!items.is_empty()).then(|| items.join(","))
+}
+
 /// The status-bar warning about a token that cannot be renewed, from 5 minutes before expiry.
 pub fn token_warning(state: &State) -> Option<String> {
     let expiry = state.token_expiry?;
@@ -374,6 +397,22 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
             format!(": {}", truncate(last_error, (width / 3).max(10))),
             Style::new().fg(Color::Red),
         ));
+    }
+    // With the group pane hidden (F7, or a narrow terminal) the status bar carries the
+    // activity list instead, as WeeChat's hotlist: group numbers, `!` for mentions.
+    if layout_in(state, (area.width, state.size.1))
+        .groups
+        .is_none()
+        && let Some(activity) = activity_list(state)
+    {
+        let mentioned = state.buffers.iter().any(|b| b.mentions > 0);
+        let style = if mentioned {
+            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().fg(Color::Yellow)
+        };
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(format!("[{activity}]"), style));
     }
     if let Some(warning) = token_warning(state) {
         spans.push(Span::raw("  "));
@@ -418,15 +457,17 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
             }
             // Drop the least useful details first so that the help hint stays visible.
             let fixed = spans.iter().map(|s| s.width()).sum::<usize>() + hint_width + 1;
-            while parts.len() > 1
+            while !parts.is_empty()
                 && fixed + parts.iter().map(|p| display_width(p) + 2).sum::<usize>() > width
             {
                 parts.pop();
             }
-            spans.push(Span::styled(
-                format!("  {}", parts.join("  ")),
-                Style::new().fg(Color::Gray),
-            ));
+            if !parts.is_empty() {
+                spans.push(Span::styled(
+                    format!("  {}", parts.join("  ")),
+                    Style::new().fg(Color::Gray),
+                ));
+            }
         }
     }
     let line = Line::from(spans);
