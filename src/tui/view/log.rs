@@ -179,8 +179,9 @@ pub fn message_rows<'a>(
             .to_string();
         rows.push(separator(day, width, dim()));
     }
-    // The read marker: where the unread messages began when this buffer was switched to.
-    if buffer.first_unread == Some(buffer.first_seq + index as u64) {
+    // The read marker: where the unread messages began when this buffer was switched to
+    // (not above the first line: then everything is new).
+    if index > 0 && buffer.first_unread == Some(buffer.first_seq + index as u64) {
         rows.push(separator(
             "new".to_string(),
             width,
