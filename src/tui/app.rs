@@ -1635,7 +1635,7 @@ impl App {
 }
 
 /// True when `user` appears in `body` as a whole word (so `alice2` does not mention `alice`).
-fn mentions(body: &str, user: &str) -> bool {
+pub fn mentions(body: &str, user: &str) -> bool {
     let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
     body.match_indices(user).any(|(at, _)| {
         !is_word(body[..at].chars().next_back()) && !is_word(body[at + user.len()..].chars().next())

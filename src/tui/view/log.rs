@@ -156,6 +156,15 @@ fn needs_day_separator(state: &State, buffer: &Buffer, index: usize) -> bool {
     }
 }
 
+/// Whether someone else's text or JSON line names our user id (as the unread count does).
+fn mentions_me(state: &State, line: &LogLine) -> bool {
+    matches!(line.kind, LineKind::Text | LineKind::Json)
+        && state
+            .user_id
+            .as_deref()
+            .is_some_and(|user| user.len() >= 2 && crate::tui::app::mentions(&line.body, user))
+}
+
 /// Rows of one message at `width` (day separator included), capped at the configured
 /// number of lines.
 pub fn message_rows<'a>(
@@ -225,6 +234,12 @@ pub fn message_rows<'a>(
             let mut style = Style::new().fg(sender_color(name));
             if line.sender == state.me {
                 style = style.add_modifier(Modifier::BOLD);
+            } else if mentions_me(state, line) {
+                // A highlight, as WeeChat marks the prefix of a line that names you.
+                style = Style::new()
+                    .fg(Color::Black)
+                    .bg(Color::Magenta)
+                    .add_modifier(Modifier::BOLD);
             }
             (truncate(name, nick_width), style)
         }
