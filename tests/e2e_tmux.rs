@@ -249,6 +249,10 @@ fn two_clients_chat_through_wpchat_serve() {
         });
     }
 
+    // What must be undone at exit is on while the chat runs.
+    assert_eq!(tmux.display("alice", "#{alternate_on}"), "1");
+    assert_eq!(tmux.display("alice", "#{mouse_any_flag}"), "1");
+
     join_with_alt_j(&tmux, "alice", "ops");
     join_with_alt_j(&tmux, "bob", "ops");
 
@@ -288,6 +292,16 @@ fn two_clients_chat_through_wpchat_serve() {
     assert!(
         !screen.contains("● connected"),
         "the chat screen is gone:\n{screen}"
+    );
+    assert_eq!(
+        tmux.display("alice", "#{cursor_flag}"),
+        "1",
+        "the cursor is visible again"
+    );
+    assert_eq!(
+        tmux.display("alice", "#{mouse_any_flag}"),
+        "0",
+        "mouse capture is off again"
     );
 
     // The log file exists and holds neither the key, a token nor a message body.

@@ -809,7 +809,10 @@ impl App {
                                 .into_iter()
                                 .filter(|g| g.to_lowercase().starts_with(&word))
                                 .collect();
-                            input.start_completion(candidates, backwards);
+                            if !input.start_completion(candidates, backwards) {
+                                // The service has no "list groups": only names seen here.
+                                self.info("no group name seen here matches; type it in full");
+                            }
                         }
                         // No trailing space in a group name.
                         let trimmed = input.text().trim_end().to_string();
