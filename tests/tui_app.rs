@@ -842,3 +842,14 @@ fn the_activity_list_names_buffers_with_news() {
         Some("1")
     );
 }
+
+#[test]
+fn a_pasted_line_with_its_newline_goes_straight_to_the_input() {
+    let mut app = connected_app();
+    app.update(Action::Paste("deploy done\r\n".into()));
+    assert_eq!(app.state().overlay, Overlay::None);
+    assert_eq!(app.state().editor.text(), "deploy done");
+    app.update(Action::KillLineBack);
+    app.update(Action::Paste("two\nlines\n".into()));
+    assert!(matches!(app.state().overlay, Overlay::PasteConfirm { .. }));
+}

@@ -545,6 +545,11 @@ impl App {
             Action::Insert(c) => editor.insert_char(c),
             Action::Paste(text) => {
                 let text = text.replace("\r\n", "\n").replace('\r', "\n");
+                // A copied line often brings its newline along: that is still one line.
+                let text = match text.strip_suffix('\n') {
+                    Some(line) if !line.contains('\n') => line.to_string(),
+                    _ => text,
+                };
                 if text.contains('\n') {
                     self.state.overlay = Overlay::PasteConfirm { text };
                 } else {
