@@ -111,7 +111,9 @@ pub async fn run_with_notices(
         initial.extend(app.join(group));
     }
     // Each join shows its group; start on the first one, as given.
-    app.update(Action::GoToGroup(1));
+    if app.state().group_count() > 0 {
+        app.update(Action::GoToGroup(1));
+    }
 
     let mut guard = terminal::TerminalGuard::enter(app.state().mouse)
         .context("cannot set up the terminal (is this an interactive terminal?)")?;
