@@ -186,6 +186,20 @@ impl Drop for Tmux {
     }
 }
 
+/// The log pane's text with wrapped rows joined by spaces, so that a phrase can be found
+/// wherever the pane's width broke it.
+fn log_text(screen: &str) -> String {
+    screen
+        .lines()
+        .filter_map(|row| {
+            let inner = row.rsplit_once("││").map(|(_, rest)| rest)?;
+            Some(inner.trim_end_matches('│').trim().to_string())
+        })
+        .filter(|row| !row.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local address").port()
@@ -198,11 +212,11 @@ fn quote(word: &str) -> String {
 
 /// The shell command for one chat client: a private home (no real config is read), then the
 /// client's exit status, then a long sleep so that the pane stays to be read.
-fn client_command(home: &Path, service: &Service, user: &str) -> String {
+fn client_command(home: &Path, state_dir: &Path, service: &Service, user: &str) -> String {
     let env = [
         ("HOME", home.to_path_buf()),
         ("XDG_CONFIG_HOME", home.join("config")),
-        ("XDG_STATE_HOME", home.join("state")),
+        ("XDG_STATE_HOME", state_dir.to_path_buf()),
         ("XDG_DATA_HOME", home.join("data")),
     ];
     let mut words: Vec<String> = vec!["env".into(), "-u".into(), "WPCHAT_CONFIG".into()];
@@ -241,8 +255,17 @@ fn two_clients_chat_through_wpchat_serve() {
     let service = Service::start(temp.path());
     let alice_home = temp.path().join("alice");
     let bob_home = temp.path().join("bob");
-    tmux.session("alice", &client_command(&alice_home, &service, "alice"));
-    tmux.session("bob", &client_command(&bob_home, &service, "bob"));
+    // Bob's state dir is a file, so his log cannot be created: he chats without one.
+    let not_a_dir = temp.path().join("not-a-dir");
+    std::fs::write(&not_a_dir, b"").expect("write a file");
+    tmux.session(
+        "alice",
+        &client_command(&alice_home, &alice_home.join("state"), &service, "alice"),
+    );
+    tmux.session(
+        "bob",
+        &client_command(&bob_home, &not_a_dir, &service, "bob"),
+    );
     for session in ["alice", "bob"] {
         tmux.wait_for(session, "connected in #lobby", |s| {
             s.contains("● connected") && s.contains("joined lobby")
@@ -275,6 +298,12 @@ fn two_clients_chat_through_wpchat_serve() {
     tmux.keys("bob", &["y"]);
     tmux.wait_for("bob", "ops gone from the group pane", |s| {
         !s.contains("ops") && s.contains("#lobby")
+    });
+
+    // From the first group, the previous buffer is the last one: system.
+    tmux.keys("bob", &["C-p"]);
+    tmux.wait_for("bob", "the log notice in the system buffer", |s| {
+        log_text(s).contains("continuing without a log file")
     });
 
     tmux.keys("alice", &["C-c"]);
