@@ -853,3 +853,34 @@ fn a_pasted_line_with_its_newline_goes_straight_to_the_input() {
     app.update(Action::Paste("two\nlines\n".into()));
     assert!(matches!(app.state().overlay, Overlay::PasteConfirm { .. }));
 }
+
+#[test]
+fn a_recovery_refused_at_once_reads_as_one_outage() {
+    let base = Instant::now();
+    let mut app = connected_app();
+    let at = |app: &mut App, offset_ms: i64| {
+        app.update(Action::Tick {
+            wall_ms: T0 + offset_ms,
+            mono: base + Duration::from_millis(offset_ms as u64),
+        });
+    };
+    at(&mut app, 10_000);
+    app.update(Event::Recovered {
+        offline: Duration::from_secs(4),
+        connection_id: "6aZcQ1".into(),
+    });
+    at(&mut app, 10_500);
+    app.update(Event::SessionLost {
+        offline: Duration::ZERO,
+        reason: "1008: The reconnection token is not valid".into(),
+    });
+    let gaps: Vec<String> = app.state().buffers[0]
+        .lines
+        .iter()
+        .filter(|l| l.kind == LineKind::Gap)
+        .map(|l| l.body.to_string())
+        .collect();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert!(gaps[0].starts_with("offline 10:02:06–10:02:10"), "{gaps:?}");
+    assert!(gaps[0].ends_with("messages may be lost"), "{gaps:?}");
+}

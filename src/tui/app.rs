@@ -29,6 +29,12 @@ const ECHO_MEMORY: usize = 256;
 const WHEEL_MESSAGES: usize = 3;
 /// Failed sends kept for the retry key.
 const FAILED_MEMORY: usize = 100;
+/// A session loss this soon after a recovery means the recovery was refused.
+const RECOVERY_REFUSAL_MS: i64 = 3_000;
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
 
 /// Input to `App::update`.
 #[derive(Debug, Clone, PartialEq)]
@@ -1356,6 +1362,10 @@ impl App {
             Event::Recovered { offline, .. } => {
                 self.state.conn = ConnStatus::Connected;
                 self.gap_markers(offline, "recovered");
+                self.state.recovered_at = Some((
+                    self.state.clock.wall_ms,
+                    self.state.clock.wall_ms - millis(offline),
+                ));
                 self.system(
                     LineKind::Notice,
                     format!("recovered after {} offline", human_duration(offline)),
@@ -1370,6 +1380,18 @@ impl App {
                 );
             }
             Event::SessionLost { offline, reason } => {
+                // A recovery that the service refuses right after the socket opened (it lost
+                // the session, e.g. it restarted) is one outage, not "recovered" then "lost".
+                let now = self.state.clock.wall_ms;
+                let offline = match self.state.recovered_at.take() {
+                    Some((at, since)) if now - at <= RECOVERY_REFUSAL_MS => {
+                        self.drop_recovered_markers();
+                        offline.max(Duration::from_millis(
+                            u64::try_from(now - since).unwrap_or(0),
+                        ))
+                    }
+                    _ => offline,
+                };
                 self.gap_markers(offline, "messages may be lost");
                 self.system(
                     LineKind::Error,
@@ -1436,6 +1458,17 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    /// Takes back the "recovered" gap markers just written (the recovery did not hold).
+    fn drop_recovered_markers(&mut self) {
+        for index in 0..self.state.group_count() {
+            let buffer = &mut self.state.buffers[index];
+            let last = buffer.lines.back();
+            if last.is_some_and(|l| l.kind == LineKind::Gap && l.body.ends_with("· recovered")) {
+                buffer.lines.pop_back();
+            }
+        }
     }
 
     fn gap_markers(&mut self, offline: Duration, outcome: &str) {

@@ -497,6 +497,8 @@ pub struct State {
     pub reconnect_requested: bool,
     /// The last connection error written to the system buffer (each is written once).
     pub last_conn_error: Option<String>,
+    /// The last recovery: (wall ms when recovered, wall ms when the link went down).
+    pub recovered_at: Option<(i64, i64)>,
 }
 
 impl State {
@@ -540,6 +542,7 @@ impl State {
             token_expiry: None,
             reconnect_requested: false,
             last_conn_error: None,
+            recovered_at: None,
             settings,
         }
     }
