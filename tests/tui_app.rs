@@ -884,3 +884,23 @@ fn a_recovery_refused_at_once_reads_as_one_outage() {
     assert!(gaps[0].starts_with("offline 10:02:06–10:02:10"), "{gaps:?}");
     assert!(gaps[0].ends_with("messages may be lost"), "{gaps:?}");
 }
+
+#[test]
+fn raw_off_returns_to_the_buffer_it_was_typed_in() {
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    app.update(Action::GoToGroup(1));
+    type_text(&mut app, "/raw");
+    assert_eq!(
+        app.update(Action::Submit),
+        vec![Command::InspectFrames(true)]
+    );
+    assert_eq!(app.state().current_buffer().kind, BufferKind::Frames);
+    type_text(&mut app, "/raw");
+    assert_eq!(
+        app.update(Action::Submit),
+        vec![Command::InspectFrames(false)]
+    );
+    assert_eq!(app.state().current_buffer().name, "lobby");
+    assert!(app.state().buffer_of_kind(BufferKind::Frames).is_none());
+}

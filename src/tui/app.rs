@@ -1243,13 +1243,25 @@ impl App {
             SlashCommand::Raw => {
                 self.state.raw_frames = !self.state.raw_frames;
                 if self.state.raw_frames {
+                    let from = self.state.current_buffer();
+                    self.state.before_frames = Some((from.kind, from.name.clone()));
                     self.state
                         .buffers
                         .push(Buffer::new(BufferKind::Frames, "frames"));
                     let index = self.state.buffers.len() - 1;
                     self.switch_to(index);
                 } else if let Some(index) = self.state.buffer_of_kind(BufferKind::Frames) {
+                    let viewing = self.state.current == index;
                     self.remove_buffer(index);
+                    // Back to where /raw was typed, if that buffer is still there.
+                    let back = self
+                        .state
+                        .before_frames
+                        .take()
+                        .and_then(|(kind, name)| self.find_buffer(kind, &name));
+                    if let (true, Some(back)) = (viewing, back) {
+                        self.switch_to(back);
+                    }
                 }
                 vec![Command::InspectFrames(self.state.raw_frames)]
             }

@@ -499,6 +499,8 @@ pub struct State {
     pub last_conn_error: Option<String>,
     /// The last recovery: (wall ms when recovered, wall ms when the link went down).
     pub recovered_at: Option<(i64, i64)>,
+    /// The buffer shown when `/raw` opened the frames buffer, to return to.
+    pub before_frames: Option<(BufferKind, String)>,
 }
 
 impl State {
@@ -543,6 +545,7 @@ impl State {
             reconnect_requested: false,
             last_conn_error: None,
             recovered_at: None,
+            before_frames: None,
             settings,
         }
     }
