@@ -129,6 +129,11 @@ impl App {
         self.dirty = true;
     }
 
+    /// An error note in the status bar only (for a summary of lines already written).
+    pub fn status_error(&mut self, text: &str) {
+        self.error(sanitize_line(text));
+    }
+
     /// Sets when the token of a fixed client URL expires (`None`: tokens renew, or no expiry),
     /// so that the status bar warns ahead of it.
     pub fn set_token_expiry(&mut self, expires_ms: Option<i64>) {

@@ -98,6 +98,12 @@ pub async fn run_with_notices(
         tracing::warn!(%problem, "config");
         app.system_message(&format!("config: {problem}"), true);
     }
+    if problems.len() > 1 {
+        app.status_error(&format!(
+            "{} problems in the config's [ui]/[keys]; see the system buffer",
+            problems.len()
+        ));
+    }
     if !target.renewable {
         app.set_token_expiry(target.token_expires_at.map(|at| at.timestamp_millis()));
     }
