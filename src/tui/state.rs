@@ -201,6 +201,10 @@ pub enum LineKind {
     Error,
     /// "offline … · recovered" after a reconnect.
     Gap,
+    /// A raw frame received (the `frames` buffer, while `/raw` is on).
+    FrameIn,
+    /// A raw frame sent.
+    FrameOut,
 }
 
 /// Delivery of an own message.
@@ -412,6 +416,26 @@ pub enum Overlay {
     },
 }
 
+/// How long before a non-renewable token expires the status bar starts warning.
+pub const TOKEN_WARNING_MS: i64 = 5 * 60 * 1000;
+
+/// The expiry of a token that cannot be renewed (a fixed client URL): once it passes, the
+/// current connection lives on but the next fresh connection is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenExpiry {
+    /// Wall time of expiry, Unix milliseconds.
+    pub expires_ms: i64,
+    /// The one-time system-buffer warning was written.
+    pub warned: bool,
+}
+
+impl TokenExpiry {
+    /// Whether the status bar warns at `now_ms` (from 5 minutes before expiry on).
+    pub fn warning_at(&self, now_ms: i64) -> bool {
+        now_ms >= self.expires_ms - TOKEN_WARNING_MS
+    }
+}
+
 /// Severity of a status-bar note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoteLevel {
@@ -467,6 +491,16 @@ pub struct State {
     pub help_hint: String,
     /// When the link went down (wall ms), for gap markers.
     pub offline_since: Option<i64>,
+    /// The fixed client URL's token expiry, when it cannot be renewed.
+    pub token_expiry: Option<TokenExpiry>,
+    /// `/reconnect` was asked for: the session loss that follows is expected.
+    pub reconnect_requested: bool,
+    /// The last connection error written to the system buffer (each is written once).
+    pub last_conn_error: Option<String>,
+    /// The last recovery: (wall ms when recovered, wall ms when the link went down).
+    pub recovered_at: Option<(i64, i64)>,
+    /// The buffer shown when `/raw` opened the frames buffer, to return to.
+    pub before_frames: Option<(BufferKind, String)>,
 }
 
 impl State {
@@ -507,6 +541,11 @@ impl State {
             help,
             help_hint,
             offline_since: None,
+            token_expiry: None,
+            reconnect_requested: false,
+            last_conn_error: None,
+            recovered_at: None,
+            before_frames: None,
             settings,
         }
     }
