@@ -794,3 +794,40 @@ async fn item_41b_client_close_other_than_1000_keeps_the_session() {
         .expect("recovery opens");
     recovered.expect_nothing_queued().await;
 }
+
+#[tokio::test]
+async fn item_41c_client_close_without_a_code_ends_the_session_like_1000() {
+    // The JS client SDK's stop() sends a close frame with no status code.
+    let service = start().await;
+    let (client, connected) = reliable_client(&service, Some("stopper"), &[]).await;
+    let id = connected["connectionId"].as_str().unwrap().to_string();
+    assert_eq!(client.close_handshake(None).await.0, Ending::Closed(1005));
+    assert_eq!(connection_status(&service, HUB, &id).await, 404);
+    let mut attempt = open(&recovery_url(&service, &connected), &[RELIABLE])
+        .await
+        .expect("upgrade accepted");
+    assert_eq!(attempt.close_code().await, 1008);
+}
+
+#[tokio::test]
+async fn item_41d_a_client_close_frame_is_answered_before_the_socket_ends() {
+    let service = start().await;
+    let cases = [
+        (JSON, Some(1000), Ending::Closed(1000)),
+        (RELIABLE, Some(1000), Ending::Closed(1000)),
+        (RELIABLE, None, Ending::Closed(1005)),
+        // A non-normal close keeps the session for recovery, but is still answered.
+        (RELIABLE, Some(1001), Ending::Closed(1001)),
+        (JSON, Some(4000), Ending::Closed(4000)),
+    ];
+    for (protocol, code, expected) in cases {
+        let token = token_for(&service, HUB, None, &[], &[]);
+        let (client, _) = Client::connect(&client_url(&service, HUB, &token), protocol).await;
+        let (reply, clean) = client.close_handshake(code).await;
+        assert_eq!(reply, expected, "{protocol} close {code:?}");
+        assert!(
+            clean,
+            "{protocol} close {code:?}: the stream ended with an error"
+        );
+    }
+}

@@ -521,3 +521,53 @@ async fn the_service_pings_and_drops_a_silent_socket() {
     assert!(pings > 0, "the service sends WebSocket pings");
     listening.expect_nothing_queued().await;
 }
+
+#[tokio::test]
+async fn an_abrupt_drop_keeps_a_reliable_session_recoverable() {
+    let service = start().await;
+    let token = token_for(&service, HUB, Some("flaky"), JOIN_SEND, &[]);
+    let (client, connected) = Client::connect(&client_url(&service, HUB, &token), RELIABLE).await;
+    let id = connected["connectionId"].as_str().unwrap().to_string();
+    client.drop_abruptly();
+    // Give the service a moment to see the TCP drop before checking it kept the session.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(connection_status(&service, HUB, &id).await, 200);
+    let url = format!(
+        "ws://{}/client/hubs/{HUB}?awps_connection_id={id}&awps_reconnection_token={}",
+        service.addr,
+        connected["reconnectionToken"].as_str().unwrap()
+    );
+    let mut recovered = open(&url, &[RELIABLE]).await.expect("recovery opens");
+    recovered.expect_nothing_queued().await;
+    assert_eq!(connection_status(&service, HUB, &id).await, 200);
+}
+
+#[tokio::test]
+async fn serve_banner_says_the_js_server_sdk_needs_allow_insecure_connection() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wpchat"))
+        .args(["serve", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("wpchat serve starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let banner = tokio::time::timeout(WAIT, async {
+        let mut banner = String::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            banner.push_str(&line);
+            banner.push('\n');
+            if line.contains("Ctrl+C") {
+                break;
+            }
+        }
+        banner
+    })
+    .await
+    .expect("the banner is printed within the timeout");
+    let _ = child.kill().await;
+    assert!(banner.contains("allowInsecureConnection: true"), "{banner}");
+    assert!(banner.contains("Connection string:"), "{banner}");
+}

@@ -4,9 +4,11 @@
 //! Choices where the public material leaves room (protocol.md §12), kept here in one place:
 //! bad tokens get HTTP 401 with a plain-text reason; a refused recovery is upgraded and then
 //! closed with 1008; a REST close sends `system/disconnected` with the reason and closes
-//! with 1008 (the session cannot be recovered); shutdown closes with 1001; only a client
-//! close with 1000 ends a reliable session; no second `connected` after recovery; REST
-//! user-group membership applies to the user's current connections; a session remembers its
+//! with 1008 (the session cannot be recovered); shutdown closes with 1001; a client close
+//! with 1000 or with no status code ends a reliable session (any other code, or a dropped
+//! socket, keeps it for recovery); no second `connected` after recovery; REST user-group
+//! membership applies to the user's current connections and is remembered for the user's
+//! later ones; `/api/` operations not implemented here answer 501; a session remembers its
 //! last 65 536 successful ackIds; sockets are pinged every 20 s and dropped after six silent
 //! intervals.
 //!
@@ -26,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, head, post, put};
 use axum::serve::ListenerExt;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -167,13 +169,22 @@ fn router(registry: Arc<Registry>) -> Router {
         .route("/api/hubs/{hub}/:send", post(rest::send_to_all))
         .route("/api/hubs/{hub}/:generateToken", post(rest::generate_token))
         .route(
+            "/api/hubs/{hub}/:closeConnections",
+            post(rest::close_all_connections),
+        )
+        .route(
             "/api/hubs/{hub}/groups/{group}/:send",
             post(rest::send_to_group),
         )
         .route(
-            "/api/hubs/{hub}/groups/{group}",
-            axum::routing::head(rest::group_exists),
+            "/api/hubs/{hub}/groups/{group}/:closeConnections",
+            post(rest::close_group_connections),
         )
+        .route(
+            "/api/hubs/{hub}/groups/{group}/connections",
+            get(rest::list_group_connections),
+        )
+        .route("/api/hubs/{hub}/groups/{group}", head(rest::group_exists))
         .route(
             "/api/hubs/{hub}/groups/{group}/connections/{connection_id}",
             put(rest::add_connection_to_group).delete(rest::remove_connection_from_group),
@@ -183,8 +194,13 @@ fn router(registry: Arc<Registry>) -> Router {
             post(rest::send_to_user),
         )
         .route(
-            "/api/hubs/{hub}/users/{user}",
-            axum::routing::head(rest::user_exists),
+            "/api/hubs/{hub}/users/{user}/:closeConnections",
+            post(rest::close_user_connections),
+        )
+        .route("/api/hubs/{hub}/users/{user}", head(rest::user_exists))
+        .route(
+            "/api/hubs/{hub}/users/{user}/groups",
+            delete(rest::remove_user_from_all_groups),
         )
         .route(
             "/api/hubs/{hub}/users/{user}/groups/{group}",
@@ -196,7 +212,17 @@ fn router(registry: Arc<Registry>) -> Router {
         )
         .route(
             "/api/hubs/{hub}/connections/{connection_id}",
-            axum::routing::head(rest::connection_exists).delete(rest::close_connection),
+            head(rest::connection_exists).delete(rest::close_connection),
+        )
+        .route(
+            "/api/hubs/{hub}/connections/{connection_id}/groups",
+            delete(rest::remove_connection_from_all_groups),
+        )
+        .route(
+            "/api/hubs/{hub}/permissions/{permission}/connections/{connection_id}",
+            put(rest::grant_permission)
+                .delete(rest::revoke_permission)
+                .head(rest::check_permission),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             registry.clone(),
@@ -210,6 +236,7 @@ fn router(registry: Arc<Registry>) -> Router {
         .route("/api/health", get(rest::health))
         .merge(api)
         .fallback(rest::not_found)
+        .method_not_allowed_fallback(rest::method_not_allowed)
         .with_state(registry)
 }
 

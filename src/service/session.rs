@@ -4,13 +4,13 @@
 
 use std::cell::OnceCell;
 use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use super::permissions::Permissions;
+use super::permissions::{Permission, Permissions};
 use crate::protocol::{GroupFrame, MessageSource, Payload, ServiceMessage, encode_service};
 
 /// How many successful ackIds a session remembers; older ones are forgotten first.
@@ -139,7 +139,8 @@ pub(crate) struct Connection {
     pub id: Arc<str>,
     pub user_id: Option<Arc<str>>,
     pub kind: ClientKind,
-    pub permissions: Permissions,
+    /// From the token's roles; the REST permission API changes them at runtime.
+    permissions: RwLock<Permissions>,
     limits: Limits,
     state: Mutex<State>,
 }
@@ -195,7 +196,7 @@ impl Connection {
             id,
             user_id,
             kind,
-            permissions,
+            permissions: RwLock::new(permissions),
             limits,
             state: Mutex::new(State {
                 phase: Phase::Attached(attachment),
@@ -214,6 +215,38 @@ impl Connection {
         // A panic while holding this lock leaves consistent data behind (plain pushes and
         // pops), so a poisoned lock is still usable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn permissions(&self) -> std::sync::RwLockReadGuard<'_, Permissions> {
+        // Grants are single assignments, consistent even after a panic elsewhere.
+        self.permissions.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn permissions_mut(&self) -> std::sync::RwLockWriteGuard<'_, Permissions> {
+        self.permissions.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn can_join_leave(&self, group: &str) -> bool {
+        self.permissions().can_join_leave(group)
+    }
+
+    pub(crate) fn can_send(&self, group: &str) -> bool {
+        self.permissions().can_send(group)
+    }
+
+    /// Grants `permission` for one group (`Some`) or every group (`None`).
+    pub(crate) fn grant(&self, permission: Permission, target: Option<&str>) {
+        self.permissions_mut().grant(permission, target);
+    }
+
+    /// Revokes `permission` for one group (`Some`) or entirely (`None`).
+    pub(crate) fn revoke(&self, permission: Permission, target: Option<&str>) {
+        self.permissions_mut().revoke(permission, target);
+    }
+
+    /// Whether `permission` holds for one group (`Some`) or every group (`None`).
+    pub(crate) fn has_permission(&self, permission: Permission, target: Option<&str>) -> bool {
+        self.permissions().has(permission, target)
     }
 
     pub(crate) fn is_reliable(&self) -> bool {

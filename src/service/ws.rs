@@ -471,7 +471,7 @@ async fn linger(stream: &mut Stream) {
 
 /// How a socket's read side ended.
 enum ReadEnd {
-    /// The client sent a close frame; `normal` when its code was 1000.
+    /// The client sent a close frame; `normal` when its code was 1000 or absent.
     ClientClosed {
         normal: bool,
     },
@@ -676,8 +676,9 @@ async fn read_loop(stream: &mut Stream, context: &SocketContext, silence: Durati
             Message::Text(text) => context.on_text(&text),
             Message::Binary(bytes) => context.on_binary(bytes),
             Message::Close(frame) => {
+                // No status code counts as normal: it is what the JS SDK's stop() sends.
                 return ReadEnd::ClientClosed {
-                    normal: frame.is_some_and(|f| f.code == close_code::NORMAL),
+                    normal: frame.is_none_or(|f| f.code == close_code::NORMAL),
                 };
             }
             Message::Ping(_) | Message::Pong(_) => Ok(()),
@@ -742,7 +743,7 @@ impl SocketContext {
                 "No event handler is configured on the local service.",
             )),
             SimpleMode::SendToGroup { group, no_echo } => {
-                if !self.connection.permissions.can_send(group) {
+                if !self.connection.can_send(group) {
                     return Err(violation(
                         close_code::POLICY_VIOLATION,
                         format!("The client does not have permission to send to group '{group}'."),
@@ -812,7 +813,7 @@ impl SocketContext {
         let connection = &self.connection;
         match message {
             ClientMessage::JoinGroup { group, ack_id } => self.acked(ack_id, || {
-                if !connection.permissions.can_join_leave(&group) {
+                if !connection.can_join_leave(&group) {
                     return Err(ack_error(
                         AckErrorName::Forbidden,
                         format!("The client does not have permission to join group '{group}'."),
@@ -823,7 +824,7 @@ impl SocketContext {
                 Ok(())
             }),
             ClientMessage::LeaveGroup { group, ack_id } => self.acked(ack_id, || {
-                if !connection.permissions.can_join_leave(&group) {
+                if !connection.can_join_leave(&group) {
                     return Err(ack_error(
                         AckErrorName::Forbidden,
                         format!("The client does not have permission to leave group '{group}'."),
@@ -839,7 +840,7 @@ impl SocketContext {
                 no_echo,
                 data,
             } => self.acked(ack_id, || {
-                if !connection.permissions.can_send(&group) {
+                if !connection.can_send(&group) {
                     return Err(ack_error(
                         AckErrorName::Forbidden,
                         format!("The client does not have permission to send to group '{group}'."),
