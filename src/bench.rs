@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::cli::{BenchArgs, TargetArgs};
 use crate::client::{self, ClientConfig, ClientHandle, Command, ConnState, Event, OpOutcome};
-use crate::config::Config;
+use crate::config;
 use crate::protocol::Payload;
 use crate::target;
 
@@ -65,7 +65,11 @@ pub async fn run(target_args: TargetArgs, args: BenchArgs) -> anyhow::Result<Exi
     if args.publishers == 0 || args.subscribers == 0 || args.count == 0 {
         bail!("bench needs at least one publisher, one subscriber and one message");
     }
-    let target = target::resolve(&target_args, &Config::default()).await?;
+    let (config, warnings) = config::load(target_args.config.as_deref())?;
+    let target = target::resolve(&target_args, &config).await?;
+    for line in warnings.iter().chain(&target.notices) {
+        eprintln!("wpchat: {}", crate::auth::redact_secrets(line));
+    }
     let summary = measure(&target.client, &args).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -53,7 +53,7 @@ pub struct TargetArgs {
         global = true
     )]
     pub connection_string: Option<String>,
-    /// An app server endpoint answering GET with {"url": "<client url>"}.
+    /// An app server endpoint answering GET with {"url": CLIENT_URL}.
     #[arg(long, global = true)]
     pub negotiate: Option<String>,
     /// Extra header for the negotiate request ('Name: value'); repeatable.

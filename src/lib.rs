@@ -6,6 +6,7 @@ pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod logging;
 pub mod pipe;
 pub mod protocol;
 pub mod service;

@@ -183,18 +183,23 @@ async fn item_07_token_groups_are_joined_at_connect() {
 async fn item_08_token_expiring_after_connect_keeps_the_connection() {
     let service = start().await;
     // Expired already, but inside the 5-minute skew: accepted now, past its skewed expiry
-    // two seconds later.
+    // four seconds later.
     let token = mint(
         &Claims {
             aud: format!("http://{}/client/hubs/{HUB}", service.addr),
-            exp: now() - 299,
+            exp: now() - 297,
             roles: vec!["webpubsub.joinLeaveGroup".into()],
             ..Claims::default()
         },
         &service.access_key,
     );
     let (mut client, _) = Client::connect(&client_url(&service, HUB, &token), JSON).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (status, body) = refused(&client_url(&service, HUB, &token), &[JSON]).await;
+    assert_eq!(
+        status, 401,
+        "the same token is refused for a new connection: {body}"
+    );
     assert_eq!(client.join("room", 1).await, ack_ok(1));
 }
 
@@ -777,4 +782,52 @@ async fn item_43_new_connection_gets_new_id_and_only_token_groups() {
     publish(&mut sender, "t", "token group", 2).await;
     assert_eq!(second.next_json().await["data"], "token group");
     second.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn item_41b_client_close_other_than_1000_keeps_the_session() {
+    let service = start().await;
+    let (client, connected) = reliable_client(&service, None, &[]).await;
+    client.close_with(1001).await;
+    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
+        .await
+        .expect("recovery opens");
+    recovered.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn item_41c_client_close_without_a_code_ends_the_session_like_1000() {
+    // The JS client SDK's stop() sends a close frame with no status code.
+    let service = start().await;
+    let (client, connected) = reliable_client(&service, Some("stopper"), &[]).await;
+    let id = connected["connectionId"].as_str().unwrap().to_string();
+    assert_eq!(client.close_handshake(None).await.0, Ending::Closed(1005));
+    assert_eq!(connection_status(&service, HUB, &id).await, 404);
+    let mut attempt = open(&recovery_url(&service, &connected), &[RELIABLE])
+        .await
+        .expect("upgrade accepted");
+    assert_eq!(attempt.close_code().await, 1008);
+}
+
+#[tokio::test]
+async fn item_41d_a_client_close_frame_is_answered_before_the_socket_ends() {
+    let service = start().await;
+    let cases = [
+        (JSON, Some(1000), Ending::Closed(1000)),
+        (RELIABLE, Some(1000), Ending::Closed(1000)),
+        (RELIABLE, None, Ending::Closed(1005)),
+        // A non-normal close keeps the session for recovery, but is still answered.
+        (RELIABLE, Some(1001), Ending::Closed(1001)),
+        (JSON, Some(4000), Ending::Closed(4000)),
+    ];
+    for (protocol, code, expected) in cases {
+        let token = token_for(&service, HUB, None, &[], &[]);
+        let (client, _) = Client::connect(&client_url(&service, HUB, &token), protocol).await;
+        let (reply, clean) = client.close_handshake(code).await;
+        assert_eq!(reply, expected, "{protocol} close {code:?}");
+        assert!(
+            clean,
+            "{protocol} close {code:?}: the stream ended with an error"
+        );
+    }
 }

@@ -417,3 +417,157 @@ async fn connection_string_names_a_reachable_endpoint() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_reliable_receiver_that_acks_gets_a_long_stream() {
+    let service = start().await;
+    let (mut receiver, _) = Client::connect(
+        &client_url(
+            &service,
+            HUB,
+            &token_for(&service, HUB, None, &[], &["long"]),
+        ),
+        RELIABLE,
+    )
+    .await;
+    let (mut sender, _) = Client::connect(
+        &client_url(
+            &service,
+            HUB,
+            &token_for(&service, HUB, None, JOIN_SEND, &[]),
+        ),
+        JSON,
+    )
+    .await;
+    const MESSAGES: u64 = 5000;
+    let reader = tokio::spawn(async move {
+        for expected in 1..=MESSAGES {
+            let message = receiver.next_json().await;
+            assert_eq!(message["sequenceId"], expected, "{message}");
+            if expected.is_multiple_of(100) {
+                receiver
+                    .send_json(json!({"type": "sequenceAck", "sequenceId": expected}))
+                    .await;
+            }
+        }
+        receiver
+    });
+    for i in 0..MESSAGES {
+        sender
+            .send_json(json!({"type": "sendToGroup", "group": "long", "dataType": "text", "data": "x", "ackId": i + 1}))
+            .await;
+        assert_eq!(sender.next_json().await, ack_ok(i + 1));
+    }
+    let mut receiver = tokio::time::timeout(WAIT * 4, reader)
+        .await
+        .expect("all delivered in time")
+        .expect("reader");
+    receiver.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn the_service_pings_and_drops_a_silent_socket() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let service = start_with(ServiceConfig {
+        keepalive_interval: Duration::from_millis(50),
+        ..ServiceConfig::default()
+    })
+    .await;
+    let url = client_url(&service, HUB, &token_for(&service, HUB, None, &[], &[]));
+    // This client keeps reading, so tungstenite answers every ping with a pong.
+    let (mut listening, _) = Client::connect(&url, JSON).await;
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let reader = tokio::spawn(async move {
+        let mut pings = 0;
+        loop {
+            tokio::select! {
+                _ = &mut stopped => return (listening, pings),
+                frame = listening.socket.next() => match frame {
+                    Some(Ok(Message::Ping(_))) => pings += 1,
+                    Some(Ok(_)) => {}
+                    other => panic!("the listening socket ended: {other:?}"),
+                },
+            }
+        }
+    });
+
+    // A client that never reads never answers pings: after six silent intervals the
+    // service counts its (non-reliable) connection as gone.
+    let (_silent, connected) = Client::connect(&url, JSON).await;
+    let id = connected["connectionId"].as_str().unwrap().to_string();
+    let mut gone = false;
+    for _ in 0..100 {
+        let head = rest(
+            &service,
+            reqwest::Method::HEAD,
+            &format!("/api/hubs/{HUB}/connections/{id}"),
+            None,
+            Vec::new(),
+        )
+        .await;
+        if head.status() == 404 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the silent connection is still registered");
+    let _ = stop.send(());
+    let (mut listening, pings) = tokio::time::timeout(WAIT, reader)
+        .await
+        .expect("reader stops")
+        .expect("reader task");
+    assert!(pings > 0, "the service sends WebSocket pings");
+    listening.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn an_abrupt_drop_keeps_a_reliable_session_recoverable() {
+    let service = start().await;
+    let token = token_for(&service, HUB, Some("flaky"), JOIN_SEND, &[]);
+    let (client, connected) = Client::connect(&client_url(&service, HUB, &token), RELIABLE).await;
+    let id = connected["connectionId"].as_str().unwrap().to_string();
+    client.drop_abruptly();
+    // Give the service a moment to see the TCP drop before checking it kept the session.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(connection_status(&service, HUB, &id).await, 200);
+    let url = format!(
+        "ws://{}/client/hubs/{HUB}?awps_connection_id={id}&awps_reconnection_token={}",
+        service.addr,
+        connected["reconnectionToken"].as_str().unwrap()
+    );
+    let mut recovered = open(&url, &[RELIABLE]).await.expect("recovery opens");
+    recovered.expect_nothing_queued().await;
+    assert_eq!(connection_status(&service, HUB, &id).await, 200);
+}
+
+#[tokio::test]
+async fn serve_banner_says_the_js_server_sdk_needs_allow_insecure_connection() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wpchat"))
+        .args(["serve", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("wpchat serve starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let banner = tokio::time::timeout(WAIT, async {
+        let mut banner = String::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            banner.push_str(&line);
+            banner.push('\n');
+            if line.contains("Ctrl+C") {
+                break;
+            }
+        }
+        banner
+    })
+    .await
+    .expect("the banner is printed within the timeout");
+    let _ = child.kill().await;
+    assert!(banner.contains("allowInsecureConnection: true"), "{banner}");
+    assert!(banner.contains("Connection string:"), "{banner}");
+}

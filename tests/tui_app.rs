@@ -470,3 +470,437 @@ fn help_overlay_lists_the_live_key_map() {
     app.update(Action::Cancel);
     assert_eq!(app.state().overlay, Overlay::None);
 }
+
+#[test]
+fn slash_commands_emit_their_commands() {
+    let mut app = connected_app();
+    type_text(&mut app, "/send ops deploying now");
+    match app.update(Action::Submit).as_slice() {
+        [Command::SendToGroup { group, payload, .. }] => {
+            assert_eq!(group, "ops");
+            assert_eq!(payload, &Payload::Text("deploying now".into()));
+        }
+        other => panic!("expected /send, got {other:?}"),
+    }
+    type_text(&mut app, "/event ping {\"n\":1}");
+    match app.update(Action::Submit).as_slice() {
+        [Command::SendEvent { event, payload, .. }] => {
+            assert_eq!(event, "ping");
+            assert_eq!(payload, &Payload::json("{\"n\":1}").unwrap());
+        }
+        other => panic!("expected /event, got {other:?}"),
+    }
+    type_text(&mut app, "/raw");
+    assert_eq!(
+        app.update(Action::Submit),
+        vec![Command::InspectFrames(true)]
+    );
+    assert_eq!(app.state().current_buffer().kind, BufferKind::Frames);
+    type_text(&mut app, "/reconnect");
+    assert_eq!(app.update(Action::Submit), vec![Command::Reconnect]);
+    type_text(&mut app, "/noecho on");
+    app.update(Action::Submit);
+    app.update(Action::GoToGroup(1));
+    type_text(&mut app, "quiet");
+    assert!(matches!(
+        app.update(Action::Submit).as_slice(),
+        [Command::SendToGroup { no_echo: true, .. }]
+    ));
+    type_text(&mut app, "/bin @/tmp/payload.bin");
+    assert!(app.update(Action::Submit).is_empty());
+    assert_eq!(
+        app.take_effects(),
+        vec![wpchat::tui::Effect::ReadFile {
+            group: "lobby".into(),
+            path: "/tmp/payload.bin".into()
+        }]
+    );
+    let commands = app.update(Action::FileLoaded {
+        group: "lobby".into(),
+        path: "/tmp/payload.bin".into(),
+        result: Ok(vec![1, 2, 3]),
+    });
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::SendToGroup { payload: Payload::Binary(bytes), .. }] if bytes == &[1, 2, 3]
+    ));
+    type_text(&mut app, "/quit");
+    assert_eq!(app.update(Action::Submit), vec![Command::Shutdown]);
+    assert!(app.should_quit());
+}
+
+#[test]
+fn ctrl_r_finds_an_earlier_line() {
+    let mut app = connected_app();
+    for line in ["deploy the api", "lunch?"] {
+        type_text(&mut app, line);
+        app.update(Action::Submit);
+    }
+    app.key(key(KeyCode::Char('r'), KeyModifiers::CONTROL));
+    type_text(&mut app, "api");
+    assert!(
+        app.update(Action::Submit).is_empty(),
+        "Enter takes the match"
+    );
+    assert_eq!(app.state().editor.text(), "deploy the api");
+    app.update(Action::Up);
+    assert_eq!(app.state().editor.text(), "lunch?");
+}
+
+#[test]
+fn clicking_a_group_in_the_pane_switches_to_it() {
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    app.update(Action::Resize(80, 24));
+    app.update(Action::GoToGroup(2));
+    // Row 0 is the pane's border; row 1 is group 1.
+    app.update(Action::Click { column: 3, row: 1 });
+    assert_eq!(app.state().current_buffer().name, "lobby");
+}
+
+#[tokio::test]
+async fn a_stopped_engine_fails_the_send_instead_of_leaving_it_pending() {
+    let mut app = connected_app();
+    let (commands, receiver) = tokio::sync::mpsc::channel(4);
+    drop(receiver);
+    let (_events_tx, events) = tokio::sync::mpsc::channel(4);
+    let (_state_tx, state) =
+        tokio::sync::watch::channel(wpchat::client::ConnState::Connecting { attempt: 1 });
+    let handle = wpchat::client::ClientHandle {
+        commands,
+        events,
+        state,
+    };
+    type_text(&mut app, "anyone?");
+    let sends = app.update(Action::Submit);
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        wpchat::tui::event_loop::send_commands(&mut app, &handle, sends),
+    )
+    .await
+    .expect("send_commands returns");
+    let line = app.state().current_buffer().lines.back().unwrap().clone();
+    match line.delivery {
+        Delivery::Failed(name) => assert_eq!(app.state().names.name(name), "Stopped"),
+        other => panic!("expected a failed line, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_ui_and_key_settings_fall_back_to_defaults_and_are_reported() {
+    let config = wpchat::config::Config {
+        ui: toml::from_str("scrollback = -5\nnick_width = 12\ncolour = \"red\"").unwrap(),
+        keys: toml::from_str("help = \"hyper-x\"\nnext_group = \"alt-n\"\nfly = \"f3\"").unwrap(),
+        ..Default::default()
+    };
+    let (settings, keymap, problems) = wpchat::tui::ui_from_config(&config);
+    assert_eq!(settings.scrollback, UiSettings::default().scrollback);
+    assert_eq!(settings.nick_width, 12, "good settings still apply");
+    assert_eq!(
+        keymap.action_for(key(KeyCode::F(1), KeyModifiers::NONE)),
+        Some(Action::Help),
+        "a bad binding keeps the default keys"
+    );
+    assert_eq!(
+        keymap.action_for(key(KeyCode::Char('n'), KeyModifiers::ALT)),
+        Some(Action::NextGroup)
+    );
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    for name in ["scrollback", "colour", "hyper-x", "fly"] {
+        assert!(
+            problems.iter().any(|p| p.contains(name)),
+            "{name} in {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn config_problems_reach_the_system_buffer_and_status_line() {
+    let mut app = connected_app();
+    app.system_message("config: [ui]: 'scrollback' must be a whole number", true);
+    let state = app.state();
+    let system = state
+        .buffers
+        .iter()
+        .find(|b| b.kind == BufferKind::System)
+        .unwrap();
+    let last = system.lines.back().unwrap();
+    assert_eq!(last.kind, LineKind::Error);
+    assert!(last.body.contains("scrollback"));
+    assert_eq!(system.unread, 1, "the system buffer shows it has news");
+    let note = state.note.as_ref().expect("status note");
+    assert_eq!(note.level, NoteLevel::Error);
+    assert!(note.text.contains("scrollback"));
+}
+
+#[test]
+fn an_expiring_fixed_token_warns_from_five_minutes_before() {
+    let base = Instant::now();
+    let mut app = connected_app();
+    let expires = T0 + 10 * 60_000;
+    app.set_token_expiry(Some(expires));
+    let system_lines = |app: &App| {
+        app.state()
+            .buffers
+            .iter()
+            .find(|b| b.kind == BufferKind::System)
+            .unwrap()
+            .lines
+            .iter()
+            .filter(|l| l.body.contains("cannot be renewed"))
+            .count()
+    };
+    let at = |app: &mut App, offset_ms: i64| {
+        app.update(Action::Tick {
+            wall_ms: T0 + offset_ms,
+            mono: base + Duration::from_millis(offset_ms as u64),
+        });
+    };
+    assert_eq!(wpchat::tui::view::token_warning(app.state()), None);
+    at(&mut app, 4 * 60_000);
+    assert_eq!(wpchat::tui::view::token_warning(app.state()), None);
+    assert_eq!(system_lines(&app), 0);
+    at(&mut app, 5 * 60_000 + 30_000);
+    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
+    assert!(warning.contains("expires in 5 min"), "{warning}");
+    assert_eq!(system_lines(&app), 1);
+    at(&mut app, 9 * 60_000 + 50_000);
+    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
+    assert!(warning.contains("expires in 10 s"), "{warning}");
+    at(&mut app, 11 * 60_000);
+    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
+    assert!(warning.contains("expired"), "{warning}");
+    assert_eq!(system_lines(&app), 1, "the system line is written once");
+}
+
+#[test]
+fn a_token_already_expired_at_start_warns_at_once() {
+    let mut app = connected_app();
+    app.set_token_expiry(Some(T0 - 1_000));
+    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
+    assert!(warning.contains("expired"), "{warning}");
+    app.set_token_expiry(None);
+    assert_eq!(wpchat::tui::view::token_warning(app.state()), None);
+}
+
+#[test]
+fn leaving_the_group_in_view_shows_the_group_before_it() {
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    join_group(&mut app, "alerts");
+    app.update(Action::GoToGroup(2));
+    app.update(group_message("lobby", "bob", "hi"));
+    assert_eq!(app.state().buffers[0].unread, 1);
+    let commands = app.update(Action::LeavePrompt);
+    assert!(commands.is_empty());
+    let op = match app.update(Action::Submit).as_slice() {
+        [Command::Leave { op, group }] if group == "ops" => *op,
+        other => panic!("expected Leave ops, got {other:?}"),
+    };
+    app.update(done(op));
+    let state = app.state();
+    assert_eq!(state.current_buffer().name, "lobby");
+    assert_eq!(state.current_buffer().unread, 0, "seen now");
+    assert_eq!(state.group_count(), 2);
+}
+
+#[test]
+fn tab_prefers_recent_speakers_and_adds_a_colon_at_line_start() {
+    let mut app = connected_app();
+    join_group(&mut app, "alerts");
+    app.update(Action::GoToGroup(1));
+    app.update(group_message("lobby", "alan", "first"));
+    app.update(group_message("lobby", "alex", "second"));
+    type_text(&mut app, "al");
+    app.update(Action::Complete);
+    assert_eq!(
+        app.state().editor.text(),
+        "alex: ",
+        "the latest speaker first, never ourselves (alice)"
+    );
+    app.update(Action::Complete);
+    assert_eq!(app.state().editor.text(), "alan: ");
+    app.update(Action::Complete);
+    assert_eq!(
+        app.state().editor.text(),
+        "alerts ",
+        "group names after users"
+    );
+    app.update(Action::KillLineBack);
+    type_text(&mut app, "ask al");
+    app.update(Action::Complete);
+    assert_eq!(app.state().editor.text(), "ask alex ");
+}
+
+#[test]
+fn a_requested_reconnect_is_not_reported_as_a_loss() {
+    let mut app = connected_app();
+    type_text(&mut app, "/reconnect");
+    assert_eq!(app.update(Action::Submit), vec![Command::Reconnect]);
+    app.update(Event::SessionLost {
+        offline: Duration::ZERO,
+        reason: "a reconnect was requested".into(),
+    });
+    let state = app.state();
+    let gap = state.buffers[0].lines.back().unwrap();
+    assert_eq!(gap.kind, LineKind::Gap);
+    assert!(gap.body.contains("as requested"), "{}", gap.body);
+    let system = state
+        .buffers
+        .iter()
+        .find(|b| b.kind == BufferKind::System)
+        .unwrap();
+    assert!(system.lines.iter().all(|l| l.kind != LineKind::Error));
+    // A later, unrequested loss is reported as one.
+    app.update(Event::SessionLost {
+        offline: Duration::from_secs(40),
+        reason: "recovery window passed".into(),
+    });
+    let gap = app.state().buffers[0].lines.back().unwrap().clone();
+    assert!(gap.body.contains("messages may be lost"), "{}", gap.body);
+}
+
+#[test]
+fn a_read_marker_shows_where_unread_messages_began() {
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    app.update(group_message("ops", "bob", "seen"));
+    app.update(Action::GoToGroup(1));
+    app.update(group_message("ops", "bob", "first unread"));
+    app.update(group_message("ops", "bob", "second unread"));
+    app.update(Action::GoToGroup(2));
+    let state = app.state();
+    let buffer = state.current_buffer();
+    let rows_of = |text: &str| {
+        let index = buffer
+            .lines
+            .iter()
+            .position(|l| &*l.body == text)
+            .expect("line");
+        wpchat::tui::view::message_rows(state, buffer, index, 60)
+            .iter()
+            .map(|row| row.to_string())
+            .collect::<Vec<_>>()
+    };
+    let first = rows_of("first unread");
+    assert!(first[0].contains("── new"), "{first:?}");
+    assert!(!rows_of("second unread")[0].contains("── new"));
+    assert!(!rows_of("seen").iter().any(|r| r.contains("── new")));
+    // Leaving the buffer forgets the marker.
+    app.update(Action::GoToGroup(1));
+    app.update(Action::GoToGroup(2));
+    let state = app.state();
+    let buffer = state.current_buffer();
+    let index = buffer.lines.len() - 1;
+    let rows = wpchat::tui::view::message_rows(state, buffer, index, 60);
+    assert!(!rows.iter().any(|r| r.to_string().contains("── new")));
+}
+
+#[test]
+fn a_connection_error_is_written_once_per_distinct_error() {
+    let mut app = connected_app();
+    let retry = |error: &str| wpchat::client::ConnState::Reconnecting {
+        retry_at: Instant::now() + Duration::from_secs(2),
+        attempt: 2,
+        last_error: error.into(),
+    };
+    for _ in 0..3 {
+        app.update(retry("connection refused"));
+    }
+    app.update(retry("401 Unauthorized"));
+    let errors: Vec<String> = app
+        .state()
+        .buffers
+        .iter()
+        .find(|b| b.kind == BufferKind::System)
+        .unwrap()
+        .lines
+        .iter()
+        .filter(|l| l.kind == LineKind::Error)
+        .map(|l| l.body.to_string())
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains("connection refused"));
+    assert!(errors[1].contains("401"));
+}
+
+#[test]
+fn the_activity_list_names_buffers_with_news() {
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    join_group(&mut app, "alerts");
+    assert_eq!(wpchat::tui::view::activity_list(app.state()), None);
+    app.update(group_message("lobby", "bob", "hi"));
+    app.update(group_message("ops", "bob", "alice: look"));
+    assert_eq!(
+        wpchat::tui::view::activity_list(app.state()).as_deref(),
+        Some("1,2!")
+    );
+    app.update(Action::GoToGroup(2));
+    assert_eq!(
+        wpchat::tui::view::activity_list(app.state()).as_deref(),
+        Some("1")
+    );
+}
+
+#[test]
+fn a_pasted_line_with_its_newline_goes_straight_to_the_input() {
+    let mut app = connected_app();
+    app.update(Action::Paste("deploy done\r\n".into()));
+    assert_eq!(app.state().overlay, Overlay::None);
+    assert_eq!(app.state().editor.text(), "deploy done");
+    app.update(Action::KillLineBack);
+    app.update(Action::Paste("two\nlines\n".into()));
+    assert!(matches!(app.state().overlay, Overlay::PasteConfirm { .. }));
+}
+
+#[test]
+fn a_recovery_refused_at_once_reads_as_one_outage() {
+    let base = Instant::now();
+    let mut app = connected_app();
+    let at = |app: &mut App, offset_ms: i64| {
+        app.update(Action::Tick {
+            wall_ms: T0 + offset_ms,
+            mono: base + Duration::from_millis(offset_ms as u64),
+        });
+    };
+    at(&mut app, 10_000);
+    app.update(Event::Recovered {
+        offline: Duration::from_secs(4),
+        connection_id: "6aZcQ1".into(),
+    });
+    at(&mut app, 10_500);
+    app.update(Event::SessionLost {
+        offline: Duration::ZERO,
+        reason: "1008: The reconnection token is not valid".into(),
+    });
+    let gaps: Vec<String> = app.state().buffers[0]
+        .lines
+        .iter()
+        .filter(|l| l.kind == LineKind::Gap)
+        .map(|l| l.body.to_string())
+        .collect();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert!(gaps[0].starts_with("offline 10:02:06–10:02:10"), "{gaps:?}");
+    assert!(gaps[0].ends_with("messages may be lost"), "{gaps:?}");
+}
+
+#[test]
+fn raw_off_returns_to_the_buffer_it_was_typed_in() {
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    app.update(Action::GoToGroup(1));
+    type_text(&mut app, "/raw");
+    assert_eq!(
+        app.update(Action::Submit),
+        vec![Command::InspectFrames(true)]
+    );
+    assert_eq!(app.state().current_buffer().kind, BufferKind::Frames);
+    type_text(&mut app, "/raw");
+    assert_eq!(
+        app.update(Action::Submit),
+        vec![Command::InspectFrames(false)]
+    );
+    assert_eq!(app.state().current_buffer().name, "lobby");
+    assert!(app.state().buffer_of_kind(BufferKind::Frames).is_none());
+}

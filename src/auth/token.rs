@@ -89,18 +89,25 @@ fn sign(input: &[u8], key: &str) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// The three parts of a compact JWS: header, payload, signature (still base64url).
+fn split_parts(token: &str) -> Result<(&str, &str, &str), TokenError> {
+    let mut parts = token.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(header), Some(payload), Some(signature), None) => Ok((header, payload, signature)),
+        _ => Err(TokenError::Malformed),
+    }
+}
+
+fn decode_part(part: &str) -> Result<Vec<u8>, TokenError> {
+    B64URL
+        .decode(part.trim_end_matches('='))
+        .map_err(|_| TokenError::Malformed)
+}
+
 /// Reads a token's claims without checking its signature (to show when it expires).
 pub fn decode_unverified(token: &str) -> Result<Claims, TokenError> {
-    let mut parts = token.split('.');
-    let (Some(_), Some(payload), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenError::Malformed);
-    };
-    let bytes = B64URL
-        .decode(payload.trim_end_matches('='))
-        .map_err(|_| TokenError::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|e| TokenError::Claims(e.to_string()))
+    let (_, payload, _) = split_parts(token)?;
+    serde_json::from_slice(&decode_part(payload)?).map_err(|e| TokenError::Claims(e.to_string()))
 }
 
 /// Verifies signature, expiry (with `skew_secs` of leeway) and audience (case-insensitive,
@@ -112,15 +119,8 @@ pub fn verify(
     now: i64,
     skew_secs: i64,
 ) -> Result<Claims, TokenError> {
-    let mut parts = token.split('.');
-    let (Some(header), Some(_), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenError::Malformed);
-    };
-    let header_json = B64URL
-        .decode(header.trim_end_matches('='))
-        .map_err(|_| TokenError::Malformed)?;
+    let (header, _, signature) = split_parts(token)?;
+    let header_json = decode_part(header)?;
     #[derive(Deserialize)]
     struct Header {
         alg: String,
@@ -130,9 +130,7 @@ pub fn verify(
         return Err(TokenError::Algorithm(header.alg));
     }
     let signing_input_len = token.len() - signature.len() - 1;
-    let signature = B64URL
-        .decode(signature.trim_end_matches('='))
-        .map_err(|_| TokenError::Malformed)?;
+    let signature = decode_part(signature)?;
     let mut mac =
         HmacSha256::new_from_slice(access_key.as_bytes()).expect("HMAC takes any key length");
     mac.update(&token.as_bytes()[..signing_input_len]);

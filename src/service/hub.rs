@@ -18,6 +18,8 @@ pub(crate) struct Shared {
     pub access_key: String,
     pub allow_anonymous: bool,
     pub recovery_window: Duration,
+    /// WebSocket ping interval; a socket silent for `SILENT_PINGS` intervals is dropped.
+    pub keepalive_interval: Duration,
     pub limits: Limits,
     /// Signs reconnection tokens; random per service run, so tokens die with the process.
     pub reconnection_secret: String,
@@ -31,6 +33,7 @@ impl Shared {
         access_key: String,
         allow_anonymous: bool,
         recovery_window: Duration,
+        keepalive_interval: Duration,
         limits: Limits,
     ) -> Self {
         let secret: [u8; 32] = rand::random();
@@ -38,6 +41,7 @@ impl Shared {
             access_key,
             allow_anonymous,
             recovery_window,
+            keepalive_interval,
             limits,
             reconnection_secret: secret.iter().map(|b| format!("{b:02x}")).collect(),
             next_epoch: AtomicU64::new(1),
@@ -140,6 +144,8 @@ struct HubState {
     /// clones one `Arc` under the lock.
     groups: HashMap<Arc<str>, Arc<[Arc<Connection>]>>,
     users: HashMap<Arc<str>, Vec<Arc<Connection>>>,
+    /// Groups a user was added to by REST; the user's later connections join them too.
+    user_groups: HashMap<Arc<str>, HashSet<Arc<str>>>,
 }
 
 /// One hub.
@@ -182,6 +188,15 @@ impl Hub {
         for group in groups {
             join_locked(&mut state, &connection.id, group);
         }
+        let remembered: Vec<Arc<str>> = connection
+            .user_id
+            .as_ref()
+            .and_then(|user| state.user_groups.get(user))
+            .map(|groups| groups.iter().cloned().collect())
+            .unwrap_or_default();
+        for group in remembered {
+            join_locked(&mut state, &connection.id, &group);
+        }
     }
 
     pub(crate) fn get(&self, connection_id: &str) -> Option<Arc<Connection>> {
@@ -218,31 +233,50 @@ impl Hub {
         leave_locked(&mut self.lock(), connection_id, group)
     }
 
-    /// Adds every connection of a user to a group; returns how many there were.
+    /// Adds every connection of a user to a group, and remembers it so the user's later
+    /// connections join too; returns how many connections there were.
     pub(crate) fn join_user(&self, user_id: &str, group: &str) -> usize {
         let mut state = self.lock();
-        let ids: Vec<Arc<str>> = state
-            .users
-            .get(user_id)
-            .map(|c| c.iter().map(|c| c.id.clone()).collect())
-            .unwrap_or_default();
+        let ids = user_connection_ids(&state, user_id);
         for id in &ids {
             join_locked(&mut state, id, group);
         }
+        state
+            .user_groups
+            .entry(Arc::from(user_id))
+            .or_default()
+            .insert(Arc::from(group));
         ids.len()
     }
 
-    /// Removes every connection of a user from a group.
+    /// Removes every connection of a user from a group, and forgets the membership.
     pub(crate) fn leave_user(&self, user_id: &str, group: &str) {
         let mut state = self.lock();
-        let ids: Vec<Arc<str>> = state
-            .users
-            .get(user_id)
-            .map(|c| c.iter().map(|c| c.id.clone()).collect())
-            .unwrap_or_default();
+        let ids = user_connection_ids(&state, user_id);
         for id in &ids {
             leave_locked(&mut state, id, group);
         }
+        if let Some(groups) = state.user_groups.get_mut(user_id) {
+            groups.remove(group);
+            if groups.is_empty() {
+                state.user_groups.remove(user_id);
+            }
+        }
+    }
+
+    /// Removes every connection of a user from every group, and forgets the user's
+    /// remembered memberships.
+    pub(crate) fn leave_user_all(&self, user_id: &str) {
+        let mut state = self.lock();
+        for id in user_connection_ids(&state, user_id) {
+            leave_all_locked(&mut state, &id);
+        }
+        state.user_groups.remove(user_id);
+    }
+
+    /// Removes a connection from every group. False if the connection is unknown.
+    pub(crate) fn leave_all(&self, connection_id: &str) -> bool {
+        leave_all_locked(&mut self.lock(), connection_id)
     }
 
     pub(crate) fn group_exists(&self, group: &str) -> bool {
@@ -287,6 +321,20 @@ impl Hub {
             }
             None => false,
         }
+    }
+
+    /// Closes each of `connections` not excluded; returns how many were closed.
+    pub(crate) fn close_connections(
+        &self,
+        connections: &[Arc<Connection>],
+        cause: &CloseCause,
+        excluded: impl Fn(&Connection) -> bool,
+    ) -> usize {
+        connections
+            .iter()
+            .filter(|c| !excluded(c))
+            .filter(|c| self.close_connection(&c.id, cause))
+            .count()
     }
 
     /// Hands one message to each recipient not excluded, then closes those that overflowed.
@@ -341,6 +389,25 @@ fn join_locked(state: &mut HubState, connection_id: &str, group: &str) -> bool {
     next.extend(members.iter().cloned());
     next.push(connection);
     *members = Arc::from(next);
+    true
+}
+
+fn user_connection_ids(state: &HubState, user_id: &str) -> Vec<Arc<str>> {
+    state
+        .users
+        .get(user_id)
+        .map(|c| c.iter().map(|c| c.id.clone()).collect())
+        .unwrap_or_default()
+}
+
+fn leave_all_locked(state: &mut HubState, connection_id: &str) -> bool {
+    let Some(member) = state.connections.get_mut(connection_id) else {
+        return false;
+    };
+    let groups = std::mem::take(&mut member.groups);
+    for group in &groups {
+        remove_from_group(state, group, connection_id);
+    }
     true
 }
 

@@ -1,5 +1,20 @@
 //! The local Web PubSub-compatible service: client WebSocket endpoint, hubs, groups, acks,
 //! reliable sessions and the REST data-plane subset.
+//!
+//! Choices where the public material leaves room (protocol.md §12), kept here in one place:
+//! bad tokens get HTTP 401 with a plain-text reason; a refused recovery is upgraded and then
+//! closed with 1008; a REST close sends `system/disconnected` with the reason and closes
+//! with 1008 (the session cannot be recovered); shutdown closes with 1001; a client close
+//! with 1000 or with no status code ends a reliable session (any other code, or a dropped
+//! socket, keeps it for recovery); no second `connected` after recovery; REST user-group
+//! membership applies to the user's current connections and is remembered for the user's
+//! later ones; `/api/` operations not implemented here answer 501; a session remembers its
+//! last 65 536 successful ackIds; sockets are pinged every 20 s and dropped after six silent
+//! intervals.
+//!
+//! Layout: `hub` (connections, groups, users, fan-out), `session` (one connection's queue,
+//! reliable buffer and ackIds), `permissions` (roles and wildcard patterns), `ws` (client
+//! endpoint and socket loops), `rest` (REST subset and health), `serve` (`wpchat serve`).
 
 mod hub;
 mod permissions;
@@ -13,7 +28,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, head, post, put};
+use axum::serve::ListenerExt;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
@@ -31,6 +47,8 @@ pub const DEV_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
 pub const DEFAULT_PORT: u16 = 8080;
 /// How long a dropped reliable session waits for recovery (protocol.md §5).
 pub const DEFAULT_RECOVERY_WINDOW: Duration = Duration::from_secs(30);
+/// How often the service pings each socket (the cloud service's default keepalive).
+pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
 /// Frames a connection's outbound queue holds before it is closed as a slow client.
 pub const DEFAULT_OUTBOUND_QUEUE_FRAMES: usize = 8192;
 /// Un-acked data messages a reliable session may hold (protocol.md §5).
@@ -50,6 +68,9 @@ pub struct ServiceConfig {
     pub recovery_window: Duration,
     /// Frames queued for one connection before it counts as a slow client and is closed.
     pub outbound_queue_frames: usize,
+    /// WebSocket ping interval; a socket that sends nothing (not even a pong) for six
+    /// intervals counts as dropped.
+    pub keepalive_interval: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -61,6 +82,7 @@ impl Default for ServiceConfig {
             allow_anonymous: false,
             recovery_window: DEFAULT_RECOVERY_WINDOW,
             outbound_queue_frames: DEFAULT_OUTBOUND_QUEUE_FRAMES,
+            keepalive_interval: DEFAULT_KEEPALIVE_INTERVAL,
         }
     }
 }
@@ -147,13 +169,22 @@ fn router(registry: Arc<Registry>) -> Router {
         .route("/api/hubs/{hub}/:send", post(rest::send_to_all))
         .route("/api/hubs/{hub}/:generateToken", post(rest::generate_token))
         .route(
+            "/api/hubs/{hub}/:closeConnections",
+            post(rest::close_all_connections),
+        )
+        .route(
             "/api/hubs/{hub}/groups/{group}/:send",
             post(rest::send_to_group),
         )
         .route(
-            "/api/hubs/{hub}/groups/{group}",
-            axum::routing::head(rest::group_exists),
+            "/api/hubs/{hub}/groups/{group}/:closeConnections",
+            post(rest::close_group_connections),
         )
+        .route(
+            "/api/hubs/{hub}/groups/{group}/connections",
+            get(rest::list_group_connections),
+        )
+        .route("/api/hubs/{hub}/groups/{group}", head(rest::group_exists))
         .route(
             "/api/hubs/{hub}/groups/{group}/connections/{connection_id}",
             put(rest::add_connection_to_group).delete(rest::remove_connection_from_group),
@@ -163,8 +194,13 @@ fn router(registry: Arc<Registry>) -> Router {
             post(rest::send_to_user),
         )
         .route(
-            "/api/hubs/{hub}/users/{user}",
-            axum::routing::head(rest::user_exists),
+            "/api/hubs/{hub}/users/{user}/:closeConnections",
+            post(rest::close_user_connections),
+        )
+        .route("/api/hubs/{hub}/users/{user}", head(rest::user_exists))
+        .route(
+            "/api/hubs/{hub}/users/{user}/groups",
+            delete(rest::remove_user_from_all_groups),
         )
         .route(
             "/api/hubs/{hub}/users/{user}/groups/{group}",
@@ -176,7 +212,17 @@ fn router(registry: Arc<Registry>) -> Router {
         )
         .route(
             "/api/hubs/{hub}/connections/{connection_id}",
-            axum::routing::head(rest::connection_exists).delete(rest::close_connection),
+            head(rest::connection_exists).delete(rest::close_connection),
+        )
+        .route(
+            "/api/hubs/{hub}/connections/{connection_id}/groups",
+            delete(rest::remove_connection_from_all_groups),
+        )
+        .route(
+            "/api/hubs/{hub}/permissions/{permission}/connections/{connection_id}",
+            put(rest::grant_permission)
+                .delete(rest::revoke_permission)
+                .head(rest::check_permission),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             registry.clone(),
@@ -190,6 +236,7 @@ fn router(registry: Arc<Registry>) -> Router {
         .route("/api/health", get(rest::health))
         .merge(api)
         .fallback(rest::not_found)
+        .method_not_allowed_fallback(rest::method_not_allowed)
         .with_state(registry)
 }
 
@@ -213,12 +260,17 @@ pub async fn start(config: ServiceConfig) -> Result<RunningService, ServiceError
         config.access_key.clone(),
         config.allow_anonymous,
         config.recovery_window,
+        config.keepalive_interval.max(Duration::from_millis(10)),
         limits,
     ));
     let registry = Arc::new(Registry::new(shared));
     let app = router(registry.clone());
     let (stop, mut stopped) = watch::channel(false);
     let server = tokio::spawn(async move {
+        // Small frames (acks, chat lines) must not wait for Nagle's algorithm.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|stop| *stop).await;

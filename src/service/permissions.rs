@@ -1,5 +1,6 @@
 //! What a connection may do, from the roles in its token: join/leave and publish, for every
-//! group, for named groups, or for groups matching a wildcard pattern (protocol.md §2).
+//! group, for named groups, or for groups matching a wildcard pattern (protocol.md §2). The
+//! REST permission API grants, revokes and checks them at runtime.
 
 use std::collections::HashSet;
 
@@ -13,17 +14,75 @@ const SEND_PATTERN: &str = "webpubsub.sendToGroups.";
 /// The most `*` characters a wildcard role may hold; longer patterns grant nothing.
 const MAX_STARS: usize = 5;
 
+/// A permission the REST API can grant, revoke and check (`/permissions/{permission}/…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Permission {
+    JoinLeaveGroup,
+    SendToGroup,
+}
+
+impl Permission {
+    /// The REST path name (`joinLeaveGroup`, `sendToGroup`), compared case-insensitively.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        if name.eq_ignore_ascii_case("joinLeaveGroup") {
+            Some(Permission::JoinLeaveGroup)
+        } else if name.eq_ignore_ascii_case("sendToGroup") {
+            Some(Permission::SendToGroup)
+        } else {
+            None
+        }
+    }
+}
+
 /// Permission to do one kind of group operation.
 #[derive(Debug, Clone, Default)]
 struct Grant {
     all: bool,
     groups: HashSet<String>,
     patterns: Vec<GroupPattern>,
+    /// Groups revoked one by one while a broader grant (all, a pattern) stays.
+    revoked: HashSet<String>,
 }
 
 impl Grant {
     fn allows(&self, group: &str) -> bool {
-        self.all || self.groups.contains(group) || self.patterns.iter().any(|p| p.matches(group))
+        !self.revoked.contains(group)
+            && (self.all
+                || self.groups.contains(group)
+                || self.patterns.iter().any(|p| p.matches(group)))
+    }
+
+    /// `Some(group)`: that group; `None`: every group.
+    fn grant(&mut self, target: Option<&str>) {
+        match target {
+            Some(group) => {
+                self.revoked.remove(group);
+                self.groups.insert(group.to_string());
+            }
+            None => {
+                self.all = true;
+                self.revoked.clear();
+            }
+        }
+    }
+
+    /// `Some(group)`: that group only; `None`: everything, roles included.
+    fn revoke(&mut self, target: Option<&str>) {
+        match target {
+            Some(group) => {
+                self.groups.remove(group);
+                self.revoked.insert(group.to_string());
+            }
+            None => *self = Grant::default(),
+        }
+    }
+
+    /// `Some(group)`: allowed for that group; `None`: allowed for every group.
+    fn has(&self, target: Option<&str>) -> bool {
+        match target {
+            Some(group) => self.allows(group),
+            None => self.all && self.revoked.is_empty(),
+        }
     }
 }
 
@@ -69,6 +128,31 @@ impl Permissions {
 
     pub(crate) fn can_send(&self, group: &str) -> bool {
         self.send.allows(group)
+    }
+
+    fn grant_of(&mut self, permission: Permission) -> &mut Grant {
+        match permission {
+            Permission::JoinLeaveGroup => &mut self.join_leave,
+            Permission::SendToGroup => &mut self.send,
+        }
+    }
+
+    /// Grants `permission` for one group (`Some`) or every group (`None`).
+    pub(crate) fn grant(&mut self, permission: Permission, target: Option<&str>) {
+        self.grant_of(permission).grant(target);
+    }
+
+    /// Revokes `permission` for one group (`Some`) or entirely (`None`).
+    pub(crate) fn revoke(&mut self, permission: Permission, target: Option<&str>) {
+        self.grant_of(permission).revoke(target);
+    }
+
+    /// Whether `permission` holds for one group (`Some`) or every group (`None`).
+    pub(crate) fn has(&self, permission: Permission, target: Option<&str>) -> bool {
+        match permission {
+            Permission::JoinLeaveGroup => self.join_leave.has(target),
+            Permission::SendToGroup => self.send.has(target),
+        }
     }
 }
 
@@ -223,5 +307,47 @@ mod tests {
         assert!(all.can_join_leave("x") && all.can_send("y"));
         let none = Permissions::from_roles::<&str>(&[]);
         assert!(!none.can_join_leave("x") && !none.can_send("x"));
+    }
+
+    #[test]
+    fn runtime_grant_revoke_and_has() {
+        let mut p = Permissions::from_roles::<&str>(&[]);
+        assert!(!p.has(Permission::SendToGroup, Some("g")));
+        p.grant(Permission::SendToGroup, Some("g"));
+        assert!(p.has(Permission::SendToGroup, Some("g")) && p.can_send("g"));
+        assert!(!p.has(Permission::SendToGroup, None));
+        assert!(!p.can_join_leave("g"));
+        p.revoke(Permission::SendToGroup, Some("g"));
+        assert!(!p.can_send("g"));
+
+        p.grant(Permission::JoinLeaveGroup, None);
+        assert!(p.has(Permission::JoinLeaveGroup, None) && p.can_join_leave("any"));
+        // Revoking one group leaves the others, and "every group" no longer holds.
+        p.revoke(Permission::JoinLeaveGroup, Some("secret"));
+        assert!(!p.can_join_leave("secret") && p.can_join_leave("other"));
+        assert!(!p.has(Permission::JoinLeaveGroup, None));
+        p.grant(Permission::JoinLeaveGroup, Some("secret"));
+        assert!(p.can_join_leave("secret"));
+        p.revoke(Permission::JoinLeaveGroup, None);
+        assert!(!p.can_join_leave("other") && !p.can_join_leave("secret"));
+    }
+
+    #[test]
+    fn revoking_everything_removes_token_roles_too() {
+        let mut p = Permissions::from_roles(&["webpubsub.sendToGroups.news.*"]);
+        assert!(p.has(Permission::SendToGroup, Some("news.a")));
+        p.revoke(Permission::SendToGroup, Some("news.a"));
+        assert!(!p.can_send("news.a") && p.can_send("news.b"));
+        p.revoke(Permission::SendToGroup, None);
+        assert!(!p.can_send("news.b"));
+        assert_eq!(
+            Permission::from_name("SENDTOGROUP"),
+            Some(Permission::SendToGroup)
+        );
+        assert_eq!(
+            Permission::from_name("joinleavegroup"),
+            Some(Permission::JoinLeaveGroup)
+        );
+        assert_eq!(Permission::from_name("invoke"), None);
     }
 }

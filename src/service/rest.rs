@@ -1,20 +1,23 @@
 //! The REST data-plane subset the server SDKs use: send to all, a group, a user or a
-//! connection; group membership of connections and users; closing and checking connections;
-//! minting client tokens; and the health check. Callers authenticate with an access-key JWT
-//! whose `aud` is the request URL.
+//! connection; group membership of connections and users; listing a group's connections;
+//! closing and checking connections (one, a user's, a group's, all); granting, revoking and
+//! checking connection permissions; minting client tokens; and the health check. Callers
+//! authenticate with an access-key JWT whose `aud` is the request URL. Other `/api/` routes
+//! answer 501, so an SDK call this service lacks fails loudly instead of reading as "not found".
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::hub::{Hub, Registry};
-use super::session::{CloseCause, Delivery};
+use super::permissions::Permission;
+use super::session::{CloseCause, Connection, Delivery};
 use super::ws::{describe_token_error, is_valid_hub, unix_now};
 use crate::auth::token::{self, Claims};
 use crate::protocol::{MessageSource, Payload, close_code, validate_group_name};
@@ -51,6 +54,22 @@ impl RestError {
         RestError {
             status: StatusCode::NOT_FOUND,
             code: "NotFound",
+            message: message.into(),
+        }
+    }
+
+    fn not_implemented(message: impl Into<String>) -> Self {
+        RestError {
+            status: StatusCode::NOT_IMPLEMENTED,
+            code: "NotImplemented",
+            message: message.into(),
+        }
+    }
+
+    fn not_supported(message: impl Into<String>) -> Self {
+        RestError {
+            status: StatusCode::BAD_REQUEST,
+            code: "NotSupported",
             message: message.into(),
         }
     }
@@ -164,8 +183,37 @@ pub(crate) async fn health() -> Response {
         .into_response()
 }
 
-pub(crate) async fn not_found() -> Response {
-    RestError::not_found("no such endpoint on the local Web PubSub service").into_response()
+/// Any path no route matched: `/api/…` is an operation this service lacks (501), anything
+/// else does not exist (404).
+pub(crate) async fn not_found(method: Method, uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        not_implemented(method, uri).await
+    } else {
+        RestError::not_found("no such endpoint on the local Web PubSub service").into_response()
+    }
+}
+
+/// A known path with a method it does not serve.
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        not_implemented(method, uri).await
+    } else {
+        RestError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "MethodNotAllowed",
+            message: format!("{method} is not supported on {}", uri.path()),
+        }
+        .into_response()
+    }
+}
+
+async fn not_implemented(method: Method, uri: Uri) -> Response {
+    tracing::info!(%method, path = %uri.path(), "REST operation not implemented by the local service");
+    RestError::not_implemented(format!(
+        "{method} {} is not implemented by the local Web PubSub service",
+        uri.path()
+    ))
+    .into_response()
 }
 
 fn hub_of(registry: &Registry, hub: &str) -> Result<Arc<Hub>, RestError> {
@@ -345,6 +393,19 @@ pub(crate) async fn remove_user_from_group(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// How a REST close ends a connection: `system/disconnected` with `?reason=` (default
+/// `ClosedByAppServer`), then close 1008.
+fn rest_close_cause(query: Option<&str>) -> CloseCause {
+    let reason = query_value(query, "reason")
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| "ClosedByAppServer".into());
+    CloseCause {
+        code: close_code::POLICY_VIOLATION,
+        reason,
+        discard_queued: false,
+    }
+}
+
 /// `DELETE /api/hubs/{hub}/connections/{id}?reason=…`
 pub(crate) async fn close_connection(
     State(registry): State<Arc<Registry>>,
@@ -352,18 +413,221 @@ pub(crate) async fn close_connection(
     RawQuery(query): RawQuery,
 ) -> RestResult {
     let hub = hub_of(&registry, &hub)?;
-    let reason = query_value(query.as_deref(), "reason")
-        .filter(|r| !r.trim().is_empty())
-        .unwrap_or_else(|| "ClosedByAppServer".into());
-    hub.close_connection(
-        &connection_id,
-        &CloseCause {
-            code: close_code::POLICY_VIOLATION,
-            reason,
-            discard_queued: false,
-        },
-    );
+    hub.close_connection(&connection_id, &rest_close_cause(query.as_deref()));
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn no_content() -> RestResult {
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn excluded_ids(query: Option<&str>) -> HashSet<String> {
+    query_values(query, "excluded").into_iter().collect()
+}
+
+/// `POST /api/hubs/{hub}/:closeConnections?reason=…&excluded=…`
+pub(crate) async fn close_all_connections(
+    State(registry): State<Arc<Registry>>,
+    Path(hub): Path<String>,
+    RawQuery(query): RawQuery,
+) -> RestResult {
+    let hub = hub_of(&registry, &hub)?;
+    let query = query.as_deref();
+    let excluded = excluded_ids(query);
+    let closed = hub.close_connections(&hub.connections(), &rest_close_cause(query), |c| {
+        excluded.contains(&*c.id)
+    });
+    tracing::info!(hub = %hub.name, closed, "closed all connections (REST)");
+    no_content()
+}
+
+/// `POST /api/hubs/{hub}/groups/{group}/:closeConnections?reason=…&excluded=…`
+pub(crate) async fn close_group_connections(
+    State(registry): State<Arc<Registry>>,
+    Path((hub, group)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> RestResult {
+    let hub = hub_of(&registry, &hub)?;
+    check_group(&group)?;
+    let query = query.as_deref();
+    let excluded = excluded_ids(query);
+    let members: Vec<Arc<Connection>> = hub
+        .group_members(&group)
+        .map(|m| m.to_vec())
+        .unwrap_or_default();
+    let closed = hub.close_connections(&members, &rest_close_cause(query), |c| {
+        excluded.contains(&*c.id)
+    });
+    tracing::info!(hub = %hub.name, %group, closed, "closed a group's connections (REST)");
+    no_content()
+}
+
+/// `POST /api/hubs/{hub}/users/{user}/:closeConnections?reason=…&excluded=…`
+pub(crate) async fn close_user_connections(
+    State(registry): State<Arc<Registry>>,
+    Path((hub, user)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> RestResult {
+    let hub = hub_of(&registry, &hub)?;
+    let query = query.as_deref();
+    let excluded = excluded_ids(query);
+    let closed = hub.close_connections(
+        &hub.user_connections(&user),
+        &rest_close_cause(query),
+        |c| excluded.contains(&*c.id),
+    );
+    tracing::info!(hub = %hub.name, user_id = %user, closed, "closed a user's connections (REST)");
+    no_content()
+}
+
+/// `DELETE /api/hubs/{hub}/connections/{id}/groups`
+pub(crate) async fn remove_connection_from_all_groups(
+    State(registry): State<Arc<Registry>>,
+    Path((hub, connection_id)): Path<(String, String)>,
+) -> RestResult {
+    let hub = hub_of(&registry, &hub)?;
+    hub.leave_all(&connection_id);
+    no_content()
+}
+
+/// `DELETE /api/hubs/{hub}/users/{user}/groups` (also forgets remembered memberships)
+pub(crate) async fn remove_user_from_all_groups(
+    State(registry): State<Arc<Registry>>,
+    Path((hub, user)): Path<(String, String)>,
+) -> RestResult {
+    let hub = hub_of(&registry, &hub)?;
+    hub.leave_user_all(&user);
+    no_content()
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupMember {
+    connection_id: String,
+    user_id: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupMemberPage {
+    value: Vec<GroupMember>,
+    next_link: Option<String>,
+}
+
+/// `GET /api/hubs/{hub}/groups/{group}/connections?top=…` — one page holding every member
+/// (up to `top`); `maxpagesize` is accepted and ignored, so `nextLink` is always null.
+pub(crate) async fn list_group_connections(
+    State(registry): State<Arc<Registry>>,
+    Path((hub, group)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> RestResult {
+    let hub = hub_of(&registry, &hub)?;
+    check_group(&group)?;
+    let top = match query_value(query.as_deref(), "top") {
+        None => usize::MAX,
+        Some(text) => text.parse::<usize>().map_err(|_| {
+            RestError::bad_request(format!("top '{text}' must be a non-negative whole number"))
+        })?,
+    };
+    let value = hub
+        .group_members(&group)
+        .map(|members| {
+            members
+                .iter()
+                .filter(|c| !c.is_closed())
+                .take(top)
+                .map(|c| GroupMember {
+                    connection_id: c.id.to_string(),
+                    user_id: c.user_id.as_deref().map(str::to_string),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(axum::Json(GroupMemberPage {
+        value,
+        next_link: None,
+    })
+    .into_response())
+}
+
+/// The permission, live connection and optional `targetName` group of a permission request.
+fn permission_request(
+    registry: &Registry,
+    hub: &str,
+    permission: &str,
+    connection_id: &str,
+    query: Option<&str>,
+) -> Result<(Arc<Connection>, Permission, Option<String>), RestError> {
+    let hub = hub_of(registry, hub)?;
+    let permission = Permission::from_name(permission).ok_or_else(|| {
+        RestError::bad_request(format!(
+            "permission '{permission}' is not one of joinLeaveGroup, sendToGroup"
+        ))
+    })?;
+    let target = query_value(query, "targetName");
+    if let Some(group) = &target {
+        check_group(group)?;
+    }
+    let connection = hub
+        .get(connection_id)
+        .filter(|c| !c.is_closed())
+        .ok_or_else(|| RestError::not_found(format!("connection '{connection_id}' not found")))?;
+    Ok((connection, permission, target))
+}
+
+/// `PUT /api/hubs/{hub}/permissions/{permission}/connections/{id}?targetName=…` (no
+/// targetName: every group)
+pub(crate) async fn grant_permission(
+    State(registry): State<Arc<Registry>>,
+    Path((hub, permission, connection_id)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+) -> RestResult {
+    let (connection, permission, target) = permission_request(
+        &registry,
+        &hub,
+        &permission,
+        &connection_id,
+        query.as_deref(),
+    )?;
+    connection.grant(permission, target.as_deref());
+    tracing::info!(%connection_id, ?permission, group = target.as_deref().unwrap_or("(all)"), "granted permission (REST)");
+    Ok(StatusCode::OK.into_response())
+}
+
+/// `DELETE /api/hubs/{hub}/permissions/{permission}/connections/{id}?targetName=…` (no
+/// targetName: revoked entirely, token roles included)
+pub(crate) async fn revoke_permission(
+    State(registry): State<Arc<Registry>>,
+    Path((hub, permission, connection_id)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+) -> RestResult {
+    let (connection, permission, target) = permission_request(
+        &registry,
+        &hub,
+        &permission,
+        &connection_id,
+        query.as_deref(),
+    )?;
+    connection.revoke(permission, target.as_deref());
+    tracing::info!(%connection_id, ?permission, group = target.as_deref().unwrap_or("(all)"), "revoked permission (REST)");
+    no_content()
+}
+
+/// `HEAD /api/hubs/{hub}/permissions/{permission}/connections/{id}?targetName=…` — 200 if
+/// held (for that group, or with no targetName for every group), else 404.
+pub(crate) async fn check_permission(
+    State(registry): State<Arc<Registry>>,
+    Path((hub, permission, connection_id)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+) -> RestResult {
+    let (connection, permission, target) = permission_request(
+        &registry,
+        &hub,
+        &permission,
+        &connection_id,
+        query.as_deref(),
+    )?;
+    exists(connection.has_permission(permission, target.as_deref()))
 }
 
 fn exists(found: bool) -> RestResult {
@@ -416,6 +680,13 @@ pub(crate) async fn generate_token(
 ) -> RestResult {
     hub_of(&registry, &hub_name)?;
     let query = query.as_deref();
+    if let Some(client_type) = query_value(query, "clientType")
+        && !client_type.eq_ignore_ascii_case("Default")
+    {
+        return Err(RestError::not_supported(format!(
+            "clientType '{client_type}' is not supported by the local service; only Default (Web PubSub clients) is"
+        )));
+    }
     let minutes = match query_value(query, "minutesToExpire") {
         None => 60,
         Some(text) => match text.parse::<i64>() {

@@ -101,6 +101,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "The access key is the well-known development key: for local use only, since anyone who knows it can mint tokens."
         );
     }
+    println!(
+        "Server SDKs: the endpoint is plain http, so the JS server SDK (@azure/web-pubsub) needs \
+         {{ allowInsecureConnection: true }} in its WebPubSubServiceClient options."
+    );
     if args.allow_anonymous {
         println!("Anonymous connections (no token) are allowed.");
     }

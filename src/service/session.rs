@@ -4,13 +4,13 @@
 
 use std::cell::OnceCell;
 use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use super::permissions::Permissions;
+use super::permissions::{Permission, Permissions};
 use crate::protocol::{GroupFrame, MessageSource, Payload, ServiceMessage, encode_service};
 
 /// How many successful ackIds a session remembers; older ones are forgotten first.
@@ -139,7 +139,8 @@ pub(crate) struct Connection {
     pub id: Arc<str>,
     pub user_id: Option<Arc<str>>,
     pub kind: ClientKind,
-    pub permissions: Permissions,
+    /// From the token's roles; the REST permission API changes them at runtime.
+    permissions: RwLock<Permissions>,
     limits: Limits,
     state: Mutex<State>,
 }
@@ -195,7 +196,7 @@ impl Connection {
             id,
             user_id,
             kind,
-            permissions,
+            permissions: RwLock::new(permissions),
             limits,
             state: Mutex::new(State {
                 phase: Phase::Attached(attachment),
@@ -214,6 +215,38 @@ impl Connection {
         // A panic while holding this lock leaves consistent data behind (plain pushes and
         // pops), so a poisoned lock is still usable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn permissions(&self) -> std::sync::RwLockReadGuard<'_, Permissions> {
+        // Grants are single assignments, consistent even after a panic elsewhere.
+        self.permissions.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn permissions_mut(&self) -> std::sync::RwLockWriteGuard<'_, Permissions> {
+        self.permissions.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn can_join_leave(&self, group: &str) -> bool {
+        self.permissions().can_join_leave(group)
+    }
+
+    pub(crate) fn can_send(&self, group: &str) -> bool {
+        self.permissions().can_send(group)
+    }
+
+    /// Grants `permission` for one group (`Some`) or every group (`None`).
+    pub(crate) fn grant(&self, permission: Permission, target: Option<&str>) {
+        self.permissions_mut().grant(permission, target);
+    }
+
+    /// Revokes `permission` for one group (`Some`) or entirely (`None`).
+    pub(crate) fn revoke(&self, permission: Permission, target: Option<&str>) {
+        self.permissions_mut().revoke(permission, target);
+    }
+
+    /// Whether `permission` holds for one group (`Some`) or every group (`None`).
+    pub(crate) fn has_permission(&self, permission: Permission, target: Option<&str>) -> bool {
+        self.permissions().has(permission, target)
     }
 
     pub(crate) fn is_reliable(&self) -> bool {
@@ -466,4 +499,105 @@ fn release(state: &mut State) {
     state.unacked_bytes = 0;
     state.ack_ids = HashSet::new();
     state.ack_id_order = VecDeque::new();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        queue_frames: 4,
+        queue_bytes: 1 << 20,
+        reliable_messages: 3,
+        reliable_bytes: 1 << 20,
+    };
+
+    fn connection(kind: ClientKind) -> (Connection, Arc<Attachment>) {
+        let attachment = Attachment::new(1);
+        let connection = Connection::new(
+            Arc::from("c1"),
+            None,
+            kind,
+            Permissions::default(),
+            LIMITS,
+            attachment.clone(),
+        );
+        (connection, attachment)
+    }
+
+    fn text_delivery(text: &str) -> Delivery {
+        Delivery::new(&MessageSource::Server, Payload::Text(text.into()))
+    }
+
+    fn queued_texts(connection: &Connection, attachment: &Attachment) -> Vec<String> {
+        let mut batch = VecDeque::new();
+        assert!(connection.take_queued(attachment, &mut batch));
+        batch
+            .into_iter()
+            .map(|frame| match frame {
+                Outbound::Text(text) => text.to_string(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reliable_messages_get_sequence_ids_and_replay_after_reattach() {
+        let (connection, attachment) = connection(ClientKind::JsonReliable);
+        for text in ["a", "b", "c"] {
+            assert_eq!(connection.deliver(&text_delivery(text)), Delivered::Queued);
+        }
+        let sent = queued_texts(&connection, &attachment);
+        assert!(sent[0].starts_with(r#"{"sequenceId":1,"#), "{}", sent[0]);
+        assert!(sent[2].starts_with(r#"{"sequenceId":3,"#), "{}", sent[2]);
+        connection.ack_sequence(2);
+        assert!(connection.detach(1));
+        let next = Attachment::new(2);
+        assert!(connection.reattach(next.clone()));
+        let replayed = queued_texts(&connection, &next);
+        assert_eq!(replayed.len(), 1);
+        assert!(replayed[0].contains(r#""data":"c""#));
+        // The stale attachment no longer drains this connection.
+        assert!(!connection.take_queued(&attachment, &mut VecDeque::new()));
+    }
+
+    #[test]
+    fn reliable_buffer_cap_and_slow_client_cap() {
+        let (reliable, _) = connection(ClientKind::JsonReliable);
+        for _ in 0..3 {
+            assert_eq!(reliable.deliver(&text_delivery("x")), Delivered::Queued);
+        }
+        assert_eq!(reliable.deliver(&text_delivery("x")), Delivered::BufferFull);
+
+        let (plain, _) = connection(ClientKind::Json);
+        for _ in 0..4 {
+            assert_eq!(plain.deliver(&text_delivery("x")), Delivered::Queued);
+        }
+        assert_eq!(plain.deliver(&text_delivery("x")), Delivered::SlowClient);
+    }
+
+    #[test]
+    fn close_queues_disconnected_then_close_and_ends_the_session() {
+        let (connection, attachment) = connection(ClientKind::Json);
+        assert!(connection.close(&CloseCause {
+            code: 1008,
+            reason: "bye".into(),
+            discard_queued: false,
+        }));
+        let mut batch = VecDeque::new();
+        assert!(connection.take_queued(&attachment, &mut batch));
+        assert!(matches!(&batch[0], Outbound::Text(t) if t.contains("disconnected")));
+        assert!(matches!(&batch[1], Outbound::Close { code: 1008, .. }));
+        assert_eq!(connection.deliver(&text_delivery("late")), Delivered::Gone);
+        assert!(!connection.reattach(Attachment::new(2)));
+    }
+
+    #[test]
+    fn duplicate_ack_ids_are_remembered_per_session() {
+        let (connection, _) = connection(ClientKind::JsonReliable);
+        assert!(!connection.is_duplicate(7));
+        connection.remember_ack(7);
+        assert!(connection.is_duplicate(7));
+        assert!(!connection.is_duplicate(8));
+    }
 }

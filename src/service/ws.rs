@@ -25,6 +25,8 @@ use crate::protocol::{
     ServiceMessage, Subprotocol, close_code, decode_client, encode_service, validate_group_name,
 };
 
+/// Keepalive intervals without any inbound frame after which a socket counts as dropped.
+const SILENT_PINGS: u32 = 6;
 /// Clock skew allowed on `exp`/`nbf`.
 const TOKEN_SKEW_SECS: i64 = 300;
 /// Reconnection tokens live about a week (as the emulator's).
@@ -469,7 +471,7 @@ async fn linger(stream: &mut Stream) {
 
 /// How a socket's read side ended.
 enum ReadEnd {
-    /// The client sent a close frame; `normal` when its code was 1000.
+    /// The client sent a close frame; `normal` when its code was 1000 or absent.
     ClientClosed {
         normal: bool,
     },
@@ -499,7 +501,13 @@ async fn run_socket(
 ) {
     let _guard = registry.shared.track_socket();
     let (sink, mut stream) = socket.split();
-    let mut writer = tokio::spawn(write_loop(sink, connection.clone(), attachment.clone()));
+    let keepalive = registry.shared.keepalive_interval;
+    let mut writer = tokio::spawn(write_loop(
+        sink,
+        connection.clone(),
+        attachment.clone(),
+        keepalive,
+    ));
     let context = SocketContext {
         registry,
         hub,
@@ -508,7 +516,7 @@ async fn run_socket(
     };
     let mut writer_done = false;
     let end = tokio::select! {
-        end = read_loop(&mut stream, &context) => end,
+        end = read_loop(&mut stream, &context, keepalive * SILENT_PINGS) => end,
         _ = &mut writer => { writer_done = true; ReadEnd::WriterStopped }
         () = attachment.cancel.notified() => ReadEnd::Cancelled,
     };
@@ -519,11 +527,14 @@ async fn run_socket(
         ..
     } = context;
     let id = connection.id.clone();
+    let closed_abnormally_by_client = matches!(end, ReadEnd::ClientClosed { normal: false });
     match end {
         ReadEnd::ClientClosed { normal: true } => {
             hub.remove(&id);
             connection.finish();
             writer.abort();
+            // Reading once more flushes tungstenite's queued close reply.
+            linger(&mut stream).await;
             tracing::info!(hub = %hub.name, connection_id = %id, "client closed the connection");
         }
         ReadEnd::Violation(cause) => {
@@ -555,6 +566,10 @@ async fn run_socket(
             }
         }
     }
+    if closed_abnormally_by_client {
+        // Reading once more flushes tungstenite's queued close reply.
+        linger(&mut stream).await;
+    }
 }
 
 /// Lets the writer send the last frames (disconnected, close), within a grace period.
@@ -581,14 +596,29 @@ fn schedule_expiry(registry: &Registry, hub: Arc<Hub>, connection: Arc<Connectio
     });
 }
 
-async fn write_loop(mut sink: Sink, connection: Arc<Connection>, attachment: Arc<Attachment>) {
+async fn write_loop(
+    mut sink: Sink,
+    connection: Arc<Connection>,
+    attachment: Arc<Attachment>,
+    keepalive: Duration,
+) {
     let mut batch = VecDeque::new();
+    let mut next_ping = tokio::time::Instant::now() + keepalive;
     loop {
         if !connection.take_queued(&attachment, &mut batch) {
             return;
         }
         if batch.is_empty() {
-            attachment.wake.notified().await;
+            tokio::select! {
+                () = attachment.wake.notified() => {}
+                () = tokio::time::sleep_until(next_ping) => {
+                    // Keepalive: the client's pong (or anything else) proves it is there.
+                    next_ping = tokio::time::Instant::now() + keepalive;
+                    if sink.send(Message::Ping(Bytes::new())).await.is_err() {
+                        return;
+                    }
+                }
+            }
             continue;
         }
         // Feed the whole batch, then flush once: one write for many small frames.
@@ -619,8 +649,15 @@ fn is_too_big(error: axum::Error) -> bool {
     )
 }
 
-async fn read_loop(stream: &mut Stream, context: &SocketContext) -> ReadEnd {
-    while let Some(next) = stream.next().await {
+async fn read_loop(stream: &mut Stream, context: &SocketContext, silence: Duration) -> ReadEnd {
+    loop {
+        let Ok(next) = tokio::time::timeout(silence, stream.next()).await else {
+            tracing::info!(connection_id = %context.connection.id, "no frame (not even a pong) for {silence:?}; treating the socket as dropped");
+            return ReadEnd::Dropped;
+        };
+        let Some(next) = next else {
+            return ReadEnd::Dropped;
+        };
         let message = match next {
             Ok(message) => message,
             Err(error) => {
@@ -639,8 +676,9 @@ async fn read_loop(stream: &mut Stream, context: &SocketContext) -> ReadEnd {
             Message::Text(text) => context.on_text(&text),
             Message::Binary(bytes) => context.on_binary(bytes),
             Message::Close(frame) => {
+                // No status code counts as normal: it is what the JS SDK's stop() sends.
                 return ReadEnd::ClientClosed {
-                    normal: frame.is_some_and(|f| f.code == close_code::NORMAL),
+                    normal: frame.is_none_or(|f| f.code == close_code::NORMAL),
                 };
             }
             Message::Ping(_) | Message::Pong(_) => Ok(()),
@@ -649,7 +687,6 @@ async fn read_loop(stream: &mut Stream, context: &SocketContext) -> ReadEnd {
             return ReadEnd::Violation(cause);
         }
     }
-    ReadEnd::Dropped
 }
 
 fn violation(code: u16, reason: impl Into<String>) -> CloseCause {
@@ -706,7 +743,7 @@ impl SocketContext {
                 "No event handler is configured on the local service.",
             )),
             SimpleMode::SendToGroup { group, no_echo } => {
-                if !self.connection.permissions.can_send(group) {
+                if !self.connection.can_send(group) {
                     return Err(violation(
                         close_code::POLICY_VIOLATION,
                         format!("The client does not have permission to send to group '{group}'."),
@@ -776,7 +813,7 @@ impl SocketContext {
         let connection = &self.connection;
         match message {
             ClientMessage::JoinGroup { group, ack_id } => self.acked(ack_id, || {
-                if !connection.permissions.can_join_leave(&group) {
+                if !connection.can_join_leave(&group) {
                     return Err(ack_error(
                         AckErrorName::Forbidden,
                         format!("The client does not have permission to join group '{group}'."),
@@ -787,7 +824,7 @@ impl SocketContext {
                 Ok(())
             }),
             ClientMessage::LeaveGroup { group, ack_id } => self.acked(ack_id, || {
-                if !connection.permissions.can_join_leave(&group) {
+                if !connection.can_join_leave(&group) {
                     return Err(ack_error(
                         AckErrorName::Forbidden,
                         format!("The client does not have permission to leave group '{group}'."),
@@ -803,7 +840,7 @@ impl SocketContext {
                 no_echo,
                 data,
             } => self.acked(ack_id, || {
-                if !connection.permissions.can_send(&group) {
+                if !connection.can_send(&group) {
                     return Err(ack_error(
                         AckErrorName::Forbidden,
                         format!("The client does not have permission to send to group '{group}'."),

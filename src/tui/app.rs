@@ -14,7 +14,7 @@ use super::editor::Editor;
 use super::keymap::{Action, Keymap};
 use super::state::{
     Buffer, BufferKind, Clock, ConnStatus, Delivery, FailedSend, LineKind, LogLine, Membership,
-    NO_SENDER, NoteLevel, Overlay, PendingOp, State, StatusNote, UiSettings,
+    NO_SENDER, NoteLevel, Overlay, PendingOp, State, StatusNote, TokenExpiry, UiSettings,
 };
 use super::view;
 use crate::client::{Command, ConnState, Direction, Event, OpError, OpId, OpOutcome};
@@ -25,8 +25,16 @@ use crate::text::{sanitize, sanitize_line};
 const NOTE_MS: i64 = 6_000;
 /// Own-message echoes remembered per group.
 const ECHO_MEMORY: usize = 256;
+/// Messages one wheel notch scrolls.
+const WHEEL_MESSAGES: usize = 3;
 /// Failed sends kept for the retry key.
 const FAILED_MEMORY: usize = 100;
+/// A session loss this soon after a recovery means the recovery was refused.
+const RECOVERY_REFUSAL_MS: i64 = 3_000;
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
 
 /// Input to `App::update`.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +114,66 @@ impl App {
         if let Some(user) = user_id {
             self.set_user(user);
         }
+    }
+
+    /// A line for the `system` buffer from wpchat itself (start-up notices, config problems);
+    /// an error also shows in the status bar.
+    pub fn system_message(&mut self, text: &str, error: bool) {
+        let text = sanitize_line(text);
+        if error {
+            self.system(LineKind::Error, text.clone());
+            self.error(text);
+        } else {
+            self.system(LineKind::Notice, text);
+        }
+        self.dirty = true;
+    }
+
+    /// An error note in the status bar only (for a summary of lines already written).
+    pub fn status_error(&mut self, text: &str) {
+        self.error(sanitize_line(text));
+    }
+
+    /// Sets when the token of a fixed client URL expires (`None`: tokens renew, or no expiry),
+    /// so that the status bar warns ahead of it.
+    pub fn set_token_expiry(&mut self, expires_ms: Option<i64>) {
+        self.state.token_expiry = expires_ms.map(|expires_ms| TokenExpiry {
+            expires_ms,
+            warned: false,
+        });
+        self.check_token_expiry();
+    }
+
+    /// Once inside the warning window: one system line, and a status bar that counts down.
+    fn check_token_expiry(&mut self) {
+        let now = self.state.clock.wall_ms;
+        let Some(expiry) = self.state.token_expiry else {
+            return;
+        };
+        if !expiry.warning_at(now) {
+            return;
+        }
+        self.dirty = true;
+        if expiry.warned {
+            return;
+        }
+        if let Some(expiry) = &mut self.state.token_expiry {
+            expiry.warned = true;
+        }
+        let at = self.state.clock.local(expiry.expires_ms).format("%H:%M:%S");
+        let when = if now >= expiry.expires_ms {
+            "expired"
+        } else {
+            "expires"
+        };
+        self.system(
+            LineKind::Error,
+            format!(
+                "the client URL's token {when} at {at} and cannot be renewed: this connection \
+                 keeps working, but the next fresh connection will fail. For fresh tokens, \
+                 connect with --connection-string or --negotiate (or a profile with one)"
+            ),
+        );
     }
 
     pub fn should_quit(&self) -> bool {
@@ -268,12 +336,19 @@ impl App {
         if index >= self.state.buffers.len() {
             return;
         }
+        let was_current = self.state.current == index;
         self.state.buffers.remove(index);
-        if self.state.current > index {
+        // Leaving the group in view shows the one before it (as WeeChat does after /part),
+        // not whatever slid into its place.
+        if self.state.current > index || (was_current && index > 0) {
             self.state.current -= 1;
         }
         if self.state.current >= self.state.buffers.len() {
             self.state.current = self.state.buffers.len().saturating_sub(1);
+        }
+        if was_current && let Some(buffer) = self.state.buffers.get_mut(self.state.current) {
+            buffer.unread = 0;
+            buffer.mentions = 0;
         }
         self.dirty = true;
     }
@@ -400,8 +475,9 @@ impl App {
             }
             Action::PageUp => self.scroll_page(true),
             Action::PageDown => self.scroll_page(false),
-            Action::LineUp | Action::Wheel { up: true } => self.scroll_lines(true, 1),
-            Action::LineDown | Action::Wheel { up: false } => self.scroll_lines(false, 1),
+            Action::LineUp => self.scroll_lines(true, 1),
+            Action::LineDown => self.scroll_lines(false, 1),
+            Action::Wheel { up } => self.scroll_lines(up, WHEEL_MESSAGES),
             Action::ScrollTop => self.scroll_to_top_from(0),
             Action::ScrollLive => self.current_mut().anchor = None,
             Action::FirstUnread => match self.state.current_buffer().first_unread {
@@ -480,6 +556,11 @@ impl App {
             Action::Insert(c) => editor.insert_char(c),
             Action::Paste(text) => {
                 let text = text.replace("\r\n", "\n").replace('\r', "\n");
+                // A copied line often brings its newline along: that is still one line.
+                let text = match text.strip_suffix('\n') {
+                    Some(line) if !line.contains('\n') => line.to_string(),
+                    _ => text,
+                };
                 if text.contains('\n') {
                     self.state.overlay = Overlay::PasteConfirm { text };
                 } else {
@@ -502,7 +583,6 @@ impl App {
     }
 
     fn tick(&mut self, wall_ms: i64, mono: std::time::Instant) {
-        let before = self.state.clock;
         self.state.clock.wall_ms = wall_ms;
         self.state.clock.mono = mono;
         if let Some(note) = &self.state.note
@@ -515,12 +595,11 @@ impl App {
             self.state.conn,
             ConnStatus::Recovering { .. } | ConnStatus::Reconnecting { .. }
         );
-        if counting && before.mono.elapsed().as_secs() != mono.elapsed().as_secs() {
-            self.dirty = true;
-        }
+        // The countdown in the status bar changes every second.
         if counting {
             self.dirty = true;
         }
+        self.check_token_expiry();
     }
 
     fn next_activity(&mut self) {
@@ -746,7 +825,10 @@ impl App {
                                 .into_iter()
                                 .filter(|g| g.to_lowercase().starts_with(&word))
                                 .collect();
-                            input.start_completion(candidates, backwards);
+                            if !input.start_completion(candidates, backwards) {
+                                // The service has no "list groups": only names seen here.
+                                self.info("no group name seen here matches; type it in full");
+                            }
                         }
                         // No trailing space in a group name.
                         let trimmed = input.text().trim_end().to_string();
@@ -851,23 +933,69 @@ impl App {
                 .filter(|g| g.to_lowercase().starts_with(&word_lower))
                 .collect()
         } else {
-            let (at, bare) = match word_lower.strip_prefix('@') {
-                Some(rest) => ("@", rest.to_string()),
-                None => ("", word_lower.clone()),
-            };
-            let reserved = ["you", "server", "anonymous"];
-            self.state
-                .names
-                .names()
-                .filter(|n| !reserved.contains(n))
-                .map(str::to_string)
-                .chain(self.group_names())
-                .filter(|n| n.to_lowercase().starts_with(&bare) && !bare.is_empty())
-                .map(|n| format!("{at}{n}"))
-                .collect()
+            return self.complete_name(start, &word_lower, backwards);
         };
         candidates.sort();
         candidates.dedup();
+        if !self.state.editor.start_completion(candidates, backwards) {
+            self.info("no completion");
+        }
+    }
+
+    /// Completes a user id (or a group name) in message text. Users come first, those who
+    /// spoke most recently in this buffer before the rest; at the start of the line a user id
+    /// gets a `: ` (as in IRC clients); `@` prefixes are kept.
+    fn complete_name(&mut self, start: usize, word_lower: &str, backwards: bool) {
+        let (at, bare) = match word_lower.strip_prefix('@') {
+            Some(rest) => ("@", rest),
+            None => ("", word_lower),
+        };
+        if bare.is_empty() {
+            self.info("no completion");
+            return;
+        }
+        let state = &self.state;
+        let reserved = ["you", "server", "anonymous"];
+        let me = state.user_id.as_deref().map(crate::text::sanitize_line);
+        let matches = |name: &str| {
+            name.to_lowercase().starts_with(bare)
+                && !reserved.contains(&name)
+                && Some(name) != me.as_deref()
+        };
+        // Recent speakers first: walk back through this buffer's newest lines.
+        let mut users: Vec<String> = Vec::new();
+        for line in state.current_buffer().lines.iter().rev().take(1000) {
+            if line.sender == NO_SENDER {
+                continue;
+            }
+            let name = state.names.name(line.sender);
+            if matches(name) && !users.iter().any(|u| u == name) {
+                users.push(name.to_string());
+            }
+        }
+        // Then everyone seen in any group (the interner also holds error names).
+        let mut others: Vec<String> = state
+            .buffers
+            .iter()
+            .flat_map(|b| b.members_seen.iter())
+            .map(|&id| state.names.name(id))
+            .filter(|n| matches(n) && !users.iter().any(|u| u == n))
+            .map(str::to_string)
+            .collect();
+        others.sort();
+        others.dedup();
+        users.extend(others);
+        let suffix = if start == 0 && at.is_empty() { ":" } else { "" };
+        let mut candidates: Vec<String> = users
+            .into_iter()
+            .map(|u| format!("{at}{u}{suffix}"))
+            .collect();
+        candidates.extend(
+            self.group_names()
+                .into_iter()
+                .filter(|g| g.to_lowercase().starts_with(bare))
+                .map(|g| format!("{at}{g}")),
+        );
         if !self.state.editor.start_completion(candidates, backwards) {
             self.info("no completion");
         }
@@ -889,7 +1017,7 @@ impl App {
                 let bytes = BASE64.decode(line.body.as_bytes()).unwrap_or_default();
                 (
                     "binary",
-                    format!("{}\n\nbase64:\n{}", hex_dump(&bytes), line.body),
+                    format!("{}\n\nbase64:\n{}", hex_dump(&bytes).trim_end(), line.body),
                 )
             }
             _ => ("text", line.body.to_string()),
@@ -986,6 +1114,9 @@ impl App {
         let buffer = &mut self.state.buffers[index];
         let seq = buffer.push(line, cap);
         buffer.anchor = None;
+        if buffer_kind == BufferKind::Group {
+            buffer.members_seen.insert(self.state.me);
+        }
         if !no_echo && buffer_kind == BufferKind::Group {
             buffer.echo_expected.push_back(hash);
             if buffer.echo_expected.len() > ECHO_MEMORY {
@@ -1095,6 +1226,7 @@ impl App {
             }
             SlashCommand::Reconnect => {
                 self.system(LineKind::Notice, "reconnecting on request".to_string());
+                self.state.reconnect_requested = true;
                 vec![Command::Reconnect]
             }
             SlashCommand::Clear => {
@@ -1116,13 +1248,25 @@ impl App {
             SlashCommand::Raw => {
                 self.state.raw_frames = !self.state.raw_frames;
                 if self.state.raw_frames {
+                    let from = self.state.current_buffer();
+                    self.state.before_frames = Some((from.kind, from.name.clone()));
                     self.state
                         .buffers
                         .push(Buffer::new(BufferKind::Frames, "frames"));
                     let index = self.state.buffers.len() - 1;
                     self.switch_to(index);
                 } else if let Some(index) = self.state.buffer_of_kind(BufferKind::Frames) {
+                    let viewing = self.state.current == index;
                     self.remove_buffer(index);
+                    // Back to where /raw was typed, if that buffer is still there.
+                    let back = self
+                        .state
+                        .before_frames
+                        .take()
+                        .and_then(|(kind, name)| self.find_buffer(kind, &name));
+                    if let (true, Some(back)) = (viewing, back) {
+                        self.switch_to(back);
+                    }
                 }
                 vec![Command::InspectFrames(self.state.raw_frames)]
             }
@@ -1166,6 +1310,7 @@ impl App {
             } => {
                 self.state.connection_id = Some(sanitize_line(&connection_id));
                 self.state.protocol = Some(protocol);
+                self.state.last_conn_error = None;
                 if let Some(user) = user_id {
                     self.set_user(&user);
                 }
@@ -1185,9 +1330,20 @@ impl App {
                 self.state
                     .offline_since
                     .get_or_insert(self.state.clock.wall_ms);
+                let last_error = sanitize_line(&last_error);
+                // Say why in the system buffer, once per distinct error (not every retry).
+                if !last_error.is_empty()
+                    && self.state.last_conn_error.as_deref() != Some(last_error.as_str())
+                {
+                    self.system(
+                        LineKind::Error,
+                        format!("cannot connect: {last_error}; retrying"),
+                    );
+                    self.state.last_conn_error = Some(last_error.clone());
+                }
                 ConnStatus::Reconnecting {
                     retry_at,
-                    last_error: sanitize_line(&last_error),
+                    last_error,
                 }
             }
             ConnState::Stopped { reason } => ConnStatus::Offline {
@@ -1223,12 +1379,36 @@ impl App {
             Event::Recovered { offline, .. } => {
                 self.state.conn = ConnStatus::Connected;
                 self.gap_markers(offline, "recovered");
+                self.state.recovered_at = Some((
+                    self.state.clock.wall_ms,
+                    self.state.clock.wall_ms - millis(offline),
+                ));
                 self.system(
                     LineKind::Notice,
                     format!("recovered after {} offline", human_duration(offline)),
                 );
             }
+            Event::SessionLost { .. } if std::mem::take(&mut self.state.reconnect_requested) => {
+                // Asked for with /reconnect: a new session is what the user wanted.
+                self.gap_markers(Duration::ZERO, "new session, as requested");
+                self.system(
+                    LineKind::Notice,
+                    "new session after the requested reconnect".to_string(),
+                );
+            }
             Event::SessionLost { offline, reason } => {
+                // A recovery that the service refuses right after the socket opened (it lost
+                // the session, e.g. it restarted) is one outage, not "recovered" then "lost".
+                let now = self.state.clock.wall_ms;
+                let offline = match self.state.recovered_at.take() {
+                    Some((at, since)) if now - at <= RECOVERY_REFUSAL_MS => {
+                        self.drop_recovered_markers();
+                        offline.max(Duration::from_millis(
+                            u64::try_from(now - since).unwrap_or(0),
+                        ))
+                    }
+                    _ => offline,
+                };
                 self.gap_markers(offline, "messages may be lost");
                 self.system(
                     LineKind::Error,
@@ -1284,30 +1464,46 @@ impl App {
             }
             Event::RawFrame { direction, text } => {
                 if let Some(index) = self.state.buffer_of_kind(BufferKind::Frames) {
-                    let arrow = match direction {
-                        Direction::In => "←",
-                        Direction::Out => "→",
+                    // The direction goes in the sender column, so a long frame wraps under
+                    // itself instead of leaving the arrow alone on a row.
+                    let kind = match direction {
+                        Direction::In => LineKind::FrameIn,
+                        Direction::Out => LineKind::FrameOut,
                     };
-                    self.notice(
-                        index,
-                        LineKind::Text,
-                        format!("{arrow} {}", sanitize(&text)),
-                    );
+                    self.notice(index, kind, sanitize(&text));
                 }
             }
         }
         Vec::new()
     }
 
+    /// Takes back the "recovered" gap markers just written (the recovery did not hold).
+    fn drop_recovered_markers(&mut self) {
+        for index in 0..self.state.group_count() {
+            let buffer = &mut self.state.buffers[index];
+            let last = buffer.lines.back();
+            if last.is_some_and(|l| l.kind == LineKind::Gap && l.body.ends_with("· recovered")) {
+                buffer.lines.pop_back();
+            }
+        }
+    }
+
     fn gap_markers(&mut self, offline: Duration, outcome: &str) {
         let now = self.state.clock.wall_ms;
         let since = now - i64::try_from(offline.as_millis()).unwrap_or(0);
         let clock = self.state.clock;
-        let text = format!(
-            "offline {}–{} · {outcome}",
-            clock.local(since).format("%H:%M:%S"),
-            clock.local(now).format("%H:%M:%S")
-        );
+        let text = if offline < Duration::from_secs(1) {
+            format!(
+                "reconnected {} · {outcome}",
+                clock.local(now).format("%H:%M:%S")
+            )
+        } else {
+            format!(
+                "offline {}–{} · {outcome}",
+                clock.local(since).format("%H:%M:%S"),
+                clock.local(now).format("%H:%M:%S")
+            )
+        };
         let groups: Vec<usize> = (0..self.state.group_count()).collect();
         for index in groups {
             self.notice(index, LineKind::Gap, text.clone());
@@ -1332,6 +1528,11 @@ impl App {
                 let ms = round_trip.map_or(u32::MAX, |d| {
                     u32::try_from(d.as_millis()).unwrap_or(u32::MAX - 1)
                 });
+                // An ack's round trip is as good a lag sample as a keepalive's, and comes
+                // sooner.
+                if let Some(round_trip) = round_trip {
+                    self.state.lag = Some(round_trip);
+                }
                 if let Some(line) = self.own_line(&group, seq) {
                     line.delivery = Delivery::Acked(ms);
                 }
@@ -1485,10 +1686,18 @@ impl App {
 
     fn mentions_me(&self, body: &str) -> bool {
         match &self.state.user_id {
-            Some(user) if user.len() >= 2 => body.contains(user.as_str()),
+            Some(user) if user.len() >= 2 => mentions(body, user),
             _ => false,
         }
     }
+}
+
+/// True when `user` appears in `body` as a whole word (so `alice2` does not mention `alice`).
+pub fn mentions(body: &str, user: &str) -> bool {
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    body.match_indices(user).any(|(at, _)| {
+        !is_word(body[..at].chars().next_back()) && !is_word(body[at + user.len()..].chars().next())
+    })
 }
 
 /// Applies an editing action to a small prompt editor.
@@ -1739,6 +1948,14 @@ mod tests {
             pretty_json("{\"a\":[1,{}],\"b\":\"x,y\"}"),
             "{\n  \"a\": [\n    1,\n    {}\n  ],\n  \"b\": \"x,y\"\n}"
         );
+    }
+
+    #[test]
+    fn mentions_are_whole_words() {
+        assert!(mentions("alice: disk full", "alice"));
+        assert!(mentions("ping @alice!", "alice"));
+        assert!(!mentions("alice2 is here", "alice"));
+        assert!(!mentions("malice", "alice"));
     }
 
     #[test]

@@ -205,7 +205,8 @@ pub fn parse(line: &str) -> Result<SlashCommand, CommandError> {
 pub fn payload_for(text: &str, data_type: DataType) -> Result<Payload, CommandError> {
     match data_type {
         DataType::Json => Payload::json(text).map_err(|e| {
-            CommandError::Invalid(format!("not valid JSON ({e}); /type text to send text"))
+            // The payload error already says "not valid JSON: …".
+            CommandError::Invalid(format!("{e}; /type text to send text"))
         }),
         DataType::Binary | DataType::Protobuf => BASE64
             .decode(text.trim().as_bytes())

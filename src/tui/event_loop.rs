@@ -17,7 +17,7 @@ use super::app::{App, Effect};
 use super::keymap::Action;
 use super::terminal::TerminalGuard;
 use super::view;
-use crate::client::{ClientHandle, Command, Event, OpError, OpOutcome};
+use crate::client::{ClientHandle, Command, ConnState, Event, OpError, OpOutcome};
 
 /// Shortest time between two frames (~60 fps).
 const FRAME: Duration = Duration::from_millis(16);
@@ -63,15 +63,26 @@ pub async fn run(
         let wait = FRAME.saturating_sub(since_draw);
         let commands: Vec<Command> = tokio::select! {
             next = input.next() => match next {
-                Some(Ok(event)) => on_terminal_event(app, event),
+                Some(Ok(event)) => {
+                    app.update(now_tick());
+                    on_terminal_event(app, event)
+                }
                 Some(Err(error)) => return Err(error.into()),
                 None => break,
             },
             received = handle.events.recv_many(&mut events, EVENT_BATCH), if engine_open => {
                 if received == 0 {
                     engine_open = false;
+                    let stopped = matches!(app.state().conn, super::state::ConnStatus::Offline { .. });
+                    if !stopped {
+                        app.update(ConnState::Stopped {
+                            reason: "the connection engine stopped".to_string(),
+                        });
+                    }
                     Vec::new()
                 } else {
+                    // Stamp the batch with the current time (ticks alone are 1 s coarse).
+                    app.update(now_tick());
                     let mut out = Vec::new();
                     for event in events.drain(..) {
                         out.extend(app.update(event));
@@ -91,10 +102,7 @@ pub async fn run(
                     }
                 }
             }
-            _ = tick.tick() => {
-                let now = super::state::Clock::now();
-                app.update(Action::Tick { wall_ms: now.wall_ms, mono: now.mono })
-            }
+            _ = tick.tick() => app.update(now_tick()),
             _ = tokio::time::sleep(wait), if dirty => Vec::new(),
             _ = recv_signal(&mut sigterm) => break,
             _ = recv_signal(&mut sighup) => break,
@@ -128,6 +136,14 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+fn now_tick() -> Action {
+    let now = super::state::Clock::now();
+    Action::Tick {
+        wall_ms: now.wall_ms,
+        mono: now.mono,
+    }
 }
 
 async fn recv_signal(signal: &mut tokio::signal::unix::Signal) {

@@ -29,21 +29,84 @@ use crate::config::Config;
 /// The group joined when none is given.
 pub const DEFAULT_GROUP: &str = "lobby";
 
-/// The one place the TUI gets its configuration from.
-fn load_config(_target: &TargetArgs) -> anyhow::Result<Config> {
-    Ok(Config::default())
+/// The `[ui]` settings and the key map from the config. A bad setting or binding does not stop
+/// the chat: it keeps its default, and the problem comes back as a message for the user.
+pub fn ui_from_config(config: &Config) -> (UiSettings, Keymap, Vec<String>) {
+    let (settings, mut problems) = lenient(&config.ui, UiSettings::from_table, UiSettings::default);
+    let (keymap, key_problems) = lenient(&config.keys, Keymap::from_table, Keymap::default);
+    problems.extend(key_problems);
+    (settings, keymap, problems)
+}
+
+/// Parses `table` entry by entry, dropping (and reporting) the entries `parse` refuses.
+fn lenient<T, E: std::fmt::Display>(
+    table: &toml::Table,
+    parse: impl Fn(&toml::Table) -> Result<T, E>,
+    fallback: impl FnOnce() -> T,
+) -> (T, Vec<String>) {
+    let mut good = toml::Table::new();
+    let mut problems = Vec::new();
+    for (key, value) in table {
+        let single = toml::Table::from_iter([(key.clone(), value.clone())]);
+        match parse(&single) {
+            Ok(_) => {
+                good.insert(key.clone(), value.clone());
+            }
+            Err(error) => problems.push(format!("{error} (ignored)")),
+        }
+    }
+    match parse(&good) {
+        Ok(parsed) => (parsed, problems),
+        Err(error) => {
+            problems.push(format!("{error} (using all defaults)"));
+            (fallback(), problems)
+        }
+    }
 }
 
 /// Runs the chat UI until the user quits.
 pub async fn run(target_args: TargetArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&target_args)?;
-    let settings = UiSettings::from_table(&config.ui)?;
-    let keymap = Keymap::from_table(&config.keys)?;
+    run_with_notices(target_args, Vec::new()).await
+}
+
+/// [`run`], with lines to show in the `system` buffer at start (e.g. about the log file).
+pub async fn run_with_notices(
+    target_args: TargetArgs,
+    notices: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    // A config file that cannot be read or parsed stops here, before the terminal is taken.
+    let (config, warnings) = crate::config::load(target_args.config.as_deref())?;
+    let (settings, keymap, problems) = ui_from_config(&config);
     let target = crate::target::resolve(&target_args, &config).await?;
     let mut handle = client::spawn(target.client.clone());
+    tracing::info!(target = %target.description, "chat starting");
 
     let mut app = App::new(settings, keymap, Clock::now());
     app.set_target(&target.hub, target.user_id.as_deref());
+    for notice in &notices {
+        app.system_message(notice, false);
+    }
+    app.system_message(&format!("target: {}", target.description), false);
+    for notice in &target.notices {
+        app.system_message(notice, false);
+    }
+    for warning in &warnings {
+        tracing::warn!(%warning, "config");
+        app.system_message(&format!("config: {warning}"), false);
+    }
+    for problem in &problems {
+        tracing::warn!(%problem, "config");
+        app.system_message(&format!("config: {problem}"), true);
+    }
+    if problems.len() > 1 {
+        app.status_error(&format!(
+            "{} problems in the config's [ui]/[keys]; see the system buffer",
+            problems.len()
+        ));
+    }
+    if !target.renewable {
+        app.set_token_expiry(target.token_expires_at.map(|at| at.timestamp_millis()));
+    }
     let groups = if target.groups.is_empty() {
         vec![DEFAULT_GROUP.to_string()]
     } else {
@@ -52,6 +115,10 @@ pub async fn run(target_args: TargetArgs) -> anyhow::Result<ExitCode> {
     let mut initial = Vec::new();
     for group in &groups {
         initial.extend(app.join(group));
+    }
+    // Each join shows its group; start on the first one, as given.
+    if app.state().group_count() > 0 {
+        app.update(Action::GoToGroup(1));
     }
 
     let mut guard = terminal::TerminalGuard::enter(app.state().mouse)

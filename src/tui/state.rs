@@ -85,10 +85,15 @@ impl UiSettings {
                 "nick_width" => settings.nick_width = int(4, 40)? as u16,
                 "no_echo" => settings.no_echo = boolean()?,
                 "time_format" => {
-                    settings.time_format = value
+                    let format = value
                         .as_str()
-                        .ok_or_else(|| bad(key, "must be a string like \"%H:%M\""))?
-                        .to_string();
+                        .ok_or_else(|| bad(key, "must be a string like \"%H:%M\""))?;
+                    let invalid = chrono::format::StrftimeItems::new(format)
+                        .any(|item| matches!(item, chrono::format::Item::Error));
+                    if invalid {
+                        return Err(bad(key, "is not a valid strftime format (try \"%H:%M\")"));
+                    }
+                    settings.time_format = format.to_string();
                 }
                 "data_type" => {
                     settings.data_type = match value.as_str() {
@@ -196,6 +201,10 @@ pub enum LineKind {
     Error,
     /// "offline … · recovered" after a reconnect.
     Gap,
+    /// A raw frame received (the `frames` buffer, while `/raw` is on).
+    FrameIn,
+    /// A raw frame sent.
+    FrameOut,
 }
 
 /// Delivery of an own message.
@@ -407,6 +416,26 @@ pub enum Overlay {
     },
 }
 
+/// How long before a non-renewable token expires the status bar starts warning.
+pub const TOKEN_WARNING_MS: i64 = 5 * 60 * 1000;
+
+/// The expiry of a token that cannot be renewed (a fixed client URL): once it passes, the
+/// current connection lives on but the next fresh connection is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenExpiry {
+    /// Wall time of expiry, Unix milliseconds.
+    pub expires_ms: i64,
+    /// The one-time system-buffer warning was written.
+    pub warned: bool,
+}
+
+impl TokenExpiry {
+    /// Whether the status bar warns at `now_ms` (from 5 minutes before expiry on).
+    pub fn warning_at(&self, now_ms: i64) -> bool {
+        now_ms >= self.expires_ms - TOKEN_WARNING_MS
+    }
+}
+
 /// Severity of a status-bar note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoteLevel {
@@ -462,6 +491,16 @@ pub struct State {
     pub help_hint: String,
     /// When the link went down (wall ms), for gap markers.
     pub offline_since: Option<i64>,
+    /// The fixed client URL's token expiry, when it cannot be renewed.
+    pub token_expiry: Option<TokenExpiry>,
+    /// `/reconnect` was asked for: the session loss that follows is expected.
+    pub reconnect_requested: bool,
+    /// The last connection error written to the system buffer (each is written once).
+    pub last_conn_error: Option<String>,
+    /// The last recovery: (wall ms when recovered, wall ms when the link went down).
+    pub recovered_at: Option<(i64, i64)>,
+    /// The buffer shown when `/raw` opened the frames buffer, to return to.
+    pub before_frames: Option<(BufferKind, String)>,
 }
 
 impl State {
@@ -502,6 +541,11 @@ impl State {
             help,
             help_hint,
             offline_since: None,
+            token_expiry: None,
+            reconnect_requested: false,
+            last_conn_error: None,
+            recovered_at: None,
+            before_frames: None,
             settings,
         }
     }
@@ -536,5 +580,55 @@ impl State {
         } else {
             self.names.name(id)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::keymap::Keymap;
+
+    fn default_tables() -> (toml::Table, toml::Table) {
+        let config: toml::Table = toml::from_str(crate::config::DEFAULT_CONFIG).unwrap();
+        let table = |name: &str| match config.get(name) {
+            Some(toml::Value::Table(t)) => t.clone(),
+            _ => toml::Table::new(),
+        };
+        (table("ui"), table("keys"))
+    }
+
+    #[test]
+    fn embedded_default_config_matches_the_built_in_defaults() {
+        let (ui, keys) = default_tables();
+        assert_eq!(UiSettings::from_table(&ui), Ok(UiSettings::default()));
+        let from_file = Keymap::from_table(&keys).unwrap();
+        assert_eq!(from_file.help_rows(), Keymap::default().help_rows());
+        assert_eq!(keys.len(), Keymap::default().help_rows().len());
+    }
+
+    #[test]
+    fn ui_settings_errors_name_the_setting() {
+        let table: toml::Table = toml::from_str("scrollback = -1").unwrap();
+        assert!(matches!(
+            UiSettings::from_table(&table),
+            Err(UiConfigError::BadValue { key, .. }) if key == "scrollback"
+        ));
+        let table: toml::Table = toml::from_str("time_format = \"%Q%\"").unwrap();
+        assert!(UiSettings::from_table(&table).is_err());
+        let table: toml::Table = toml::from_str("colour = 1").unwrap();
+        assert_eq!(
+            UiSettings::from_table(&table),
+            Err(UiConfigError::Unknown("colour".into()))
+        );
+    }
+
+    #[test]
+    fn a_log_line_is_small() {
+        // The scrollback may hold millions of lines: keep the per-line overhead small.
+        assert!(
+            std::mem::size_of::<LogLine>() <= 48,
+            "{}",
+            std::mem::size_of::<LogLine>()
+        );
     }
 }

@@ -241,6 +241,37 @@ impl Client {
         .await;
     }
 
+    /// Sends a close frame (`None`: one with no status code) and reads until the socket
+    /// ends. Returns the close frame the service answered with (`Closed(1005)` for one
+    /// without a code, `Dropped` for none) and whether the stream then ended cleanly
+    /// rather than with an error.
+    pub async fn close_handshake(mut self, code: Option<u16>) -> (Ending, bool) {
+        let frame = code.map(|code| CloseFrame {
+            code: CloseCode::from(code),
+            reason: "".into(),
+        });
+        tokio::time::timeout(WAIT, self.socket.close(frame))
+            .await
+            .expect("close within the timeout")
+            .expect("the close frame is sent");
+        tokio::time::timeout(WAIT, async {
+            let mut reply = Ending::Dropped;
+            loop {
+                match self.socket.next().await {
+                    Some(Ok(Message::Close(Some(frame)))) => {
+                        reply = Ending::Closed(u16::from(frame.code));
+                    }
+                    Some(Ok(Message::Close(None))) => reply = Ending::Closed(1005),
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) => return (reply, false),
+                    None => return (reply, true),
+                }
+            }
+        })
+        .await
+        .expect("the socket ends within the timeout")
+    }
+
     /// Drops the TCP connection without a close frame (an abnormal drop).
     pub fn drop_abruptly(self) {
         drop(self.socket);
@@ -289,6 +320,21 @@ pub async fn rest(
         .await
         .expect("REST answer within the timeout")
         .expect("REST request succeeds")
+}
+
+/// The HTTP status of `HEAD /api/hubs/{hub}/connections/{id}`: 200 while the connection
+/// exists (a dropped reliable session included), 404 once it is gone.
+pub async fn connection_status(service: &RunningService, hub: &str, connection_id: &str) -> u16 {
+    rest(
+        service,
+        reqwest::Method::HEAD,
+        &format!("/api/hubs/{hub}/connections/{connection_id}?api-version=2024-12-01"),
+        None,
+        Vec::new(),
+    )
+    .await
+    .status()
+    .as_u16()
 }
 
 pub fn service_addr(service: &RunningService) -> SocketAddr {

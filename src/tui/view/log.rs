@@ -42,7 +42,8 @@ fn dim() -> Style {
     Style::new().fg(Color::DarkGray)
 }
 
-/// "12 B  48 65 6c …" from base64 text.
+/// "12 B  48 65 6c …  He…" from base64 text: the size, the first bytes in hex, and the same
+/// bytes as text (`·` for bytes that are not printable ASCII).
 pub fn binary_preview(base64: &str, max_bytes: usize) -> String {
     let padding = base64.bytes().rev().take_while(|b| *b == b'=').count();
     let size = (base64.len() / 4 * 3).saturating_sub(padding);
@@ -51,12 +52,27 @@ pub fn binary_preview(base64: &str, max_bytes: usize) -> String {
     let bytes = BASE64
         .decode(&base64.as_bytes()[..prefix_chars - prefix_chars % 4])
         .unwrap_or_default();
+    let shown = &bytes[..bytes.len().min(max_bytes)];
     let mut out = format!("{}  ", human_size(size));
-    for b in bytes.iter().take(max_bytes) {
+    for b in shown {
         out.push_str(&format!("{b:02x} "));
     }
-    if size > max_bytes {
-        out.push('…');
+    let more = size > max_bytes;
+    if more {
+        out.push_str("… ");
+    }
+    if !shown.is_empty() {
+        out.push(' ');
+        out.extend(shown.iter().map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '·'
+            }
+        }));
+        if more {
+            out.push('…');
+        }
     }
     out.trim_end().to_string()
 }
@@ -71,33 +87,62 @@ fn human_size(bytes: usize) -> String {
     }
 }
 
+/// "<1 ms", "38 ms", "1.2 s".
+pub fn round_trip_label(ms: u128) -> String {
+    match ms {
+        0 => "<1 ms".to_string(),
+        1..=999 => format!("{ms} ms"),
+        _ => format!("{:.1} s", ms as f64 / 1000.0),
+    }
+}
+
+/// The data type of a line, for the tag ("" for text and notices).
+fn kind_label(kind: LineKind) -> &'static str {
+    match kind {
+        LineKind::Json => "json",
+        LineKind::Binary => "bin",
+        LineKind::Protobuf => "protobuf",
+        _ => "",
+    }
+}
+
 /// The right-hand tag of a line: delivery of own messages, data type of others.
 fn gutter<'a>(state: &'a State, line: &LogLine) -> Option<Span<'a>> {
+    let kind = kind_label(line.kind);
+    let with_kind = |text: String| {
+        if kind.is_empty() {
+            text
+        } else {
+            format!("{kind} {text}")
+        }
+    };
     match line.delivery {
-        Delivery::Pending => Some(Span::styled("◌", dim())),
-        Delivery::Queued => Some(Span::styled("◌ queued", Style::new().fg(Color::Yellow))),
-        Delivery::Acked(u32::MAX) => Some(Span::styled("✓", Style::new().fg(Color::Green))),
+        Delivery::Pending => Some(Span::styled(with_kind("◌".to_string()), dim())),
+        Delivery::Queued => Some(Span::styled(
+            with_kind("◌ queued".to_string()),
+            Style::new().fg(Color::Yellow),
+        )),
+        Delivery::Acked(u32::MAX) => Some(Span::styled(
+            with_kind("✓".to_string()),
+            Style::new().fg(Color::Green),
+        )),
         Delivery::Acked(ms) => Some(Span::styled(
-            format!("✓ {ms} ms"),
+            with_kind(format!("✓ {}", round_trip_label(u128::from(ms)))),
             Style::new().fg(Color::Green),
         )),
         Delivery::Failed(name) => Some(Span::styled(
-            format!("✗ {}", state.names.name(name)),
+            with_kind(format!("✗ {}", state.names.name(name))),
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         )),
-        Delivery::None => match line.kind {
-            LineKind::Json => Some(Span::styled("json", dim())),
-            LineKind::Binary => Some(Span::styled("bin", dim())),
-            LineKind::Protobuf => Some(Span::styled("protobuf", dim())),
-            _ => None,
-        },
+        Delivery::None if !kind.is_empty() => Some(Span::styled(kind, dim())),
+        Delivery::None => None,
     }
 }
 
 fn separator<'a>(text: String, width: usize, style: Style) -> Line<'a> {
     let text = truncate(&text, width.saturating_sub(6));
     let used = display_width(&text) + 4;
-    let fill = "─".repeat(width.saturating_sub(used + 2).max(1));
+    let fill = "─".repeat(width.saturating_sub(used).max(1));
     Line::from(vec![Span::styled(format!("── {text} {fill}"), style)])
 }
 
@@ -109,6 +154,15 @@ fn needs_day_separator(state: &State, buffer: &Buffer, index: usize) -> bool {
         None => true,
         Some(previous) => state.clock.day_of(previous.time_ms) != state.clock.day_of(line.time_ms),
     }
+}
+
+/// Whether someone else's text or JSON line names our user id (as the unread count does).
+fn mentions_me(state: &State, line: &LogLine) -> bool {
+    matches!(line.kind, LineKind::Text | LineKind::Json)
+        && state
+            .user_id
+            .as_deref()
+            .is_some_and(|user| user.len() >= 2 && crate::tui::app::mentions(&line.body, user))
 }
 
 /// Rows of one message at `width` (day separator included), capped at the configured
@@ -133,6 +187,15 @@ pub fn message_rows<'a>(
             .format("%A %-d %B")
             .to_string();
         rows.push(separator(day, width, dim()));
+    }
+    // The read marker: where the unread messages began when this buffer was switched to
+    // (not above the first line: then everything is new).
+    if index > 0 && buffer.first_unread == Some(buffer.first_seq + index as u64) {
+        rows.push(separator(
+            "new".to_string(),
+            width,
+            Style::new().fg(Color::LightRed),
+        ));
     }
     if line.kind == LineKind::Gap {
         rows.push(separator(
@@ -159,6 +222,8 @@ pub fn message_rows<'a>(
     let nick_width = usize::from(state.settings.nick_width).min(width / 4).max(3);
     let (nick, nick_style) = match line.kind {
         LineKind::Notice => ("*".to_string(), dim()),
+        LineKind::FrameIn => ("←".to_string(), Style::new().fg(Color::Cyan)),
+        LineKind::FrameOut => ("→".to_string(), Style::new().fg(Color::Magenta)),
         LineKind::Error => (
             "!".to_string(),
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
@@ -169,6 +234,12 @@ pub fn message_rows<'a>(
             let mut style = Style::new().fg(sender_color(name));
             if line.sender == state.me {
                 style = style.add_modifier(Modifier::BOLD);
+            } else if mentions_me(state, line) {
+                // A highlight, as WeeChat marks the prefix of a line that names you.
+                style = Style::new()
+                    .fg(Color::Black)
+                    .bg(Color::Magenta)
+                    .add_modifier(Modifier::BOLD);
             }
             (truncate(name, nick_width), style)
         }

@@ -4,7 +4,7 @@
 mod log;
 mod overlay;
 
-pub use log::{binary_preview, message_height, message_rows, sender_color};
+pub use log::{binary_preview, message_height, message_rows, round_trip_label, sender_color};
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -251,7 +251,10 @@ fn draw_input(frame: &mut Frame<'_>, state: &State, area: Rect) {
         .min(lines.saturating_sub(1));
     let available = width.saturating_sub(prompt_width + 1);
     let line_start = text[..editor.cursor()].rfind('\n').map_or(0, |i| i + 1);
-    let cursor_column = display_width(&text[line_start..editor.cursor()]);
+    // Measure what is drawn: the sanitised text (a pasted ESC shows as a 1-cell glyph).
+    let cursor_column = display_width(&crate::text::sanitize_line(
+        &text[line_start..editor.cursor()],
+    ));
     // Scroll horizontally so the cursor stays visible on long lines.
     let skip_columns = cursor_column.saturating_sub(available);
     let mut cursor = None;
@@ -335,13 +338,89 @@ pub fn conn_label(state: &State) -> (String, Style) {
     }
 }
 
+/// Buffers with unread messages, for the status bar: "2,5!,system" (numbers are Alt+digit).
+pub fn activity_list(state: &State) -> Option<String> {
+    let items: Vec<String> = state
+        .buffers
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| *i != state.current && (b.unread > 0 || b.mentions > 0))
+        .map(|(i, b)| {
+            let name = if b.is_group() {
+                (i + 1).to_string()
+            } else {
+                b.display.clone()
+            };
+            if b.mentions > 0 {
+                format!("{name}!")
+            } else {
+                name
+            }
+        })
+        .collect();
+    (!items.is_empty()).then(|| items.join(","))
+}
+
+/// The status-bar warning about a token that cannot be renewed, from 5 minutes before expiry.
+pub fn token_warning(state: &State) -> Option<String> {
+    let expiry = state.token_expiry?;
+    let now = state.clock.wall_ms;
+    if !expiry.warning_at(now) {
+        return None;
+    }
+    let left_ms = expiry.expires_ms - now;
+    let when = if left_ms <= 0 {
+        "expired".to_string()
+    } else if left_ms < 60_000 {
+        format!("expires in {} s", (left_ms + 999).div_euclid(1000))
+    } else {
+        format!("expires in {} min", (left_ms + 59_999).div_euclid(60_000))
+    };
+    Some(format!("⚠ token {when}; next fresh connect fails"))
+}
+
 fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
     if area.height == 0 {
         return;
     }
     let width = usize::from(area.width);
+    let hint = state.help_hint.clone();
+    let hint_width = display_width(&hint);
     let (label, label_style) = conn_label(state);
     let mut spans = vec![Span::raw(" "), Span::styled(label, label_style)];
+    if let ConnStatus::Reconnecting { last_error, .. } = &state.conn
+        && !last_error.is_empty()
+        && state.note.is_none()
+    {
+        // Why we are not connected, kept short: the system buffer has the whole text.
+        spans.push(Span::styled(
+            format!(": {}", truncate(last_error, (width / 3).max(10))),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    // With the group pane hidden (F7, or a narrow terminal) the status bar carries the
+    // activity list instead, as WeeChat's hotlist: group numbers, `!` for mentions.
+    if layout_in(state, (area.width, state.size.1))
+        .groups
+        .is_none()
+        && let Some(activity) = activity_list(state)
+    {
+        let mentioned = state.buffers.iter().any(|b| b.mentions > 0);
+        let style = if mentioned {
+            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().fg(Color::Yellow)
+        };
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(format!("[{activity}]"), style));
+    }
+    if let Some(warning) = token_warning(state) {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(
+            warning,
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
+    }
     match &state.note {
         Some(note) => {
             let style = match note.level {
@@ -372,23 +451,31 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
             if let Some(seq) = state.last_seq {
                 parts.push(format!("seq {seq}"));
             }
-            if let Some(lag) = state.lag {
-                parts.push(format!("lag {} ms", lag.as_millis()));
+            // A lag measured before the link dropped says nothing about now.
+            if let (Some(lag), ConnStatus::Connected) = (state.lag, &state.conn) {
+                parts.push(format!("lag {}", round_trip_label(lag.as_millis())));
             }
-            spans.push(Span::styled(
-                format!("  {}", parts.join("  ")),
-                Style::new().fg(Color::Gray),
-            ));
+            // Drop the least useful details first so that the help hint stays visible.
+            let fixed = spans.iter().map(|s| s.width()).sum::<usize>() + hint_width + 1;
+            while !parts.is_empty()
+                && fixed + parts.iter().map(|p| display_width(p) + 2).sum::<usize>() > width
+            {
+                parts.pop();
+            }
+            if !parts.is_empty() {
+                spans.push(Span::styled(
+                    format!("  {}", parts.join("  ")),
+                    Style::new().fg(Color::Gray),
+                ));
+            }
         }
     }
-    let hint = format!("{} ", state.help_hint);
     let line = Line::from(spans);
     let used = line.width();
     let cells = frame.buffer_mut();
     cells.set_style(area, Style::new().bg(Color::Black));
     cells.set_line(area.x, area.y, &line, area.width);
-    let hint_width = display_width(&hint);
-    if used + hint_width + 2 <= width {
+    if used + hint_width < width {
         cells.set_stringn(
             area.x + (width - hint_width) as u16,
             area.y,

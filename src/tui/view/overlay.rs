@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::Areas;
 use crate::text::{display_width, sanitize, truncate, wrap_ranges};
@@ -50,20 +50,21 @@ pub fn draw_overlay(frame: &mut Frame<'_>, state: &State, areas: Areas) {
     match &state.overlay {
         Overlay::None => {}
         Overlay::Help { scroll, topic } => {
-            let area = centered(screen, 72, screen.height.saturating_sub(2));
+            let mut area = centered(screen, 72, screen.height.saturating_sub(2));
             let inner_width = usize::from(area.width.saturating_sub(2));
             let mut lines: Vec<Line<'static>> = Vec::new();
             match topic {
                 Some(topic) => {
-                    for (name, usage, description) in COMMANDS.iter().filter(|(n, _, _)| n == topic)
-                    {
+                    for (_, usage, description) in COMMANDS.iter().filter(|(n, _, _)| n == topic) {
                         lines.push(Line::from(Span::styled(
                             usage.to_string(),
                             Style::new().fg(Color::Cyan),
                         )));
                         lines.push(Line::from(format!("  {description}")));
-                        lines.push(Line::from(Span::styled(format!("  ({name})"), dim())));
                     }
+                    // One command's help is a few lines: a small box, not the whole screen.
+                    let height = (lines.len() as u16 + 2).max(4);
+                    area = centered(screen, 72, height);
                 }
                 None => {
                     let keys_width = state
@@ -104,6 +105,7 @@ pub fn draw_overlay(frame: &mut Frame<'_>, state: &State, areas: Areas) {
             frame.render_widget(Clear, area);
             frame.render_widget(
                 Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
                     .scroll((*scroll, 0))
                     .block(frame_block(" help · ↑↓ scroll · Esc closes ".to_string())),
                 area,
@@ -166,17 +168,21 @@ pub fn draw_overlay(frame: &mut Frame<'_>, state: &State, areas: Areas) {
             ));
         }
         Overlay::LeaveConfirm { group } => {
-            let area = centered(screen, 50, 3);
-            frame.render_widget(Clear, area);
             let name = truncate(&crate::text::sanitize_line(group), 30);
+            let question = format!("leave #{name}? ");
+            let rest = " or Enter leaves · any other key stays";
+            // Wide enough for the whole question (the box is cut only on narrow screens).
+            let width = (display_width(&question) + 1 + display_width(rest) + 2) as u16;
+            let area = centered(screen, width, 3);
+            frame.render_widget(Clear, area);
             frame.render_widget(
                 Paragraph::new(Line::from(vec![
-                    Span::raw(format!("leave #{name}? ")),
+                    Span::raw(question),
                     Span::styled(
                         "y",
                         Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
                     ),
-                    Span::raw(" or Enter leaves, any other key stays"),
+                    Span::raw(rest),
                 ]))
                 .block(frame_block(" leave ".to_string())),
                 area,
@@ -199,9 +205,9 @@ pub fn draw_overlay(frame: &mut Frame<'_>, state: &State, areas: Areas) {
             let log = areas.log;
             let area = Rect::new(
                 log.x + 1,
-                log.y + log.height.saturating_sub(3),
+                log.y + 1,
                 log.width.saturating_sub(2),
-                3.min(log.height),
+                3.min(log.height.saturating_sub(1)),
             );
             let status = match (query.is_empty(), found) {
                 (true, _) => String::new(),
