@@ -613,22 +613,30 @@ fn run() -> BenchResult<()> {
     // What the connection went through, from the system buffer (the one before the first group).
     tmux.run(&["send-keys", "-t", "chat", "C-p"])?;
     let system = tmux.wait_for("the system buffer", |s| s.contains("┌ system "))?;
-    for line in system.lines().filter(|l| {
-        [
-            "lost",
-            "disconnect",
-            "reconnect",
-            "full",
-            "recovered",
-            "SlowClient",
-        ]
-        .iter()
-        .any(|w| l.contains(w))
-    }) {
-        println!(
-            "  system: {}",
-            line.trim_matches(|c: char| c == '│' || c.is_whitespace())
-        );
+    // Each distinct notice once, with how often it shows on the screen (time stamps dropped).
+    let mut notices: Vec<(String, usize)> = Vec::new();
+    for line in system.lines() {
+        let text = line.trim_matches(|c: char| c == '│' || c.is_whitespace());
+        let Some((_, rest)) = text.split_once("  ") else {
+            continue;
+        };
+        let rest = rest.trim_start_matches(['*', '!', ' ']).to_string();
+        let interesting = ["lost", "disconnect", "recovered", "full", "SlowClient"]
+            .iter()
+            .any(|w| rest.contains(w));
+        if !interesting {
+            continue;
+        }
+        match notices.iter_mut().find(|(seen, _)| *seen == rest) {
+            Some((_, count)) => *count += 1,
+            None => notices.push((rest, 1)),
+        }
+    }
+    if notices.is_empty() {
+        println!("chat connection: no disconnects shown in the system buffer");
+    }
+    for (notice, count) in notices {
+        println!("chat connection: {count}× {notice}");
     }
     tmux.run(&["send-keys", "-t", "chat", "C-n"])?;
 

@@ -1,7 +1,7 @@
 //! The one event loop: terminal input, client events (drained in batches before one redraw),
 //! the connection-state watch, a 1 s tick, and SIGTERM/SIGHUP. It redraws only when something
-//! changed, at most ~60 times a second for what the service sends (a key shows at once), and
-//! sleeps when nothing happens. Terminal input is polled first, so a flood cannot starve it.
+//! changed, at most ~60 times a second for what the service sends (~10 times when only the
+//! badges of groups not shown changed; a key shows at once), and sleeps when nothing happens. Terminal input is polled first, so a flood cannot starve it.
 
 use std::io::Stdout;
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::app::{App, Effect};
+use super::app::{App, Effect, Redraw};
 use super::keymap::Action;
 use super::terminal::TerminalGuard;
 use super::view;
@@ -25,6 +25,8 @@ const FRAME: Duration = Duration::from_millis(16);
 /// Shortest time between two frames when the user typed something: a key must show at once,
 /// but a burst of input events (key repeat, a mouse wheel) still coalesces.
 const INPUT_FRAME: Duration = Duration::from_millis(2);
+/// Shortest time between two frames when only background badges changed.
+const BACKGROUND_FRAME: Duration = Duration::from_millis(100);
 /// Client events taken per wake-up before input is looked at again (~1 ms of work).
 const EVENT_BATCH: usize = 512;
 /// Files `/bin @file` may send (the service's message limit).
@@ -54,20 +56,26 @@ pub async fn run(
     let mut events = Vec::with_capacity(EVENT_BATCH);
     let mut engine_open = true;
     let mut state_open = true;
-    let mut dirty = true;
+    // What changed since the last frame.
+    let mut pending = Redraw::Now;
     // The user did something since the last frame: draw it without waiting for a full frame.
     let mut typed = false;
     let mut last_draw: Option<Instant> = None;
     loop {
-        dirty |= app.take_dirty();
-        let since_draw = last_draw.map_or(FRAME, |t| t.elapsed());
-        let gap = if typed { INPUT_FRAME } else { FRAME };
-        if dirty && since_draw >= gap {
+        pending = pending.max(app.take_redraw());
+        let since_draw = last_draw.map_or(BACKGROUND_FRAME, |t| t.elapsed());
+        let gap = match pending {
+            Redraw::Now if typed => INPUT_FRAME,
+            Redraw::Now => FRAME,
+            Redraw::Background | Redraw::None => BACKGROUND_FRAME,
+        };
+        if pending != Redraw::None && since_draw >= gap {
             terminal.draw(|frame| view::draw(frame, app.state()))?;
             last_draw = Some(Instant::now());
-            dirty = false;
+            pending = Redraw::None;
             typed = false;
         }
+        let dirty = pending != Redraw::None;
         let wait = gap.saturating_sub(since_draw);
         // Biased: input and signals first, so a flood of client events never delays a key
         // by more than one batch; the flood cannot starve the tick or the state watch either,
@@ -125,12 +133,12 @@ pub async fn run(
             match effect {
                 Effect::ClearScreen => {
                     terminal.clear()?;
-                    dirty = true;
+                    pending = Redraw::Now;
                 }
                 Effect::Suspend => {
                     guard.suspend()?;
                     terminal.clear()?;
-                    dirty = true;
+                    pending = Redraw::Now;
                 }
                 Effect::SetMouse(on) => guard.set_mouse(on),
                 Effect::ReadFile { group, path } => {
