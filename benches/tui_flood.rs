@@ -5,6 +5,10 @@
 //! chat's CPU use during the flood and when idle afterwards, and how many flood messages it
 //! ingested (the group's unread badge) against how many were sent. Every wait is bounded, and
 //! the service and the tmux server are killed on exit, also on error.
+//!
+//! Knobs: `TUI_FLOOD_RATE` (msgs/s, default 100 000), `TUI_FLOOD_PROTOCOL` (`json.reliable`,
+//! the chat's default, or `json`), `TUI_FLOOD_REFERENCE` (set: also count what a bare engine
+//! on the same subprotocol receives, to tell the UI's share of a shortfall from the rest).
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
