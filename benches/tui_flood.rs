@@ -66,9 +66,11 @@ impl Drop for Service {
     }
 }
 
-/// A tmux server on a private socket, killed when dropped.
+/// A tmux server on a private socket, killed (and its socket file removed) when dropped.
 struct Tmux {
     socket: String,
+    /// Where the server's socket file is, once known.
+    socket_path: Option<PathBuf>,
 }
 
 impl Tmux {
@@ -116,6 +118,9 @@ impl Drop for Tmux {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -505,8 +510,9 @@ fn run() -> BenchResult<()> {
     };
     println!("chat subprotocol: {protocol}");
     let service = start_service(&home.join("serve"))?;
-    let tmux = Tmux {
+    let mut tmux = Tmux {
         socket: format!("wpchat-flood-{}", std::process::id()),
+        socket_path: None,
     };
     tmux.run(&[
         "new-session",
@@ -521,6 +527,8 @@ fn run() -> BenchResult<()> {
         "-c",
         &chat_command(&home.join("chat"), service.port, &protocol),
     ])?;
+    let socket_path = tmux.run(&["display-message", "-p", "#{socket_path}"])?;
+    tmux.socket_path = Some(PathBuf::from(socket_path.trim()));
     tmux.wait_for("the chat to connect and join lobby", |s| {
         s.contains("● connected") && s.contains("joined lobby") && s.contains("2 flood")
     })?;
