@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use wpchat::client::{Command, Event, OpError, OpOutcome};
 use wpchat::protocol::{AckErrorName, DataMessage, MessageSource, Payload, Subprotocol};
 use wpchat::tui::state::{BufferKind, Delivery, LineKind, Membership, NoteLevel, Overlay};
-use wpchat::tui::{Action, App, Clock, Keymap, UiSettings};
+use wpchat::tui::{Action, App, Clock, Keymap, Redraw, UiSettings};
 
 /// Friday 27 November 2026, 10:02:00 UTC.
 const T0: i64 = 1_795_773_720_000;
@@ -259,6 +259,30 @@ fn forbidden_ack_marks_the_line_failed_everywhere() {
         }
         other => panic!("expected a retry, got {other:?}"),
     }
+}
+
+#[test]
+fn a_message_to_a_background_group_asks_only_for_a_background_redraw() {
+    let mut app = connected_app();
+    join_group(&mut app, "flood");
+    app.key(key(KeyCode::Char('1'), KeyModifiers::ALT));
+    app.take_redraw();
+    assert_eq!(app.take_redraw(), Redraw::None, "nothing changed");
+
+    app.update(group_message("flood", "bob", "one of many"));
+    assert_eq!(app.take_redraw(), Redraw::Background);
+    assert_eq!(app.take_redraw(), Redraw::None, "taken once");
+
+    app.update(group_message("lobby", "bob", "in view"));
+    app.update(group_message("flood", "bob", "another"));
+    assert_eq!(app.take_redraw(), Redraw::Now, "the shown group changed");
+
+    // A group the server added us to appears in the group pane at once.
+    app.update(group_message("added-by-server", "bob", "hi"));
+    assert_eq!(app.take_redraw(), Redraw::Now);
+
+    app.key(key(KeyCode::Char('x'), KeyModifiers::NONE));
+    assert_eq!(app.take_redraw(), Redraw::Now, "typing shows at once");
 }
 
 #[test]

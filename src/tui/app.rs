@@ -71,6 +71,18 @@ pub enum Effect {
     ReadFile { group: String, path: String },
 }
 
+/// How soon the screen should show what changed since the last frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Redraw {
+    /// Nothing changed.
+    None,
+    /// Only counters of buffers not shown changed (badges, the status bar's unread list): a
+    /// flood into a background group need not redraw the screen at full rate.
+    Background,
+    /// Something in view changed.
+    Now,
+}
+
 /// A row of the switcher.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SwitchTarget {
@@ -84,6 +96,8 @@ pub struct App {
     keymap: Keymap,
     effects: Vec<Effect>,
     dirty: bool,
+    /// A message landed in a buffer not shown (see [`Redraw::Background`]).
+    background_dirty: bool,
 }
 
 impl App {
@@ -97,6 +111,7 @@ impl App {
             keymap,
             effects: Vec::new(),
             dirty: true,
+            background_dirty: false,
         }
     }
 
@@ -186,7 +201,18 @@ impl App {
 
     /// True (once) when something visible changed since the last call.
     pub fn take_dirty(&mut self) -> bool {
-        std::mem::replace(&mut self.dirty, false)
+        self.take_redraw() != Redraw::None
+    }
+
+    /// What changed since the last call (and forgets it).
+    pub fn take_redraw(&mut self) -> Redraw {
+        let now = std::mem::replace(&mut self.dirty, false);
+        let background = std::mem::replace(&mut self.background_dirty, false);
+        match (now, background) {
+            (true, _) => Redraw::Now,
+            (false, true) => Redraw::Background,
+            (false, false) => Redraw::None,
+        }
     }
 
     /// A key press, through the key map.
@@ -200,6 +226,11 @@ impl App {
     pub fn update(&mut self, msg: impl Into<Msg>) -> Vec<Command> {
         match msg.into() {
             Msg::Action(action) => self.on_action(action),
+            // A message sets the flag itself: one for a background group only moves a badge.
+            Msg::Client(Event::Message(message)) => {
+                self.ingest(message);
+                Vec::new()
+            }
             Msg::Client(event) => {
                 self.dirty = true;
                 self.on_event(event)
@@ -1626,6 +1657,7 @@ impl App {
                     Some(index) => index,
                     None => {
                         // Added to a group by the server: show it like a joined one.
+                        self.dirty = true;
                         let at = self.state.group_count();
                         self.state
                             .buffers
@@ -1655,6 +1687,11 @@ impl App {
         let mention = !own && self.mentions_me(&body);
         let cap = self.state.settings.scrollback;
         let current = self.state.current;
+        if index == current {
+            self.dirty = true;
+        } else {
+            self.background_dirty = true;
+        }
         let time_ms = self.state.clock.wall_ms;
         let buffer = &mut self.state.buffers[index];
         if own && !buffer.echo_expected.is_empty() {

@@ -1,6 +1,7 @@
 //! The one event loop: terminal input, client events (drained in batches before one redraw),
 //! the connection-state watch, a 1 s tick, and SIGTERM/SIGHUP. It redraws only when something
-//! changed, at most ~60 times a second, and sleeps when nothing happens.
+//! changed, at most ~60 times a second for what the service sends (~10 times when only the
+//! badges of groups not shown changed; a key shows at once), and sleeps when nothing happens. Terminal input is polled first, so a flood cannot starve it.
 
 use std::io::Stdout;
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::app::{App, Effect};
+use super::app::{App, Effect, Redraw};
 use super::keymap::Action;
 use super::terminal::TerminalGuard;
 use super::view;
@@ -21,8 +22,13 @@ use crate::client::{ClientHandle, Command, ConnState, Event, OpError, OpOutcome}
 
 /// Shortest time between two frames (~60 fps).
 const FRAME: Duration = Duration::from_millis(16);
-/// Client events taken per wake-up before the UI gets a chance to draw.
-const EVENT_BATCH: usize = 1024;
+/// Shortest time between two frames when the user typed something: a key must show at once,
+/// but a burst of input events (key repeat, a mouse wheel) still coalesces.
+const INPUT_FRAME: Duration = Duration::from_millis(2);
+/// Shortest time between two frames when only background badges changed.
+const BACKGROUND_FRAME: Duration = Duration::from_millis(100);
+/// Client events taken per wake-up before input is looked at again (~1 ms of work).
+const EVENT_BATCH: usize = 512;
 /// Files `/bin @file` may send (the service's message limit).
 const MAX_FILE_BYTES: u64 = crate::protocol::MAX_CLIENT_MESSAGE_BYTES as u64;
 
@@ -50,26 +56,56 @@ pub async fn run(
     let mut events = Vec::with_capacity(EVENT_BATCH);
     let mut engine_open = true;
     let mut state_open = true;
-    let mut dirty = true;
+    // What changed since the last frame.
+    let mut pending = Redraw::Now;
+    // The user did something since the last frame: draw it without waiting for a full frame.
+    let mut typed = false;
     let mut last_draw: Option<Instant> = None;
     loop {
-        dirty |= app.take_dirty();
-        let since_draw = last_draw.map_or(FRAME, |t| t.elapsed());
-        if dirty && since_draw >= FRAME {
+        pending = pending.max(app.take_redraw());
+        let since_draw = last_draw.map_or(BACKGROUND_FRAME, |t| t.elapsed());
+        let gap = match pending {
+            Redraw::Now if typed => INPUT_FRAME,
+            Redraw::Now => FRAME,
+            Redraw::Background | Redraw::None => BACKGROUND_FRAME,
+        };
+        if pending != Redraw::None && since_draw >= gap {
             terminal.draw(|frame| view::draw(frame, app.state()))?;
             last_draw = Some(Instant::now());
-            dirty = false;
+            pending = Redraw::None;
+            typed = false;
         }
-        let wait = FRAME.saturating_sub(since_draw);
+        let dirty = pending != Redraw::None;
+        let wait = gap.saturating_sub(since_draw);
+        // Biased: input and signals first, so a flood of client events never delays a key
+        // by more than one batch; the flood cannot starve the tick or the state watch either,
+        // as they come before it.
         let commands: Vec<Command> = tokio::select! {
+            biased;
             next = input.next() => match next {
                 Some(Ok(event)) => {
+                    typed = true;
                     app.update(now_tick());
                     on_terminal_event(app, event)
                 }
                 Some(Err(error)) => return Err(error.into()),
                 None => break,
             },
+            _ = recv_signal(&mut sigterm) => break,
+            _ = recv_signal(&mut sighup) => break,
+            changed = handle.state.changed(), if state_open => {
+                match changed {
+                    Ok(()) => {
+                        let state = handle.state.borrow_and_update().clone();
+                        app.update(state)
+                    }
+                    Err(_) => {
+                        state_open = false;
+                        Vec::new()
+                    }
+                }
+            }
+            _ = tick.tick() => app.update(now_tick()),
             received = handle.events.recv_many(&mut events, EVENT_BATCH), if engine_open => {
                 if received == 0 {
                     engine_open = false;
@@ -90,34 +126,19 @@ pub async fn run(
                     out
                 }
             }
-            changed = handle.state.changed(), if state_open => {
-                match changed {
-                    Ok(()) => {
-                        let state = handle.state.borrow_and_update().clone();
-                        app.update(state)
-                    }
-                    Err(_) => {
-                        state_open = false;
-                        Vec::new()
-                    }
-                }
-            }
-            _ = tick.tick() => app.update(now_tick()),
             _ = tokio::time::sleep(wait), if dirty => Vec::new(),
-            _ = recv_signal(&mut sigterm) => break,
-            _ = recv_signal(&mut sighup) => break,
         };
         send_commands(app, handle, commands).await;
         for effect in app.take_effects() {
             match effect {
                 Effect::ClearScreen => {
                     terminal.clear()?;
-                    dirty = true;
+                    pending = Redraw::Now;
                 }
                 Effect::Suspend => {
                     guard.suspend()?;
                     terminal.clear()?;
-                    dirty = true;
+                    pending = Redraw::Now;
                 }
                 Effect::SetMouse(on) => guard.set_mouse(on),
                 Effect::ReadFile { group, path } => {

@@ -18,7 +18,7 @@ use anyhow::Context;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-pub use app::{App, Effect, Msg};
+pub use app::{App, Effect, Msg, Redraw};
 pub use keymap::{Action, Keymap};
 pub use state::{Clock, State, UiSettings};
 
