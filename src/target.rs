@@ -1,5 +1,6 @@
 //! Turns the command line, environment and config profile into a connection target: a URL
-//! provider for the engine, starting the embedded local service when no target is given.
+//! provider for the engine, starting the embedded local service when no target is given (and
+//! taking it over on the same port when the wpchat that hosted it quits).
 //!
 //! Precedence: command line > environment (`WebPubSubConnectionString`) > profile > defaults.
 
