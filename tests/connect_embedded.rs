@@ -1,15 +1,19 @@
 //! With no target at all, wpchat uses the local service: it reuses one already answering on the
 //! configured port, starts one in-process otherwise, and moves to a free port (with a notice)
-//! when something else holds that port. Needs the real local service (`service::start`).
+//! when something else holds that port; when the wpchat hosting it quits, another takes it
+//! over on the same port. Needs the real local service (`service::start`) and engine.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use wpchat::auth::connection_string::unix_now;
 use wpchat::auth::token::verify;
 use wpchat::cli::TargetArgs;
+use wpchat::client::{self, ClientHandle, Command, Event, OpId, OpOutcome};
 use wpchat::config::Config;
+use wpchat::protocol::{MessageSource, Payload};
 use wpchat::service::{self, DEV_ACCESS_KEY, ServiceConfig};
-use wpchat::target::{EmbeddedSettings, Target, resolve_with};
+use wpchat::target::{EMBEDDED_RECOVERY_WINDOW, EmbeddedSettings, Target, resolve_with};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -132,4 +136,274 @@ async fn a_port_held_by_something_else_moves_to_a_free_port() {
             .await
             .unwrap();
     }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn as_user(user: &str) -> TargetArgs {
+    TargetArgs {
+        user: Some(user.into()),
+        ..TargetArgs::default()
+    }
+}
+
+/// An engine handle that keeps the events a wait skipped, so a message that arrives before
+/// its send's ack is still there for the next wait.
+struct Peer {
+    handle: ClientHandle,
+    skipped: Vec<Event>,
+}
+
+impl Peer {
+    fn spawn(target: &Target) -> Self {
+        Peer {
+            handle: client::spawn(target.client.clone()),
+            skipped: Vec::new(),
+        }
+    }
+
+    /// The first event `want` accepts (earlier skipped ones first), within [`LIMIT`] in all;
+    /// with the events skipped on the way.
+    async fn wait_for(&mut self, want: impl Fn(&Event) -> bool) -> (Event, Vec<Event>) {
+        if let Some(at) = self.skipped.iter().position(&want) {
+            let event = self.skipped.remove(at);
+            return (event, Vec::new());
+        }
+        let mut seen = Vec::new();
+        let found = tokio::time::timeout(LIMIT, async {
+            while let Some(event) = self.handle.events.recv().await {
+                if want(&event) {
+                    return Some(event);
+                }
+                seen.push(event);
+            }
+            None
+        })
+        .await;
+        self.skipped.extend(seen.iter().cloned());
+        match found {
+            Ok(Some(event)) => (event, seen),
+            Ok(None) => panic!("the engine ended; events: {seen:?}"),
+            Err(_) => panic!(
+                "not found within {LIMIT:?}; state {:?}; events: {seen:?}",
+                *self.handle.state.borrow()
+            ),
+        }
+    }
+}
+
+async fn connected(peer: &mut Peer) -> String {
+    match peer
+        .wait_for(|e| matches!(e, Event::Connected { .. }))
+        .await
+        .0
+    {
+        Event::Connected { connection_id, .. } => connection_id,
+        other => panic!("expected Connected, got {other:?}"),
+    }
+}
+
+async fn command(peer: &Peer, command: Command) {
+    tokio::time::timeout(LIMIT, peer.handle.commands.send(command))
+        .await
+        .expect("the engine takes commands")
+        .expect("the engine runs");
+}
+
+async fn acked(peer: &mut Peer, op: OpId) {
+    let (event, _) = peer
+        .wait_for(|e| matches!(e, Event::OpResult { op: o, .. } if *o == op))
+        .await;
+    assert!(
+        matches!(
+            event,
+            Event::OpResult {
+                outcome: OpOutcome::Done { .. },
+                ..
+            }
+        ),
+        "op {op} did not succeed: {event:?}"
+    );
+}
+
+async fn join(peer: &mut Peer, op: OpId, group: &str) {
+    command(
+        peer,
+        Command::Join {
+            op,
+            group: group.into(),
+        },
+    )
+    .await;
+    acked(peer, op).await;
+}
+
+async fn send(peer: &mut Peer, op: OpId, group: &str, text: &str) {
+    command(
+        peer,
+        Command::SendToGroup {
+            op,
+            group: group.into(),
+            payload: Payload::Text(text.into()),
+            no_echo: false,
+            fire_and_forget: false,
+        },
+    )
+    .await;
+    acked(peer, op).await;
+}
+
+async fn received(peer: &mut Peer, in_group: &str, text: &str) {
+    peer.wait_for(|e| match e {
+        Event::Message(message) => {
+            matches!(&message.source, MessageSource::Group { group, .. } if group == in_group)
+                && message.payload == Payload::Text(text.into())
+        }
+        _ => false,
+    })
+    .await;
+}
+
+async fn stop(mut peer: Peer) {
+    let _ = tokio::time::timeout(LIMIT, peer.handle.commands.send(Command::Shutdown)).await;
+    tokio::time::timeout(LIMIT, async {
+        while peer.handle.events.recv().await.is_some() {}
+    })
+    .await
+    .expect("the engine stops");
+}
+
+async fn probe_until(addr: SocketAddr, answering: bool) {
+    tokio::time::timeout(LIMIT, async {
+        while service::probe(addr).await != answering {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the service at {addr} never became answering={answering}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_host_quits_another_wpchat_takes_over_the_local_service() {
+    let port = free_port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let host = resolve_embedded(&as_user("alice"), port).await;
+    assert!(
+        host.embedded.is_some(),
+        "the first wpchat hosts the service"
+    );
+    let mut guest = resolve_embedded(&as_user("bob"), port).await;
+    assert!(guest.embedded.is_none(), "the second reuses it");
+    assert_eq!(guest.client.recovery_window, EMBEDDED_RECOVERY_WINDOW);
+
+    let mut host_engine = Peer::spawn(&host);
+    let mut guest_engine = Peer::spawn(&guest);
+    connected(&mut host_engine).await;
+    let first_id = connected(&mut guest_engine).await;
+    join(&mut host_engine, 1, "lobby").await;
+    join(&mut guest_engine, 1, "lobby").await;
+    send(&mut host_engine, 2, "lobby", "before").await;
+    received(&mut guest_engine, "lobby", "before").await;
+
+    // The host quits: its engine stops and its target (with the service) goes away.
+    stop(host_engine).await;
+    drop(host);
+
+    let (event, before) = guest_engine
+        .wait_for(|e| matches!(e, Event::Connected { .. }))
+        .await;
+    assert!(
+        before
+            .iter()
+            .any(|e| matches!(e, Event::SessionLost { .. })),
+        "the old session is reported lost: {before:?}"
+    );
+    let Event::Connected { connection_id, .. } = event else {
+        panic!("expected Connected: {event:?}");
+    };
+    assert_ne!(connection_id, first_id, "a fresh connection");
+    assert!(
+        guest.takeover.as_ref().is_some_and(|t| t.hosting()),
+        "the guest now hosts the service: {guest:?}"
+    );
+    assert!(service::probe(addr).await, "on the same port");
+
+    // Rejoined lobby (the engine's auto-rejoin), and a new group works end to end.
+    send(&mut guest_engine, 3, "lobby", "after takeover").await;
+    received(&mut guest_engine, "lobby", "after takeover").await;
+    join(&mut guest_engine, 4, "later").await;
+
+    // A wpchat started now finds the taken-over service and talks with the guest.
+    let newcomer = resolve_embedded(&as_user("carol"), port).await;
+    assert!(newcomer.embedded.is_none(), "{newcomer:?}");
+    let mut newcomer_engine = Peer::spawn(&newcomer);
+    connected(&mut newcomer_engine).await;
+    join(&mut newcomer_engine, 1, "later").await;
+    send(&mut guest_engine, 5, "later", "hello carol").await;
+    received(&mut newcomer_engine, "later", "hello carol").await;
+    received(&mut guest_engine, "later", "hello carol").await;
+
+    // Dropping the guest's target stops the service it took over.
+    stop(newcomer_engine).await;
+    stop(guest_engine).await;
+    drop(newcomer);
+    let takeover = guest
+        .takeover
+        .take()
+        .expect("the embedded target has a guard");
+    tokio::time::timeout(LIMIT, takeover.shutdown())
+        .await
+        .expect("the taken-over service stops in time");
+    probe_until(addr, false).await;
+}
+
+#[tokio::test]
+async fn a_closed_embedded_target_takes_nothing_over() {
+    let port = free_port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut target = resolve_embedded(&TargetArgs::default(), port).await;
+    let provider = target.client.url_provider.clone();
+    if let Some(service) = target.embedded.take() {
+        tokio::time::timeout(LIMIT, service.shutdown())
+            .await
+            .unwrap();
+    }
+    // Still open: the next connection restarts the service here.
+    minted_url(&target).await;
+    assert!(target.takeover.as_ref().is_some_and(|t| t.hosting()));
+    drop(target);
+    probe_until(addr, false).await;
+    let refused = tokio::time::timeout(LIMIT, provider.client_url())
+        .await
+        .expect("the provider answers in time");
+    assert!(
+        matches!(refused, Err(wpchat::auth::ProviderError::Permanent(_))),
+        "{refused:?}"
+    );
+    assert!(!service::probe(addr).await, "nothing was started");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_wpchats_racing_to_take_over_share_one_service() {
+    let port = free_port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let host = resolve_embedded(&TargetArgs::default(), port).await;
+    let left = resolve_embedded(&TargetArgs::default(), port).await;
+    let right = resolve_embedded(&TargetArgs::default(), port).await;
+    drop(host);
+    probe_until(addr, false).await;
+    let (a, b) = tokio::join!(minted_url(&left), minted_url(&right));
+    assert_eq!((a.port(), b.port()), (Some(port), Some(port)));
+    let hosts = [&left, &right]
+        .iter()
+        .filter(|t| t.takeover.as_ref().is_some_and(|g| g.hosting()))
+        .count();
+    assert_eq!(hosts, 1, "exactly one wpchat hosts: {left:?} {right:?}");
+    assert!(service::probe(addr).await);
+    drop(left);
+    drop(right);
+    probe_until(addr, false).await;
 }

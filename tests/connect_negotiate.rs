@@ -1,6 +1,7 @@
 //! The negotiate provider against a tiny app server on 127.0.0.1:0: a fresh URL per call, the
 //! extra headers sent, and failures mapped to the right kind with messages that never show a
-//! header value.
+//! header value; end to end, the real engine re-negotiates for every fresh connection to the
+//! real local service and rejoins its groups.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -10,9 +11,13 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use wpchat::auth::{NegotiateProvider, ProviderError, UrlProvider};
+use wpchat::auth::connection_string::unix_now;
+use wpchat::auth::{ConnectionString, NegotiateProvider, ProviderError, TokenOptions, UrlProvider};
 use wpchat::cli::TargetArgs;
+use wpchat::client::{Command, ConnState, Event, OpId, OpOutcome};
 use wpchat::config::Config;
+use wpchat::protocol::{MessageSource, Payload};
+use wpchat::service::{self, RunningService, ServiceConfig};
 
 const BEARER: &str = "Bearer S3CRET-BEARER-VALUE";
 const LIMIT: Duration = Duration::from_secs(20);
@@ -196,4 +201,204 @@ async fn resolve_negotiates_once_to_learn_the_hub() {
     let message = format!("{error:#}");
     assert!(message.contains("401"), "{message}");
     assert_secret_free(&message);
+}
+
+/// Events of one engine, keeping the ones a wait skipped for later waits.
+struct Peer {
+    handle: wpchat::client::ClientHandle,
+    skipped: Vec<Event>,
+}
+
+impl Peer {
+    async fn wait_for(&mut self, want: impl Fn(&Event) -> bool) -> Event {
+        if let Some(at) = self.skipped.iter().position(&want) {
+            return self.skipped.remove(at);
+        }
+        let mut seen = Vec::new();
+        let found = tokio::time::timeout(LIMIT, async {
+            while let Some(event) = self.handle.events.recv().await {
+                if want(&event) {
+                    return Some(event);
+                }
+                seen.push(event);
+            }
+            None
+        })
+        .await;
+        let shown = format!("{seen:?}");
+        self.skipped.extend(seen);
+        match found {
+            Ok(Some(event)) => event,
+            Ok(None) => panic!("the engine ended; events: {shown}"),
+            Err(_) => panic!("not found within {LIMIT:?}; events: {shown}"),
+        }
+    }
+
+    async fn command(&self, command: Command) {
+        tokio::time::timeout(LIMIT, self.handle.commands.send(command))
+            .await
+            .expect("the engine takes commands")
+            .expect("the engine runs");
+    }
+
+    async fn connected(&mut self) -> String {
+        match self
+            .wait_for(|e| matches!(e, Event::Connected { .. }))
+            .await
+        {
+            Event::Connected { connection_id, .. } => connection_id,
+            other => panic!("expected Connected: {other:?}"),
+        }
+    }
+
+    async fn done(&mut self, op: OpId) {
+        let event = self
+            .wait_for(|e| matches!(e, Event::OpResult { op: o, .. } if *o == op))
+            .await;
+        assert!(
+            matches!(
+                event,
+                Event::OpResult {
+                    outcome: OpOutcome::Done { .. },
+                    ..
+                }
+            ),
+            "op {op}: {event:?}"
+        );
+    }
+
+    /// Sends `text` to `group` with echo and waits for it to come back (so we are a member).
+    async fn echo(&mut self, op: OpId, group: &str, text: &str) {
+        self.command(Command::SendToGroup {
+            op,
+            group: group.into(),
+            payload: Payload::Text(text.into()),
+            no_echo: false,
+            fire_and_forget: false,
+        })
+        .await;
+        self.done(op).await;
+        self.wait_for(|e| {
+            matches!(e, Event::Message(m)
+                if matches!(&m.source, MessageSource::Group { group: g, .. } if g == group)
+                    && m.payload == Payload::Text(text.into()))
+        })
+        .await;
+    }
+}
+
+/// What the negotiate server saw.
+#[derive(Default)]
+struct Seen {
+    calls: AtomicU32,
+    with_header: AtomicU32,
+}
+
+/// A negotiate endpoint that mints URLs for the real local service, as an app server does with
+/// the service's connection string.
+async fn negotiate_for(service: &RunningService, seen: Arc<Seen>) -> String {
+    let connection_string = ConnectionString::parse(&service.connection_string()).unwrap();
+    let negotiate = move |headers: HeaderMap| {
+        let (seen, connection_string) = (seen.clone(), connection_string.clone());
+        async move {
+            seen.calls.fetch_add(1, Ordering::SeqCst);
+            if headers.get("x-tenant").and_then(|v| v.to_str().ok()) == Some("blue") {
+                seen.with_header.fetch_add(1, Ordering::SeqCst);
+            }
+            let options = TokenOptions {
+                user_id: Some("dana".into()),
+                roles: vec![
+                    "webpubsub.joinLeaveGroup".into(),
+                    "webpubsub.sendToGroup".into(),
+                ],
+                groups: Vec::new(),
+                expires_minutes: 60,
+            };
+            let access = connection_string.client_access("chat", &options, unix_now());
+            axum::Json(serde_json::json!({ "url": access.url }))
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = Router::new().route("/api/negotiate", get(negotiate));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}/api/negotiate")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_connection_negotiates_again_and_rejoins() {
+    let service = tokio::time::timeout(
+        LIMIT,
+        service::start(ServiceConfig {
+            port: 0,
+            ..ServiceConfig::default()
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let seen = Arc::new(Seen::default());
+    let args = TargetArgs {
+        negotiate: Some(negotiate_for(&service, seen.clone()).await),
+        headers: vec!["X-Tenant: blue".into()],
+        ..TargetArgs::default()
+    };
+    let target = tokio::time::timeout(LIMIT, wpchat::target::resolve(&args, &Config::default()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(target.hub, "chat");
+    assert_eq!(target.user_id.as_deref(), Some("dana"));
+    assert_eq!(
+        seen.calls.load(Ordering::SeqCst),
+        1,
+        "resolve negotiates once"
+    );
+
+    let mut peer = Peer {
+        handle: wpchat::client::spawn(target.client.clone()),
+        skipped: Vec::new(),
+    };
+    let first_id = peer.connected().await;
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 2, "the first connection");
+    peer.command(Command::Join {
+        op: 1,
+        group: "ops".into(),
+    })
+    .await;
+    peer.done(1).await;
+    peer.echo(2, "ops", "before").await;
+
+    peer.command(Command::Reconnect).await;
+    let second_id = peer.connected().await;
+    assert_ne!(second_id, first_id, "a new connection");
+    assert_eq!(
+        seen.calls.load(Ordering::SeqCst),
+        3,
+        "the fresh connection negotiated again"
+    );
+    assert!(
+        matches!(&*peer.handle.state.borrow(), ConnState::Connected { connection_id, .. } if *connection_id == second_id)
+    );
+    // Auto-rejoin put us back in the group: our own message comes back.
+    peer.echo(3, "ops", "after").await;
+    assert!(
+        !peer
+            .skipped
+            .iter()
+            .any(|e| matches!(e, Event::RejoinFailed { .. })),
+        "{:?}",
+        peer.skipped
+    );
+    assert_eq!(
+        seen.with_header.load(Ordering::SeqCst),
+        seen.calls.load(Ordering::SeqCst),
+        "every negotiate call carried the --header"
+    );
+    let _ = peer.handle.commands.send(Command::Shutdown).await;
+    tokio::time::timeout(LIMIT, service.shutdown())
+        .await
+        .unwrap();
 }
