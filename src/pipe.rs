@@ -160,6 +160,10 @@ pub async fn send(target_args: TargetArgs, args: SendArgs) -> anyhow::Result<Exi
     if args.event.is_none() && group.is_none() {
         anyhow::bail!("send needs --group G (or --event NAME for a user event)");
     }
+    // `--group` names where to publish, not a membership: minted into the token it would make
+    // this connection receive (and, reliably, have to ack) everything it sends.
+    let mut target_args = target_args;
+    target_args.groups.clear();
     let target = resolve_target(&target_args).await?;
     let _embedded = target.embedded;
     let mut config = target.client;

@@ -592,6 +592,8 @@ async fn embedded_target(
         .hub
         .clone()
         .unwrap_or_else(|| EMBEDDED_HUB.to_string());
+    // The default group is joined by the caller, not through the token: a `send` (which
+    // clears the groups it publishes to) must not become a member and receive its own traffic.
     let groups = if merged.groups.is_empty() {
         vec![EMBEDDED_GROUP.to_string()]
     } else {
@@ -600,7 +602,7 @@ async fn embedded_target(
     let options = TokenOptions {
         user_id: Some(merged.user.clone().unwrap_or_else(os_user_name)),
         roles: merged.roles_or_chat_roles(),
-        groups: groups.clone(),
+        groups: merged.groups.clone(),
         expires_minutes: merged.expires,
     };
     let minter = ConnectionStringProvider::new(
