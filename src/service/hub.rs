@@ -10,7 +10,6 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::session::{CloseCause, Connection, Delivered, Delivery, Limits};
-use crate::protocol::close_code;
 
 /// Settings every hub shares.
 #[derive(Debug)]
@@ -356,18 +355,9 @@ impl Hub {
         }
         for (id, outcome) in overflowed {
             let cause = if outcome == Delivered::BufferFull {
-                CloseCause {
-                    code: close_code::POLICY_VIOLATION,
-                    reason: "The reliable message buffer is full.".into(),
-                    discard_queued: true,
-                }
+                CloseCause::buffer_full()
             } else {
-                CloseCause {
-                    code: close_code::POLICY_VIOLATION,
-                    reason: "SlowClient: the connection did not read its messages fast enough."
-                        .into(),
-                    discard_queued: true,
-                }
+                CloseCause::slow_client()
             };
             self.close_connection(&id, &cause);
         }

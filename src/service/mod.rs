@@ -51,10 +51,13 @@ pub const DEFAULT_RECOVERY_WINDOW: Duration = Duration::from_secs(30);
 pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
 /// Frames a connection's outbound queue holds before it is closed as a slow client.
 pub const DEFAULT_OUTBOUND_QUEUE_FRAMES: usize = 8192;
-/// Un-acked data messages a reliable session may hold (protocol.md §5).
+/// Written but un-acked data messages a reliable session may have in flight (protocol.md §5).
 pub const RELIABLE_BUFFER_MESSAGES: usize = 1000;
-/// Un-acked bytes a reliable session may hold (protocol.md §5).
+/// Written but un-acked bytes a reliable session may have in flight (protocol.md §5).
 pub const RELIABLE_BUFFER_BYTES: usize = 16 * 1024 * 1024;
+/// How long a reliable session at its in-flight cap, with more to send, may go without an
+/// ack before it is closed as buffer-full (SDKs ack at least every second).
+pub const RELIABLE_ACK_GRACE: Duration = Duration::from_secs(3);
 
 /// How to run the service.
 #[derive(Debug, Clone)]
@@ -255,6 +258,7 @@ pub async fn start(config: ServiceConfig) -> Result<RunningService, ServiceError
         queue_bytes: RELIABLE_BUFFER_BYTES,
         reliable_messages: RELIABLE_BUFFER_MESSAGES,
         reliable_bytes: RELIABLE_BUFFER_BYTES,
+        ack_grace: RELIABLE_ACK_GRACE,
     };
     let shared = Arc::new(Shared::new(
         config.access_key.clone(),
