@@ -337,19 +337,22 @@ impl Hub {
     }
 
     /// Hands one message to each recipient not excluded, then closes those that overflowed.
+    /// Returns the recipients whose queue is backlogged: a publisher should wait for them.
     pub(crate) fn fan_out<'a>(
         &self,
         recipients: impl IntoIterator<Item = &'a Arc<Connection>>,
         delivery: &Delivery,
         excluded: impl Fn(&Connection) -> bool,
-    ) {
+    ) -> Vec<Arc<Connection>> {
         let mut overflowed: Vec<(Arc<str>, Delivered)> = Vec::new();
+        let mut backlogged = Vec::new();
         for connection in recipients {
             if excluded(connection) {
                 continue;
             }
             match connection.deliver(delivery) {
                 Delivered::Queued | Delivered::Gone => {}
+                Delivered::Backlogged => backlogged.push(connection.clone()),
                 outcome => overflowed.push((connection.id.clone(), outcome)),
             }
         }
@@ -361,6 +364,7 @@ impl Hub {
             };
             self.close_connection(&id, &cause);
         }
+        backlogged
     }
 }
 

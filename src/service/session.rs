@@ -12,7 +12,7 @@
 use std::cell::OnceCell;
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
@@ -59,6 +59,9 @@ pub(crate) struct Limits {
     /// How long the writer waits for an ack while the in-flight cap holds data back before
     /// it closes the session as buffer-full.
     pub ack_grace: Duration,
+    /// How long a publisher may be held back, per episode, while a recipient's queue is past
+    /// half its bound; after that the recipient is left to overflow.
+    pub backpressure: Duration,
 }
 
 /// A frame for the socket writer.
@@ -134,6 +137,8 @@ struct State {
     written_through: u64,
     /// Bytes of written, un-acked messages.
     inflight_bytes: usize,
+    /// Since when the queue has been past half its bound (publishers wait meanwhile).
+    backlogged_since: Option<Instant>,
     ack_ids: HashSet<u64>,
     ack_id_order: VecDeque<u64>,
 }
@@ -142,6 +147,8 @@ struct State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Delivered {
     Queued,
+    /// Queued, but the queue is past half its bound: the publisher should wait for room.
+    Backlogged,
     /// The connection is over; nothing was queued.
     Gone,
     /// The outbound queue is full: close the connection as a slow client.
@@ -264,6 +271,7 @@ impl Connection {
                 acked_through: 0,
                 written_through: 0,
                 inflight_bytes: 0,
+                backlogged_since: None,
                 ack_ids: HashSet::new(),
                 ack_id_order: VecDeque::new(),
             }),
@@ -366,6 +374,7 @@ impl Connection {
                 state.unacked.push_back((id, text.clone()));
                 if let Some(attachment) = attachment {
                     push(&mut state, &attachment, Outbound::Sequenced { id, text });
+                    return self.backlog(&mut state);
                 }
                 Delivered::Queued
             }
@@ -382,8 +391,35 @@ impl Connection {
                     delivery.raw()
                 };
                 push(&mut state, &attachment, frame);
-                Delivered::Queued
+                self.backlog(&mut state)
             }
+        }
+    }
+
+    /// `Backlogged` while the queue is past half its bound and the publisher has not yet
+    /// waited the whole backpressure allowance for this episode.
+    fn backlog(&self, state: &mut State) -> Delivered {
+        if state.queue.len() < self.limits.queue_frames / 2
+            && state.queue_bytes < self.limits.queue_bytes / 2
+        {
+            return Delivered::Queued;
+        }
+        let since = *state.backlogged_since.get_or_insert_with(Instant::now);
+        if since.elapsed() < self.limits.backpressure {
+            Delivered::Backlogged
+        } else {
+            Delivered::Queued
+        }
+    }
+
+    /// Whether a publisher held back by this connection may go on: its queue drained to a
+    /// quarter of the bound, it is over, or the backpressure allowance ran out.
+    pub(crate) fn has_room(&self) -> bool {
+        let state = self.lock();
+        match state.backlogged_since {
+            _ if matches!(state.phase, Phase::Closed(_) | Phase::Detached { .. }) => true,
+            None => true,
+            Some(since) => since.elapsed() >= self.limits.backpressure,
         }
     }
 
@@ -415,6 +451,7 @@ impl Connection {
                 batch.append(&mut state.queue);
             }
             state.queue_bytes = 0;
+            state.backlogged_since = None;
             return Drain::Taken {
                 awaiting_acks: false,
             };
@@ -428,6 +465,12 @@ impl Connection {
                         || (in_flight > 0
                             && state.inflight_bytes + text.len() > self.limits.reliable_bytes);
                     if full {
+                        // Down to a quarter of the bound: the backpressure episode is over.
+                        if state.queue.len() <= self.limits.queue_frames / 4
+                            && state.queue_bytes <= self.limits.queue_bytes / 4
+                        {
+                            state.backlogged_since = None;
+                        }
                         return Drain::Taken {
                             awaiting_acks: true,
                         };
@@ -441,6 +484,7 @@ impl Connection {
                 batch.push_back(frame);
             }
         }
+        state.backlogged_since = None;
         Drain::Taken {
             awaiting_acks: false,
         }
@@ -640,6 +684,7 @@ mod tests {
         reliable_messages: 3,
         reliable_bytes: 1 << 20,
         ack_grace: Duration::from_secs(1),
+        backpressure: Duration::ZERO,
     };
 
     fn connection(kind: ClientKind) -> (Connection, Arc<Attachment>) {
@@ -745,6 +790,31 @@ mod tests {
             assert_eq!(detached.deliver(&text_delivery("x")), Delivered::Queued);
         }
         assert_eq!(detached.deliver(&text_delivery("x")), Delivered::BufferFull);
+    }
+
+    #[test]
+    fn a_queue_past_half_its_bound_holds_the_publisher_back_until_drained() {
+        let attachment = Attachment::new(1);
+        let connection = Connection::new(
+            Arc::from("c1"),
+            None,
+            ClientKind::Json,
+            Permissions::default(),
+            Limits {
+                backpressure: Duration::from_secs(60),
+                ..LIMITS
+            },
+            attachment.clone(),
+        );
+        assert_eq!(connection.deliver(&text_delivery("a")), Delivered::Queued);
+        assert!(connection.has_room());
+        assert_eq!(
+            connection.deliver(&text_delivery("b")),
+            Delivered::Backlogged
+        );
+        assert!(!connection.has_room());
+        assert_eq!(queued_texts(&connection, &attachment).len(), 2);
+        assert!(connection.has_room());
     }
 
     #[test]

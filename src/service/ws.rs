@@ -36,6 +36,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// Per-socket read buffer: small, so a thousand idle connections stay cheap.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
 const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+/// How often a held-back publisher looks whether its recipients have room again.
+const BACKPRESSURE_POLL: Duration = Duration::from_millis(1);
 
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
@@ -489,6 +491,8 @@ struct SocketContext {
     hub: Arc<Hub>,
     connection: Arc<Connection>,
     mode: SimpleMode,
+    /// Recipients of this socket's last publish whose queue is backlogged.
+    backlogged: std::sync::Mutex<Vec<Arc<Connection>>>,
 }
 
 async fn run_socket(
@@ -517,6 +521,7 @@ async fn run_socket(
         hub,
         connection,
         mode,
+        backlogged: std::sync::Mutex::new(Vec::new()),
     };
     let mut writer_done = false;
     let end = tokio::select! {
@@ -717,6 +722,7 @@ async fn read_loop(stream: &mut Stream, context: &SocketContext, silence: Durati
         if let Err(cause) = handled {
             return ReadEnd::Violation(cause);
         }
+        context.wait_for_room().await;
     }
 }
 
@@ -788,8 +794,29 @@ impl SocketContext {
         };
         let delivery = Delivery::new(&source, payload);
         let sender = &self.connection.id;
-        self.hub
+        let backlogged = self
+            .hub
             .fan_out(members.iter(), &delivery, |c| no_echo && c.id == *sender);
+        if !backlogged.is_empty() {
+            self.backlogged
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(backlogged);
+        }
+    }
+
+    /// Stops reading this socket until every backlogged recipient has room (each one holds
+    /// it back for at most the backpressure allowance).
+    async fn wait_for_room(&self) {
+        let mut waiting =
+            std::mem::take(&mut *self.backlogged.lock().unwrap_or_else(|e| e.into_inner()));
+        loop {
+            waiting.retain(|c| !c.has_room());
+            if waiting.is_empty() {
+                return;
+            }
+            tokio::time::sleep(BACKPRESSURE_POLL).await;
+        }
     }
 
     fn send(&self, message: &ServiceMessage) -> Result<(), CloseCause> {
