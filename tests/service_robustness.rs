@@ -630,3 +630,35 @@ async fn a_reliable_reader_that_keeps_up_survives_a_flood_from_a_fast_publisher(
     reader.expect_nothing_queued().await;
     publisher.expect_nothing_queued().await;
 }
+
+#[tokio::test]
+async fn a_reliable_reader_that_never_acks_is_closed_as_buffer_full() {
+    let service = start().await;
+    let (mut reader, _) = Client::connect(
+        &client_url(&service, HUB, &token_for(&service, HUB, None, &[], &["g"])),
+        RELIABLE,
+    )
+    .await;
+    let (mut publisher, _) = Client::connect(
+        &client_url(
+            &service,
+            HUB,
+            &token_for(&service, HUB, None, JOIN_SEND, &[]),
+        ),
+        JSON,
+    )
+    .await;
+    for i in 0..1500u64 {
+        publisher
+            .send_json(json!({"type": "sendToGroup", "group": "g", "dataType": "text", "data": i.to_string()}))
+            .await;
+    }
+    let (seen, ending) = reader.until_end().await;
+    assert_eq!(ending, Ending::Closed(1008));
+    let texts: Vec<&str> = seen.iter().filter_map(|m| m.to_text().ok()).collect();
+    let data_frames = texts.iter().filter(|t| t.contains("sequenceId")).count();
+    assert_eq!(data_frames, 1000, "only the in-flight cap was written");
+    let last = texts.last().copied().unwrap_or("");
+    assert!(last.contains("reliable message buffer is full"), "{last}");
+    publisher.expect_nothing_queued().await;
+}
