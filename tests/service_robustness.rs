@@ -571,3 +571,94 @@ async fn serve_banner_says_the_js_server_sdk_needs_allow_insecure_connection() {
     assert!(banner.contains("allowInsecureConnection: true"), "{banner}");
     assert!(banner.contains("Connection string:"), "{banner}");
 }
+
+#[tokio::test]
+async fn a_reliable_reader_that_keeps_up_survives_a_flood_from_a_fast_publisher() {
+    let service = start().await;
+    let (mut reader, _) = Client::connect(
+        &client_url(
+            &service,
+            HUB,
+            &token_for(&service, HUB, None, &[], &["flood"]),
+        ),
+        RELIABLE,
+    )
+    .await;
+    let (mut publisher, _) = Client::connect(
+        &client_url(
+            &service,
+            HUB,
+            &token_for(&service, HUB, None, JOIN_SEND, &[]),
+        ),
+        JSON,
+    )
+    .await;
+    const MESSAGES: u64 = 50_000;
+    const ACK_EVERY: u64 = 64;
+    const ACK_INTERVAL: Duration = Duration::from_millis(5);
+    let read = tokio::spawn(async move {
+        let mut acked = 0;
+        let mut last_ack = tokio::time::Instant::now();
+        for expected in 1..=MESSAGES {
+            let message = reader.next_json().await;
+            assert_eq!(message["sequenceId"], expected, "{message}");
+            assert_eq!(message["data"], expected.to_string(), "{message}");
+            if expected - acked >= ACK_EVERY || last_ack.elapsed() >= ACK_INTERVAL {
+                reader
+                    .send_json(json!({"type": "sequenceAck", "sequenceId": expected}))
+                    .await;
+                acked = expected;
+                last_ack = tokio::time::Instant::now();
+            }
+        }
+        reader
+    });
+    let publish = async {
+        for i in 1..=MESSAGES {
+            publisher
+                .send_json(json!({"type": "sendToGroup", "group": "flood", "dataType": "text", "data": i.to_string(), "noEcho": true}))
+                .await;
+        }
+    };
+    tokio::time::timeout(WAIT * 12, publish)
+        .await
+        .expect("the publisher sends everything in time");
+    let mut reader = tokio::time::timeout(WAIT * 12, read)
+        .await
+        .expect("the reader gets everything in time")
+        .expect("the reader saw every message in order and was not closed");
+    reader.expect_nothing_queued().await;
+    publisher.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn a_reliable_reader_that_never_acks_is_closed_as_buffer_full() {
+    let service = start().await;
+    let (mut reader, _) = Client::connect(
+        &client_url(&service, HUB, &token_for(&service, HUB, None, &[], &["g"])),
+        RELIABLE,
+    )
+    .await;
+    let (mut publisher, _) = Client::connect(
+        &client_url(
+            &service,
+            HUB,
+            &token_for(&service, HUB, None, JOIN_SEND, &[]),
+        ),
+        JSON,
+    )
+    .await;
+    for i in 0..1500u64 {
+        publisher
+            .send_json(json!({"type": "sendToGroup", "group": "g", "dataType": "text", "data": i.to_string()}))
+            .await;
+    }
+    let (seen, ending) = reader.until_end().await;
+    assert_eq!(ending, Ending::Closed(1008));
+    let texts: Vec<&str> = seen.iter().filter_map(|m| m.to_text().ok()).collect();
+    let data_frames = texts.iter().filter(|t| t.contains("sequenceId")).count();
+    assert_eq!(data_frames, 1000, "only the in-flight cap was written");
+    let last = texts.last().copied().unwrap_or("");
+    assert!(last.contains("reliable message buffer is full"), "{last}");
+    publisher.expect_nothing_queued().await;
+}

@@ -10,7 +10,6 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::session::{CloseCause, Connection, Delivered, Delivery, Limits};
-use crate::protocol::close_code;
 
 /// Settings every hub shares.
 #[derive(Debug)]
@@ -338,39 +337,34 @@ impl Hub {
     }
 
     /// Hands one message to each recipient not excluded, then closes those that overflowed.
+    /// Returns the recipients whose queue is backlogged: a publisher should wait for them.
     pub(crate) fn fan_out<'a>(
         &self,
         recipients: impl IntoIterator<Item = &'a Arc<Connection>>,
         delivery: &Delivery,
         excluded: impl Fn(&Connection) -> bool,
-    ) {
+    ) -> Vec<Arc<Connection>> {
         let mut overflowed: Vec<(Arc<str>, Delivered)> = Vec::new();
+        let mut backlogged = Vec::new();
         for connection in recipients {
             if excluded(connection) {
                 continue;
             }
             match connection.deliver(delivery) {
                 Delivered::Queued | Delivered::Gone => {}
+                Delivered::Backlogged => backlogged.push(connection.clone()),
                 outcome => overflowed.push((connection.id.clone(), outcome)),
             }
         }
         for (id, outcome) in overflowed {
             let cause = if outcome == Delivered::BufferFull {
-                CloseCause {
-                    code: close_code::POLICY_VIOLATION,
-                    reason: "The reliable message buffer is full.".into(),
-                    discard_queued: true,
-                }
+                CloseCause::buffer_full()
             } else {
-                CloseCause {
-                    code: close_code::POLICY_VIOLATION,
-                    reason: "SlowClient: the connection did not read its messages fast enough."
-                        .into(),
-                    discard_queued: true,
-                }
+                CloseCause::slow_client()
             };
             self.close_connection(&id, &cause);
         }
+        backlogged
     }
 }
 

@@ -12,6 +12,25 @@
 //! last 65 536 successful ackIds; sockets are pinged every 20 s and dropped after six silent
 //! intervals.
 //!
+//! Reliable buffer accounting (the cloud service's exact rule is not public): the replay
+//! buffer holds every un-acked data message in order, both those still in this service's
+//! outbound queue and those already written to the socket, and all of it is replayed on
+//! recovery. The 1000-message / 16 MB cap (protocol.md §5.4) counts only the written, un-acked
+//! part (in flight on the network). At the cap the socket writer holds further data frames
+//! back (flow control); if the client then sends no `sequenceAck` for 3 s
+//! (`RELIABLE_ACK_GRACE`), the session is closed with 1008 "The reliable message buffer is
+//! full." Frames still waiting in the outbound queue are bounded like any connection's:
+//! `outbound_queue_frames` frames or 16 MB; past that the connection is closed with 1008
+//! `SlowClient` (for a reliable session too: it cannot be recovered). A detached session
+//! keeps up to the same queue bound for replay, then ends as buffer-full.
+//!
+//! Backpressure: when a recipient's queue passes half its bound, the publishing socket stops
+//! reading (its own TCP window then slows the publisher) until the queue is down to a quarter,
+//! for at most `PUBLISHER_BACKPRESSURE` (250 ms) per episode. So a reader that keeps up but
+//! lags a burst is not closed, while a receiver that cannot drain a quarter of its queue in
+//! that time stops holding anyone back and is closed as `SlowClient` when its queue is full.
+//! REST sends are never held back.
+//!
 //! Layout: `hub` (connections, groups, users, fan-out), `session` (one connection's queue,
 //! reliable buffer and ackIds), `permissions` (roles and wildcard patterns), `ws` (client
 //! endpoint and socket loops), `rest` (REST subset and health), `serve` (`wpchat serve`).
@@ -51,10 +70,16 @@ pub const DEFAULT_RECOVERY_WINDOW: Duration = Duration::from_secs(30);
 pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
 /// Frames a connection's outbound queue holds before it is closed as a slow client.
 pub const DEFAULT_OUTBOUND_QUEUE_FRAMES: usize = 8192;
-/// Un-acked data messages a reliable session may hold (protocol.md §5).
+/// Written but un-acked data messages a reliable session may have in flight (protocol.md §5).
 pub const RELIABLE_BUFFER_MESSAGES: usize = 1000;
-/// Un-acked bytes a reliable session may hold (protocol.md §5).
+/// Written but un-acked bytes a reliable session may have in flight (protocol.md §5).
 pub const RELIABLE_BUFFER_BYTES: usize = 16 * 1024 * 1024;
+/// How long a reliable session at its in-flight cap, with more to send, may go without an
+/// ack before it is closed as buffer-full (SDKs ack at least every second).
+pub const RELIABLE_ACK_GRACE: Duration = Duration::from_secs(3);
+/// How long, per episode, a publishing socket stops reading while a recipient's queue is past
+/// half its bound; a recipient that has not drained to a quarter by then is left to overflow.
+pub const PUBLISHER_BACKPRESSURE: Duration = Duration::from_millis(250);
 
 /// How to run the service.
 #[derive(Debug, Clone)]
@@ -255,6 +280,8 @@ pub async fn start(config: ServiceConfig) -> Result<RunningService, ServiceError
         queue_bytes: RELIABLE_BUFFER_BYTES,
         reliable_messages: RELIABLE_BUFFER_MESSAGES,
         reliable_bytes: RELIABLE_BUFFER_BYTES,
+        ack_grace: RELIABLE_ACK_GRACE,
+        backpressure: PUBLISHER_BACKPRESSURE,
     };
     let shared = Arc::new(Shared::new(
         config.access_key.clone(),

@@ -1,10 +1,18 @@
 //! One client connection and, on the reliable subprotocol, its session: the bounded outbound
 //! queue the socket writer drains, the buffer of un-acked data messages kept for recovery,
 //! and the ackIds already processed (for `Duplicate`).
+//!
+//! Reliable accounting: every data message not yet acked stays in the replay buffer, in
+//! order, whether it still waits in the outbound queue or was already written. Only the
+//! written part ("in flight") counts against the reliable cap; the writer holds further data
+//! frames back while the cap is reached, and the session is closed as buffer-full only when
+//! the client then sends no ack for `Limits::ack_grace`. Frames waiting in the queue are
+//! bounded by the queue limits (SlowClient).
 
 use std::cell::OnceCell;
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
@@ -44,24 +52,38 @@ pub(crate) struct Limits {
     pub queue_frames: usize,
     /// Bytes waiting for the socket writer before a connection counts as slow.
     pub queue_bytes: usize,
-    /// Un-acked data messages a reliable session may hold.
+    /// Written but un-acked data messages a reliable session may have in flight.
     pub reliable_messages: usize,
-    /// Un-acked bytes a reliable session may hold.
+    /// Written but un-acked bytes a reliable session may have in flight.
     pub reliable_bytes: usize,
+    /// How long the writer waits for an ack while the in-flight cap holds data back before
+    /// it closes the session as buffer-full.
+    pub ack_grace: Duration,
+    /// How long a publisher may be held back, per episode, while a recipient's queue is past
+    /// half its bound; after that the recipient is left to overflow.
+    pub backpressure: Duration,
 }
 
 /// A frame for the socket writer.
 #[derive(Debug, Clone)]
 pub(crate) enum Outbound {
     Text(Utf8Bytes),
+    /// A reliable data message; its sequence id tells the writer what goes in flight.
+    Sequenced {
+        id: u64,
+        text: Utf8Bytes,
+    },
     Binary(Bytes),
-    Close { code: u16, reason: String },
+    Close {
+        code: u16,
+        reason: String,
+    },
 }
 
 impl Outbound {
     fn len(&self) -> usize {
         match self {
-            Outbound::Text(t) => t.len(),
+            Outbound::Text(t) | Outbound::Sequenced { text: t, .. } => t.len(),
             Outbound::Binary(b) => b.len(),
             Outbound::Close { reason, .. } => reason.len() + 2,
         }
@@ -106,8 +128,17 @@ struct State {
     queue: VecDeque<Outbound>,
     queue_bytes: usize,
     last_sequence_id: u64,
+    /// Every data message not yet acked, queued or in flight, in sequence order.
     unacked: VecDeque<(u64, Utf8Bytes)>,
     unacked_bytes: usize,
+    /// The highest sequence id the client acked (cumulative).
+    acked_through: u64,
+    /// The highest sequence id the current socket's writer took.
+    written_through: u64,
+    /// Bytes of written, un-acked messages.
+    inflight_bytes: usize,
+    /// Since when the queue has been past half its bound (publishers wait meanwhile).
+    backlogged_since: Option<Instant>,
     ack_ids: HashSet<u64>,
     ack_id_order: VecDeque<u64>,
 }
@@ -116,11 +147,13 @@ struct State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Delivered {
     Queued,
+    /// Queued, but the queue is past half its bound: the publisher should wait for room.
+    Backlogged,
     /// The connection is over; nothing was queued.
     Gone,
-    /// The outbound queue of a non-reliable connection is full: close it as a slow client.
+    /// The outbound queue is full: close the connection as a slow client.
     SlowClient,
-    /// The reliable buffer passed its cap: close the session.
+    /// A detached reliable session's buffer passed its cap: close the session.
     BufferFull,
 }
 
@@ -131,6 +164,36 @@ pub(crate) struct CloseCause {
     pub reason: String,
     /// Drop queued frames first (the client is not reading them anyway).
     pub discard_queued: bool,
+}
+
+impl CloseCause {
+    /// The outbound queue overflowed (the cloud service's `SlowClient`).
+    pub(crate) fn slow_client() -> Self {
+        CloseCause {
+            code: crate::protocol::close_code::POLICY_VIOLATION,
+            reason: "SlowClient: the connection did not read its messages fast enough.".into(),
+            discard_queued: true,
+        }
+    }
+
+    /// The reliable buffer is full and the client does not ack (as the emulator words it).
+    pub(crate) fn buffer_full() -> Self {
+        CloseCause {
+            code: crate::protocol::close_code::POLICY_VIOLATION,
+            reason: "The reliable message buffer is full.".into(),
+            discard_queued: true,
+        }
+    }
+}
+
+/// What the writer got from `take_queued`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Drain {
+    /// The attachment no longer serves this connection.
+    Stale,
+    /// Frames (maybe none) were moved to the batch; `awaiting_acks` when reliable data frames
+    /// stay queued because the in-flight cap is reached.
+    Taken { awaiting_acks: bool },
 }
 
 /// A client connection.
@@ -205,6 +268,10 @@ impl Connection {
                 last_sequence_id: 0,
                 unacked: VecDeque::new(),
                 unacked_bytes: 0,
+                acked_through: 0,
+                written_through: 0,
+                inflight_bytes: 0,
+                backlogged_since: None,
                 ack_ids: HashSet::new(),
                 ack_id_order: VecDeque::new(),
             }),
@@ -290,18 +357,24 @@ impl Connection {
         };
         match self.kind {
             ClientKind::JsonReliable => {
-                state.last_sequence_id += 1;
-                let sequence_id = state.last_sequence_id;
-                let text = Utf8Bytes::from(delivery.frame.with_sequence(sequence_id));
-                state.unacked_bytes += text.len();
-                state.unacked.push_back((sequence_id, text.clone()));
-                if state.unacked.len() > self.limits.reliable_messages
-                    || state.unacked_bytes > self.limits.reliable_bytes
-                {
-                    return Delivered::BufferFull;
+                match &attachment {
+                    Some(_) if self.queue_full(&state) => return Delivered::SlowClient,
+                    // A detached session keeps what it will replay within the queue limits.
+                    None if state.unacked.len() >= self.limits.queue_frames
+                        || state.unacked_bytes > self.limits.queue_bytes =>
+                    {
+                        return Delivered::BufferFull;
+                    }
+                    _ => {}
                 }
+                state.last_sequence_id += 1;
+                let id = state.last_sequence_id;
+                let text = Utf8Bytes::from(delivery.frame.with_sequence(id));
+                state.unacked_bytes += text.len();
+                state.unacked.push_back((id, text.clone()));
                 if let Some(attachment) = attachment {
-                    push(&mut state, &attachment, Outbound::Text(text));
+                    push(&mut state, &attachment, Outbound::Sequenced { id, text });
+                    return self.backlog(&mut state);
                 }
                 Delivered::Queued
             }
@@ -309,9 +382,7 @@ impl Connection {
                 let Some(attachment) = attachment else {
                     return Delivered::Gone;
                 };
-                if state.queue.len() >= self.limits.queue_frames
-                    || state.queue_bytes > self.limits.queue_bytes
-                {
+                if self.queue_full(&state) {
                     return Delivered::SlowClient;
                 }
                 let frame = if self.kind == ClientKind::Json {
@@ -320,40 +391,130 @@ impl Connection {
                     delivery.raw()
                 };
                 push(&mut state, &attachment, frame);
-                Delivered::Queued
+                self.backlog(&mut state)
             }
         }
     }
 
-    /// Moves every queued frame into `batch` for the writer of `attachment`. Returns false
-    /// when that attachment no longer serves this connection.
+    /// `Backlogged` while the queue is past half its bound and the publisher has not yet
+    /// waited the whole backpressure allowance for this episode.
+    fn backlog(&self, state: &mut State) -> Delivered {
+        if state.queue.len() < self.limits.queue_frames / 2
+            && state.queue_bytes < self.limits.queue_bytes / 2
+        {
+            return Delivered::Queued;
+        }
+        let since = *state.backlogged_since.get_or_insert_with(Instant::now);
+        if since.elapsed() < self.limits.backpressure {
+            Delivered::Backlogged
+        } else {
+            Delivered::Queued
+        }
+    }
+
+    /// Whether a publisher held back by this connection may go on: its queue drained to a
+    /// quarter of the bound, it is over, or the backpressure allowance ran out.
+    pub(crate) fn has_room(&self) -> bool {
+        let state = self.lock();
+        match state.backlogged_since {
+            _ if matches!(state.phase, Phase::Closed(_) | Phase::Detached { .. }) => true,
+            None => true,
+            Some(since) => since.elapsed() >= self.limits.backpressure,
+        }
+    }
+
+    fn queue_full(&self, state: &State) -> bool {
+        state.queue.len() >= self.limits.queue_frames || state.queue_bytes > self.limits.queue_bytes
+    }
+
+    /// Moves queued frames into `batch` for the writer of `attachment`: all of them, except
+    /// that reliable data frames stop at the in-flight cap (later frames wait behind them).
     pub(crate) fn take_queued(
         &self,
         attachment: &Attachment,
         batch: &mut VecDeque<Outbound>,
-    ) -> bool {
-        let mut state = self.lock();
-        let current = match &state.phase {
-            Phase::Attached(a) | Phase::Closed(Some(a)) => a.epoch == attachment.epoch,
-            _ => false,
+    ) -> Drain {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let (current, closed) = match &state.phase {
+            Phase::Attached(a) => (a.epoch == attachment.epoch, false),
+            Phase::Closed(Some(a)) => (a.epoch == attachment.epoch, true),
+            _ => (false, false),
         };
-        if current {
-            std::mem::swap(&mut state.queue, batch);
-            state.queue_bytes = 0;
+        if !current {
+            return Drain::Stale;
         }
-        current
+        if closed || !self.is_reliable() {
+            if batch.is_empty() {
+                std::mem::swap(&mut state.queue, batch);
+            } else {
+                batch.append(&mut state.queue);
+            }
+            state.queue_bytes = 0;
+            state.backlogged_since = None;
+            return Drain::Taken {
+                awaiting_acks: false,
+            };
+        }
+        while let Some(frame) = state.queue.front() {
+            if let Outbound::Sequenced { id, text } = frame {
+                let id = *id;
+                if id > state.acked_through {
+                    let in_flight = state.written_through.saturating_sub(state.acked_through);
+                    let full = in_flight as usize >= self.limits.reliable_messages
+                        || (in_flight > 0
+                            && state.inflight_bytes + text.len() > self.limits.reliable_bytes);
+                    if full {
+                        // Down to a quarter of the bound: the backpressure episode is over.
+                        if state.queue.len() <= self.limits.queue_frames / 4
+                            && state.queue_bytes <= self.limits.queue_bytes / 4
+                        {
+                            state.backlogged_since = None;
+                        }
+                        return Drain::Taken {
+                            awaiting_acks: true,
+                        };
+                    }
+                    state.inflight_bytes += text.len();
+                }
+                state.written_through = state.written_through.max(id);
+            }
+            if let Some(frame) = state.queue.pop_front() {
+                state.queue_bytes -= frame.len();
+                batch.push_back(frame);
+            }
+        }
+        state.backlogged_since = None;
+        Drain::Taken {
+            awaiting_acks: false,
+        }
     }
 
-    /// Reliable sequence ack: forget every buffered message up to `sequence_id`.
+    /// Reliable sequence ack: forget every buffered message up to `sequence_id` (work in
+    /// proportion to what is released), and let the writer send what the cap held back.
     pub(crate) fn ack_sequence(&self, sequence_id: u64) {
-        let mut state = self.lock();
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let sequence_id = sequence_id.min(state.last_sequence_id);
+        if sequence_id <= state.acked_through {
+            return;
+        }
         while let Some((id, text)) = state.unacked.front() {
             if *id > sequence_id {
                 break;
             }
             let len = text.len();
+            if *id <= state.written_through {
+                state.inflight_bytes = state.inflight_bytes.saturating_sub(len);
+            }
             state.unacked.pop_front();
             state.unacked_bytes -= len;
+        }
+        state.acked_through = sequence_id;
+        if let Phase::Attached(attachment) = &state.phase
+            && !state.queue.is_empty()
+        {
+            attachment.wake.notify_one();
         }
     }
 
@@ -384,6 +545,7 @@ impl Connection {
                 state.phase = Phase::Detached { epoch };
                 state.queue.clear();
                 state.queue_bytes = 0;
+                nothing_in_flight(&mut state);
                 true
             }
             _ => false,
@@ -414,10 +576,14 @@ impl Connection {
         }
         state.queue.clear();
         state.queue_bytes = 0;
+        nothing_in_flight(&mut state);
         let replay: Vec<Outbound> = state
             .unacked
             .iter()
-            .map(|(_, text)| Outbound::Text(text.clone()))
+            .map(|(id, text)| Outbound::Sequenced {
+                id: *id,
+                text: text.clone(),
+            })
             .collect();
         state.phase = Phase::Attached(attachment.clone());
         for frame in replay {
@@ -493,10 +659,17 @@ fn push(state: &mut State, attachment: &Attachment, frame: Outbound) {
     }
 }
 
+/// A new (or no) socket: everything un-acked is to be written again.
+fn nothing_in_flight(state: &mut State) {
+    state.written_through = state.acked_through;
+    state.inflight_bytes = 0;
+}
+
 /// Frees the session's buffers once it is over.
 fn release(state: &mut State) {
     state.unacked = VecDeque::new();
     state.unacked_bytes = 0;
+    state.inflight_bytes = 0;
     state.ack_ids = HashSet::new();
     state.ack_id_order = VecDeque::new();
 }
@@ -510,6 +683,8 @@ mod tests {
         queue_bytes: 1 << 20,
         reliable_messages: 3,
         reliable_bytes: 1 << 20,
+        ack_grace: Duration::from_secs(1),
+        backpressure: Duration::ZERO,
     };
 
     fn connection(kind: ClientKind) -> (Connection, Arc<Attachment>) {
@@ -531,11 +706,14 @@ mod tests {
 
     fn queued_texts(connection: &Connection, attachment: &Attachment) -> Vec<String> {
         let mut batch = VecDeque::new();
-        assert!(connection.take_queued(attachment, &mut batch));
+        assert!(matches!(
+            connection.take_queued(attachment, &mut batch),
+            Drain::Taken { .. }
+        ));
         batch
             .into_iter()
             .map(|frame| match frame {
-                Outbound::Text(text) => text.to_string(),
+                Outbound::Text(text) | Outbound::Sequenced { text, .. } => text.to_string(),
                 other => panic!("unexpected {other:?}"),
             })
             .collect()
@@ -558,17 +736,89 @@ mod tests {
         assert_eq!(replayed.len(), 1);
         assert!(replayed[0].contains(r#""data":"c""#));
         // The stale attachment no longer drains this connection.
-        assert!(!connection.take_queued(&attachment, &mut VecDeque::new()));
+        assert_eq!(
+            connection.take_queued(&attachment, &mut VecDeque::new()),
+            Drain::Stale
+        );
     }
 
     #[test]
-    fn reliable_buffer_cap_and_slow_client_cap() {
-        let (reliable, _) = connection(ClientKind::JsonReliable);
-        for _ in 0..3 {
+    fn only_written_messages_count_against_the_reliable_cap() {
+        let (reliable, attachment) = connection(ClientKind::JsonReliable);
+        // Four queued (the queue limit) exceed the in-flight cap of three: still fine.
+        for _ in 0..4 {
             assert_eq!(reliable.deliver(&text_delivery("x")), Delivered::Queued);
         }
-        assert_eq!(reliable.deliver(&text_delivery("x")), Delivered::BufferFull);
+        let mut batch = VecDeque::new();
+        assert_eq!(
+            reliable.take_queued(&attachment, &mut batch),
+            Drain::Taken {
+                awaiting_acks: true
+            }
+        );
+        assert_eq!(batch.len(), 3, "the writer stops at the in-flight cap");
+        batch.clear();
+        // An ack of two lets two more go; the replay buffer keeps the rest in order.
+        assert_eq!(reliable.deliver(&text_delivery("y")), Delivered::Queued);
+        reliable.ack_sequence(2);
+        assert_eq!(reliable.unacked_len(), 3);
+        let sent = queued_texts(&reliable, &attachment);
+        assert_eq!(sent.len(), 2);
+        assert!(sent[0].starts_with(r#"{"sequenceId":4,"#), "{}", sent[0]);
+        assert!(sent[1].starts_with(r#"{"sequenceId":5,"#), "{}", sent[1]);
+        // A stale or repeated ack changes nothing; an ack past the end is clamped.
+        reliable.ack_sequence(1);
+        assert_eq!(reliable.unacked_len(), 3);
+        reliable.ack_sequence(99);
+        assert_eq!(reliable.unacked_len(), 0);
+        assert_eq!(reliable.deliver(&text_delivery("z")), Delivered::Queued);
+        let sent = queued_texts(&reliable, &attachment);
+        assert!(sent[0].starts_with(r#"{"sequenceId":6,"#), "{}", sent[0]);
+    }
 
+    #[test]
+    fn reliable_queue_overflow_is_a_slow_client_and_a_detached_overflow_is_buffer_full() {
+        let (reliable, _) = connection(ClientKind::JsonReliable);
+        for _ in 0..4 {
+            assert_eq!(reliable.deliver(&text_delivery("x")), Delivered::Queued);
+        }
+        assert_eq!(reliable.deliver(&text_delivery("x")), Delivered::SlowClient);
+
+        let (detached, _) = connection(ClientKind::JsonReliable);
+        assert!(detached.detach(1));
+        for _ in 0..4 {
+            assert_eq!(detached.deliver(&text_delivery("x")), Delivered::Queued);
+        }
+        assert_eq!(detached.deliver(&text_delivery("x")), Delivered::BufferFull);
+    }
+
+    #[test]
+    fn a_queue_past_half_its_bound_holds_the_publisher_back_until_drained() {
+        let attachment = Attachment::new(1);
+        let connection = Connection::new(
+            Arc::from("c1"),
+            None,
+            ClientKind::Json,
+            Permissions::default(),
+            Limits {
+                backpressure: Duration::from_secs(60),
+                ..LIMITS
+            },
+            attachment.clone(),
+        );
+        assert_eq!(connection.deliver(&text_delivery("a")), Delivered::Queued);
+        assert!(connection.has_room());
+        assert_eq!(
+            connection.deliver(&text_delivery("b")),
+            Delivered::Backlogged
+        );
+        assert!(!connection.has_room());
+        assert_eq!(queued_texts(&connection, &attachment).len(), 2);
+        assert!(connection.has_room());
+    }
+
+    #[test]
+    fn slow_client_cap() {
         let (plain, _) = connection(ClientKind::Json);
         for _ in 0..4 {
             assert_eq!(plain.deliver(&text_delivery("x")), Delivered::Queued);
@@ -585,7 +835,10 @@ mod tests {
             discard_queued: false,
         }));
         let mut batch = VecDeque::new();
-        assert!(connection.take_queued(&attachment, &mut batch));
+        assert!(matches!(
+            connection.take_queued(&attachment, &mut batch),
+            Drain::Taken { .. }
+        ));
         assert!(matches!(&batch[0], Outbound::Text(t) if t.contains("disconnected")));
         assert!(matches!(&batch[1], Outbound::Close { code: 1008, .. }));
         assert_eq!(connection.deliver(&text_delivery("late")), Delivered::Gone);

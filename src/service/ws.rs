@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::hub::{Hub, Registry};
 use super::permissions::Permissions;
-use super::session::{Attachment, ClientKind, CloseCause, Connection, Delivery, Outbound};
+use super::session::{Attachment, ClientKind, CloseCause, Connection, Delivery, Drain, Outbound};
 use crate::auth::token::{self, Claims, TokenError};
 use crate::protocol::{
     AckError, AckErrorName, ClientMessage, MAX_CLIENT_MESSAGE_BYTES, MessageSource, Payload,
@@ -36,6 +36,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// Per-socket read buffer: small, so a thousand idle connections stay cheap.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
 const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+/// How often a held-back publisher looks whether its recipients have room again.
+const BACKPRESSURE_POLL: Duration = Duration::from_millis(1);
 
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
@@ -489,6 +491,8 @@ struct SocketContext {
     hub: Arc<Hub>,
     connection: Arc<Connection>,
     mode: SimpleMode,
+    /// Recipients of this socket's last publish whose queue is backlogged.
+    backlogged: std::sync::Mutex<Vec<Arc<Connection>>>,
 }
 
 async fn run_socket(
@@ -504,15 +508,20 @@ async fn run_socket(
     let keepalive = registry.shared.keepalive_interval;
     let mut writer = tokio::spawn(write_loop(
         sink,
+        hub.clone(),
         connection.clone(),
         attachment.clone(),
-        keepalive,
+        Timing {
+            keepalive,
+            ack_grace: registry.shared.limits.ack_grace,
+        },
     ));
     let context = SocketContext {
         registry,
         hub,
         connection,
         mode,
+        backlogged: std::sync::Mutex::new(Vec::new()),
     };
     let mut writer_done = false;
     let end = tokio::select! {
@@ -596,27 +605,50 @@ fn schedule_expiry(registry: &Registry, hub: Arc<Hub>, connection: Arc<Connectio
     });
 }
 
+/// The writer's clocks.
+struct Timing {
+    keepalive: Duration,
+    ack_grace: Duration,
+}
+
 async fn write_loop(
     mut sink: Sink,
+    hub: Arc<Hub>,
     connection: Arc<Connection>,
     attachment: Arc<Attachment>,
-    keepalive: Duration,
+    timing: Timing,
 ) {
     let mut batch = VecDeque::new();
-    let mut next_ping = tokio::time::Instant::now() + keepalive;
+    let mut next_ping = tokio::time::Instant::now() + timing.keepalive;
+    // Since when reliable data has been held back by the in-flight cap without any ack.
+    let mut stalled_since: Option<tokio::time::Instant> = None;
     loop {
-        if !connection.take_queued(&attachment, &mut batch) {
-            return;
-        }
+        let awaiting_acks = match connection.take_queued(&attachment, &mut batch) {
+            Drain::Stale => return,
+            Drain::Taken { awaiting_acks } => awaiting_acks,
+        };
         if batch.is_empty() {
+            let give_up = if awaiting_acks {
+                *stalled_since.get_or_insert_with(tokio::time::Instant::now) + timing.ack_grace
+            } else {
+                stalled_since = None;
+                next_ping
+            };
+            // Acks and new frames both wake the writer; nothing else makes it loop.
             tokio::select! {
                 () = attachment.wake.notified() => {}
                 () = tokio::time::sleep_until(next_ping) => {
                     // Keepalive: the client's pong (or anything else) proves it is there.
-                    next_ping = tokio::time::Instant::now() + keepalive;
+                    next_ping = tokio::time::Instant::now() + timing.keepalive;
                     if sink.send(Message::Ping(Bytes::new())).await.is_err() {
                         return;
                     }
+                }
+                () = tokio::time::sleep_until(give_up), if awaiting_acks => {
+                    tracing::info!(hub = %hub.name, connection_id = %connection.id, "reliable buffer full and no ack within {:?}; closing", timing.ack_grace);
+                    stalled_since = None;
+                    // Queues disconnected + close, which this loop then sends.
+                    hub.close_connection(&connection.id, &CloseCause::buffer_full());
                 }
             }
             continue;
@@ -625,6 +657,10 @@ async fn write_loop(
         for frame in batch.drain(..) {
             let message = match frame {
                 Outbound::Text(text) => Message::Text(text),
+                Outbound::Sequenced { text, .. } => {
+                    stalled_since = None;
+                    Message::Text(text)
+                }
                 Outbound::Binary(bytes) => Message::Binary(bytes),
                 Outbound::Close { code, reason } => {
                     let _ = sink.send(close_message(code, &reason)).await;
@@ -686,6 +722,7 @@ async fn read_loop(stream: &mut Stream, context: &SocketContext, silence: Durati
         if let Err(cause) = handled {
             return ReadEnd::Violation(cause);
         }
+        context.wait_for_room().await;
     }
 }
 
@@ -694,14 +731,6 @@ fn violation(code: u16, reason: impl Into<String>) -> CloseCause {
         code,
         reason: reason.into(),
         discard_queued: false,
-    }
-}
-
-fn slow_client() -> CloseCause {
-    CloseCause {
-        code: close_code::POLICY_VIOLATION,
-        reason: "SlowClient: the connection did not read its messages fast enough.".into(),
-        discard_queued: true,
     }
 }
 
@@ -765,15 +794,36 @@ impl SocketContext {
         };
         let delivery = Delivery::new(&source, payload);
         let sender = &self.connection.id;
-        self.hub
+        let backlogged = self
+            .hub
             .fan_out(members.iter(), &delivery, |c| no_echo && c.id == *sender);
+        if !backlogged.is_empty() {
+            self.backlogged
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(backlogged);
+        }
+    }
+
+    /// Stops reading this socket until every backlogged recipient has room (each one holds
+    /// it back for at most the backpressure allowance).
+    async fn wait_for_room(&self) {
+        let mut waiting =
+            std::mem::take(&mut *self.backlogged.lock().unwrap_or_else(|e| e.into_inner()));
+        loop {
+            waiting.retain(|c| !c.has_room());
+            if waiting.is_empty() {
+                return;
+            }
+            tokio::time::sleep(BACKPRESSURE_POLL).await;
+        }
     }
 
     fn send(&self, message: &ServiceMessage) -> Result<(), CloseCause> {
         if self.connection.send_control(message) {
             Ok(())
         } else {
-            Err(slow_client())
+            Err(CloseCause::slow_client())
         }
     }
 
