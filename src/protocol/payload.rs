@@ -125,9 +125,9 @@ impl Payload {
     /// Decodes the wire `data` value for a given data type.
     pub fn from_wire(data_type: DataType, data: &RawValue) -> Result<Self, PayloadError> {
         match data_type {
-            DataType::Text => serde_json::from_str::<String>(data.get())
+            DataType::Text => text_from_wire(data.get())
                 .map(Payload::Text)
-                .map_err(|_| PayloadError::TextNotString),
+                .ok_or(PayloadError::TextNotString),
             DataType::Json => {
                 if data.get().trim() == "null" {
                     Err(PayloadError::JsonNull)
@@ -161,6 +161,19 @@ impl Payload {
                 out.push('"');
             }
         }
+    }
+}
+
+/// The string a JSON string literal stands for. `raw` was already validated by the parser, so a
+/// literal with no backslash is its own content between the quotes (JSON forbids raw control
+/// characters in strings); only escaped ones need a second parse.
+fn text_from_wire(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(raw).ok()
+    } else {
+        Some(inner.to_string())
     }
 }
 

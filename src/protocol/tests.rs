@@ -221,3 +221,29 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn text_payloads_with_and_without_escapes() {
+    for (frame, text) in [
+        (
+            r#"{"type":"message","from":"server","dataType":"text","data":"plain é"}"#,
+            "plain é",
+        ),
+        (
+            r#"{"type":"message","from":"server","dataType":"text","data" : "a\"b\\c\n\u0041" }"#,
+            "a\"b\\c\nA",
+        ),
+        (
+            r#"{"type":"message","from":"server","dataType":"text","data":""}"#,
+            "",
+        ),
+    ] {
+        let ServiceMessage::Message(m) = decode_service(frame).unwrap() else {
+            panic!("{frame}")
+        };
+        assert_eq!(m.payload, Payload::Text(text.to_string()), "{frame}");
+    }
+    assert!(
+        decode_service(r#"{"type":"message","from":"server","dataType":"text","data":5}"#).is_err()
+    );
+}
