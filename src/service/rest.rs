@@ -34,44 +34,32 @@ pub(crate) struct RestError {
 }
 
 impl RestError {
-    fn bad_request(message: impl Into<String>) -> Self {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         RestError {
-            status: StatusCode::BAD_REQUEST,
-            code: "BadRequest",
+            status,
+            code,
             message: message.into(),
         }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 
     fn unauthorized(message: impl Into<String>) -> Self {
-        RestError {
-            status: StatusCode::UNAUTHORIZED,
-            code: "Unauthorized",
-            message: message.into(),
-        }
+        Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", message)
     }
 
     fn not_found(message: impl Into<String>) -> Self {
-        RestError {
-            status: StatusCode::NOT_FOUND,
-            code: "NotFound",
-            message: message.into(),
-        }
+        Self::new(StatusCode::NOT_FOUND, "NotFound", message)
     }
 
     fn not_implemented(message: impl Into<String>) -> Self {
-        RestError {
-            status: StatusCode::NOT_IMPLEMENTED,
-            code: "NotImplemented",
-            message: message.into(),
-        }
+        Self::new(StatusCode::NOT_IMPLEMENTED, "NotImplemented", message)
     }
 
     fn not_supported(message: impl Into<String>) -> Self {
-        RestError {
-            status: StatusCode::BAD_REQUEST,
-            code: "NotSupported",
-            message: message.into(),
-        }
+        Self::new(StatusCode::BAD_REQUEST, "NotSupported", message)
     }
 }
 
