@@ -1,6 +1,9 @@
 //! `wpchat listen` and `wpchat send` (the built binary) against the scripted server: JSON
-//! lines, byte-exact binary, JSON validation with line numbers, ack errors, a closed stdout.
+//! lines, byte-exact binary, JSON validation with line numbers, ack errors, a closed stdout;
+//! then against the real local service, including a reliable `listen` across forced drops.
 
+#[path = "support/chaos_proxy.rs"]
+mod chaos_proxy;
 #[path = "support/scripted.rs"]
 mod scripted;
 
@@ -360,4 +363,261 @@ async fn real_service_send_without_the_send_role_fails() {
     .await;
     assert!(!ok, "a Forbidden send exits non-zero");
     assert!(stderr.contains("Forbidden"), "{stderr}");
+}
+
+/// A publisher engine connected straight to the service (not through the proxy).
+async fn direct_publisher(
+    service: &wpchat::service::RunningService,
+) -> wpchat::client::ClientHandle {
+    use wpchat::auth::{ConnectionString, ConnectionStringProvider, TokenOptions};
+    let endpoint = url::Url::parse(&format!("http://{}", service.addr)).expect("endpoint URL");
+    let options = TokenOptions {
+        user_id: Some("publisher".into()),
+        roles: vec!["webpubsub.sendToGroup".into()],
+        ..TokenOptions::default()
+    };
+    let provider = ConnectionStringProvider::new(
+        ConnectionString::new(endpoint, service.access_key.clone()),
+        "chat",
+        options,
+    )
+    .expect("a token provider");
+    let mut handle = wpchat::client::spawn(wpchat::client::ClientConfig::new(std::sync::Arc::new(
+        provider,
+    )));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let event = tokio::time::timeout_at(deadline, handle.events.recv())
+            .await
+            .expect("the publisher connected in time")
+            .expect("the publisher engine runs");
+        if matches!(event, wpchat::client::Event::Connected { .. }) {
+            return handle;
+        }
+    }
+}
+
+/// Publishes `text` to group `g` and waits for the service's ack.
+async fn publish_acked(handle: &mut wpchat::client::ClientHandle, op: u64, text: String) {
+    use wpchat::client::{Command, Event, OpOutcome};
+    tokio::time::timeout(
+        WAIT,
+        handle.commands.send(Command::SendToGroup {
+            op,
+            group: "g".into(),
+            payload: wpchat::protocol::Payload::Text(text),
+            no_echo: false,
+            fire_and_forget: false,
+        }),
+    )
+    .await
+    .expect("the publisher takes commands")
+    .expect("the publisher engine runs");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let event = tokio::time::timeout_at(deadline, handle.events.recv())
+            .await
+            .expect("the ack came in time")
+            .expect("the publisher engine runs");
+        if let Event::OpResult { op: acked, outcome } = event
+            && acked == op
+        {
+            assert!(
+                matches!(outcome, OpOutcome::Done { .. }),
+                "publish {op}: {outcome:?}"
+            );
+            return;
+        }
+    }
+}
+
+/// Reads one stdout line of `listen`, bounded by `deadline`; the whole stderr on failure.
+async fn next_line(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    deadline: tokio::time::Instant,
+    stderr: &std::sync::Mutex<String>,
+    received: usize,
+) -> String {
+    let stderr_now = || stderr.lock().map(|s| s.clone()).unwrap_or_default();
+    match tokio::time::timeout_at(deadline, lines.next_line()).await {
+        Ok(Ok(Some(line))) => line,
+        Ok(Ok(None)) => panic!(
+            "listen closed stdout after {received} lines; stderr:\n{}",
+            stderr_now()
+        ),
+        Ok(Err(error)) => panic!("reading stdout: {error}"),
+        Err(_) => panic!(
+            "only {received} lines arrived in time; stderr:\n{}",
+            stderr_now()
+        ),
+    }
+}
+
+#[tokio::test]
+async fn reliable_listen_across_ten_cuts_loses_and_repeats_nothing() {
+    const MESSAGES: usize = 2000;
+    const CUTS: usize = 10;
+    let service = real_service().await;
+    let proxy = chaos_proxy::ChaosProxy::start(service.addr).await;
+    // The proxy relays bytes untouched, so the Host header names the proxy and a token minted
+    // for the proxy's port has the audience the service checks.
+    let connection_string = format!(
+        "Endpoint=http://{};AccessKey={};Version=1.0;",
+        proxy.addr,
+        wpchat::service::DEV_ACCESS_KEY
+    );
+    let home = tempfile::tempdir().expect("temp HOME");
+    let count = (MESSAGES + 1).to_string();
+    let mut command = wpchat(&[
+        "listen",
+        "--connection-string",
+        &connection_string,
+        "--hub",
+        "chat",
+        "--group",
+        "g",
+        "--count",
+        &count,
+    ]);
+    // An empty home: no config file, no log file, default settings.
+    command
+        .env("HOME", home.path())
+        .env_remove("WPCHAT_CONFIG")
+        .env_remove("WPCHAT_LOG");
+    for (variable, dir) in [
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_CACHE_HOME", "cache"),
+    ] {
+        command.env(variable, home.path().join(dir));
+    }
+    for variable in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        command.env_remove(variable);
+    }
+    // kill_on_drop: a failed assertion below ends the child too.
+    let mut listen = command.spawn().expect("spawn listen");
+
+    // stderr is collected in the background (and must be drained so the child never blocks).
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (connected_tx, connected) = tokio::sync::oneshot::channel::<()>();
+    let stderr_task = {
+        let stderr = stderr.clone();
+        let pipe = listen.stderr.take().expect("stderr");
+        tokio::spawn(async move {
+            let mut connected_tx = Some(connected_tx);
+            let mut lines = BufReader::new(pipe).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("connected (connection")
+                    && let Some(tx) = connected_tx.take()
+                {
+                    let _ = tx.send(());
+                }
+                if let Ok(mut all) = stderr.lock() {
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+            }
+        })
+    };
+    tokio::time::timeout(WAIT, connected)
+        .await
+        .expect("listen connected in time")
+        .expect("listen said it connected");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !group_exists(&service, "g").await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "listen never joined"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let mut publisher = direct_publisher(&service).await;
+    publish_acked(&mut publisher, 1, "warm-up".into()).await;
+    let mut stdout = BufReader::new(listen.stdout.take().expect("stdout")).lines();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut raw = vec![next_line(&mut stdout, deadline, &stderr, 0).await];
+
+    let (progress_tx, mut progress) = tokio::sync::watch::channel(0usize);
+    let publishing = tokio::spawn(async move {
+        for index in 0..MESSAGES {
+            publish_acked(&mut publisher, index as u64 + 2, format!("m{index}")).await;
+            progress_tx.send_replace(index + 1);
+        }
+    });
+    let cutting = {
+        let proxy = proxy.clone();
+        tokio::spawn(async move {
+            for cut in 1..=CUTS {
+                let at = cut * MESSAGES / (CUTS + 1);
+                if progress.wait_for(|sent| *sent >= at).await.is_err() {
+                    return;
+                }
+                proxy.cut_all();
+            }
+        })
+    };
+    while raw.len() < MESSAGES + 1 {
+        let received = raw.len();
+        raw.push(next_line(&mut stdout, deadline, &stderr, received).await);
+    }
+    tokio::time::timeout(WAIT, publishing)
+        .await
+        .expect("publishing finished in time")
+        .expect("publishing succeeded");
+    tokio::time::timeout(WAIT, cutting)
+        .await
+        .expect("cutting finished in time")
+        .expect("cutting ran");
+    let extra = tokio::time::timeout(WAIT, stdout.next_line())
+        .await
+        .expect("listen closed stdout after --count lines")
+        .expect("reading stdout");
+    assert_eq!(extra, None, "nothing after --count lines");
+    let status = tokio::time::timeout(WAIT, listen.wait())
+        .await
+        .expect("listen exited in time")
+        .expect("listen ran");
+    tokio::time::timeout(WAIT, stderr_task)
+        .await
+        .expect("stderr closed in time")
+        .expect("the stderr reader ran");
+    let stderr = stderr.lock().map(|s| s.clone()).unwrap_or_default();
+    assert!(status.success(), "listen failed ({status}): {stderr}");
+
+    let lines: Vec<Value> = raw
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let data: Vec<&str> = lines
+        .iter()
+        .map(|l| l["data"].as_str().expect("text data"))
+        .collect();
+    let expected: Vec<String> = std::iter::once("warm-up".to_string())
+        .chain((0..MESSAGES).map(|i| format!("m{i}")))
+        .collect();
+    assert!(data == expected, "every message exactly once, in order");
+    // The session survived every cut, so one sequence numbers every message.
+    assert!(!stderr.contains("session lost"), "{stderr}");
+    let sequence_ids: Vec<u64> = lines
+        .iter()
+        .map(|l| l["sequenceId"].as_u64().expect("a sequenceId"))
+        .collect();
+    assert!(
+        sequence_ids.windows(2).all(|pair| pair[0] < pair[1]),
+        "sequenceIds strictly increase"
+    );
+    assert!(
+        stderr.matches("session recovered").count() >= CUTS / 2,
+        "the cuts forced recoveries: {stderr}"
+    );
+    assert!(proxy.accepted() > CUTS / 2, "listen came back after cuts");
 }
