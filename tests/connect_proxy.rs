@@ -1,6 +1,9 @@
 //! The HTTP CONNECT tunnel a `wss` connection needs behind a proxy: against a tiny proxy on
 //! 127.0.0.1:0 that checks the request, then relays bytes to an echo server.
 
+#[path = "support/connect_proxy.rs"]
+mod connect_proxy;
+
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,40 +29,8 @@ async fn echo_server() -> u16 {
 
 /// A proxy that answers `status` to CONNECT and, on 200, relays to the requested port. It
 /// sends the request head it saw back over `seen`.
-async fn proxy(status: &'static str) -> (u16, tokio::sync::mpsc::Receiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (seen_tx, seen) = tokio::sync::mpsc::channel(4);
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let seen_tx = seen_tx.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if client.read(&mut byte).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let head = String::from_utf8_lossy(&head).to_string();
-                let target = head
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_string();
-                let _ = seen_tx.send(head).await;
-                let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
-                let _ = client.write_all(answer.as_bytes()).await;
-                if status.starts_with("200")
-                    && let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await
-                {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                }
-            });
-        }
-    });
-    (port, seen)
+async fn proxy(status: &'static str) -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    connect_proxy::start(connect_proxy::Answer::Status(status)).await
 }
 
 #[tokio::test]

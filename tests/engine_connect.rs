@@ -1,10 +1,12 @@
 //! How the engine opens its connection, against the real local service: through an HTTP
 //! CONNECT proxy, and what a refused token (HTTP 401) looks like to the user.
 
+#[path = "support/connect_proxy.rs"]
+mod connect_proxy;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use url::Url;
 use wpchat::auth::{
@@ -38,39 +40,7 @@ fn quick(mut config: ClientConfig) -> ClientConfig {
 /// A CONNECT proxy on loopback that relays to the requested target and reports every request
 /// head it saw.
 async fn connect_proxy() -> (Url, tokio::sync::mpsc::UnboundedReceiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (seen_tx, seen) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let seen_tx = seen_tx.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if client.read(&mut byte).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let head = String::from_utf8_lossy(&head).to_string();
-                let target = head
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_string();
-                let _ = seen_tx.send(head);
-                let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else {
-                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
-                    return;
-                };
-                let _ = client
-                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    .await;
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-            });
-        }
-    });
+    let (port, seen) = connect_proxy::start(connect_proxy::Answer::Relay).await;
     (
         Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
         seen,
