@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::payload::write_json_string;
+use super::payload::{push_u64, write_json_string};
 use super::{
     DataType, DecodeError, Payload, PayloadError, validate_event_name, validate_group_name,
 };
@@ -97,7 +97,7 @@ pub fn encode_client(message: &ClientMessage) -> String {
         ClientMessage::SequenceAck { sequence_id } => {
             open(&mut out, "sequenceAck");
             out.push_str(",\"sequenceId\":");
-            out.push_str(itoa(*sequence_id).as_str());
+            push_u64(&mut out, *sequence_id);
         }
         ClientMessage::Ping => open(&mut out, "ping"),
     }
@@ -130,7 +130,7 @@ fn field_str(out: &mut String, name: &str, value: &str) {
 fn field_ack(out: &mut String, ack_id: Option<u64>) {
     if let Some(id) = ack_id {
         out.push_str(",\"ackId\":");
-        out.push_str(itoa(id).as_str());
+        push_u64(out, id);
     }
 }
 
@@ -139,10 +139,6 @@ fn field_data(out: &mut String, data: &Payload) {
     out.push_str(data.data_type().as_str());
     out.push_str("\",\"data\":");
     data.write_wire(out);
-}
-
-pub(crate) fn itoa(n: u64) -> String {
-    n.to_string()
 }
 
 /// `sequenceId` in a `sequenceAck`: the docs show a string, the SDKs send a number.

@@ -177,6 +177,14 @@ fn text_from_wire(raw: &str) -> Option<String> {
     }
 }
 
+/// Appends a number in decimal, without an intermediate allocation (sequence ids are written
+/// once per reliable recipient of every fan-out message).
+pub(crate) fn push_u64(out: &mut String, n: u64) {
+    use std::fmt::Write;
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{n}");
+}
+
 /// Appends `s` as a JSON string literal.
 pub(crate) fn write_json_string(out: &mut String, s: &str) {
     // serde_json's escaping is correct and fast; writing into a String cannot fail.

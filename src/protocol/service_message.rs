@@ -7,8 +7,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::client_message::itoa;
-use super::payload::write_json_string;
+use super::payload::{push_u64, write_json_string};
 use super::{DataType, DecodeError, Payload, PayloadError};
 
 /// A service → client message.
@@ -238,7 +237,7 @@ pub fn encode_service(message: &ServiceMessage) -> String {
             error,
         } => {
             out.push_str("{\"type\":\"ack\",\"ackId\":");
-            out.push_str(&itoa(*ack_id));
+            push_u64(&mut out, *ack_id);
             out.push_str(if *success {
                 ",\"success\":true"
             } else {
@@ -344,7 +343,7 @@ impl GroupFrame {
     pub fn with_sequence(&self, sequence_id: u64) -> String {
         let mut out = String::with_capacity(self.text.len() + 24);
         out.push_str("{\"sequenceId\":");
-        out.push_str(&itoa(sequence_id));
+        push_u64(&mut out, sequence_id);
         out.push(',');
         out.push_str(&self.text[1..]);
         out
