@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod cmd;
 pub mod config;
 pub mod logging;
 pub mod pipe;

@@ -47,7 +47,7 @@ fn main() -> std::process::ExitCode {
                 print!("{}", wpchat::config::DEFAULT_CONFIG);
                 Ok(std::process::ExitCode::SUCCESS)
             }
-            None => wpchat::tui::run_with_notices(cli.target, log_notices).await,
+            None => wpchat::cmd::chat::run(cli.target, log_notices).await,
             Some(CommandKind::Serve(args)) => wpchat::service::serve(args).await,
             Some(CommandKind::Token(args)) => wpchat::target::print_token(&cli.target, &args),
             Some(CommandKind::Listen(args)) => wpchat::pipe::listen(cli.target, args).await,

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use crate::cli::{DataTypeArg, ListenArgs, ListenFormat, SendArgs, TargetArgs};
-use crate::client::{self, ClientHandle, Command, ConnState, Event, OpError, OpId, OpOutcome};
+use crate::client::{self, ClientHandle, Command, ConnState, Event, OpId, OpOutcome};
 use crate::protocol::{DataMessage, MessageSource, Payload};
 use crate::target::{self, Target};
 use crate::text::sanitize_line;
@@ -109,7 +109,7 @@ pub async fn listen(target_args: TargetArgs, args: ListenArgs) -> anyhow::Result
                             note(&format!(
                                 "cannot join group '{}': {} ({})",
                                 sanitize_line(group),
-                                error_name(&error),
+                                error.name(),
                                 sanitize_line(&error.to_string())
                             ));
                             break 'listen ExitCode::FAILURE;
@@ -245,7 +245,7 @@ pub async fn send(target_args: TargetArgs, args: SendArgs) -> anyhow::Result<Exi
                         failures += 1;
                         note(&format!(
                             "message {op} failed: {}: {}",
-                            error_name(&error),
+                            error.name(),
                             sanitize_line(&error.to_string())
                         ));
                     }
@@ -303,17 +303,6 @@ async fn finish(mut handle: ClientHandle, code: ExitCode) -> anyhow::Result<Exit
     })
     .await;
     Ok(code)
-}
-
-/// The error's name, as the service or the engine calls it.
-fn error_name(error: &OpError) -> String {
-    match error {
-        OpError::Refused { name, .. } => name.to_string(),
-        OpError::Timeout(_) => "Timeout".into(),
-        OpError::Invalid(_) => "Invalid".into(),
-        OpError::Stopped => "Stopped".into(),
-        OpError::ConnectionLost { .. } => "ConnectionLost".into(),
-    }
 }
 
 /// One line on stderr. Never panics, even with stderr closed.

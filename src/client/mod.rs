@@ -110,6 +110,19 @@ pub enum OpError {
     ConnectionLost { attempts: u32 },
 }
 
+impl OpError {
+    /// The error's name, as the service (ack error) or the engine calls it.
+    pub fn name(&self) -> &str {
+        match self {
+            OpError::Refused { name, .. } => name.as_str(),
+            OpError::Timeout(_) => "Timeout",
+            OpError::Invalid(_) => "Invalid",
+            OpError::Stopped => "Stopped",
+            OpError::ConnectionLost { .. } => "ConnectionLost",
+        }
+    }
+}
+
 impl std::fmt::Display for OpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

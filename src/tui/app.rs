@@ -17,7 +17,7 @@ use super::state::{
     NO_SENDER, NoteLevel, Overlay, PendingOp, State, StatusNote, TokenExpiry, UiSettings,
 };
 use super::view;
-use crate::client::{Command, ConnState, Direction, Event, OpError, OpId, OpOutcome};
+use crate::client::{Command, ConnState, Direction, Event, OpId, OpOutcome};
 use crate::protocol::{DataMessage, MessageSource, Payload, validate_group_name};
 use crate::text::{sanitize, sanitize_line};
 
@@ -1576,7 +1576,7 @@ impl App {
                 },
                 OpOutcome::Failed(error),
             ) => {
-                let name = self.state.names.intern(error_name(&error));
+                let name = self.state.names.intern(error.name());
                 if let Some(line) = self.own_line(&group, seq) {
                     line.delivery = Delivery::Failed(name);
                 }
@@ -1826,16 +1826,6 @@ fn contains_ignore_ascii_case(haystack: &str, needle_lower: &str) -> bool {
         .as_bytes()
         .windows(needle.len())
         .any(|w| w.eq_ignore_ascii_case(needle))
-}
-
-fn error_name(error: &OpError) -> &str {
-    match error {
-        OpError::Refused { name, .. } => name.as_str(),
-        OpError::Timeout(_) => "Timeout",
-        OpError::Invalid(_) => "Invalid",
-        OpError::Stopped => "Stopped",
-        OpError::ConnectionLost { .. } => "ConnectionLost",
-    }
 }
 
 fn echo_hash(kind: LineKind, body: &str) -> u64 {

@@ -11,7 +11,6 @@ pub mod state;
 pub mod terminal;
 pub mod view;
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -22,8 +21,7 @@ pub use app::{App, Effect, Msg, Redraw};
 pub use keymap::{Action, Keymap};
 pub use state::{Clock, State, UiSettings};
 
-use crate::cli::TargetArgs;
-use crate::client::{self, Command};
+use crate::client::{self, ClientConfig, Command};
 use crate::config::Config;
 
 /// The group joined when none is given.
@@ -64,35 +62,33 @@ fn lenient<T, E: std::fmt::Display>(
     }
 }
 
-/// Runs the chat UI until the user quits.
-pub async fn run(target_args: TargetArgs) -> anyhow::Result<ExitCode> {
-    run_with_notices(target_args, Vec::new()).await
+/// Everything the chat needs from the command line, the config file and the resolved target.
+/// Built by `cmd::chat`, so that no clap type reaches the UI.
+pub struct ChatStart {
+    /// The `[ui]` and `[keys]` tables are read from here.
+    pub config: Config,
+    /// The engine's configuration.
+    pub client: ClientConfig,
+    pub hub: String,
+    /// The user id we expect to have, if known.
+    pub user_id: Option<String>,
+    /// Groups to join at start; none means [`DEFAULT_GROUP`].
+    pub groups: Vec<String>,
+    /// When a fixed (not renewable) token expires, in ms since the epoch.
+    pub token_expires_at_ms: Option<i64>,
+    /// Lines for the `system` buffer at start, in order (log file, target, config warnings).
+    pub notices: Vec<String>,
 }
 
-/// [`run`], with lines to show in the `system` buffer at start (e.g. about the log file).
-pub async fn run_with_notices(
-    target_args: TargetArgs,
-    notices: Vec<String>,
-) -> anyhow::Result<ExitCode> {
-    // A config file that cannot be read or parsed stops here, before the terminal is taken.
-    let (config, warnings) = crate::config::load(target_args.config.as_deref())?;
-    let (settings, keymap, problems) = ui_from_config(&config);
-    let target = crate::target::resolve(&target_args, &config).await?;
-    let mut handle = client::spawn(target.client.clone());
-    tracing::info!(target = %target.description, "chat starting");
+/// Runs the chat UI until the user quits.
+pub async fn run(start: ChatStart) -> anyhow::Result<()> {
+    let (settings, keymap, problems) = ui_from_config(&start.config);
+    let mut handle = client::spawn(start.client);
 
     let mut app = App::new(settings, keymap, Clock::now());
-    app.set_target(&target.hub, target.user_id.as_deref());
-    for notice in &notices {
+    app.set_target(&start.hub, start.user_id.as_deref());
+    for notice in &start.notices {
         app.system_message(notice, false);
-    }
-    app.system_message(&format!("target: {}", target.description), false);
-    for notice in &target.notices {
-        app.system_message(notice, false);
-    }
-    for warning in &warnings {
-        tracing::warn!(%warning, "config");
-        app.system_message(&format!("config: {warning}"), false);
     }
     for problem in &problems {
         tracing::warn!(%problem, "config");
@@ -104,13 +100,11 @@ pub async fn run_with_notices(
             problems.len()
         ));
     }
-    if !target.renewable {
-        app.set_token_expiry(target.token_expires_at.map(|at| at.timestamp_millis()));
-    }
-    let groups = if target.groups.is_empty() {
+    app.set_token_expiry(start.token_expires_at_ms);
+    let groups = if start.groups.is_empty() {
         vec![DEFAULT_GROUP.to_string()]
     } else {
-        target.groups.clone()
+        start.groups
     };
     let mut initial = Vec::new();
     for group in &groups {
@@ -138,6 +132,5 @@ pub async fn run_with_notices(
         while handle.events.recv().await.is_some() {}
     })
     .await;
-    drop(target);
-    result.map(|()| ExitCode::SUCCESS)
+    result
 }
