@@ -10,6 +10,7 @@ pub mod config;
 pub mod logging;
 pub mod pipe;
 pub mod protocol;
+pub mod redact;
 pub mod service;
 pub mod target;
 pub mod text;

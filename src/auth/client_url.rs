@@ -14,7 +14,7 @@ pub struct ClientUrl {
 impl std::fmt::Debug for ClientUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientUrl")
-            .field("url", &super::redact_url(&self.url))
+            .field("url", &crate::redact::redact_url(&self.url))
             .field("hub", &self.hub)
             .finish()
     }

@@ -200,7 +200,7 @@ fn describe_reqwest_error(error: &reqwest::Error) -> String {
         detail = cause.to_string();
         source = cause.source();
     }
-    let detail = super::redact_secrets(detail.lines().next().unwrap_or(""));
+    let detail = crate::redact::redact_secrets(detail.lines().next().unwrap_or(""));
     if detail.is_empty() {
         kind.to_string()
     } else {

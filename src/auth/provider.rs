@@ -39,6 +39,6 @@ impl UrlProvider for FixedUrl {
     }
 
     fn describe(&self) -> String {
-        super::redact_url(&self.0)
+        crate::redact::redact_url(&self.0)
     }
 }

@@ -13,8 +13,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
 use super::ProxyChoice;
-use crate::auth::redact_url;
 use crate::protocol::Subprotocol;
+use crate::redact::redact_url;
 
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
