@@ -3,20 +3,19 @@
 
 #[path = "support/connect_proxy.rs"]
 mod connect_proxy;
+#[path = "support/engine.rs"]
+mod engine;
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use engine::{WAIT, fast_timers, wait_for};
 use tokio::net::TcpListener;
 use url::Url;
 use wpchat::auth::{
     Claims, ConnectionString, ConnectionStringProvider, FixedUrl, TokenOptions, mint,
 };
-use wpchat::client::{self, Backoff, ClientConfig, ClientHandle, ConnState, Event, ProxyChoice};
+use wpchat::client::{self, ClientConfig, ClientHandle, ConnState, Event, ProxyChoice};
 use wpchat::service::{self, RunningService, ServiceConfig};
-
-/// Every wait is bounded by this, so a bug fails instead of hanging CI.
-const WAIT: Duration = Duration::from_secs(15);
 
 async fn service() -> RunningService {
     service::start(ServiceConfig {
@@ -27,16 +26,6 @@ async fn service() -> RunningService {
     .expect("the service starts")
 }
 
-fn quick(mut config: ClientConfig) -> ClientConfig {
-    config.reconnect = Backoff {
-        initial: Duration::from_millis(20),
-        max: Duration::from_millis(100),
-        max_attempts: None,
-    };
-    config.handshake_timeout = Duration::from_secs(5);
-    config
-}
-
 /// A CONNECT proxy on loopback that relays to the requested target and reports every request
 /// head it saw.
 async fn connect_proxy() -> (Url, tokio::sync::mpsc::UnboundedReceiver<String>) {
@@ -45,19 +34,6 @@ async fn connect_proxy() -> (Url, tokio::sync::mpsc::UnboundedReceiver<String>) 
         Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
         seen,
     )
-}
-
-async fn wait_for(handle: &mut ClientHandle, wanted: impl Fn(&Event) -> bool) -> Event {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let event = tokio::time::timeout_at(deadline, handle.events.recv())
-            .await
-            .expect("the expected event did not come in time")
-            .expect("the engine ended");
-        if wanted(&event) {
-            return event;
-        }
-    }
 }
 
 /// Waits until the state says the engine is waiting to retry after at least `attempts` failed
@@ -86,7 +62,7 @@ async fn connects_through_an_http_connect_proxy() {
     let connection_string = ConnectionString::parse(&service.connection_string()).unwrap();
     let provider =
         ConnectionStringProvider::new(connection_string, "chat", TokenOptions::default()).unwrap();
-    let mut config = quick(ClientConfig::new(Arc::new(provider)));
+    let mut config = fast_timers(ClientConfig::new(Arc::new(provider)));
     config.proxy = ProxyChoice::Via(proxy);
     let mut handle = client::spawn(config);
     wait_for(&mut handle, |e| matches!(e, Event::Connected { .. })).await;
@@ -110,7 +86,7 @@ async fn an_unreachable_proxy_is_named_in_the_state() {
     let connection_string = ConnectionString::parse(&service.connection_string()).unwrap();
     let provider =
         ConnectionStringProvider::new(connection_string, "chat", TokenOptions::default()).unwrap();
-    let mut config = quick(ClientConfig::new(Arc::new(provider)));
+    let mut config = fast_timers(ClientConfig::new(Arc::new(provider)));
     config.proxy = ProxyChoice::Via(Url::parse(&format!("http://127.0.0.1:{port}")).unwrap());
     let mut handle = client::spawn(config);
     let error = retrying_error(&mut handle, 1).await;
@@ -140,7 +116,7 @@ fn now() -> i64 {
 /// A refused token keeps being retried with backoff (it may be fixed on the service's side),
 /// and the state says why each attempt failed.
 async fn refused_with(url: Url) -> String {
-    let mut handle = client::spawn(quick(ClientConfig::new(Arc::new(FixedUrl(url)))));
+    let mut handle = client::spawn(fast_timers(ClientConfig::new(Arc::new(FixedUrl(url)))));
     let error = retrying_error(&mut handle, 3).await;
     while let Ok(event) = handle.events.try_recv() {
         assert!(!matches!(event, Event::Connected { .. }), "{event:?}");

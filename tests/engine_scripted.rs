@@ -1,15 +1,18 @@
 //! The client engine against a scripted server: drops, recovery, refused recovery, acks that
 //! come late, never, twice or with errors, replays, dead links, the outbox, limits, shutdown.
 
+#[path = "support/engine.rs"]
+mod engine;
 #[path = "support/scripted.rs"]
 mod scripted;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use engine::{WAIT, fast_timers, next_event, wait_for};
 use scripted::{AckPlan, CountingProvider, ScriptedServer};
 use wpchat::client::{
-    self, Backoff, ClientConfig, ClientHandle, Command, ConnState, Direction, Event, OpError, OpId,
+    self, ClientConfig, ClientHandle, Command, ConnState, Direction, Event, OpError, OpId,
     OpOutcome,
 };
 use wpchat::protocol::{
@@ -17,20 +20,9 @@ use wpchat::protocol::{
     ServiceMessage, Subprotocol, encode_service,
 };
 
-/// Every wait in these tests is bounded by this, so a bug fails instead of hanging CI.
-const WAIT: Duration = Duration::from_secs(15);
-
 fn config(provider: Arc<CountingProvider>) -> ClientConfig {
-    let mut config = ClientConfig::new(provider);
+    let mut config = fast_timers(ClientConfig::new(provider));
     config.ack_timeout = Duration::from_secs(2);
-    config.message_retry_delay = Duration::from_millis(20);
-    config.recovery_interval = Duration::from_millis(50);
-    config.handshake_timeout = Duration::from_secs(5);
-    config.reconnect = Backoff {
-        initial: Duration::from_millis(20),
-        max: Duration::from_millis(100),
-        max_attempts: None,
-    };
     config
 }
 
@@ -48,28 +40,6 @@ async fn start_with(
     let mut handle = client::spawn(config);
     wait_for(&mut handle, |e| matches!(e, Event::Connected { .. })).await;
     (server, provider, handle)
-}
-
-async fn next_event(handle: &mut ClientHandle) -> Event {
-    match tokio::time::timeout(WAIT, handle.events.recv()).await {
-        Ok(Some(event)) => event,
-        Ok(None) => panic!("the engine ended"),
-        Err(_) => panic!("no event within {WAIT:?}"),
-    }
-}
-
-/// Skips events until one matches.
-async fn wait_for(handle: &mut ClientHandle, wanted: impl Fn(&Event) -> bool) -> Event {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let event = tokio::time::timeout_at(deadline, handle.events.recv())
-            .await
-            .expect("the expected event did not come in time")
-            .expect("the engine ended");
-        if wanted(&event) {
-            return event;
-        }
-    }
 }
 
 async fn outcome(handle: &mut ClientHandle, op: OpId) -> OpOutcome {

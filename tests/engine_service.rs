@@ -5,6 +5,8 @@
 
 #[path = "support/chaos_proxy.rs"]
 mod chaos_proxy;
+#[path = "support/engine.rs"]
+mod engine;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -13,16 +15,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chaos_proxy::ChaosProxy;
+use engine::{WAIT, fast_timers, wait_for};
 use url::Url;
 use wpchat::auth::{ConnectionString, ConnectionStringProvider, TokenOptions};
-use wpchat::client::{
-    self, Backoff, ClientConfig, ClientHandle, Command, Event, OpError, OpId, OpOutcome,
-};
+use wpchat::client::{self, ClientConfig, ClientHandle, Command, Event, OpError, OpId, OpOutcome};
 use wpchat::protocol::{AckErrorName, DataMessage, MessageSource, Payload, Subprotocol};
 use wpchat::service::{self, RunningService, ServiceConfig};
 
-/// Every wait is bounded by this, so a bug fails instead of hanging CI.
-const WAIT: Duration = Duration::from_secs(20);
 const JOIN: &str = "webpubsub.joinLeaveGroup";
 const SEND: &str = "webpubsub.sendToGroup";
 
@@ -61,16 +60,8 @@ fn provider(
 }
 
 fn config(provider: Arc<ConnectionStringProvider>) -> ClientConfig {
-    let mut config = ClientConfig::new(provider);
-    config.recovery_interval = Duration::from_millis(50);
-    config.message_retry_delay = Duration::from_millis(20);
+    let mut config = fast_timers(ClientConfig::new(provider));
     config.ack_timeout = Duration::from_secs(10);
-    config.handshake_timeout = Duration::from_secs(5);
-    config.reconnect = Backoff {
-        initial: Duration::from_millis(20),
-        max: Duration::from_millis(200),
-        max_attempts: None,
-    };
     config
 }
 
@@ -188,20 +179,6 @@ impl Peer {
         match self.wait_for(|e| matches!(e, Event::Message(_))).await {
             Event::Message(message) => message,
             _ => unreachable!("wait_for returns a matching event"),
-        }
-    }
-}
-
-/// Skips events until one matches.
-async fn wait_for(handle: &mut ClientHandle, wanted: impl Fn(&Event) -> bool) -> Event {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let event = tokio::time::timeout_at(deadline, handle.events.recv())
-            .await
-            .expect("the expected event did not come in time")
-            .expect("the engine ended");
-        if wanted(&event) {
-            return event;
         }
     }
 }
