@@ -3,7 +3,7 @@
 //! credential. A leaf: it uses nothing of ours.
 
 /// What a blanked secret is replaced with.
-pub const REDACTED: &str = "***";
+pub(crate) const REDACTED: &str = "***";
 
 /// Keys whose value is a secret wherever they appear as `key=value` (query strings, connection
 /// strings, form bodies). Matched case-insensitively.
@@ -12,14 +12,14 @@ const SECRET_KEYS: &[&str] = &["access_token", "awps_reconnection_token", "acces
 /// Returns `text` with every secret blanked: the value of `access_token=`,
 /// `awps_reconnection_token=` and `AccessKey=` (case-insensitive), the credential after
 /// `Bearer `, and any JWT-looking string (three base64url parts, the first a JSON header).
-pub fn redact_secrets(text: &str) -> String {
+pub(crate) fn redact_secrets(text: &str) -> String {
     let after_keys = blank_key_values(text);
     let after_bearer = blank_bearer(&after_keys);
     blank_jwts(&after_bearer)
 }
 
 /// The URL with every secret query parameter's value replaced by `***`.
-pub fn redact_url(url: &url::Url) -> String {
+pub(crate) fn redact_url(url: &url::Url) -> String {
     if url.query().is_none() {
         return url.to_string();
     }

@@ -16,13 +16,13 @@ use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
 /// Shown in place of a C1 control character (U+0080–U+009F).
-pub const C1_MARKER: char = '\u{FFFD}';
+pub(crate) const C1_MARKER: char = '\u{FFFD}';
 /// Shown in place of a bidi embedding, override or isolate.
-pub const BIDI_MARKER: char = '\u{2E2E}';
+pub(crate) const BIDI_MARKER: char = '\u{2E2E}';
 /// Shown in place of a line break by [`sanitize_line`].
-pub const NEWLINE_MARKER: char = '↵';
+pub(crate) const NEWLINE_MARKER: char = '↵';
 /// How many spaces a tab becomes.
-pub const TAB_SPACES: &str = "    ";
+pub(crate) const TAB_SPACES: &str = "    ";
 
 /// Makes untrusted text safe to show; keeps `\n` so multi-line messages stay multi-line.
 pub fn sanitize(input: &str) -> String {
@@ -37,11 +37,6 @@ pub fn sanitize_line(input: &str) -> String {
     let mut out = String::with_capacity(input.len());
     sanitize_into(input, true, &mut out);
     out
-}
-
-/// True when `c` may never reach the terminal as is.
-pub fn is_unsafe_char(c: char) -> bool {
-    c.is_control() || is_bidi_control(c) || is_stray_zero_width(c)
 }
 
 /// Bidi embeddings, overrides, isolates and the Arabic letter mark.
@@ -117,7 +112,7 @@ pub fn display_width(text: &str) -> usize {
 }
 
 /// Width of one grapheme in cells (0 for graphemes the renderer skips).
-pub fn grapheme_width(grapheme: &str) -> usize {
+pub(crate) fn grapheme_width(grapheme: &str) -> usize {
     if grapheme.len() == 1 {
         return usize::from(!grapheme.as_bytes()[0].is_ascii_control());
     }

@@ -6,7 +6,7 @@ use url::Url;
 
 /// A checked client URL: scheme `ws`/`wss` (an `http(s)` URL is mapped), with its hub.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ClientUrl {
+pub(crate) struct ClientUrl {
     pub url: Url,
     pub hub: String,
 }
@@ -66,7 +66,7 @@ pub enum HubError {
 }
 
 /// Checks a hub name against the REST layer's pattern `^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$`.
-pub fn validate_hub(hub: &str) -> Result<(), HubError> {
+pub(crate) fn validate_hub(hub: &str) -> Result<(), HubError> {
     let mut chars = hub.chars();
     match chars.next() {
         None => Err(HubError::Empty),
@@ -85,7 +85,7 @@ pub fn validate_hub(hub: &str) -> Result<(), HubError> {
 
 /// Parses and checks a client URL as a user typed it. `http`/`https` become `ws`/`wss`; a path
 /// prefix before `/client/` (a reverse proxy such as APIM) is kept.
-pub fn parse_client_url(text: &str) -> Result<ClientUrl, ClientUrlError> {
+pub(crate) fn parse_client_url(text: &str) -> Result<ClientUrl, ClientUrlError> {
     // Pasted URLs often come wrapped in quotes or angle brackets.
     let text = text
         .trim()
@@ -129,7 +129,7 @@ pub fn parse_client_url(text: &str) -> Result<ClientUrl, ClientUrlError> {
 
 /// `ws(s)://host[:port][/prefix]/client/hubs/{hub}` from an `http(s)` endpoint, as the server
 /// SDKs build `baseUrl`: the `http` prefix becomes `ws`, trailing `/` dropped.
-pub fn client_base_url(endpoint: &Url, hub: &str) -> String {
+pub(crate) fn client_base_url(endpoint: &Url, hub: &str) -> String {
     let text = endpoint.as_str().trim_end_matches('/');
     let ws = if let Some(rest) = text.strip_prefix("https") {
         format!("wss{rest}")
@@ -142,7 +142,7 @@ pub fn client_base_url(endpoint: &Url, hub: &str) -> String {
 }
 
 /// The token audience for `hub`: the `http(s)` form of the client URL without query.
-pub fn client_audience(endpoint: &Url, hub: &str) -> String {
+pub(crate) fn client_audience(endpoint: &Url, hub: &str) -> String {
     format!(
         "{}/client/hubs/{hub}",
         endpoint.as_str().trim_end_matches('/')
@@ -150,7 +150,7 @@ pub fn client_audience(endpoint: &Url, hub: &str) -> String {
 }
 
 /// The `http(s)` form of a `ws(s)` client URL with no query: what a token's `aud` should be.
-pub fn audience_of(url: &Url) -> String {
+pub(crate) fn audience_of(url: &Url) -> String {
     let mut http = url.clone();
     let scheme = if url.scheme() == "wss" {
         "https"

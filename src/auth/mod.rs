@@ -9,8 +9,9 @@ mod provider;
 pub mod proxy;
 pub mod token;
 
-pub use crate::redact::{REDACTED, redact_secrets, redact_url};
-pub use client_url::{ClientUrl, ClientUrlError, parse_client_url};
+pub(crate) use crate::redact::{REDACTED, redact_secrets};
+pub use client_url::ClientUrlError;
+pub(crate) use client_url::parse_client_url;
 pub use connection_string::{
     ClientAccess, ConnectionString, ConnectionStringError, ConnectionStringProvider, TokenOptions,
 };

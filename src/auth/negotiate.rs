@@ -11,7 +11,7 @@ use super::client_url::parse_client_url;
 use super::provider::{ProviderError, UrlFuture, UrlProvider};
 
 /// How long one negotiate request may take before it counts as a (transient) failure.
-pub const NEGOTIATE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const NEGOTIATE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest negotiate answer read; a client URL is a few hundred bytes.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -30,7 +30,7 @@ pub enum HeaderError {
 }
 
 /// Parses `Name: value` into a header; the value is marked sensitive so HTTP tooling hides it.
-pub fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), HeaderError> {
+pub(crate) fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), HeaderError> {
     let (name, value) = text.split_once(':').ok_or(HeaderError::NoColon)?;
     let name = name.trim();
     if name.is_empty() {
@@ -76,7 +76,7 @@ impl std::fmt::Debug for NegotiateProvider {
 
 /// The negotiate URL as shown to users: no query (Azure Functions put a `code=` key there), no
 /// user info.
-pub fn shown_endpoint(url: &Url) -> String {
+pub(crate) fn shown_endpoint(url: &Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
     shown.set_fragment(None);
@@ -118,7 +118,7 @@ impl NegotiateProvider {
     }
 
     /// The endpoint as shown to users (no query).
-    pub fn endpoint_shown(&self) -> String {
+    pub(crate) fn endpoint_shown(&self) -> String {
         shown_endpoint(&self.endpoint)
     }
 

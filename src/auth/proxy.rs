@@ -11,12 +11,12 @@ use tokio::net::TcpStream;
 use url::Url;
 
 /// How long the proxy may take to connect and answer the CONNECT request.
-pub const TUNNEL_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const TUNNEL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest CONNECT answer head read.
 const MAX_ANSWER_BYTES: usize = 16 * 1024;
 
 /// The proxy for `target` from the process environment (see [`proxy_for`]).
-pub fn proxy_from_env(target: &Url) -> Option<Url> {
+pub(crate) fn proxy_from_env(target: &Url) -> Option<Url> {
     proxy_for(target, |name| std::env::var(name).ok())
 }
 
@@ -24,7 +24,7 @@ pub fn proxy_from_env(target: &Url) -> Option<Url> {
 /// `wss`/`https`, `HTTP_PROXY`/`http_proxy` for `ws`/`http`, then `ALL_PROXY`/`all_proxy`;
 /// none when `NO_PROXY`/`no_proxy` matches the host or the host is loopback. A proxy value
 /// without a scheme means `http://`.
-pub fn proxy_for(target: &Url, env: impl Fn(&str) -> Option<String>) -> Option<Url> {
+pub(crate) fn proxy_for(target: &Url, env: impl Fn(&str) -> Option<String>) -> Option<Url> {
     let host = target.host_str()?;
     if is_loopback(host) {
         return None;

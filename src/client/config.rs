@@ -23,7 +23,7 @@ pub enum ProxyChoice {
 
 impl ProxyChoice {
     /// The proxy for one connection to `target`, if any.
-    pub fn proxy_for(&self, target: &Url) -> Option<Url> {
+    pub(crate) fn proxy_for(&self, target: &Url) -> Option<Url> {
         match self {
             ProxyChoice::FromEnv => crate::auth::proxy::proxy_from_env(target),
             ProxyChoice::Direct => None,

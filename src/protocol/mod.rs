@@ -7,16 +7,18 @@ mod payload;
 mod service_message;
 
 pub use client_message::{ClientMessage, decode_client, encode_client};
-pub use payload::{DataType, Payload, PayloadError};
+pub(crate) use payload::PayloadError;
+pub use payload::{DataType, Payload};
+pub(crate) use service_message::GroupFrame;
 pub use service_message::{
-    AckError, AckErrorName, DataMessage, GroupFrame, MessageSource, ServiceMessage, decode_service,
+    AckError, AckErrorName, DataMessage, MessageSource, ServiceMessage, decode_service,
     encode_service,
 };
 
 use thiserror::Error;
 
 /// The non-reliable JSON subprotocol.
-pub const JSON_V1: &str = "json.webpubsub.azure.v1";
+pub(crate) const JSON_V1: &str = "json.webpubsub.azure.v1";
 /// The reliable JSON subprotocol: sequence ids, `sequenceAck` and connection recovery.
 pub const JSON_RELIABLE_V1: &str = "json.reliable.webpubsub.azure.v1";
 
@@ -24,22 +26,22 @@ pub const JSON_RELIABLE_V1: &str = "json.reliable.webpubsub.azure.v1";
 /// 1 MiB and closes with 1009 above it).
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Longest group name, in characters (protocol.md §6).
-pub const MAX_GROUP_NAME_CHARS: usize = 1024;
+pub(crate) const MAX_GROUP_NAME_CHARS: usize = 1024;
 
 /// WebSocket close codes with a meaning in Web PubSub (protocol.md §6).
 pub mod close_code {
     /// Normal close: ends a reliable session, no recovery.
-    pub const NORMAL: u16 = 1000;
+    pub(crate) const NORMAL: u16 = 1000;
     /// Frame of the wrong kind (binary frame on a JSON subprotocol).
-    pub const UNSUPPORTED_DATA: u16 = 1003;
+    pub(crate) const UNSUPPORTED_DATA: u16 = 1003;
     /// Invalid JSON or an invalid protocol message.
-    pub const INVALID_PAYLOAD: u16 = 1007;
+    pub(crate) const INVALID_PAYLOAD: u16 = 1007;
     /// Policy violation: the session is gone and cannot be recovered.
-    pub const POLICY_VIOLATION: u16 = 1008;
+    pub(crate) const POLICY_VIOLATION: u16 = 1008;
     /// Client message too large.
-    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    pub(crate) const MESSAGE_TOO_BIG: u16 = 1009;
     /// Server error, e.g. a simple client's event with no handler.
-    pub const INTERNAL_ERROR: u16 = 1011;
+    pub(crate) const INTERNAL_ERROR: u16 = 1011;
 }
 
 /// Which JSON subprotocol a connection speaks.
@@ -71,7 +73,7 @@ impl Subprotocol {
     }
 
     /// A short name for status bars and flags: `json` or `json.reliable`.
-    pub fn short_name(self) -> &'static str {
+    pub(crate) fn short_name(self) -> &'static str {
         match self {
             Subprotocol::Json => "json",
             Subprotocol::JsonReliable => "json.reliable",
@@ -119,7 +121,7 @@ pub enum NameError {
 }
 
 /// Checks a group name against the service's rule: 1–1024 characters, not whitespace only.
-pub fn validate_group_name(group: &str) -> Result<(), NameError> {
+pub(crate) fn validate_group_name(group: &str) -> Result<(), NameError> {
     if group.is_empty() {
         return Err(NameError::Empty);
     }
@@ -134,7 +136,7 @@ pub fn validate_group_name(group: &str) -> Result<(), NameError> {
 }
 
 /// Checks a user event name: `^[A-Za-z][A-Za-z0-9_.-]{0,127}$` (the emulator's rule).
-pub fn validate_event_name(event: &str) -> Result<(), NameError> {
+pub(crate) fn validate_event_name(event: &str) -> Result<(), NameError> {
     let mut chars = event.chars();
     let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
         && event.len() <= 128

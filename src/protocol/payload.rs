@@ -90,7 +90,7 @@ pub enum PayloadError {
 }
 
 impl Payload {
-    pub fn data_type(&self) -> DataType {
+    pub(crate) fn data_type(&self) -> DataType {
         match self {
             Payload::Text(_) => DataType::Text,
             Payload::Json(_) => DataType::Json,
@@ -123,7 +123,7 @@ impl Payload {
     }
 
     /// Decodes the wire `data` value for a given data type.
-    pub fn from_wire(data_type: DataType, data: &RawValue) -> Result<Self, PayloadError> {
+    pub(crate) fn from_wire(data_type: DataType, data: &RawValue) -> Result<Self, PayloadError> {
         match data_type {
             DataType::Text => text_from_wire(data.get())
                 .map(Payload::Text)
@@ -151,7 +151,7 @@ impl Payload {
     }
 
     /// Appends the wire form of `data` (a JSON value) to `out`.
-    pub fn write_wire(&self, out: &mut String) {
+    pub(crate) fn write_wire(&self, out: &mut String) {
         match self {
             Payload::Text(s) => write_json_string(out, s),
             Payload::Json(raw) => out.push_str(raw.get()),

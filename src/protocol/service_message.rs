@@ -97,7 +97,7 @@ impl AckErrorName {
     }
 
     /// Transient failures are worth retrying with the same ack id; the rest are final.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         matches!(self, AckErrorName::InternalServerError)
     }
 }
@@ -299,7 +299,7 @@ pub fn encode_service(message: &ServiceMessage) -> String {
 /// reliable recipients get `{"sequenceId":N,` put in front of the shared body, so the payload
 /// is never re-encoded per recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupFrame {
+pub(crate) struct GroupFrame {
     /// The whole frame without a sequence id; starts with `{`.
     text: String,
 }
@@ -340,7 +340,7 @@ impl GroupFrame {
     }
 
     /// The frame for a reliable recipient, with its own sequence id first.
-    pub fn with_sequence(&self, sequence_id: u64) -> String {
+    pub(crate) fn with_sequence(&self, sequence_id: u64) -> String {
         let mut out = String::with_capacity(self.text.len() + 24);
         out.push_str("{\"sequenceId\":");
         push_u64(&mut out, sequence_id);
