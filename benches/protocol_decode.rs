@@ -1,25 +1,26 @@
 //! Decoding the frames a busy group sends (reliable group messages with a 100-byte payload, as
-//! text, JSON and binary) and encoding the frame a client sends to publish one.
+//! text, JSON and binary, on the JSON and the protobuf subprotocols) and encoding the frame a
+//! client sends to publish one.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use wpchat::protocol::{
-    ClientMessage, DataMessage, MessageSource, Payload, ServiceMessage, decode_service,
+    self, ClientMessage, DataMessage, MessageSource, Payload, ServiceMessage, decode_service,
     encode_client, encode_service,
 };
 
 const PAYLOAD_BYTES: usize = 100;
 
-fn group_frame(payload: Payload) -> String {
-    encode_service(&ServiceMessage::Message(DataMessage {
+fn group_message(payload: Payload) -> ServiceMessage {
+    ServiceMessage::Message(DataMessage {
         source: MessageSource::Group {
             group: "general".into(),
             from_user_id: Some("alice".into()),
         },
         sequence_id: Some(123_456),
         payload,
-    }))
+    })
 }
 
 fn text_payload() -> String {
@@ -37,19 +38,33 @@ fn json_payload() -> Payload {
 }
 
 fn bench_decode(c: &mut Criterion) {
-    let frames = [
-        ("text", group_frame(Payload::Text(text_payload()))),
-        ("json", group_frame(json_payload())),
+    let messages = [
+        ("text", group_message(Payload::Text(text_payload()))),
+        ("json", group_message(json_payload())),
         (
             "binary",
-            group_frame(Payload::Binary(vec![0xa5; PAYLOAD_BYTES])),
+            group_message(Payload::Binary(vec![0xa5; PAYLOAD_BYTES])),
         ),
     ];
     let mut group = c.benchmark_group("decode_service/reliable_group_message");
     group.throughput(Throughput::Elements(1));
-    for (name, frame) in &frames {
-        assert!(decode_service(frame).is_ok(), "{name} frame decodes");
-        group.bench_function(*name, |b| b.iter(|| decode_service(black_box(frame))));
+    for (name, message) in &messages {
+        let frame = encode_service(message);
+        assert!(decode_service(&frame).is_ok(), "{name} frame decodes");
+        group.bench_function(*name, |b| b.iter(|| decode_service(black_box(&frame))));
+    }
+    group.finish();
+    let mut group = c.benchmark_group("decode_service_protobuf/reliable_group_message");
+    group.throughput(Throughput::Elements(1));
+    for (name, message) in &messages {
+        let frame = protocol::protobuf::encode_service(message);
+        assert!(
+            protocol::protobuf::decode_service(&frame).is_ok(),
+            "{name} frame decodes"
+        );
+        group.bench_function(*name, |b| {
+            b.iter(|| protocol::protobuf::decode_service(black_box(&frame)))
+        });
     }
     group.finish();
 }

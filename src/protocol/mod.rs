@@ -4,6 +4,7 @@
 
 mod client_message;
 mod payload;
+pub mod protobuf;
 mod service_message;
 
 pub use client_message::{ClientMessage, decode_client, encode_client};
@@ -90,6 +91,8 @@ impl Subprotocol {
 pub enum DecodeError {
     #[error("frame is not valid JSON: {0}")]
     Json(String),
+    #[error("frame is not a valid protobuf message: {0}")]
+    Protobuf(String),
     #[error("unknown message type '{0}'")]
     UnknownType(String),
     #[error("message of type '{kind}' is missing field '{field}'")]
