@@ -81,6 +81,18 @@ pub fn init_in(dir: &Path) -> Result<FileLog, LoggingError> {
     })
 }
 
+/// Installs a logger writing to stderr, for `wpchat serve` (a foreground service whose
+/// operator reads its log there). The filter comes from `RUST_LOG`, else `info`.
+pub fn init_stderr() {
+    // Only fails when a logger is already installed, which then keeps logging.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER)),
+        )
+        .try_init();
+}
+
 /// Chains a panic hook that records the panic in the log (secrets redacted) before the
 /// previous hook (the terminal restore, the default message) runs.
 fn log_panics() {

@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use wpchat::auth::connection_string::unix_now;
 use wpchat::auth::token::verify;
-use wpchat::cli::TargetArgs;
 use wpchat::client::{self, ClientHandle, Command, Event, OpId, OpOutcome};
 use wpchat::config::Config;
 use wpchat::protocol::{MessageSource, Payload};
 use wpchat::service::{self, DEV_ACCESS_KEY, ServiceConfig};
+use wpchat::target::TargetOptions;
 use wpchat::target::{EMBEDDED_RECOVERY_WINDOW, EmbeddedSettings, Target, resolve_with};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-async fn resolve_embedded(args: &TargetArgs, port: u16) -> Target {
+async fn resolve_embedded(args: &TargetOptions, port: u16) -> Target {
     tokio::time::timeout(
         LIMIT,
         resolve_with(args, &Config::default(), &EmbeddedSettings { port }),
@@ -43,9 +43,9 @@ fn token_of(url: &url::Url) -> String {
 
 #[tokio::test]
 async fn no_target_starts_the_local_service_and_points_at_it() {
-    let args = TargetArgs {
+    let args = TargetOptions {
         user: Some("carol".into()),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
     let target = resolve_embedded(&args, 0).await;
     let service = target
@@ -91,10 +91,10 @@ async fn a_running_service_is_reused() {
     .unwrap()
     .unwrap();
     let port = running.addr.port();
-    let args = TargetArgs {
+    let args = TargetOptions {
         hub: Some("ops".into()),
         groups: vec!["alerts".into()],
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
     let target = resolve_embedded(&args, port).await;
     assert!(target.embedded.is_none(), "the running service is reused");
@@ -119,7 +119,7 @@ async fn a_port_held_by_something_else_moves_to_a_free_port() {
     // Holds the port but never speaks HTTP, like an unrelated program.
     let squatter = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = squatter.local_addr().unwrap().port();
-    let target = resolve_embedded(&TargetArgs::default(), port).await;
+    let target = resolve_embedded(&TargetOptions::default(), port).await;
     let service = target.embedded.as_ref().expect("a service was started");
     assert_ne!(service.addr.port(), port);
     assert_eq!(minted_url(&target).await.port(), Some(service.addr.port()));
@@ -144,10 +144,10 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-fn as_user(user: &str) -> TargetArgs {
-    TargetArgs {
+fn as_user(user: &str) -> TargetOptions {
+    TargetOptions {
         user: Some(user.into()),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     }
 }
 
@@ -365,7 +365,7 @@ async fn when_the_host_quits_another_wpchat_takes_over_the_local_service() {
 async fn a_closed_embedded_target_takes_nothing_over() {
     let port = free_port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut target = resolve_embedded(&TargetArgs::default(), port).await;
+    let mut target = resolve_embedded(&TargetOptions::default(), port).await;
     let provider = target.client.url_provider.clone();
     if let Some(service) = target.embedded.take() {
         tokio::time::timeout(LIMIT, service.shutdown())
@@ -391,9 +391,9 @@ async fn a_closed_embedded_target_takes_nothing_over() {
 async fn two_wpchats_racing_to_take_over_share_one_service() {
     let port = free_port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let host = resolve_embedded(&TargetArgs::default(), port).await;
-    let left = resolve_embedded(&TargetArgs::default(), port).await;
-    let right = resolve_embedded(&TargetArgs::default(), port).await;
+    let host = resolve_embedded(&TargetOptions::default(), port).await;
+    let left = resolve_embedded(&TargetOptions::default(), port).await;
+    let right = resolve_embedded(&TargetOptions::default(), port).await;
     drop(host);
     probe_until(addr, false).await;
     let (a, b) = tokio::join!(minted_url(&left), minted_url(&right));

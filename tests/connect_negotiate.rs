@@ -13,11 +13,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use wpchat::auth::connection_string::unix_now;
 use wpchat::auth::{ConnectionString, NegotiateProvider, ProviderError, TokenOptions, UrlProvider};
-use wpchat::cli::TargetArgs;
 use wpchat::client::{Command, ConnState, Event, OpId, OpOutcome};
 use wpchat::config::Config;
 use wpchat::protocol::{MessageSource, Payload};
 use wpchat::service::{self, RunningService, ServiceConfig};
+use wpchat::target::TargetOptions;
 
 const BEARER: &str = "Bearer S3CRET-BEARER-VALUE";
 const LIMIT: Duration = Duration::from_secs(20);
@@ -176,10 +176,10 @@ fn bad_setup_is_refused_without_echoing_secrets() {
 #[tokio::test]
 async fn resolve_negotiates_once_to_learn_the_hub() {
     let base = app_server().await;
-    let args = TargetArgs {
+    let args = TargetOptions {
         negotiate: Some(format!("{base}/negotiate")),
         headers: headers(),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
     let target = tokio::time::timeout(LIMIT, wpchat::target::resolve(&args, &Config::default()))
         .await
@@ -190,7 +190,7 @@ async fn resolve_negotiates_once_to_learn_the_hub() {
     assert!(target.embedded.is_none());
     assert_secret_free(&format!("{target:?} {args:?}"));
 
-    let refused = TargetArgs {
+    let refused = TargetOptions {
         headers: vec!["Authorization: Bearer S3CRET-WRONG".into()],
         ..args
     };
@@ -340,10 +340,10 @@ async fn a_fresh_connection_negotiates_again_and_rejoins() {
     .unwrap()
     .unwrap();
     let seen = Arc::new(Seen::default());
-    let args = TargetArgs {
+    let args = TargetOptions {
         negotiate: Some(negotiate_for(&service, seen.clone()).await),
         headers: vec!["X-Tenant: blue".into()],
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
     let target = tokio::time::timeout(LIMIT, wpchat::target::resolve(&args, &Config::default()))
         .await

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use wpchat::auth::connection_string::unix_now;
 use wpchat::auth::token::{Claims, mint};
-use wpchat::cli::TargetArgs;
 use wpchat::client::{self, Command, ConnState};
 use wpchat::config::Config;
 use wpchat::service::{self, RunningService, ServiceConfig};
+use wpchat::target::TargetOptions;
 use wpchat::target::{Target, resolve};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -77,7 +77,7 @@ async fn handshake_error(target: &Target) -> String {
     }
 }
 
-async fn resolved(args: &TargetArgs) -> Target {
+async fn resolved(args: &TargetOptions) -> Target {
     tokio::time::timeout(LIMIT, resolve(args, &Config::default()))
         .await
         .expect("resolve finishes in time")
@@ -104,12 +104,12 @@ async fn a_fixed_url_token_never_shows() {
         service.addr
     );
     for token_in_header in [false, true] {
-        let args = TargetArgs {
-            url_arg: Some(url.clone()),
+        let args = TargetOptions {
+            url: Some(url.clone()),
             token_in_header,
-            ..TargetArgs::default()
+            ..TargetOptions::default()
         };
-        assert_clean("TargetArgs", &format!("{args:?}"), &secrets);
+        assert_clean("TargetOptions", &format!("{args:?}"), &secrets);
         let target = resolved(&args).await;
         assert_eq!(
             target.user_id.as_deref(),
@@ -125,10 +125,10 @@ async fn a_fixed_url_token_never_shows() {
     }
 
     // A resolve error about the URL does not echo it either.
-    let mismatch = TargetArgs {
-        url_arg: Some(url),
+    let mismatch = TargetOptions {
+        url: Some(url),
         hub: Some("other".into()),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
     let error = tokio::time::timeout(LIMIT, resolve(&mismatch, &Config::default()))
         .await
@@ -147,13 +147,13 @@ async fn a_connection_string_key_never_shows() {
         "Endpoint=http://{};AccessKey={CLIENT_KEY};Version=1.0;",
         service.addr
     );
-    let args = TargetArgs {
+    let args = TargetOptions {
         connection_string: Some(connection_string.clone()),
         hub: Some("chat".into()),
         user: Some("frank".into()),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
-    assert_clean("TargetArgs", &format!("{args:?}"), &[CLIENT_KEY]);
+    assert_clean("TargetOptions", &format!("{args:?}"), &[CLIENT_KEY]);
     let target = resolved(&args).await;
     // A token this provider mints, to look for its signature too.
     let minted = tokio::time::timeout(LIMIT, target.client.url_provider.client_url())
@@ -181,10 +181,10 @@ async fn a_connection_string_key_never_shows() {
     assert_clean("last_error", &error, &secrets);
 
     // A connection string that cannot be parsed is not echoed in the error.
-    let broken = TargetArgs {
+    let broken = TargetOptions {
         connection_string: Some(format!("Endpoint=;AccessKey={CLIENT_KEY}")),
         hub: Some("chat".into()),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
     let error = tokio::time::timeout(LIMIT, resolve(&broken, &Config::default()))
         .await

@@ -5,17 +5,17 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use super::{DEV_ACCESS_KEY, ServiceConfig, reachable, start};
 use crate::auth::token::{Claims, mint};
 use crate::cli::ServeArgs;
+use crate::service::{DEV_ACCESS_KEY, ServiceConfig, reachable, start};
 
 /// The hub and user of the ready-made client URL that `serve` prints.
 const DEMO_HUB: &str = "chat";
 const DEMO_USER: &str = "demo";
 const DEMO_MINUTES: i64 = 60;
 
-/// Runs `wpchat serve` until Ctrl+C or SIGTERM.
-pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+/// Runs `wpchat serve` until Ctrl+C or SIGTERM. `main` has set up logging to stderr.
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let addresses: Vec<_> = tokio::net::lookup_host((args.host.as_str(), args.port))
         .await
         .with_context(|| format!("cannot resolve --host '{}'", args.host))?
@@ -29,15 +29,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             args.host
         );
     }
-    // Logs go to stderr only for `serve`; other subcommands set up their own logging.
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
-
     let access_key = args
         .access_key
         .clone()
