@@ -26,7 +26,7 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What one run measured.
 #[derive(Debug, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub protocol: &'static str,
     pub publishers: u32,
     pub subscribers: u32,
@@ -43,7 +43,7 @@ pub struct Summary {
 }
 
 #[derive(Debug, Serialize, Default)]
-pub struct SideStats {
+pub(crate) struct SideStats {
     pub messages: u64,
     pub seconds: f64,
     pub msgs_per_sec: f64,
@@ -51,7 +51,7 @@ pub struct SideStats {
 }
 
 #[derive(Debug, Serialize, Default)]
-pub struct Latency {
+pub(crate) struct Latency {
     pub p50: f64,
     pub p90: f64,
     pub p99: f64,
@@ -60,7 +60,7 @@ pub struct Latency {
 
 /// What to measure: how many publishers and subscribers, and what each publisher sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BenchOptions {
+pub(crate) struct BenchOptions {
     pub publishers: u32,
     pub subscribers: u32,
     /// Messages per publisher.
@@ -73,7 +73,7 @@ pub struct BenchOptions {
 
 impl BenchOptions {
     /// Says what is wrong with options that cannot measure anything.
-    pub fn check(&self) -> anyhow::Result<()> {
+    pub(crate) fn check(&self) -> anyhow::Result<()> {
         if self.publishers == 0 || self.subscribers == 0 || self.count == 0 {
             bail!(
                 "bench needs at least one publisher, one subscriber and one message \
@@ -86,7 +86,7 @@ impl BenchOptions {
 
 /// Runs the benchmark and prints its summary (as JSON with `json`); fails the exit code when a
 /// message was lost, duplicated or not sent.
-pub async fn run(
+pub(crate) async fn run(
     config: &ClientConfig,
     options: &BenchOptions,
     json: bool,
@@ -108,7 +108,7 @@ pub async fn run(
 }
 
 /// Runs the benchmark against the target the engine configuration points at.
-pub async fn measure(config: &ClientConfig, args: &BenchOptions) -> anyhow::Result<Summary> {
+pub(crate) async fn measure(config: &ClientConfig, args: &BenchOptions) -> anyhow::Result<Summary> {
     let group = format!("bench-{:08x}", rand::random::<u32>());
     let epoch = Instant::now();
     let progress = Arc::new(AtomicU64::new(0));

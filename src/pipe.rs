@@ -34,8 +34,8 @@ const SEND_CONNECT_ATTEMPTS: u32 = 5;
 
 /// How `listen` writes a received message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LineFormat {
-    /// One JSON object per line (see [`message_json_line`]).
+pub(crate) enum LineFormat {
+    /// One JSON object per line (see `write_json_line`).
     #[default]
     Jsonl,
     /// One readable, escaped line (see [`message_text_line`]).
@@ -44,7 +44,7 @@ pub enum LineFormat {
 
 /// What `listen` prints and when it stops.
 #[derive(Debug, Clone, Default)]
-pub struct ListenOptions {
+pub(crate) struct ListenOptions {
     pub format: LineFormat,
     /// Exit after this many messages.
     pub count: Option<u64>,
@@ -54,7 +54,7 @@ pub struct ListenOptions {
 
 /// What `send` sends, where, and how.
 #[derive(Debug, Clone)]
-pub struct SendOptions {
+pub(crate) struct SendOptions {
     /// The group to publish to (not joined); `None` with `event` set.
     pub group: Option<String>,
     /// Send a user event with this name instead of a group message.
@@ -72,7 +72,7 @@ pub struct SendOptions {
 }
 
 /// `wpchat listen`: one line per received message on stdout, on the resolved `target`.
-pub async fn listen(target: Target, options: ListenOptions) -> anyhow::Result<ExitCode> {
+pub(crate) async fn listen(target: Target, options: ListenOptions) -> anyhow::Result<ExitCode> {
     // The embedded service (when there is one) must outlive the connection.
     let _embedded = target.embedded;
     let handle = client::spawn(target.client);
@@ -222,7 +222,7 @@ fn stdout_gone(error: std::io::Error) -> ExitCode {
 type InputLine = (u64, Result<Payload, String>);
 
 /// `wpchat send`: send messages on the resolved `target` and wait for every ack.
-pub async fn send(target: Target, options: SendOptions) -> anyhow::Result<ExitCode> {
+pub(crate) async fn send(target: Target, options: SendOptions) -> anyhow::Result<ExitCode> {
     let _embedded = target.embedded;
     let mut config = target.client;
     if config.reconnect.max_attempts.is_none() {
@@ -444,18 +444,9 @@ struct JsonLine<'a> {
     sequence_id: Option<u64>,
 }
 
-/// One received message as a JSON line (with its `\n`): text as a string, JSON as the JSON
-/// value itself, binary and protobuf as standard base64.
-pub fn message_json_line(message: &DataMessage, received: DateTime<Utc>) -> String {
-    let mut line = Vec::with_capacity(256);
-    let ts = received.to_rfc3339_opts(SecondsFormat::Millis, true);
-    write_json_line(&mut line, message, &ts);
-    // serde_json writes UTF-8 only.
-    String::from_utf8(line).unwrap_or_default()
-}
-
-/// Appends one received message as a JSON line (with its `\n`) to `out`; `ts` is the
-/// RFC 3339 time it was received.
+/// Appends one received message as a JSON line (with its `\n`) to `out`: text as a string,
+/// JSON as the JSON value itself, binary and protobuf as standard base64; `ts` is the RFC 3339
+/// time it was received.
 fn write_json_line(out: &mut Vec<u8>, message: &DataMessage, ts: &str) {
     let (from, group, from_user_id) = match &message.source {
         MessageSource::Group {
@@ -490,7 +481,7 @@ fn write_json_line(out: &mut Vec<u8>, message: &DataMessage, ts: &str) {
 
 /// One received message as a readable line: `TIME [group] user: text`. Everything that came
 /// from the network is escaped, so the line cannot move the cursor or set a title.
-pub fn message_text_line(message: &DataMessage, received: DateTime<Utc>) -> String {
+pub(crate) fn message_text_line(message: &DataMessage, received: DateTime<Utc>) -> String {
     let time = received.format("%H:%M:%S");
     let who = match &message.source {
         MessageSource::Group {
@@ -520,6 +511,15 @@ pub fn message_text_line(message: &DataMessage, received: DateTime<Utc>) -> Stri
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// [`write_json_line`] as a `String`.
+    fn message_json_line(message: &DataMessage, received: DateTime<Utc>) -> String {
+        let mut line = Vec::with_capacity(256);
+        let ts = received.to_rfc3339_opts(SecondsFormat::Millis, true);
+        write_json_line(&mut line, message, &ts);
+        // serde_json writes UTF-8 only.
+        String::from_utf8(line).unwrap_or_default()
+    }
 
     fn at() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 27, 18, 0, 5)

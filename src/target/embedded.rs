@@ -16,11 +16,11 @@ use crate::client::ClientConfig;
 use crate::service::{self, RunningService, ServiceConfig};
 
 /// Overrides the embedded service's port (tests and scripts that must not touch 8080).
-pub const EMBEDDED_PORT_ENV: &str = "WPCHAT_EMBEDDED_PORT";
+pub(crate) const EMBEDDED_PORT_ENV: &str = "WPCHAT_EMBEDDED_PORT";
 /// Hub used with the embedded service when none is asked for.
-pub const EMBEDDED_HUB: &str = "chat";
+pub(crate) const EMBEDDED_HUB: &str = "chat";
 /// Group joined on the embedded service when none is asked for.
-pub const EMBEDDED_GROUP: &str = "lobby";
+pub(crate) const EMBEDDED_GROUP: &str = "lobby";
 /// How long to wait for the local service to answer a probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The engine's recovery window on the embedded target. A reliable session lives in the memory
@@ -52,7 +52,7 @@ impl Default for EmbeddedSettings {
 
 impl EmbeddedSettings {
     /// The defaults, with the port taken from `WPCHAT_EMBEDDED_PORT` when set.
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         let port = std::env::var(EMBEDDED_PORT_ENV)
             .ok()
             .and_then(|p| p.trim().parse().ok())
@@ -60,49 +60,90 @@ impl EmbeddedSettings {
         EmbeddedSettings { port }
     }
 }
-/// No target: use the local service on `127.0.0.1:port` if one answers there, else start one
-/// in this process (on any free port if something else holds that one).
-pub(super) async fn embedded_target(
-    merged: &Merged,
-    settings: &EmbeddedSettings,
-) -> Result<Target, TargetError> {
+/// The local service the embedded target connects to.
+struct LocalService {
+    addr: SocketAddr,
+    access_key: String,
+    /// The service, when this process started it (it lives as long as the target).
+    running: Option<RunningService>,
+    /// Why it is not where it was expected, if so.
+    notices: Vec<String>,
+}
+
+impl LocalService {
+    /// One that another process hosts, signing with the development key.
+    fn elsewhere(addr: SocketAddr) -> Self {
+        LocalService {
+            addr,
+            access_key: service::DEV_ACCESS_KEY.to_string(),
+            running: None,
+            notices: Vec::new(),
+        }
+    }
+
+    /// One this process started.
+    fn started(running: RunningService) -> Self {
+        LocalService {
+            addr: running.addr,
+            access_key: running.access_key.clone(),
+            running: Some(running),
+            notices: Vec::new(),
+        }
+    }
+}
+
+/// Uses the local service on `127.0.0.1:port` if one answers there, else starts one in this
+/// process (on any free port if something else holds that one).
+async fn find_or_start(settings: &EmbeddedSettings) -> Result<LocalService, TargetError> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, settings.port));
     let already_running = settings.port != 0
         && tokio::time::timeout(PROBE_TIMEOUT, service::probe(addr))
             .await
             .unwrap_or(false);
-    let mut notices = Vec::new();
-    let (endpoint_addr, access_key, running) = if already_running {
-        (addr, service::DEV_ACCESS_KEY.to_string(), None)
-    } else {
-        let config = ServiceConfig {
-            port: settings.port,
-            ..ServiceConfig::default()
-        };
-        match service::start(config).await {
-            Ok(running) => (running.addr, running.access_key.clone(), Some(running)),
-            // Another wpchat starting at the same moment may have bound the port first.
-            Err(_) if settings.port != 0 && answers_soon(addr).await => {
-                (addr, service::DEV_ACCESS_KEY.to_string(), None)
-            }
-            Err(first) if settings.port != 0 => {
-                let running = service::start(ServiceConfig {
-                    port: 0,
-                    ..ServiceConfig::default()
-                })
-                .await
-                .map_err(|e| TargetError::Embedded(e.to_string()))?;
-                tracing::info!(error = %first, "embedded service moved to a free port");
-                notices.push(format!(
-                    "port {} is in use by something that is not a wpchat service; started the local service on port {} instead",
-                    settings.port,
-                    running.addr.port()
-                ));
-                (running.addr, running.access_key.clone(), Some(running))
-            }
-            Err(error) => return Err(TargetError::Embedded(error.to_string())),
-        }
+    if already_running {
+        return Ok(LocalService::elsewhere(addr));
+    }
+    let config = ServiceConfig {
+        port: settings.port,
+        ..ServiceConfig::default()
     };
+    match service::start(config).await {
+        Ok(running) => Ok(LocalService::started(running)),
+        // Another wpchat starting at the same moment may have bound the port first.
+        Err(_) if settings.port != 0 && answers_soon(addr).await => {
+            Ok(LocalService::elsewhere(addr))
+        }
+        Err(first) if settings.port != 0 => {
+            let running = service::start(ServiceConfig {
+                port: 0,
+                ..ServiceConfig::default()
+            })
+            .await
+            .map_err(|e| TargetError::Embedded(e.to_string()))?;
+            tracing::info!(error = %first, "embedded service moved to a free port");
+            let mut local = LocalService::started(running);
+            local.notices.push(format!(
+                "port {} is in use by something that is not a wpchat service; started the local service on port {} instead",
+                settings.port,
+                local.addr.port()
+            ));
+            Ok(local)
+        }
+        Err(error) => Err(TargetError::Embedded(error.to_string())),
+    }
+}
+
+/// No target: the local service (see [`find_or_start`]), with tokens minted for it here.
+pub(super) async fn embedded_target(
+    merged: &Merged,
+    settings: &EmbeddedSettings,
+) -> Result<Target, TargetError> {
+    let LocalService {
+        addr: endpoint_addr,
+        access_key,
+        running,
+        notices,
+    } = find_or_start(settings).await?;
     let endpoint = Url::parse(&format!("http://{endpoint_addr}"))
         .map_err(|e| TargetError::Embedded(e.to_string()))?;
     let hub = merged
@@ -157,7 +198,7 @@ pub(super) async fn embedded_target(
 /// local service still answers on its port and, when it does not (the wpchat that hosted it
 /// quit), starts it in this process on that same port, so every wpchat left finds it again.
 /// Two wpchats may try at once: the loser's bind fails, and it connects to the winner.
-pub struct EmbeddedProvider {
+pub(crate) struct EmbeddedProvider {
     addr: SocketAddr,
     minter: Arc<ConnectionStringProvider>,
     host: Arc<TakeoverHost>,
@@ -233,7 +274,7 @@ impl std::fmt::Debug for TakeoverGuard {
 
 impl EmbeddedProvider {
     /// A provider that mints with `minter` for the local service expected at `addr`.
-    pub fn new(addr: SocketAddr, minter: ConnectionStringProvider) -> Self {
+    pub(crate) fn new(addr: SocketAddr, minter: ConnectionStringProvider) -> Self {
         EmbeddedProvider {
             addr,
             minter: Arc::new(minter),
@@ -245,7 +286,7 @@ impl EmbeddedProvider {
     }
 
     /// The guard that owns whatever service this provider takes over; the target holds it.
-    pub fn guard(&self) -> TakeoverGuard {
+    pub(crate) fn guard(&self) -> TakeoverGuard {
         TakeoverGuard {
             host: self.host.clone(),
             addr: self.addr,

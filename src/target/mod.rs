@@ -27,16 +27,13 @@ use crate::protocol::Subprotocol;
 use crate::service::RunningService;
 
 use embedded::embedded_target;
-pub use embedded::{
-    EMBEDDED_GROUP, EMBEDDED_HUB, EMBEDDED_PORT_ENV, EMBEDDED_RECOVERY_WINDOW, EmbeddedProvider,
-    EmbeddedSettings, TakeoverGuard,
-};
+pub use embedded::{EMBEDDED_RECOVERY_WINDOW, EmbeddedSettings, TakeoverGuard};
 pub use token::client_access;
 
 /// The environment variable `--connection-string` is read from.
-pub const CONNECTION_STRING_ENV: &str = "WebPubSubConnectionString";
+pub(crate) const CONNECTION_STRING_ENV: &str = "WebPubSubConnectionString";
 /// Roles minted for chat when none are asked for: join, leave and publish to any group.
-pub const CHAT_ROLES: &[&str] = &["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"];
+pub(crate) const CHAT_ROLES: &[&str] = &["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"];
 
 /// What the user asked for about the target, before the profile and defaults are merged in.
 /// `Debug` is written by hand so that it never shows a token, access key or header value.
@@ -115,7 +112,7 @@ impl std::fmt::Debug for Target {
 
 /// Why no target could be resolved. Each message is one line and names what to fix.
 #[derive(Debug, Error)]
-pub enum TargetError {
+pub(crate) enum TargetError {
     #[error("the client URL was given twice (as the argument and with --url); give it once")]
     UrlTwice,
     #[error("give only one target: a client URL, --connection-string or --negotiate")]
