@@ -38,22 +38,38 @@ async fn listener(server: &ScriptedServer, extra: &[&str]) -> Child {
     let mut args = vec!["listen", "--url", &url, "--group", "g"];
     args.extend_from_slice(extra);
     let child = wpchat(&args).spawn().expect("spawn listen");
+    until_joined(|| std::future::ready(server.members("g") > 0)).await;
+    child
+}
+
+/// Waits until `joined` says the listener is a member of its group.
+async fn until_joined<F, Joined>(mut joined: F)
+where
+    F: FnMut() -> Joined,
+    Joined: std::future::Future<Output = bool>,
+{
     let deadline = tokio::time::Instant::now() + WAIT;
-    while server.members("g") == 0 {
+    while !joined().await {
         assert!(
             tokio::time::Instant::now() < deadline,
             "listen never joined"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    child
 }
 
 /// Runs `send` with `stdin` as its input; returns (success, stderr).
 async fn send(server: &ScriptedServer, args: &[&str], stdin: &str) -> (bool, String) {
     let url = server.url().to_string();
-    let mut all = vec!["send", "--url", &url];
-    all.extend_from_slice(args);
+    run_send(&["--url", &url], args, stdin).await
+}
+
+/// Runs `wpchat send TARGET ARGS` with `stdin` as its input; returns (success, stderr).
+async fn run_send(target: &[&str], args: &[&str], stdin: &str) -> (bool, String) {
+    let all: Vec<&str> = std::iter::once("send")
+        .chain(target.iter().copied())
+        .chain(args.iter().copied())
+        .collect();
     let mut command = wpchat(&all);
     command.stdin(Stdio::piped());
     let mut child = command.spawn().expect("spawn send");
@@ -71,6 +87,14 @@ async fn send(server: &ScriptedServer, args: &[&str], stdin: &str) -> (bool, Str
         output.status.success(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// A temporary file holding `bytes` (deleted when dropped), and its path.
+fn file_holding(bytes: &[u8]) -> (tempfile::NamedTempFile, String) {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), bytes).expect("write file");
+    let path = file.path().to_string_lossy().into_owned();
+    (file, path)
 }
 
 async fn lines_of(child: Child) -> Vec<Value> {
@@ -120,10 +144,8 @@ async fn binary_arrives_byte_exact() {
     )
     .await;
     assert!(ok, "{stderr}");
-    let file = tempfile::NamedTempFile::new().expect("temp file");
     let file_bytes: Vec<u8> = (0..=255u8).rev().collect();
-    std::fs::write(file.path(), &file_bytes).expect("write file");
-    let path = file.path().to_string_lossy().into_owned();
+    let (_file, path) = file_holding(&file_bytes);
     let (ok, stderr) = send(&server, &["--group", "g", "--file", &path], "").await;
     assert!(ok, "{stderr}");
     let lines = lines_of(listen).await;
@@ -246,14 +268,7 @@ async fn real_listener(service: &wpchat::service::RunningService, extra: &[&str]
     ];
     args.extend_from_slice(extra);
     let child = wpchat(&args).spawn().expect("spawn listen");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !group_exists(service, "g").await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "listen never joined"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_joined(|| group_exists(service, "g")).await;
     child
 }
 
@@ -264,8 +279,7 @@ async fn real_send(
     stdin: &str,
 ) -> (bool, String) {
     let connection_string = service.connection_string();
-    let mut all = vec![
-        "send",
+    let target = [
         "--connection-string",
         &connection_string,
         "--hub",
@@ -273,24 +287,7 @@ async fn real_send(
         "--user",
         "sender",
     ];
-    all.extend_from_slice(args);
-    let mut command = wpchat(&all);
-    command.stdin(Stdio::piped());
-    let mut child = command.spawn().expect("spawn send");
-    let mut input = child.stdin.take().expect("stdin");
-    input
-        .write_all(stdin.as_bytes())
-        .await
-        .expect("write stdin");
-    drop(input);
-    let output = tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .expect("send finished in time")
-        .expect("send ran");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    run_send(&target, args, stdin).await
 }
 
 #[tokio::test]
@@ -315,10 +312,8 @@ async fn real_service_text_json_and_binary_round_trip() {
     )
     .await;
     assert!(ok, "{stderr}");
-    let file = tempfile::NamedTempFile::new().expect("temp file");
     let file_bytes: Vec<u8> = (0..=255u8).collect();
-    std::fs::write(file.path(), &file_bytes).expect("write file");
-    let path = file.path().to_string_lossy().into_owned();
+    let (_file, path) = file_holding(&file_bytes);
     let (ok, stderr) = real_send(&service, &["--group", "g", "--file", &path], "").await;
     assert!(ok, "{stderr}");
     let lines = lines_of(listen).await;
@@ -531,14 +526,7 @@ async fn reliable_listen_across_ten_cuts_loses_and_repeats_nothing() {
         .await
         .expect("listen connected in time")
         .expect("listen said it connected");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !group_exists(&service, "g").await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "listen never joined"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_joined(|| group_exists(&service, "g")).await;
 
     let mut publisher = direct_publisher(&service).await;
     publish_acked(&mut publisher, 1, "warm-up".into()).await;
