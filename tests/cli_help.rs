@@ -106,37 +106,31 @@ fn token_help_shows_only_what_a_token_is_minted_from() {
     }
 }
 
+/// `args` is a usage error (exit code 2) whose message contains `message`.
+fn refused_with(args: &[&str], message: &str) {
+    let output = wpchat(args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(message), "{args:?}: {stderr}");
+}
+
 #[test]
 fn a_client_flag_before_the_subcommand_says_where_it_goes() {
-    let output = wpchat(&["--group", "g", "listen", "--count", "0"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("--group goes after the subcommand: wpchat listen --group"),
-        "{stderr}"
+    refused_with(
+        &["--group", "g", "listen", "--count", "0"],
+        "--group goes after the subcommand: wpchat listen --group",
     );
-
-    let output = wpchat(&["--hub", "chat", "serve", "--port", "0"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("--hub is a chat option; `wpchat serve` does not take it"),
-        "{stderr}"
+    refused_with(
+        &["--hub", "chat", "serve", "--port", "0"],
+        "--hub is a chat option; `wpchat serve` does not take it",
     );
-
-    let output = wpchat(&["wss://h/client/hubs/chat", "send", "--group", "g", "hi"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("a client URL goes after the subcommand, as --url"),
-        "{stderr}"
+    refused_with(
+        &["wss://h/client/hubs/chat", "send", "--group", "g", "hi"],
+        "a client URL goes after the subcommand, as --url",
     );
 }
 
 #[test]
 fn a_client_flag_after_a_subcommand_that_does_not_take_it_is_refused() {
-    let output = wpchat(&["serve", "--group", "g"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("unexpected argument '--group'"), "{stderr}");
+    refused_with(&["serve", "--group", "g"], "unexpected argument '--group'");
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 #[path = "support/engine_peer.rs"]
 mod engine_peer;
 
-use engine_peer::{LIMIT, Peer};
+use engine_peer::{LIMIT, Peer, local_service};
 use wpchat::auth::connection_string::unix_now;
 use wpchat::auth::token::verify;
 use wpchat::client::Event;
@@ -81,16 +81,7 @@ async fn no_target_starts_the_local_service_and_points_at_it() {
 
 #[tokio::test]
 async fn a_running_service_is_reused() {
-    let running = tokio::time::timeout(
-        LIMIT,
-        service::start(ServiceConfig {
-            port: 0,
-            ..ServiceConfig::default()
-        }),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let running = local_service(ServiceConfig::default()).await;
     let port = running.addr.port();
     let args = TargetOptions {
         hub: Some("ops".into()),

@@ -14,12 +14,12 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use engine_peer::Peer;
+use engine_peer::{Peer, local_service};
 use wpchat::auth::connection_string::unix_now;
 use wpchat::auth::{ConnectionString, NegotiateProvider, ProviderError, TokenOptions, UrlProvider};
 use wpchat::client::{Command, ConnState, Event};
 use wpchat::config::Config;
-use wpchat::service::{self, RunningService, ServiceConfig};
+use wpchat::service::{RunningService, ServiceConfig};
 use wpchat::target::{Target, TargetOptions};
 
 const BEARER: &str = "Bearer S3CRET-BEARER-VALUE";
@@ -251,16 +251,7 @@ async fn negotiate_for(service: &RunningService, seen: Arc<Seen>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_connection_negotiates_again_and_rejoins() {
-    let service = tokio::time::timeout(
-        LIMIT,
-        service::start(ServiceConfig {
-            port: 0,
-            ..ServiceConfig::default()
-        }),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let service = local_service(ServiceConfig::default()).await;
     let seen = Arc::new(Seen::default());
     let args = TargetOptions {
         negotiate: Some(negotiate_for(&service, seen.clone()).await),

@@ -1,6 +1,6 @@
 //! One client engine driven from a test: commands sent and events awaited within [`LIMIT`],
 //! keeping the events a wait skipped, so a message that arrives before its send's ack is still
-//! there for the next wait.
+//! there for the next wait. Also the real local service it talks to, on a free port.
 
 #![allow(dead_code)]
 
@@ -8,9 +8,19 @@ use std::time::Duration;
 
 use wpchat::client::{self, ClientConfig, ClientHandle, Command, Event, OpId, OpOutcome};
 use wpchat::protocol::{MessageSource, Payload};
+use wpchat::service::{self, RunningService, ServiceConfig};
 
 /// The longest any one wait may take.
 pub const LIMIT: Duration = Duration::from_secs(30);
+
+/// The real local service with `config` on a free port of 127.0.0.1, started within [`LIMIT`].
+pub async fn local_service(config: ServiceConfig) -> RunningService {
+    let config = ServiceConfig { port: 0, ..config };
+    tokio::time::timeout(LIMIT, service::start(config))
+        .await
+        .expect("the service starts in time")
+        .expect("the service starts")
+}
 
 pub struct Peer {
     pub handle: ClientHandle,
