@@ -252,6 +252,13 @@ mod tests {
             parse_duration("2m"),
             Ok(std::time::Duration::from_secs(120))
         );
-        assert!(parse_duration("soon").is_err());
+        assert_eq!(
+            parse_duration("soon"),
+            Err("'soon' is not a duration; use e.g. 500ms, 30s, 5m, 1h".to_string())
+        );
+        assert_eq!(
+            parse_duration("2d"),
+            Err("unknown unit 'd' in '2d'; use ms, s, m or h".to_string())
+        );
     }
 }

@@ -189,10 +189,14 @@ mod tests {
         let file = temp.path().join("not-a-dir");
         std::fs::write(&file, b"x").expect("write");
         let result = open_writer(&file.join("logs"));
+        let error = result.err().expect("no directory under a file");
+        assert!(matches!(error, LoggingError::CreateDir { .. }), "{error:?}");
         assert!(
-            matches!(result, Err(LoggingError::CreateDir { .. })),
-            "{:?}",
-            result.err()
+            error.to_string().starts_with(&format!(
+                "cannot create the log directory {}",
+                file.join("logs").display()
+            )),
+            "{error}"
         );
     }
 

@@ -642,11 +642,23 @@ mod tests {
                 .unwrap_err()
                 .contains("JSON")
         );
-        assert!(parse_line(DataType::Json, "null").is_err());
+        assert_eq!(
+            parse_line(DataType::Json, "null"),
+            Err("dataType json needs 'data' to be a JSON value other than null".to_string())
+        );
         assert_eq!(
             parse_line(DataType::Binary, "AP8="),
             Ok(Payload::Binary(vec![0, 255]))
         );
-        assert!(parse_line(DataType::Binary, "not base64!").is_err());
+        assert!(
+            parse_line(DataType::Binary, "not base64!")
+                .unwrap_err()
+                .starts_with("not valid base64: ")
+        );
+        assert!(
+            parse_line(DataType::Protobuf, "CAE=")
+                .unwrap_err()
+                .contains("use --data-type binary")
+        );
     }
 }

@@ -247,7 +247,7 @@ async fn a_closed_embedded_target_takes_nothing_over() {
         .await
         .expect("the provider answers in time");
     assert!(
-        matches!(refused, Err(wpchat::auth::ProviderError::Permanent(_))),
+        matches!(&refused, Err(wpchat::auth::ProviderError::Permanent(why)) if why == "the embedded target was closed"),
         "{refused:?}"
     );
     assert!(!service::probe(addr).await, "nothing was started");

@@ -144,6 +144,12 @@ async fn an_unreachable_server_is_transient() {
     let provider = NegotiateProvider::new(&format!("http://{addr}/negotiate"), &headers()).unwrap();
     let error = ask(&provider).await.expect_err("nothing listens there");
     assert!(matches!(error, ProviderError::Transient(_)), "{error}");
+    assert!(
+        error.to_string().starts_with(&format!(
+            "negotiate request to http://{addr}/negotiate failed"
+        )),
+        "{error}"
+    );
     assert_secret_free(&error.to_string());
 }
 

@@ -194,6 +194,46 @@ async fn ack_errors_fail_the_run_with_their_name() {
 }
 
 #[tokio::test]
+async fn config_warnings_and_target_notices_reach_stderr_inert_and_without_secrets() {
+    let server = ScriptedServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "\"AccessKey=SECRETVALUE\\u001b]0;title\\u0007\" = 1\n",
+    )
+    .expect("write config");
+    let config = config.to_string_lossy().into_owned();
+    // A URL without a token: the target's notice says so.
+    let url = server.url().to_string();
+    let url = url.split('?').next().expect("a URL");
+    for subcommand in [
+        vec!["listen", "--count", "0"],
+        vec!["send", "--group", "g", "hi"],
+    ] {
+        let mut args = subcommand.clone();
+        args.extend(["--url", url, "--config", &config]);
+        let output = tokio::time::timeout(WAIT, wpchat(&args).output())
+            .await
+            .expect("wpchat finished in time")
+            .expect("wpchat ran");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(
+                "wpchat: config: unknown config key 'AccessKey=***]0;title\u{2407}' (ignored)\n"
+            ),
+            "{subcommand:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains("wpchat: the client URL has no access_token"),
+            "{subcommand:?}: {stderr}"
+        );
+        assert!(!stderr.contains("SECRETVALUE"), "{stderr}");
+        assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    }
+}
+
+#[tokio::test]
 async fn listen_ends_quietly_when_stdout_closes() {
     let server = ScriptedServer::start().await;
     let mut listen = listener(&server, &[]).await;

@@ -117,3 +117,39 @@ impl std::fmt::Debug for MintArgs {
         TargetOptions::from(self.clone()).fmt(f)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config file whose unknown key carries an escape sequence and an access key.
+    const NASTY: &str = "\"AccessKey=SECRETVALUE\\u001b]0;title\\u0007\" = 1\n";
+
+    #[test]
+    fn config_warnings_are_one_inert_line_without_secrets() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, NASTY).expect("write config");
+        let options = TargetOptions {
+            config: Some(path),
+            ..TargetOptions::default()
+        };
+        let (_, warnings) = load_config(&options).expect("the file loads");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let warning = &warnings[0];
+        assert!(!warning.contains("SECRETVALUE"), "{warning}");
+        assert!(!warning.chars().any(char::is_control), "{warning:?}");
+        assert_eq!(
+            warning,
+            "unknown config key 'AccessKey=***]0;title\u{2407}' (ignored)"
+        );
+    }
+
+    #[test]
+    fn a_notice_is_sanitized_then_redacted() {
+        assert_eq!(
+            shown("ws://h/client/hubs/chat?access_token=abc\u{1b}[2J&x=1"),
+            "ws://h/client/hubs/chat?access_token=***&x=1"
+        );
+    }
+}
