@@ -189,7 +189,7 @@ mod tests {
         let file = temp.path().join("not-a-dir");
         std::fs::write(&file, b"x").expect("write");
         let result = open_writer(&file.join("logs"));
-        let error = result.err().expect("no directory under a file");
+        let error = result.expect_err("no directory under a file");
         assert!(matches!(error, LoggingError::CreateDir { .. }), "{error:?}");
         assert!(
             error.to_string().starts_with(&format!(
