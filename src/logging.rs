@@ -57,7 +57,7 @@ pub(crate) fn log_dir() -> Option<PathBuf> {
     )
 }
 
-/// Installs the global file logger in [`log_dir`].
+/// Installs the global file logger in the platform state directory (`log_dir`).
 pub fn init() -> Result<FileLog, LoggingError> {
     let dir = log_dir().ok_or(LoggingError::NoDirectory)?;
     init_in(&dir)

@@ -42,7 +42,7 @@ pub struct TargetOptions {
     /// A client URL (wss://…/client/hubs/HUB?access_token=…).
     pub url: Option<String>,
     /// A connection string (Endpoint=…;AccessKey=…); tokens are minted locally. It may come
-    /// from [`CONNECTION_STRING_ENV`], which ranks below an explicit URL or negotiate endpoint.
+    /// from `WebPubSubConnectionString`, which ranks below an explicit URL or negotiate endpoint.
     pub connection_string: Option<String>,
     /// An app server endpoint answering GET with {"url": CLIENT_URL}.
     pub negotiate: Option<String>,
@@ -79,7 +79,7 @@ pub struct Target {
     /// The embedded service, kept alive as long as the target.
     pub embedded: Option<RunningService>,
     /// On the embedded target, the local service this process took over after its host quit
-    /// (see [`EmbeddedProvider`]); dropping the target stops it and ends further takeovers.
+    /// (see `EmbeddedProvider`); dropping the target stops it and ends further takeovers.
     pub takeover: Option<TakeoverGuard>,
     /// Where we connect, for status lines; never holds a secret.
     pub description: String,
