@@ -16,9 +16,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use crate::client::{self, ClientHandle, Command, ConnState, Event, OpId, OpOutcome};
+use crate::client::{self, ClientConfig, ClientHandle, Command, ConnState, Event, OpId, OpOutcome};
 use crate::protocol::{DataMessage, DataType, MessageSource, Payload};
-use crate::target::Target;
 use crate::text::sanitize_line;
 
 /// How long to wait for the engine to close the connection on exit.
@@ -71,13 +70,15 @@ pub(crate) struct SendOptions {
     pub message: Option<String>,
 }
 
-/// `wpchat listen`: one line per received message on stdout, on the resolved `target`.
-pub(crate) async fn listen(target: Target, options: ListenOptions) -> anyhow::Result<ExitCode> {
-    // The embedded service (when there is one) must outlive the connection.
-    let _embedded = target.embedded;
-    let handle = client::spawn(target.client);
+/// `wpchat listen`: joins `groups` and prints one line per received message on stdout.
+pub(crate) async fn listen(
+    client: ClientConfig,
+    groups: Vec<String>,
+    options: ListenOptions,
+) -> anyhow::Result<ExitCode> {
+    let handle = client::spawn(client);
     let mut joins: HashMap<OpId, String> = HashMap::new();
-    for (index, group) in target.groups.into_iter().enumerate() {
+    for (index, group) in groups.into_iter().enumerate() {
         let op = index as OpId + 1;
         joins.insert(op, group.clone());
         send_command(&handle, Command::Join { op, group }).await?;
@@ -221,10 +222,11 @@ fn stdout_gone(error: std::io::Error) -> ExitCode {
 /// One message to send, numbered from 1 by its line, or why that line cannot be sent.
 type InputLine = (u64, Result<Payload, String>);
 
-/// `wpchat send`: send messages on the resolved `target` and wait for every ack.
-pub(crate) async fn send(target: Target, options: SendOptions) -> anyhow::Result<ExitCode> {
-    let _embedded = target.embedded;
-    let mut config = target.client;
+/// `wpchat send`: send messages and wait for every ack.
+pub(crate) async fn send(
+    mut config: ClientConfig,
+    options: SendOptions,
+) -> anyhow::Result<ExitCode> {
     if config.reconnect.max_attempts.is_none() {
         config.reconnect.max_attempts = Some(SEND_CONNECT_ATTEMPTS);
     }

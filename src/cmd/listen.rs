@@ -16,5 +16,6 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         count: args.count,
         timeout: args.timeout,
     };
-    crate::pipe::listen(target, options).await
+    // The target may host the embedded service: it must outlive the connection.
+    crate::pipe::listen(target.client.clone(), target.groups.clone(), options).await
 }

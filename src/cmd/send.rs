@@ -31,5 +31,6 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         file: args.file,
         message: args.message,
     };
-    crate::pipe::send(target, options).await
+    // The target may host the embedded service: it must outlive the connection.
+    crate::pipe::send(target.client.clone(), options).await
 }
