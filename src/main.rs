@@ -78,8 +78,11 @@ fn parse() -> Cli {
         && let Some(flag) = chat_flag_given(&matches)
     {
         let message = match flag.get_long() {
-            None => format!(
+            None if takes(subcommand, "url") => format!(
                 "a client URL goes after the subcommand, as --url: wpchat {subcommand} --url URL"
+            ),
+            None => format!(
+                "`wpchat {subcommand}` takes no client URL (see wpchat {subcommand} --help)"
             ),
             Some(long) if takes(subcommand, long) => {
                 format!("--{long} goes after the subcommand: wpchat {subcommand} --{long} …")

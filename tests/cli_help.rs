@@ -128,6 +128,10 @@ fn a_client_flag_before_the_subcommand_says_where_it_goes() {
         &["wss://h/client/hubs/chat", "send", "--group", "g", "hi"],
         "a client URL goes after the subcommand, as --url",
     );
+    refused_with(
+        &["wss://h/client/hubs/chat", "serve"],
+        "`wpchat serve` takes no client URL",
+    );
 }
 
 #[test]
