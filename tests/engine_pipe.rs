@@ -89,6 +89,29 @@ async fn run_send(target: &[&str], args: &[&str], stdin: &str) -> (bool, String)
     )
 }
 
+/// Bytes that are not UTF-8 and hold a newline: binary must arrive exactly as sent.
+const ODD_BYTES: [u8; 7] = [0, 0xff, 0xfe, 0x80, b'\n', 0xc3, 0x28];
+
+/// Sends [`ODD_BYTES`] as a base64 argument, then `file_bytes` as a `--file`, to group `g`
+/// through `target` (send's target flags); both sends must succeed.
+async fn send_binary_both_ways(target: &[&str], file_bytes: &[u8]) {
+    let encoded = BASE64.encode(ODD_BYTES);
+    let binary = ["--group", "g", "--data-type", "binary", &encoded];
+    let (ok, stderr) = run_send(target, &binary, "").await;
+    assert!(ok, "{stderr}");
+    let (_file, path) = file_holding(file_bytes);
+    let (ok, stderr) = run_send(target, &["--group", "g", "--file", &path], "").await;
+    assert!(ok, "{stderr}");
+}
+
+/// The bytes of a binary message's JSON line.
+fn binary_data(line: &Value) -> Vec<u8> {
+    assert_eq!(line["dataType"], "binary", "{line}");
+    BASE64
+        .decode(line["data"].as_str().expect("base64 string"))
+        .expect("valid base64")
+}
+
 /// A temporary file holding `bytes` (deleted when dropped), and its path.
 fn file_holding(bytes: &[u8]) -> (tempfile::NamedTempFile, String) {
     let file = tempfile::NamedTempFile::new().expect("temp file");
@@ -135,30 +158,12 @@ async fn stdin_lines_arrive_as_json_lines() {
 async fn binary_arrives_byte_exact() {
     let server = ScriptedServer::start().await;
     let listen = listener(&server, &["--count", "2"]).await;
-    let bytes = [0u8, 0xff, 0xfe, 0x80, b'\n', 0xc3, 0x28];
-    let encoded = BASE64.encode(bytes);
-    let (ok, stderr) = send(
-        &server,
-        &["--group", "g", "--data-type", "binary", &encoded],
-        "",
-    )
-    .await;
-    assert!(ok, "{stderr}");
     let file_bytes: Vec<u8> = (0..=255u8).rev().collect();
-    let (_file, path) = file_holding(&file_bytes);
-    let (ok, stderr) = send(&server, &["--group", "g", "--file", &path], "").await;
-    assert!(ok, "{stderr}");
+    let url = server.url().to_string();
+    send_binary_both_ways(&["--url", &url], &file_bytes).await;
     let lines = lines_of(listen).await;
-    let decoded: Vec<Vec<u8>> = lines
-        .iter()
-        .map(|l| {
-            assert_eq!(l["dataType"], "binary");
-            BASE64
-                .decode(l["data"].as_str().expect("base64 string"))
-                .expect("valid base64")
-        })
-        .collect();
-    assert_eq!(decoded, vec![bytes.to_vec(), file_bytes]);
+    let decoded: Vec<Vec<u8>> = lines.iter().map(binary_data).collect();
+    assert_eq!(decoded, vec![ODD_BYTES.to_vec(), file_bytes]);
 }
 
 #[tokio::test]
@@ -318,16 +323,24 @@ async fn real_send(
     args: &[&str],
     stdin: &str,
 ) -> (bool, String) {
+    let target = sender_flags(service);
+    let target: Vec<&str> = target.iter().map(String::as_str).collect();
+    run_send(&target, args, stdin).await
+}
+
+/// `send`'s target flags for the real service, as user `sender`.
+fn sender_flags(service: &wpchat::service::RunningService) -> Vec<String> {
     let connection_string = service.connection_string();
-    let target = [
+    [
         "--connection-string",
         &connection_string,
         "--hub",
         "chat",
         "--user",
         "sender",
-    ];
-    run_send(&target, args, stdin).await
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 #[tokio::test]
@@ -343,31 +356,18 @@ async fn real_service_text_json_and_binary_round_trip() {
     )
     .await;
     assert!(ok, "{stderr}");
-    let bytes = [0u8, 0xff, 0xfe, 0x80, b'\n', 0xc3, 0x28];
-    let encoded = BASE64.encode(bytes);
-    let (ok, stderr) = real_send(
-        &service,
-        &["--group", "g", "--data-type", "binary", &encoded],
-        "",
-    )
-    .await;
-    assert!(ok, "{stderr}");
     let file_bytes: Vec<u8> = (0..=255u8).collect();
-    let (_file, path) = file_holding(&file_bytes);
-    let (ok, stderr) = real_send(&service, &["--group", "g", "--file", &path], "").await;
-    assert!(ok, "{stderr}");
+    let sender = sender_flags(&service);
+    let sender: Vec<&str> = sender.iter().map(String::as_str).collect();
+    send_binary_both_ways(&sender, &file_bytes).await;
     let lines = lines_of(listen).await;
     assert_eq!(lines.len(), 5, "--count 5 stops after five lines");
     assert_eq!(lines[0]["data"], "one");
     assert_eq!(lines[1]["data"], "two");
     assert_eq!(lines[2]["dataType"], "json");
     assert_eq!(lines[2]["data"], serde_json::json!({"a": [1, {"b": null}]}));
-    for (line, expected) in lines[3..].iter().zip([bytes.to_vec(), file_bytes]) {
-        assert_eq!(line["dataType"], "binary");
-        let decoded = BASE64
-            .decode(line["data"].as_str().expect("base64 string"))
-            .expect("valid base64");
-        assert_eq!(decoded, expected);
+    for (line, expected) in lines[3..].iter().zip([ODD_BYTES.to_vec(), file_bytes]) {
+        assert_eq!(binary_data(line), expected);
     }
     for line in &lines {
         assert_eq!(line["group"], "g");
@@ -464,6 +464,14 @@ async fn publish_acked(handle: &mut wpchat::client::ClientHandle, op: u64, text:
             return;
         }
     }
+}
+
+/// Waits for a helper task of a test to end well within [`WAIT`].
+async fn finished(task: tokio::task::JoinHandle<()>, what: &str) {
+    tokio::time::timeout(WAIT, task)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish in time"))
+        .unwrap_or_else(|error| panic!("{what} failed: {error}"));
 }
 
 /// Reads one stdout line of `listen`, bounded by `deadline`; the whole stderr on failure.
@@ -597,14 +605,8 @@ async fn reliable_listen_across_ten_cuts_loses_and_repeats_nothing() {
         let received = raw.len();
         raw.push(next_line(&mut stdout, deadline, &stderr, received).await);
     }
-    tokio::time::timeout(WAIT, publishing)
-        .await
-        .expect("publishing finished in time")
-        .expect("publishing succeeded");
-    tokio::time::timeout(WAIT, cutting)
-        .await
-        .expect("cutting finished in time")
-        .expect("cutting ran");
+    finished(publishing, "publishing").await;
+    finished(cutting, "cutting").await;
     let extra = tokio::time::timeout(WAIT, stdout.next_line())
         .await
         .expect("listen closed stdout after --count lines")
@@ -614,10 +616,7 @@ async fn reliable_listen_across_ten_cuts_loses_and_repeats_nothing() {
         .await
         .expect("listen exited in time")
         .expect("listen ran");
-    tokio::time::timeout(WAIT, stderr_task)
-        .await
-        .expect("stderr closed in time")
-        .expect("the stderr reader ran");
+    finished(stderr_task, "reading stderr").await;
     let stderr = stderr.lock().map(|s| s.clone()).unwrap_or_default();
     assert!(status.success(), "listen failed ({status}): {stderr}");
 
