@@ -14,11 +14,8 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::cli::{BenchArgs, TargetArgs};
 use crate::client::{self, ClientConfig, ClientHandle, Command, ConnState, Event, OpOutcome};
-use crate::config;
 use crate::protocol::Payload;
-use crate::target;
 
 /// Acked sends a publisher keeps in flight when no rate is set.
 const WINDOW: usize = 512;
@@ -29,7 +26,7 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What one run measured.
 #[derive(Debug, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub protocol: &'static str,
     pub publishers: u32,
     pub subscribers: u32,
@@ -46,7 +43,7 @@ pub struct Summary {
 }
 
 #[derive(Debug, Serialize, Default)]
-pub struct SideStats {
+pub(crate) struct SideStats {
     pub messages: u64,
     pub seconds: f64,
     pub msgs_per_sec: f64,
@@ -54,24 +51,49 @@ pub struct SideStats {
 }
 
 #[derive(Debug, Serialize, Default)]
-pub struct Latency {
+pub(crate) struct Latency {
     pub p50: f64,
     pub p90: f64,
     pub p99: f64,
     pub max: f64,
 }
 
-pub async fn run(target_args: TargetArgs, args: BenchArgs) -> anyhow::Result<ExitCode> {
-    if args.publishers == 0 || args.subscribers == 0 || args.count == 0 {
-        bail!("bench needs at least one publisher, one subscriber and one message");
+/// What to measure: how many publishers and subscribers, and what each publisher sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BenchOptions {
+    pub publishers: u32,
+    pub subscribers: u32,
+    /// Messages per publisher.
+    pub count: u64,
+    /// Payload size in bytes.
+    pub size: usize,
+    /// Messages per second per publisher (0 = as fast as acks allow).
+    pub rate: u64,
+}
+
+impl BenchOptions {
+    /// Says what is wrong with options that cannot measure anything.
+    pub(crate) fn check(&self) -> anyhow::Result<()> {
+        if self.publishers == 0 || self.subscribers == 0 || self.count == 0 {
+            bail!(
+                "bench needs at least one publisher, one subscriber and one message \
+                 (--publishers, --subscribers and --count must be 1 or more)"
+            );
+        }
+        Ok(())
     }
-    let (config, warnings) = config::load(target_args.config.as_deref())?;
-    let target = target::resolve(&target_args, &config).await?;
-    for line in warnings.iter().chain(&target.notices) {
-        eprintln!("wpchat: {}", crate::auth::redact_secrets(line));
-    }
-    let summary = measure(&target.client, &args).await?;
-    if args.json {
+}
+
+/// Runs the benchmark and prints its summary (as JSON with `json`); fails the exit code when a
+/// message was lost, duplicated or not sent.
+pub(crate) async fn run(
+    config: &ClientConfig,
+    options: &BenchOptions,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    options.check()?;
+    let summary = measure(config, options).await?;
+    if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print_summary(&summary);
@@ -86,32 +108,14 @@ pub async fn run(target_args: TargetArgs, args: BenchArgs) -> anyhow::Result<Exi
 }
 
 /// Runs the benchmark against the target the engine configuration points at.
-pub async fn measure(config: &ClientConfig, args: &BenchArgs) -> anyhow::Result<Summary> {
+pub(crate) async fn measure(config: &ClientConfig, args: &BenchOptions) -> anyhow::Result<Summary> {
     let group = format!("bench-{:08x}", rand::random::<u32>());
     let epoch = Instant::now();
     let progress = Arc::new(AtomicU64::new(0));
     let expected = u64::from(args.publishers) * args.count * u64::from(args.subscribers);
 
     // Subscribers first, joined before anything is published.
-    let mut subscribers = Vec::new();
-    for _ in 0..args.subscribers {
-        let mut handle = connect(config).await?;
-        join(&mut handle, &group).await?;
-        subscribers.push(handle);
-    }
-    let (done_tx, mut done_rx) = mpsc::channel(subscribers.len());
-    for handle in subscribers {
-        let per_subscriber = u64::from(args.publishers) * args.count;
-        let tally = Tally::new(args.publishers, epoch);
-        tokio::spawn(subscribe(
-            handle,
-            tally,
-            per_subscriber,
-            progress.clone(),
-            done_tx.clone(),
-        ));
-    }
-    drop(done_tx);
+    let mut done_rx = start_subscribers(config, args, &group, epoch, &progress).await?;
 
     let mut publishers = Vec::new();
     for _ in 0..args.publishers {
@@ -169,6 +173,36 @@ pub async fn measure(config: &ClientConfig, args: &BenchArgs) -> anyhow::Result<
         duplicates: total.duplicates,
         failed_sends,
     })
+}
+
+/// Connects and joins every subscriber, then lets each count what it receives; each sends its
+/// tally and the time of its last message on the returned channel when done.
+async fn start_subscribers(
+    config: &ClientConfig,
+    args: &BenchOptions,
+    group: &str,
+    epoch: Instant,
+    progress: &Arc<AtomicU64>,
+) -> anyhow::Result<mpsc::Receiver<(Tally, Instant)>> {
+    let mut subscribers = Vec::new();
+    for _ in 0..args.subscribers {
+        let mut handle = connect(config).await?;
+        join(&mut handle, group).await?;
+        subscribers.push(handle);
+    }
+    let (done_tx, done_rx) = mpsc::channel(subscribers.len());
+    for handle in subscribers {
+        let per_subscriber = u64::from(args.publishers) * args.count;
+        let tally = Tally::new(args.publishers, epoch);
+        tokio::spawn(subscribe(
+            handle,
+            tally,
+            per_subscriber,
+            progress.clone(),
+            done_tx.clone(),
+        ));
+    }
+    Ok(done_rx)
 }
 
 fn side(messages: u64, seconds: f64, size: usize) -> SideStats {

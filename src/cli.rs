@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-#[derive(Debug, Parser)]
+/// The chat takes its target flags before any subcommand; each subcommand that connects takes
+/// them after its name (`wpchat listen --group g`), so every `--help` lists only what applies.
+/// No `Debug`: the positional URL may carry a token.
+#[derive(Parser)]
 #[command(
     name = "wpchat",
     version,
@@ -13,6 +16,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<CommandKind>,
+    /// A client URL (wss://…/client/hubs/HUB?access_token=…).
+    #[arg(value_name = "URL")]
+    pub url_arg: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
     /// Print the default configuration file and exit.
@@ -34,60 +40,60 @@ pub enum CommandKind {
     Bench(BenchArgs),
 }
 
-/// Where to connect, shared by the chat and the scriptable modes. With no target, wpchat uses
-/// (or starts) the local service. `Debug` is written by hand in `target.rs` so that it never
+/// Where to connect, for the chat and the subcommands that connect. With no target, wpchat
+/// uses (or starts) the local service. `Debug` is written by hand in `cmd/` so that it never
 /// shows a token, access key or header value.
 #[derive(Args, Clone, Default)]
 pub struct TargetArgs {
-    /// A client URL (wss://…/client/hubs/HUB?access_token=…).
-    #[arg(value_name = "URL")]
-    pub url_arg: Option<String>,
-    /// A client URL (same as the positional URL).
-    #[arg(long, global = true)]
+    /// A client URL (same as the chat's positional URL).
+    #[arg(long)]
     pub url: Option<String>,
-    /// A connection string (Endpoint=…;AccessKey=…); tokens are minted locally.
-    #[arg(
-        long,
-        env = "WebPubSubConnectionString",
-        hide_env_values = true,
-        global = true
-    )]
-    pub connection_string: Option<String>,
     /// An app server endpoint answering GET with {"url": CLIENT_URL}.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub negotiate: Option<String>,
     /// Extra header for the negotiate request ('Name: value'); repeatable.
-    #[arg(long = "header", value_name = "NAME: VALUE", global = true)]
+    #[arg(long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
-    /// Hub name (with a connection string).
-    #[arg(long, global = true)]
-    pub hub: Option<String>,
-    /// User id put in minted tokens (default: the OS user name).
-    #[arg(long, global = true)]
-    pub user: Option<String>,
-    /// Role put in minted tokens; repeatable.
-    #[arg(long = "role", global = true)]
-    pub roles: Vec<String>,
-    /// Group to join at connect; repeatable.
-    #[arg(long = "group", global = true)]
-    pub groups: Vec<String>,
-    /// Minted token lifetime in minutes.
-    #[arg(long, value_name = "MINUTES", global = true)]
-    pub expires: Option<u64>,
+    #[command(flatten)]
+    pub mint: MintArgs,
     /// Subprotocol.
-    #[arg(long, value_enum, global = true)]
+    #[arg(long, value_enum)]
     pub protocol: Option<ProtocolArg>,
     /// Do not rejoin groups after a fresh reconnect.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_auto_rejoin: bool,
     /// Send the token in an Authorization header instead of the query string.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub token_in_header: bool,
+}
+
+/// What a minted token is made from: a connection string (or a profile with one) and the
+/// claims to put in it. `wpchat token` takes only these.
+#[derive(Args, Clone, Default)]
+pub struct MintArgs {
+    /// A connection string (Endpoint=…;AccessKey=…); tokens are minted locally.
+    #[arg(long, env = "WebPubSubConnectionString", hide_env_values = true)]
+    pub connection_string: Option<String>,
+    /// Hub name (with a connection string).
+    #[arg(long)]
+    pub hub: Option<String>,
+    /// User id put in minted tokens (default: the OS user name).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Role put in minted tokens; repeatable.
+    #[arg(long = "role")]
+    pub roles: Vec<String>,
+    /// Group to join at connect; repeatable.
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    /// Minted token lifetime in minutes.
+    #[arg(long, value_name = "MINUTES")]
+    pub expires: Option<u64>,
     /// Profile from the config file.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub profile: Option<String>,
     /// Config file (default: the platform config dir; or WPCHAT_CONFIG).
-    #[arg(long, env = "WPCHAT_CONFIG", global = true)]
+    #[arg(long, env = "WPCHAT_CONFIG")]
     pub config: Option<PathBuf>,
 }
 
@@ -120,6 +126,8 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct TokenArgs {
+    #[command(flatten)]
+    pub mint: MintArgs,
     /// Print {"baseUrl","token","url"} like the server SDKs.
     #[arg(long)]
     pub json: bool,
@@ -134,6 +142,8 @@ pub enum ListenFormat {
 
 #[derive(Debug, Args, Clone)]
 pub struct ListenArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListenFormat::Jsonl)]
     pub format: ListenFormat,
@@ -155,6 +165,8 @@ pub enum DataTypeArg {
 
 #[derive(Debug, Args, Clone)]
 pub struct SendArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Data type of the messages.
     #[arg(long, value_enum, default_value_t = DataTypeArg::Text)]
     pub data_type: DataTypeArg,
@@ -176,6 +188,8 @@ pub struct SendArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct BenchArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
     #[arg(long, default_value_t = 1)]
     pub publishers: u32,
     #[arg(long, default_value_t = 1)]
@@ -195,7 +209,7 @@ pub struct BenchArgs {
 }
 
 /// Parses `500ms`, `30s`, `5m`, `1h` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -238,6 +252,13 @@ mod tests {
             parse_duration("2m"),
             Ok(std::time::Duration::from_secs(120))
         );
-        assert!(parse_duration("soon").is_err());
+        assert_eq!(
+            parse_duration("soon"),
+            Err("'soon' is not a duration; use e.g. 500ms, 30s, 5m, 1h".to_string())
+        );
+        assert_eq!(
+            parse_duration("2d"),
+            Err("unknown unit 'd' in '2d'; use ms, s, m or h".to_string())
+        );
     }
 }

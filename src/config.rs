@@ -108,7 +108,7 @@ pub enum ConfigError {
 }
 
 /// `config.toml` in the platform config directory (e.g. `~/.config/wpchat/config.toml`).
-pub fn default_path() -> Option<PathBuf> {
+pub(crate) fn default_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "wpchat").map(|d| d.config_dir().join("config.toml"))
 }
 

@@ -10,11 +10,11 @@ use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::EnvFilter;
 
 /// The environment variable holding the log filter (`info`, `debug`, `wpchat=debug,warn`…).
-pub const LOG_ENV: &str = "WPCHAT_LOG";
+pub(crate) const LOG_ENV: &str = "WPCHAT_LOG";
 /// The filter used when `WPCHAT_LOG` is unset or invalid.
-pub const DEFAULT_FILTER: &str = "info";
+pub(crate) const DEFAULT_FILTER: &str = "info";
 /// The log file's name inside the log directory.
-pub const LOG_FILE: &str = "wpchat.log";
+pub(crate) const LOG_FILE: &str = "wpchat.log";
 
 /// Why no log file could be set up. Logging is optional: callers continue without it.
 #[derive(Debug, Error)]
@@ -48,7 +48,7 @@ pub struct FileLog {
 
 /// The directory for the log: the platform state dir (`~/.local/state/wpchat` on Linux), else
 /// the local data dir (macOS and Windows have no state dir).
-pub fn log_dir() -> Option<PathBuf> {
+pub(crate) fn log_dir() -> Option<PathBuf> {
     let dirs = directories::ProjectDirs::from("", "", "wpchat")?;
     Some(
         dirs.state_dir()
@@ -57,14 +57,14 @@ pub fn log_dir() -> Option<PathBuf> {
     )
 }
 
-/// Installs the global file logger in [`log_dir`].
+/// Installs the global file logger in the platform state directory (`log_dir`).
 pub fn init() -> Result<FileLog, LoggingError> {
     let dir = log_dir().ok_or(LoggingError::NoDirectory)?;
     init_in(&dir)
 }
 
 /// Installs the global file logger writing to `dir/wpchat.log`.
-pub fn init_in(dir: &Path) -> Result<FileLog, LoggingError> {
+pub(crate) fn init_in(dir: &Path) -> Result<FileLog, LoggingError> {
     let (writer, guard, path) = open_writer(dir)?;
     let (filter, notices) = filter_from(std::env::var(LOG_ENV).ok().as_deref());
     tracing_subscriber::fmt()
@@ -81,6 +81,18 @@ pub fn init_in(dir: &Path) -> Result<FileLog, LoggingError> {
     })
 }
 
+/// Installs a logger writing to stderr, for `wpchat serve` (a foreground service whose
+/// operator reads its log there). The filter comes from `RUST_LOG`, else `info`.
+pub fn init_stderr() {
+    // Only fails when a logger is already installed, which then keeps logging.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER)),
+        )
+        .try_init();
+}
+
 /// Chains a panic hook that records the panic in the log (secrets redacted) before the
 /// previous hook (the terminal restore, the default message) runs.
 fn log_panics() {
@@ -94,7 +106,7 @@ fn log_panics() {
 
 /// Opens `dir/wpchat.log` for appending behind a non-blocking writer. The directory is made
 /// private (0700) and the file 0600 on Unix: the log names users and groups.
-pub fn open_writer(dir: &Path) -> Result<(NonBlocking, WorkerGuard, PathBuf), LoggingError> {
+pub(crate) fn open_writer(dir: &Path) -> Result<(NonBlocking, WorkerGuard, PathBuf), LoggingError> {
     create_private_dir(dir).map_err(|source| LoggingError::CreateDir {
         dir: dir.to_path_buf(),
         source,
@@ -117,7 +129,7 @@ pub fn open_writer(dir: &Path) -> Result<(NonBlocking, WorkerGuard, PathBuf), Lo
 }
 
 /// The filter for a `WPCHAT_LOG` value; an invalid one falls back to `info` with a notice.
-pub fn filter_from(value: Option<&str>) -> (EnvFilter, Vec<String>) {
+pub(crate) fn filter_from(value: Option<&str>) -> (EnvFilter, Vec<String>) {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => (EnvFilter::new(DEFAULT_FILTER), Vec::new()),
         Some(value) => match EnvFilter::try_new(value) {
@@ -177,10 +189,14 @@ mod tests {
         let file = temp.path().join("not-a-dir");
         std::fs::write(&file, b"x").expect("write");
         let result = open_writer(&file.join("logs"));
+        let error = result.expect_err("no directory under a file");
+        assert!(matches!(error, LoggingError::CreateDir { .. }), "{error:?}");
         assert!(
-            matches!(result, Err(LoggingError::CreateDir { .. })),
-            "{:?}",
-            result.err()
+            error.to_string().starts_with(&format!(
+                "cannot create the log directory {}",
+                file.join("logs").display()
+            )),
+            "{error}"
         );
     }
 

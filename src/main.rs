@@ -1,13 +1,17 @@
-//! The `wpchat` binary: parse the command line, set up logging, dispatch a subcommand.
+//! The `wpchat` binary: parse the command line, set up logging, dispatch a subcommand to `cmd`.
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use wpchat::cli::{Cli, CommandKind};
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    // `serve` logs to stderr (it installs its own subscriber); everything else logs to a file,
-    // since the chat owns the terminal and the pipe modes own stdout.
+    let cli = parse();
+    // `serve` logs to stderr; everything else logs to a file, since the chat owns the terminal
+    // and the pipe modes own stdout.
     let serving = matches!(cli.command, Some(CommandKind::Serve(_)));
+    if serving {
+        wpchat::logging::init_stderr();
+    }
     let (log_guard, mut log_notices) = if serving || cli.print_default_config {
         (None, Vec::new())
     } else {
@@ -42,17 +46,18 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        use wpchat::cmd;
         match cli.command {
             None if cli.print_default_config => {
                 print!("{}", wpchat::config::DEFAULT_CONFIG);
                 Ok(std::process::ExitCode::SUCCESS)
             }
-            None => wpchat::cmd::chat::run(cli.target, log_notices).await,
-            Some(CommandKind::Serve(args)) => wpchat::service::serve(args).await,
-            Some(CommandKind::Token(args)) => wpchat::target::print_token(&cli.target, &args),
-            Some(CommandKind::Listen(args)) => wpchat::pipe::listen(cli.target, args).await,
-            Some(CommandKind::Send(args)) => wpchat::pipe::send(cli.target, args).await,
-            Some(CommandKind::Bench(args)) => wpchat::bench::run(cli.target, args).await,
+            None => cmd::chat::run(cli.url_arg, cli.target, log_notices).await,
+            Some(CommandKind::Serve(args)) => cmd::serve::run(args).await,
+            Some(CommandKind::Token(args)) => cmd::token::run(args),
+            Some(CommandKind::Listen(args)) => cmd::listen::run(args).await,
+            Some(CommandKind::Send(args)) => cmd::send::run(args).await,
+            Some(CommandKind::Bench(args)) => cmd::bench::run(args).await,
         }
     });
     match result {
@@ -62,4 +67,50 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Parses the command line, exiting with clap's message on a mistake. The chat's target flags
+/// belong to the chat: given before a subcommand they would be silently ignored, so that is an
+/// error that says where they go.
+fn parse() -> Cli {
+    let matches = Cli::command().get_matches();
+    if let Some((subcommand, _)) = matches.subcommand()
+        && let Some(flag) = chat_flag_given(&matches)
+    {
+        let message = match flag.get_long() {
+            None if takes(subcommand, "url") => format!(
+                "a client URL goes after the subcommand, as --url: wpchat {subcommand} --url URL"
+            ),
+            None => format!(
+                "`wpchat {subcommand}` takes no client URL (see wpchat {subcommand} --help)"
+            ),
+            Some(long) if takes(subcommand, long) => {
+                format!("--{long} goes after the subcommand: wpchat {subcommand} --{long} …")
+            }
+            Some(long) => format!(
+                "--{long} is a chat option; `wpchat {subcommand}` does not take it (see wpchat {subcommand} --help)"
+            ),
+        };
+        Cli::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .exit();
+    }
+    Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+}
+
+/// Whether `subcommand` has the option `--long`.
+fn takes(subcommand: &str, long: &str) -> bool {
+    Cli::command()
+        .find_subcommand(subcommand)
+        .is_some_and(|sub| sub.get_arguments().any(|arg| arg.get_long() == Some(long)))
+}
+
+/// The first of the chat's own arguments given on the command line (not from the environment).
+fn chat_flag_given(matches: &ArgMatches) -> Option<clap::Arg> {
+    let command = Cli::command();
+    command
+        .get_arguments()
+        .filter(|arg| arg.get_id() != "print_default_config")
+        .find(|arg| matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine))
+        .cloned()
 }

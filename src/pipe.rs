@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,10 +16,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use crate::cli::{DataTypeArg, ListenArgs, ListenFormat, SendArgs, TargetArgs};
-use crate::client::{self, ClientHandle, Command, ConnState, Event, OpId, OpOutcome};
-use crate::protocol::{DataMessage, MessageSource, Payload};
-use crate::target::{self, Target};
+use crate::client::{self, ClientConfig, ClientHandle, Command, ConnState, Event, OpId, OpOutcome};
+use crate::protocol::{DataMessage, DataType, MessageSource, Payload};
 use crate::text::sanitize_line;
 
 /// How long to wait for the engine to close the connection on exit.
@@ -32,116 +31,182 @@ const SEND_WINDOW: usize = 256;
 /// `send` gives up after this many failed connection attempts in a row instead of hanging.
 const SEND_CONNECT_ATTEMPTS: u32 = 5;
 
-/// `wpchat listen`: one line per received message on stdout.
-pub async fn listen(target_args: TargetArgs, args: ListenArgs) -> anyhow::Result<ExitCode> {
-    let target = resolve_target(&target_args).await?;
-    // The embedded service (when there is one) must outlive the connection.
-    let _embedded = target.embedded;
-    let groups = target.groups;
-    let mut handle = client::spawn(target.client);
+/// How `listen` writes a received message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum LineFormat {
+    /// One JSON object per line (see `write_json_line`).
+    #[default]
+    Jsonl,
+    /// One readable, escaped line (see [`message_text_line`]).
+    Text,
+}
+
+/// What `listen` prints and when it stops.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ListenOptions {
+    pub format: LineFormat,
+    /// Exit after this many messages.
+    pub count: Option<u64>,
+    /// Exit after this long.
+    pub timeout: Option<Duration>,
+}
+
+/// What `send` sends, where, and how.
+#[derive(Debug, Clone)]
+pub(crate) struct SendOptions {
+    /// The group to publish to (not joined); `None` with `event` set.
+    pub group: Option<String>,
+    /// Send a user event with this name instead of a group message.
+    pub event: Option<String>,
+    /// How each message (argument or stdin line) is read.
+    pub data_type: DataType,
+    /// Do not deliver the messages back to this connection.
+    pub no_echo: bool,
+    /// Do not wait for acks.
+    pub fire_and_forget: bool,
+    /// Send this file's raw bytes as one binary message.
+    pub file: Option<PathBuf>,
+    /// The message; without it, each stdin line is one message.
+    pub message: Option<String>,
+}
+
+/// `wpchat listen`: joins `groups` and prints one line per received message on stdout.
+pub(crate) async fn listen(
+    client: ClientConfig,
+    groups: Vec<String>,
+    options: ListenOptions,
+) -> anyhow::Result<ExitCode> {
+    let handle = client::spawn(client);
     let mut joins: HashMap<OpId, String> = HashMap::new();
     for (index, group) in groups.into_iter().enumerate() {
         let op = index as OpId + 1;
         joins.insert(op, group.clone());
         send_command(&handle, Command::Join { op, group }).await?;
     }
-    let mut out = std::io::BufWriter::with_capacity(STDOUT_BUFFER, std::io::stdout());
-    let mut received: u64 = 0;
-    let mut batch = Vec::with_capacity(EVENT_BATCH);
-    let mut line = Vec::with_capacity(512);
-    let mut state = handle.state.clone();
-    let timeout = async {
-        match args.timeout {
-            Some(after) => tokio::time::sleep(after).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(timeout);
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    if args.count == Some(0) {
+    if options.count == Some(0) {
         return finish(handle, ExitCode::SUCCESS).await;
     }
-    let code = 'listen: loop {
-        tokio::select! {
-            _ = &mut ctrl_c => break ExitCode::SUCCESS,
-            _ = &mut timeout => break ExitCode::SUCCESS,
-            changed = state.changed() => {
-                if changed.is_err() {
-                    break ExitCode::FAILURE;
-                }
-                let now = state.borrow_and_update().clone();
-                report_state(&now);
-                if matches!(now, ConnState::Stopped { .. }) {
-                    break ExitCode::FAILURE;
-                }
-            }
-            n = handle.events.recv_many(&mut batch, EVENT_BATCH) => {
-                if n == 0 {
-                    break ExitCode::FAILURE;
-                }
-                // One timestamp per batch: the events of a batch arrived together.
-                let now = Utc::now();
-                let ts = now.to_rfc3339_opts(SecondsFormat::Millis, true);
-                let mut done = false;
-                for event in batch.drain(..) {
-                    match event {
-                        Event::Message(message) => {
-                            line.clear();
-                            match args.format {
-                                ListenFormat::Jsonl => write_json_line(&mut line, &message, &ts),
-                                ListenFormat::Text => {
-                                    line.extend_from_slice(message_text_line(&message, now).as_bytes())
-                                }
-                            }
-                            // One whole line per write call: never a partial line.
-                            if let Err(error) = out.write_all(&line) {
-                                break 'listen stdout_gone(error);
-                            }
-                            received += 1;
-                            if args.count.is_some_and(|count| received >= count) {
-                                done = true;
-                                break;
-                            }
-                        }
-                        Event::OpResult { op, outcome: OpOutcome::Failed(error) } => {
-                            let group = joins.get(&op).map(String::as_str).unwrap_or("?");
-                            note(&format!(
-                                "cannot join group '{}': {} ({})",
-                                sanitize_line(group),
-                                error.name(),
-                                sanitize_line(&error.to_string())
-                            ));
-                            break 'listen ExitCode::FAILURE;
-                        }
-                        other => report_event(&other),
-                    }
-                }
-                if let Err(error) = out.flush() {
-                    break stdout_gone(error);
-                }
-                if done {
-                    break ExitCode::SUCCESS;
-                }
-            }
-        }
+    let mut printer = Printer {
+        out: std::io::BufWriter::with_capacity(STDOUT_BUFFER, std::io::stdout()),
+        line: Vec::with_capacity(512),
+        received: 0,
+        options,
+        joins,
     };
-    let _ = out.flush();
+    let mut handle = handle;
+    let code = printer.run(&mut handle).await;
+    let _ = printer.out.flush();
     finish(handle, code).await
 }
 
-/// Loads the config file and resolves the target; config warnings and the target's notices go
-/// to stderr, one line each, with secrets blanked (a warning may quote a line of the file).
-async fn resolve_target(target_args: &TargetArgs) -> anyhow::Result<Target> {
-    let (config, warnings) = crate::config::load(target_args.config.as_deref())?;
-    for warning in &warnings {
-        note(&crate::auth::redact_secrets(&sanitize_line(warning)));
+/// `listen`'s output side: writes whole lines and counts them.
+struct Printer {
+    out: std::io::BufWriter<std::io::Stdout>,
+    /// The line being built (reused).
+    line: Vec<u8>,
+    received: u64,
+    options: ListenOptions,
+    /// The group each join op asked for.
+    joins: HashMap<OpId, String>,
+}
+
+/// What a batch of events asks `listen` to do next.
+enum Next {
+    More,
+    Exit(ExitCode),
+}
+
+impl Printer {
+    async fn run(&mut self, handle: &mut ClientHandle) -> ExitCode {
+        let mut batch = Vec::with_capacity(EVENT_BATCH);
+        let mut state = handle.state.clone();
+        let limit = self.options.timeout;
+        let timeout = async {
+            match limit {
+                Some(after) => tokio::time::sleep(after).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(timeout);
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        loop {
+            tokio::select! {
+                _ = &mut ctrl_c => return ExitCode::SUCCESS,
+                _ = &mut timeout => return ExitCode::SUCCESS,
+                changed = state.changed() => {
+                    if changed.is_err() {
+                        return ExitCode::FAILURE;
+                    }
+                    let now = state.borrow_and_update().clone();
+                    report_state(&now);
+                    if matches!(now, ConnState::Stopped { .. }) {
+                        return ExitCode::FAILURE;
+                    }
+                }
+                n = handle.events.recv_many(&mut batch, EVENT_BATCH) => {
+                    if n == 0 {
+                        return ExitCode::FAILURE;
+                    }
+                    if let Next::Exit(code) = self.print_batch(&mut batch) {
+                        return code;
+                    }
+                }
+            }
+        }
     }
-    let target = target::resolve(target_args, &config).await?;
-    for notice in &target.notices {
-        note(&crate::auth::redact_secrets(&sanitize_line(notice)));
+
+    /// Prints the messages of one batch of events and reports the rest.
+    fn print_batch(&mut self, batch: &mut Vec<Event>) -> Next {
+        // One timestamp per batch: the events of a batch arrived together.
+        let now = Utc::now();
+        let ts = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let mut next = Next::More;
+        for event in batch.drain(..) {
+            match event {
+                Event::Message(message) => {
+                    self.line.clear();
+                    match self.options.format {
+                        LineFormat::Jsonl => write_json_line(&mut self.line, &message, &ts),
+                        LineFormat::Text => self
+                            .line
+                            .extend_from_slice(message_text_line(&message, now).as_bytes()),
+                    }
+                    // One whole line per write call: never a partial line.
+                    if let Err(error) = self.out.write_all(&self.line) {
+                        return Next::Exit(stdout_gone(error));
+                    }
+                    self.received += 1;
+                    if self
+                        .options
+                        .count
+                        .is_some_and(|count| self.received >= count)
+                    {
+                        next = Next::Exit(ExitCode::SUCCESS);
+                        break;
+                    }
+                }
+                Event::OpResult {
+                    op,
+                    outcome: OpOutcome::Failed(error),
+                } => {
+                    let group = self.joins.get(&op).map(String::as_str).unwrap_or("?");
+                    note(&format!(
+                        "cannot join group '{}': {} ({})",
+                        sanitize_line(group),
+                        error.name(),
+                        sanitize_line(&error.to_string())
+                    ));
+                    return Next::Exit(ExitCode::FAILURE);
+                }
+                other => report_event(&other),
+            }
+        }
+        match self.out.flush() {
+            Err(error) => Next::Exit(stdout_gone(error)),
+            Ok(()) => next,
+        }
     }
-    Ok(target)
 }
 
 /// stdout was closed (`| head`): a normal end, with no message.
@@ -154,77 +219,24 @@ fn stdout_gone(error: std::io::Error) -> ExitCode {
     }
 }
 
+/// One message to send, numbered from 1 by its line, or why that line cannot be sent.
+type InputLine = (u64, Result<Payload, String>);
+
 /// `wpchat send`: send messages and wait for every ack.
-pub async fn send(target_args: TargetArgs, args: SendArgs) -> anyhow::Result<ExitCode> {
-    let group = target_args.groups.first().cloned();
-    if args.event.is_none() && group.is_none() {
-        anyhow::bail!("send needs --group G (or --event NAME for a user event)");
-    }
-    // `--group` names where to publish, not a membership: minted into the token it would make
-    // this connection receive (and, reliably, have to ack) everything it sends.
-    let mut target_args = target_args;
-    target_args.groups.clear();
-    let target = resolve_target(&target_args).await?;
-    let _embedded = target.embedded;
-    let mut config = target.client;
+pub(crate) async fn send(
+    mut config: ClientConfig,
+    options: SendOptions,
+) -> anyhow::Result<ExitCode> {
     if config.reconnect.max_attempts.is_none() {
         config.reconnect.max_attempts = Some(SEND_CONNECT_ATTEMPTS);
     }
     let mut handle = client::spawn(config);
-    let make = |op: OpId, payload: Payload| match &args.event {
-        Some(event) => Command::SendEvent {
-            op,
-            event: event.clone(),
-            payload,
-            fire_and_forget: args.fire_and_forget,
-        },
-        None => Command::SendToGroup {
-            op,
-            group: group.clone().unwrap_or_default(),
-            payload,
-            no_echo: args.no_echo,
-            fire_and_forget: args.fire_and_forget,
-        },
-    };
-
-    // Messages come from a file, the argument, or stdin lines read on a blocking thread.
-    let (lines_tx, mut lines) = mpsc::channel::<(u64, Result<Payload, String>)>(SEND_WINDOW);
-    if let Some(path) = &args.file {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read --file {}", path.display()))?;
-        let _ = lines_tx.send((1, Ok(Payload::Binary(bytes)))).await;
-        drop(lines_tx);
-    } else if let Some(message) = &args.message {
-        let _ = lines_tx
-            .send((1, parse_line(args.data_type, message)))
-            .await;
-        drop(lines_tx);
-    } else {
-        let data_type = args.data_type;
-        std::thread::spawn(move || {
-            let stdin = std::io::stdin();
-            for (index, line) in stdin.lock().lines().enumerate() {
-                let number = index as u64 + 1;
-                let item = match line {
-                    Ok(line) if line.trim().is_empty() => continue,
-                    Ok(line) => parse_line(data_type, line.trim_end_matches('\r')),
-                    Err(error) => Err(format!("cannot read stdin: {error}")),
-                };
-                if lines_tx.blocking_send((number, item)).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-
+    let mut lines = read_input(&options).await?;
     let mut in_flight = 0usize;
     let mut input_done = false;
     let mut failures = 0u64;
     let mut state = handle.state.clone();
-    loop {
-        if input_done && in_flight == 0 {
-            break;
-        }
+    while !(input_done && in_flight == 0) {
         tokio::select! {
             line = lines.recv(), if !input_done && in_flight < SEND_WINDOW => match line {
                 None => input_done = true,
@@ -234,7 +246,7 @@ pub async fn send(target_args: TargetArgs, args: SendArgs) -> anyhow::Result<Exi
                 }
                 Some((number, Ok(payload))) => {
                     in_flight += 1;
-                    send_command(&handle, make(number, payload)).await?;
+                    send_command(&handle, send_command_for(&options, number, payload)).await?;
                 }
             },
             event = handle.events.recv() => match event {
@@ -275,15 +287,68 @@ pub async fn send(target_args: TargetArgs, args: SendArgs) -> anyhow::Result<Exi
     finish(handle, code).await
 }
 
+/// The engine command that sends one message: a user event or a group message.
+fn send_command_for(options: &SendOptions, op: OpId, payload: Payload) -> Command {
+    match &options.event {
+        Some(event) => Command::SendEvent {
+            op,
+            event: event.clone(),
+            payload,
+            fire_and_forget: options.fire_and_forget,
+        },
+        None => Command::SendToGroup {
+            op,
+            group: options.group.clone().unwrap_or_default(),
+            payload,
+            no_echo: options.no_echo,
+            fire_and_forget: options.fire_and_forget,
+        },
+    }
+}
+
+/// The messages to send: from a file, the argument, or stdin lines read on a blocking thread.
+async fn read_input(options: &SendOptions) -> anyhow::Result<mpsc::Receiver<InputLine>> {
+    let (lines_tx, lines) = mpsc::channel::<InputLine>(SEND_WINDOW);
+    if let Some(path) = &options.file {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read --file {}", path.display()))?;
+        let _ = lines_tx.send((1, Ok(Payload::Binary(bytes)))).await;
+    } else if let Some(message) = &options.message {
+        let _ = lines_tx
+            .send((1, parse_line(options.data_type, message)))
+            .await;
+    } else {
+        let data_type = options.data_type;
+        std::thread::spawn(move || {
+            let stdin = std::io::stdin();
+            for (index, line) in stdin.lock().lines().enumerate() {
+                let number = index as u64 + 1;
+                let item = match line {
+                    Ok(line) if line.trim().is_empty() => continue,
+                    Ok(line) => parse_line(data_type, line.trim_end_matches('\r')),
+                    Err(error) => Err(format!("cannot read stdin: {error}")),
+                };
+                if lines_tx.blocking_send((number, item)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    Ok(lines)
+}
+
 /// Turns one input line into a payload of the chosen data type, or says why it cannot be sent.
-fn parse_line(data_type: DataTypeArg, line: &str) -> Result<Payload, String> {
+fn parse_line(data_type: DataType, line: &str) -> Result<Payload, String> {
     match data_type {
-        DataTypeArg::Text => Ok(Payload::Text(line.to_string())),
-        DataTypeArg::Json => Payload::json(line).map_err(|e| e.to_string()),
-        DataTypeArg::Binary => BASE64
+        DataType::Text => Ok(Payload::Text(line.to_string())),
+        DataType::Json => Payload::json(line).map_err(|e| e.to_string()),
+        DataType::Binary => BASE64
             .decode(line.trim())
             .map(Payload::Binary)
             .map_err(|e| format!("not valid base64: {e}")),
+        DataType::Protobuf => Err(
+            "protobuf messages cannot be sent from the command line; use --data-type binary".into(),
+        ),
     }
 }
 
@@ -306,7 +371,7 @@ async fn finish(mut handle: ClientHandle, code: ExitCode) -> anyhow::Result<Exit
 }
 
 /// One line on stderr. Never panics, even with stderr closed.
-fn note(text: &str) {
+pub(crate) fn note(text: &str) {
     let _ = writeln!(std::io::stderr(), "wpchat: {text}");
 }
 
@@ -381,18 +446,9 @@ struct JsonLine<'a> {
     sequence_id: Option<u64>,
 }
 
-/// One received message as a JSON line (with its `\n`): text as a string, JSON as the JSON
-/// value itself, binary and protobuf as standard base64.
-pub fn message_json_line(message: &DataMessage, received: DateTime<Utc>) -> String {
-    let mut line = Vec::with_capacity(256);
-    let ts = received.to_rfc3339_opts(SecondsFormat::Millis, true);
-    write_json_line(&mut line, message, &ts);
-    // serde_json writes UTF-8 only.
-    String::from_utf8(line).unwrap_or_default()
-}
-
-/// Appends one received message as a JSON line (with its `\n`) to `out`; `ts` is the
-/// RFC 3339 time it was received.
+/// Appends one received message as a JSON line (with its `\n`) to `out`: text as a string,
+/// JSON as the JSON value itself, binary and protobuf as standard base64; `ts` is the RFC 3339
+/// time it was received.
 fn write_json_line(out: &mut Vec<u8>, message: &DataMessage, ts: &str) {
     let (from, group, from_user_id) = match &message.source {
         MessageSource::Group {
@@ -427,7 +483,7 @@ fn write_json_line(out: &mut Vec<u8>, message: &DataMessage, ts: &str) {
 
 /// One received message as a readable line: `TIME [group] user: text`. Everything that came
 /// from the network is escaped, so the line cannot move the cursor or set a title.
-pub fn message_text_line(message: &DataMessage, received: DateTime<Utc>) -> String {
+pub(crate) fn message_text_line(message: &DataMessage, received: DateTime<Utc>) -> String {
     let time = received.format("%H:%M:%S");
     let who = match &message.source {
         MessageSource::Group {
@@ -457,6 +513,15 @@ pub fn message_text_line(message: &DataMessage, received: DateTime<Utc>) -> Stri
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// [`write_json_line`] as a `String`.
+    fn message_json_line(message: &DataMessage, received: DateTime<Utc>) -> String {
+        let mut line = Vec::with_capacity(256);
+        let ts = received.to_rfc3339_opts(SecondsFormat::Millis, true);
+        write_json_line(&mut line, message, &ts);
+        // serde_json writes UTF-8 only.
+        String::from_utf8(line).unwrap_or_default()
+    }
 
     fn at() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 27, 18, 0, 5)
@@ -570,20 +635,32 @@ mod tests {
     #[test]
     fn send_lines_are_validated_by_data_type() {
         assert_eq!(
-            parse_line(DataTypeArg::Text, "x"),
+            parse_line(DataType::Text, "x"),
             Ok(Payload::Text("x".into()))
         );
-        assert!(parse_line(DataTypeArg::Json, "{\"a\":1}").is_ok());
+        assert!(parse_line(DataType::Json, "{\"a\":1}").is_ok());
         assert!(
-            parse_line(DataTypeArg::Json, "{oops")
+            parse_line(DataType::Json, "{oops")
                 .unwrap_err()
                 .contains("JSON")
         );
-        assert!(parse_line(DataTypeArg::Json, "null").is_err());
         assert_eq!(
-            parse_line(DataTypeArg::Binary, "AP8="),
+            parse_line(DataType::Json, "null"),
+            Err("dataType json needs 'data' to be a JSON value other than null".to_string())
+        );
+        assert_eq!(
+            parse_line(DataType::Binary, "AP8="),
             Ok(Payload::Binary(vec![0, 255]))
         );
-        assert!(parse_line(DataTypeArg::Binary, "not base64!").is_err());
+        assert!(
+            parse_line(DataType::Binary, "not base64!")
+                .unwrap_err()
+                .starts_with("not valid base64: ")
+        );
+        assert!(
+            parse_line(DataType::Protobuf, "CAE=")
+                .unwrap_err()
+                .contains("use --data-type binary")
+        );
     }
 }

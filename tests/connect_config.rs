@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use wpchat::auth::ConnectionString;
 use wpchat::auth::token::decode_unverified;
-use wpchat::cli::{ProtocolArg, TargetArgs};
 use wpchat::config::{Config, ConfigError, load};
 use wpchat::protocol::Subprotocol;
+use wpchat::target::TargetOptions;
 use wpchat::target::{Target, resolve};
 
 const KEY: &str = "K3YK3YK3YK3YK3YK3YK3YK3YK3YK3YK3YK3YK3YK3YK3";
@@ -58,7 +58,7 @@ hub = "envhub"
     )
 }
 
-async fn resolve_in_time(args: &TargetArgs, config: &Config) -> anyhow::Result<Target> {
+async fn resolve_in_time(args: &TargetOptions, config: &Config) -> anyhow::Result<Target> {
     tokio::time::timeout(LIMIT, resolve(args, config))
         .await
         .expect("resolve finishes in time")
@@ -166,7 +166,7 @@ async fn precedence_cli_over_profile_over_defaults() {
     let (config, _) = load(Some(&path)).unwrap();
 
     // default_profile supplies everything.
-    let target = resolve_in_time(&TargetArgs::default(), &config)
+    let target = resolve_in_time(&TargetOptions::default(), &config)
         .await
         .unwrap();
     assert_eq!(target.hub, "phub");
@@ -180,13 +180,13 @@ async fn precedence_cli_over_profile_over_defaults() {
     assert_eq!(claims.roles, vec!["webpubsub.sendToGroup"]);
 
     // The command line wins field by field.
-    let args = TargetArgs {
+    let args = TargetOptions {
         hub: Some("chub".into()),
         user: Some("cuser".into()),
         groups: vec!["g1".into()],
-        protocol: Some(ProtocolArg::JsonReliable),
+        protocol: Some(Subprotocol::JsonReliable),
         no_auto_rejoin: true,
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
     let target = resolve_in_time(&args, &config).await.unwrap();
     assert_eq!(
@@ -205,9 +205,9 @@ async fn precedence_cli_over_profile_over_defaults() {
     );
 
     // A command-line connection string beats the profile's.
-    let args = TargetArgs {
+    let args = TargetOptions {
         connection_string: Some(format!("Endpoint=http://cli.example:9000;AccessKey={KEY}")),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
     let target = resolve_in_time(&args, &config).await.unwrap();
     assert_eq!(
@@ -216,18 +216,18 @@ async fn precedence_cli_over_profile_over_defaults() {
     );
 
     // --profile picks another profile; a fixed URL is not renewable.
-    let args = TargetArgs {
+    let args = TargetOptions {
         profile: Some("portal".into()),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
     let target = resolve_in_time(&args, &config).await.unwrap();
     assert_eq!(target.hub, "portalhub");
     assert!(!target.renewable);
 
     // An unknown profile names the defined ones.
-    let args = TargetArgs {
+    let args = TargetOptions {
         profile: Some("nope".into()),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
     let message = format!("{:#}", resolve_in_time(&args, &config).await.unwrap_err());
     assert!(
@@ -236,10 +236,10 @@ async fn precedence_cli_over_profile_over_defaults() {
     );
 
     // With no config and no target flags, protocol and expiry fall back to the defaults.
-    let args = TargetArgs {
+    let args = TargetOptions {
         connection_string: Some(format!("Endpoint=http://d.example;AccessKey={KEY}")),
         hub: Some("chat".into()),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
     let target = resolve_in_time(&args, &Config::default()).await.unwrap();
     assert_eq!(target.client.protocol, Subprotocol::JsonReliable);
@@ -322,37 +322,32 @@ async fn errors_and_debug_never_show_secrets() {
     );
     let cs = format!("Endpoint=https://h;AccessKey={KEY}");
     let bad_inputs = [
-        TargetArgs {
-            url_arg: Some(format!("ftp://h/client/hubs/chat?access_token={jwt}")),
-            ..TargetArgs::default()
+        TargetOptions {
+            url: Some(format!("ftp://h/client/hubs/chat?access_token={jwt}")),
+            ..TargetOptions::default()
         },
-        TargetArgs {
-            url_arg: Some(format!("wss://h/elsewhere?access_token={jwt}")),
-            ..TargetArgs::default()
+        TargetOptions {
+            url: Some(format!("wss://h/elsewhere?access_token={jwt}")),
+            ..TargetOptions::default()
         },
-        TargetArgs {
-            url_arg: Some(format!("wss://h/client/hubs/chat?access_token={jwt}")),
-            url: Some(format!("wss://h/client/hubs/chat?access_token={jwt}")),
-            ..TargetArgs::default()
-        },
-        TargetArgs {
+        TargetOptions {
             url: Some(format!("wss://h/client/hubs/chat?access_token={jwt}")),
             connection_string: Some(cs.clone()),
-            ..TargetArgs::default()
+            ..TargetOptions::default()
         },
-        TargetArgs {
+        TargetOptions {
             connection_string: Some(cs.clone()),
-            ..TargetArgs::default()
+            ..TargetOptions::default()
         },
-        TargetArgs {
+        TargetOptions {
             connection_string: Some(format!("Endpoint=wss://h;AccessKey={KEY}")),
             hub: Some("chat".into()),
-            ..TargetArgs::default()
+            ..TargetOptions::default()
         },
-        TargetArgs {
+        TargetOptions {
             connection_string: Some(format!("Endpoint=https://h;Port=x{KEY};AccessKey=k")),
             hub: Some("chat".into()),
-            ..TargetArgs::default()
+            ..TargetOptions::default()
         },
     ];
     let secret_parts = [KEY, &jwt[jwt.len() - 20..]];
@@ -373,9 +368,9 @@ async fn errors_and_debug_never_show_secrets() {
     }
 
     // A good fixed URL: expiry read from the token, user from `sub`, nothing secret in Debug.
-    let args = TargetArgs {
-        url_arg: Some(format!("https://h/client/hubs/chat?access_token={jwt}")),
-        ..TargetArgs::default()
+    let args = TargetOptions {
+        url: Some(format!("https://h/client/hubs/chat?access_token={jwt}")),
+        ..TargetOptions::default()
     };
     let target = resolve_in_time(&args, &Config::default()).await.unwrap();
     assert_eq!(

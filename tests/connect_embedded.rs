@@ -6,18 +6,19 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+#[path = "support/engine_peer.rs"]
+mod engine_peer;
+
+use engine_peer::{LIMIT, Peer, local_service};
 use wpchat::auth::connection_string::unix_now;
 use wpchat::auth::token::verify;
-use wpchat::cli::TargetArgs;
-use wpchat::client::{self, ClientHandle, Command, Event, OpId, OpOutcome};
+use wpchat::client::Event;
 use wpchat::config::Config;
-use wpchat::protocol::{MessageSource, Payload};
 use wpchat::service::{self, DEV_ACCESS_KEY, ServiceConfig};
+use wpchat::target::TargetOptions;
 use wpchat::target::{EMBEDDED_RECOVERY_WINDOW, EmbeddedSettings, Target, resolve_with};
 
-const LIMIT: Duration = Duration::from_secs(30);
-
-async fn resolve_embedded(args: &TargetArgs, port: u16) -> Target {
+async fn resolve_embedded(args: &TargetOptions, port: u16) -> Target {
     tokio::time::timeout(
         LIMIT,
         resolve_with(args, &Config::default(), &EmbeddedSettings { port }),
@@ -43,9 +44,9 @@ fn token_of(url: &url::Url) -> String {
 
 #[tokio::test]
 async fn no_target_starts_the_local_service_and_points_at_it() {
-    let args = TargetArgs {
+    let args = TargetOptions {
         user: Some("carol".into()),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
     let target = resolve_embedded(&args, 0).await;
     let service = target
@@ -80,21 +81,12 @@ async fn no_target_starts_the_local_service_and_points_at_it() {
 
 #[tokio::test]
 async fn a_running_service_is_reused() {
-    let running = tokio::time::timeout(
-        LIMIT,
-        service::start(ServiceConfig {
-            port: 0,
-            ..ServiceConfig::default()
-        }),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let running = local_service(ServiceConfig::default()).await;
     let port = running.addr.port();
-    let args = TargetArgs {
+    let args = TargetOptions {
         hub: Some("ops".into()),
         groups: vec!["alerts".into()],
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
     let target = resolve_embedded(&args, port).await;
     assert!(target.embedded.is_none(), "the running service is reused");
@@ -119,7 +111,7 @@ async fn a_port_held_by_something_else_moves_to_a_free_port() {
     // Holds the port but never speaks HTTP, like an unrelated program.
     let squatter = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = squatter.local_addr().unwrap().port();
-    let target = resolve_embedded(&TargetArgs::default(), port).await;
+    let target = resolve_embedded(&TargetOptions::default(), port).await;
     let service = target.embedded.as_ref().expect("a service was started");
     assert_ne!(service.addr.port(), port);
     assert_eq!(minted_url(&target).await.port(), Some(service.addr.port()));
@@ -144,137 +136,11 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-fn as_user(user: &str) -> TargetArgs {
-    TargetArgs {
+fn as_user(user: &str) -> TargetOptions {
+    TargetOptions {
         user: Some(user.into()),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     }
-}
-
-/// An engine handle that keeps the events a wait skipped, so a message that arrives before
-/// its send's ack is still there for the next wait.
-struct Peer {
-    handle: ClientHandle,
-    skipped: Vec<Event>,
-}
-
-impl Peer {
-    fn spawn(target: &Target) -> Self {
-        Peer {
-            handle: client::spawn(target.client.clone()),
-            skipped: Vec::new(),
-        }
-    }
-
-    /// The first event `want` accepts (earlier skipped ones first), within [`LIMIT`] in all;
-    /// with the events skipped on the way.
-    async fn wait_for(&mut self, want: impl Fn(&Event) -> bool) -> (Event, Vec<Event>) {
-        if let Some(at) = self.skipped.iter().position(&want) {
-            let event = self.skipped.remove(at);
-            return (event, Vec::new());
-        }
-        let mut seen = Vec::new();
-        let found = tokio::time::timeout(LIMIT, async {
-            while let Some(event) = self.handle.events.recv().await {
-                if want(&event) {
-                    return Some(event);
-                }
-                seen.push(event);
-            }
-            None
-        })
-        .await;
-        self.skipped.extend(seen.iter().cloned());
-        match found {
-            Ok(Some(event)) => (event, seen),
-            Ok(None) => panic!("the engine ended; events: {seen:?}"),
-            Err(_) => panic!(
-                "not found within {LIMIT:?}; state {:?}; events: {seen:?}",
-                *self.handle.state.borrow()
-            ),
-        }
-    }
-}
-
-async fn connected(peer: &mut Peer) -> String {
-    match peer
-        .wait_for(|e| matches!(e, Event::Connected { .. }))
-        .await
-        .0
-    {
-        Event::Connected { connection_id, .. } => connection_id,
-        other => panic!("expected Connected, got {other:?}"),
-    }
-}
-
-async fn command(peer: &Peer, command: Command) {
-    tokio::time::timeout(LIMIT, peer.handle.commands.send(command))
-        .await
-        .expect("the engine takes commands")
-        .expect("the engine runs");
-}
-
-async fn acked(peer: &mut Peer, op: OpId) {
-    let (event, _) = peer
-        .wait_for(|e| matches!(e, Event::OpResult { op: o, .. } if *o == op))
-        .await;
-    assert!(
-        matches!(
-            event,
-            Event::OpResult {
-                outcome: OpOutcome::Done { .. },
-                ..
-            }
-        ),
-        "op {op} did not succeed: {event:?}"
-    );
-}
-
-async fn join(peer: &mut Peer, op: OpId, group: &str) {
-    command(
-        peer,
-        Command::Join {
-            op,
-            group: group.into(),
-        },
-    )
-    .await;
-    acked(peer, op).await;
-}
-
-async fn send(peer: &mut Peer, op: OpId, group: &str, text: &str) {
-    command(
-        peer,
-        Command::SendToGroup {
-            op,
-            group: group.into(),
-            payload: Payload::Text(text.into()),
-            no_echo: false,
-            fire_and_forget: false,
-        },
-    )
-    .await;
-    acked(peer, op).await;
-}
-
-async fn received(peer: &mut Peer, in_group: &str, text: &str) {
-    peer.wait_for(|e| match e {
-        Event::Message(message) => {
-            matches!(&message.source, MessageSource::Group { group, .. } if group == in_group)
-                && message.payload == Payload::Text(text.into())
-        }
-        _ => false,
-    })
-    .await;
-}
-
-async fn stop(mut peer: Peer) {
-    let _ = tokio::time::timeout(LIMIT, peer.handle.commands.send(Command::Shutdown)).await;
-    tokio::time::timeout(LIMIT, async {
-        while peer.handle.events.recv().await.is_some() {}
-    })
-    .await
-    .expect("the engine stops");
 }
 
 async fn probe_until(addr: SocketAddr, answering: bool) {
@@ -300,17 +166,17 @@ async fn when_the_host_quits_another_wpchat_takes_over_the_local_service() {
     assert!(guest.embedded.is_none(), "the second reuses it");
     assert_eq!(guest.client.recovery_window, EMBEDDED_RECOVERY_WINDOW);
 
-    let mut host_engine = Peer::spawn(&host);
-    let mut guest_engine = Peer::spawn(&guest);
-    connected(&mut host_engine).await;
-    let first_id = connected(&mut guest_engine).await;
-    join(&mut host_engine, 1, "lobby").await;
-    join(&mut guest_engine, 1, "lobby").await;
-    send(&mut host_engine, 2, "lobby", "before").await;
-    received(&mut guest_engine, "lobby", "before").await;
+    let mut host_engine = Peer::spawn(host.client.clone());
+    let mut guest_engine = Peer::spawn(guest.client.clone());
+    host_engine.connected().await;
+    let first_id = guest_engine.connected().await;
+    host_engine.join(1, "lobby").await;
+    guest_engine.join(1, "lobby").await;
+    host_engine.send(2, "lobby", "before").await;
+    guest_engine.received("lobby", "before").await;
 
     // The host quits: its engine stops and its target (with the service) goes away.
-    stop(host_engine).await;
+    host_engine.stop().await;
     drop(host);
 
     let (event, before) = guest_engine
@@ -333,23 +199,23 @@ async fn when_the_host_quits_another_wpchat_takes_over_the_local_service() {
     assert!(service::probe(addr).await, "on the same port");
 
     // Rejoined lobby (the engine's auto-rejoin), and a new group works end to end.
-    send(&mut guest_engine, 3, "lobby", "after takeover").await;
-    received(&mut guest_engine, "lobby", "after takeover").await;
-    join(&mut guest_engine, 4, "later").await;
+    guest_engine.send(3, "lobby", "after takeover").await;
+    guest_engine.received("lobby", "after takeover").await;
+    guest_engine.join(4, "later").await;
 
     // A wpchat started now finds the taken-over service and talks with the guest.
     let newcomer = resolve_embedded(&as_user("carol"), port).await;
     assert!(newcomer.embedded.is_none(), "{newcomer:?}");
-    let mut newcomer_engine = Peer::spawn(&newcomer);
-    connected(&mut newcomer_engine).await;
-    join(&mut newcomer_engine, 1, "later").await;
-    send(&mut guest_engine, 5, "later", "hello carol").await;
-    received(&mut newcomer_engine, "later", "hello carol").await;
-    received(&mut guest_engine, "later", "hello carol").await;
+    let mut newcomer_engine = Peer::spawn(newcomer.client.clone());
+    newcomer_engine.connected().await;
+    newcomer_engine.join(1, "later").await;
+    guest_engine.send(5, "later", "hello carol").await;
+    newcomer_engine.received("later", "hello carol").await;
+    guest_engine.received("later", "hello carol").await;
 
     // Dropping the guest's target stops the service it took over.
-    stop(newcomer_engine).await;
-    stop(guest_engine).await;
+    newcomer_engine.stop().await;
+    guest_engine.stop().await;
     drop(newcomer);
     let takeover = guest
         .takeover
@@ -365,7 +231,7 @@ async fn when_the_host_quits_another_wpchat_takes_over_the_local_service() {
 async fn a_closed_embedded_target_takes_nothing_over() {
     let port = free_port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut target = resolve_embedded(&TargetArgs::default(), port).await;
+    let mut target = resolve_embedded(&TargetOptions::default(), port).await;
     let provider = target.client.url_provider.clone();
     if let Some(service) = target.embedded.take() {
         tokio::time::timeout(LIMIT, service.shutdown())
@@ -381,7 +247,7 @@ async fn a_closed_embedded_target_takes_nothing_over() {
         .await
         .expect("the provider answers in time");
     assert!(
-        matches!(refused, Err(wpchat::auth::ProviderError::Permanent(_))),
+        matches!(&refused, Err(wpchat::auth::ProviderError::Permanent(why)) if why == "the embedded target was closed"),
         "{refused:?}"
     );
     assert!(!service::probe(addr).await, "nothing was started");
@@ -391,9 +257,9 @@ async fn a_closed_embedded_target_takes_nothing_over() {
 async fn two_wpchats_racing_to_take_over_share_one_service() {
     let port = free_port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let host = resolve_embedded(&TargetArgs::default(), port).await;
-    let left = resolve_embedded(&TargetArgs::default(), port).await;
-    let right = resolve_embedded(&TargetArgs::default(), port).await;
+    let host = resolve_embedded(&TargetOptions::default(), port).await;
+    let left = resolve_embedded(&TargetOptions::default(), port).await;
+    let right = resolve_embedded(&TargetOptions::default(), port).await;
     drop(host);
     probe_until(addr, false).await;
     let (a, b) = tokio::join!(minted_url(&left), minted_url(&right));

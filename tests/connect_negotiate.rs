@@ -3,6 +3,9 @@
 //! header value; end to end, the real engine re-negotiates for every fresh connection to the
 //! real local service and rejoins its groups.
 
+#[path = "support/engine_peer.rs"]
+mod engine_peer;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -11,13 +14,13 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use engine_peer::{Peer, local_service};
 use wpchat::auth::connection_string::unix_now;
 use wpchat::auth::{ConnectionString, NegotiateProvider, ProviderError, TokenOptions, UrlProvider};
-use wpchat::cli::TargetArgs;
-use wpchat::client::{Command, ConnState, Event, OpId, OpOutcome};
+use wpchat::client::{Command, ConnState, Event};
 use wpchat::config::Config;
-use wpchat::protocol::{MessageSource, Payload};
-use wpchat::service::{self, RunningService, ServiceConfig};
+use wpchat::service::{RunningService, ServiceConfig};
+use wpchat::target::{Target, TargetOptions};
 
 const BEARER: &str = "Bearer S3CRET-BEARER-VALUE";
 const LIMIT: Duration = Duration::from_secs(20);
@@ -141,6 +144,12 @@ async fn an_unreachable_server_is_transient() {
     let provider = NegotiateProvider::new(&format!("http://{addr}/negotiate"), &headers()).unwrap();
     let error = ask(&provider).await.expect_err("nothing listens there");
     assert!(matches!(error, ProviderError::Transient(_)), "{error}");
+    assert!(
+        error.to_string().starts_with(&format!(
+            "negotiate request to http://{addr}/negotiate failed"
+        )),
+        "{error}"
+    );
     assert_secret_free(&error.to_string());
 }
 
@@ -173,118 +182,37 @@ fn bad_setup_is_refused_without_echoing_secrets() {
     }
 }
 
+/// Resolves `args` with no config file, failing the test if it takes longer than [`LIMIT`].
+async fn resolve_in_time(args: &TargetOptions) -> anyhow::Result<Target> {
+    tokio::time::timeout(LIMIT, wpchat::target::resolve(args, &Config::default()))
+        .await
+        .expect("resolve finishes in time")
+}
+
 #[tokio::test]
 async fn resolve_negotiates_once_to_learn_the_hub() {
     let base = app_server().await;
-    let args = TargetArgs {
+    let args = TargetOptions {
         negotiate: Some(format!("{base}/negotiate")),
         headers: headers(),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
-    let target = tokio::time::timeout(LIMIT, wpchat::target::resolve(&args, &Config::default()))
-        .await
-        .unwrap()
-        .unwrap();
+    let target = resolve_in_time(&args).await.expect("the target resolves");
     assert_eq!(target.hub, "chat");
     assert!(target.renewable);
     assert!(target.embedded.is_none());
     assert_secret_free(&format!("{target:?} {args:?}"));
 
-    let refused = TargetArgs {
+    let refused = TargetOptions {
         headers: vec!["Authorization: Bearer S3CRET-WRONG".into()],
         ..args
     };
-    let error = tokio::time::timeout(LIMIT, wpchat::target::resolve(&refused, &Config::default()))
+    let error = resolve_in_time(&refused)
         .await
-        .unwrap()
         .expect_err("a 401 at start is fatal");
     let message = format!("{error:#}");
     assert!(message.contains("401"), "{message}");
     assert_secret_free(&message);
-}
-
-/// Events of one engine, keeping the ones a wait skipped for later waits.
-struct Peer {
-    handle: wpchat::client::ClientHandle,
-    skipped: Vec<Event>,
-}
-
-impl Peer {
-    async fn wait_for(&mut self, want: impl Fn(&Event) -> bool) -> Event {
-        if let Some(at) = self.skipped.iter().position(&want) {
-            return self.skipped.remove(at);
-        }
-        let mut seen = Vec::new();
-        let found = tokio::time::timeout(LIMIT, async {
-            while let Some(event) = self.handle.events.recv().await {
-                if want(&event) {
-                    return Some(event);
-                }
-                seen.push(event);
-            }
-            None
-        })
-        .await;
-        let shown = format!("{seen:?}");
-        self.skipped.extend(seen);
-        match found {
-            Ok(Some(event)) => event,
-            Ok(None) => panic!("the engine ended; events: {shown}"),
-            Err(_) => panic!("not found within {LIMIT:?}; events: {shown}"),
-        }
-    }
-
-    async fn command(&self, command: Command) {
-        tokio::time::timeout(LIMIT, self.handle.commands.send(command))
-            .await
-            .expect("the engine takes commands")
-            .expect("the engine runs");
-    }
-
-    async fn connected(&mut self) -> String {
-        match self
-            .wait_for(|e| matches!(e, Event::Connected { .. }))
-            .await
-        {
-            Event::Connected { connection_id, .. } => connection_id,
-            other => panic!("expected Connected: {other:?}"),
-        }
-    }
-
-    async fn done(&mut self, op: OpId) {
-        let event = self
-            .wait_for(|e| matches!(e, Event::OpResult { op: o, .. } if *o == op))
-            .await;
-        assert!(
-            matches!(
-                event,
-                Event::OpResult {
-                    outcome: OpOutcome::Done { .. },
-                    ..
-                }
-            ),
-            "op {op}: {event:?}"
-        );
-    }
-
-    /// Sends `text` to `group` with echo and waits for it to come back (so we are a member).
-    async fn echo(&mut self, op: OpId, group: &str, text: &str) {
-        self.command(Command::SendToGroup {
-            op,
-            group: group.into(),
-            payload: Payload::Text(text.into()),
-            no_echo: false,
-            fire_and_forget: false,
-        })
-        .await;
-        self.done(op).await;
-        self.wait_for(|e| {
-            matches!(e, Event::Message(m)
-                if matches!(&m.source, MessageSource::Group { group: g, .. } if g == group)
-                    && m.payload == Payload::Text(text.into()))
-        })
-        .await;
-    }
 }
 
 /// What the negotiate server saw.
@@ -329,26 +257,14 @@ async fn negotiate_for(service: &RunningService, seen: Arc<Seen>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_connection_negotiates_again_and_rejoins() {
-    let service = tokio::time::timeout(
-        LIMIT,
-        service::start(ServiceConfig {
-            port: 0,
-            ..ServiceConfig::default()
-        }),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let service = local_service(ServiceConfig::default()).await;
     let seen = Arc::new(Seen::default());
-    let args = TargetArgs {
+    let args = TargetOptions {
         negotiate: Some(negotiate_for(&service, seen.clone()).await),
         headers: vec!["X-Tenant: blue".into()],
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
-    let target = tokio::time::timeout(LIMIT, wpchat::target::resolve(&args, &Config::default()))
-        .await
-        .unwrap()
-        .unwrap();
+    let target = resolve_in_time(&args).await.expect("the target resolves");
     assert_eq!(target.hub, "chat");
     assert_eq!(target.user_id.as_deref(), Some("dana"));
     assert_eq!(
@@ -357,19 +273,12 @@ async fn a_fresh_connection_negotiates_again_and_rejoins() {
         "resolve negotiates once"
     );
 
-    let mut peer = Peer {
-        handle: wpchat::client::spawn(target.client.clone()),
-        skipped: Vec::new(),
-    };
+    let mut peer = Peer::spawn(target.client.clone());
     let first_id = peer.connected().await;
     assert_eq!(seen.calls.load(Ordering::SeqCst), 2, "the first connection");
-    peer.command(Command::Join {
-        op: 1,
-        group: "ops".into(),
-    })
-    .await;
-    peer.done(1).await;
-    peer.echo(2, "ops", "before").await;
+    peer.join(1, "ops").await;
+    peer.send(2, "ops", "before").await;
+    peer.received("ops", "before").await;
 
     peer.command(Command::Reconnect).await;
     let second_id = peer.connected().await;
@@ -383,7 +292,8 @@ async fn a_fresh_connection_negotiates_again_and_rejoins() {
         matches!(&*peer.handle.state.borrow(), ConnState::Connected { connection_id, .. } if *connection_id == second_id)
     );
     // Auto-rejoin put us back in the group: our own message comes back.
-    peer.echo(3, "ops", "after").await;
+    peer.send(3, "ops", "after").await;
+    peer.received("ops", "after").await;
     assert!(
         !peer
             .skipped

@@ -4,14 +4,18 @@
 //! errors, and the engine's `last_error` must show neither the token, nor its signature, nor
 //! the access key.
 
+#[path = "support/engine_peer.rs"]
+mod engine_peer;
+
 use std::time::Duration;
 
+use engine_peer::local_service;
 use wpchat::auth::connection_string::unix_now;
 use wpchat::auth::token::{Claims, mint};
-use wpchat::cli::TargetArgs;
 use wpchat::client::{self, Command, ConnState};
 use wpchat::config::Config;
-use wpchat::service::{self, RunningService, ServiceConfig};
+use wpchat::service::{RunningService, ServiceConfig};
+use wpchat::target::TargetOptions;
 use wpchat::target::{Target, resolve};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -21,17 +25,11 @@ const SERVICE_KEY: &str = "SERVICEKEY0123456789SERVICEKEY0123456789ABCD";
 const CLIENT_KEY: &str = "CLIENTKEYzyxwvutsrqponmlkjihgfedcba9876543210";
 
 async fn service() -> RunningService {
-    tokio::time::timeout(
-        LIMIT,
-        service::start(ServiceConfig {
-            port: 0,
-            access_key: SERVICE_KEY.into(),
-            ..ServiceConfig::default()
-        }),
-    )
+    local_service(ServiceConfig {
+        access_key: SERVICE_KEY.into(),
+        ..ServiceConfig::default()
+    })
     .await
-    .expect("the service starts in time")
-    .expect("the service starts")
 }
 
 /// A real-looking client token for `hub` on the service, signed with the wrong key.
@@ -77,11 +75,31 @@ async fn handshake_error(target: &Target) -> String {
     }
 }
 
-async fn resolved(args: &TargetArgs) -> Target {
+async fn resolved(args: &TargetOptions) -> Target {
+    resolve_in_time(args).await.expect("the target resolves")
+}
+
+async fn resolve_in_time(args: &TargetOptions) -> anyhow::Result<Target> {
     tokio::time::timeout(LIMIT, resolve(args, &Config::default()))
         .await
         .expect("resolve finishes in time")
-        .expect("the target resolves")
+}
+
+/// Resolving `args` fails, and the error shows none of `secrets`.
+async fn refused_cleanly(args: &TargetOptions, why: &str, secrets: &[&str]) {
+    let error = resolve_in_time(args).await.expect_err(why);
+    assert_clean("resolve error", &format!("{error:#} {error:?}"), secrets);
+}
+
+/// Nothing shown about `target` holds a secret: its Debug, description and notices, and the
+/// error the service's refusal (401) leaves in the engine's `last_error`.
+async fn assert_target_clean(target: &Target, secrets: &[&str]) {
+    for (what, text) in shown(target) {
+        assert_clean(what, &text, secrets);
+    }
+    let error = handshake_error(target).await;
+    assert!(error.contains("401"), "{error}");
+    assert_clean("last_error", &error, secrets);
 }
 
 fn shown(target: &Target) -> Vec<(&'static str, String)> {
@@ -104,37 +122,28 @@ async fn a_fixed_url_token_never_shows() {
         service.addr
     );
     for token_in_header in [false, true] {
-        let args = TargetArgs {
-            url_arg: Some(url.clone()),
+        let args = TargetOptions {
+            url: Some(url.clone()),
             token_in_header,
-            ..TargetArgs::default()
+            ..TargetOptions::default()
         };
-        assert_clean("TargetArgs", &format!("{args:?}"), &secrets);
+        assert_clean("TargetOptions", &format!("{args:?}"), &secrets);
         let target = resolved(&args).await;
         assert_eq!(
             target.user_id.as_deref(),
             Some("erin"),
             "the token was read"
         );
-        for (what, text) in shown(&target) {
-            assert_clean(what, &text, &secrets);
-        }
-        let error = handshake_error(&target).await;
-        assert!(error.contains("401"), "{error}");
-        assert_clean("last_error", &error, &secrets);
+        assert_target_clean(&target, &secrets).await;
     }
 
     // A resolve error about the URL does not echo it either.
-    let mismatch = TargetArgs {
-        url_arg: Some(url),
+    let mismatch = TargetOptions {
+        url: Some(url),
         hub: Some("other".into()),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
-    let error = tokio::time::timeout(LIMIT, resolve(&mismatch, &Config::default()))
-        .await
-        .expect("resolve finishes in time")
-        .expect_err("the hubs differ");
-    assert_clean("resolve error", &format!("{error:#} {error:?}"), &secrets);
+    refused_cleanly(&mismatch, "the hubs differ", &secrets).await;
     tokio::time::timeout(LIMIT, service.shutdown())
         .await
         .unwrap();
@@ -147,13 +156,13 @@ async fn a_connection_string_key_never_shows() {
         "Endpoint=http://{};AccessKey={CLIENT_KEY};Version=1.0;",
         service.addr
     );
-    let args = TargetArgs {
+    let args = TargetOptions {
         connection_string: Some(connection_string.clone()),
         hub: Some("chat".into()),
         user: Some("frank".into()),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
-    assert_clean("TargetArgs", &format!("{args:?}"), &[CLIENT_KEY]);
+    assert_clean("TargetOptions", &format!("{args:?}"), &[CLIENT_KEY]);
     let target = resolved(&args).await;
     // A token this provider mints, to look for its signature too.
     let minted = tokio::time::timeout(LIMIT, target.client.url_provider.client_url())
@@ -173,24 +182,15 @@ async fn a_connection_string_key_never_shows() {
         signature.as_str(),
         connection_string.as_str(),
     ];
-    for (what, text) in shown(&target) {
-        assert_clean(what, &text, &secrets);
-    }
-    let error = handshake_error(&target).await;
-    assert!(error.contains("401"), "{error}");
-    assert_clean("last_error", &error, &secrets);
+    assert_target_clean(&target, &secrets).await;
 
     // A connection string that cannot be parsed is not echoed in the error.
-    let broken = TargetArgs {
+    let broken = TargetOptions {
         connection_string: Some(format!("Endpoint=;AccessKey={CLIENT_KEY}")),
         hub: Some("chat".into()),
-        ..TargetArgs::default()
+        ..TargetOptions::default()
     };
-    let error = tokio::time::timeout(LIMIT, resolve(&broken, &Config::default()))
-        .await
-        .expect("resolve finishes in time")
-        .expect_err("no endpoint");
-    assert_clean("resolve error", &format!("{error:#} {error:?}"), &secrets);
+    refused_cleanly(&broken, "no endpoint", &secrets).await;
     tokio::time::timeout(LIMIT, service.shutdown())
         .await
         .unwrap();

@@ -38,22 +38,38 @@ async fn listener(server: &ScriptedServer, extra: &[&str]) -> Child {
     let mut args = vec!["listen", "--url", &url, "--group", "g"];
     args.extend_from_slice(extra);
     let child = wpchat(&args).spawn().expect("spawn listen");
+    until_joined(|| std::future::ready(server.members("g") > 0)).await;
+    child
+}
+
+/// Waits until `joined` says the listener is a member of its group.
+async fn until_joined<F, Joined>(mut joined: F)
+where
+    F: FnMut() -> Joined,
+    Joined: std::future::Future<Output = bool>,
+{
     let deadline = tokio::time::Instant::now() + WAIT;
-    while server.members("g") == 0 {
+    while !joined().await {
         assert!(
             tokio::time::Instant::now() < deadline,
             "listen never joined"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    child
 }
 
 /// Runs `send` with `stdin` as its input; returns (success, stderr).
 async fn send(server: &ScriptedServer, args: &[&str], stdin: &str) -> (bool, String) {
     let url = server.url().to_string();
-    let mut all = vec!["send", "--url", &url];
-    all.extend_from_slice(args);
+    run_send(&["--url", &url], args, stdin).await
+}
+
+/// Runs `wpchat send TARGET ARGS` with `stdin` as its input; returns (success, stderr).
+async fn run_send(target: &[&str], args: &[&str], stdin: &str) -> (bool, String) {
+    let all: Vec<&str> = std::iter::once("send")
+        .chain(target.iter().copied())
+        .chain(args.iter().copied())
+        .collect();
     let mut command = wpchat(&all);
     command.stdin(Stdio::piped());
     let mut child = command.spawn().expect("spawn send");
@@ -71,6 +87,37 @@ async fn send(server: &ScriptedServer, args: &[&str], stdin: &str) -> (bool, Str
         output.status.success(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// Bytes that are not UTF-8 and hold a newline: binary must arrive exactly as sent.
+const ODD_BYTES: [u8; 7] = [0, 0xff, 0xfe, 0x80, b'\n', 0xc3, 0x28];
+
+/// Sends [`ODD_BYTES`] as a base64 argument, then `file_bytes` as a `--file`, to group `g`
+/// through `target` (send's target flags); both sends must succeed.
+async fn send_binary_both_ways(target: &[&str], file_bytes: &[u8]) {
+    let encoded = BASE64.encode(ODD_BYTES);
+    let binary = ["--group", "g", "--data-type", "binary", &encoded];
+    let (ok, stderr) = run_send(target, &binary, "").await;
+    assert!(ok, "{stderr}");
+    let (_file, path) = file_holding(file_bytes);
+    let (ok, stderr) = run_send(target, &["--group", "g", "--file", &path], "").await;
+    assert!(ok, "{stderr}");
+}
+
+/// The bytes of a binary message's JSON line.
+fn binary_data(line: &Value) -> Vec<u8> {
+    assert_eq!(line["dataType"], "binary", "{line}");
+    BASE64
+        .decode(line["data"].as_str().expect("base64 string"))
+        .expect("valid base64")
+}
+
+/// A temporary file holding `bytes` (deleted when dropped), and its path.
+fn file_holding(bytes: &[u8]) -> (tempfile::NamedTempFile, String) {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), bytes).expect("write file");
+    let path = file.path().to_string_lossy().into_owned();
+    (file, path)
 }
 
 async fn lines_of(child: Child) -> Vec<Value> {
@@ -111,32 +158,12 @@ async fn stdin_lines_arrive_as_json_lines() {
 async fn binary_arrives_byte_exact() {
     let server = ScriptedServer::start().await;
     let listen = listener(&server, &["--count", "2"]).await;
-    let bytes = [0u8, 0xff, 0xfe, 0x80, b'\n', 0xc3, 0x28];
-    let encoded = BASE64.encode(bytes);
-    let (ok, stderr) = send(
-        &server,
-        &["--group", "g", "--data-type", "binary", &encoded],
-        "",
-    )
-    .await;
-    assert!(ok, "{stderr}");
-    let file = tempfile::NamedTempFile::new().expect("temp file");
     let file_bytes: Vec<u8> = (0..=255u8).rev().collect();
-    std::fs::write(file.path(), &file_bytes).expect("write file");
-    let path = file.path().to_string_lossy().into_owned();
-    let (ok, stderr) = send(&server, &["--group", "g", "--file", &path], "").await;
-    assert!(ok, "{stderr}");
+    let url = server.url().to_string();
+    send_binary_both_ways(&["--url", &url], &file_bytes).await;
     let lines = lines_of(listen).await;
-    let decoded: Vec<Vec<u8>> = lines
-        .iter()
-        .map(|l| {
-            assert_eq!(l["dataType"], "binary");
-            BASE64
-                .decode(l["data"].as_str().expect("base64 string"))
-                .expect("valid base64")
-        })
-        .collect();
-    assert_eq!(decoded, vec![bytes.to_vec(), file_bytes]);
+    let decoded: Vec<Vec<u8>> = lines.iter().map(binary_data).collect();
+    assert_eq!(decoded, vec![ODD_BYTES.to_vec(), file_bytes]);
 }
 
 #[tokio::test]
@@ -169,6 +196,46 @@ async fn ack_errors_fail_the_run_with_their_name() {
     let (ok, stderr) = send(&server, &["hello"], "").await;
     assert!(!ok);
     assert!(stderr.contains("send needs --group G"), "{stderr}");
+}
+
+#[tokio::test]
+async fn config_warnings_and_target_notices_reach_stderr_inert_and_without_secrets() {
+    let server = ScriptedServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "\"AccessKey=SECRETVALUE\\u001b]0;title\\u0007\" = 1\n",
+    )
+    .expect("write config");
+    let config = config.to_string_lossy().into_owned();
+    // A URL without a token: the target's notice says so.
+    let url = server.url().to_string();
+    let url = url.split('?').next().expect("a URL");
+    for subcommand in [
+        vec!["listen", "--count", "0"],
+        vec!["send", "--group", "g", "hi"],
+    ] {
+        let mut args = subcommand.clone();
+        args.extend(["--url", url, "--config", &config]);
+        let output = tokio::time::timeout(WAIT, wpchat(&args).output())
+            .await
+            .expect("wpchat finished in time")
+            .expect("wpchat ran");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(
+                "wpchat: config: unknown config key 'AccessKey=***]0;title\u{2407}' (ignored)\n"
+            ),
+            "{subcommand:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains("wpchat: the client URL has no access_token"),
+            "{subcommand:?}: {stderr}"
+        );
+        assert!(!stderr.contains("SECRETVALUE"), "{stderr}");
+        assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    }
 }
 
 #[tokio::test]
@@ -246,14 +313,7 @@ async fn real_listener(service: &wpchat::service::RunningService, extra: &[&str]
     ];
     args.extend_from_slice(extra);
     let child = wpchat(&args).spawn().expect("spawn listen");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !group_exists(service, "g").await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "listen never joined"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_joined(|| group_exists(service, "g")).await;
     child
 }
 
@@ -263,34 +323,24 @@ async fn real_send(
     args: &[&str],
     stdin: &str,
 ) -> (bool, String) {
+    let target = sender_flags(service);
+    let target: Vec<&str> = target.iter().map(String::as_str).collect();
+    run_send(&target, args, stdin).await
+}
+
+/// `send`'s target flags for the real service, as user `sender`.
+fn sender_flags(service: &wpchat::service::RunningService) -> Vec<String> {
     let connection_string = service.connection_string();
-    let mut all = vec![
-        "send",
+    [
         "--connection-string",
         &connection_string,
         "--hub",
         "chat",
         "--user",
         "sender",
-    ];
-    all.extend_from_slice(args);
-    let mut command = wpchat(&all);
-    command.stdin(Stdio::piped());
-    let mut child = command.spawn().expect("spawn send");
-    let mut input = child.stdin.take().expect("stdin");
-    input
-        .write_all(stdin.as_bytes())
-        .await
-        .expect("write stdin");
-    drop(input);
-    let output = tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .expect("send finished in time")
-        .expect("send ran");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 #[tokio::test]
@@ -306,33 +356,18 @@ async fn real_service_text_json_and_binary_round_trip() {
     )
     .await;
     assert!(ok, "{stderr}");
-    let bytes = [0u8, 0xff, 0xfe, 0x80, b'\n', 0xc3, 0x28];
-    let encoded = BASE64.encode(bytes);
-    let (ok, stderr) = real_send(
-        &service,
-        &["--group", "g", "--data-type", "binary", &encoded],
-        "",
-    )
-    .await;
-    assert!(ok, "{stderr}");
-    let file = tempfile::NamedTempFile::new().expect("temp file");
     let file_bytes: Vec<u8> = (0..=255u8).collect();
-    std::fs::write(file.path(), &file_bytes).expect("write file");
-    let path = file.path().to_string_lossy().into_owned();
-    let (ok, stderr) = real_send(&service, &["--group", "g", "--file", &path], "").await;
-    assert!(ok, "{stderr}");
+    let sender = sender_flags(&service);
+    let sender: Vec<&str> = sender.iter().map(String::as_str).collect();
+    send_binary_both_ways(&sender, &file_bytes).await;
     let lines = lines_of(listen).await;
     assert_eq!(lines.len(), 5, "--count 5 stops after five lines");
     assert_eq!(lines[0]["data"], "one");
     assert_eq!(lines[1]["data"], "two");
     assert_eq!(lines[2]["dataType"], "json");
     assert_eq!(lines[2]["data"], serde_json::json!({"a": [1, {"b": null}]}));
-    for (line, expected) in lines[3..].iter().zip([bytes.to_vec(), file_bytes]) {
-        assert_eq!(line["dataType"], "binary");
-        let decoded = BASE64
-            .decode(line["data"].as_str().expect("base64 string"))
-            .expect("valid base64");
-        assert_eq!(decoded, expected);
+    for (line, expected) in lines[3..].iter().zip([ODD_BYTES.to_vec(), file_bytes]) {
+        assert_eq!(binary_data(line), expected);
     }
     for line in &lines {
         assert_eq!(line["group"], "g");
@@ -429,6 +464,14 @@ async fn publish_acked(handle: &mut wpchat::client::ClientHandle, op: u64, text:
             return;
         }
     }
+}
+
+/// Waits for a helper task of a test to end well within [`WAIT`].
+async fn finished(task: tokio::task::JoinHandle<()>, what: &str) {
+    tokio::time::timeout(WAIT, task)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish in time"))
+        .unwrap_or_else(|error| panic!("{what} failed: {error}"));
 }
 
 /// Reads one stdout line of `listen`, bounded by `deadline`; the whole stderr on failure.
@@ -531,14 +574,7 @@ async fn reliable_listen_across_ten_cuts_loses_and_repeats_nothing() {
         .await
         .expect("listen connected in time")
         .expect("listen said it connected");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !group_exists(&service, "g").await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "listen never joined"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_joined(|| group_exists(&service, "g")).await;
 
     let mut publisher = direct_publisher(&service).await;
     publish_acked(&mut publisher, 1, "warm-up".into()).await;
@@ -569,14 +605,8 @@ async fn reliable_listen_across_ten_cuts_loses_and_repeats_nothing() {
         let received = raw.len();
         raw.push(next_line(&mut stdout, deadline, &stderr, received).await);
     }
-    tokio::time::timeout(WAIT, publishing)
-        .await
-        .expect("publishing finished in time")
-        .expect("publishing succeeded");
-    tokio::time::timeout(WAIT, cutting)
-        .await
-        .expect("cutting finished in time")
-        .expect("cutting ran");
+    finished(publishing, "publishing").await;
+    finished(cutting, "cutting").await;
     let extra = tokio::time::timeout(WAIT, stdout.next_line())
         .await
         .expect("listen closed stdout after --count lines")
@@ -586,10 +616,7 @@ async fn reliable_listen_across_ten_cuts_loses_and_repeats_nothing() {
         .await
         .expect("listen exited in time")
         .expect("listen ran");
-    tokio::time::timeout(WAIT, stderr_task)
-        .await
-        .expect("stderr closed in time")
-        .expect("the stderr reader ran");
+    finished(stderr_task, "reading stderr").await;
     let stderr = stderr.lock().map(|s| s.clone()).unwrap_or_default();
     assert!(status.success(), "listen failed ({status}): {stderr}");
 

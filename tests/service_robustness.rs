@@ -393,7 +393,7 @@ async fn dropping_the_service_stops_it() {
 
 #[tokio::test]
 async fn serve_refuses_a_non_loopback_host_without_allow_remote() {
-    let result = service::serve(wpchat::cli::ServeArgs {
+    let result = wpchat::cmd::serve::run(wpchat::cli::ServeArgs {
         host: "0.0.0.0".into(),
         port: 0,
         access_key: None,

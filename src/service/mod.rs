@@ -33,12 +33,11 @@
 //!
 //! Layout: `hub` (connections, groups, users, fan-out), `session` (one connection's queue,
 //! reliable buffer and ackIds), `permissions` (roles and wildcard patterns), `ws` (client
-//! endpoint and socket loops), `rest` (REST subset and health), `serve` (`wpchat serve`).
+//! endpoint and socket loops), `rest` (REST subset and health). `wpchat serve` itself is `cmd::serve`.
 
 mod hub;
 mod permissions;
 mod rest;
-mod serve;
 mod session;
 mod ws;
 
@@ -56,8 +55,6 @@ use tokio::task::JoinHandle;
 
 use hub::{Registry, Shared};
 use session::{CloseCause, Limits};
-
-pub use serve::serve;
 
 /// The well-known development access key (the one Microsoft's emulator uses by default).
 /// For local development only: anyone can mint tokens with it.

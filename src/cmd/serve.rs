@@ -5,17 +5,30 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use super::{DEV_ACCESS_KEY, ServiceConfig, reachable, start};
 use crate::auth::token::{Claims, mint};
 use crate::cli::ServeArgs;
+use crate::service::{DEV_ACCESS_KEY, RunningService, ServiceConfig, reachable, start};
+use crate::target::CHAT_ROLES;
 
 /// The hub and user of the ready-made client URL that `serve` prints.
 const DEMO_HUB: &str = "chat";
 const DEMO_USER: &str = "demo";
 const DEMO_MINUTES: i64 = 60;
 
-/// Runs `wpchat serve` until Ctrl+C or SIGTERM.
-pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+/// Runs `wpchat serve` until Ctrl+C or SIGTERM. `main` has set up logging to stderr.
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = service_config(&args).await?;
+    let service = start(config.clone()).await?;
+    print_how_to_connect(&service, &config);
+    wait_for_stop_signal().await;
+    tracing::info!("stopping the local service");
+    service.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The service's configuration from the flags, refusing a non-loopback address without
+/// `--allow-remote` and warning when one is allowed.
+async fn service_config(args: &ServeArgs) -> anyhow::Result<ServiceConfig> {
     let addresses: Vec<_> = tokio::net::lookup_host((args.host.as_str(), args.port))
         .await
         .with_context(|| format!("cannot resolve --host '{}'", args.host))?
@@ -29,15 +42,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             args.host
         );
     }
-    // Logs go to stderr only for `serve`; other subcommands set up their own logging.
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
-
     let access_key = args
         .access_key
         .clone()
@@ -45,7 +49,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if access_key.is_empty() || access_key.contains(';') {
         bail!("--access-key must be non-empty and must not contain ';'");
     }
-    let default_key = access_key == DEV_ACCESS_KEY;
     if remote {
         tracing::warn!(
             host = %args.host,
@@ -54,22 +57,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "warning: listening on {} — other machines can reach this service{}",
             args.host,
-            if default_key {
+            if access_key == DEV_ACCESS_KEY {
                 ", and it uses the well-known development key"
             } else {
                 ""
             }
         );
     }
-
-    let service = start(ServiceConfig {
+    Ok(ServiceConfig {
         host: args.host.clone(),
         port: args.port,
-        access_key: access_key.clone(),
+        access_key,
         allow_anonymous: args.allow_anonymous,
         ..ServiceConfig::default()
     })
-    .await?;
+}
+
+/// Prints where the service listens, its connection string and a ready-made client URL.
+fn print_how_to_connect(service: &RunningService, config: &ServiceConfig) {
     let addr = reachable(service.addr);
     let now = chrono::Utc::now().timestamp();
     let token = mint(
@@ -78,13 +83,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             iat: Some(now),
             exp: now + DEMO_MINUTES * 60,
             sub: Some(DEMO_USER.into()),
-            roles: vec![
-                "webpubsub.joinLeaveGroup".into(),
-                "webpubsub.sendToGroup".into(),
-            ],
+            roles: CHAT_ROLES.iter().map(|role| (*role).to_string()).collect(),
             ..Claims::default()
         },
-        &access_key,
+        &config.access_key,
     );
     println!("wpchat local Web PubSub service listening on http://{addr}");
     println!();
@@ -96,7 +98,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     );
     println!("  ws://{addr}/client/hubs/{DEMO_HUB}?access_token={token}");
     println!();
-    if default_key {
+    if config.access_key == DEV_ACCESS_KEY {
         println!(
             "The access key is the well-known development key: for local use only, since anyone who knows it can mint tokens."
         );
@@ -105,15 +107,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "Server SDKs: the endpoint is plain http, so the JS server SDK (@azure/web-pubsub) needs \
          {{ allowInsecureConnection: true }} in its WebPubSubServiceClient options."
     );
-    if args.allow_anonymous {
+    if config.allow_anonymous {
         println!("Anonymous connections (no token) are allowed.");
     }
     println!("Press Ctrl+C to stop.");
-
-    wait_for_stop_signal().await;
-    tracing::info!("stopping the local service");
-    service.shutdown().await;
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn wait_for_stop_signal() {
