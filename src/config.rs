@@ -48,10 +48,10 @@ pub struct Profile {
 
 impl std::fmt::Debug for Profile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let hidden = |present: bool| present.then_some(crate::auth::REDACTED);
+        let hidden = |present: bool| present.then_some(crate::redact::REDACTED);
         let header_names: Vec<&String> = self.headers.keys().collect();
         f.debug_struct("Profile")
-            .field("url", &self.url.as_deref().map(crate::auth::redact_secrets))
+            .field("url", &self.url.as_deref().map(crate::redact::redact_secrets))
             .field(
                 "connection_string",
                 &hidden(self.connection_string.is_some()),
@@ -59,7 +59,7 @@ impl std::fmt::Debug for Profile {
             .field("connection_string_env", &self.connection_string_env)
             .field(
                 "negotiate",
-                &self.negotiate.as_deref().map(crate::auth::redact_secrets),
+                &self.negotiate.as_deref().map(crate::redact::redact_secrets),
             )
             .field("header_names", &header_names)
             .field("hub", &self.hub)
@@ -143,7 +143,7 @@ pub fn load(path: Option<&Path>) -> Result<(Config, Vec<String>), ConfigError> {
     };
     let invalid = |message: String| ConfigError::Invalid {
         path: path.clone(),
-        message: crate::auth::redact_secrets(&message)
+        message: crate::redact::redact_secrets(&message)
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())

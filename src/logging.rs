@@ -98,7 +98,7 @@ pub fn init_stderr() {
 fn log_panics() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let message = crate::auth::redact_secrets(&info.to_string());
+        let message = crate::redact::redact_secrets(&info.to_string());
         tracing::error!(panic = %message, "wpchat panicked");
         previous(info);
     }));

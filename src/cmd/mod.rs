@@ -62,7 +62,7 @@ pub(crate) fn print_warnings(warnings: Vec<String>) {
 /// A line from a config file or about a target, ready to show: one line of inert text with
 /// secrets blanked.
 fn shown(line: &str) -> String {
-    crate::auth::redact_secrets(&crate::text::sanitize_line(line))
+    crate::redact::redact_secrets(&crate::text::sanitize_line(line))
 }
 
 impl From<ProtocolArg> for Subprotocol {

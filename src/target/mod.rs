@@ -578,11 +578,11 @@ impl std::fmt::Debug for TargetOptions {
             config: &'a Option<std::path::PathBuf>,
         }
         TargetOptions {
-            url: self.url.as_deref().map(crate::auth::redact_secrets),
+            url: self.url.as_deref().map(crate::redact::redact_secrets),
             connection_string: self
                 .connection_string
                 .as_ref()
-                .map(|_| crate::auth::REDACTED),
+                .map(|_| crate::redact::REDACTED),
             // A negotiate query may hold a function key (`?code=`): show the path only.
             negotiate: self.negotiate.as_deref().map(|n| match Url::parse(n) {
                 Ok(url) => crate::auth::negotiate::shown_endpoint(&url),
