@@ -1,7 +1,7 @@
 //! Explaining an HTTP 401 at the WebSocket handshake from what the client knows: the token's
 //! claims (read without the key), the audience it should have, and the service's answer.
 
-use super::token::Claims;
+use super::token::{Claims, format_time};
 
 /// Clock skew the service allows on `exp`/`nbf` (the emulator's five minutes).
 const SKEW_SECS: i64 = 300;
@@ -64,12 +64,6 @@ fn same_audience(a: &str, b: &str) -> bool {
 fn hub_of(aud: &str) -> Option<&str> {
     let at = aud.rfind("/client/hubs/")?;
     Some(aud[at + "/client/hubs/".len()..].trim_end_matches('/'))
-}
-
-fn format_time(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| format!("{unix} (unix seconds)"))
 }
 
 fn format_ago(secs: i64) -> String {

@@ -31,10 +31,13 @@
 //! that time stops holding anyone back and is closed as `SlowClient` when its queue is full.
 //! REST sends are never held back.
 //!
-//! Layout: `hub` (connections, groups, users, fan-out), `session` (one connection's queue,
-//! reliable buffer and ackIds), `permissions` (roles and wildcard patterns), `ws` (client
-//! endpoint and socket loops), `rest` (REST subset and health), `serve` (`wpchat serve`).
+//! Layout: `admission` (the pure decision on an upgrade request, before any state exists),
+//! `hub` (connections, groups, users, fan-out; hubs leave the registry when unused),
+//! `session` (one connection's queue, reliable buffer and ackIds), `permissions` (roles and
+//! wildcard patterns), `ws` (client endpoint and socket loops), `rest` (REST subset and
+//! health), `serve` (`wpchat serve`).
 
+mod admission;
 mod hub;
 mod permissions;
 mod rest;
@@ -152,6 +155,14 @@ impl RunningService {
             reachable(self.addr),
             self.access_key
         )
+    }
+
+    /// How many hubs the service holds: those with a connection (or a session waiting for
+    /// recovery) or a remembered user-group membership.
+    pub fn hub_count(&self) -> usize {
+        self.running
+            .as_ref()
+            .map_or(0, |running| running.registry.hub_count())
     }
 
     /// Stops accepting, closes every connection, and waits for the tasks to end.
