@@ -39,13 +39,18 @@ async fn every_kind_of_bad_token_is_refused_with_401() {
         ..Claims::default()
     });
     tampered.push('x');
-    let cases: Vec<(&str, String)> = vec![
-        ("empty", String::new()),
-        ("not a jwt", "abc".into()),
-        ("four parts", "a.b.c.d".into()),
-        ("bad base64", "!!!.???.***".into()),
-        ("alg none", unsigned),
-        ("tampered signature", tampered),
+    // Each case with the words a user reads in the refusal.
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("empty", String::new(), "is not a JWT"),
+        ("not a jwt", "abc".into(), "is not a JWT"),
+        ("four parts", "a.b.c.d".into(), "is not a JWT"),
+        ("bad base64", "!!!.???.***".into(), "is not a JWT"),
+        ("alg none", unsigned, "only HS256 is accepted"),
+        (
+            "tampered signature",
+            tampered,
+            "signature does not match the access key",
+        ),
         (
             "nbf in the future",
             good(Claims {
@@ -54,6 +59,7 @@ async fn every_kind_of_bad_token_is_refused_with_401() {
                 nbf: Some(now() + 3600),
                 ..Claims::default()
             }),
+            "the access token is not valid before",
         ),
         (
             "https audience of another hub",
@@ -62,6 +68,7 @@ async fn every_kind_of_bad_token_is_refused_with_401() {
                 exp: now() + 600,
                 ..Claims::default()
             }),
+            "audience",
         ),
         (
             "claims not an object",
@@ -70,20 +77,23 @@ async fn every_kind_of_bad_token_is_refused_with_401() {
                 b64.encode(r#"{"alg":"HS256"}"#),
                 b64.encode("[1,2]")
             ),
+            "signature does not match the access key",
         ),
     ];
-    for (what, token) in cases {
+    for (what, token, says) in cases {
         let url = client_url(&service, HUB, &token);
         let (status, body) = refused(&url, &[JSON]).await;
         assert_eq!(status, 401, "{what}: {body}");
-        assert!(!body.is_empty(), "{what}: the body says why");
+        assert!(body.contains(says), "{what}: the body says why: {body}");
         assert!(!body.contains(&service.access_key), "{what}");
     }
     let bare = format!("ws://{}/client/hubs/{HUB}", service.addr);
-    let garbage_header =
-        open_with_headers(&bare, &[JSON], &[("Authorization", "Bearer x.y.z".into())]).await;
-    assert!(garbage_header.is_err());
+    let (status, body) =
+        refused_with_headers(&bare, &[JSON], &[("Authorization", "Bearer x.y.z".into())]).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("is not a JWT"), "{body}");
     other.expect_nothing_queued().await;
+    assert_eq!(service.hub_count(), 1, "only the bystander's hub exists");
 }
 
 #[tokio::test]
@@ -328,13 +338,83 @@ async fn non_websocket_requests_and_bad_hubs_are_400() {
     .await
     .unwrap();
     assert_eq!(plain_get.status(), 400);
+    let body = plain_get.text().await.unwrap();
+    assert!(
+        body.contains("expected a WebSocket upgrade request"),
+        "{body}"
+    );
     let no_hub = format!("ws://{}/client/?access_token={token}", service.addr);
-    assert_eq!(refused(&no_hub, &[JSON]).await.0, 400);
+    let (status, body) = refused(&no_hub, &[JSON]).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("no hub given"), "{body}");
     let bad_hub = format!(
         "ws://{}/client/hubs/9lives?access_token={token}",
         service.addr
     );
-    assert_eq!(refused(&bad_hub, &[JSON]).await.0, 400);
+    let (status, body) = refused(&bad_hub, &[JSON]).await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("hub name '9lives' is not valid: start with a letter"),
+        "{body}"
+    );
+    assert_eq!(service.hub_count(), 0);
+}
+
+/// Waits until `check` holds (bounded by `WAIT`): for effects of a socket closing, which the
+/// service sees a moment later.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let waited = tokio::time::timeout(WAIT, async {
+        while !check().await {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "{what} within {WAIT:?}");
+}
+
+#[tokio::test]
+async fn a_hub_leaves_the_map_once_no_connection_session_or_membership_needs_it() {
+    let service = start().await;
+    // Reads and removals on a hub nothing uses create nothing.
+    let unknown = "/api/hubs/nobody/users/carol?api-version=2024-01-01";
+    assert_eq!(rest_status(&service, reqwest::Method::HEAD, unknown).await, 404);
+    assert_eq!(service.hub_count(), 0);
+
+    let ann = token_for(&service, HUB, Some("ann"), JOIN_SEND, &[]);
+    let (ann, connected) = Client::connect(&client_url(&service, HUB, &ann), JSON).await;
+    let ann_id = connected["connectionId"].as_str().unwrap().to_string();
+    let bob = token_for(&service, HUB, Some("bob"), JOIN_SEND, &["room"]);
+    let (bob, connected) = Client::connect(&client_url(&service, HUB, &bob), RELIABLE).await;
+    let bob_id = connected["connectionId"].as_str().unwrap().to_string();
+    let bob_token = connected["reconnectionToken"].as_str().unwrap().to_string();
+    assert_eq!(service.hub_count(), 1);
+
+    // A membership remembered for a user with no connection keeps the hub.
+    let carol = format!("/api/hubs/{HUB}/users/carol/groups/room?api-version=2024-01-01");
+    assert_eq!(rest_status(&service, reqwest::Method::PUT, &carol).await, 200);
+    ann.close_with(1000).await;
+    eventually("ann's connection ends", || async {
+        connection_status(&service, HUB, &ann_id).await == 404
+    })
+    .await;
+    bob.drop_abruptly();
+    assert_eq!(rest_status(&service, reqwest::Method::DELETE, &carol).await, 204);
+    // Bob's session waits for recovery (or has not noticed the drop yet): the hub stays.
+    assert_eq!(service.hub_count(), 1);
+
+    let recovery = format!(
+        "ws://{}/client/hubs/{HUB}?awps_connection_id={bob_id}&awps_reconnection_token={bob_token}",
+        service.addr
+    );
+    let mut bob = open(&recovery, &[RELIABLE]).await.expect("recovery opens");
+    bob.expect_nothing_queued().await;
+    bob.close_with(1000).await;
+    eventually("the hub leaves the map", || async { service.hub_count() == 0 }).await;
+    assert_eq!(connection_status(&service, HUB, &bob_id).await, 404);
 }
 
 #[tokio::test]

@@ -112,7 +112,16 @@ pub async fn open_with_headers(
 
 /// The HTTP status and body of a refused handshake.
 pub async fn refused(url: &str, protocols: &[&str]) -> (u16, String) {
-    match open(url, protocols).await {
+    refused_with_headers(url, protocols, &[]).await
+}
+
+/// The HTTP status and body of a handshake with extra headers, refused.
+pub async fn refused_with_headers(
+    url: &str,
+    protocols: &[&str],
+    headers: &[(&'static str, String)],
+) -> (u16, String) {
+    match open_with_headers(url, protocols, headers).await {
         Err(WsError::Http(response)) => (
             response.status().as_u16(),
             String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned(),
@@ -320,6 +329,18 @@ pub async fn rest(
         .await
         .expect("REST answer within the timeout")
         .expect("REST request succeeds")
+}
+
+/// The HTTP status of an authenticated REST request with no body.
+pub async fn rest_status(
+    service: &RunningService,
+    method: reqwest::Method,
+    path_and_query: &str,
+) -> u16 {
+    rest(service, method, path_and_query, None, Vec::new())
+        .await
+        .status()
+        .as_u16()
 }
 
 /// The HTTP status of `HEAD /api/hubs/{hub}/connections/{id}`: 200 while the connection
