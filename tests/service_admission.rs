@@ -101,7 +101,10 @@ fn refused_request(service: &RunningService, n: usize) -> (String, u16) {
     let token = match n % 5 {
         0 => mint(&claims(&aud, now() + 600), "not the service's access key"),
         1 => mint(
-            &claims(&format!("http://{}/client/hubs/other", service.addr), now() + 600),
+            &claims(
+                &format!("http://{}/client/hubs/other", service.addr),
+                now() + 600,
+            ),
             &service.access_key,
         ),
         2 => mint(&claims(&aud, now() - 3600), &service.access_key),

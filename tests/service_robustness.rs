@@ -381,7 +381,10 @@ async fn a_hub_leaves_the_map_once_no_connection_session_or_membership_needs_it(
     let service = start().await;
     // Reads and removals on a hub nothing uses create nothing.
     let unknown = "/api/hubs/nobody/users/carol?api-version=2024-01-01";
-    assert_eq!(rest_status(&service, reqwest::Method::HEAD, unknown).await, 404);
+    assert_eq!(
+        rest_status(&service, reqwest::Method::HEAD, unknown).await,
+        404
+    );
     assert_eq!(service.hub_count(), 0);
 
     let ann = token_for(&service, HUB, Some("ann"), JOIN_SEND, &[]);
@@ -395,14 +398,20 @@ async fn a_hub_leaves_the_map_once_no_connection_session_or_membership_needs_it(
 
     // A membership remembered for a user with no connection keeps the hub.
     let carol = format!("/api/hubs/{HUB}/users/carol/groups/room?api-version=2024-01-01");
-    assert_eq!(rest_status(&service, reqwest::Method::PUT, &carol).await, 200);
+    assert_eq!(
+        rest_status(&service, reqwest::Method::PUT, &carol).await,
+        200
+    );
     ann.close_with(1000).await;
     eventually("ann's connection ends", || async {
         connection_status(&service, HUB, &ann_id).await == 404
     })
     .await;
     bob.drop_abruptly();
-    assert_eq!(rest_status(&service, reqwest::Method::DELETE, &carol).await, 204);
+    assert_eq!(
+        rest_status(&service, reqwest::Method::DELETE, &carol).await,
+        204
+    );
     // Bob's session waits for recovery (or has not noticed the drop yet): the hub stays.
     assert_eq!(service.hub_count(), 1);
 
@@ -413,7 +422,10 @@ async fn a_hub_leaves_the_map_once_no_connection_session_or_membership_needs_it(
     let mut bob = open(&recovery, &[RELIABLE]).await.expect("recovery opens");
     bob.expect_nothing_queued().await;
     bob.close_with(1000).await;
-    eventually("the hub leaves the map", || async { service.hub_count() == 0 }).await;
+    eventually("the hub leaves the map", || async {
+        service.hub_count() == 0
+    })
+    .await;
     assert_eq!(connection_status(&service, HUB, &bob_id).await, 404);
 }
 

@@ -40,7 +40,10 @@ pub(crate) enum SimpleMode {
     /// Each frame is the user event `message`; there is no upstream here, so the first one
     /// closes the connection.
     SendEvent,
-    SendToGroup { group: String, no_echo: bool },
+    SendToGroup {
+        group: String,
+        no_echo: bool,
+    },
 }
 
 /// An admitted request: the socket may be upgraded.
@@ -216,7 +219,12 @@ fn choose_subprotocol(headers: &HeaderMap) -> Option<Subprotocol> {
         .find_map(Subprotocol::from_name)
 }
 
-fn recovery(query: &ClientQuery, connection_id: &str, kind: ClientKind, gate: &Gate<'_>) -> Purpose {
+fn recovery(
+    query: &ClientQuery,
+    connection_id: &str,
+    kind: ClientKind,
+    gate: &Gate<'_>,
+) -> Purpose {
     let token = query.reconnection_token.as_deref().unwrap_or_default();
     if kind != ClientKind::JsonReliable {
         Purpose::RefuseRecovery {
@@ -240,7 +248,10 @@ fn access_claims(
     hub: &str,
     gate: &Gate<'_>,
 ) -> Result<Claims, Rejection> {
-    let token = query.access_token.as_deref().or_else(|| bearer(request.headers));
+    let token = query
+        .access_token
+        .as_deref()
+        .or_else(|| bearer(request.headers));
     let claims = match token {
         Some(token) => verify_client_token(token, host(request.headers), hub, gate)
             .map_err(|error| Rejection::unauthorized(error.to_string()))?,
@@ -272,15 +283,14 @@ fn verify_client_token(
     let http = format!("http://{host}/client/hubs/{hub}");
     let verify = |aud: &str| token::verify(token, gate.access_key, aud, gate.now, TOKEN_SKEW_SECS);
     match verify(&http) {
-        Err(TokenError::Audience { .. }) => {
-            verify(&format!("https://{host}/client/hubs/{hub}")).map_err(|error| match error {
+        Err(TokenError::Audience { .. }) => verify(&format!("https://{host}/client/hubs/{hub}"))
+            .map_err(|error| match error {
                 TokenError::Audience { token, .. } => TokenError::Audience {
                     token,
                     expected: http,
                 },
                 other => other,
-            })
-        }
+            }),
         other => other,
     }
 }

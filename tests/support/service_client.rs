@@ -331,6 +331,67 @@ pub async fn rest(
         .expect("REST request succeeds")
 }
 
+/// Authenticated REST calls on one hub: a path not starting with `/` is relative to
+/// `/api/hubs/{hub}/`.
+#[derive(Clone, Copy)]
+pub struct HubApi<'a> {
+    service: &'a RunningService,
+    hub: &'a str,
+}
+
+impl<'a> HubApi<'a> {
+    pub fn new(service: &'a RunningService, hub: &'a str) -> Self {
+        HubApi { service, hub }
+    }
+
+    fn path(&self, path: &str) -> String {
+        if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/api/hubs/{}/{path}", self.hub)
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        rest(self.service, method, &self.path(path), content_type, body).await
+    }
+
+    /// The status of a request with no body.
+    pub async fn call(&self, method: reqwest::Method, path: &str) -> u16 {
+        self.request(method, path, None, Vec::new())
+            .await
+            .status()
+            .as_u16()
+    }
+
+    /// The status of a POST with a body.
+    pub async fn post(&self, path: &str, content_type: &str, body: &[u8]) -> u16 {
+        let response = self
+            .request(
+                reqwest::Method::POST,
+                path,
+                Some(content_type),
+                body.to_vec(),
+            )
+            .await;
+        response.status().as_u16()
+    }
+
+    /// The status and JSON body (`Null` when there is none) of a request with no body.
+    pub async fn json(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
+        let response = self.request(method, path, None, Vec::new()).await;
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("a readable body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
 /// The HTTP status of an authenticated REST request with no body.
 pub async fn rest_status(
     service: &RunningService,

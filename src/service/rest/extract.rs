@@ -10,11 +10,11 @@ use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 
-use super::RestError;
 use super::super::admission::check_hub_name;
 use super::super::hub::{Hub, Registry};
 use super::super::permissions::Permission;
 use super::super::session::{CloseCause, Connection};
+use super::RestError;
 use crate::protocol::{Payload, close_code, validate_group_name};
 
 type Registered = Arc<Registry>;
@@ -122,7 +122,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Excluded {
     type Rejection = RestError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Excluded(query_values(parts.uri.query(), "excluded").into_iter().collect()))
+        Ok(Excluded(
+            query_values(parts.uri.query(), "excluded")
+                .into_iter()
+                .collect(),
+        ))
     }
 }
 
@@ -192,15 +196,17 @@ impl<S: Send + Sync> FromRequest<S> for Body {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let content_type = content_type(request.headers());
-        let body = Bytes::from_request(request, state).await.map_err(|rejection| {
-            // Keeps axum's status (413 for a body over the limit) with our error shape.
-            let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                "PayloadTooLarge"
-            } else {
-                "BadRequest"
-            };
-            RestError::new(rejection.status(), code, rejection.body_text())
-        })?;
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                // Keeps axum's status (413 for a body over the limit) with our error shape.
+                let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    "PayloadTooLarge"
+                } else {
+                    "BadRequest"
+                };
+                RestError::new(rejection.status(), code, rejection.body_text())
+            })?;
         payload(content_type.as_deref(), body).map(Body)
     }
 }

@@ -42,7 +42,9 @@ pub(crate) async fn send_to_all(
     Body(payload): Body,
 ) -> RestResult {
     let delivery = Delivery::new(&MessageSource::Server, payload);
-    hub.fan_out(hub.connections().iter(), &delivery, |c| excluded.contains(c));
+    hub.fan_out(hub.connections().iter(), &delivery, |c| {
+        excluded.contains(c)
+    });
     status(StatusCode::ACCEPTED)
 }
 
@@ -281,7 +283,11 @@ pub(crate) async fn revoke_permission(request: PermissionRequest) -> RestResult 
 /// held (for that group, or with no targetName for every group), else 404.
 pub(crate) async fn check_permission(request: PermissionRequest) -> RestResult {
     let target = request.target.as_deref();
-    exists(request.connection.has_permission(request.permission, target))
+    exists(
+        request
+            .connection
+            .has_permission(request.permission, target),
+    )
 }
 
 /// `HEAD /api/hubs/{hub}/connections/{id}`

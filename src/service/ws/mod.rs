@@ -101,8 +101,9 @@ fn upgrade_admitted(
     match admitted.purpose {
         Purpose::Open { claims, mode } => upgrade
             .on_upgrade(move |socket| open_connection(socket, registry, hub, kind, claims, mode)),
-        Purpose::Recover { connection_id } => upgrade
-            .on_upgrade(move |socket| recover(socket, registry, hub, kind, connection_id)),
+        Purpose::Recover { connection_id } => {
+            upgrade.on_upgrade(move |socket| recover(socket, registry, hub, kind, connection_id))
+        }
         Purpose::RefuseRecovery { reason } => upgrade.on_upgrade(move |socket| async move {
             tracing::info!(%hub, %reason, "refused a recovery");
             refuse_recovery(socket, &registry, kind, reason).await;
@@ -192,7 +193,15 @@ async fn recover(
     match outcome {
         Ok((hub, connection, attachment)) => {
             tracing::info!(hub = %hub.name, %connection_id, replayed = connection.unacked_len(), "client recovered");
-            run_socket(socket, registry, hub, connection, attachment, SimpleMode::SendEvent).await;
+            run_socket(
+                socket,
+                registry,
+                hub,
+                connection,
+                attachment,
+                SimpleMode::SendEvent,
+            )
+            .await;
         }
         Err(reason) => {
             tracing::info!(hub = %hub_name, %connection_id, %reason, "refused a recovery");
