@@ -32,8 +32,7 @@ async fn json_client(
     user: Option<&str>,
     roles: &[&str],
 ) -> (Client, Value) {
-    let token = token_for(service, HUB, user, roles, &[]);
-    Client::connect(&client_url(service, HUB, &token), JSON).await
+    connect_to_hub(service, JSON, user, roles, &[]).await
 }
 
 async fn reliable_client(
@@ -41,17 +40,7 @@ async fn reliable_client(
     user: Option<&str>,
     roles: &[&str],
 ) -> (Client, Value) {
-    let token = token_for(service, HUB, user, roles, &[]);
-    Client::connect(&client_url(service, HUB, &token), RELIABLE).await
-}
-
-fn recovery_url(service: &wpchat::service::RunningService, connected: &Value) -> String {
-    format!(
-        "ws://{}/client/hubs/{HUB}?awps_connection_id={}&awps_reconnection_token={}",
-        service.addr,
-        connected["connectionId"].as_str().unwrap(),
-        connected["reconnectionToken"].as_str().unwrap_or("none"),
-    )
+    connect_to_hub(service, RELIABLE, user, roles, &[]).await
 }
 
 fn send_text(group: &str, data: &str, ack_id: u64) -> Value {
@@ -472,15 +461,9 @@ async fn item_27_rest_text_to_connection_is_a_server_text_message() {
     let service = start().await;
     let (mut client, connected) = json_client(&service, None, &[]).await;
     let id = connected["connectionId"].as_str().unwrap();
-    let response = rest(
-        &service,
-        reqwest::Method::POST,
-        &format!("/api/hubs/{HUB}/connections/{id}/:send?api-version=2024-01-01"),
-        Some("text/plain"),
-        b"Hello World".to_vec(),
-    )
-    .await;
-    assert_eq!(response.status(), 202);
+    let send = format!("connections/{id}/:send?api-version=2024-01-01");
+    let api = HubApi::new(&service, HUB);
+    assert_eq!(api.post(&send, "text/plain", b"Hello World").await, 202);
     assert_eq!(
         client.next_json().await,
         json!({"type": "message", "from": "server", "dataType": "text", "data": "Hello World"})
@@ -548,15 +531,9 @@ async fn item_33_rest_close_sends_disconnected_with_reason_then_close() {
     let service = start().await;
     let (mut client, connected) = json_client(&service, None, &[]).await;
     let id = connected["connectionId"].as_str().unwrap();
-    let response = rest(
-        &service,
-        reqwest::Method::DELETE,
-        &format!("/api/hubs/{HUB}/connections/{id}?reason=kicked%20out&api-version=2024-01-01"),
-        None,
-        Vec::new(),
-    )
-    .await;
-    assert_eq!(response.status(), 204);
+    let close = format!("connections/{id}?reason=kicked%20out&api-version=2024-01-01");
+    let api = HubApi::new(&service, HUB);
+    assert_eq!(api.call(reqwest::Method::DELETE, &close).await, 204);
     assert_eq!(
         client.next_json().await,
         json!({"type": "system", "event": "disconnected", "message": "kicked out"})
@@ -609,9 +586,7 @@ async fn item_35_recovery_keeps_id_groups_and_replays_unacked_in_order() {
     assert_eq!(member.next_json().await["data"], "two");
     member.drop_abruptly();
 
-    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("recovery opens");
+    let mut recovered = recover(&service, &connected, RELIABLE).await;
     let first = recovered.next_json().await;
     let second = recovered.next_json().await;
     assert_eq!(
@@ -630,15 +605,7 @@ async fn item_35_recovery_keeps_id_groups_and_replays_unacked_in_order() {
         (json!(3), json!("three"))
     );
     let id = connected["connectionId"].as_str().unwrap();
-    let head = rest(
-        &service,
-        reqwest::Method::HEAD,
-        &format!("/api/hubs/{HUB}/connections/{id}"),
-        None,
-        Vec::new(),
-    )
-    .await;
-    assert_eq!(head.status(), 200);
+    assert_eq!(connection_status(&service, HUB, id).await, 200);
 }
 
 #[tokio::test]
@@ -654,9 +621,7 @@ async fn item_36_recovery_replays_only_after_the_sequence_ack() {
         .await;
     member.expect_nothing_queued().await;
     member.drop_abruptly();
-    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("recovery opens");
+    let mut recovered = recover(&service, &connected, RELIABLE).await;
     let replay = recovered.next_json().await;
     assert_eq!(replay["sequenceId"], 3);
     assert_eq!(replay["data"], "c");
@@ -670,9 +635,7 @@ async fn item_37_messages_sent_while_away_arrive_after_recovery() {
     member.drop_abruptly();
     tokio::time::sleep(Duration::from_millis(100)).await;
     publish(&mut sender, "g", "while away", 1).await;
-    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("recovery opens");
+    let mut recovered = recover(&service, &connected, RELIABLE).await;
     let message = recovered.next_json().await;
     assert_eq!(message["data"], "while away");
     assert_eq!(message["sequenceId"], 1);
@@ -690,23 +653,32 @@ async fn item_38_late_wrong_or_unknown_recovery_is_closed_1008() {
     member.drop_abruptly();
     let mut wrong = connected.clone();
     wrong["reconnectionToken"] = json!("forged");
-    let mut refused = open(&recovery_url(&service, &wrong), &[RELIABLE])
-        .await
-        .expect("upgrade accepted");
-    assert_eq!(refused.close_code().await, 1008);
+    assert_eq!(
+        refused_recovery(&service, &wrong, RELIABLE).await,
+        (
+            1008,
+            "The reconnection token is not valid for this connection.".into()
+        )
+    );
     // Unknown connection id.
     let mut unknown = connected.clone();
     unknown["connectionId"] = json!("no-such-connection");
-    let mut refused = open(&recovery_url(&service, &unknown), &[RELIABLE])
-        .await
-        .expect("upgrade accepted");
-    assert_eq!(refused.close_code().await, 1008);
+    assert_eq!(
+        refused_recovery(&service, &unknown, RELIABLE).await,
+        (
+            1008,
+            "The reconnection token is not valid for this connection.".into()
+        )
+    );
     // After the window.
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let mut late = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("upgrade accepted");
-    assert_eq!(late.close_code().await, 1008);
+    assert_eq!(
+        refused_recovery(&service, &connected, RELIABLE).await,
+        (
+            1008,
+            "The connection does not exist or its recovery window has passed.".into()
+        )
+    );
 }
 
 #[tokio::test]
@@ -714,11 +686,21 @@ async fn item_39_non_reliable_connection_cannot_be_recovered() {
     let service = start().await;
     let (client, connected) = json_client(&service, None, &[]).await;
     client.drop_abruptly();
-    for protocol in [RELIABLE, JSON] {
-        let mut attempt = open(&recovery_url(&service, &connected), &[protocol])
-            .await
-            .expect("upgrade accepted");
-        assert_eq!(attempt.close_code().await, 1008);
+    // It has no reconnection token; nor is recovery possible without the reliable subprotocol.
+    for (protocol, reason) in [
+        (
+            RELIABLE,
+            "The reconnection token is not valid for this connection.",
+        ),
+        (
+            JSON,
+            "Recovery needs the json.reliable.webpubsub.azure.v1 subprotocol.",
+        ),
+    ] {
+        assert_eq!(
+            refused_recovery(&service, &connected, protocol).await,
+            (1008, reason.into())
+        );
     }
 }
 
@@ -733,10 +715,13 @@ async fn item_40_over_1000_unacked_closes_1008_and_recovery_fails() {
     assert_eq!(ending, Ending::Closed(1008));
     let last = seen.last().and_then(|m| m.to_text().ok()).unwrap_or("");
     assert!(last.contains("disconnected"), "{last}");
-    let mut attempt = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("upgrade accepted");
-    assert_eq!(attempt.close_code().await, 1008);
+    assert_eq!(
+        refused_recovery(&service, &connected, RELIABLE).await,
+        (
+            1008,
+            "The connection does not exist or its recovery window has passed.".into()
+        )
+    );
 }
 
 #[tokio::test]
@@ -744,10 +729,13 @@ async fn item_41_client_close_1000_ends_the_session() {
     let service = start().await;
     let (client, connected) = reliable_client(&service, None, &[]).await;
     client.close_with(1000).await;
-    let mut attempt = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("upgrade accepted");
-    assert_eq!(attempt.close_code().await, 1008);
+    assert_eq!(
+        refused_recovery(&service, &connected, RELIABLE).await,
+        (
+            1008,
+            "The connection does not exist or its recovery window has passed.".into()
+        )
+    );
 }
 
 #[tokio::test]
@@ -757,9 +745,7 @@ async fn item_42_ack_id_dedupe_survives_recovery() {
     client.send_json(send_text("elsewhere", "x", 7)).await;
     assert_eq!(client.next_json().await, ack_ok(7));
     client.drop_abruptly();
-    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("recovery opens");
+    let mut recovered = recover(&service, &connected, RELIABLE).await;
     recovered.send_json(send_text("elsewhere", "x", 7)).await;
     assert_eq!(recovered.next_json().await["error"]["name"], "Duplicate");
 }
@@ -789,9 +775,7 @@ async fn item_41b_client_close_other_than_1000_keeps_the_session() {
     let service = start().await;
     let (client, connected) = reliable_client(&service, None, &[]).await;
     client.close_with(1001).await;
-    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("recovery opens");
+    let mut recovered = recover(&service, &connected, RELIABLE).await;
     recovered.expect_nothing_queued().await;
 }
 
@@ -803,10 +787,13 @@ async fn item_41c_client_close_without_a_code_ends_the_session_like_1000() {
     let id = connected["connectionId"].as_str().unwrap().to_string();
     assert_eq!(client.close_handshake(None).await.0, Ending::Closed(1005));
     assert_eq!(connection_status(&service, HUB, &id).await, 404);
-    let mut attempt = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("upgrade accepted");
-    assert_eq!(attempt.close_code().await, 1008);
+    assert_eq!(
+        refused_recovery(&service, &connected, RELIABLE).await,
+        (
+            1008,
+            "The connection does not exist or its recovery window has passed.".into()
+        )
+    );
 }
 
 #[tokio::test]

@@ -68,6 +68,66 @@ pub fn token_for(
     )
 }
 
+/// Connects to `HUB` over `protocol` with a token for `user`, `roles` and `groups`; returns
+/// the client and its `connected` message.
+pub async fn connect_to_hub(
+    service: &RunningService,
+    protocol: &str,
+    user: Option<&str>,
+    roles: &[&str],
+    groups: &[&str],
+) -> (Client, Value) {
+    Client::connect(&hub_url(service, user, roles, groups), protocol).await
+}
+
+/// The client URL of `HUB` with a token for `user`, `roles` and `groups`.
+pub fn hub_url(
+    service: &RunningService,
+    user: Option<&str>,
+    roles: &[&str],
+    groups: &[&str],
+) -> String {
+    client_url(service, HUB, &token_for(service, HUB, user, roles, groups))
+}
+
+/// The connection id a `connected` message names.
+pub fn connection_id(connected: &Value) -> String {
+    connected["connectionId"]
+        .as_str()
+        .expect("connected names the connection")
+        .to_string()
+}
+
+/// The URL that recovers the reliable session a `connected` message started.
+pub fn recovery_url(service: &RunningService, connected: &Value) -> String {
+    format!(
+        "ws://{}/client/hubs/{HUB}?awps_connection_id={}&awps_reconnection_token={}",
+        service.addr,
+        connected["connectionId"].as_str().unwrap(),
+        connected["reconnectionToken"].as_str().unwrap_or("none"),
+    )
+}
+
+/// Recovers the reliable session `connected` started, over `protocol`.
+pub async fn recover(service: &RunningService, connected: &Value, protocol: &str) -> Client {
+    open(&recovery_url(service, connected), &[protocol])
+        .await
+        .expect("the recovery is upgraded")
+}
+
+/// The close code and reason with which the service refuses to recover the session
+/// `connected` started, over `protocol` (the socket is upgraded, then closed).
+pub async fn refused_recovery(
+    service: &RunningService,
+    connected: &Value,
+    protocol: &str,
+) -> (u16, String) {
+    recover(service, connected, protocol)
+        .await
+        .close_frame()
+        .await
+}
+
 pub fn client_url(service: &RunningService, hub: &str, token: &str) -> String {
     format!(
         "ws://{}/client/hubs/{hub}?access_token={token}",
@@ -207,6 +267,24 @@ impl Client {
         .await
         .expect("the socket ends within the timeout");
         (seen, ending)
+    }
+
+    /// The close code and reason the service ends this socket with.
+    pub async fn close_frame(&mut self) -> (u16, String) {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                match self.socket.next().await {
+                    Some(Ok(Message::Close(Some(frame)))) => {
+                        return (u16::from(frame.code), frame.reason.to_string());
+                    }
+                    Some(Ok(Message::Close(None))) => return (1005, String::new()),
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => panic!("socket dropped without a close frame"),
+                }
+            }
+        })
+        .await
+        .expect("the socket ends within the timeout")
     }
 
     /// The close code the service ends this socket with.
