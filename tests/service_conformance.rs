@@ -463,7 +463,8 @@ async fn item_27_rest_text_to_connection_is_a_server_text_message() {
     let id = connected["connectionId"].as_str().unwrap();
     let send = format!("connections/{id}/:send?api-version=2024-01-01");
     let api = HubApi::new(&service, HUB);
-    assert_eq!(api.post(&send, "text/plain", b"Hello World").await, 202);
+    api.expect_post(&send, "text/plain", b"Hello World", 202)
+        .await;
     assert_eq!(
         client.next_json().await,
         json!({"type": "message", "from": "server", "dataType": "text", "data": "Hello World"})
@@ -533,7 +534,7 @@ async fn item_33_rest_close_sends_disconnected_with_reason_then_close() {
     let id = connected["connectionId"].as_str().unwrap();
     let close = format!("connections/{id}?reason=kicked%20out&api-version=2024-01-01");
     let api = HubApi::new(&service, HUB);
-    assert_eq!(api.call(reqwest::Method::DELETE, &close).await, 204);
+    api.expect(reqwest::Method::DELETE, &close, 204).await;
     assert_eq!(
         client.next_json().await,
         json!({"type": "system", "event": "disconnected", "message": "kicked out"})

@@ -38,32 +38,24 @@ async fn send_to_all_maps_content_types_and_honours_excluded() {
     let (mut a, a_id) = connect(&service, "a").await;
     let (mut b, _) = connect(&service, "b").await;
     let path = format!(":send?api-version=2024-01-01");
-    assert_eq!(
-        api.post(&path, "application/json", br#""Hello""#).await,
-        202
-    );
+    api.expect_post(&path, "application/json", br#""Hello""#, 202)
+        .await;
     for client in [&mut a, &mut b] {
         assert_eq!(
             client.next_json().await,
             json!({"type": "message", "from": "server", "dataType": "json", "data": "Hello"})
         );
     }
-    assert_eq!(
-        api.post(&path, "application/octet-stream", &[1, 2, 3])
-            .await,
-        202
-    );
+    api.expect_post(&path, "application/octet-stream", &[1, 2, 3], 202)
+        .await;
     for client in [&mut a, &mut b] {
         let message = client.next_json().await;
         assert_eq!(message["dataType"], "binary");
         assert_eq!(message["data"], "AQID");
     }
     let excluding = format!(":send?excluded={a_id}&api-version=2024-01-01");
-    assert_eq!(
-        api.post(&excluding, "text/plain; charset=utf-8", b"not a")
-            .await,
-        202
-    );
+    api.expect_post(&excluding, "text/plain; charset=utf-8", b"not a", 202)
+        .await;
     assert_eq!(b.next_json().await["data"], "not a");
     a.expect_nothing_queued().await;
 }
@@ -75,20 +67,17 @@ async fn send_to_group_arrives_as_a_group_message_without_sender() {
     let (mut member, member_id) = connect(&service, "m").await;
     let (mut outsider, _) = connect(&service, "o").await;
     let path = format!("groups/room%201/connections/{member_id}");
-    assert_eq!(api.call(Method::PUT, &path).await, 200);
-    assert_eq!(
-        api.post("groups/room%201/:send", "text/plain", b"hi room")
-            .await,
-        202
-    );
+    api.expect(Method::PUT, &path, 200).await;
+    api.expect_post("groups/room%201/:send", "text/plain", b"hi room", 202)
+        .await;
     assert_eq!(
         member.next_json().await,
         json!({"type": "message", "from": "group", "group": "room 1", "dataType": "text", "data": "hi room"})
     );
     outsider.expect_nothing_queued().await;
-    assert_eq!(api.call(Method::HEAD, "groups/room%201").await, 200);
-    assert_eq!(api.call(Method::DELETE, &path).await, 204);
-    assert_eq!(api.call(Method::HEAD, "groups/room%201").await, 404);
+    api.expect(Method::HEAD, "groups/room%201", 200).await;
+    api.expect(Method::DELETE, &path, 204).await;
+    api.expect(Method::HEAD, "groups/room%201", 404).await;
     api.post("groups/room%201/:send", "text/plain", b"gone")
         .await;
     member.expect_nothing_queued().await;
@@ -101,15 +90,12 @@ async fn send_to_user_reaches_all_of_the_users_connections() {
     let (mut first, _) = connect(&service, "carol").await;
     let (mut second, _) = connect(&service, "carol").await;
     let (mut other, _) = connect(&service, "dave").await;
-    assert_eq!(
-        api.post("users/carol/:send", "text/plain", b"for carol")
-            .await,
-        202
-    );
+    api.expect_post("users/carol/:send", "text/plain", b"for carol", 202)
+        .await;
     assert_eq!(first.next_json().await["data"], "for carol");
     assert_eq!(second.next_json().await["data"], "for carol");
     other.expect_nothing_queued().await;
-    assert_eq!(api.call(Method::HEAD, "users/carol").await, 200);
+    api.expect(Method::HEAD, "users/carol", 200).await;
 }
 
 #[tokio::test]
@@ -119,14 +105,14 @@ async fn user_group_membership_applies_to_the_users_connections() {
     let (mut erin, _) = connect(&service, "erin").await;
     let (mut sender, _) = connect(&service, "s").await;
     let membership = format!("users/erin/groups/team");
-    assert_eq!(api.call(Method::PUT, &membership).await, 200);
+    api.expect(Method::PUT, &membership, 200).await;
     sender
         .send_json(json!({"type": "sendToGroup", "group": "team", "dataType": "text", "data": "hey", "ackId": 1}))
         .await;
     assert_eq!(sender.next_json().await, ack_ok(1));
     let message = erin.next_json().await;
     assert_eq!(message["fromUserId"], "s");
-    assert_eq!(api.call(Method::DELETE, &membership).await, 204);
+    api.expect(Method::DELETE, &membership, 204).await;
     sender
         .send_json(json!({"type": "sendToGroup", "group": "team", "dataType": "text", "data": "bye", "ackId": 2}))
         .await;
@@ -140,23 +126,22 @@ async fn connection_checks_and_close() {
     let api = HubApi::new(&service, HUB);
     let (mut client, id) = connect(&service, "f").await;
     let path = format!("connections/{id}");
-    assert_eq!(api.call(Method::HEAD, &path).await, 200);
-    assert_eq!(api.call(Method::HEAD, "connections/nope").await, 404);
-    assert_eq!(api.call(Method::DELETE, &path).await, 204);
+    api.expect(Method::HEAD, &path, 200).await;
+    api.expect(Method::HEAD, "connections/nope", 404).await;
+    api.expect(Method::DELETE, &path, 204).await;
     let disconnected = client.next_json().await;
     assert_eq!(disconnected["event"], "disconnected");
     assert_eq!(disconnected["message"], "ClosedByAppServer");
-    assert_eq!(api.call(Method::HEAD, &path).await, 404);
-    assert_eq!(
-        api.post(&format!("connections/{id}/:send"), "text/plain", b"late")
-            .await,
-        404
-    );
-    assert_eq!(
-        api.call(Method::PUT, &format!("groups/g/connections/{id}"))
-            .await,
-        404
-    );
+    api.expect(Method::HEAD, &path, 404).await;
+    api.expect_post(
+        &format!("connections/{id}/:send"),
+        "text/plain",
+        b"late",
+        404,
+    )
+    .await;
+    api.expect(Method::PUT, &format!("groups/g/connections/{id}"), 404)
+        .await;
 }
 
 #[tokio::test]
@@ -310,28 +295,26 @@ async fn send_permission_for_one_group_is_granted_checked_and_revoked() {
     let (mut client, id) = connect_without_roles(&service, "p").await;
     let permission = format!("permissions/sendToGroup/connections/{id}");
     let for_g = format!("{permission}?targetName=g&{V}");
-    assert_eq!(api.call(Method::HEAD, &for_g).await, 404);
+    api.expect(Method::HEAD, &for_g, 404).await;
     client
         .send_json(json!({"type": "sendToGroup", "group": "g", "dataType": "text", "data": "x", "ackId": 1}))
         .await;
     assert_eq!(client.next_json().await["error"]["name"], "Forbidden");
 
-    assert_eq!(api.call(Method::PUT, &for_g).await, 200);
-    assert_eq!(api.call(Method::HEAD, &for_g).await, 200);
+    api.expect(Method::PUT, &for_g, 200).await;
+    api.expect(Method::HEAD, &for_g, 200).await;
     // Granted for g only: not for another group, nor for every group.
     let for_h = format!("{permission}?targetName=h&{V}");
-    assert_eq!(api.call(Method::HEAD, &for_h).await, 404);
-    assert_eq!(
-        api.call(Method::HEAD, &format!("{permission}?{V}")).await,
-        404
-    );
+    api.expect(Method::HEAD, &for_h, 404).await;
+    api.expect(Method::HEAD, &format!("{permission}?{V}"), 404)
+        .await;
     client
         .send_json(json!({"type": "sendToGroup", "group": "g", "dataType": "text", "data": "x", "ackId": 2}))
         .await;
     assert_eq!(client.next_json().await, ack_ok(2));
 
-    assert_eq!(api.call(Method::DELETE, &for_g).await, 204);
-    assert_eq!(api.call(Method::HEAD, &for_g).await, 404);
+    api.expect(Method::DELETE, &for_g, 204).await;
+    api.expect(Method::HEAD, &for_g, 404).await;
     client
         .send_json(json!({"type": "sendToGroup", "group": "g", "dataType": "text", "data": "x", "ackId": 3}))
         .await;
@@ -344,19 +327,19 @@ async fn join_permission_without_target_covers_every_group() {
     let api = HubApi::new(&service, HUB);
     let (mut client, id) = connect_without_roles(&service, "q").await;
     let all = format!("permissions/joinLeaveGroup/connections/{id}?{V}");
-    assert_eq!(api.call(Method::HEAD, &all).await, 404);
+    api.expect(Method::HEAD, &all, 404).await;
     assert_eq!(client.join("a", 1).await["error"]["name"], "Forbidden");
-    assert_eq!(api.call(Method::PUT, &all).await, 200);
-    assert_eq!(api.call(Method::HEAD, &all).await, 200);
+    api.expect(Method::PUT, &all, 200).await;
+    api.expect(Method::HEAD, &all, 200).await;
     let for_b = format!("permissions/joinLeaveGroup/connections/{id}?targetName=b&{V}");
-    assert_eq!(api.call(Method::HEAD, &for_b).await, 200);
+    api.expect(Method::HEAD, &for_b, 200).await;
     assert_eq!(client.join("a", 2).await, ack_ok(2));
     assert_eq!(client.join("b", 3).await, ack_ok(3));
     // Revoking one group keeps the others; revoking with no target removes it entirely.
-    assert_eq!(api.call(Method::DELETE, &for_b).await, 204);
+    api.expect(Method::DELETE, &for_b, 204).await;
     assert_eq!(client.join("b", 4).await["error"]["name"], "Forbidden");
     assert_eq!(client.join("c", 5).await, ack_ok(5));
-    assert_eq!(api.call(Method::DELETE, &all).await, 204);
+    api.expect(Method::DELETE, &all, 204).await;
     assert_eq!(client.join("c", 6).await["error"]["name"], "Forbidden");
 }
 
@@ -367,7 +350,7 @@ async fn permission_requests_for_unknown_connections_or_permissions_fail() {
     let (_client, id) = connect_without_roles(&service, "r").await;
     let unknown = format!("permissions/sendToGroup/connections/nope?targetName=g&{V}");
     for method in [Method::PUT, Method::DELETE, Method::HEAD] {
-        assert_eq!(api.call(method.clone(), &unknown).await, 404, "{method}");
+        api.expect(method, &unknown, 404).await;
     }
     let bad_permission = format!("permissions/invoke/connections/{id}?{V}");
     let (status, body) = api.json(Method::PUT, &bad_permission).await;
@@ -399,16 +382,10 @@ async fn connection_and_user_can_be_removed_from_all_groups() {
             assert_eq!(client.join(group, i as u64 + 1).await, ack_ok(i as u64 + 1));
         }
     }
-    assert_eq!(
-        api.call(Method::DELETE, &format!("connections/{a_id}/groups?{V}"))
-            .await,
-        204
-    );
-    assert_eq!(
-        api.call(Method::DELETE, &format!("users/b/groups?{V}"))
-            .await,
-        204
-    );
+    let connection_groups = format!("connections/{a_id}/groups?{V}");
+    api.expect(Method::DELETE, &connection_groups, 204).await;
+    api.expect(Method::DELETE, &format!("users/b/groups?{V}"), 204)
+        .await;
     for (ack, group) in [(1, "x"), (2, "y")] {
         sender
             .send_json(json!({"type": "sendToGroup", "group": group, "dataType": "text", "data": "hi", "ackId": ack}))
@@ -420,10 +397,8 @@ async fn connection_and_user_can_be_removed_from_all_groups() {
     }
     // Both groups are now empty, so they no longer exist.
     for group in ["x", "y"] {
-        assert_eq!(
-            api.call(Method::HEAD, &format!("groups/{group}?{V}")).await,
-            404
-        );
+        api.expect(Method::HEAD, &format!("groups/{group}?{V}"), 404)
+            .await;
     }
 }
 
@@ -441,14 +416,12 @@ async fn close_connections_of_a_user_a_group_and_the_hub() {
     let (mut u1, _) = connect(&service, "u").await;
     let (mut u2, _) = connect(&service, "u").await;
     let (mut other, _) = connect(&service, "o").await;
-    assert_eq!(
-        api.call(
-            Method::POST,
-            &format!("users/u/:closeConnections?reason=user%20done&{V}")
-        )
-        .await,
-        204
-    );
+    api.expect(
+        Method::POST,
+        &format!("users/u/:closeConnections?reason=user%20done&{V}"),
+        204,
+    )
+    .await;
     expect_closed_with_reason(&mut u1, "user done").await;
     expect_closed_with_reason(&mut u2, "user done").await;
     other.expect_nothing_queued().await;
@@ -460,27 +433,23 @@ async fn close_connections_of_a_user_a_group_and_the_hub() {
         assert_eq!(client.join("room", 1).await, ack_ok(1));
     }
     let (mut g4, g4_id) = connect(&service, "g4").await;
-    assert_eq!(
-        api.call(
-            Method::POST,
-            &format!("groups/room/:closeConnections?reason=room%20closed&excluded={g1_id}&{V}")
-        )
-        .await,
-        204
-    );
+    api.expect(
+        Method::POST,
+        &format!("groups/room/:closeConnections?reason=room%20closed&excluded={g1_id}&{V}"),
+        204,
+    )
+    .await;
     expect_closed_with_reason(&mut g2, "room closed").await;
     expect_closed_with_reason(&mut g3, "room closed").await;
     g1.expect_nothing_queued().await;
     other.expect_nothing_queued().await;
 
-    assert_eq!(
-        api.call(
-            Method::POST,
-            &format!(":closeConnections?excluded={g4_id}&{V}")
-        )
-        .await,
-        204
-    );
+    api.expect(
+        Method::POST,
+        &format!(":closeConnections?excluded={g4_id}&{V}"),
+        204,
+    )
+    .await;
     expect_closed_with_reason(&mut g1, "ClosedByAppServer").await;
     expect_closed_with_reason(&mut other, "ClosedByAppServer").await;
     g4.expect_nothing_queued().await;
@@ -538,10 +507,8 @@ async fn unimplemented_api_operations_answer_501() {
         assert_eq!(body["code"], "NotImplemented", "{method} {path}");
     }
     // A HEAD must not read as a silent "no".
-    assert_eq!(
-        api.call(Method::HEAD, &format!("some/thing?{V}")).await,
-        501
-    );
+    api.expect(Method::HEAD, &format!("some/thing?{V}"), 501)
+        .await;
 }
 
 #[tokio::test]
@@ -560,7 +527,7 @@ async fn generate_token_refuses_client_types_other_than_default() {
         );
     }
     let default = format!(":generateToken?clientType=Default&{V}");
-    assert_eq!(api.call(Method::POST, &default).await, 200);
+    api.expect(Method::POST, &default, 200).await;
 }
 
 #[tokio::test]
@@ -568,7 +535,7 @@ async fn user_group_membership_is_remembered_for_later_connections() {
     let service = start().await;
     let api = HubApi::new(&service, HUB);
     let membership = format!("users/late/groups/team?{V}");
-    assert_eq!(api.call(Method::PUT, &membership).await, 200);
+    api.expect(Method::PUT, &membership, 200).await;
     let (mut late, _) = connect(&service, "late").await;
     let (mut sender, _) = connect(&service, "s").await;
     sender
@@ -578,7 +545,7 @@ async fn user_group_membership_is_remembered_for_later_connections() {
     assert_eq!(late.next_json().await["data"], "welcome");
 
     // Once removed, the user's next connections no longer join.
-    assert_eq!(api.call(Method::DELETE, &membership).await, 204);
+    api.expect(Method::DELETE, &membership, 204).await;
     let (mut later, _) = connect(&service, "late").await;
     sender
         .send_json(json!({"type": "sendToGroup", "group": "team", "dataType": "text", "data": "again", "ackId": 2}))

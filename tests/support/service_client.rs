@@ -461,6 +461,18 @@ impl<'a> HubApi<'a> {
         response.status().as_u16()
     }
 
+    /// Asserts the status of a request with no body.
+    pub async fn expect(&self, method: reqwest::Method, path: &str, status: u16) {
+        let answered = self.call(method.clone(), path).await;
+        assert_eq!(answered, status, "{method} {path}");
+    }
+
+    /// Asserts the status of a POST with a body.
+    pub async fn expect_post(&self, path: &str, content_type: &str, body: &[u8], status: u16) {
+        let answered = self.post(path, content_type, body).await;
+        assert_eq!(answered, status, "POST {path} ({content_type})");
+    }
+
     /// The status and JSON body (`Null` when there is none) of a request with no body.
     pub async fn json(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
         let response = self.request(method, path, None, Vec::new()).await;
