@@ -654,32 +654,14 @@ async fn item_38_late_wrong_or_unknown_recovery_is_closed_1008() {
     member.drop_abruptly();
     let mut wrong = connected.clone();
     wrong["reconnectionToken"] = json!("forged");
-    assert_eq!(
-        refused_recovery(&service, &wrong, RELIABLE).await,
-        (
-            1008,
-            "The reconnection token is not valid for this connection.".into()
-        )
-    );
+    expect_recovery_refused(&service, &wrong, RELIABLE, BAD_RECONNECTION_TOKEN).await;
     // Unknown connection id.
     let mut unknown = connected.clone();
     unknown["connectionId"] = json!("no-such-connection");
-    assert_eq!(
-        refused_recovery(&service, &unknown, RELIABLE).await,
-        (
-            1008,
-            "The reconnection token is not valid for this connection.".into()
-        )
-    );
+    expect_recovery_refused(&service, &unknown, RELIABLE, BAD_RECONNECTION_TOKEN).await;
     // After the window.
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(
-        refused_recovery(&service, &connected, RELIABLE).await,
-        (
-            1008,
-            "The connection does not exist or its recovery window has passed.".into()
-        )
-    );
+    expect_recovery_refused(&service, &connected, RELIABLE, SESSION_GONE).await;
 }
 
 #[tokio::test]
@@ -689,19 +671,13 @@ async fn item_39_non_reliable_connection_cannot_be_recovered() {
     client.drop_abruptly();
     // It has no reconnection token; nor is recovery possible without the reliable subprotocol.
     for (protocol, reason) in [
-        (
-            RELIABLE,
-            "The reconnection token is not valid for this connection.",
-        ),
+        (RELIABLE, BAD_RECONNECTION_TOKEN),
         (
             JSON,
             "Recovery needs the json.reliable.webpubsub.azure.v1 subprotocol.",
         ),
     ] {
-        assert_eq!(
-            refused_recovery(&service, &connected, protocol).await,
-            (1008, reason.into())
-        );
+        expect_recovery_refused(&service, &connected, protocol, reason).await;
     }
 }
 
@@ -716,13 +692,7 @@ async fn item_40_over_1000_unacked_closes_1008_and_recovery_fails() {
     assert_eq!(ending, Ending::Closed(1008));
     let last = seen.last().and_then(|m| m.to_text().ok()).unwrap_or("");
     assert!(last.contains("disconnected"), "{last}");
-    assert_eq!(
-        refused_recovery(&service, &connected, RELIABLE).await,
-        (
-            1008,
-            "The connection does not exist or its recovery window has passed.".into()
-        )
-    );
+    expect_recovery_refused(&service, &connected, RELIABLE, SESSION_GONE).await;
 }
 
 #[tokio::test]
@@ -730,13 +700,7 @@ async fn item_41_client_close_1000_ends_the_session() {
     let service = start().await;
     let (client, connected) = reliable_client(&service, None, &[]).await;
     client.close_with(1000).await;
-    assert_eq!(
-        refused_recovery(&service, &connected, RELIABLE).await,
-        (
-            1008,
-            "The connection does not exist or its recovery window has passed.".into()
-        )
-    );
+    expect_recovery_refused(&service, &connected, RELIABLE, SESSION_GONE).await;
 }
 
 #[tokio::test]
@@ -788,13 +752,7 @@ async fn item_41c_client_close_without_a_code_ends_the_session_like_1000() {
     let id = connected["connectionId"].as_str().unwrap().to_string();
     assert_eq!(client.close_handshake(None).await.0, Ending::Closed(1005));
     assert_eq!(connection_status(&service, HUB, &id).await, 404);
-    assert_eq!(
-        refused_recovery(&service, &connected, RELIABLE).await,
-        (
-            1008,
-            "The connection does not exist or its recovery window has passed.".into()
-        )
-    );
+    expect_recovery_refused(&service, &connected, RELIABLE, SESSION_GONE).await;
 }
 
 #[tokio::test]

@@ -37,8 +37,8 @@ async fn send_to_all_maps_content_types_and_honours_excluded() {
     let api = HubApi::new(&service, HUB);
     let (mut a, a_id) = connect(&service, "a").await;
     let (mut b, _) = connect(&service, "b").await;
-    let path = format!(":send?api-version=2024-01-01");
-    api.expect_post(&path, "application/json", br#""Hello""#, 202)
+    let path = ":send?api-version=2024-01-01";
+    api.expect_post(path, "application/json", br#""Hello""#, 202)
         .await;
     for client in [&mut a, &mut b] {
         assert_eq!(
@@ -46,7 +46,7 @@ async fn send_to_all_maps_content_types_and_honours_excluded() {
             json!({"type": "message", "from": "server", "dataType": "json", "data": "Hello"})
         );
     }
-    api.expect_post(&path, "application/octet-stream", &[1, 2, 3], 202)
+    api.expect_post(path, "application/octet-stream", &[1, 2, 3], 202)
         .await;
     for client in [&mut a, &mut b] {
         let message = client.next_json().await;
@@ -104,15 +104,15 @@ async fn user_group_membership_applies_to_the_users_connections() {
     let api = HubApi::new(&service, HUB);
     let (mut erin, _) = connect(&service, "erin").await;
     let (mut sender, _) = connect(&service, "s").await;
-    let membership = format!("users/erin/groups/team");
-    api.expect(Method::PUT, &membership, 200).await;
+    let membership = "users/erin/groups/team";
+    api.expect(Method::PUT, membership, 200).await;
     sender
         .send_json(json!({"type": "sendToGroup", "group": "team", "dataType": "text", "data": "hey", "ackId": 1}))
         .await;
     assert_eq!(sender.next_json().await, ack_ok(1));
     let message = erin.next_json().await;
     assert_eq!(message["fromUserId"], "s");
-    api.expect(Method::DELETE, &membership, 204).await;
+    api.expect(Method::DELETE, membership, 204).await;
     sender
         .send_json(json!({"type": "sendToGroup", "group": "team", "dataType": "text", "data": "bye", "ackId": 2}))
         .await;
@@ -416,12 +416,8 @@ async fn close_connections_of_a_user_a_group_and_the_hub() {
     let (mut u1, _) = connect(&service, "u").await;
     let (mut u2, _) = connect(&service, "u").await;
     let (mut other, _) = connect(&service, "o").await;
-    api.expect(
-        Method::POST,
-        &format!("users/u/:closeConnections?reason=user%20done&{V}"),
-        204,
-    )
-    .await;
+    let close = format!("users/u/:closeConnections?reason=user%20done&{V}");
+    api.expect(Method::POST, &close, 204).await;
     expect_closed_with_reason(&mut u1, "user done").await;
     expect_closed_with_reason(&mut u2, "user done").await;
     other.expect_nothing_queued().await;
@@ -433,23 +429,15 @@ async fn close_connections_of_a_user_a_group_and_the_hub() {
         assert_eq!(client.join("room", 1).await, ack_ok(1));
     }
     let (mut g4, g4_id) = connect(&service, "g4").await;
-    api.expect(
-        Method::POST,
-        &format!("groups/room/:closeConnections?reason=room%20closed&excluded={g1_id}&{V}"),
-        204,
-    )
-    .await;
+    let close = format!("groups/room/:closeConnections?reason=room%20closed&excluded={g1_id}&{V}");
+    api.expect(Method::POST, &close, 204).await;
     expect_closed_with_reason(&mut g2, "room closed").await;
     expect_closed_with_reason(&mut g3, "room closed").await;
     g1.expect_nothing_queued().await;
     other.expect_nothing_queued().await;
 
-    api.expect(
-        Method::POST,
-        &format!(":closeConnections?excluded={g4_id}&{V}"),
-        204,
-    )
-    .await;
+    let close = format!(":closeConnections?excluded={g4_id}&{V}");
+    api.expect(Method::POST, &close, 204).await;
     expect_closed_with_reason(&mut g1, "ClosedByAppServer").await;
     expect_closed_with_reason(&mut other, "ClosedByAppServer").await;
     g4.expect_nothing_queued().await;

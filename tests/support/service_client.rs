@@ -128,6 +128,27 @@ pub async fn refused_recovery(
         .await
 }
 
+/// The reason a recovery of a session that ended (or never was) is refused with.
+pub const SESSION_GONE: &str = "The connection does not exist or its recovery window has passed.";
+/// The reason a recovery with a reconnection token not minted for that connection is refused.
+pub const BAD_RECONNECTION_TOKEN: &str = "The reconnection token is not valid for this connection.";
+
+/// Asserts that recovering the session `connected` started, over `protocol`, is refused
+/// with close 1008 and `reason`.
+pub async fn expect_recovery_refused(
+    service: &RunningService,
+    connected: &Value,
+    protocol: &str,
+    reason: &str,
+) {
+    let refusal = refused_recovery(service, connected, protocol).await;
+    assert_eq!(
+        refusal,
+        (1008, reason.to_string()),
+        "recovery over {protocol}"
+    );
+}
+
 pub fn client_url(service: &RunningService, hub: &str, token: &str) -> String {
     format!(
         "ws://{}/client/hubs/{hub}?access_token={token}",

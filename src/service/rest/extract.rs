@@ -188,6 +188,14 @@ impl FromRequestParts<Registered> for PermissionRequest {
     }
 }
 
+impl PermissionRequest {
+    pub(crate) fn log(&self, what: &str) {
+        let group = self.target.as_deref().unwrap_or("(all)");
+        let permission = self.permission;
+        tracing::info!(connection_id = %self.connection.id, ?permission, group, "{what}");
+    }
+}
+
 /// The body as a payload, its data type from Content-Type.
 pub(crate) struct Body(pub Payload);
 

@@ -256,26 +256,20 @@ pub(crate) async fn list_group_connections(
 /// `PUT /api/hubs/{hub}/permissions/{permission}/connections/{id}?targetName=…` (no
 /// targetName: every group)
 pub(crate) async fn grant_permission(request: PermissionRequest) -> RestResult {
-    let PermissionRequest {
-        permission,
-        connection,
-        target,
-    } = request;
-    connection.grant(permission, target.as_deref());
-    tracing::info!(connection_id = %connection.id, ?permission, group = target.as_deref().unwrap_or("(all)"), "granted permission (REST)");
+    request
+        .connection
+        .grant(request.permission, request.target.as_deref());
+    request.log("granted permission (REST)");
     status(StatusCode::OK)
 }
 
 /// `DELETE /api/hubs/{hub}/permissions/{permission}/connections/{id}?targetName=…` (no
 /// targetName: revoked entirely, token roles included)
 pub(crate) async fn revoke_permission(request: PermissionRequest) -> RestResult {
-    let PermissionRequest {
-        permission,
-        connection,
-        target,
-    } = request;
-    connection.revoke(permission, target.as_deref());
-    tracing::info!(connection_id = %connection.id, ?permission, group = target.as_deref().unwrap_or("(all)"), "revoked permission (REST)");
+    request
+        .connection
+        .revoke(request.permission, request.target.as_deref());
+    request.log("revoked permission (REST)");
     status(StatusCode::NO_CONTENT)
 }
 

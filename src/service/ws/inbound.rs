@@ -173,31 +173,34 @@ impl SocketContext {
         })
     }
 
+    /// Joins (`join`) or leaves a group, if the connection may.
+    fn change_membership(&self, group: &str, join: bool) -> Result<(), AckError> {
+        let connection = &self.connection;
+        let verb = if join { "join" } else { "leave" };
+        if !connection.can_join_leave(group) {
+            return Err(ack_error(
+                AckErrorName::Forbidden,
+                format!("The client does not have permission to {verb} group '{group}'."),
+            ));
+        }
+        if join {
+            self.hub.join(&connection.id, group);
+        } else {
+            self.hub.leave(&connection.id, group);
+        }
+        tracing::info!(hub = %self.hub.name, connection_id = %connection.id, %group, "{verb} group");
+        Ok(())
+    }
+
     fn on_message(&self, message: ClientMessage) -> Result<(), CloseCause> {
         let connection = &self.connection;
         match message {
-            ClientMessage::JoinGroup { group, ack_id } => self.acked(ack_id, || {
-                if !connection.can_join_leave(&group) {
-                    return Err(ack_error(
-                        AckErrorName::Forbidden,
-                        format!("The client does not have permission to join group '{group}'."),
-                    ));
-                }
-                self.hub.join(&connection.id, &group);
-                tracing::info!(hub = %self.hub.name, connection_id = %connection.id, %group, "joined group");
-                Ok(())
-            }),
-            ClientMessage::LeaveGroup { group, ack_id } => self.acked(ack_id, || {
-                if !connection.can_join_leave(&group) {
-                    return Err(ack_error(
-                        AckErrorName::Forbidden,
-                        format!("The client does not have permission to leave group '{group}'."),
-                    ));
-                }
-                self.hub.leave(&connection.id, &group);
-                tracing::info!(hub = %self.hub.name, connection_id = %connection.id, %group, "left group");
-                Ok(())
-            }),
+            ClientMessage::JoinGroup { group, ack_id } => {
+                self.acked(ack_id, || self.change_membership(&group, true))
+            }
+            ClientMessage::LeaveGroup { group, ack_id } => {
+                self.acked(ack_id, || self.change_membership(&group, false))
+            }
             ClientMessage::SendToGroup {
                 group,
                 ack_id,
