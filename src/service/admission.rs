@@ -16,22 +16,22 @@ pub(crate) const TOKEN_SKEW_SECS: i64 = 300;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct UpgradeRequest<'a> {
     /// The hub from `/client/hubs/{hub}`, if the request used that path.
-    pub path_hub: Option<&'a str>,
-    pub query: Option<&'a str>,
-    pub headers: &'a HeaderMap,
+    pub(crate) path_hub: Option<&'a str>,
+    pub(crate) query: Option<&'a str>,
+    pub(crate) headers: &'a HeaderMap,
     /// Why the request is not a WebSocket upgrade, when it is not one.
-    pub not_upgrade: Option<&'a str>,
+    pub(crate) not_upgrade: Option<&'a str>,
 }
 
 /// What admission checks a request against.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Gate<'a> {
-    pub access_key: &'a str,
-    pub allow_anonymous: bool,
+    pub(crate) access_key: &'a str,
+    pub(crate) allow_anonymous: bool,
     /// Signs this service run's reconnection tokens.
-    pub reconnection_secret: &'a str,
+    pub(crate) reconnection_secret: &'a str,
     /// Unix seconds.
-    pub now: i64,
+    pub(crate) now: i64,
 }
 
 /// What a simple client's frames do.
@@ -50,10 +50,10 @@ pub(crate) enum SimpleMode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Admitted {
     /// As the client wrote it (the registry compares hub names case-insensitively).
-    pub hub: String,
-    pub subprotocol: Option<Subprotocol>,
-    pub kind: ClientKind,
-    pub purpose: Purpose,
+    pub(crate) hub: String,
+    pub(crate) subprotocol: Option<Subprotocol>,
+    pub(crate) kind: ClientKind,
+    pub(crate) purpose: Purpose,
 }
 
 /// What the upgraded socket is for.
@@ -72,8 +72,8 @@ pub(crate) enum Purpose {
 /// A refused request: an HTTP status and a plain-text reason the client shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Rejection {
-    pub status: StatusCode,
-    pub reason: String,
+    pub(crate) status: StatusCode,
+    pub(crate) reason: String,
 }
 
 impl Rejection {

@@ -22,14 +22,14 @@ use super::session::{CloseCause, Connection, Delivered, Delivery, Limits};
 /// Settings every hub shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub access_key: String,
-    pub allow_anonymous: bool,
-    pub recovery_window: Duration,
+    pub(crate) access_key: String,
+    pub(crate) allow_anonymous: bool,
+    pub(crate) recovery_window: Duration,
     /// WebSocket ping interval; a socket silent for `SILENT_PINGS` intervals is dropped.
-    pub keepalive_interval: Duration,
-    pub limits: Limits,
+    pub(crate) keepalive_interval: Duration,
+    pub(crate) limits: Limits,
     /// Signs reconnection tokens; random per service run, so tokens die with the process.
-    pub reconnection_secret: String,
+    pub(crate) reconnection_secret: String,
     next_epoch: AtomicU64,
     active_sockets: AtomicUsize,
     sockets_done: Notify,
@@ -96,7 +96,7 @@ type HubMap = RwLock<HashMap<String, Arc<Hub>>>;
 #[derive(Debug)]
 pub(crate) struct Registry {
     hubs: Arc<HubMap>,
-    pub shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl Registry {
@@ -186,7 +186,7 @@ impl HubState {
 /// One hub.
 #[derive(Debug)]
 pub(crate) struct Hub {
-    pub name: String,
+    pub(crate) name: String,
     state: Mutex<HubState>,
     /// The registry's map, to leave it when unused (empty for a vacant hub).
     registry: Weak<HubMap>,

@@ -68,21 +68,21 @@ pub const DEV_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
 /// The default port, as the official emulator's.
 pub const DEFAULT_PORT: u16 = 8080;
 /// How long a dropped reliable session waits for recovery (protocol.md §5).
-pub const DEFAULT_RECOVERY_WINDOW: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_RECOVERY_WINDOW: Duration = Duration::from_secs(30);
 /// How often the service pings each socket (the cloud service's default keepalive).
-pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
+pub(crate) const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
 /// Frames a connection's outbound queue holds before it is closed as a slow client.
-pub const DEFAULT_OUTBOUND_QUEUE_FRAMES: usize = 8192;
+pub(crate) const DEFAULT_OUTBOUND_QUEUE_FRAMES: usize = 8192;
 /// Written but un-acked data messages a reliable session may have in flight (protocol.md §5).
-pub const RELIABLE_BUFFER_MESSAGES: usize = 1000;
+pub(crate) const RELIABLE_BUFFER_MESSAGES: usize = 1000;
 /// Written but un-acked bytes a reliable session may have in flight (protocol.md §5).
-pub const RELIABLE_BUFFER_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const RELIABLE_BUFFER_BYTES: usize = 16 * 1024 * 1024;
 /// How long a reliable session at its in-flight cap, with more to send, may go without an
 /// ack before it is closed as buffer-full (SDKs ack at least every second).
-pub const RELIABLE_ACK_GRACE: Duration = Duration::from_secs(3);
+pub(crate) const RELIABLE_ACK_GRACE: Duration = Duration::from_secs(3);
 /// How long, per episode, a publishing socket stops reading while a recipient's queue is past
 /// half its bound; a recipient that has not drained to a quarter by then is left to overflow.
-pub const PUBLISHER_BACKPRESSURE: Duration = Duration::from_millis(250);
+pub(crate) const PUBLISHER_BACKPRESSURE: Duration = Duration::from_millis(250);
 
 /// How to run the service.
 #[derive(Debug, Clone)]

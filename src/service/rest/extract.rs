@@ -52,9 +52,9 @@ pub(super) fn check_group(group: &str) -> Result<(), RestError> {
 /// not hold, and `registry.fill` is how a handler adds state that must be kept.
 pub(crate) struct ApiHub {
     /// As the caller wrote it.
-    pub name: String,
-    pub hub: Arc<Hub>,
-    pub registry: Registered,
+    pub(crate) name: String,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) registry: Registered,
 }
 
 impl FromRequestParts<Registered> for ApiHub {
@@ -152,9 +152,9 @@ impl<S: Send + Sync> FromRequestParts<S> for CloseReason {
 /// A permission request: the permission of the path, the live connection it names and the
 /// optional `?targetName=` group (none: every group).
 pub(crate) struct PermissionRequest {
-    pub permission: Permission,
-    pub connection: Arc<Connection>,
-    pub target: Option<String>,
+    pub(crate) permission: Permission,
+    pub(crate) connection: Arc<Connection>,
+    pub(crate) target: Option<String>,
 }
 
 impl FromRequestParts<Registered> for PermissionRequest {

@@ -52,10 +52,10 @@ pub(crate) enum Delivered {
 /// Why the service ends a session, with the close code and the text the client sees.
 #[derive(Debug, Clone)]
 pub(crate) struct CloseCause {
-    pub code: u16,
-    pub reason: String,
+    pub(crate) code: u16,
+    pub(crate) reason: String,
     /// Drop queued frames first (the client is not reading them anyway).
-    pub discard_queued: bool,
+    pub(crate) discard_queued: bool,
 }
 
 impl CloseCause {

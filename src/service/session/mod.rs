@@ -55,30 +55,30 @@ impl ClientKind {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
     /// Frames waiting for the socket writer before a connection counts as slow.
-    pub queue_frames: usize,
+    pub(crate) queue_frames: usize,
     /// Bytes waiting for the socket writer before a connection counts as slow.
-    pub queue_bytes: usize,
+    pub(crate) queue_bytes: usize,
     /// Written but un-acked data messages a reliable session may have in flight.
-    pub reliable_messages: usize,
+    pub(crate) reliable_messages: usize,
     /// Written but un-acked bytes a reliable session may have in flight.
-    pub reliable_bytes: usize,
+    pub(crate) reliable_bytes: usize,
     /// How long the writer waits for an ack while the in-flight cap holds data back before
     /// it closes the session as buffer-full.
-    pub ack_grace: Duration,
+    pub(crate) ack_grace: Duration,
     /// How long a publisher may be held back, per episode, while a recipient's queue is past
     /// half its bound; after that the recipient is left to overflow.
-    pub backpressure: Duration,
+    pub(crate) backpressure: Duration,
 }
 
 /// One socket serving a connection. A reliable session gets a new attachment on recovery.
 #[derive(Debug)]
 pub(crate) struct Attachment {
-    pub epoch: u64,
+    pub(crate) epoch: u64,
     /// Wakes the socket writer when the queue goes from empty to non-empty.
-    pub wake: Notify,
+    pub(crate) wake: Notify,
     /// Tells the socket task to stop: the session was closed by the service or moved to a
     /// newer socket.
-    pub cancel: Notify,
+    pub(crate) cancel: Notify,
 }
 
 impl Attachment {
@@ -126,9 +126,9 @@ struct State {
 /// A client connection.
 #[derive(Debug)]
 pub(crate) struct Connection {
-    pub id: Arc<str>,
-    pub user_id: Option<Arc<str>>,
-    pub kind: ClientKind,
+    pub(crate) id: Arc<str>,
+    pub(crate) user_id: Option<Arc<str>>,
+    pub(crate) kind: ClientKind,
     /// From the token's roles; the REST permission API changes them at runtime.
     permissions: RwLock<Permissions>,
     limits: Limits,
