@@ -149,22 +149,18 @@ impl<S: Send + Sync> FromRequestParts<S> for CloseReason {
     }
 }
 
-/// A permission request: the permission of the path, the live connection it names and the
+/// A permission request: the permission of the path, the connection it names and the
 /// optional `?targetName=` group (none: every group).
 pub(crate) struct PermissionRequest {
     pub(crate) permission: Permission,
-    pub(crate) connection: Arc<Connection>,
+    connection_id: String,
     pub(crate) target: Option<String>,
 }
 
-impl FromRequestParts<Registered> for PermissionRequest {
+impl<S: Send + Sync> FromRequestParts<S> for PermissionRequest {
     type Rejection = RestError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        registry: &Registered,
-    ) -> Result<Self, Self::Rejection> {
-        let ApiHub { hub, .. } = ApiHub::from_request_parts(parts, registry).await?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let name = path_param(parts, "permission").await?;
         let permission = Permission::from_name(&name).ok_or_else(|| {
             RestError::bad_request(format!(
@@ -175,24 +171,52 @@ impl FromRequestParts<Registered> for PermissionRequest {
         if let Some(group) = &target {
             check_group(group)?;
         }
-        let ConnectionId(id) = ConnectionId::from_request_parts(parts, registry).await?;
-        let connection = hub
-            .get(&id)
-            .filter(|c| !c.is_closed())
-            .ok_or_else(|| RestError::not_found(format!("connection '{id}' not found")))?;
+        let ConnectionId(connection_id) = ConnectionId::from_request_parts(parts, state).await?;
         Ok(PermissionRequest {
             permission,
-            connection,
+            connection_id,
             target,
         })
     }
 }
 
 impl PermissionRequest {
+    /// The live connection the request names, in `hub`.
+    pub(crate) fn connection(&self, hub: &Hub) -> Result<Arc<Connection>, RestError> {
+        let id = &self.connection_id;
+        hub.get(id)
+            .filter(|c| !c.is_closed())
+            .ok_or_else(|| RestError::not_found(format!("connection '{id}' not found")))
+    }
+
     pub(crate) fn log(&self, what: &str) {
         let group = self.target.as_deref().unwrap_or("(all)");
         let permission = self.permission;
-        tracing::info!(connection_id = %self.connection.id, ?permission, group, "{what}");
+        tracing::info!(connection_id = %self.connection_id, ?permission, group, "{what}");
+    }
+}
+
+/// How a REST close ends connections: `?reason=` (see `CloseReason`) and the connection ids
+/// in `?excluded=…` it spares.
+pub(crate) struct CloseRequest {
+    cause: CloseCause,
+    excluded: Excluded,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CloseRequest {
+    type Rejection = RestError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let CloseReason(cause) = CloseReason::from_request_parts(parts, state).await?;
+        let excluded = Excluded::from_request_parts(parts, state).await?;
+        Ok(CloseRequest { cause, excluded })
+    }
+}
+
+impl CloseRequest {
+    /// Closes each of `connections` not excluded; returns how many were closed.
+    pub(crate) fn close(&self, hub: &Hub, connections: &[Arc<Connection>]) -> usize {
+        hub.close_connections(connections, &self.cause, |c| self.excluded.contains(c))
     }
 }
 

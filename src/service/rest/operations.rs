@@ -9,8 +9,8 @@ use axum::response::IntoResponse;
 use serde::Serialize;
 
 use super::extract::{
-    ApiHub, Body, CloseReason, ConnectionId, Excluded, Group, PermissionRequest, User, check_group,
-    query_value, query_values,
+    ApiHub, Body, CloseReason, CloseRequest, ConnectionId, Excluded, Group, PermissionRequest,
+    User, check_group, query_value, query_values,
 };
 use super::{RestError, RestResult};
 use crate::auth::token::{self, Claims, unix_now};
@@ -150,10 +150,9 @@ pub(crate) async fn close_connection(
 /// `POST /api/hubs/{hub}/:closeConnections?reason=…&excluded=…`
 pub(crate) async fn close_all_connections(
     ApiHub { hub, .. }: ApiHub,
-    CloseReason(cause): CloseReason,
-    excluded: Excluded,
+    close: CloseRequest,
 ) -> RestResult {
-    let closed = hub.close_connections(&hub.connections(), &cause, |c| excluded.contains(c));
+    let closed = close.close(&hub, &hub.connections());
     tracing::info!(hub = %hub.name, closed, "closed all connections (REST)");
     status(StatusCode::NO_CONTENT)
 }
@@ -162,14 +161,13 @@ pub(crate) async fn close_all_connections(
 pub(crate) async fn close_group_connections(
     ApiHub { hub, .. }: ApiHub,
     Group(group): Group,
-    CloseReason(cause): CloseReason,
-    excluded: Excluded,
+    close: CloseRequest,
 ) -> RestResult {
     let members: Vec<Arc<Connection>> = hub
         .group_members(&group)
         .map(|m| m.to_vec())
         .unwrap_or_default();
-    let closed = hub.close_connections(&members, &cause, |c| excluded.contains(c));
+    let closed = close.close(&hub, &members);
     tracing::info!(hub = %hub.name, %group, closed, "closed a group's connections (REST)");
     status(StatusCode::NO_CONTENT)
 }
@@ -178,11 +176,9 @@ pub(crate) async fn close_group_connections(
 pub(crate) async fn close_user_connections(
     ApiHub { hub, .. }: ApiHub,
     User(user): User,
-    CloseReason(cause): CloseReason,
-    excluded: Excluded,
+    close: CloseRequest,
 ) -> RestResult {
-    let connections = hub.user_connections(&user);
-    let closed = hub.close_connections(&connections, &cause, |c| excluded.contains(c));
+    let closed = close.close(&hub, &hub.user_connections(&user));
     tracing::info!(hub = %hub.name, user_id = %user, closed, "closed a user's connections (REST)");
     status(StatusCode::NO_CONTENT)
 }
@@ -255,31 +251,38 @@ pub(crate) async fn list_group_connections(
 
 /// `PUT /api/hubs/{hub}/permissions/{permission}/connections/{id}?targetName=…` (no
 /// targetName: every group)
-pub(crate) async fn grant_permission(request: PermissionRequest) -> RestResult {
-    request
-        .connection
-        .grant(request.permission, request.target.as_deref());
+pub(crate) async fn grant_permission(
+    ApiHub { hub, .. }: ApiHub,
+    request: PermissionRequest,
+) -> RestResult {
+    let target = request.target.as_deref();
+    request.connection(&hub)?.grant(request.permission, target);
     request.log("granted permission (REST)");
     status(StatusCode::OK)
 }
 
 /// `DELETE /api/hubs/{hub}/permissions/{permission}/connections/{id}?targetName=…` (no
 /// targetName: revoked entirely, token roles included)
-pub(crate) async fn revoke_permission(request: PermissionRequest) -> RestResult {
-    request
-        .connection
-        .revoke(request.permission, request.target.as_deref());
+pub(crate) async fn revoke_permission(
+    ApiHub { hub, .. }: ApiHub,
+    request: PermissionRequest,
+) -> RestResult {
+    let target = request.target.as_deref();
+    request.connection(&hub)?.revoke(request.permission, target);
     request.log("revoked permission (REST)");
     status(StatusCode::NO_CONTENT)
 }
 
 /// `HEAD /api/hubs/{hub}/permissions/{permission}/connections/{id}?targetName=…` — 200 if
 /// held (for that group, or with no targetName for every group), else 404.
-pub(crate) async fn check_permission(request: PermissionRequest) -> RestResult {
+pub(crate) async fn check_permission(
+    ApiHub { hub, .. }: ApiHub,
+    request: PermissionRequest,
+) -> RestResult {
     let target = request.target.as_deref();
     exists(
         request
-            .connection
+            .connection(&hub)?
             .has_permission(request.permission, target),
     )
 }
