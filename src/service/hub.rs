@@ -225,7 +225,8 @@ impl Hub {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a new connection and joins it to the groups its token names.
+    /// Registers a new connection and joins it to the groups its token names. Called through
+    /// `Registry::fill`, so the hub is not removed meanwhile.
     pub(crate) fn add(&self, connection: Arc<Connection>, groups: &[String]) {
         let mut state = self.lock();
         if let Some(user) = &connection.user_id {
@@ -496,5 +497,74 @@ fn remove_from_group(state: &mut HubState, group: &str, connection_id: &str) {
         state.groups.remove(group);
     } else {
         *members = Arc::from(next);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::permissions::Permissions;
+    use crate::service::session::{Attachment, ClientKind};
+
+    fn registry() -> Registry {
+        let limits = Limits {
+            queue_frames: 8,
+            queue_bytes: 1 << 20,
+            reliable_messages: 8,
+            reliable_bytes: 1 << 20,
+            ack_grace: Duration::from_secs(1),
+            backpressure: Duration::ZERO,
+        };
+        let shared = Shared::new(
+            "key".into(),
+            false,
+            Duration::from_secs(30),
+            Duration::from_secs(20),
+            limits,
+        );
+        Registry::new(Arc::new(shared))
+    }
+
+    fn connection(registry: &Registry, id: &str, user: &str) -> Arc<Connection> {
+        Arc::new(Connection::new(
+            Arc::from(id),
+            Some(Arc::from(user)),
+            ClientKind::Json,
+            Permissions::default(),
+            registry.shared.limits,
+            Attachment::new(1),
+        ))
+    }
+
+    #[test]
+    fn a_hub_is_kept_while_a_connection_or_a_remembered_membership_needs_it() {
+        let registry = registry();
+        // Looking at a hub nobody uses keeps nothing.
+        assert!(registry.find_or_vacant("Chat").connections().is_empty());
+        assert_eq!(registry.hub_count(), 0);
+
+        let (hub, ()) = registry.fill("Chat", |hub| {
+            hub.add(connection(&registry, "c1", "ann"), &["room".into()])
+        });
+        assert_eq!(registry.hub_count(), 1);
+        registry.fill("chat", |hub| hub.join_user("bob", "room"));
+        assert!(hub.remove("c1").is_some());
+        assert_eq!(
+            registry.hub_count(),
+            1,
+            "bob's remembered membership keeps it"
+        );
+        hub.leave_user("bob", "room");
+        assert_eq!(registry.hub_count(), 0);
+        assert!(registry.find("CHAT").is_none());
+
+        // A later connection starts a fresh hub.
+        let (fresh, ()) = registry.fill("chat", |hub| {
+            hub.add(connection(&registry, "c2", "ann"), &[])
+        });
+        assert!(!Arc::ptr_eq(&hub, &fresh));
+        assert_eq!(registry.hub_count(), 1);
+        fresh.close_connection("c2", &CloseCause::slow_client());
+        assert_eq!(registry.hub_count(), 0);
     }
 }
