@@ -1,10 +1,8 @@
 //! Explaining an HTTP 401 at the WebSocket handshake from what the client knows: the token's
 //! claims (read without the key), the audience it should have, and the service's answer.
 
-use super::token::{Claims, format_time};
+use super::token::{ALLOWED_SKEW_SECS, Claims, format_time};
 
-/// Clock skew the service allows on `exp`/`nbf` (the emulator's five minutes).
-const SKEW_SECS: i64 = 300;
 /// Longest piece of the service's answer shown.
 const MAX_BODY_CHARS: usize = 160;
 
@@ -21,13 +19,13 @@ pub fn explain_unauthorized(
         None => "the service refused the connection (401): no readable access token; \
                  use a client URL with ?access_token=…, a connection string or --negotiate"
             .to_string(),
-        Some(claims) if claims.exp + SKEW_SECS < now => format!(
+        Some(claims) if claims.exp + ALLOWED_SKEW_SECS < now => format!(
             "the service refused the connection (401): the token expired at {} ({} ago); \
              get a fresh client URL, or use a connection string or --negotiate so tokens renew",
             format_time(claims.exp),
             format_ago(now - claims.exp)
         ),
-        Some(claims) if claims.nbf.is_some_and(|nbf| nbf - SKEW_SECS > now) => format!(
+        Some(claims) if claims.nbf.is_some_and(|nbf| nbf - ALLOWED_SKEW_SECS > now) => format!(
             "the service refused the connection (401): the token is not valid before {}; \
              check this computer's clock",
             format_time(claims.nbf.unwrap_or_default())

@@ -88,6 +88,10 @@ pub(crate) fn format_time(unix: i64) -> String {
         .unwrap_or_else(|| format!("{unix} (unix seconds)"))
 }
 
+/// Clock skew the service allows on `exp`/`nbf` (the emulator's five minutes); the client
+/// uses it too, to explain a refusal.
+pub(crate) const ALLOWED_SKEW_SECS: i64 = 300;
+
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
 /// Signs `claims` with HS256 using the access key's UTF-8 bytes.

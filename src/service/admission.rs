@@ -6,11 +6,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::session::ClientKind;
-use crate::auth::token::{self, Claims, TokenError};
+use crate::auth::token::{self, ALLOWED_SKEW_SECS, Claims, TokenError};
 use crate::protocol::{Subprotocol, validate_group_name};
-
-/// Clock skew allowed on `exp`/`nbf`.
-pub(crate) const TOKEN_SKEW_SECS: i64 = 300;
 
 /// The parts of a `GET /client/…` request admission looks at.
 #[derive(Debug, Clone, Copy)]
@@ -281,7 +278,8 @@ fn verify_client_token(
     gate: &Gate<'_>,
 ) -> Result<Claims, TokenError> {
     let http = format!("http://{host}/client/hubs/{hub}");
-    let verify = |aud: &str| token::verify(token, gate.access_key, aud, gate.now, TOKEN_SKEW_SECS);
+    let verify =
+        |aud: &str| token::verify(token, gate.access_key, aud, gate.now, ALLOWED_SKEW_SECS);
     match verify(&http) {
         Err(TokenError::Audience { .. }) => verify(&format!("https://{host}/client/hubs/{hub}"))
             .map_err(|error| match error {

@@ -22,9 +22,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::admission::{TOKEN_SKEW_SECS, bearer, host};
+use super::admission::{bearer, host};
 use super::hub::Registry;
-use crate::auth::token::{self, unix_now};
+use crate::auth::token::{self, ALLOWED_SKEW_SECS, unix_now};
 
 /// The header that tells `probe` this is wpchat's service.
 pub(crate) const SERVICE_HEADER: &str = "x-wpchat-service";
@@ -138,7 +138,7 @@ fn check_auth(registry: &Registry, request: &Request) -> Result<(), RestError> {
         &registry.shared.access_key,
         &claims.aud,
         unix_now(),
-        TOKEN_SKEW_SECS,
+        ALLOWED_SKEW_SECS,
     )
     .map_err(refused)?;
     let host = host(headers);

@@ -69,7 +69,7 @@ fn client_endpoint(
         reconnection_secret: &shared.reconnection_secret,
         now: unix_now(),
     };
-    let admitted = match (admission::admit(&request, &gate), upgrade) {
+    let (admitted, upgrade) = match (admission::admit(&request, &gate), upgrade) {
         (Ok(admitted), Ok(upgrade)) => (admitted, upgrade),
         (Err(rejection), _) => {
             tracing::info!(hub = path_hub.unwrap_or("(query)"), status = %rejection.status, reason = %rejection.reason, "refused a client connection");
@@ -80,7 +80,7 @@ fn client_endpoint(
             return Rejection::not_upgrade(&rejection.to_string()).into_response();
         }
     };
-    upgrade_admitted(registry, admitted.0, admitted.1)
+    upgrade_admitted(registry, admitted, upgrade)
 }
 
 /// Upgrades an admitted request; state is allocated only once the socket is open.
@@ -89,7 +89,13 @@ fn upgrade_admitted(
     admitted: Admitted,
     mut upgrade: WebSocketUpgrade,
 ) -> Response {
-    if let Some(subprotocol) = admitted.subprotocol {
+    let Admitted {
+        hub,
+        subprotocol,
+        kind,
+        purpose,
+    } = admitted;
+    if let Some(subprotocol) = subprotocol {
         upgrade.set_selected_protocol(HeaderValue::from_static(subprotocol.name()));
     }
     let upgrade = upgrade
@@ -97,8 +103,7 @@ fn upgrade_admitted(
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES);
-    let Admitted { hub, kind, .. } = admitted;
-    match admitted.purpose {
+    match purpose {
         Purpose::Open { claims, mode } => upgrade
             .on_upgrade(move |socket| open_connection(socket, registry, hub, kind, claims, mode)),
         Purpose::Recover { connection_id } => {
