@@ -43,10 +43,6 @@ async fn reliable_client(
     connect_to_hub(service, RELIABLE, user, roles, &[]).await
 }
 
-fn send_text(group: &str, data: &str, ack_id: u64) -> Value {
-    json!({"type": "sendToGroup", "group": group, "dataType": "text", "data": data, "ackId": ack_id})
-}
-
 // ---- Connection and auth ----
 
 #[tokio::test]
@@ -164,8 +160,7 @@ async fn item_07_token_groups_are_joined_at_connect() {
     let service = start().await;
     let (mut member, _) = connect_to_hub(&service, JSON, None, &[], &["g1"]).await;
     let (mut sender, _) = json_client(&service, Some("bob"), JOIN_SEND).await;
-    sender.send_json(send_text("g1", "hello", 1)).await;
-    assert_eq!(sender.next_json().await, ack_ok(1));
+    sender.publish("g1", "hello", 1).await;
     let message = member.next_json().await;
     assert_eq!(message["group"], "g1");
     assert_eq!(message["data"], "hello");
@@ -203,8 +198,7 @@ async fn item_09_hub_names_are_case_insensitive() {
     let (mut a, _) = Client::connect(&client_url(&service, "CHAT", &upper), JSON).await;
     let (mut b, _) = json_client(&service, Some("b"), JOIN_SEND).await;
     assert_eq!(b.join("g", 1).await, ack_ok(1));
-    a.send_json(send_text("g", "across", 1)).await;
-    assert_eq!(a.next_json().await, ack_ok(1));
+    a.publish("g", "across", 1).await;
     assert_eq!(b.next_json().await["data"], "across");
 }
 
@@ -264,8 +258,7 @@ async fn item_14_wildcard_roles_match_dots_as_specified() {
     assert_eq!(two.join("public.a", 1).await, ack_ok(1));
     assert_eq!(two.join("public.a.b", 2).await, ack_ok(2));
     let (mut sender, _) = json_client(&service, None, &["webpubsub.sendToGroups.public.*"]).await;
-    sender.send_json(send_text("public.a", "x", 1)).await;
-    assert_eq!(sender.next_json().await, ack_ok(1));
+    sender.publish("public.a", "x", 1).await;
     sender.send_json(send_text("public.a.b", "x", 2)).await;
     assert_eq!(sender.next_json().await["error"]["name"], "Forbidden");
 }
@@ -289,8 +282,7 @@ async fn item_16_duplicate_ack_id_is_not_reexecuted() {
     let (mut member, _) = json_client(&service, None, JOIN_SEND).await;
     assert_eq!(member.join("g", 1).await, ack_ok(1));
     let (mut sender, _) = json_client(&service, Some("s"), JOIN_SEND).await;
-    sender.send_json(send_text("g", "once", 5)).await;
-    assert_eq!(sender.next_json().await, ack_ok(5));
+    sender.publish("g", "once", 5).await;
     sender.send_json(send_text("g", "once", 5)).await;
     let duplicate = sender.next_json().await;
     assert_eq!(duplicate["success"], false);
@@ -574,17 +566,12 @@ async fn reliable_member(
     (member, connected, sender)
 }
 
-async fn publish(sender: &mut Client, group: &str, data: &str, ack_id: u64) {
-    sender.send_json(send_text(group, data, ack_id)).await;
-    assert_eq!(sender.next_json().await, ack_ok(ack_id));
-}
-
 #[tokio::test]
 async fn item_35_recovery_keeps_id_groups_and_replays_unacked_in_order() {
     let service = start().await;
     let (mut member, connected, mut sender) = reliable_member(&service, "g").await;
-    publish(&mut sender, "g", "one", 1).await;
-    publish(&mut sender, "g", "two", 2).await;
+    sender.publish("g", "one", 1).await;
+    sender.publish("g", "two", 2).await;
     assert_eq!(member.next_json().await["data"], "one");
     assert_eq!(member.next_json().await["data"], "two");
     member.drop_abruptly();
@@ -601,7 +588,7 @@ async fn item_35_recovery_keeps_id_groups_and_replays_unacked_in_order() {
         (json!(2), json!("two"))
     );
     // Still in the group, same session: the next message continues the sequence.
-    publish(&mut sender, "g", "three", 3).await;
+    sender.publish("g", "three", 3).await;
     let third = recovered.next_json().await;
     assert_eq!(
         (third["sequenceId"].clone(), third["data"].clone()),
@@ -616,7 +603,7 @@ async fn item_36_recovery_replays_only_after_the_sequence_ack() {
     let service = start().await;
     let (mut member, connected, mut sender) = reliable_member(&service, "g").await;
     for (i, data) in ["a", "b", "c"].into_iter().enumerate() {
-        publish(&mut sender, "g", data, i as u64 + 1).await;
+        sender.publish("g", data, i as u64 + 1).await;
         member.next_json().await;
     }
     member
@@ -637,7 +624,7 @@ async fn item_37_messages_sent_while_away_arrive_after_recovery() {
     let (member, connected, mut sender) = reliable_member(&service, "g").await;
     member.drop_abruptly();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    publish(&mut sender, "g", "while away", 1).await;
+    sender.publish("g", "while away", 1).await;
     let mut recovered = recover(&service, &connected, RELIABLE).await;
     let message = recovered.next_json().await;
     assert_eq!(message["data"], "while away");
@@ -709,8 +696,7 @@ async fn item_41_client_close_1000_ends_the_session() {
 async fn item_42_ack_id_dedupe_survives_recovery() {
     let service = start().await;
     let (mut client, connected) = reliable_client(&service, Some("p"), JOIN_SEND).await;
-    client.send_json(send_text("elsewhere", "x", 7)).await;
-    assert_eq!(client.next_json().await, ack_ok(7));
+    client.publish("elsewhere", "x", 7).await;
     client.drop_abruptly();
     let mut recovered = recover(&service, &connected, RELIABLE).await;
     recovered.send_json(send_text("elsewhere", "x", 7)).await;
@@ -730,8 +716,8 @@ async fn item_43_new_connection_gets_new_id_and_only_token_groups() {
         second_connected["connectionId"]
     );
     let (mut sender, _) = json_client(&service, None, JOIN_SEND).await;
-    publish(&mut sender, "joined", "old group", 1).await;
-    publish(&mut sender, "t", "token group", 2).await;
+    sender.publish("joined", "old group", 1).await;
+    sender.publish("t", "token group", 2).await;
     assert_eq!(second.next_json().await["data"], "token group");
     second.expect_nothing_queued().await;
 }

@@ -106,17 +106,11 @@ async fn user_group_membership_applies_to_the_users_connections() {
     let (mut sender, _) = connect(&service, "s").await;
     let membership = "users/erin/groups/team";
     api.expect(Method::PUT, membership, 200).await;
-    sender
-        .send_json(json!({"type": "sendToGroup", "group": "team", "dataType": "text", "data": "hey", "ackId": 1}))
-        .await;
-    assert_eq!(sender.next_json().await, ack_ok(1));
+    sender.publish("team", "hey", 1).await;
     let message = erin.next_json().await;
     assert_eq!(message["fromUserId"], "s");
     api.expect(Method::DELETE, membership, 204).await;
-    sender
-        .send_json(json!({"type": "sendToGroup", "group": "team", "dataType": "text", "data": "bye", "ackId": 2}))
-        .await;
-    assert_eq!(sender.next_json().await, ack_ok(2));
+    sender.publish("team", "bye", 2).await;
     erin.expect_nothing_queued().await;
 }
 
@@ -160,10 +154,7 @@ async fn generated_tokens_connect_with_their_roles_and_groups() {
     assert_eq!(connected["userId"], "gina");
     assert_eq!(client.join("other", 1).await, ack_ok(1));
     let (mut sender, _) = connect(&service, "s").await;
-    sender
-        .send_json(json!({"type": "sendToGroup", "group": "g1", "dataType": "text", "data": "to g1", "ackId": 1}))
-        .await;
-    assert_eq!(sender.next_json().await, ack_ok(1));
+    sender.publish("g1", "to g1", 1).await;
     assert_eq!(client.next_json().await["data"], "to g1");
 
     let (status, body) = api
@@ -296,9 +287,7 @@ async fn send_permission_for_one_group_is_granted_checked_and_revoked() {
     let permission = format!("permissions/sendToGroup/connections/{id}");
     let for_g = format!("{permission}?targetName=g&{V}");
     api.expect(Method::HEAD, &for_g, 404).await;
-    client
-        .send_json(json!({"type": "sendToGroup", "group": "g", "dataType": "text", "data": "x", "ackId": 1}))
-        .await;
+    client.send_json(send_text("g", "x", 1)).await;
     assert_eq!(client.next_json().await["error"]["name"], "Forbidden");
 
     api.expect(Method::PUT, &for_g, 200).await;
@@ -308,16 +297,11 @@ async fn send_permission_for_one_group_is_granted_checked_and_revoked() {
     api.expect(Method::HEAD, &for_h, 404).await;
     api.expect(Method::HEAD, &format!("{permission}?{V}"), 404)
         .await;
-    client
-        .send_json(json!({"type": "sendToGroup", "group": "g", "dataType": "text", "data": "x", "ackId": 2}))
-        .await;
-    assert_eq!(client.next_json().await, ack_ok(2));
+    client.publish("g", "x", 2).await;
 
     api.expect(Method::DELETE, &for_g, 204).await;
     api.expect(Method::HEAD, &for_g, 404).await;
-    client
-        .send_json(json!({"type": "sendToGroup", "group": "g", "dataType": "text", "data": "x", "ackId": 3}))
-        .await;
+    client.send_json(send_text("g", "x", 3)).await;
     assert_eq!(client.next_json().await["error"]["name"], "Forbidden");
 }
 
@@ -387,10 +371,7 @@ async fn connection_and_user_can_be_removed_from_all_groups() {
     api.expect(Method::DELETE, &format!("users/b/groups?{V}"), 204)
         .await;
     for (ack, group) in [(1, "x"), (2, "y")] {
-        sender
-            .send_json(json!({"type": "sendToGroup", "group": group, "dataType": "text", "data": "hi", "ackId": ack}))
-            .await;
-        assert_eq!(sender.next_json().await, ack_ok(ack));
+        sender.publish(group, "hi", ack).await;
     }
     for client in [&mut a, &mut b1, &mut b2] {
         client.expect_nothing_queued().await;
@@ -526,19 +507,13 @@ async fn user_group_membership_is_remembered_for_later_connections() {
     api.expect(Method::PUT, &membership, 200).await;
     let (mut late, _) = connect(&service, "late").await;
     let (mut sender, _) = connect(&service, "s").await;
-    sender
-        .send_json(json!({"type": "sendToGroup", "group": "team", "dataType": "text", "data": "welcome", "ackId": 1}))
-        .await;
-    assert_eq!(sender.next_json().await, ack_ok(1));
+    sender.publish("team", "welcome", 1).await;
     assert_eq!(late.next_json().await["data"], "welcome");
 
     // Once removed, the user's next connections no longer join.
     api.expect(Method::DELETE, &membership, 204).await;
     let (mut later, _) = connect(&service, "late").await;
-    sender
-        .send_json(json!({"type": "sendToGroup", "group": "team", "dataType": "text", "data": "again", "ackId": 2}))
-        .await;
-    assert_eq!(sender.next_json().await, ack_ok(2));
+    sender.publish("team", "again", 2).await;
     later.expect_nothing_queued().await;
     late.expect_nothing_queued().await;
 }

@@ -328,6 +328,12 @@ impl Client {
         );
     }
 
+    /// Sends text to a group and expects the request acked as a success.
+    pub async fn publish(&mut self, group: &str, data: &str, ack_id: u64) {
+        self.send_json(send_text(group, data, ack_id)).await;
+        assert_eq!(self.next_json().await, ack_ok(ack_id), "publish to {group}");
+    }
+
     pub async fn join(&mut self, group: &str, ack_id: u64) -> Value {
         self.send_json(json!({"type": "joinGroup", "group": group, "ackId": ack_id}))
             .await;
@@ -384,6 +390,11 @@ impl Client {
     pub fn drop_abruptly(self) {
         drop(self.socket);
     }
+}
+
+/// A `sendToGroup` request with text data.
+pub fn send_text(group: &str, data: &str, ack_id: u64) -> Value {
+    json!({"type": "sendToGroup", "group": group, "dataType": "text", "data": data, "ackId": ack_id})
 }
 
 pub fn ack_ok(ack_id: u64) -> Value {
