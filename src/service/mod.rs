@@ -2,7 +2,10 @@
 //! reliable sessions and the REST data-plane subset.
 //!
 //! Choices where the public material leaves room (protocol.md §12), kept here in one place:
-//! bad tokens get HTTP 401 with a plain-text reason; a refused recovery is upgraded and then
+//! bad tokens get HTTP 401 with a plain-text reason (and leave no state behind: a hub is
+//! created only for an admitted socket or a remembered REST membership, and leaves the
+//! registry when neither remains; a REST call on an unused hub creates nothing, only
+//! "add a user to a group" keeps one); a refused recovery is upgraded and then
 //! closed with 1008; a REST close sends `system/disconnected` with the reason and closes
 //! with 1008 (the session cannot be recovered); shutdown closes with 1001; a client close
 //! with 1000 or with no status code ends a reliable session (any other code, or a dropped
