@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use wpchat::auth::token::{Claims, mint};
+use wpchat::auth::token::{Claims, mint, unix_now};
 use wpchat::service::{self, RunningService, ServiceConfig};
 
 /// One benchmark phase.
@@ -45,18 +45,20 @@ const IDLE_CONNECTIONS: usize = 1000;
 /// Receivers poke the sender every 64 messages so it can send the next batch.
 static PROGRESS: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+/// A service on a free port of 127.0.0.1.
+async fn start_service() -> RunningService {
+    let config = ServiceConfig {
+        port: 0,
+        ..ServiceConfig::default()
+    };
+    service::start(config).await.expect("service starts")
 }
 
 fn url(service: &RunningService, groups: &[&str]) -> String {
     let token = mint(
         &Claims {
             aud: format!("http://{}/client/hubs/{HUB}", service.addr),
-            exp: now() + 3600,
+            exp: unix_now() + 3600,
             sub: Some("bench".into()),
             roles: vec!["webpubsub.sendToGroup".into()],
             groups: groups.iter().map(|g| g.to_string()).collect(),
@@ -194,12 +196,7 @@ async fn send_windowed(
 }
 
 async fn idle_memory() {
-    let service = service::start(ServiceConfig {
-        port: 0,
-        ..ServiceConfig::default()
-    })
-    .await
-    .expect("service starts");
+    let service = start_service().await;
     let url = url(&service, &["idle"]);
     // Warm up the allocator and the runtime with one connection first.
     let warm = connect(&url, JSON).await;
@@ -222,12 +219,7 @@ async fn idle_memory() {
 }
 
 async fn fan_out(protocol: &str, messages: u64, window: u64) {
-    let service = service::start(ServiceConfig {
-        port: 0,
-        ..ServiceConfig::default()
-    })
-    .await
-    .expect("service starts");
+    let service = start_service().await;
     let receiver_url = url(&service, &["fan"]);
     let mut counters = Vec::new();
     let mut tasks = Vec::new();
@@ -260,12 +252,7 @@ async fn fan_out(protocol: &str, messages: u64, window: u64) {
 }
 
 async fn pair(protocol: &str, messages: u64, window: u64) {
-    let service = service::start(ServiceConfig {
-        port: 0,
-        ..ServiceConfig::default()
-    })
-    .await
-    .expect("service starts");
+    let service = start_service().await;
     let reliable = protocol == RELIABLE;
     let receiver = connect(&url(&service, &["pair"]), protocol).await;
     let counter = Arc::new(AtomicU64::new(0));

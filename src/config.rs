@@ -51,7 +51,10 @@ impl std::fmt::Debug for Profile {
         let hidden = |present: bool| present.then_some(crate::redact::REDACTED);
         let header_names: Vec<&String> = self.headers.keys().collect();
         f.debug_struct("Profile")
-            .field("url", &self.url.as_deref().map(crate::redact::redact_secrets))
+            .field(
+                "url",
+                &self.url.as_deref().map(crate::redact::redact_secrets),
+            )
             .field(
                 "connection_string",
                 &hidden(self.connection_string.is_some()),

@@ -32,8 +32,7 @@ async fn json_client(
     user: Option<&str>,
     roles: &[&str],
 ) -> (Client, Value) {
-    let token = token_for(service, HUB, user, roles, &[]);
-    Client::connect(&client_url(service, HUB, &token), JSON).await
+    connect_to_hub(service, JSON, user, roles, &[]).await
 }
 
 async fn reliable_client(
@@ -41,21 +40,7 @@ async fn reliable_client(
     user: Option<&str>,
     roles: &[&str],
 ) -> (Client, Value) {
-    let token = token_for(service, HUB, user, roles, &[]);
-    Client::connect(&client_url(service, HUB, &token), RELIABLE).await
-}
-
-fn recovery_url(service: &wpchat::service::RunningService, connected: &Value) -> String {
-    format!(
-        "ws://{}/client/hubs/{HUB}?awps_connection_id={}&awps_reconnection_token={}",
-        service.addr,
-        connected["connectionId"].as_str().unwrap(),
-        connected["reconnectionToken"].as_str().unwrap_or("none"),
-    )
-}
-
-fn send_text(group: &str, data: &str, ack_id: u64) -> Value {
-    json!({"type": "sendToGroup", "group": group, "dataType": "text", "data": data, "ackId": ack_id})
+    connect_to_hub(service, RELIABLE, user, roles, &[]).await
 }
 
 // ---- Connection and auth ----
@@ -135,8 +120,12 @@ async fn item_03_missing_bad_signature_wrong_audience_or_expired_token_is_401() 
 async fn item_04_whitespace_only_token_group_is_400() {
     let service = start().await;
     let token = token_for(&service, HUB, None, &[], &["   "]);
-    let (status, _) = refused(&client_url(&service, HUB, &token), &[JSON]).await;
+    let (status, body) = refused(&client_url(&service, HUB, &token), &[JSON]).await;
     assert_eq!(status, 400);
+    assert!(
+        body.contains("the token's webpubsub.group claim holds an invalid group name"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -169,11 +158,9 @@ async fn item_06_role_as_string_and_as_array_are_honoured() {
 #[tokio::test]
 async fn item_07_token_groups_are_joined_at_connect() {
     let service = start().await;
-    let token = token_for(&service, HUB, None, &[], &["g1"]);
-    let (mut member, _) = Client::connect(&client_url(&service, HUB, &token), JSON).await;
+    let (mut member, _) = connect_to_hub(&service, JSON, None, &[], &["g1"]).await;
     let (mut sender, _) = json_client(&service, Some("bob"), JOIN_SEND).await;
-    sender.send_json(send_text("g1", "hello", 1)).await;
-    assert_eq!(sender.next_json().await, ack_ok(1));
+    sender.publish("g1", "hello", 1).await;
     let message = member.next_json().await;
     assert_eq!(message["group"], "g1");
     assert_eq!(message["data"], "hello");
@@ -200,6 +187,7 @@ async fn item_08_token_expiring_after_connect_keeps_the_connection() {
         status, 401,
         "the same token is refused for a new connection: {body}"
     );
+    assert!(body.contains("the access token expired at"), "{body}");
     assert_eq!(client.join("room", 1).await, ack_ok(1));
 }
 
@@ -210,8 +198,7 @@ async fn item_09_hub_names_are_case_insensitive() {
     let (mut a, _) = Client::connect(&client_url(&service, "CHAT", &upper), JSON).await;
     let (mut b, _) = json_client(&service, Some("b"), JOIN_SEND).await;
     assert_eq!(b.join("g", 1).await, ack_ok(1));
-    a.send_json(send_text("g", "across", 1)).await;
-    assert_eq!(a.next_json().await, ack_ok(1));
+    a.publish("g", "across", 1).await;
     assert_eq!(b.next_json().await["data"], "across");
 }
 
@@ -271,8 +258,7 @@ async fn item_14_wildcard_roles_match_dots_as_specified() {
     assert_eq!(two.join("public.a", 1).await, ack_ok(1));
     assert_eq!(two.join("public.a.b", 2).await, ack_ok(2));
     let (mut sender, _) = json_client(&service, None, &["webpubsub.sendToGroups.public.*"]).await;
-    sender.send_json(send_text("public.a", "x", 1)).await;
-    assert_eq!(sender.next_json().await, ack_ok(1));
+    sender.publish("public.a", "x", 1).await;
     sender.send_json(send_text("public.a.b", "x", 2)).await;
     assert_eq!(sender.next_json().await["error"]["name"], "Forbidden");
 }
@@ -296,8 +282,7 @@ async fn item_16_duplicate_ack_id_is_not_reexecuted() {
     let (mut member, _) = json_client(&service, None, JOIN_SEND).await;
     assert_eq!(member.join("g", 1).await, ack_ok(1));
     let (mut sender, _) = json_client(&service, Some("s"), JOIN_SEND).await;
-    sender.send_json(send_text("g", "once", 5)).await;
-    assert_eq!(sender.next_json().await, ack_ok(5));
+    sender.publish("g", "once", 5).await;
     sender.send_json(send_text("g", "once", 5)).await;
     let duplicate = sender.next_json().await;
     assert_eq!(duplicate["success"], false);
@@ -450,8 +435,7 @@ async fn item_25_text_with_non_string_data_is_rejected() {
 #[tokio::test]
 async fn item_26_simple_client_gets_raw_frames() {
     let service = start().await;
-    let token = token_for(&service, HUB, None, &[], &["g"]);
-    let mut raw = open(&client_url(&service, HUB, &token), &[])
+    let mut raw = open(&hub_url(&service, None, &[], &["g"]), &[])
         .await
         .expect("simple client connects");
     let (mut sender, _) = json_client(&service, None, JOIN_SEND).await;
@@ -471,16 +455,11 @@ async fn item_26_simple_client_gets_raw_frames() {
 async fn item_27_rest_text_to_connection_is_a_server_text_message() {
     let service = start().await;
     let (mut client, connected) = json_client(&service, None, &[]).await;
-    let id = connected["connectionId"].as_str().unwrap();
-    let response = rest(
-        &service,
-        reqwest::Method::POST,
-        &format!("/api/hubs/{HUB}/connections/{id}/:send?api-version=2024-01-01"),
-        Some("text/plain"),
-        b"Hello World".to_vec(),
-    )
-    .await;
-    assert_eq!(response.status(), 202);
+    let id = connection_id(&connected);
+    let send = format!("connections/{id}/:send?api-version=2024-01-01");
+    let api = HubApi::new(&service, HUB);
+    api.expect_post(&send, "text/plain", b"Hello World", 202)
+        .await;
     assert_eq!(
         client.next_json().await,
         json!({"type": "message", "from": "server", "dataType": "text", "data": "Hello World"})
@@ -535,8 +514,7 @@ async fn item_31_event_without_upstream_is_internal_server_error() {
 #[tokio::test]
 async fn item_32_simple_client_frame_without_handler_disconnects() {
     let service = start().await;
-    let token = token_for(&service, HUB, None, &[], &[]);
-    let mut raw = open(&client_url(&service, HUB, &token), &[])
+    let mut raw = open(&hub_url(&service, None, &[], &[]), &[])
         .await
         .expect("simple client connects");
     raw.send_text("hello?").await;
@@ -547,16 +525,10 @@ async fn item_32_simple_client_frame_without_handler_disconnects() {
 async fn item_33_rest_close_sends_disconnected_with_reason_then_close() {
     let service = start().await;
     let (mut client, connected) = json_client(&service, None, &[]).await;
-    let id = connected["connectionId"].as_str().unwrap();
-    let response = rest(
-        &service,
-        reqwest::Method::DELETE,
-        &format!("/api/hubs/{HUB}/connections/{id}?reason=kicked%20out&api-version=2024-01-01"),
-        None,
-        Vec::new(),
-    )
-    .await;
-    assert_eq!(response.status(), 204);
+    let id = connection_id(&connected);
+    let close = format!("connections/{id}?reason=kicked%20out&api-version=2024-01-01");
+    let api = HubApi::new(&service, HUB);
+    api.expect(reqwest::Method::DELETE, &close, 204).await;
     assert_eq!(
         client.next_json().await,
         json!({"type": "system", "event": "disconnected", "message": "kicked out"})
@@ -594,24 +566,17 @@ async fn reliable_member(
     (member, connected, sender)
 }
 
-async fn publish(sender: &mut Client, group: &str, data: &str, ack_id: u64) {
-    sender.send_json(send_text(group, data, ack_id)).await;
-    assert_eq!(sender.next_json().await, ack_ok(ack_id));
-}
-
 #[tokio::test]
 async fn item_35_recovery_keeps_id_groups_and_replays_unacked_in_order() {
     let service = start().await;
     let (mut member, connected, mut sender) = reliable_member(&service, "g").await;
-    publish(&mut sender, "g", "one", 1).await;
-    publish(&mut sender, "g", "two", 2).await;
+    sender.publish("g", "one", 1).await;
+    sender.publish("g", "two", 2).await;
     assert_eq!(member.next_json().await["data"], "one");
     assert_eq!(member.next_json().await["data"], "two");
     member.drop_abruptly();
 
-    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("recovery opens");
+    let mut recovered = recover(&service, &connected, RELIABLE).await;
     let first = recovered.next_json().await;
     let second = recovered.next_json().await;
     assert_eq!(
@@ -623,22 +588,14 @@ async fn item_35_recovery_keeps_id_groups_and_replays_unacked_in_order() {
         (json!(2), json!("two"))
     );
     // Still in the group, same session: the next message continues the sequence.
-    publish(&mut sender, "g", "three", 3).await;
+    sender.publish("g", "three", 3).await;
     let third = recovered.next_json().await;
     assert_eq!(
         (third["sequenceId"].clone(), third["data"].clone()),
         (json!(3), json!("three"))
     );
-    let id = connected["connectionId"].as_str().unwrap();
-    let head = rest(
-        &service,
-        reqwest::Method::HEAD,
-        &format!("/api/hubs/{HUB}/connections/{id}"),
-        None,
-        Vec::new(),
-    )
-    .await;
-    assert_eq!(head.status(), 200);
+    let id = connection_id(&connected);
+    assert_eq!(connection_status(&service, HUB, &id).await, 200);
 }
 
 #[tokio::test]
@@ -646,7 +603,7 @@ async fn item_36_recovery_replays_only_after_the_sequence_ack() {
     let service = start().await;
     let (mut member, connected, mut sender) = reliable_member(&service, "g").await;
     for (i, data) in ["a", "b", "c"].into_iter().enumerate() {
-        publish(&mut sender, "g", data, i as u64 + 1).await;
+        sender.publish("g", data, i as u64 + 1).await;
         member.next_json().await;
     }
     member
@@ -654,9 +611,7 @@ async fn item_36_recovery_replays_only_after_the_sequence_ack() {
         .await;
     member.expect_nothing_queued().await;
     member.drop_abruptly();
-    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("recovery opens");
+    let mut recovered = recover(&service, &connected, RELIABLE).await;
     let replay = recovered.next_json().await;
     assert_eq!(replay["sequenceId"], 3);
     assert_eq!(replay["data"], "c");
@@ -669,10 +624,8 @@ async fn item_37_messages_sent_while_away_arrive_after_recovery() {
     let (member, connected, mut sender) = reliable_member(&service, "g").await;
     member.drop_abruptly();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    publish(&mut sender, "g", "while away", 1).await;
-    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("recovery opens");
+    sender.publish("g", "while away", 1).await;
+    let mut recovered = recover(&service, &connected, RELIABLE).await;
     let message = recovered.next_json().await;
     assert_eq!(message["data"], "while away");
     assert_eq!(message["sequenceId"], 1);
@@ -690,23 +643,14 @@ async fn item_38_late_wrong_or_unknown_recovery_is_closed_1008() {
     member.drop_abruptly();
     let mut wrong = connected.clone();
     wrong["reconnectionToken"] = json!("forged");
-    let mut refused = open(&recovery_url(&service, &wrong), &[RELIABLE])
-        .await
-        .expect("upgrade accepted");
-    assert_eq!(refused.close_code().await, 1008);
+    expect_recovery_refused(&service, &wrong, RELIABLE, BAD_RECONNECTION_TOKEN).await;
     // Unknown connection id.
     let mut unknown = connected.clone();
     unknown["connectionId"] = json!("no-such-connection");
-    let mut refused = open(&recovery_url(&service, &unknown), &[RELIABLE])
-        .await
-        .expect("upgrade accepted");
-    assert_eq!(refused.close_code().await, 1008);
+    expect_recovery_refused(&service, &unknown, RELIABLE, BAD_RECONNECTION_TOKEN).await;
     // After the window.
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let mut late = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("upgrade accepted");
-    assert_eq!(late.close_code().await, 1008);
+    expect_recovery_refused(&service, &connected, RELIABLE, SESSION_GONE).await;
 }
 
 #[tokio::test]
@@ -714,11 +658,15 @@ async fn item_39_non_reliable_connection_cannot_be_recovered() {
     let service = start().await;
     let (client, connected) = json_client(&service, None, &[]).await;
     client.drop_abruptly();
-    for protocol in [RELIABLE, JSON] {
-        let mut attempt = open(&recovery_url(&service, &connected), &[protocol])
-            .await
-            .expect("upgrade accepted");
-        assert_eq!(attempt.close_code().await, 1008);
+    // It has no reconnection token; nor is recovery possible without the reliable subprotocol.
+    for (protocol, reason) in [
+        (RELIABLE, BAD_RECONNECTION_TOKEN),
+        (
+            JSON,
+            "Recovery needs the json.reliable.webpubsub.azure.v1 subprotocol.",
+        ),
+    ] {
+        expect_recovery_refused(&service, &connected, protocol, reason).await;
     }
 }
 
@@ -733,10 +681,7 @@ async fn item_40_over_1000_unacked_closes_1008_and_recovery_fails() {
     assert_eq!(ending, Ending::Closed(1008));
     let last = seen.last().and_then(|m| m.to_text().ok()).unwrap_or("");
     assert!(last.contains("disconnected"), "{last}");
-    let mut attempt = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("upgrade accepted");
-    assert_eq!(attempt.close_code().await, 1008);
+    expect_recovery_refused(&service, &connected, RELIABLE, SESSION_GONE).await;
 }
 
 #[tokio::test]
@@ -744,22 +689,16 @@ async fn item_41_client_close_1000_ends_the_session() {
     let service = start().await;
     let (client, connected) = reliable_client(&service, None, &[]).await;
     client.close_with(1000).await;
-    let mut attempt = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("upgrade accepted");
-    assert_eq!(attempt.close_code().await, 1008);
+    expect_recovery_refused(&service, &connected, RELIABLE, SESSION_GONE).await;
 }
 
 #[tokio::test]
 async fn item_42_ack_id_dedupe_survives_recovery() {
     let service = start().await;
     let (mut client, connected) = reliable_client(&service, Some("p"), JOIN_SEND).await;
-    client.send_json(send_text("elsewhere", "x", 7)).await;
-    assert_eq!(client.next_json().await, ack_ok(7));
+    client.publish("elsewhere", "x", 7).await;
     client.drop_abruptly();
-    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("recovery opens");
+    let mut recovered = recover(&service, &connected, RELIABLE).await;
     recovered.send_json(send_text("elsewhere", "x", 7)).await;
     assert_eq!(recovered.next_json().await["error"]["name"], "Duplicate");
 }
@@ -767,8 +706,7 @@ async fn item_42_ack_id_dedupe_survives_recovery() {
 #[tokio::test]
 async fn item_43_new_connection_gets_new_id_and_only_token_groups() {
     let service = start().await;
-    let token = token_for(&service, HUB, Some("u"), JOIN_SEND, &["t"]);
-    let url = client_url(&service, HUB, &token);
+    let url = hub_url(&service, Some("u"), JOIN_SEND, &["t"]);
     let (mut first, first_connected) = Client::connect(&url, RELIABLE).await;
     assert_eq!(first.join("joined", 1).await, ack_ok(1));
     first.close_with(1000).await;
@@ -778,8 +716,8 @@ async fn item_43_new_connection_gets_new_id_and_only_token_groups() {
         second_connected["connectionId"]
     );
     let (mut sender, _) = json_client(&service, None, JOIN_SEND).await;
-    publish(&mut sender, "joined", "old group", 1).await;
-    publish(&mut sender, "t", "token group", 2).await;
+    sender.publish("joined", "old group", 1).await;
+    sender.publish("t", "token group", 2).await;
     assert_eq!(second.next_json().await["data"], "token group");
     second.expect_nothing_queued().await;
 }
@@ -789,9 +727,7 @@ async fn item_41b_client_close_other_than_1000_keeps_the_session() {
     let service = start().await;
     let (client, connected) = reliable_client(&service, None, &[]).await;
     client.close_with(1001).await;
-    let mut recovered = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("recovery opens");
+    let mut recovered = recover(&service, &connected, RELIABLE).await;
     recovered.expect_nothing_queued().await;
 }
 
@@ -800,13 +736,10 @@ async fn item_41c_client_close_without_a_code_ends_the_session_like_1000() {
     // The JS client SDK's stop() sends a close frame with no status code.
     let service = start().await;
     let (client, connected) = reliable_client(&service, Some("stopper"), &[]).await;
-    let id = connected["connectionId"].as_str().unwrap().to_string();
+    let id = connection_id(&connected);
     assert_eq!(client.close_handshake(None).await.0, Ending::Closed(1005));
     assert_eq!(connection_status(&service, HUB, &id).await, 404);
-    let mut attempt = open(&recovery_url(&service, &connected), &[RELIABLE])
-        .await
-        .expect("upgrade accepted");
-    assert_eq!(attempt.close_code().await, 1008);
+    expect_recovery_refused(&service, &connected, RELIABLE, SESSION_GONE).await;
 }
 
 #[tokio::test]
@@ -821,8 +754,7 @@ async fn item_41d_a_client_close_frame_is_answered_before_the_socket_ends() {
         (JSON, Some(4000), Ending::Closed(4000)),
     ];
     for (protocol, code, expected) in cases {
-        let token = token_for(&service, HUB, None, &[], &[]);
-        let (client, _) = Client::connect(&client_url(&service, HUB, &token), protocol).await;
+        let (client, _) = connect_to_hub(&service, protocol, None, &[], &[]).await;
         let (reply, clean) = client.close_handshake(code).await;
         assert_eq!(reply, expected, "{protocol} close {code:?}");
         assert!(

@@ -15,8 +15,7 @@ use wpchat::service::{self, ServiceConfig};
 
 /// A bystander connection that must keep working whatever another client does.
 async fn bystander(service: &service::RunningService) -> Client {
-    let token = token_for(service, HUB, Some("bystander"), JOIN_SEND, &[]);
-    Client::connect(&client_url(service, HUB, &token), JSON)
+    connect_to_hub(service, JSON, Some("bystander"), JOIN_SEND, &[])
         .await
         .0
 }
@@ -39,13 +38,18 @@ async fn every_kind_of_bad_token_is_refused_with_401() {
         ..Claims::default()
     });
     tampered.push('x');
-    let cases: Vec<(&str, String)> = vec![
-        ("empty", String::new()),
-        ("not a jwt", "abc".into()),
-        ("four parts", "a.b.c.d".into()),
-        ("bad base64", "!!!.???.***".into()),
-        ("alg none", unsigned),
-        ("tampered signature", tampered),
+    // Each case with the words a user reads in the refusal.
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("empty", String::new(), "is not a JWT"),
+        ("not a jwt", "abc".into(), "is not a JWT"),
+        ("four parts", "a.b.c.d".into(), "is not a JWT"),
+        ("bad base64", "!!!.???.***".into(), "is not a JWT"),
+        ("alg none", unsigned, "only HS256 is accepted"),
+        (
+            "tampered signature",
+            tampered,
+            "signature does not match the access key",
+        ),
         (
             "nbf in the future",
             good(Claims {
@@ -54,6 +58,7 @@ async fn every_kind_of_bad_token_is_refused_with_401() {
                 nbf: Some(now() + 3600),
                 ..Claims::default()
             }),
+            "the access token is not valid before",
         ),
         (
             "https audience of another hub",
@@ -62,6 +67,7 @@ async fn every_kind_of_bad_token_is_refused_with_401() {
                 exp: now() + 600,
                 ..Claims::default()
             }),
+            "audience",
         ),
         (
             "claims not an object",
@@ -70,20 +76,23 @@ async fn every_kind_of_bad_token_is_refused_with_401() {
                 b64.encode(r#"{"alg":"HS256"}"#),
                 b64.encode("[1,2]")
             ),
+            "signature does not match the access key",
         ),
     ];
-    for (what, token) in cases {
+    for (what, token, says) in cases {
         let url = client_url(&service, HUB, &token);
         let (status, body) = refused(&url, &[JSON]).await;
         assert_eq!(status, 401, "{what}: {body}");
-        assert!(!body.is_empty(), "{what}: the body says why");
+        assert!(body.contains(says), "{what}: the body says why: {body}");
         assert!(!body.contains(&service.access_key), "{what}");
     }
     let bare = format!("ws://{}/client/hubs/{HUB}", service.addr);
-    let garbage_header =
-        open_with_headers(&bare, &[JSON], &[("Authorization", "Bearer x.y.z".into())]).await;
-    assert!(garbage_header.is_err());
+    let (status, body) =
+        refused_with_headers(&bare, &[JSON], &[("Authorization", "Bearer x.y.z".into())]).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("is not a JWT"), "{body}");
     other.expect_nothing_queued().await;
+    assert_eq!(service.hub_count(), 1, "only the bystander's hub exists");
 }
 
 #[tokio::test]
@@ -118,15 +127,7 @@ async fn anonymous_clients_when_allowed_have_no_roles() {
 #[tokio::test]
 async fn a_message_of_exactly_1_mib_is_accepted() {
     let service = start().await;
-    let (mut client, _) = Client::connect(
-        &client_url(
-            &service,
-            HUB,
-            &token_for(&service, HUB, None, JOIN_SEND, &[]),
-        ),
-        JSON,
-    )
-    .await;
+    let (mut client, _) = connect_to_hub(&service, JSON, None, JOIN_SEND, &[]).await;
     let envelope = json!({"type": "sendToGroup", "group": "nobody", "dataType": "text", "data": "", "ackId": 1}).to_string();
     let padding = 1024 * 1024 - envelope.len();
     let frame = envelope.replace(
@@ -142,11 +143,7 @@ async fn a_message_of_exactly_1_mib_is_accepted() {
 async fn oversized_binary_and_invalid_frames_close_only_their_connection() {
     let service = start().await;
     let mut other = bystander(&service).await;
-    let url = client_url(
-        &service,
-        HUB,
-        &token_for(&service, HUB, None, JOIN_SEND, &[]),
-    );
+    let url = hub_url(&service, None, JOIN_SEND, &[]);
 
     let (mut big, _) = Client::connect(&url, JSON).await;
     big.send_text(&"y".repeat(1024 * 1024 + 1)).await;
@@ -188,11 +185,7 @@ async fn a_burst_of_10000_requests_is_answered_and_others_are_unaffected() {
     let service = start().await;
     let mut other = bystander(&service).await;
     assert_eq!(other.join("burst", 1).await, ack_ok(1));
-    let url = client_url(
-        &service,
-        HUB,
-        &token_for(&service, HUB, Some("b"), JOIN_SEND, &[]),
-    );
+    let url = hub_url(&service, Some("b"), JOIN_SEND, &[]);
     let (mut burst, _) = Client::connect(&url, JSON).await;
     const REQUESTS: u64 = 10_000;
     for ack_id in 1..=REQUESTS {
@@ -230,11 +223,7 @@ async fn a_slow_receiver_is_closed_without_stalling_the_others() {
         ..ServiceConfig::default()
     })
     .await;
-    let url = client_url(
-        &service,
-        HUB,
-        &token_for(&service, HUB, None, JOIN_SEND, &[]),
-    );
+    let url = hub_url(&service, None, JOIN_SEND, &[]);
     let (mut slow, slow_connected) = Client::connect(&url, JSON).await;
     assert_eq!(slow.join("g", 1).await, ack_ok(1));
     let (mut fast, _) = Client::connect(&url, JSON).await;
@@ -261,26 +250,14 @@ async fn a_slow_receiver_is_closed_without_stalling_the_others() {
     sender.expect_nothing_queued().await;
     // The slow one (which never read) is gone.
     let id = slow_connected["connectionId"].as_str().unwrap();
-    let head = rest(
-        &service,
-        reqwest::Method::HEAD,
-        &format!("/api/hubs/{HUB}/connections/{id}"),
-        None,
-        Vec::new(),
-    )
-    .await;
-    assert_eq!(head.status(), 404);
+    assert_eq!(connection_status(&service, HUB, id).await, 404);
     drop(slow);
 }
 
 #[tokio::test]
 async fn simple_client_in_send_to_group_mode_publishes_its_frames() {
     let service = start().await;
-    let (mut member, _) = Client::connect(
-        &client_url(&service, HUB, &token_for(&service, HUB, None, &[], &["g"])),
-        JSON,
-    )
-    .await;
+    let (mut member, _) = connect_to_hub(&service, JSON, None, &[], &["g"]).await;
     let token = token_for(
         &service,
         HUB,
@@ -328,13 +305,89 @@ async fn non_websocket_requests_and_bad_hubs_are_400() {
     .await
     .unwrap();
     assert_eq!(plain_get.status(), 400);
+    let body = plain_get.text().await.unwrap();
+    assert!(
+        body.contains("expected a WebSocket upgrade request"),
+        "{body}"
+    );
     let no_hub = format!("ws://{}/client/?access_token={token}", service.addr);
-    assert_eq!(refused(&no_hub, &[JSON]).await.0, 400);
+    let (status, body) = refused(&no_hub, &[JSON]).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("no hub given"), "{body}");
     let bad_hub = format!(
         "ws://{}/client/hubs/9lives?access_token={token}",
         service.addr
     );
-    assert_eq!(refused(&bad_hub, &[JSON]).await.0, 400);
+    let (status, body) = refused(&bad_hub, &[JSON]).await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("hub name '9lives' is not valid: start with a letter"),
+        "{body}"
+    );
+    assert_eq!(service.hub_count(), 0);
+}
+
+/// Waits until `check` holds (bounded by `WAIT`): for effects of a socket closing, which the
+/// service sees a moment later.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let waited = tokio::time::timeout(WAIT, async {
+        while !check().await {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "{what} within {WAIT:?}");
+}
+
+#[tokio::test]
+async fn a_hub_leaves_the_map_once_no_connection_session_or_membership_needs_it() {
+    let service = start().await;
+    // Reads and removals on a hub nothing uses create nothing.
+    let unknown = "/api/hubs/nobody/users/carol?api-version=2024-01-01";
+    assert_eq!(
+        rest_status(&service, reqwest::Method::HEAD, unknown).await,
+        404
+    );
+    assert_eq!(service.hub_count(), 0);
+
+    let (ann, connected) = connect_to_hub(&service, JSON, Some("ann"), JOIN_SEND, &[]).await;
+    let ann_id = connection_id(&connected);
+    let (bob, bob_connected) =
+        connect_to_hub(&service, RELIABLE, Some("bob"), JOIN_SEND, &["room"]).await;
+    let bob_id = connection_id(&bob_connected);
+    assert_eq!(service.hub_count(), 1);
+
+    // A membership remembered for a user with no connection keeps the hub.
+    let carol = format!("/api/hubs/{HUB}/users/carol/groups/room?api-version=2024-01-01");
+    assert_eq!(
+        rest_status(&service, reqwest::Method::PUT, &carol).await,
+        200
+    );
+    ann.close_with(1000).await;
+    eventually("ann's connection ends", || async {
+        connection_status(&service, HUB, &ann_id).await == 404
+    })
+    .await;
+    bob.drop_abruptly();
+    assert_eq!(
+        rest_status(&service, reqwest::Method::DELETE, &carol).await,
+        204
+    );
+    // Bob's session waits for recovery (or has not noticed the drop yet): the hub stays.
+    assert_eq!(service.hub_count(), 1);
+
+    let mut bob = recover(&service, &bob_connected, RELIABLE).await;
+    bob.expect_nothing_queued().await;
+    bob.close_with(1000).await;
+    eventually("the hub leaves the map", || async {
+        service.hub_count() == 0
+    })
+    .await;
+    assert_eq!(connection_status(&service, HUB, &bob_id).await, 404);
 }
 
 #[tokio::test]
@@ -365,7 +418,7 @@ async fn probe_recognises_only_this_service() {
 #[tokio::test]
 async fn shutdown_closes_connections() {
     let service = start().await;
-    let url = client_url(&service, HUB, &token_for(&service, HUB, None, &[], &[]));
+    let url = hub_url(&service, None, &[], &[]);
     let (mut client, _) = Client::connect(&url, RELIABLE).await;
     service.shutdown().await;
     let (seen, ending) = client.until_end().await;
@@ -421,24 +474,8 @@ async fn connection_string_names_a_reachable_endpoint() {
 #[tokio::test]
 async fn a_reliable_receiver_that_acks_gets_a_long_stream() {
     let service = start().await;
-    let (mut receiver, _) = Client::connect(
-        &client_url(
-            &service,
-            HUB,
-            &token_for(&service, HUB, None, &[], &["long"]),
-        ),
-        RELIABLE,
-    )
-    .await;
-    let (mut sender, _) = Client::connect(
-        &client_url(
-            &service,
-            HUB,
-            &token_for(&service, HUB, None, JOIN_SEND, &[]),
-        ),
-        JSON,
-    )
-    .await;
+    let (mut receiver, _) = connect_to_hub(&service, RELIABLE, None, &[], &["long"]).await;
+    let (mut sender, _) = connect_to_hub(&service, JSON, None, JOIN_SEND, &[]).await;
     const MESSAGES: u64 = 5000;
     let reader = tokio::spawn(async move {
         for expected in 1..=MESSAGES {
@@ -474,7 +511,7 @@ async fn the_service_pings_and_drops_a_silent_socket() {
         ..ServiceConfig::default()
     })
     .await;
-    let url = client_url(&service, HUB, &token_for(&service, HUB, None, &[], &[]));
+    let url = hub_url(&service, None, &[], &[]);
     // This client keeps reading, so tungstenite answers every ping with a pong.
     let (mut listening, _) = Client::connect(&url, JSON).await;
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
@@ -498,15 +535,7 @@ async fn the_service_pings_and_drops_a_silent_socket() {
     let id = connected["connectionId"].as_str().unwrap().to_string();
     let mut gone = false;
     for _ in 0..100 {
-        let head = rest(
-            &service,
-            reqwest::Method::HEAD,
-            &format!("/api/hubs/{HUB}/connections/{id}"),
-            None,
-            Vec::new(),
-        )
-        .await;
-        if head.status() == 404 {
+        if connection_status(&service, HUB, &id).await == 404 {
             gone = true;
             break;
         }
@@ -525,19 +554,14 @@ async fn the_service_pings_and_drops_a_silent_socket() {
 #[tokio::test]
 async fn an_abrupt_drop_keeps_a_reliable_session_recoverable() {
     let service = start().await;
-    let token = token_for(&service, HUB, Some("flaky"), JOIN_SEND, &[]);
-    let (client, connected) = Client::connect(&client_url(&service, HUB, &token), RELIABLE).await;
-    let id = connected["connectionId"].as_str().unwrap().to_string();
+    let (client, connected) =
+        connect_to_hub(&service, RELIABLE, Some("flaky"), JOIN_SEND, &[]).await;
+    let id = connection_id(&connected);
     client.drop_abruptly();
     // Give the service a moment to see the TCP drop before checking it kept the session.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(connection_status(&service, HUB, &id).await, 200);
-    let url = format!(
-        "ws://{}/client/hubs/{HUB}?awps_connection_id={id}&awps_reconnection_token={}",
-        service.addr,
-        connected["reconnectionToken"].as_str().unwrap()
-    );
-    let mut recovered = open(&url, &[RELIABLE]).await.expect("recovery opens");
+    let mut recovered = recover(&service, &connected, RELIABLE).await;
     recovered.expect_nothing_queued().await;
     assert_eq!(connection_status(&service, HUB, &id).await, 200);
 }
@@ -575,24 +599,8 @@ async fn serve_banner_says_the_js_server_sdk_needs_allow_insecure_connection() {
 #[tokio::test]
 async fn a_reliable_reader_that_keeps_up_survives_a_flood_from_a_fast_publisher() {
     let service = start().await;
-    let (mut reader, _) = Client::connect(
-        &client_url(
-            &service,
-            HUB,
-            &token_for(&service, HUB, None, &[], &["flood"]),
-        ),
-        RELIABLE,
-    )
-    .await;
-    let (mut publisher, _) = Client::connect(
-        &client_url(
-            &service,
-            HUB,
-            &token_for(&service, HUB, None, JOIN_SEND, &[]),
-        ),
-        JSON,
-    )
-    .await;
+    let (mut reader, _) = connect_to_hub(&service, RELIABLE, None, &[], &["flood"]).await;
+    let (mut publisher, _) = connect_to_hub(&service, JSON, None, JOIN_SEND, &[]).await;
     const MESSAGES: u64 = 50_000;
     const ACK_EVERY: u64 = 64;
     const ACK_INTERVAL: Duration = Duration::from_millis(5);
@@ -634,20 +642,8 @@ async fn a_reliable_reader_that_keeps_up_survives_a_flood_from_a_fast_publisher(
 #[tokio::test]
 async fn a_reliable_reader_that_never_acks_is_closed_as_buffer_full() {
     let service = start().await;
-    let (mut reader, _) = Client::connect(
-        &client_url(&service, HUB, &token_for(&service, HUB, None, &[], &["g"])),
-        RELIABLE,
-    )
-    .await;
-    let (mut publisher, _) = Client::connect(
-        &client_url(
-            &service,
-            HUB,
-            &token_for(&service, HUB, None, JOIN_SEND, &[]),
-        ),
-        JSON,
-    )
-    .await;
+    let (mut reader, _) = connect_to_hub(&service, RELIABLE, None, &[], &["g"]).await;
+    let (mut publisher, _) = connect_to_hub(&service, JSON, None, JOIN_SEND, &[]).await;
     for i in 0..1500u64 {
         publisher
             .send_json(json!({"type": "sendToGroup", "group": "g", "dataType": "text", "data": i.to_string()}))

@@ -2,7 +2,6 @@
 //! from them exactly as the official server SDKs mint them (protocol.md §1–§2).
 
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use thiserror::Error;
@@ -26,7 +25,7 @@ impl std::fmt::Debug for ConnectionString {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnectionString")
             .field("endpoint", &self.endpoint.as_str())
-            .field("access_key", &super::REDACTED)
+            .field("access_key", &crate::redact::REDACTED)
             .finish()
     }
 }
@@ -200,18 +199,13 @@ impl std::fmt::Debug for ClientAccess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientAccess")
             .field("base_url", &self.base_url)
-            .field("token", &super::REDACTED)
+            .field("token", &crate::redact::REDACTED)
             .finish()
     }
 }
 
-/// Unix seconds now (0 if the clock is before 1970).
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+/// Kept here too: the client side reads the clock through this path.
+pub use super::token::unix_now;
 
 /// Mints a fresh token for every new connection, so reconnects keep working after the first
 /// token would have expired.

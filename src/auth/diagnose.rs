@@ -1,10 +1,8 @@
 //! Explaining an HTTP 401 at the WebSocket handshake from what the client knows: the token's
 //! claims (read without the key), the audience it should have, and the service's answer.
 
-use super::token::Claims;
+use super::token::{ALLOWED_SKEW_SECS, Claims, format_time};
 
-/// Clock skew the service allows on `exp`/`nbf` (the emulator's five minutes).
-const SKEW_SECS: i64 = 300;
 /// Longest piece of the service's answer shown.
 const MAX_BODY_CHARS: usize = 160;
 
@@ -21,13 +19,13 @@ pub fn explain_unauthorized(
         None => "the service refused the connection (401): no readable access token; \
                  use a client URL with ?access_token=…, a connection string or --negotiate"
             .to_string(),
-        Some(claims) if claims.exp + SKEW_SECS < now => format!(
+        Some(claims) if claims.exp + ALLOWED_SKEW_SECS < now => format!(
             "the service refused the connection (401): the token expired at {} ({} ago); \
              get a fresh client URL, or use a connection string or --negotiate so tokens renew",
             format_time(claims.exp),
             format_ago(now - claims.exp)
         ),
-        Some(claims) if claims.nbf.is_some_and(|nbf| nbf - SKEW_SECS > now) => format!(
+        Some(claims) if claims.nbf.is_some_and(|nbf| nbf - ALLOWED_SKEW_SECS > now) => format!(
             "the service refused the connection (401): the token is not valid before {}; \
              check this computer's clock",
             format_time(claims.nbf.unwrap_or_default())
@@ -66,12 +64,6 @@ fn hub_of(aud: &str) -> Option<&str> {
     Some(aud[at + "/client/hubs/".len()..].trim_end_matches('/'))
 }
 
-fn format_time(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| format!("{unix} (unix seconds)"))
-}
-
 fn format_ago(secs: i64) -> String {
     match secs {
         s if s < 120 => format!("{s} s"),
@@ -90,7 +82,7 @@ fn one_line(body: &str) -> String {
         .chars()
         .filter(|c| !c.is_control())
         .collect();
-    let redacted = super::redact_secrets(&flat);
+    let redacted = crate::redact::redact_secrets(&flat);
     if redacted.chars().count() > MAX_BODY_CHARS {
         let mut cut: String = redacted.chars().take(MAX_BODY_CHARS).collect();
         cut.push('…');

@@ -9,7 +9,6 @@ mod provider;
 pub mod proxy;
 pub mod token;
 
-pub(crate) use crate::redact::{REDACTED, redact_secrets};
 pub use client_url::ClientUrlError;
 pub(crate) use client_url::parse_client_url;
 pub use connection_string::{
@@ -23,6 +22,7 @@ pub use token::{Claims, TokenError, mint, verify};
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redact::redact_secrets;
 
     // Tokens minted here are what redaction must catch wherever they appear.
     proptest::proptest! {

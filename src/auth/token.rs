@@ -53,24 +53,44 @@ fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>
     })
 }
 
-/// Why a token was refused.
+/// Why a token was refused. The wording is what a user (or a REST caller) reads: the local
+/// service answers a refused handshake or REST call with exactly this text.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum TokenError {
-    #[error("the token is not a JWT (expected three base64url parts separated by '.')")]
+    #[error("the access token is not a JWT (three base64url parts separated by '.')")]
     Malformed,
-    #[error("the token uses algorithm '{0}'; only HS256 is accepted")]
+    #[error("the access token uses algorithm '{0}'; only HS256 is accepted")]
     Algorithm(String),
-    #[error("the token's signature does not match the access key")]
+    #[error("the access token's signature does not match the access key")]
     Signature,
-    #[error("the token's claims are not valid: {0}")]
+    #[error("the access token's claims are not valid: {0}")]
     Claims(String),
-    #[error("the token expired at {0} (unix seconds)")]
+    #[error("the access token expired at {}", format_time(*.0))]
     Expired(i64),
-    #[error("the token is not valid before {0} (unix seconds)")]
+    #[error("the access token is not valid before {}", format_time(*.0))]
     NotYetValid(i64),
-    #[error("the token is for '{token}', not for '{expected}'")]
+    #[error("the access token's audience '{token}' does not match '{expected}'")]
     Audience { token: String, expected: String },
 }
+
+/// Unix seconds now (0 if the clock is before 1970).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A token time (`exp`, `nbf`) as a person reads it: `2026-01-02 03:04:05 UTC`.
+pub(crate) fn format_time(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| format!("{unix} (unix seconds)"))
+}
+
+/// Clock skew the service allows on `exp`/`nbf` (the emulator's five minutes); the client
+/// uses it too, to explain a refusal.
+pub(crate) const ALLOWED_SKEW_SECS: i64 = 300;
 
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
@@ -211,6 +231,26 @@ mod tests {
             Err(TokenError::Audience { .. })
         ));
         assert_eq!(verify("abc", KEY, AUD, 0, 0), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn refusals_read_as_sentences_with_readable_times() {
+        assert_eq!(
+            TokenError::Expired(0).to_string(),
+            "the access token expired at 1970-01-01 00:00:00 UTC"
+        );
+        assert_eq!(
+            TokenError::NotYetValid(86_400).to_string(),
+            "the access token is not valid before 1970-01-02 00:00:00 UTC"
+        );
+        assert_eq!(
+            TokenError::Audience {
+                token: "http://a/client/hubs/x".into(),
+                expected: "http://a/client/hubs/y".into()
+            }
+            .to_string(),
+            "the access token's audience 'http://a/client/hubs/x' does not match 'http://a/client/hubs/y'"
+        );
     }
 
     #[test]

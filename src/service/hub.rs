@@ -1,10 +1,18 @@
 //! Hubs: their connections, groups and users, and fan-out of data messages. Hub state sits
 //! behind one short-held mutex per hub; delivery to each recipient happens after it is
 //! released, under that recipient's own lock only.
+//!
+//! A hub lives in the registry only while something needs it: a connection (a reliable
+//! session waiting for recovery is still one, with its permissions), or a user-group
+//! membership REST remembered for the user's later connections. Groups and users exist only
+//! through connections. When the last of these goes, the hub leaves the registry; a later
+//! connection or REST call starts a fresh one. Whatever adds to a hub does so while holding
+//! the registry's map lock, and removal takes the map's write lock, so a hub is never
+//! removed between being found and being filled.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -14,14 +22,14 @@ use super::session::{CloseCause, Connection, Delivered, Delivery, Limits};
 /// Settings every hub shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub access_key: String,
-    pub allow_anonymous: bool,
-    pub recovery_window: Duration,
+    pub(crate) access_key: String,
+    pub(crate) allow_anonymous: bool,
+    pub(crate) recovery_window: Duration,
     /// WebSocket ping interval; a socket silent for `SILENT_PINGS` intervals is dropped.
-    pub keepalive_interval: Duration,
-    pub limits: Limits,
+    pub(crate) keepalive_interval: Duration,
+    pub(crate) limits: Limits,
     /// Signs reconnection tokens; random per service run, so tokens die with the process.
-    pub reconnection_secret: String,
+    pub(crate) reconnection_secret: String,
     next_epoch: AtomicU64,
     active_sockets: AtomicUsize,
     sockets_done: Notify,
@@ -82,46 +90,67 @@ impl Drop for SocketGuard {
     }
 }
 
-/// Every hub of the service, created on first use. Hub names are case-insensitive.
+type HubMap = RwLock<HashMap<String, Arc<Hub>>>;
+
+/// Every hub of the service in use. Hub names are case-insensitive.
 #[derive(Debug)]
 pub(crate) struct Registry {
-    hubs: RwLock<HashMap<String, Arc<Hub>>>,
-    pub shared: Arc<Shared>,
+    hubs: Arc<HubMap>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl Registry {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Registry {
-            hubs: RwLock::new(HashMap::new()),
+            hubs: Arc::new(RwLock::new(HashMap::new())),
             shared,
         }
     }
 
-    pub(crate) fn hub(&self, name: &str) -> Arc<Hub> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Hub>>> {
+        // Map operations are single inserts and removes: consistent even after a panic.
+        self.hubs.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The hub, if something uses it.
+    pub(crate) fn find(&self, name: &str) -> Option<Arc<Hub>> {
+        self.read().get(&name.to_ascii_lowercase()).cloned()
+    }
+
+    /// The hub, or one with nothing in it that the registry does not keep: for requests that
+    /// only read or remove, so they never grow the map.
+    pub(crate) fn find_or_vacant(&self, name: &str) -> Arc<Hub> {
+        self.find(name)
+            .unwrap_or_else(|| Arc::new(Hub::new(name.to_ascii_lowercase(), Weak::new())))
+    }
+
+    /// Runs `fill` on the hub (created if needed) while the registry cannot remove it, so
+    /// what `fill` adds is kept. Returns the hub and what `fill` returned.
+    pub(crate) fn fill<R>(&self, name: &str, fill: impl FnOnce(&Hub) -> R) -> (Arc<Hub>, R) {
         let key = name.to_ascii_lowercase();
-        if let Some(hub) = self
-            .hubs
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
         {
-            return hub.clone();
+            let hubs = self.read();
+            if let Some(hub) = hubs.get(&key) {
+                return (hub.clone(), fill(hub));
+            }
         }
         let mut hubs = self.hubs.write().unwrap_or_else(|e| e.into_inner());
-        hubs.entry(key.clone())
-            .or_insert_with(|| Arc::new(Hub::new(key)))
-            .clone()
+        let hub = hubs
+            .entry(key.clone())
+            .or_insert_with(|| Arc::new(Hub::new(key, Arc::downgrade(&self.hubs))))
+            .clone();
+        let filled = fill(&hub);
+        (hub, filled)
+    }
+
+    /// How many hubs are in use.
+    pub(crate) fn hub_count(&self) -> usize {
+        self.read().len()
     }
 
     /// Closes every connection of every hub (service shutdown).
     pub(crate) fn close_all(&self, cause: &CloseCause) {
-        let hubs: Vec<Arc<Hub>> = self
-            .hubs
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let hubs: Vec<Arc<Hub>> = self.read().values().cloned().collect();
         for hub in hubs {
             for connection in hub.connections() {
                 hub.close_connection(&connection.id, cause);
@@ -147,18 +176,47 @@ struct HubState {
     user_groups: HashMap<Arc<str>, HashSet<Arc<str>>>,
 }
 
+impl HubState {
+    /// Nothing left that a later request could find: see the module comment.
+    fn is_unused(&self) -> bool {
+        self.connections.is_empty() && self.user_groups.is_empty()
+    }
+}
+
 /// One hub.
 #[derive(Debug)]
 pub(crate) struct Hub {
-    pub name: String,
+    pub(crate) name: String,
     state: Mutex<HubState>,
+    /// The registry's map, to leave it when unused (empty for a vacant hub).
+    registry: Weak<HubMap>,
 }
 
 impl Hub {
-    fn new(name: String) -> Self {
+    fn new(name: String, registry: Weak<HubMap>) -> Self {
         Hub {
             name,
             state: Mutex::new(HubState::default()),
+            registry,
+        }
+    }
+
+    /// Leaves the registry if nothing uses this hub any more. Call without the state lock:
+    /// the map lock comes first.
+    fn leave_registry_if_unused(&self) {
+        if !self.lock().is_unused() {
+            return;
+        }
+        let Some(hubs) = self.registry.upgrade() else {
+            return;
+        };
+        let mut hubs = hubs.write().unwrap_or_else(|e| e.into_inner());
+        let registered = hubs
+            .get(&self.name)
+            .is_some_and(|hub| std::ptr::eq(Arc::as_ptr(hub), self));
+        // Checked again under the map lock: nothing can be added meanwhile.
+        if registered && self.lock().is_unused() {
+            hubs.remove(&self.name);
         }
     }
 
@@ -167,7 +225,8 @@ impl Hub {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a new connection and joins it to the groups its token names.
+    /// Registers a new connection and joins it to the groups its token names. Called through
+    /// `Registry::fill`, so the hub is not removed meanwhile.
     pub(crate) fn add(&self, connection: Arc<Connection>, groups: &[String]) {
         let mut state = self.lock();
         if let Some(user) = &connection.user_id {
@@ -261,6 +320,8 @@ impl Hub {
                 state.user_groups.remove(user_id);
             }
         }
+        drop(state);
+        self.leave_registry_if_unused();
     }
 
     /// Removes every connection of a user from every group, and forgets the user's
@@ -271,6 +332,8 @@ impl Hub {
             leave_all_locked(&mut state, &id);
         }
         state.user_groups.remove(user_id);
+        drop(state);
+        self.leave_registry_if_unused();
     }
 
     /// Removes a connection from every group. False if the connection is unknown.
@@ -288,20 +351,9 @@ impl Hub {
 
     /// Forgets a connection: its groups, its user entry. Returns it if it was known.
     pub(crate) fn remove(&self, connection_id: &str) -> Option<Arc<Connection>> {
-        let mut state = self.lock();
-        let member = state.connections.remove(connection_id)?;
-        for group in &member.groups {
-            remove_from_group(&mut state, group, connection_id);
-        }
-        if let Some(user) = &member.connection.user_id
-            && let Some(list) = state.users.get_mut(user)
-        {
-            list.retain(|c| &*c.id != connection_id);
-            if list.is_empty() {
-                state.users.remove(user);
-            }
-        }
-        Some(member.connection)
+        let removed = remove_locked(&mut self.lock(), connection_id);
+        self.leave_registry_if_unused();
+        removed
     }
 
     /// Ends a connection from the service side (REST close, overflow, shutdown).
@@ -368,6 +420,22 @@ impl Hub {
     }
 }
 
+fn remove_locked(state: &mut HubState, connection_id: &str) -> Option<Arc<Connection>> {
+    let member = state.connections.remove(connection_id)?;
+    for group in &member.groups {
+        remove_from_group(state, group, connection_id);
+    }
+    if let Some(user) = &member.connection.user_id
+        && let Some(list) = state.users.get_mut(user)
+    {
+        list.retain(|c| &*c.id != connection_id);
+        if list.is_empty() {
+            state.users.remove(user);
+        }
+    }
+    Some(member.connection)
+}
+
 fn join_locked(state: &mut HubState, connection_id: &str, group: &str) -> bool {
     let Some(member) = state.connections.get_mut(connection_id) else {
         return false;
@@ -429,5 +497,74 @@ fn remove_from_group(state: &mut HubState, group: &str, connection_id: &str) {
         state.groups.remove(group);
     } else {
         *members = Arc::from(next);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::permissions::Permissions;
+    use crate::service::session::{Attachment, ClientKind};
+
+    fn registry() -> Registry {
+        let limits = Limits {
+            queue_frames: 8,
+            queue_bytes: 1 << 20,
+            reliable_messages: 8,
+            reliable_bytes: 1 << 20,
+            ack_grace: Duration::from_secs(1),
+            backpressure: Duration::ZERO,
+        };
+        let shared = Shared::new(
+            "key".into(),
+            false,
+            Duration::from_secs(30),
+            Duration::from_secs(20),
+            limits,
+        );
+        Registry::new(Arc::new(shared))
+    }
+
+    fn connection(registry: &Registry, id: &str, user: &str) -> Arc<Connection> {
+        Arc::new(Connection::new(
+            Arc::from(id),
+            Some(Arc::from(user)),
+            ClientKind::Json,
+            Permissions::default(),
+            registry.shared.limits,
+            Attachment::new(1),
+        ))
+    }
+
+    #[test]
+    fn a_hub_is_kept_while_a_connection_or_a_remembered_membership_needs_it() {
+        let registry = registry();
+        // Looking at a hub nobody uses keeps nothing.
+        assert!(registry.find_or_vacant("Chat").connections().is_empty());
+        assert_eq!(registry.hub_count(), 0);
+
+        let (hub, ()) = registry.fill("Chat", |hub| {
+            hub.add(connection(&registry, "c1", "ann"), &["room".into()])
+        });
+        assert_eq!(registry.hub_count(), 1);
+        registry.fill("chat", |hub| hub.join_user("bob", "room"));
+        assert!(hub.remove("c1").is_some());
+        assert_eq!(
+            registry.hub_count(),
+            1,
+            "bob's remembered membership keeps it"
+        );
+        hub.leave_user("bob", "room");
+        assert_eq!(registry.hub_count(), 0);
+        assert!(registry.find("CHAT").is_none());
+
+        // A later connection starts a fresh hub.
+        let (fresh, ()) = registry.fill("chat", |hub| {
+            hub.add(connection(&registry, "c2", "ann"), &[])
+        });
+        assert!(!Arc::ptr_eq(&hub, &fresh));
+        assert_eq!(registry.hub_count(), 1);
+        fresh.close_connection("c2", &CloseCause::slow_client());
+        assert_eq!(registry.hub_count(), 0);
     }
 }

@@ -2,7 +2,10 @@
 //! reliable sessions and the REST data-plane subset.
 //!
 //! Choices where the public material leaves room (protocol.md §12), kept here in one place:
-//! bad tokens get HTTP 401 with a plain-text reason; a refused recovery is upgraded and then
+//! bad tokens get HTTP 401 with a plain-text reason (and leave no state behind: a hub is
+//! created only for an admitted socket or a remembered REST membership, and leaves the
+//! registry when neither remains; a REST call on an unused hub creates nothing, only
+//! "add a user to a group" keeps one); a refused recovery is upgraded and then
 //! closed with 1008; a REST close sends `system/disconnected` with the reason and closes
 //! with 1008 (the session cannot be recovered); shutdown closes with 1001; a client close
 //! with 1000 or with no status code ends a reliable session (any other code, or a dropped
@@ -31,10 +34,13 @@
 //! that time stops holding anyone back and is closed as `SlowClient` when its queue is full.
 //! REST sends are never held back.
 //!
-//! Layout: `hub` (connections, groups, users, fan-out), `session` (one connection's queue,
-//! reliable buffer and ackIds), `permissions` (roles and wildcard patterns), `ws` (client
-//! endpoint and socket loops), `rest` (REST subset and health). `wpchat serve` itself is `cmd::serve`.
+//! Layout: `admission` (the pure decision on an upgrade request, before any state exists),
+//! `hub` (connections, groups, users, fan-out; hubs leave the registry when unused),
+//! `session` (one connection's queue, reliable buffer and ackIds), `permissions` (roles and
+//! wildcard patterns), `ws` (client endpoint and socket loops), `rest` (REST subset and
+//! health). `wpchat serve` itself is `cmd::serve`.
 
+mod admission;
 mod hub;
 mod permissions;
 mod rest;
@@ -62,21 +68,21 @@ pub const DEV_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
 /// The default port, as the official emulator's.
 pub const DEFAULT_PORT: u16 = 8080;
 /// How long a dropped reliable session waits for recovery (protocol.md §5).
-pub const DEFAULT_RECOVERY_WINDOW: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_RECOVERY_WINDOW: Duration = Duration::from_secs(30);
 /// How often the service pings each socket (the cloud service's default keepalive).
-pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
+pub(crate) const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
 /// Frames a connection's outbound queue holds before it is closed as a slow client.
-pub const DEFAULT_OUTBOUND_QUEUE_FRAMES: usize = 8192;
+pub(crate) const DEFAULT_OUTBOUND_QUEUE_FRAMES: usize = 8192;
 /// Written but un-acked data messages a reliable session may have in flight (protocol.md §5).
-pub const RELIABLE_BUFFER_MESSAGES: usize = 1000;
+pub(crate) const RELIABLE_BUFFER_MESSAGES: usize = 1000;
 /// Written but un-acked bytes a reliable session may have in flight (protocol.md §5).
-pub const RELIABLE_BUFFER_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const RELIABLE_BUFFER_BYTES: usize = 16 * 1024 * 1024;
 /// How long a reliable session at its in-flight cap, with more to send, may go without an
 /// ack before it is closed as buffer-full (SDKs ack at least every second).
-pub const RELIABLE_ACK_GRACE: Duration = Duration::from_secs(3);
+pub(crate) const RELIABLE_ACK_GRACE: Duration = Duration::from_secs(3);
 /// How long, per episode, a publishing socket stops reading while a recipient's queue is past
 /// half its bound; a recipient that has not drained to a quarter by then is left to overflow.
-pub const PUBLISHER_BACKPRESSURE: Duration = Duration::from_millis(250);
+pub(crate) const PUBLISHER_BACKPRESSURE: Duration = Duration::from_millis(250);
 
 /// How to run the service.
 #[derive(Debug, Clone)]
@@ -149,6 +155,14 @@ impl RunningService {
             reachable(self.addr),
             self.access_key
         )
+    }
+
+    /// How many hubs the service holds: those with a connection (or a session waiting for
+    /// recovery) or a remembered user-group membership.
+    pub fn hub_count(&self) -> usize {
+        self.running
+            .as_ref()
+            .map_or(0, |running| running.registry.hub_count())
     }
 
     /// Stops accepting, closes every connection, and waits for the tasks to end.

@@ -251,26 +251,27 @@ mod tests {
     }
 
     #[test]
-    fn single_star_stops_at_dots() {
-        assert!(matches("public.*", "public.a"));
-        assert!(matches("public.*", "public."));
-        assert!(!matches("public.*", "public.a.b"));
-        assert!(!matches("public.*", "private.a"));
-    }
-
-    #[test]
-    fn double_star_crosses_dots() {
-        assert!(matches("public.**", "public.a"));
-        assert!(matches("public.**", "public.a.b"));
-        assert!(matches("**", "anything.at.all"));
-        assert!(matches("a.**.z", "a.b.c.z"));
-    }
-
-    #[test]
-    fn question_mark_is_one_non_dot_character() {
-        assert!(matches("room?", "room1"));
-        assert!(!matches("room?", "room"));
-        assert!(!matches("room?", "room12"));
+    fn wildcards_match_as_specified() {
+        // `*` stops at dots, `**` crosses them, `?` is one character other than a dot.
+        let cases: [(&str, &[&str], &[&str]); 5] = [
+            (
+                "public.*",
+                &["public.a", "public."],
+                &["public.a.b", "private.a"],
+            ),
+            ("public.**", &["public.a", "public.a.b"], &[]),
+            ("**", &["anything.at.all"], &[]),
+            ("a.**.z", &["a.b.c.z"], &[]),
+            ("room?", &["room1"], &["room", "room12"]),
+        ];
+        for (pattern, matching, other) in cases {
+            for group in matching {
+                assert!(matches(pattern, group), "{pattern} matches {group}");
+            }
+            for group in other {
+                assert!(!matches(pattern, group), "{pattern} does not match {group}");
+            }
+        }
         assert!(!matches("a?b", "a.b"));
     }
 

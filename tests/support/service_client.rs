@@ -68,6 +68,87 @@ pub fn token_for(
     )
 }
 
+/// Connects to `HUB` over `protocol` with a token for `user`, `roles` and `groups`; returns
+/// the client and its `connected` message.
+pub async fn connect_to_hub(
+    service: &RunningService,
+    protocol: &str,
+    user: Option<&str>,
+    roles: &[&str],
+    groups: &[&str],
+) -> (Client, Value) {
+    Client::connect(&hub_url(service, user, roles, groups), protocol).await
+}
+
+/// The client URL of `HUB` with a token for `user`, `roles` and `groups`.
+pub fn hub_url(
+    service: &RunningService,
+    user: Option<&str>,
+    roles: &[&str],
+    groups: &[&str],
+) -> String {
+    client_url(service, HUB, &token_for(service, HUB, user, roles, groups))
+}
+
+/// The connection id a `connected` message names.
+pub fn connection_id(connected: &Value) -> String {
+    connected["connectionId"]
+        .as_str()
+        .expect("connected names the connection")
+        .to_string()
+}
+
+/// The URL that recovers the reliable session a `connected` message started.
+pub fn recovery_url(service: &RunningService, connected: &Value) -> String {
+    format!(
+        "ws://{}/client/hubs/{HUB}?awps_connection_id={}&awps_reconnection_token={}",
+        service.addr,
+        connected["connectionId"].as_str().unwrap(),
+        connected["reconnectionToken"].as_str().unwrap_or("none"),
+    )
+}
+
+/// Recovers the reliable session `connected` started, over `protocol`.
+pub async fn recover(service: &RunningService, connected: &Value, protocol: &str) -> Client {
+    open(&recovery_url(service, connected), &[protocol])
+        .await
+        .expect("the recovery is upgraded")
+}
+
+/// The close code and reason with which the service refuses to recover the session
+/// `connected` started, over `protocol` (the socket is upgraded, then closed).
+pub async fn refused_recovery(
+    service: &RunningService,
+    connected: &Value,
+    protocol: &str,
+) -> (u16, String) {
+    recover(service, connected, protocol)
+        .await
+        .close_frame()
+        .await
+}
+
+/// The reason a recovery of a session that ended (or never was) is refused with.
+pub const SESSION_GONE: &str = "The connection does not exist or its recovery window has passed.";
+/// The reason a recovery with a reconnection token not minted for that connection is refused.
+pub const BAD_RECONNECTION_TOKEN: &str = "The reconnection token is not valid for this connection.";
+
+/// Asserts that recovering the session `connected` started, over `protocol`, is refused
+/// with close 1008 and `reason`.
+pub async fn expect_recovery_refused(
+    service: &RunningService,
+    connected: &Value,
+    protocol: &str,
+    reason: &str,
+) {
+    let refusal = refused_recovery(service, connected, protocol).await;
+    assert_eq!(
+        refusal,
+        (1008, reason.to_string()),
+        "recovery over {protocol}"
+    );
+}
+
 pub fn client_url(service: &RunningService, hub: &str, token: &str) -> String {
     format!(
         "ws://{}/client/hubs/{hub}?access_token={token}",
@@ -112,7 +193,16 @@ pub async fn open_with_headers(
 
 /// The HTTP status and body of a refused handshake.
 pub async fn refused(url: &str, protocols: &[&str]) -> (u16, String) {
-    match open(url, protocols).await {
+    refused_with_headers(url, protocols, &[]).await
+}
+
+/// The HTTP status and body of a handshake with extra headers, refused.
+pub async fn refused_with_headers(
+    url: &str,
+    protocols: &[&str],
+    headers: &[(&'static str, String)],
+) -> (u16, String) {
+    match open_with_headers(url, protocols, headers).await {
         Err(WsError::Http(response)) => (
             response.status().as_u16(),
             String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned(),
@@ -200,6 +290,24 @@ impl Client {
         (seen, ending)
     }
 
+    /// The close code and reason the service ends this socket with.
+    pub async fn close_frame(&mut self) -> (u16, String) {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                match self.socket.next().await {
+                    Some(Ok(Message::Close(Some(frame)))) => {
+                        return (u16::from(frame.code), frame.reason.to_string());
+                    }
+                    Some(Ok(Message::Close(None))) => return (1005, String::new()),
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => panic!("socket dropped without a close frame"),
+                }
+            }
+        })
+        .await
+        .expect("the socket ends within the timeout")
+    }
+
     /// The close code the service ends this socket with.
     pub async fn close_code(&mut self) -> u16 {
         match self.until_end().await.1 {
@@ -218,6 +326,12 @@ impl Client {
             json!({"type": "pong"}),
             "unexpected frame before pong"
         );
+    }
+
+    /// Sends text to a group and expects the request acked as a success.
+    pub async fn publish(&mut self, group: &str, data: &str, ack_id: u64) {
+        self.send_json(send_text(group, data, ack_id)).await;
+        assert_eq!(self.next_json().await, ack_ok(ack_id), "publish to {group}");
     }
 
     pub async fn join(&mut self, group: &str, ack_id: u64) -> Value {
@@ -278,6 +392,11 @@ impl Client {
     }
 }
 
+/// A `sendToGroup` request with text data.
+pub fn send_text(group: &str, data: &str, ack_id: u64) -> Value {
+    json!({"type": "sendToGroup", "group": group, "dataType": "text", "data": data, "ackId": ack_id})
+}
+
 pub fn ack_ok(ack_id: u64) -> Value {
     json!({"type": "ack", "ackId": ack_id, "success": true})
 }
@@ -320,6 +439,91 @@ pub async fn rest(
         .await
         .expect("REST answer within the timeout")
         .expect("REST request succeeds")
+}
+
+/// Authenticated REST calls on one hub: a path not starting with `/` is relative to
+/// `/api/hubs/{hub}/`.
+#[derive(Clone, Copy)]
+pub struct HubApi<'a> {
+    service: &'a RunningService,
+    hub: &'a str,
+}
+
+impl<'a> HubApi<'a> {
+    pub fn new(service: &'a RunningService, hub: &'a str) -> Self {
+        HubApi { service, hub }
+    }
+
+    fn path(&self, path: &str) -> String {
+        if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/api/hubs/{}/{path}", self.hub)
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        rest(self.service, method, &self.path(path), content_type, body).await
+    }
+
+    /// The status of a request with no body.
+    pub async fn call(&self, method: reqwest::Method, path: &str) -> u16 {
+        self.request(method, path, None, Vec::new())
+            .await
+            .status()
+            .as_u16()
+    }
+
+    /// The status of a POST with a body.
+    pub async fn post(&self, path: &str, content_type: &str, body: &[u8]) -> u16 {
+        let response = self
+            .request(
+                reqwest::Method::POST,
+                path,
+                Some(content_type),
+                body.to_vec(),
+            )
+            .await;
+        response.status().as_u16()
+    }
+
+    /// Asserts the status of a request with no body.
+    pub async fn expect(&self, method: reqwest::Method, path: &str, status: u16) {
+        let answered = self.call(method.clone(), path).await;
+        assert_eq!(answered, status, "{method} {path}");
+    }
+
+    /// Asserts the status of a POST with a body.
+    pub async fn expect_post(&self, path: &str, content_type: &str, body: &[u8], status: u16) {
+        let answered = self.post(path, content_type, body).await;
+        assert_eq!(answered, status, "POST {path} ({content_type})");
+    }
+
+    /// The status and JSON body (`Null` when there is none) of a request with no body.
+    pub async fn json(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
+        let response = self.request(method, path, None, Vec::new()).await;
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("a readable body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+/// The HTTP status of an authenticated REST request with no body.
+pub async fn rest_status(
+    service: &RunningService,
+    method: reqwest::Method,
+    path_and_query: &str,
+) -> u16 {
+    rest(service, method, path_and_query, None, Vec::new())
+        .await
+        .status()
+        .as_u16()
 }
 
 /// The HTTP status of `HEAD /api/hubs/{hub}/connections/{id}`: 200 while the connection

@@ -1,0 +1,127 @@
+//! What passes through a connection: the frames its socket writer sends, a data message
+//! prepared once for every recipient of a fan-out, what delivery did, and why the service
+//! ends a session.
+
+use std::cell::OnceCell;
+
+use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
+
+use crate::protocol::{GroupFrame, MessageSource, Payload};
+
+/// A frame for the socket writer.
+#[derive(Debug, Clone)]
+pub(crate) enum Outbound {
+    Text(Utf8Bytes),
+    /// A reliable data message; its sequence id tells the writer what goes in flight.
+    Sequenced {
+        id: u64,
+        text: Utf8Bytes,
+    },
+    Binary(Bytes),
+    Close {
+        code: u16,
+        reason: String,
+    },
+}
+
+impl Outbound {
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Outbound::Text(t) | Outbound::Sequenced { text: t, .. } => t.len(),
+            Outbound::Binary(b) => b.len(),
+            Outbound::Close { reason, .. } => reason.len() + 2,
+        }
+    }
+}
+
+/// What happened to a data message handed to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivered {
+    Queued,
+    /// Queued, but the queue is past half its bound: the publisher should wait for room.
+    Backlogged,
+    /// The connection is over; nothing was queued.
+    Gone,
+    /// The outbound queue is full: close the connection as a slow client.
+    SlowClient,
+    /// A detached reliable session's buffer passed its cap: close the session.
+    BufferFull,
+}
+
+/// Why the service ends a session, with the close code and the text the client sees.
+#[derive(Debug, Clone)]
+pub(crate) struct CloseCause {
+    pub(crate) code: u16,
+    pub(crate) reason: String,
+    /// Drop queued frames first (the client is not reading them anyway).
+    pub(crate) discard_queued: bool,
+}
+
+impl CloseCause {
+    /// The outbound queue overflowed (the cloud service's `SlowClient`).
+    pub(crate) fn slow_client() -> Self {
+        CloseCause {
+            code: crate::protocol::close_code::POLICY_VIOLATION,
+            reason: "SlowClient: the connection did not read its messages fast enough.".into(),
+            discard_queued: true,
+        }
+    }
+
+    /// The reliable buffer is full and the client does not ack (as the emulator words it).
+    pub(crate) fn buffer_full() -> Self {
+        CloseCause {
+            code: crate::protocol::close_code::POLICY_VIOLATION,
+            reason: "The reliable message buffer is full.".into(),
+            discard_queued: true,
+        }
+    }
+}
+
+/// What the writer got from `take_queued`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Drain {
+    /// The attachment no longer serves this connection.
+    Stale,
+    /// Frames (maybe none) were moved to the batch; `awaiting_acks` when reliable data frames
+    /// stay queued because the in-flight cap is reached.
+    Taken { awaiting_acks: bool },
+}
+
+/// A data message prepared once for every recipient of a fan-out.
+pub(crate) struct Delivery {
+    pub(super) frame: GroupFrame,
+    payload: Payload,
+    json: OnceCell<Utf8Bytes>,
+    raw: OnceCell<Outbound>,
+}
+
+impl Delivery {
+    pub(crate) fn new(source: &MessageSource, payload: Payload) -> Self {
+        Delivery {
+            frame: GroupFrame::new(source, &payload),
+            payload,
+            json: OnceCell::new(),
+            raw: OnceCell::new(),
+        }
+    }
+
+    pub(super) fn json(&self) -> Utf8Bytes {
+        self.json
+            .get_or_init(|| Utf8Bytes::from(self.frame.text()))
+            .clone()
+    }
+
+    /// What a simple client receives: the payload alone, text or binary.
+    pub(super) fn raw(&self) -> Outbound {
+        self.raw
+            .get_or_init(|| match &self.payload {
+                Payload::Text(text) => Outbound::Text(Utf8Bytes::from(text.as_str())),
+                Payload::Json(raw) => Outbound::Text(Utf8Bytes::from(raw.get())),
+                Payload::Binary(bytes) | Payload::Protobuf(bytes) => {
+                    Outbound::Binary(Bytes::copy_from_slice(bytes))
+                }
+            })
+            .clone()
+    }
+}
