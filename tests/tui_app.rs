@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use wpchat::client::{Command, Event, OpError, OpOutcome};
 use wpchat::protocol::{AckErrorName, DataMessage, MessageSource, Payload, Subprotocol};
-use wpchat::tui::state::{BufferKind, Delivery, LineKind, Membership, NoteLevel, Overlay};
+use wpchat::tui::overlay::{LeaveConfirm, Overlay, PasteConfirm};
+use wpchat::tui::state::{BufferKind, Delivery, LineKind, Membership, NoteLevel};
 use wpchat::tui::{Action, App, Clock, Keymap, Redraw, UiSettings};
 
 /// Friday 27 November 2026, 10:02:00 UTC.
@@ -88,7 +89,7 @@ fn alt_j_prompt_joins_a_group() {
         app.key(key(KeyCode::Char('j'), KeyModifiers::ALT))
             .is_empty()
     );
-    assert!(matches!(app.state().overlay, Overlay::JoinPrompt { .. }));
+    assert!(matches!(app.state().overlay, Overlay::JoinPrompt(_)));
     type_text(&mut app, "ops");
     let commands = app.key(key(KeyCode::Enter, KeyModifiers::NONE));
     let op = match commands.as_slice() {
@@ -114,9 +115,9 @@ fn alt_l_with_confirm_leaves_the_group() {
     );
     assert_eq!(
         app.state().overlay,
-        Overlay::LeaveConfirm {
+        Overlay::LeaveConfirm(LeaveConfirm {
             group: "ops".into()
-        }
+        })
     );
     let commands = app.update(Action::Insert('y'));
     let op = match commands.as_slice() {
@@ -342,9 +343,9 @@ fn multi_line_paste_asks_before_sending() {
     );
     assert_eq!(
         app.state().overlay,
-        Overlay::PasteConfirm {
+        Overlay::PasteConfirm(PasteConfirm {
             text: "line one\nline two".into()
-        }
+        })
     );
     let commands = app.update(Action::Submit);
     match commands.as_slice() {
@@ -484,7 +485,7 @@ fn switcher_joins_a_group_not_yet_joined() {
 fn help_overlay_lists_the_live_key_map() {
     let mut app = connected_app();
     app.update(Action::Insert('?'));
-    assert!(matches!(app.state().overlay, Overlay::Help { .. }));
+    assert!(matches!(app.state().overlay, Overlay::Help(_)));
     assert!(
         app.state()
             .help
@@ -641,7 +642,7 @@ fn bad_ui_and_key_settings_fall_back_to_defaults_and_are_reported() {
 #[test]
 fn config_problems_reach_the_system_buffer_and_status_line() {
     let mut app = connected_app();
-    app.system_message("config: [ui]: 'scrollback' must be a whole number", true);
+    app.alert("config: [ui]: 'scrollback' must be a whole number");
     let state = app.state();
     let system = state
         .buffers
@@ -875,7 +876,7 @@ fn a_pasted_line_with_its_newline_goes_straight_to_the_input() {
     assert_eq!(app.state().editor.text(), "deploy done");
     app.update(Action::KillLineBack);
     app.update(Action::Paste("two\nlines\n".into()));
-    assert!(matches!(app.state().overlay, Overlay::PasteConfirm { .. }));
+    assert!(matches!(app.state().overlay, Overlay::PasteConfirm(_)));
 }
 
 #[test]

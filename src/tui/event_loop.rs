@@ -109,7 +109,7 @@ pub async fn run(
             received = handle.events.recv_many(&mut events, EVENT_BATCH), if engine_open => {
                 if received == 0 {
                     engine_open = false;
-                    let stopped = matches!(app.state().conn, super::state::ConnStatus::Offline { .. });
+                    let stopped = matches!(app.state().conn.status, super::state::ConnStatus::Offline { .. });
                     if !stopped {
                         app.update(ConnState::Stopped {
                             reason: "the connection engine stopped".to_string(),

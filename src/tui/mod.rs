@@ -6,7 +6,10 @@ pub mod app;
 pub mod commands;
 pub mod editor;
 pub mod event_loop;
+pub mod format;
 pub mod keymap;
+pub mod layout;
+pub mod overlay;
 pub mod state;
 pub mod terminal;
 pub mod view;
@@ -19,7 +22,7 @@ use ratatui::backend::CrosstermBackend;
 
 pub use app::{App, Effect, Msg, Redraw};
 pub use keymap::{Action, Keymap};
-pub use state::{Clock, State, UiSettings};
+pub use state::{Clock, LineKind, NoteLevel, State, UiSettings};
 
 use crate::client::{self, ClientConfig, Command};
 use crate::config::Config;
@@ -88,17 +91,20 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
     let mut app = App::new(settings, keymap, Clock::now());
     app.set_target(&start.hub, start.user_id.as_deref());
     for notice in &start.notices {
-        app.system_message(notice, false);
+        app.system(LineKind::Notice, notice);
     }
     for problem in &problems {
         tracing::warn!(%problem, "config");
-        app.system_message(&format!("config: {problem}"), true);
+        app.alert(&format!("config: {problem}"));
     }
     if problems.len() > 1 {
-        app.status_error(&format!(
-            "{} problems in the config's [ui]/[keys]; see the system buffer",
-            problems.len()
-        ));
+        app.note(
+            NoteLevel::Error,
+            &format!(
+                "{} problems in the config's [ui]/[keys]; see the system buffer",
+                problems.len()
+            ),
+        );
     }
     app.set_token_expiry(start.token_expires_at_ms);
     let groups = if start.groups.is_empty() {
@@ -115,7 +121,7 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
         app.update(Action::GoToGroup(1));
     }
 
-    let mut guard = terminal::TerminalGuard::enter(app.state().mouse)
+    let mut guard = terminal::TerminalGuard::enter(app.state().settings.mouse)
         .context("cannot set up the terminal (is this an interactive terminal?)")?;
     let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))
         .context("cannot draw on the terminal")?;

@@ -2,9 +2,8 @@
 //! overlays. Nothing here changes state or reads a clock.
 
 mod log;
-mod overlay;
 
-pub use log::{binary_preview, message_height, message_rows, round_trip_label, sender_color};
+pub use log::message_rows;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -12,73 +11,11 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::state::{BufferKind, ConnStatus, Membership, NoteLevel, State};
+use super::format::round_trip_label;
+use super::layout::{group_pane_rows, layout_in};
+use super::state::{BufferKind, ConnStatus, Membership, NoteLevel, Overlay, State};
 use crate::protocol::DataType;
 use crate::text::{display_width, truncate};
-
-/// Most rows the input grows to.
-const MAX_INPUT_ROWS: u16 = 5;
-/// Narrower terminals hide the group pane.
-const MIN_WIDTH_FOR_GROUPS: u16 = 50;
-
-/// Where each part of the screen goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Areas {
-    pub groups: Option<Rect>,
-    pub log: Rect,
-    pub log_inner: Rect,
-    pub input: Rect,
-    pub status: Rect,
-}
-
-/// The screen layout for the state's terminal size.
-pub fn layout(state: &State) -> Areas {
-    layout_in(state, state.size)
-}
-
-/// The screen layout for a given size.
-pub fn layout_in(state: &State, (width, height): (u16, u16)) -> Areas {
-    let (_, lines) = state.editor.line_position();
-    let input_rows = (lines as u16)
-        .clamp(1, MAX_INPUT_ROWS)
-        .min(height.saturating_sub(4).max(1));
-    let main_height = height.saturating_sub(input_rows + 1);
-    let show_groups = state.show_groups && width >= MIN_WIDTH_FOR_GROUPS;
-    let groups_width = if show_groups {
-        state.settings.group_pane_width.min(width / 3)
-    } else {
-        0
-    };
-    let groups = show_groups.then(|| Rect::new(0, 0, groups_width, main_height));
-    let log = Rect::new(groups_width, 0, width - groups_width, main_height);
-    let log_inner = Rect::new(
-        log.x + 1,
-        log.y + 1,
-        log.width.saturating_sub(2),
-        log.height.saturating_sub(2),
-    );
-    Areas {
-        groups,
-        log,
-        log_inner,
-        input: Rect::new(
-            0,
-            main_height,
-            width,
-            input_rows.min(height - main_height.min(height)),
-        ),
-        status: Rect::new(0, height.saturating_sub(1), width, 1.min(height)),
-    }
-}
-
-/// Row → buffer index in the group pane (`None` for the separator row).
-pub fn group_pane_rows(state: &State) -> Vec<Option<usize>> {
-    let groups = state.group_count();
-    let mut rows: Vec<Option<usize>> = (0..groups).map(Some).collect();
-    rows.push(None);
-    rows.extend((groups..state.buffers.len()).map(Some));
-    rows
-}
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame<'_>, state: &State) {
@@ -96,7 +33,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &State) {
     log::draw_log(state, areas.log_inner, frame.buffer_mut());
     draw_input(frame, state, areas.input);
     draw_status(frame, state, areas.status);
-    overlay::draw_overlay(frame, state, areas);
+    state.overlay.draw(frame, state, areas);
 }
 
 fn badge(unread: u32, mentions: u32) -> Option<(String, Style)> {
@@ -224,7 +161,7 @@ fn draw_input(frame: &mut Frame<'_>, state: &State, area: Rect) {
             format!(
                 "message #{} ({})",
                 buffer.display,
-                data_type_label(state.data_type)
+                data_type_label(state.settings.data_type)
             )
         } else {
             "/join <group>, Alt+J or Ctrl+K to pick a group".to_string()
@@ -237,7 +174,7 @@ fn draw_input(frame: &mut Frame<'_>, state: &State, area: Rect) {
             width.saturating_sub(prompt_width),
             Style::new().fg(Color::DarkGray),
         );
-        if state.overlay == super::state::Overlay::None {
+        if state.overlay == Overlay::None {
             frame.set_cursor_position((area.x + prompt_width as u16, area.y));
         }
         return;
@@ -282,7 +219,7 @@ fn draw_input(frame: &mut Frame<'_>, state: &State, area: Rect) {
             ));
         }
     }
-    if state.overlay == super::state::Overlay::None
+    if state.overlay == Overlay::None
         && let Some(position) = cursor
     {
         frame.set_cursor_position(position);
@@ -308,7 +245,7 @@ fn data_type_label(data_type: DataType) -> &'static str {
 /// The connection state as the status bar words it.
 pub fn conn_label(state: &State) -> (String, Style) {
     let now = state.clock.mono;
-    match &state.conn {
+    match &state.conn.status {
         ConnStatus::Connecting { attempt } if *attempt <= 1 => {
             ("◌ connecting".to_string(), Style::new().fg(Color::Yellow))
         }
@@ -363,7 +300,7 @@ pub fn activity_list(state: &State) -> Option<String> {
 
 /// The status-bar warning about a token that cannot be renewed, from 5 minutes before expiry.
 pub fn token_warning(state: &State) -> Option<String> {
-    let expiry = state.token_expiry?;
+    let expiry = state.conn.token_expiry?;
     let now = state.clock.wall_ms;
     if !expiry.warning_at(now) {
         return None;
@@ -388,7 +325,7 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let hint_width = display_width(&hint);
     let (label, label_style) = conn_label(state);
     let mut spans = vec![Span::raw(" "), Span::styled(label, label_style)];
-    if let ConnStatus::Reconnecting { last_error, .. } = &state.conn
+    if let ConnStatus::Reconnecting { last_error, .. } = &state.conn.status
         && !last_error.is_empty()
         && state.note.is_none()
     {
@@ -440,19 +377,19 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
             } else {
                 format!("{user}@{}", state.hub)
             }];
-            if let Some(id) = &state.connection_id {
+            if let Some(id) = &state.conn.connection_id {
                 let short: String = id.chars().take(3).collect();
                 let dots = if id.chars().count() > 3 { "…" } else { "" };
                 parts.push(format!("conn {short}{dots}"));
             }
-            if let Some(protocol) = state.protocol {
+            if let Some(protocol) = state.conn.protocol {
                 parts.push(protocol.short_name().to_string());
             }
-            if let Some(seq) = state.last_seq {
+            if let Some(seq) = state.conn.last_seq {
                 parts.push(format!("seq {seq}"));
             }
             // A lag measured before the link dropped says nothing about now.
-            if let (Some(lag), ConnStatus::Connected) = (state.lag, &state.conn) {
+            if let (Some(lag), ConnStatus::Connected) = (state.conn.lag, &state.conn.status) {
                 parts.push(format!("lag {}", round_trip_label(lag.as_millis())));
             }
             // Drop the least useful details first so that the help hint stays visible.
