@@ -598,12 +598,9 @@ async fn a_stopped_engine_fails_the_send_instead_of_leaving_it_pending() {
     };
     type_text(&mut app, "anyone?");
     let sends = app.update(Action::Submit);
-    tokio::time::timeout(
-        Duration::from_secs(5),
-        wpchat::tui::event_loop::send_commands(&mut app, &handle, sends),
-    )
-    .await
-    .expect("send_commands returns");
+    let mut outbox = wpchat::tui::event_loop::Outbox::default();
+    outbox.send(&mut app, &handle.commands, sends);
+    assert!(outbox.is_empty(), "nothing is held for a stopped engine");
     let line = app.state().current_buffer().lines.back().unwrap().clone();
     match line.delivery {
         Delivery::Failed(name) => assert_eq!(app.state().names.name(name), "Stopped"),

@@ -17,6 +17,7 @@ pub mod view;
 use std::time::Duration;
 
 use anyhow::Context;
+use crossterm::event::EventStream;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
@@ -26,6 +27,7 @@ pub use state::{Clock, LineKind, NoteLevel, State, UiSettings};
 
 use crate::client::{self, ClientConfig, Command};
 use crate::config::Config;
+use event_loop::EventLoop;
 
 /// The group joined when none is given.
 pub const DEFAULT_GROUP: &str = "lobby";
@@ -121,14 +123,16 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
         app.update(Action::GoToGroup(1));
     }
 
-    let mut guard = terminal::TerminalGuard::enter(app.state().settings.mouse)
+    let guard = terminal::TerminalGuard::enter(app.state().settings.mouse)
         .context("cannot set up the terminal (is this an interactive terminal?)")?;
-    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))
+    let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))
         .context("cannot draw on the terminal")?;
-    event_loop::send_commands(&mut app, &handle, initial).await;
-    let result = event_loop::run(&mut app, &mut handle, &mut terminal, &mut guard).await;
-    drop(terminal);
-    drop(guard);
+    let mut event_loop = EventLoop::new(terminal, EventStream::new()).with_guard(guard);
+    event_loop.send(&mut app, &handle, initial);
+    let stop = event_loop::stop_signals().context("cannot listen for SIGTERM and SIGHUP")?;
+    let result = event_loop.run(&mut app, &mut handle, stop).await;
+    // Restores the terminal before the goodbye below.
+    drop(event_loop);
 
     // Close the connection with 1000 and give the engine a moment to say goodbye.
     if !app.should_quit() {
