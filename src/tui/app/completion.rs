@@ -21,7 +21,7 @@ impl App {
         let candidates = if start == 0 && word.starts_with('/') {
             let mut names: Vec<String> = commands::COMMANDS
                 .iter()
-                .map(|(name, _, _)| name.to_string())
+                .map(|command| command.name.to_string())
                 .filter(|n| n.starts_with(&word_lower))
                 .collect();
             names.sort();

@@ -114,7 +114,7 @@ impl App {
     /// `/help [command]`.
     fn help(&mut self, topic: Option<String>) {
         if let Some(t) = &topic
-            && !commands::COMMANDS.iter().any(|(n, _, _)| n == t)
+            && !commands::COMMANDS.iter().any(|c| c.name == t)
         {
             self.note(
                 NoteLevel::Error,

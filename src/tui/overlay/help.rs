@@ -60,12 +60,12 @@ fn heading(text: &'static str) -> Line<'static> {
 
 fn topic_lines(topic: &str) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    for (_, usage, description) in COMMANDS.iter().filter(|(n, _, _)| *n == topic) {
+    for command in COMMANDS.iter().filter(|c| c.name == topic) {
         lines.push(Line::from(Span::styled(
-            usage.to_string(),
+            command.usage,
             Style::new().fg(Color::Cyan),
         )));
-        lines.push(Line::from(format!("  {description}")));
+        lines.push(Line::from(format!("  {}", command.help)));
     }
     lines
 }
@@ -92,10 +92,13 @@ fn all_lines(state: &State, inner_width: usize) -> Vec<Line<'static>> {
     }
     lines.push(Line::from(""));
     lines.push(heading("Commands"));
-    for (_, usage, description) in COMMANDS {
+    for command in COMMANDS {
         lines.push(Line::from(vec![
-            Span::styled(format!(" {usage}  "), Style::new().fg(Color::Cyan)),
-            Span::raw(description.to_string()),
+            Span::styled(
+                format!(" {}  ", command.usage),
+                Style::new().fg(Color::Cyan),
+            ),
+            Span::raw(command.help),
         ]));
     }
     lines
