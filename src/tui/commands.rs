@@ -307,7 +307,7 @@ fn parse_help(args: Args<'_>) -> Result<SlashCommand, CommandError> {
 }
 
 /// The payload for a typed line in the input's data type.
-pub fn payload_for(text: &str, data_type: DataType) -> Result<Payload, CommandError> {
+pub(crate) fn payload_for(text: &str, data_type: DataType) -> Result<Payload, CommandError> {
     match data_type {
         DataType::Json => Payload::json(text).map_err(|e| {
             // The payload error already says "not valid JSON: …".

@@ -163,7 +163,7 @@ where
     }
 
     /// The terminal guard to suspend with (Ctrl+Z) and to switch mouse capture on.
-    pub fn with_guard(mut self, guard: TerminalGuard) -> Self {
+    pub(crate) fn with_guard(mut self, guard: TerminalGuard) -> Self {
         self.guard = Some(guard);
         self
     }
@@ -336,7 +336,7 @@ where
 }
 
 /// Completes on SIGTERM or SIGHUP: the chat then ends as if the user quit.
-pub fn stop_signals() -> std::io::Result<impl Future<Output = ()>> {
+pub(crate) fn stop_signals() -> std::io::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;

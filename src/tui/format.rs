@@ -11,7 +11,7 @@ use crate::protocol::Payload;
 use crate::text::sanitize;
 
 /// JSON text without whitespace outside strings (the text is valid JSON from the decoder).
-pub fn compact_json(raw: &str) -> String {
+pub(crate) fn compact_json(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut in_string = false;
     let mut escaped = false;
@@ -36,7 +36,7 @@ pub fn compact_json(raw: &str) -> String {
 }
 
 /// Indented JSON for the viewer, from compact JSON text (keys keep their order).
-pub fn pretty_json(compact: &str) -> String {
+pub(crate) fn pretty_json(compact: &str) -> String {
     let mut out = String::with_capacity(compact.len() * 2);
     let mut depth = 0usize;
     let mut in_string = false;
@@ -93,7 +93,7 @@ pub fn pretty_json(compact: &str) -> String {
 }
 
 /// Hex dump with offsets and a printable column, for the viewer.
-pub fn hex_dump(bytes: &[u8]) -> String {
+pub(crate) fn hex_dump(bytes: &[u8]) -> String {
     let mut out = String::new();
     for (row, chunk) in bytes.chunks(16).enumerate() {
         out.push_str(&format!("{:08x}  ", row * 16));
@@ -120,7 +120,7 @@ fn printable(byte: u8, replacement: char) -> char {
 }
 
 /// "41 s", "3 min 2 s".
-pub fn human_duration(d: Duration) -> String {
+pub(crate) fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
     if secs < 60 {
         format!("{secs} s")
@@ -131,7 +131,7 @@ pub fn human_duration(d: Duration) -> String {
 
 /// "12 B  48 65 6c …  He…" from base64 text: the size, the first bytes in hex, and the same
 /// bytes as text (`·` for bytes that are not printable ASCII).
-pub fn binary_preview(base64: &str, max_bytes: usize) -> String {
+pub(crate) fn binary_preview(base64: &str, max_bytes: usize) -> String {
     let padding = base64.bytes().rev().take_while(|b| *b == b'=').count();
     let size = (base64.len() / 4 * 3).saturating_sub(padding);
     // Decode only a prefix: a multiple of 4 base64 characters.
@@ -169,7 +169,7 @@ fn human_size(bytes: usize) -> String {
 }
 
 /// "<1 ms", "38 ms", "1.2 s".
-pub fn round_trip_label(ms: u128) -> String {
+pub(crate) fn round_trip_label(ms: u128) -> String {
     match ms {
         0 => "<1 ms".to_string(),
         1..=999 => format!("{ms} ms"),

@@ -26,12 +26,12 @@ pub struct Areas {
 }
 
 /// The screen layout for the state's terminal size.
-pub fn layout(state: &State) -> Areas {
+pub(crate) fn layout(state: &State) -> Areas {
     layout_in(state, state.size)
 }
 
 /// The screen layout for a given size.
-pub fn layout_in(state: &State, (width, height): (u16, u16)) -> Areas {
+pub(crate) fn layout_in(state: &State, (width, height): (u16, u16)) -> Areas {
     let (_, lines) = state.editor.line_position();
     let input_rows = (lines as u16)
         .clamp(1, MAX_INPUT_ROWS)
@@ -66,7 +66,7 @@ pub fn layout_in(state: &State, (width, height): (u16, u16)) -> Areas {
 }
 
 /// Row → buffer index in the group pane (`None` for the separator row).
-pub fn group_pane_rows(state: &State) -> Vec<Option<usize>> {
+pub(crate) fn group_pane_rows(state: &State) -> Vec<Option<usize>> {
     let groups = state.group_count();
     let mut rows: Vec<Option<usize>> = (0..groups).map(Some).collect();
     rows.push(None);
@@ -153,7 +153,7 @@ pub(crate) fn needs_read_marker(buffer: &Buffer, index: usize) -> bool {
 }
 
 /// Rows one message takes at `width` (separators included), as the view draws it.
-pub fn message_height(state: &State, buffer: &Buffer, index: usize, width: usize) -> usize {
+pub(crate) fn message_height(state: &State, buffer: &Buffer, index: usize, width: usize) -> usize {
     let Some(line) = buffer.lines.get(index) else {
         return 0;
     };

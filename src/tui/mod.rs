@@ -2,16 +2,16 @@
 //!
 //! `run` wires them: config → target → engine → initial joins → terminal guard → loop.
 
-pub mod app;
-pub mod commands;
-pub mod editor;
+pub(crate) mod app;
+pub(crate) mod commands;
+pub(crate) mod editor;
 pub mod event_loop;
-pub mod format;
-pub mod keymap;
-pub mod layout;
+pub(crate) mod format;
+pub(crate) mod keymap;
+pub(crate) mod layout;
 pub mod overlay;
 pub mod state;
-pub mod terminal;
+pub(crate) mod terminal;
 pub mod view;
 
 use std::time::Duration;

@@ -160,7 +160,7 @@ impl App {
     // `system` buffer, or an `alert` (both, for errors the user must not miss).
 
     /// A one-line note in the status bar; it disappears after a few seconds.
-    pub fn note(&mut self, level: NoteLevel, text: &str) {
+    pub(crate) fn note(&mut self, level: NoteLevel, text: &str) {
         self.state.note = Some(StatusNote {
             text: sanitize_line(text),
             level,
@@ -170,7 +170,7 @@ impl App {
     }
 
     /// A line in the `system` buffer; an error line also counts as unread there.
-    pub fn system(&mut self, kind: LineKind, text: &str) {
+    pub(crate) fn system(&mut self, kind: LineKind, text: &str) {
         if let Some(index) = self.state.buffer_of_kind(BufferKind::System) {
             if index != self.state.current && kind == LineKind::Error {
                 self.state.buffers[index].unread += 1;

@@ -88,7 +88,7 @@ impl KeyChord {
     }
 
     /// How the help overlay shows the key: `Ctrl+N`, `Alt+↓`, `F1`.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         let mut out = String::new();
         if self.modifiers.contains(KeyModifiers::CONTROL) {
             out.push_str("Ctrl+");

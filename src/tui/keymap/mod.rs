@@ -53,7 +53,7 @@ impl Default for Keymap {
 impl Keymap {
     /// The defaults with the config's `[keys]` table applied (an action listed there loses
     /// its default keys).
-    pub fn from_table(table: &toml::Table) -> Result<Self, KeymapError> {
+    pub(crate) fn from_table(table: &toml::Table) -> Result<Self, KeymapError> {
         for name in table.keys() {
             if Action::from_name(name).is_none() {
                 return Err(KeymapError::UnknownAction(name.clone()));
@@ -90,7 +90,7 @@ impl Keymap {
     }
 
     /// Rows for the help overlay, from the live bindings.
-    pub fn help_rows(&self) -> Vec<HelpRow> {
+    pub(crate) fn help_rows(&self) -> Vec<HelpRow> {
         self.rows
             .iter()
             .map(|(binding, keys)| HelpRow {
@@ -108,7 +108,7 @@ impl Keymap {
     }
 
     /// The label of the first key bound to an action, for hints (`F1 help`).
-    pub fn label_of(&self, name: &str) -> Option<String> {
+    pub(crate) fn label_of(&self, name: &str) -> Option<String> {
         self.rows
             .iter()
             .find(|(binding, _)| binding.name == name)

@@ -18,7 +18,7 @@ pub use confirm::{LeaveConfirm, PasteConfirm};
 pub use help::Help;
 pub use join_prompt::JoinPrompt;
 pub use search::Search;
-pub use switcher::{SwitchTarget, Switcher, switcher_items};
+pub use switcher::Switcher;
 pub use viewer::Viewer;
 
 use super::keymap::Action;

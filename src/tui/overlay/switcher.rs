@@ -103,7 +103,7 @@ impl Switcher {
 
 /// The switcher's rows for a query: buffers matching it (fuzzy), then "join <query>" when the
 /// query names a group we are not in.
-pub fn switcher_items(state: &State, query: &str) -> Vec<(String, SwitchTarget)> {
+pub(crate) fn switcher_items(state: &State, query: &str) -> Vec<(String, SwitchTarget)> {
     let mut scored: Vec<(usize, String, SwitchTarget)> = state
         .buffers
         .iter()

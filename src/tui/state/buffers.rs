@@ -16,7 +16,7 @@ pub struct Interner {
 
 impl Interner {
     /// The id of a raw (untrusted) string, sanitising it the first time.
-    pub fn intern(&mut self, raw: &str) -> u32 {
+    pub(crate) fn intern(&mut self, raw: &str) -> u32 {
         if let Some(id) = self.ids.get(raw) {
             return *id;
         }
@@ -27,17 +27,9 @@ impl Interner {
         id
     }
 
-    pub fn get(&self, raw: &str) -> Option<u32> {
-        self.ids.get(raw).copied()
-    }
-
     /// The display form of an id ("" for `NO_SENDER`).
     pub fn name(&self, id: u32) -> &str {
         self.names.get(id as usize).map_or("", |n| n)
-    }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.names.iter().map(|n| &**n)
     }
 }
 
@@ -145,7 +137,7 @@ impl Buffer {
     }
 
     /// Sequence number the next line will get.
-    pub fn end_seq(&self) -> u64 {
+    pub(crate) fn end_seq(&self) -> u64 {
         self.first_seq + self.lines.len() as u64
     }
 
@@ -165,13 +157,13 @@ impl Buffer {
         seq
     }
 
-    pub fn line_mut(&mut self, seq: u64) -> Option<&mut LogLine> {
+    pub(crate) fn line_mut(&mut self, seq: u64) -> Option<&mut LogLine> {
         let index = seq.checked_sub(self.first_seq)?;
         self.lines.get_mut(usize::try_from(index).ok()?)
     }
 
     /// Index one past the newest visible line.
-    pub fn view_end(&self) -> usize {
+    pub(crate) fn view_end(&self) -> usize {
         match self.anchor {
             None => self.lines.len(),
             Some(seq) => (seq.saturating_sub(self.first_seq) as usize + 1).min(self.lines.len()),
@@ -183,7 +175,7 @@ impl Buffer {
         self.lines.len() - self.view_end()
     }
 
-    pub fn is_group(&self) -> bool {
+    pub(crate) fn is_group(&self) -> bool {
         self.kind == BufferKind::Group
     }
 }

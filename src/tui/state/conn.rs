@@ -39,7 +39,7 @@ pub struct TokenExpiry {
 
 impl TokenExpiry {
     /// Whether the status bar warns at `now_ms` (from 5 minutes before expiry on).
-    pub fn warning_at(&self, now_ms: i64) -> bool {
+    pub(crate) fn warning_at(&self, now_ms: i64) -> bool {
         now_ms >= self.expires_ms - TOKEN_WARNING_MS
     }
 }

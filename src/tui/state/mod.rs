@@ -60,7 +60,7 @@ impl Clock {
     }
 
     /// Day number in the local zone, for day separators.
-    pub fn day_of(&self, ms: i64) -> i64 {
+    pub(crate) fn day_of(&self, ms: i64) -> i64 {
         (ms + i64::from(self.offset.local_minus_utc()) * 1000).div_euclid(86_400_000)
     }
 }
@@ -175,11 +175,11 @@ impl State {
     }
 
     /// Whether the raw frame inspector (`/raw`) is on: its buffer exists exactly then.
-    pub fn raw_frames(&self) -> bool {
+    pub(crate) fn raw_frames(&self) -> bool {
         self.buffer_of_kind(BufferKind::Frames).is_some()
     }
 
-    pub fn sender_name(&self, id: u32) -> &str {
+    pub(crate) fn sender_name(&self, id: u32) -> &str {
         if id == NO_SENDER {
             ""
         } else {

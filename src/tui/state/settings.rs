@@ -49,7 +49,7 @@ pub enum UiConfigError {
 
 impl UiSettings {
     /// Reads the `[ui]` table; missing settings keep their defaults.
-    pub fn from_table(table: &toml::Table) -> Result<Self, UiConfigError> {
+    pub(crate) fn from_table(table: &toml::Table) -> Result<Self, UiConfigError> {
         let mut settings = UiSettings::default();
         let bad = |key: &str, expected| UiConfigError::BadValue {
             key: key.to_string(),

@@ -28,7 +28,7 @@ const PALETTE: [Color; 12] = [
 ];
 
 /// A stable colour per user id (FNV-1a of the name).
-pub fn sender_color(name: &str) -> Color {
+pub(crate) fn sender_color(name: &str) -> Color {
     let mut hash: u32 = 0x811c_9dc5;
     for b in name.bytes() {
         hash ^= u32::from(b);
@@ -188,7 +188,7 @@ fn body_rows(
 }
 
 /// Draws the visible window of the current buffer, newest at the bottom.
-pub fn draw_log(state: &State, area: Rect, cells: &mut Cells) {
+pub(crate) fn draw_log(state: &State, area: Rect, cells: &mut Cells) {
     let buffer = state.current_buffer();
     let width = usize::from(area.width);
     let height = usize::from(area.height);

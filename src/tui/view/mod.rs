@@ -243,7 +243,7 @@ fn data_type_label(data_type: DataType) -> &'static str {
 }
 
 /// The connection state as the status bar words it.
-pub fn conn_label(state: &State) -> (String, Style) {
+fn conn_label(state: &State) -> (String, Style) {
     let now = state.clock.mono;
     match &state.conn.status {
         ConnStatus::Connecting { attempt } if *attempt <= 1 => {
