@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use wpchat::client::{Command, Event, OpError, OpOutcome};
 use wpchat::protocol::{AckErrorName, DataMessage, MessageSource, Payload, Subprotocol};
 use wpchat::tui::overlay::{LeaveConfirm, Overlay, PasteConfirm};
-use wpchat::tui::state::{BufferKind, Delivery, LineKind, Membership, NoteLevel};
+use wpchat::tui::state::{Buffer, BufferKind, Delivery, LineKind, Membership, NoteLevel};
 use wpchat::tui::{Action, App, Clock, Keymap, Redraw, UiSettings};
 
 /// Friday 27 November 2026, 10:02:00 UTC.
@@ -63,6 +63,37 @@ fn type_text(app: &mut App, text: &str) -> Vec<Command> {
         out.extend(app.update(Action::Insert(c)));
     }
     out
+}
+
+fn system_buffer(app: &App) -> &Buffer {
+    let state = app.state();
+    &state.buffers[state.buffer_of_kind(BufferKind::System).unwrap()]
+}
+
+/// Types `text` and presses Enter.
+fn submit(app: &mut App, text: &str) -> Vec<Command> {
+    type_text(app, text);
+    app.update(Action::Submit)
+}
+
+/// Types `text`, presses Enter and returns the op of the one send that follows.
+fn send_text(app: &mut App, text: &str) -> u64 {
+    match submit(app, text).as_slice() {
+        [Command::SendToGroup { op, .. }] => *op,
+        other => panic!("expected one SendToGroup, got {other:?}"),
+    }
+}
+
+/// Presses Tab and returns the input line.
+fn tab(app: &mut App) -> String {
+    app.update(Action::Complete);
+    app.state().editor.text().to_string()
+}
+
+/// Clears the input line and types `text`.
+fn retype(app: &mut App, text: &str) {
+    app.update(Action::KillLineBack);
+    type_text(app, text);
 }
 
 fn group_message(group: &str, from: &str, text: &str) -> Event {
@@ -179,11 +210,7 @@ fn enter_sends_to_the_current_group_in_the_input_data_type() {
 #[test]
 fn ack_marks_the_line_with_round_trip() {
     let mut app = connected_app();
-    type_text(&mut app, "on it");
-    let op = match app.update(Action::Submit).as_slice() {
-        [Command::SendToGroup { op, .. }] => *op,
-        other => panic!("{other:?}"),
-    };
+    let op = send_text(&mut app, "on it");
     app.update(Event::Queued { op });
     let index = app.state().group_index("lobby").unwrap();
     assert_eq!(
@@ -226,11 +253,7 @@ fn bad_json_keeps_the_input_and_shows_an_error() {
 #[test]
 fn forbidden_ack_marks_the_line_failed_everywhere() {
     let mut app = connected_app();
-    type_text(&mut app, "secret");
-    let op = match app.update(Action::Submit).as_slice() {
-        [Command::SendToGroup { op, .. }] => *op,
-        other => panic!("{other:?}"),
-    };
+    let op = send_text(&mut app, "secret");
     app.update(Event::OpResult {
         op,
         outcome: OpOutcome::Failed(OpError::Refused {
@@ -244,7 +267,7 @@ fn forbidden_ack_marks_the_line_failed_everywhere() {
         Delivery::Failed(name) => assert_eq!(state.names.name(name), "Forbidden"),
         other => panic!("expected failed, got {other:?}"),
     }
-    let system = &state.buffers[state.buffer_of_kind(BufferKind::System).unwrap()];
+    let system = system_buffer(&app);
     let error = system.lines.back().unwrap();
     assert_eq!(error.kind, LineKind::Error);
     assert!(error.body.contains("Forbidden"));
@@ -461,12 +484,9 @@ fn tab_completes_commands_groups_and_users() {
     let mut app = connected_app();
     app.update(group_message("lobby", "bob", "hi"));
     type_text(&mut app, "/jo");
-    app.update(Action::Complete);
-    assert_eq!(app.state().editor.text(), "/join ");
-    app.update(Action::KillLineBack);
-    type_text(&mut app, "hey @bo");
-    app.update(Action::Complete);
-    assert_eq!(app.state().editor.text(), "hey @bob ");
+    assert_eq!(tab(&mut app), "/join ");
+    retype(&mut app, "hey @bo");
+    assert_eq!(tab(&mut app), "hey @bob ");
 }
 
 #[test]
@@ -515,14 +535,9 @@ fn slash_commands_emit_their_commands() {
         }
         other => panic!("expected /event, got {other:?}"),
     }
-    type_text(&mut app, "/raw");
-    assert_eq!(
-        app.update(Action::Submit),
-        vec![Command::InspectFrames(true)]
-    );
+    assert_eq!(submit(&mut app, "/raw"), vec![Command::InspectFrames(true)]);
     assert_eq!(app.state().current_buffer().kind, BufferKind::Frames);
-    type_text(&mut app, "/reconnect");
-    assert_eq!(app.update(Action::Submit), vec![Command::Reconnect]);
+    assert_eq!(submit(&mut app, "/reconnect"), vec![Command::Reconnect]);
     type_text(&mut app, "/noecho on");
     app.update(Action::Submit);
     app.update(Action::GoToGroup(1));
@@ -549,8 +564,7 @@ fn slash_commands_emit_their_commands() {
         commands.as_slice(),
         [Command::SendToGroup { payload: Payload::Binary(bytes), .. }] if bytes == &[1, 2, 3]
     ));
-    type_text(&mut app, "/quit");
-    assert_eq!(app.update(Action::Submit), vec![Command::Shutdown]);
+    assert_eq!(submit(&mut app, "/quit"), vec![Command::Shutdown]);
     assert!(app.should_quit());
 }
 
@@ -641,11 +655,7 @@ fn config_problems_reach_the_system_buffer_and_status_line() {
     let mut app = connected_app();
     app.alert("config: [ui]: 'scrollback' must be a whole number");
     let state = app.state();
-    let system = state
-        .buffers
-        .iter()
-        .find(|b| b.kind == BufferKind::System)
-        .unwrap();
+    let system = system_buffer(&app);
     let last = system.lines.back().unwrap();
     assert_eq!(last.kind, LineKind::Error);
     assert!(last.body.contains("scrollback"));
@@ -662,11 +672,7 @@ fn an_expiring_fixed_token_warns_from_five_minutes_before() {
     let expires = T0 + 10 * 60_000;
     app.set_token_expiry(Some(expires));
     let system_lines = |app: &App| {
-        app.state()
-            .buffers
-            .iter()
-            .find(|b| b.kind == BufferKind::System)
-            .unwrap()
+        system_buffer(app)
             .lines
             .iter()
             .filter(|l| l.body.contains("cannot be renewed"))
@@ -734,31 +740,21 @@ fn tab_prefers_recent_speakers_and_adds_a_colon_at_line_start() {
     app.update(group_message("lobby", "alan", "first"));
     app.update(group_message("lobby", "alex", "second"));
     type_text(&mut app, "al");
-    app.update(Action::Complete);
     assert_eq!(
-        app.state().editor.text(),
+        tab(&mut app),
         "alex: ",
         "the latest speaker first, never ourselves (alice)"
     );
-    app.update(Action::Complete);
-    assert_eq!(app.state().editor.text(), "alan: ");
-    app.update(Action::Complete);
-    assert_eq!(
-        app.state().editor.text(),
-        "alerts ",
-        "group names after users"
-    );
-    app.update(Action::KillLineBack);
-    type_text(&mut app, "ask al");
-    app.update(Action::Complete);
-    assert_eq!(app.state().editor.text(), "ask alex ");
+    assert_eq!(tab(&mut app), "alan: ");
+    assert_eq!(tab(&mut app), "alerts ", "group names after users");
+    retype(&mut app, "ask al");
+    assert_eq!(tab(&mut app), "ask alex ");
 }
 
 #[test]
 fn a_requested_reconnect_is_not_reported_as_a_loss() {
     let mut app = connected_app();
-    type_text(&mut app, "/reconnect");
-    assert_eq!(app.update(Action::Submit), vec![Command::Reconnect]);
+    assert_eq!(submit(&mut app, "/reconnect"), vec![Command::Reconnect]);
     app.update(Event::SessionLost {
         offline: Duration::ZERO,
         reason: "a reconnect was requested".into(),
@@ -767,11 +763,7 @@ fn a_requested_reconnect_is_not_reported_as_a_loss() {
     let gap = state.buffers[0].lines.back().unwrap();
     assert_eq!(gap.kind, LineKind::Gap);
     assert!(gap.body.contains("as requested"), "{}", gap.body);
-    let system = state
-        .buffers
-        .iter()
-        .find(|b| b.kind == BufferKind::System)
-        .unwrap();
+    let system = system_buffer(&app);
     assert!(system.lines.iter().all(|l| l.kind != LineKind::Error));
     // A later, unrequested loss is reported as one.
     app.update(Event::SessionLost {
@@ -830,12 +822,7 @@ fn a_connection_error_is_written_once_per_distinct_error() {
         app.update(retry("connection refused"));
     }
     app.update(retry("401 Unauthorized"));
-    let errors: Vec<String> = app
-        .state()
-        .buffers
-        .iter()
-        .find(|b| b.kind == BufferKind::System)
-        .unwrap()
+    let errors: Vec<String> = system_buffer(&app)
         .lines
         .iter()
         .filter(|l| l.kind == LineKind::Error)
@@ -912,15 +899,10 @@ fn raw_off_returns_to_the_buffer_it_was_typed_in() {
     let mut app = connected_app();
     join_group(&mut app, "ops");
     app.update(Action::GoToGroup(1));
-    type_text(&mut app, "/raw");
-    assert_eq!(
-        app.update(Action::Submit),
-        vec![Command::InspectFrames(true)]
-    );
+    assert_eq!(submit(&mut app, "/raw"), vec![Command::InspectFrames(true)]);
     assert_eq!(app.state().current_buffer().kind, BufferKind::Frames);
-    type_text(&mut app, "/raw");
     assert_eq!(
-        app.update(Action::Submit),
+        submit(&mut app, "/raw"),
         vec![Command::InspectFrames(false)]
     );
     assert_eq!(app.state().current_buffer().name, "lobby");

@@ -3,6 +3,8 @@
 
 use unicode_segmentation::UnicodeSegmentation;
 
+use super::keymap::Action;
+
 /// How many sent lines the history keeps.
 const HISTORY_LIMIT: usize = 500;
 
@@ -409,6 +411,30 @@ impl Editor {
         self.cursor = cursor;
         completion.applied = self.text.clone();
         self.completion = Some(completion);
+    }
+}
+
+impl Editor {
+    /// Applies a line-editing action (typing, cursor moves, deletions, yank), the same in the
+    /// input and in one-line prompts; false for any other action.
+    pub(crate) fn apply(&mut self, action: &Action) -> bool {
+        match action {
+            Action::Insert(c) => self.insert_char(*c),
+            Action::Backspace => self.backspace(),
+            Action::Delete => self.delete(),
+            Action::Left => self.left(),
+            Action::Right => self.right(),
+            Action::LineStart | Action::Home => self.line_start(),
+            Action::LineEnd | Action::End => self.line_end(),
+            Action::WordLeft => self.word_left(),
+            Action::WordRight => self.word_right(),
+            Action::KillWordBack => self.kill_word_back(),
+            Action::KillLineBack => self.kill_line_back(),
+            Action::KillWordForward => self.kill_word_forward(),
+            Action::Yank => self.yank(),
+            _ => return false,
+        }
+        true
     }
 }
 

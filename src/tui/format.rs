@@ -10,37 +10,46 @@ use super::state::{Delivery, Interner, LineKind, LogLine};
 use crate::protocol::Payload;
 use crate::text::sanitize;
 
-/// JSON text without whitespace outside strings (the text is valid JSON from the decoder).
-pub(crate) fn compact_json(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in raw.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
+/// Tracks whether a walk through JSON text is inside a string (escapes included), so that
+/// the formatters below touch only what is outside strings.
+#[derive(Default)]
+struct JsonStrings {
+    in_string: bool,
+    escaped: bool,
+}
+
+impl JsonStrings {
+    /// Takes the next character; true when it belongs to a string (quotes included).
+    fn inside(&mut self, c: char) -> bool {
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
             } else if c == '\\' {
-                escaped = true;
+                self.escaped = true;
             } else if c == '"' {
-                in_string = false;
+                self.in_string = false;
             }
-        } else if c == '"' {
-            in_string = true;
-            out.push(c);
-        } else if !c.is_whitespace() {
-            out.push(c);
+            true
+        } else {
+            self.in_string = c == '"';
+            self.in_string
         }
     }
-    out
+}
+
+/// JSON text without whitespace outside strings (the text is valid JSON from the decoder).
+pub(crate) fn compact_json(raw: &str) -> String {
+    let mut strings = JsonStrings::default();
+    raw.chars()
+        .filter(|&c| strings.inside(c) || !c.is_whitespace())
+        .collect()
 }
 
 /// Indented JSON for the viewer, from compact JSON text (keys keep their order).
 pub(crate) fn pretty_json(compact: &str) -> String {
     let mut out = String::with_capacity(compact.len() * 2);
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = JsonStrings::default();
     let newline = |out: &mut String, depth: usize| {
         out.push('\n');
         for _ in 0..depth {
@@ -49,22 +58,11 @@ pub(crate) fn pretty_json(compact: &str) -> String {
     };
     let mut chars = compact.chars().peekable();
     while let Some(c) = chars.next() {
-        if in_string {
+        if strings.inside(c) {
             out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
             continue;
         }
         match c {
-            '"' => {
-                in_string = true;
-                out.push(c);
-            }
             '{' | '[' => {
                 out.push(c);
                 if matches!(chars.peek(), Some('}' | ']')) {
@@ -244,6 +242,16 @@ mod tests {
         assert_eq!(
             pretty_json("{\"a\":[1,{}],\"b\":\"x,y\"}"),
             "{\n  \"a\": [\n    1,\n    {}\n  ],\n  \"b\": \"x,y\"\n}"
+        );
+    }
+
+    #[test]
+    fn strings_keep_their_spaces_and_escaped_quotes() {
+        let raw = "{ \"a b\" : \"x \\\" , y\" }";
+        assert_eq!(compact_json(raw), "{\"a b\":\"x \\\" , y\"}");
+        assert_eq!(
+            pretty_json(&compact_json(raw)),
+            "{\n  \"a b\": \"x \\\" , y\"\n}"
         );
     }
 

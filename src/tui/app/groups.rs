@@ -49,11 +49,9 @@ impl App {
         self.state.known_groups.retain(|g| g != group);
         self.switch_to(at);
         let group = group.to_string();
-        let op = self.state.ops.next_id();
-        let pending = PendingOp::Join {
+        let op = self.state.ops.start(PendingOp::Join {
             group: group.clone(),
-        };
-        self.state.ops.pending.insert(op, pending);
+        });
         vec![Command::Join { op, group }]
     }
 
@@ -64,11 +62,9 @@ impl App {
         };
         self.state.buffers[index].membership = Membership::Leaving;
         let group = group.to_string();
-        let op = self.state.ops.next_id();
-        let pending = PendingOp::Leave {
+        let op = self.state.ops.start(PendingOp::Leave {
             group: group.clone(),
-        };
-        self.state.ops.pending.insert(op, pending);
+        });
         vec![Command::Leave { op, group }]
     }
 

@@ -34,21 +34,10 @@ impl App {
             Action::Up => editor.up(),
             Action::Down => editor.down(),
             Action::HistorySearch => editor.history_search(),
-            Action::LineStart | Action::Home => editor.line_start(),
-            Action::LineEnd | Action::End => editor.line_end(),
-            Action::WordLeft => editor.word_left(),
-            Action::WordRight => editor.word_right(),
-            Action::KillWordBack => editor.kill_word_back(),
-            Action::KillLineBack => editor.kill_line_back(),
-            Action::KillWordForward => editor.kill_word_forward(),
-            Action::Yank => editor.yank(),
-            Action::Left => editor.left(),
-            Action::Right => editor.right(),
-            Action::Backspace => editor.backspace(),
-            Action::Delete => editor.delete(),
-            Action::Insert(c) => editor.insert_char(c),
             Action::Paste(text) => self.paste(text),
-            _ => {}
+            other => {
+                editor.apply(&other);
+            }
         }
     }
 

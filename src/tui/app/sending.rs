@@ -127,7 +127,6 @@ impl App {
 
     /// Shows an own message as pending and asks the engine to send it.
     pub(super) fn send(&mut self, group: &str, payload: Payload) -> Vec<Command> {
-        let op = self.state.ops.next_id();
         let (kind, body) = stored_body(&payload);
         let (buffer_kind, buffer_name, body) = match self.state.group_index(group) {
             Some(_) => (BufferKind::Group, group, body),
@@ -163,17 +162,16 @@ impl App {
                 }
             }
         }
-        self.send_op(op, group.to_string(), seq, payload)
+        self.send_op(group.to_string(), seq, payload)
     }
 
     /// Records a send as pending and builds its command.
-    fn send_op(&mut self, op: u64, group: String, seq: u64, payload: Payload) -> Vec<Command> {
-        let pending = PendingOp::Send {
+    fn send_op(&mut self, group: String, seq: u64, payload: Payload) -> Vec<Command> {
+        let op = self.state.ops.start(PendingOp::Send {
             group: group.clone(),
             seq,
             payload: payload.clone(),
-        };
-        self.state.ops.pending.insert(op, pending);
+        });
         vec![Command::SendToGroup {
             op,
             group,
@@ -192,12 +190,11 @@ impl App {
             return Vec::new();
         };
         let failed = failed.remove(position);
-        let op = self.state.ops.next_id();
         if let Some(index) = self.state.group_index(&failed.group)
             && let Some(line) = self.state.buffers[index].line_mut(failed.seq)
         {
             line.delivery = Delivery::Pending;
         }
-        self.send_op(op, failed.group, failed.seq, failed.payload)
+        self.send_op(failed.group, failed.seq, failed.payload)
     }
 }

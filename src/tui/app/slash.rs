@@ -73,9 +73,10 @@ impl App {
     }
 
     fn send_event(&mut self, name: String, payload: Payload) -> Vec<Command> {
-        let op = self.state.ops.next_id();
-        let pending = PendingOp::Event { name: name.clone() };
-        self.state.ops.pending.insert(op, pending);
+        let op = self
+            .state
+            .ops
+            .start(PendingOp::Event { name: name.clone() });
         self.system(LineKind::Notice, &format!("→ event {name}"));
         vec![Command::SendEvent {
             op,

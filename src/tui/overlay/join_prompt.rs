@@ -92,23 +92,12 @@ impl JoinPrompt {
     }
 }
 
-/// Applies an editing action to a small prompt editor.
+/// Applies an editing action to the prompt: a paste keeps its first line only.
 fn edit(input: &mut Editor, action: Action) {
     match action {
-        Action::Insert(c) => input.insert_char(c),
         Action::Paste(text) => input.insert_str(text.lines().next().unwrap_or_default()),
-        Action::Backspace => input.backspace(),
-        Action::Delete => input.delete(),
-        Action::Left => input.left(),
-        Action::Right => input.right(),
-        Action::LineStart | Action::Home => input.line_start(),
-        Action::LineEnd | Action::End => input.line_end(),
-        Action::WordLeft => input.word_left(),
-        Action::WordRight => input.word_right(),
-        Action::KillWordBack => input.kill_word_back(),
-        Action::KillLineBack => input.kill_line_back(),
-        Action::KillWordForward => input.kill_word_forward(),
-        Action::Yank => input.yank(),
-        _ => {}
+        other => {
+            input.apply(&other);
+        }
     }
 }

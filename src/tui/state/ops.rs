@@ -51,10 +51,11 @@ impl Default for Ops {
 }
 
 impl Ops {
-    /// A fresh operation id.
-    pub(crate) fn next_id(&mut self) -> OpId {
+    /// Records an operation as waiting for its outcome; returns its fresh id.
+    pub(crate) fn start(&mut self, pending: PendingOp) -> OpId {
         let op = self.next;
         self.next += 1;
+        self.pending.insert(op, pending);
         op
     }
 }
