@@ -17,6 +17,9 @@ use super::state::{BufferKind, ConnStatus, Membership, NoteLevel, Overlay, State
 use crate::protocol::DataType;
 use crate::text::{display_width, truncate};
 
+/// The input line's prompt.
+const PROMPT: &str = " › ";
+
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame<'_>, state: &State) {
     let area = frame.area();
@@ -139,7 +142,7 @@ fn draw_input(frame: &mut Frame<'_>, state: &State, area: Rect) {
     }
     let editor = &state.editor;
     let width = usize::from(area.width);
-    let prompt = " › ";
+    let prompt = PROMPT;
     let prompt_width = display_width(prompt);
     let cells = frame.buffer_mut();
     if let Some(search) = &editor.search {
@@ -156,28 +159,7 @@ fn draw_input(frame: &mut Frame<'_>, state: &State, area: Rect) {
         return;
     }
     if editor.is_empty() {
-        let buffer = state.current_buffer();
-        let placeholder = if buffer.is_group() {
-            format!(
-                "message #{} ({})",
-                buffer.display,
-                data_type_label(state.settings.data_type)
-            )
-        } else {
-            "/join <group>, Alt+J or Ctrl+K to pick a group".to_string()
-        };
-        cells.set_stringn(area.x, area.y, prompt, width, Style::new().fg(Color::Cyan));
-        cells.set_stringn(
-            area.x + prompt_width as u16,
-            area.y,
-            &placeholder,
-            width.saturating_sub(prompt_width),
-            Style::new().fg(Color::DarkGray),
-        );
-        if state.overlay == Overlay::None {
-            frame.set_cursor_position((area.x + prompt_width as u16, area.y));
-        }
-        return;
+        return draw_placeholder(frame, state, area);
     }
     let text = editor.text();
     let (cursor_line, lines) = editor.line_position();
@@ -223,6 +205,34 @@ fn draw_input(frame: &mut Frame<'_>, state: &State, area: Rect) {
         && let Some(position) = cursor
     {
         frame.set_cursor_position(position);
+    }
+}
+
+/// The empty input: the prompt and a hint at what typing does here.
+fn draw_placeholder(frame: &mut Frame<'_>, state: &State, area: Rect) {
+    let width = usize::from(area.width);
+    let prompt_width = display_width(PROMPT);
+    let buffer = state.current_buffer();
+    let placeholder = if buffer.is_group() {
+        format!(
+            "message #{} ({})",
+            buffer.display,
+            data_type_label(state.settings.data_type)
+        )
+    } else {
+        "/join <group>, Alt+J or Ctrl+K to pick a group".to_string()
+    };
+    let cells = frame.buffer_mut();
+    cells.set_stringn(area.x, area.y, PROMPT, width, Style::new().fg(Color::Cyan));
+    cells.set_stringn(
+        area.x + prompt_width as u16,
+        area.y,
+        &placeholder,
+        width.saturating_sub(prompt_width),
+        Style::new().fg(Color::DarkGray),
+    );
+    if state.overlay == Overlay::None {
+        frame.set_cursor_position((area.x + prompt_width as u16, area.y));
     }
 }
 
@@ -323,41 +333,7 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let width = usize::from(area.width);
     let hint = state.help_hint.clone();
     let hint_width = display_width(&hint);
-    let (label, label_style) = conn_label(state);
-    let mut spans = vec![Span::raw(" "), Span::styled(label, label_style)];
-    if let ConnStatus::Reconnecting { last_error, .. } = &state.conn.status
-        && !last_error.is_empty()
-        && state.note.is_none()
-    {
-        // Why we are not connected, kept short: the system buffer has the whole text.
-        spans.push(Span::styled(
-            format!(": {}", truncate(last_error, (width / 3).max(10))),
-            Style::new().fg(Color::Red),
-        ));
-    }
-    // With the group pane hidden (F7, or a narrow terminal) the status bar carries the
-    // activity list instead, as WeeChat's hotlist: group numbers, `!` for mentions.
-    if layout_in(state, (area.width, state.size.1))
-        .groups
-        .is_none()
-        && let Some(activity) = activity_list(state)
-    {
-        let mentioned = state.buffers.iter().any(|b| b.mentions > 0);
-        let style = if mentioned {
-            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD)
-        } else {
-            Style::new().fg(Color::Yellow)
-        };
-        spans.push(Span::raw("  "));
-        spans.push(Span::styled(format!("[{activity}]"), style));
-    }
-    if let Some(warning) = token_warning(state) {
-        spans.push(Span::raw("  "));
-        spans.push(Span::styled(
-            warning,
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        ));
-    }
+    let mut spans = status_alerts(state, area.width);
     match &state.note {
         Some(note) => {
             let style = match note.level {
@@ -368,32 +344,9 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
             spans.push(Span::styled(note.text.clone(), style));
         }
         None => {
-            let user = state.user_id.as_ref().map_or_else(
-                || "?".to_string(),
-                |_| state.names.name(state.me).to_string(),
-            );
-            let mut parts = vec![if state.hub.is_empty() {
-                user
-            } else {
-                format!("{user}@{}", state.hub)
-            }];
-            if let Some(id) = &state.conn.connection_id {
-                let short: String = id.chars().take(3).collect();
-                let dots = if id.chars().count() > 3 { "…" } else { "" };
-                parts.push(format!("conn {short}{dots}"));
-            }
-            if let Some(protocol) = state.conn.protocol {
-                parts.push(protocol.short_name().to_string());
-            }
-            if let Some(seq) = state.conn.last_seq {
-                parts.push(format!("seq {seq}"));
-            }
-            // A lag measured before the link dropped says nothing about now.
-            if let (Some(lag), ConnStatus::Connected) = (state.conn.lag, &state.conn.status) {
-                parts.push(format!("lag {}", round_trip_label(lag.as_millis())));
-            }
             // Drop the least useful details first so that the help hint stays visible.
             let fixed = spans.iter().map(|s| s.width()).sum::<usize>() + hint_width + 1;
+            let mut parts = status_details(state);
             while !parts.is_empty()
                 && fixed + parts.iter().map(|p| display_width(p) + 2).sum::<usize>() > width
             {
@@ -421,4 +374,75 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
             Style::new().fg(Color::DarkGray),
         );
     }
+}
+
+/// The start of the status bar: the connection, why it is down, activity elsewhere (when
+/// the group pane is hidden) and the token warning.
+fn status_alerts(state: &State, width: u16) -> Vec<Span<'static>> {
+    let (label, label_style) = conn_label(state);
+    let mut spans = vec![Span::raw(" "), Span::styled(label, label_style)];
+    if let ConnStatus::Reconnecting { last_error, .. } = &state.conn.status
+        && !last_error.is_empty()
+        && state.note.is_none()
+    {
+        // Why we are not connected, kept short: the system buffer has the whole text.
+        spans.push(Span::styled(
+            format!(
+                ": {}",
+                truncate(last_error, (usize::from(width) / 3).max(10))
+            ),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    // With the group pane hidden (F7, or a narrow terminal) the status bar carries the
+    // activity list instead, as WeeChat's hotlist: group numbers, `!` for mentions.
+    if layout_in(state, (width, state.size.1)).groups.is_none()
+        && let Some(activity) = activity_list(state)
+    {
+        let mentioned = state.buffers.iter().any(|b| b.mentions > 0);
+        let style = if mentioned {
+            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().fg(Color::Yellow)
+        };
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(format!("[{activity}]"), style));
+    }
+    if let Some(warning) = token_warning(state) {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(
+            warning,
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
+    }
+    spans
+}
+
+/// Who and where we are, most useful first: user@hub, connection, protocol, sequence, lag.
+fn status_details(state: &State) -> Vec<String> {
+    let user = state.user_id.as_ref().map_or_else(
+        || "?".to_string(),
+        |_| state.names.name(state.me).to_string(),
+    );
+    let mut parts = vec![if state.hub.is_empty() {
+        user
+    } else {
+        format!("{user}@{}", state.hub)
+    }];
+    if let Some(id) = &state.conn.connection_id {
+        let short: String = id.chars().take(3).collect();
+        let dots = if id.chars().count() > 3 { "…" } else { "" };
+        parts.push(format!("conn {short}{dots}"));
+    }
+    if let Some(protocol) = state.conn.protocol {
+        parts.push(protocol.short_name().to_string());
+    }
+    if let Some(seq) = state.conn.last_seq {
+        parts.push(format!("seq {seq}"));
+    }
+    // A lag measured before the link dropped says nothing about now.
+    if let (Some(lag), ConnStatus::Connected) = (state.conn.lag, &state.conn.status) {
+        parts.push(format!("lag {}", round_trip_label(lag.as_millis())));
+    }
+    parts
 }
