@@ -70,6 +70,16 @@ fn system_buffer(app: &App) -> &Buffer {
     &state.buffers[state.buffer_of_kind(BufferKind::System).unwrap()]
 }
 
+/// The texts of a buffer's lines of one kind, oldest first.
+fn bodies(buffer: &Buffer, kind: LineKind) -> Vec<String> {
+    buffer
+        .lines
+        .iter()
+        .filter(|l| l.kind == kind)
+        .map(|l| l.body.to_string())
+        .collect()
+}
+
 /// Types `text` and presses Enter.
 fn submit(app: &mut App, text: &str) -> Vec<Command> {
     type_text(app, text);
@@ -391,13 +401,7 @@ fn own_echo_is_not_shown_twice() {
     app.update(group_message("lobby", "bob", "hi alice"));
     let state = app.state();
     let lobby = &state.buffers[state.group_index("lobby").unwrap()];
-    let bodies: Vec<&str> = lobby
-        .lines
-        .iter()
-        .filter(|l| l.kind == LineKind::Text)
-        .map(|l| &*l.body)
-        .collect();
-    assert_eq!(bodies, vec!["hi all", "hi alice"]);
+    assert_eq!(bodies(lobby, LineKind::Text), ["hi all", "hi alice"]);
 }
 
 #[test]
@@ -822,12 +826,7 @@ fn a_connection_error_is_written_once_per_distinct_error() {
         app.update(retry("connection refused"));
     }
     app.update(retry("401 Unauthorized"));
-    let errors: Vec<String> = system_buffer(&app)
-        .lines
-        .iter()
-        .filter(|l| l.kind == LineKind::Error)
-        .map(|l| l.body.to_string())
-        .collect();
+    let errors = bodies(system_buffer(&app), LineKind::Error);
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors[0].contains("connection refused"));
     assert!(errors[1].contains("401"));
@@ -883,12 +882,7 @@ fn a_recovery_refused_at_once_reads_as_one_outage() {
         offline: Duration::ZERO,
         reason: "1008: The reconnection token is not valid".into(),
     });
-    let gaps: Vec<String> = app.state().buffers[0]
-        .lines
-        .iter()
-        .filter(|l| l.kind == LineKind::Gap)
-        .map(|l| l.body.to_string())
-        .collect();
+    let gaps = bodies(&app.state().buffers[0], LineKind::Gap);
     assert_eq!(gaps.len(), 1, "{gaps:?}");
     assert!(gaps[0].starts_with("offline 10:02:06–10:02:10"), "{gaps:?}");
     assert!(gaps[0].ends_with("messages may be lost"), "{gaps:?}");

@@ -190,9 +190,14 @@ mod tests {
             KeymapError::UnknownAction("fly".into())
         );
         let table: toml::Table = toml::from_str("help = \"hyper-x\"").unwrap();
-        assert!(matches!(
-            Keymap::from_table(&table),
-            Err(KeymapError::BadKey(_))
-        ));
+        assert_eq!(
+            Keymap::from_table(&table).unwrap_err().to_string(),
+            "[keys]: cannot read key 'hyper-x'; write keys like \"ctrl-n\", \"alt-enter\", \"f1\""
+        );
+        let table: toml::Table = toml::from_str("help = 3").unwrap();
+        assert_eq!(
+            Keymap::from_table(&table).unwrap_err().to_string(),
+            "[keys]: 'help' must be a key string or a list of key strings"
+        );
     }
 }
