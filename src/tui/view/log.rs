@@ -241,3 +241,79 @@ pub(crate) fn draw_log(state: &State, area: Rect, cells: &mut Cells) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::tui::layout::message_height;
+    use crate::tui::state::{Clock, UiSettings};
+
+    fn line(time_ms: i64, kind: LineKind, delivery: Delivery, body: &str) -> LogLine {
+        LogLine {
+            time_ms,
+            sender: NO_SENDER,
+            kind,
+            delivery,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn rows_counted_by_the_layout_are_the_rows_drawn() {
+        let day = 86_400_000;
+        let mut state = State::new(
+            UiSettings::default(),
+            Clock::fixed(3 * day, Instant::now()),
+            Vec::new(),
+            String::new(),
+        );
+        let bob = state.names.intern("bob");
+        let mut buffer = Buffer::new(BufferKind::Group, "lobby");
+        let long = "a long message that wraps over several rows ".repeat(12);
+        let lines = [
+            line(day, LineKind::Notice, Delivery::None, "joined lobby"),
+            line(day + 1, LineKind::Text, Delivery::Acked(38), "short"),
+            line(day + 2, LineKind::Text, Delivery::None, &long),
+            line(
+                2 * day,
+                LineKind::Gap,
+                Delivery::None,
+                "offline · recovered",
+            ),
+            line(
+                2 * day,
+                LineKind::Binary,
+                Delivery::Pending,
+                "AAECAwQFBgcICQoLDA0ODxA=",
+            ),
+            line(
+                2 * day,
+                LineKind::Json,
+                Delivery::Failed(bob),
+                "{\"a\":[1,2]}",
+            ),
+            line(
+                2 * day,
+                LineKind::Text,
+                Delivery::None,
+                "line one\nline two",
+            ),
+        ];
+        for mut line in lines {
+            line.sender = bob;
+            buffer.push(line, 100);
+        }
+        buffer.first_unread = Some(buffer.first_seq + 5);
+        for width in [0, 1, 8, 20, 40, 78, 158] {
+            for index in 0..buffer.lines.len() + 1 {
+                assert_eq!(
+                    message_height(&state, &buffer, index, width),
+                    message_rows(&state, &buffer, index, width).len(),
+                    "line {index} at width {width}"
+                );
+            }
+        }
+    }
+}
