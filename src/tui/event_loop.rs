@@ -133,6 +133,8 @@ pub struct EventLoop<B: Backend, I> {
     /// The user did something since the last frame: draw it without waiting for a full frame.
     typed: bool,
     last_draw: Option<Instant>,
+    /// How long until the pending frame is due (`None`: nothing to draw).
+    frame_due: Option<Duration>,
 }
 
 impl<B, I> EventLoop<B, I>
@@ -159,6 +161,7 @@ where
             pending: Redraw::Now,
             typed: false,
             last_draw: None,
+            frame_due: Some(Duration::ZERO),
         }
     }
 
@@ -212,12 +215,13 @@ where
         Ok(())
     }
 
-    /// One turn: draws if a frame is due, then waits for the next thing to happen and
-    /// handles it. Input comes first, so a flood of client events never delays a key by more
+    /// One turn: waits for the next thing to happen, handles it, and draws if a frame is
+    /// due (a frame held back by the frame rate is what the next turn waits for first, at
+    /// the latest). Input comes first, so a flood of client events never delays a key by more
     /// than one batch; the flood cannot starve the tick, the state watch, held commands or
     /// file reads either, as they come before it.
     pub async fn turn(&mut self, app: &mut App, handle: &mut ClientHandle) -> anyhow::Result<Flow> {
-        let frame_due = self.draw_if_due(app)?;
+        let frame_due = self.frame_due;
         let commands: Vec<Command> = tokio::select! {
             biased;
             next = self.input.next() => match next {
@@ -255,6 +259,7 @@ where
         };
         self.outbox.send(app, &handle.commands, commands);
         self.run_effects(app)?;
+        self.frame_due = self.draw_if_due(app)?;
         Ok(if app.should_quit() {
             Flow::Quit
         } else {
