@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 use wpchat::client::{ClientHandle, Command, ConnState, Event, OpOutcome};
 use wpchat::protocol::{Payload, Subprotocol};
 use wpchat::tui::event_loop::{EventLoop, Flow};
+use wpchat::tui::state::Delivery;
 use wpchat::tui::{App, Clock, Keymap, UiSettings};
 
 /// A failure guard only: every wait below ends as soon as what it waits for happens.
@@ -230,4 +231,28 @@ async fn keys_reach_the_screen_while_a_bin_file_is_read() {
         other => panic!("expected the file sent to lobby, got {other:?}"),
     }
     assert!(h.input_row().contains("still typing"), "the input is kept");
+}
+
+#[tokio::test]
+async fn held_commands_fail_when_the_engine_stops() {
+    let mut h = Harness::new(1);
+    h.handle.commands.try_send(Command::Reconnect).unwrap();
+    h.type_text("lost");
+    h.press(KeyCode::Enter);
+    h.turn_until("the message held", |h| h.event_loop.held_commands() == 1)
+        .await;
+
+    // The engine goes away with the message still held: it fails instead of pending forever.
+    h.queue.close();
+    h.turn_until("the held message to fail", |h| {
+        h.event_loop.held_commands() == 0
+    })
+    .await;
+    let state = h.app.state();
+    let line = state.current_buffer().lines.back().unwrap();
+    assert_eq!(&*line.body, "lost");
+    match line.delivery {
+        Delivery::Failed(name) => assert_eq!(state.names.name(name), "Stopped"),
+        other => panic!("expected a failed line, got {other:?}"),
+    }
 }
