@@ -1,127 +1,19 @@
 //! Headless App tests: keys, Actions and client Events in; State and client Commands out.
-//! No terminal and no network: the engine is played by synthetic `client::Event`s.
+//! No terminal and no network: the engine is played by synthetic `client::Event`s. The
+//! connection's life (outages, tokens, config problems) is in `tui_app_connection.rs`.
 
-use std::time::{Duration, Instant};
+#[path = "tui_support/app.rs"]
+mod support;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyModifiers};
+use support::*;
 use wpchat::client::{Command, Event, OpError, OpOutcome};
-use wpchat::protocol::{AckErrorName, DataMessage, MessageSource, Payload, Subprotocol};
+use wpchat::protocol::{AckErrorName, DataMessage, MessageSource, Payload};
 use wpchat::tui::overlay::{LeaveConfirm, Overlay, PasteConfirm};
-use wpchat::tui::state::{Buffer, BufferKind, Delivery, LineKind, Membership, NoteLevel};
+use wpchat::tui::state::{BufferKind, Delivery, LineKind, Membership, NoteLevel};
 use wpchat::tui::{Action, App, Clock, Keymap, Redraw, UiSettings};
-
-/// Friday 27 November 2026, 10:02:00 UTC.
-const T0: i64 = 1_795_773_720_000;
-
-fn app() -> App {
-    App::new(
-        UiSettings::default(),
-        Keymap::default(),
-        Clock::fixed(T0, Instant::now()),
-    )
-}
-
-/// An app connected as `alice`, in `lobby` (joined).
-fn connected_app() -> App {
-    let mut app = app();
-    app.set_target("chat", Some("alice"));
-    let commands = app.join("lobby");
-    let op = join_op(&commands);
-    app.update(Event::Connected {
-        connection_id: "6aZcQ1".into(),
-        user_id: Some("alice".into()),
-        protocol: Subprotocol::JsonReliable,
-    });
-    app.update(done(op));
-    app
-}
-
-fn join_op(commands: &[Command]) -> u64 {
-    match commands {
-        [Command::Join { op, .. }] => *op,
-        other => panic!("expected one Join, got {other:?}"),
-    }
-}
-
-fn done(op: u64) -> Event {
-    Event::OpResult {
-        op,
-        outcome: OpOutcome::Done {
-            duplicate: false,
-            round_trip: Some(Duration::from_millis(38)),
-        },
-    }
-}
-
-fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
-    KeyEvent::new(code, modifiers)
-}
-
-fn type_text(app: &mut App, text: &str) -> Vec<Command> {
-    let mut out = Vec::new();
-    for c in text.chars() {
-        out.extend(app.update(Action::Insert(c)));
-    }
-    out
-}
-
-fn system_buffer(app: &App) -> &Buffer {
-    let state = app.state();
-    &state.buffers[state.buffer_of_kind(BufferKind::System).unwrap()]
-}
-
-/// The texts of a buffer's lines of one kind, oldest first.
-fn bodies(buffer: &Buffer, kind: LineKind) -> Vec<String> {
-    buffer
-        .lines
-        .iter()
-        .filter(|l| l.kind == kind)
-        .map(|l| l.body.to_string())
-        .collect()
-}
-
-/// Types `text` and presses Enter.
-fn submit(app: &mut App, text: &str) -> Vec<Command> {
-    type_text(app, text);
-    app.update(Action::Submit)
-}
-
-/// Types `text`, presses Enter and returns the op of the one send that follows.
-fn send_text(app: &mut App, text: &str) -> u64 {
-    match submit(app, text).as_slice() {
-        [Command::SendToGroup { op, .. }] => *op,
-        other => panic!("expected one SendToGroup, got {other:?}"),
-    }
-}
-
-/// Presses Tab and returns the input line.
-fn tab(app: &mut App) -> String {
-    app.update(Action::Complete);
-    app.state().editor.text().to_string()
-}
-
-/// Clears the input line and types `text`.
-fn retype(app: &mut App, text: &str) {
-    app.update(Action::KillLineBack);
-    type_text(app, text);
-}
-
-fn group_message(group: &str, from: &str, text: &str) -> Event {
-    Event::Message(DataMessage {
-        source: MessageSource::Group {
-            group: group.into(),
-            from_user_id: Some(from.into()),
-        },
-        sequence_id: Some(7),
-        payload: Payload::Text(text.into()),
-    })
-}
-
-fn join_group(app: &mut App, group: &str) {
-    let commands = app.join(group);
-    let op = join_op(&commands);
-    app.update(done(op));
-}
 
 #[test]
 fn alt_j_prompt_joins_a_group() {
@@ -405,40 +297,6 @@ fn own_echo_is_not_shown_twice() {
 }
 
 #[test]
-fn recovery_and_session_loss_leave_gap_markers() {
-    let mut app = connected_app();
-    join_group(&mut app, "ops");
-    app.update(Event::Disconnected {
-        reason: "connection reset".into(),
-    });
-    app.update(Event::Recovered {
-        connection_id: "6aZcQ1".into(),
-        offline: Duration::from_secs(31),
-    });
-    let state = app.state();
-    for group in ["lobby", "ops"] {
-        let buffer = &state.buffers[state.group_index(group).unwrap()];
-        let gap = buffer.lines.back().unwrap();
-        assert_eq!(gap.kind, LineKind::Gap);
-        assert_eq!(&*gap.body, "offline 10:01:29–10:02:00 · recovered");
-    }
-    app.update(Event::SessionLost {
-        offline: Duration::from_secs(5),
-        reason: "recovery window passed".into(),
-    });
-    let state = app.state();
-    let lobby = &state.buffers[state.group_index("lobby").unwrap()];
-    assert!(
-        lobby
-            .lines
-            .back()
-            .unwrap()
-            .body
-            .ends_with("messages may be lost")
-    );
-}
-
-#[test]
 fn network_text_is_sanitized_at_ingestion() {
     let mut app = connected_app();
     app.update(Event::Message(DataMessage {
@@ -601,120 +459,6 @@ fn clicking_a_group_in_the_pane_switches_to_it() {
     assert_eq!(app.state().current_buffer().name, "lobby");
 }
 
-#[tokio::test]
-async fn a_stopped_engine_fails_the_send_instead_of_leaving_it_pending() {
-    let mut app = connected_app();
-    let (commands, receiver) = tokio::sync::mpsc::channel(4);
-    drop(receiver);
-    let (_events_tx, events) = tokio::sync::mpsc::channel(4);
-    let (_state_tx, state) =
-        tokio::sync::watch::channel(wpchat::client::ConnState::Connecting { attempt: 1 });
-    let handle = wpchat::client::ClientHandle {
-        commands,
-        events,
-        state,
-    };
-    type_text(&mut app, "anyone?");
-    let sends = app.update(Action::Submit);
-    let mut outbox = wpchat::tui::event_loop::Outbox::default();
-    outbox.send(&mut app, &handle.commands, sends);
-    assert!(outbox.is_empty(), "nothing is held for a stopped engine");
-    let line = app.state().current_buffer().lines.back().unwrap().clone();
-    match line.delivery {
-        Delivery::Failed(name) => assert_eq!(app.state().names.name(name), "Stopped"),
-        other => panic!("expected a failed line, got {other:?}"),
-    }
-}
-
-#[test]
-fn bad_ui_and_key_settings_fall_back_to_defaults_and_are_reported() {
-    let config = wpchat::config::Config {
-        ui: toml::from_str("scrollback = -5\nnick_width = 12\ncolour = \"red\"").unwrap(),
-        keys: toml::from_str("help = \"hyper-x\"\nnext_group = \"alt-n\"\nfly = \"f3\"").unwrap(),
-        ..Default::default()
-    };
-    let (settings, keymap, problems) = wpchat::tui::ui_from_config(&config);
-    assert_eq!(settings.scrollback, UiSettings::default().scrollback);
-    assert_eq!(settings.nick_width, 12, "good settings still apply");
-    assert_eq!(
-        keymap.action_for(key(KeyCode::F(1), KeyModifiers::NONE)),
-        Some(Action::Help),
-        "a bad binding keeps the default keys"
-    );
-    assert_eq!(
-        keymap.action_for(key(KeyCode::Char('n'), KeyModifiers::ALT)),
-        Some(Action::NextGroup)
-    );
-    assert_eq!(problems.len(), 4, "{problems:?}");
-    for name in ["scrollback", "colour", "hyper-x", "fly"] {
-        assert!(
-            problems.iter().any(|p| p.contains(name)),
-            "{name} in {problems:?}"
-        );
-    }
-}
-
-#[test]
-fn config_problems_reach_the_system_buffer_and_status_line() {
-    let mut app = connected_app();
-    app.alert("config: [ui]: 'scrollback' must be a whole number");
-    let state = app.state();
-    let system = system_buffer(&app);
-    let last = system.lines.back().unwrap();
-    assert_eq!(last.kind, LineKind::Error);
-    assert!(last.body.contains("scrollback"));
-    assert_eq!(system.unread, 1, "the system buffer shows it has news");
-    let note = state.note.as_ref().expect("status note");
-    assert_eq!(note.level, NoteLevel::Error);
-    assert!(note.text.contains("scrollback"));
-}
-
-#[test]
-fn an_expiring_fixed_token_warns_from_five_minutes_before() {
-    let base = Instant::now();
-    let mut app = connected_app();
-    let expires = T0 + 10 * 60_000;
-    app.set_token_expiry(Some(expires));
-    let system_lines = |app: &App| {
-        system_buffer(app)
-            .lines
-            .iter()
-            .filter(|l| l.body.contains("cannot be renewed"))
-            .count()
-    };
-    let at = |app: &mut App, offset_ms: i64| {
-        app.update(Action::Tick {
-            wall_ms: T0 + offset_ms,
-            mono: base + Duration::from_millis(offset_ms as u64),
-        });
-    };
-    assert_eq!(wpchat::tui::view::token_warning(app.state()), None);
-    at(&mut app, 4 * 60_000);
-    assert_eq!(wpchat::tui::view::token_warning(app.state()), None);
-    assert_eq!(system_lines(&app), 0);
-    at(&mut app, 5 * 60_000 + 30_000);
-    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
-    assert!(warning.contains("expires in 5 min"), "{warning}");
-    assert_eq!(system_lines(&app), 1);
-    at(&mut app, 9 * 60_000 + 50_000);
-    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
-    assert!(warning.contains("expires in 10 s"), "{warning}");
-    at(&mut app, 11 * 60_000);
-    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
-    assert!(warning.contains("expired"), "{warning}");
-    assert_eq!(system_lines(&app), 1, "the system line is written once");
-}
-
-#[test]
-fn a_token_already_expired_at_start_warns_at_once() {
-    let mut app = connected_app();
-    app.set_token_expiry(Some(T0 - 1_000));
-    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
-    assert!(warning.contains("expired"), "{warning}");
-    app.set_token_expiry(None);
-    assert_eq!(wpchat::tui::view::token_warning(app.state()), None);
-}
-
 #[test]
 fn leaving_the_group_in_view_shows_the_group_before_it() {
     let mut app = connected_app();
@@ -756,29 +500,6 @@ fn tab_prefers_recent_speakers_and_adds_a_colon_at_line_start() {
 }
 
 #[test]
-fn a_requested_reconnect_is_not_reported_as_a_loss() {
-    let mut app = connected_app();
-    assert_eq!(submit(&mut app, "/reconnect"), vec![Command::Reconnect]);
-    app.update(Event::SessionLost {
-        offline: Duration::ZERO,
-        reason: "a reconnect was requested".into(),
-    });
-    let state = app.state();
-    let gap = state.buffers[0].lines.back().unwrap();
-    assert_eq!(gap.kind, LineKind::Gap);
-    assert!(gap.body.contains("as requested"), "{}", gap.body);
-    let system = system_buffer(&app);
-    assert!(system.lines.iter().all(|l| l.kind != LineKind::Error));
-    // A later, unrequested loss is reported as one.
-    app.update(Event::SessionLost {
-        offline: Duration::from_secs(40),
-        reason: "recovery window passed".into(),
-    });
-    let gap = app.state().buffers[0].lines.back().unwrap().clone();
-    assert!(gap.body.contains("messages may be lost"), "{}", gap.body);
-}
-
-#[test]
 fn a_read_marker_shows_where_unread_messages_began() {
     let mut app = connected_app();
     join_group(&mut app, "ops");
@@ -815,24 +536,6 @@ fn a_read_marker_shows_where_unread_messages_began() {
 }
 
 #[test]
-fn a_connection_error_is_written_once_per_distinct_error() {
-    let mut app = connected_app();
-    let retry = |error: &str| wpchat::client::ConnState::Reconnecting {
-        retry_at: Instant::now() + Duration::from_secs(2),
-        attempt: 2,
-        last_error: error.into(),
-    };
-    for _ in 0..3 {
-        app.update(retry("connection refused"));
-    }
-    app.update(retry("401 Unauthorized"));
-    let errors = bodies(system_buffer(&app), LineKind::Error);
-    assert_eq!(errors.len(), 2, "{errors:?}");
-    assert!(errors[0].contains("connection refused"));
-    assert!(errors[1].contains("401"));
-}
-
-#[test]
 fn the_activity_list_names_buffers_with_news() {
     let mut app = connected_app();
     join_group(&mut app, "ops");
@@ -860,32 +563,6 @@ fn a_pasted_line_with_its_newline_goes_straight_to_the_input() {
     app.update(Action::KillLineBack);
     app.update(Action::Paste("two\nlines\n".into()));
     assert!(matches!(app.state().overlay, Overlay::PasteConfirm(_)));
-}
-
-#[test]
-fn a_recovery_refused_at_once_reads_as_one_outage() {
-    let base = Instant::now();
-    let mut app = connected_app();
-    let at = |app: &mut App, offset_ms: i64| {
-        app.update(Action::Tick {
-            wall_ms: T0 + offset_ms,
-            mono: base + Duration::from_millis(offset_ms as u64),
-        });
-    };
-    at(&mut app, 10_000);
-    app.update(Event::Recovered {
-        offline: Duration::from_secs(4),
-        connection_id: "6aZcQ1".into(),
-    });
-    at(&mut app, 10_500);
-    app.update(Event::SessionLost {
-        offline: Duration::ZERO,
-        reason: "1008: The reconnection token is not valid".into(),
-    });
-    let gaps = bodies(&app.state().buffers[0], LineKind::Gap);
-    assert_eq!(gaps.len(), 1, "{gaps:?}");
-    assert!(gaps[0].starts_with("offline 10:02:06–10:02:10"), "{gaps:?}");
-    assert!(gaps[0].ends_with("messages may be lost"), "{gaps:?}");
 }
 
 #[test]
