@@ -10,19 +10,20 @@
 //! the chat's default, or `json`), `TUI_FLOOD_REFERENCE` (set: also count what a bare engine
 //! on the same subprotocol receives, to tell the UI's share of a shortfall from the rest).
 
-use std::net::{TcpListener, TcpStream};
+#[path = "../tests/tui_support/tmux.rs"]
+mod tmux;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use tmux::{Service, Tmux, connection_string};
 use wpchat::auth::{ConnectionString, ConnectionStringProvider, TokenOptions};
 use wpchat::client::{self, ClientConfig, ConnState};
 use wpchat::protocol::{Payload, Subprotocol};
-use wpchat::service::DEV_ACCESS_KEY;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_wpchat");
 const HUB: &str = "chat";
 /// Target flood rate over all flooders, messages per second (`TUI_FLOOD_RATE` overrides).
 const FLOOD_RATE: u64 = 100_000;
@@ -37,11 +38,11 @@ const KEY_LIMIT: Duration = Duration::from_secs(2);
 const SETUP_LIMIT: Duration = Duration::from_secs(20);
 const IDLE_TIME: Duration = Duration::from_secs(3);
 /// Pane width: wide enough for every typed key on the input line.
-const COLUMNS: &str = "200";
+const COLUMNS: u16 = 200;
 /// Keys typed, in order; distinct enough not to appear elsewhere on screen.
 const ALPHABET: &[u8] = b"qzjxkvbwmfhgpy";
 
-type BenchResult<T> = Result<T, String>;
+type BenchResult<T> = tmux::Outcome<T>;
 
 fn main() {
     match run() {
@@ -53,148 +54,12 @@ fn main() {
     }
 }
 
-/// `wpchat serve`, killed when dropped.
-struct Service {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A tmux server on a private socket, killed (and its socket file removed) when dropped.
-struct Tmux {
-    socket: String,
-    /// Where the server's socket file is, once known.
-    socket_path: Option<PathBuf>,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> BenchResult<String> {
-        let output = Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .env_remove("TMUX")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run tmux (is it installed?): {e}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "tmux {args:?} failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    }
-
-    fn screen(&self) -> BenchResult<String> {
-        self.run(&["capture-pane", "-p", "-t", "chat"])
-    }
-
-    fn wait_for(&self, what: &str, condition: impl Fn(&str) -> bool) -> BenchResult<String> {
-        let deadline = Instant::now() + SETUP_LIMIT;
-        loop {
-            let screen = self.screen()?;
-            if condition(&screen) {
-                return Ok(screen);
-            }
-            if Instant::now() > deadline {
-                return Err(format!("waited for {what}; the screen shows:\n{screen}"));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .env_remove("TMUX")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if let Some(path) = &self.socket_path {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-fn free_port() -> BenchResult<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
-}
-
-fn quote(word: &str) -> String {
-    format!("'{}'", word.replace('\'', r"'\''"))
-}
-
-fn isolated_env(command: &mut Command, home: &Path) {
-    command
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env_remove("WPCHAT_CONFIG")
-        .env_remove("WebPubSubConnectionString");
-}
-
-fn start_service(home: &Path) -> BenchResult<Service> {
-    let port = free_port()?;
-    let mut command = Command::new(BINARY);
-    command
-        .args(["serve", "--port", &port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    isolated_env(&mut command, home);
-    let child = command
-        .spawn()
-        .map_err(|e| format!("start wpchat serve: {e}"))?;
-    let mut service = Service { child, port };
-    let deadline = Instant::now() + SETUP_LIMIT;
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = service.child.try_wait() {
-            return Err(format!("wpchat serve exited early ({status})"));
-        }
-        if Instant::now() > deadline {
-            return Err("wpchat serve did not listen in time".into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    service.port = port;
-    Ok(service)
-}
-
-fn connection_string(port: u16) -> String {
-    format!("Endpoint=http://127.0.0.1:{port};AccessKey={DEV_ACCESS_KEY};Version=1.0;")
-}
-
 /// The chat, exec'd so that the pane's process is the chat itself.
 fn chat_command(home: &Path, port: u16, protocol: &str) -> String {
-    let mut words: Vec<String> = vec![
-        "exec".into(),
-        "env".into(),
-        "-u".into(),
-        "WPCHAT_CONFIG".into(),
-    ];
-    for (name, value) in [
-        ("HOME", home.to_path_buf()),
-        ("XDG_CONFIG_HOME", home.join("config")),
-        ("XDG_STATE_HOME", home.join("state")),
-        ("XDG_DATA_HOME", home.join("data")),
-    ] {
-        words.push(quote(&format!("{name}={}", value.display())));
-    }
-    words.push("TERM=xterm-256color".into());
-    words.push(quote(BINARY));
-    for arg in [
+    let connection_string = connection_string(port);
+    let args = [
         "--connection-string",
-        &connection_string(port),
+        &connection_string,
         "--hub",
         HUB,
         "--user",
@@ -205,10 +70,11 @@ fn chat_command(home: &Path, port: u16, protocol: &str) -> String {
         "flood",
         "--protocol",
         protocol,
-    ] {
-        words.push(quote(arg));
-    }
-    words.join(" ")
+    ];
+    format!(
+        "exec {}",
+        tmux::chat_command(home, &home.join("state"), &args)
+    )
 }
 
 /// utime + stime of a process, in seconds.
@@ -308,7 +174,7 @@ fn type_keys(tmux: &Tmux, span: Duration) -> BenchResult<Latencies> {
         let started = Instant::now();
         tmux.run(&["send-keys", "-t", "chat", "-l", &key.to_string()])?;
         loop {
-            let screen = tmux.screen()?;
+            let screen = tmux.screen("chat")?;
             if screen.contains(&typed) {
                 result.ms.push(started.elapsed().as_secs_f64() * 1000.0);
                 break;
@@ -324,7 +190,9 @@ fn type_keys(tmux: &Tmux, span: Duration) -> BenchResult<Latencies> {
         }
     }
     tmux.run(&["send-keys", "-t", "chat", "C-u"])?;
-    tmux.wait_for("the input line to clear", |s| !s.contains(&typed[..3]))?;
+    tmux.wait_for("chat", "the input line to clear", SETUP_LIMIT, |s| {
+        !s.contains(&typed[..3])
+    })?;
     Ok(result)
 }
 
@@ -333,7 +201,7 @@ fn capture_baseline(tmux: &Tmux) -> BenchResult<f64> {
     let mut ms = Vec::new();
     for _ in 0..50 {
         let started = Instant::now();
-        tmux.screen()?;
+        tmux.screen("chat")?;
         ms.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     ms.sort_by(f64::total_cmp);
@@ -509,34 +377,20 @@ fn run() -> BenchResult<()> {
         Subprotocol::JsonReliable
     };
     println!("chat subprotocol: {protocol}");
-    let service = start_service(&home.join("serve"))?;
-    let mut tmux = Tmux {
-        socket: format!("wpchat-flood-{}", std::process::id()),
-        socket_path: None,
-    };
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
+    let service = Service::start(&home.join("serve"), SETUP_LIMIT)?;
+    let mut tmux = Tmux::start("flood")?;
+    let chat = chat_command(&home.join("chat"), service.port, &protocol);
+    tmux.session("chat", (COLUMNS, 40), &chat)?;
+    tmux.wait_for(
         "chat",
-        "-x",
-        COLUMNS,
-        "-y",
-        "40",
-        "sh",
-        "-c",
-        &chat_command(&home.join("chat"), service.port, &protocol),
-    ])?;
-    let socket_path = tmux.run(&["display-message", "-p", "#{socket_path}"])?;
-    tmux.socket_path = Some(PathBuf::from(socket_path.trim()));
-    tmux.wait_for("the chat to connect and join lobby", |s| {
-        s.contains("● connected") && s.contains("joined lobby") && s.contains("2 flood")
-    })?;
+        "the chat to connect and join lobby",
+        SETUP_LIMIT,
+        |s| s.contains("● connected") && s.contains("joined lobby") && s.contains("2 flood"),
+    )?;
     // The join of `flood` is acked right after that of `lobby`.
     std::thread::sleep(Duration::from_millis(500));
     let pid: u32 = tmux
-        .run(&["display-message", "-p", "-t", "chat", "#{pane_pid}"])?
-        .trim()
+        .display("chat", "#{pane_pid}")?
         .parse()
         .map_err(|e| format!("pane pid: {e}"))?;
 
@@ -598,7 +452,7 @@ fn run() -> BenchResult<()> {
     let mut last = None;
     let mut stable_since = Instant::now();
     loop {
-        let badge = flood_badge(&tmux.screen()?);
+        let badge = flood_badge(&tmux.screen("chat")?);
         if badge != last {
             last = badge;
             stable_since = Instant::now();
@@ -624,7 +478,9 @@ fn run() -> BenchResult<()> {
 
     // What the connection went through, from the system buffer (the one before the first group).
     tmux.run(&["send-keys", "-t", "chat", "C-p"])?;
-    let system = tmux.wait_for("the system buffer", |s| s.contains("┌ system "))?;
+    let system = tmux.wait_for("chat", "the system buffer", SETUP_LIMIT, |s| {
+        s.contains("┌ system ")
+    })?;
     // Each distinct notice once, with how often it shows on the screen (time stamps dropped).
     let mut notices: Vec<(String, usize)> = Vec::new();
     for line in system.lines() {

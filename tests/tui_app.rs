@@ -1,85 +1,19 @@
 //! Headless App tests: keys, Actions and client Events in; State and client Commands out.
-//! No terminal and no network: the engine is played by synthetic `client::Event`s.
+//! No terminal and no network: the engine is played by synthetic `client::Event`s. The
+//! connection's life (outages, tokens, config problems) is in `tui_app_connection.rs`.
 
-use std::time::{Duration, Instant};
+#[path = "tui_support/app.rs"]
+mod support;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyModifiers};
+use support::*;
 use wpchat::client::{Command, Event, OpError, OpOutcome};
-use wpchat::protocol::{AckErrorName, DataMessage, MessageSource, Payload, Subprotocol};
-use wpchat::tui::state::{BufferKind, Delivery, LineKind, Membership, NoteLevel, Overlay};
+use wpchat::protocol::{AckErrorName, DataMessage, MessageSource, Payload};
+use wpchat::tui::overlay::{LeaveConfirm, Overlay, PasteConfirm};
+use wpchat::tui::state::{BufferKind, Delivery, LineKind, Membership, NoteLevel};
 use wpchat::tui::{Action, App, Clock, Keymap, Redraw, UiSettings};
-
-/// Friday 27 November 2026, 10:02:00 UTC.
-const T0: i64 = 1_795_773_720_000;
-
-fn app() -> App {
-    App::new(
-        UiSettings::default(),
-        Keymap::default(),
-        Clock::fixed(T0, Instant::now()),
-    )
-}
-
-/// An app connected as `alice`, in `lobby` (joined).
-fn connected_app() -> App {
-    let mut app = app();
-    app.set_target("chat", Some("alice"));
-    let commands = app.join("lobby");
-    let op = join_op(&commands);
-    app.update(Event::Connected {
-        connection_id: "6aZcQ1".into(),
-        user_id: Some("alice".into()),
-        protocol: Subprotocol::JsonReliable,
-    });
-    app.update(done(op));
-    app
-}
-
-fn join_op(commands: &[Command]) -> u64 {
-    match commands {
-        [Command::Join { op, .. }] => *op,
-        other => panic!("expected one Join, got {other:?}"),
-    }
-}
-
-fn done(op: u64) -> Event {
-    Event::OpResult {
-        op,
-        outcome: OpOutcome::Done {
-            duplicate: false,
-            round_trip: Some(Duration::from_millis(38)),
-        },
-    }
-}
-
-fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
-    KeyEvent::new(code, modifiers)
-}
-
-fn type_text(app: &mut App, text: &str) -> Vec<Command> {
-    let mut out = Vec::new();
-    for c in text.chars() {
-        out.extend(app.update(Action::Insert(c)));
-    }
-    out
-}
-
-fn group_message(group: &str, from: &str, text: &str) -> Event {
-    Event::Message(DataMessage {
-        source: MessageSource::Group {
-            group: group.into(),
-            from_user_id: Some(from.into()),
-        },
-        sequence_id: Some(7),
-        payload: Payload::Text(text.into()),
-    })
-}
-
-fn join_group(app: &mut App, group: &str) {
-    let commands = app.join(group);
-    let op = join_op(&commands);
-    app.update(done(op));
-}
 
 #[test]
 fn alt_j_prompt_joins_a_group() {
@@ -88,7 +22,7 @@ fn alt_j_prompt_joins_a_group() {
         app.key(key(KeyCode::Char('j'), KeyModifiers::ALT))
             .is_empty()
     );
-    assert!(matches!(app.state().overlay, Overlay::JoinPrompt { .. }));
+    assert!(matches!(app.state().overlay, Overlay::JoinPrompt(_)));
     type_text(&mut app, "ops");
     let commands = app.key(key(KeyCode::Enter, KeyModifiers::NONE));
     let op = match commands.as_slice() {
@@ -114,9 +48,9 @@ fn alt_l_with_confirm_leaves_the_group() {
     );
     assert_eq!(
         app.state().overlay,
-        Overlay::LeaveConfirm {
+        Overlay::LeaveConfirm(LeaveConfirm {
             group: "ops".into()
-        }
+        })
     );
     let commands = app.update(Action::Insert('y'));
     let op = match commands.as_slice() {
@@ -178,11 +112,7 @@ fn enter_sends_to_the_current_group_in_the_input_data_type() {
 #[test]
 fn ack_marks_the_line_with_round_trip() {
     let mut app = connected_app();
-    type_text(&mut app, "on it");
-    let op = match app.update(Action::Submit).as_slice() {
-        [Command::SendToGroup { op, .. }] => *op,
-        other => panic!("{other:?}"),
-    };
+    let op = send_text(&mut app, "on it");
     app.update(Event::Queued { op });
     let index = app.state().group_index("lobby").unwrap();
     assert_eq!(
@@ -225,11 +155,7 @@ fn bad_json_keeps_the_input_and_shows_an_error() {
 #[test]
 fn forbidden_ack_marks_the_line_failed_everywhere() {
     let mut app = connected_app();
-    type_text(&mut app, "secret");
-    let op = match app.update(Action::Submit).as_slice() {
-        [Command::SendToGroup { op, .. }] => *op,
-        other => panic!("{other:?}"),
-    };
+    let op = send_text(&mut app, "secret");
     app.update(Event::OpResult {
         op,
         outcome: OpOutcome::Failed(OpError::Refused {
@@ -243,7 +169,7 @@ fn forbidden_ack_marks_the_line_failed_everywhere() {
         Delivery::Failed(name) => assert_eq!(state.names.name(name), "Forbidden"),
         other => panic!("expected failed, got {other:?}"),
     }
-    let system = &state.buffers[state.buffer_of_kind(BufferKind::System).unwrap()];
+    let system = system_buffer(&app);
     let error = system.lines.back().unwrap();
     assert_eq!(error.kind, LineKind::Error);
     assert!(error.body.contains("Forbidden"));
@@ -342,9 +268,9 @@ fn multi_line_paste_asks_before_sending() {
     );
     assert_eq!(
         app.state().overlay,
-        Overlay::PasteConfirm {
+        Overlay::PasteConfirm(PasteConfirm {
             text: "line one\nline two".into()
-        }
+        })
     );
     let commands = app.update(Action::Submit);
     match commands.as_slice() {
@@ -367,47 +293,7 @@ fn own_echo_is_not_shown_twice() {
     app.update(group_message("lobby", "bob", "hi alice"));
     let state = app.state();
     let lobby = &state.buffers[state.group_index("lobby").unwrap()];
-    let bodies: Vec<&str> = lobby
-        .lines
-        .iter()
-        .filter(|l| l.kind == LineKind::Text)
-        .map(|l| &*l.body)
-        .collect();
-    assert_eq!(bodies, vec!["hi all", "hi alice"]);
-}
-
-#[test]
-fn recovery_and_session_loss_leave_gap_markers() {
-    let mut app = connected_app();
-    join_group(&mut app, "ops");
-    app.update(Event::Disconnected {
-        reason: "connection reset".into(),
-    });
-    app.update(Event::Recovered {
-        connection_id: "6aZcQ1".into(),
-        offline: Duration::from_secs(31),
-    });
-    let state = app.state();
-    for group in ["lobby", "ops"] {
-        let buffer = &state.buffers[state.group_index(group).unwrap()];
-        let gap = buffer.lines.back().unwrap();
-        assert_eq!(gap.kind, LineKind::Gap);
-        assert_eq!(&*gap.body, "offline 10:01:29–10:02:00 · recovered");
-    }
-    app.update(Event::SessionLost {
-        offline: Duration::from_secs(5),
-        reason: "recovery window passed".into(),
-    });
-    let state = app.state();
-    let lobby = &state.buffers[state.group_index("lobby").unwrap()];
-    assert!(
-        lobby
-            .lines
-            .back()
-            .unwrap()
-            .body
-            .ends_with("messages may be lost")
-    );
+    assert_eq!(bodies(lobby, LineKind::Text), ["hi all", "hi alice"]);
 }
 
 #[test]
@@ -460,12 +346,9 @@ fn tab_completes_commands_groups_and_users() {
     let mut app = connected_app();
     app.update(group_message("lobby", "bob", "hi"));
     type_text(&mut app, "/jo");
-    app.update(Action::Complete);
-    assert_eq!(app.state().editor.text(), "/join ");
-    app.update(Action::KillLineBack);
-    type_text(&mut app, "hey @bo");
-    app.update(Action::Complete);
-    assert_eq!(app.state().editor.text(), "hey @bob ");
+    assert_eq!(tab(&mut app), "/join ");
+    retype(&mut app, "hey @bo");
+    assert_eq!(tab(&mut app), "hey @bob ");
 }
 
 #[test]
@@ -484,7 +367,7 @@ fn switcher_joins_a_group_not_yet_joined() {
 fn help_overlay_lists_the_live_key_map() {
     let mut app = connected_app();
     app.update(Action::Insert('?'));
-    assert!(matches!(app.state().overlay, Overlay::Help { .. }));
+    assert!(matches!(app.state().overlay, Overlay::Help(_)));
     assert!(
         app.state()
             .help
@@ -514,14 +397,9 @@ fn slash_commands_emit_their_commands() {
         }
         other => panic!("expected /event, got {other:?}"),
     }
-    type_text(&mut app, "/raw");
-    assert_eq!(
-        app.update(Action::Submit),
-        vec![Command::InspectFrames(true)]
-    );
+    assert_eq!(submit(&mut app, "/raw"), vec![Command::InspectFrames(true)]);
     assert_eq!(app.state().current_buffer().kind, BufferKind::Frames);
-    type_text(&mut app, "/reconnect");
-    assert_eq!(app.update(Action::Submit), vec![Command::Reconnect]);
+    assert_eq!(submit(&mut app, "/reconnect"), vec![Command::Reconnect]);
     type_text(&mut app, "/noecho on");
     app.update(Action::Submit);
     app.update(Action::GoToGroup(1));
@@ -548,8 +426,7 @@ fn slash_commands_emit_their_commands() {
         commands.as_slice(),
         [Command::SendToGroup { payload: Payload::Binary(bytes), .. }] if bytes == &[1, 2, 3]
     ));
-    type_text(&mut app, "/quit");
-    assert_eq!(app.update(Action::Submit), vec![Command::Shutdown]);
+    assert_eq!(submit(&mut app, "/quit"), vec![Command::Shutdown]);
     assert!(app.should_quit());
 }
 
@@ -582,131 +459,6 @@ fn clicking_a_group_in_the_pane_switches_to_it() {
     assert_eq!(app.state().current_buffer().name, "lobby");
 }
 
-#[tokio::test]
-async fn a_stopped_engine_fails_the_send_instead_of_leaving_it_pending() {
-    let mut app = connected_app();
-    let (commands, receiver) = tokio::sync::mpsc::channel(4);
-    drop(receiver);
-    let (_events_tx, events) = tokio::sync::mpsc::channel(4);
-    let (_state_tx, state) =
-        tokio::sync::watch::channel(wpchat::client::ConnState::Connecting { attempt: 1 });
-    let handle = wpchat::client::ClientHandle {
-        commands,
-        events,
-        state,
-    };
-    type_text(&mut app, "anyone?");
-    let sends = app.update(Action::Submit);
-    tokio::time::timeout(
-        Duration::from_secs(5),
-        wpchat::tui::event_loop::send_commands(&mut app, &handle, sends),
-    )
-    .await
-    .expect("send_commands returns");
-    let line = app.state().current_buffer().lines.back().unwrap().clone();
-    match line.delivery {
-        Delivery::Failed(name) => assert_eq!(app.state().names.name(name), "Stopped"),
-        other => panic!("expected a failed line, got {other:?}"),
-    }
-}
-
-#[test]
-fn bad_ui_and_key_settings_fall_back_to_defaults_and_are_reported() {
-    let config = wpchat::config::Config {
-        ui: toml::from_str("scrollback = -5\nnick_width = 12\ncolour = \"red\"").unwrap(),
-        keys: toml::from_str("help = \"hyper-x\"\nnext_group = \"alt-n\"\nfly = \"f3\"").unwrap(),
-        ..Default::default()
-    };
-    let (settings, keymap, problems) = wpchat::tui::ui_from_config(&config);
-    assert_eq!(settings.scrollback, UiSettings::default().scrollback);
-    assert_eq!(settings.nick_width, 12, "good settings still apply");
-    assert_eq!(
-        keymap.action_for(key(KeyCode::F(1), KeyModifiers::NONE)),
-        Some(Action::Help),
-        "a bad binding keeps the default keys"
-    );
-    assert_eq!(
-        keymap.action_for(key(KeyCode::Char('n'), KeyModifiers::ALT)),
-        Some(Action::NextGroup)
-    );
-    assert_eq!(problems.len(), 4, "{problems:?}");
-    for name in ["scrollback", "colour", "hyper-x", "fly"] {
-        assert!(
-            problems.iter().any(|p| p.contains(name)),
-            "{name} in {problems:?}"
-        );
-    }
-}
-
-#[test]
-fn config_problems_reach_the_system_buffer_and_status_line() {
-    let mut app = connected_app();
-    app.system_message("config: [ui]: 'scrollback' must be a whole number", true);
-    let state = app.state();
-    let system = state
-        .buffers
-        .iter()
-        .find(|b| b.kind == BufferKind::System)
-        .unwrap();
-    let last = system.lines.back().unwrap();
-    assert_eq!(last.kind, LineKind::Error);
-    assert!(last.body.contains("scrollback"));
-    assert_eq!(system.unread, 1, "the system buffer shows it has news");
-    let note = state.note.as_ref().expect("status note");
-    assert_eq!(note.level, NoteLevel::Error);
-    assert!(note.text.contains("scrollback"));
-}
-
-#[test]
-fn an_expiring_fixed_token_warns_from_five_minutes_before() {
-    let base = Instant::now();
-    let mut app = connected_app();
-    let expires = T0 + 10 * 60_000;
-    app.set_token_expiry(Some(expires));
-    let system_lines = |app: &App| {
-        app.state()
-            .buffers
-            .iter()
-            .find(|b| b.kind == BufferKind::System)
-            .unwrap()
-            .lines
-            .iter()
-            .filter(|l| l.body.contains("cannot be renewed"))
-            .count()
-    };
-    let at = |app: &mut App, offset_ms: i64| {
-        app.update(Action::Tick {
-            wall_ms: T0 + offset_ms,
-            mono: base + Duration::from_millis(offset_ms as u64),
-        });
-    };
-    assert_eq!(wpchat::tui::view::token_warning(app.state()), None);
-    at(&mut app, 4 * 60_000);
-    assert_eq!(wpchat::tui::view::token_warning(app.state()), None);
-    assert_eq!(system_lines(&app), 0);
-    at(&mut app, 5 * 60_000 + 30_000);
-    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
-    assert!(warning.contains("expires in 5 min"), "{warning}");
-    assert_eq!(system_lines(&app), 1);
-    at(&mut app, 9 * 60_000 + 50_000);
-    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
-    assert!(warning.contains("expires in 10 s"), "{warning}");
-    at(&mut app, 11 * 60_000);
-    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
-    assert!(warning.contains("expired"), "{warning}");
-    assert_eq!(system_lines(&app), 1, "the system line is written once");
-}
-
-#[test]
-fn a_token_already_expired_at_start_warns_at_once() {
-    let mut app = connected_app();
-    app.set_token_expiry(Some(T0 - 1_000));
-    let warning = wpchat::tui::view::token_warning(app.state()).expect("warning");
-    assert!(warning.contains("expired"), "{warning}");
-    app.set_token_expiry(None);
-    assert_eq!(wpchat::tui::view::token_warning(app.state()), None);
-}
-
 #[test]
 fn leaving_the_group_in_view_shows_the_group_before_it() {
     let mut app = connected_app();
@@ -736,52 +488,15 @@ fn tab_prefers_recent_speakers_and_adds_a_colon_at_line_start() {
     app.update(group_message("lobby", "alan", "first"));
     app.update(group_message("lobby", "alex", "second"));
     type_text(&mut app, "al");
-    app.update(Action::Complete);
     assert_eq!(
-        app.state().editor.text(),
+        tab(&mut app),
         "alex: ",
         "the latest speaker first, never ourselves (alice)"
     );
-    app.update(Action::Complete);
-    assert_eq!(app.state().editor.text(), "alan: ");
-    app.update(Action::Complete);
-    assert_eq!(
-        app.state().editor.text(),
-        "alerts ",
-        "group names after users"
-    );
-    app.update(Action::KillLineBack);
-    type_text(&mut app, "ask al");
-    app.update(Action::Complete);
-    assert_eq!(app.state().editor.text(), "ask alex ");
-}
-
-#[test]
-fn a_requested_reconnect_is_not_reported_as_a_loss() {
-    let mut app = connected_app();
-    type_text(&mut app, "/reconnect");
-    assert_eq!(app.update(Action::Submit), vec![Command::Reconnect]);
-    app.update(Event::SessionLost {
-        offline: Duration::ZERO,
-        reason: "a reconnect was requested".into(),
-    });
-    let state = app.state();
-    let gap = state.buffers[0].lines.back().unwrap();
-    assert_eq!(gap.kind, LineKind::Gap);
-    assert!(gap.body.contains("as requested"), "{}", gap.body);
-    let system = state
-        .buffers
-        .iter()
-        .find(|b| b.kind == BufferKind::System)
-        .unwrap();
-    assert!(system.lines.iter().all(|l| l.kind != LineKind::Error));
-    // A later, unrequested loss is reported as one.
-    app.update(Event::SessionLost {
-        offline: Duration::from_secs(40),
-        reason: "recovery window passed".into(),
-    });
-    let gap = app.state().buffers[0].lines.back().unwrap().clone();
-    assert!(gap.body.contains("messages may be lost"), "{}", gap.body);
+    assert_eq!(tab(&mut app), "alan: ");
+    assert_eq!(tab(&mut app), "alerts ", "group names after users");
+    retype(&mut app, "ask al");
+    assert_eq!(tab(&mut app), "ask alex ");
 }
 
 #[test]
@@ -821,34 +536,6 @@ fn a_read_marker_shows_where_unread_messages_began() {
 }
 
 #[test]
-fn a_connection_error_is_written_once_per_distinct_error() {
-    let mut app = connected_app();
-    let retry = |error: &str| wpchat::client::ConnState::Reconnecting {
-        retry_at: Instant::now() + Duration::from_secs(2),
-        attempt: 2,
-        last_error: error.into(),
-    };
-    for _ in 0..3 {
-        app.update(retry("connection refused"));
-    }
-    app.update(retry("401 Unauthorized"));
-    let errors: Vec<String> = app
-        .state()
-        .buffers
-        .iter()
-        .find(|b| b.kind == BufferKind::System)
-        .unwrap()
-        .lines
-        .iter()
-        .filter(|l| l.kind == LineKind::Error)
-        .map(|l| l.body.to_string())
-        .collect();
-    assert_eq!(errors.len(), 2, "{errors:?}");
-    assert!(errors[0].contains("connection refused"));
-    assert!(errors[1].contains("401"));
-}
-
-#[test]
 fn the_activity_list_names_buffers_with_news() {
     let mut app = connected_app();
     join_group(&mut app, "ops");
@@ -875,38 +562,7 @@ fn a_pasted_line_with_its_newline_goes_straight_to_the_input() {
     assert_eq!(app.state().editor.text(), "deploy done");
     app.update(Action::KillLineBack);
     app.update(Action::Paste("two\nlines\n".into()));
-    assert!(matches!(app.state().overlay, Overlay::PasteConfirm { .. }));
-}
-
-#[test]
-fn a_recovery_refused_at_once_reads_as_one_outage() {
-    let base = Instant::now();
-    let mut app = connected_app();
-    let at = |app: &mut App, offset_ms: i64| {
-        app.update(Action::Tick {
-            wall_ms: T0 + offset_ms,
-            mono: base + Duration::from_millis(offset_ms as u64),
-        });
-    };
-    at(&mut app, 10_000);
-    app.update(Event::Recovered {
-        offline: Duration::from_secs(4),
-        connection_id: "6aZcQ1".into(),
-    });
-    at(&mut app, 10_500);
-    app.update(Event::SessionLost {
-        offline: Duration::ZERO,
-        reason: "1008: The reconnection token is not valid".into(),
-    });
-    let gaps: Vec<String> = app.state().buffers[0]
-        .lines
-        .iter()
-        .filter(|l| l.kind == LineKind::Gap)
-        .map(|l| l.body.to_string())
-        .collect();
-    assert_eq!(gaps.len(), 1, "{gaps:?}");
-    assert!(gaps[0].starts_with("offline 10:02:06–10:02:10"), "{gaps:?}");
-    assert!(gaps[0].ends_with("messages may be lost"), "{gaps:?}");
+    assert!(matches!(app.state().overlay, Overlay::PasteConfirm(_)));
 }
 
 #[test]
@@ -914,15 +570,10 @@ fn raw_off_returns_to_the_buffer_it_was_typed_in() {
     let mut app = connected_app();
     join_group(&mut app, "ops");
     app.update(Action::GoToGroup(1));
-    type_text(&mut app, "/raw");
-    assert_eq!(
-        app.update(Action::Submit),
-        vec![Command::InspectFrames(true)]
-    );
+    assert_eq!(submit(&mut app, "/raw"), vec![Command::InspectFrames(true)]);
     assert_eq!(app.state().current_buffer().kind, BufferKind::Frames);
-    type_text(&mut app, "/raw");
     assert_eq!(
-        app.update(Action::Submit),
+        submit(&mut app, "/raw"),
         vec![Command::InspectFrames(false)]
     );
     assert_eq!(app.state().current_buffer().name, "lobby");

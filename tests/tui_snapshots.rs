@@ -281,43 +281,39 @@ fn scrolled_up_shows_new_message_count() {
 #[test]
 fn prompts_and_confirmations() {
     let mut scene = busy_chat();
-    scene.app.update(Action::JoinPrompt);
-    for c in "new-group".chars() {
-        scene.app.update(Action::Insert(c));
+    // Each step: close what is open, do something, snapshot the 80×24 screen.
+    let steps: [(&str, &[Action]); 5] = [
+        ("join_prompt_80x24", &[Action::JoinPrompt]),
+        ("leave_confirm_80x24", &[Action::LeavePrompt]),
+        (
+            "paste_confirm_80x24",
+            &[Action::Paste(
+                "first line\nsecond line\n\u{1b}[2Jthird".into(),
+            )],
+        ),
+        ("search_80x24", &[Action::Search]),
+        (
+            "multiline_input_80x24",
+            &[
+                Action::ScrollLive,
+                Action::Insert('l'),
+                Action::Insert('i'),
+                Action::Newline,
+            ],
+        ),
+    ];
+    let typed = ["new-group", "", "", "deploy", "x/x"];
+    for ((name, actions), text) in steps.into_iter().zip(typed) {
+        scene.app.update(Action::Cancel);
+        for action in actions {
+            scene.app.update(action.clone());
+        }
+        for c in text.chars() {
+            scene.app.update(Action::Insert(c));
+        }
+        let terminal = scene.render(80, 24);
+        insta::assert_snapshot!(name, terminal.backend());
     }
-    let terminal = scene.render(80, 24);
-    insta::assert_snapshot!("join_prompt_80x24", terminal.backend());
-
-    scene.app.update(Action::Cancel);
-    scene.app.update(Action::LeavePrompt);
-    let terminal = scene.render(80, 24);
-    insta::assert_snapshot!("leave_confirm_80x24", terminal.backend());
-
-    scene.app.update(Action::Cancel);
-    scene.app.update(Action::Paste(
-        "first line\nsecond line\n\u{1b}[2Jthird".into(),
-    ));
-    let terminal = scene.render(80, 24);
-    insta::assert_snapshot!("paste_confirm_80x24", terminal.backend());
-
-    scene.app.update(Action::Cancel);
-    scene.app.update(Action::Search);
-    for c in "deploy".chars() {
-        scene.app.update(Action::Insert(c));
-    }
-    let terminal = scene.render(80, 24);
-    insta::assert_snapshot!("search_80x24", terminal.backend());
-
-    scene.app.update(Action::Cancel);
-    scene.app.update(Action::ScrollLive);
-    scene.app.update(Action::Insert('l'));
-    scene.app.update(Action::Insert('i'));
-    scene.app.update(Action::Newline);
-    scene.app.update(Action::Insert('x'));
-    scene.app.update(Action::Insert('/'));
-    scene.app.update(Action::Insert('x'));
-    let terminal = scene.render(80, 24);
-    insta::assert_snapshot!("multiline_input_80x24", terminal.backend());
 }
 
 #[test]

@@ -7,48 +7,110 @@ use thiserror::Error;
 
 use crate::protocol::{DataType, Payload, validate_event_name, validate_group_name};
 
-/// Every command: name, usage, what it does (for `/help` and Tab completion).
-pub const COMMANDS: &[(&str, &str, &str)] = &[
-    ("/join", "/join <group>", "join a group"),
-    (
+/// One slash command: its name, usage and help line (for `/help`, Tab completion and usage
+/// errors) and how its arguments are read. Adding a command is one record here plus what it
+/// does in the App.
+pub(crate) struct CommandSpec {
+    pub name: &'static str,
+    /// Other names that run it, not listed in help or completion.
+    pub aliases: &'static [&'static str],
+    pub usage: &'static str,
+    pub help: &'static str,
+    parse: fn(Args<'_>) -> Result<SlashCommand, CommandError>,
+}
+
+/// Every command, in help order.
+pub(crate) const COMMANDS: &[CommandSpec] = &[
+    command("/join", "/join <group>", "join a group", parse_join),
+    command(
         "/leave",
         "/leave [group]",
         "leave a group (default: the current one)",
+        parse_leave,
     ),
-    ("/part", "/part [group]", "same as /leave"),
-    (
+    command("/part", "/part [group]", "same as /leave", parse_leave),
+    command(
         "/send",
         "/send <group> <text>",
         "send text to a group without switching",
+        parse_send,
     ),
-    ("/json", "/json <json>", "send JSON (validated first)"),
-    ("/bin", "/bin <base64> | /bin @<file>", "send binary data"),
-    (
+    command(
+        "/json",
+        "/json <json>",
+        "send JSON (validated first)",
+        parse_json,
+    ),
+    command(
+        "/bin",
+        "/bin <base64> | /bin @<file>",
+        "send binary data",
+        parse_binary,
+    ),
+    command(
         "/event",
         "/event <name> [data]",
         "send a user event to the upstream",
+        parse_event,
     ),
-    (
+    command(
         "/type",
         "/type text|json|binary",
         "data type of what you type",
+        parse_type,
     ),
-    (
+    command(
         "/noecho",
         "/noecho on|off",
         "do not receive your own group messages",
+        parse_no_echo,
     ),
-    (
+    command(
         "/reconnect",
         "/reconnect",
         "drop the connection and connect afresh",
+        |args| args.bare(SlashCommand::Reconnect),
     ),
-    ("/clear", "/clear", "clear this buffer's log"),
-    ("/search", "/search <text>", "search this group's log"),
-    ("/raw", "/raw", "toggle the raw frame inspector"),
-    ("/help", "/help [command]", "keys and commands"),
-    ("/quit", "/quit", "leave wpchat"),
+    command("/clear", "/clear", "clear this buffer's log", |args| {
+        args.bare(SlashCommand::Clear)
+    }),
+    command(
+        "/search",
+        "/search <text>",
+        "search this group's log",
+        parse_search,
+    ),
+    command("/raw", "/raw", "toggle the raw frame inspector", |args| {
+        args.bare(SlashCommand::Raw)
+    }),
+    command("/help", "/help [command]", "keys and commands", parse_help),
+    CommandSpec {
+        aliases: &["/exit"],
+        ..command("/quit", "/quit", "leave wpchat", |_| Ok(SlashCommand::Quit))
+    },
 ];
+
+const fn command(
+    name: &'static str,
+    usage: &'static str,
+    help: &'static str,
+    parse: fn(Args<'_>) -> Result<SlashCommand, CommandError>,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        aliases: &[],
+        usage,
+        help,
+        parse,
+    }
+}
+
+/// The command with this name (or alias).
+pub(crate) fn spec(name: &str) -> Option<&'static CommandSpec> {
+    COMMANDS
+        .iter()
+        .find(|c| c.name == name || c.aliases.contains(&name))
+}
 
 /// Where `/bin` data comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,12 +149,38 @@ pub enum CommandError {
     Invalid(String),
 }
 
-fn usage(name: &str) -> CommandError {
-    let usage = COMMANDS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map_or("/help", |(_, u, _)| *u);
-    CommandError::Usage(usage)
+/// The arguments after a command's name.
+#[derive(Clone, Copy)]
+struct Args<'a> {
+    rest: &'a str,
+    usage: &'static str,
+}
+
+impl<'a> Args<'a> {
+    fn usage(&self) -> CommandError {
+        CommandError::Usage(self.usage)
+    }
+
+    fn words(&self) -> std::str::SplitWhitespace<'a> {
+        self.rest.split_whitespace()
+    }
+
+    /// Exactly one word.
+    fn one_word(&self) -> Result<&'a str, CommandError> {
+        match (self.words().next(), self.words().nth(1)) {
+            (Some(word), None) => Ok(word),
+            _ => Err(self.usage()),
+        }
+    }
+
+    /// A command that takes no arguments.
+    fn bare(&self, command: SlashCommand) -> Result<SlashCommand, CommandError> {
+        if self.rest.is_empty() {
+            Ok(command)
+        } else {
+            Err(self.usage())
+        }
+    }
 }
 
 /// Parses a line that starts with `/`.
@@ -102,107 +190,124 @@ pub fn parse(line: &str) -> Result<SlashCommand, CommandError> {
         Some((name, rest)) => (name, rest.trim_start()),
         None => (line, ""),
     };
-    let mut words = rest.split_whitespace();
-    let one_word = |words: &mut std::str::SplitWhitespace<'_>| match (words.next(), words.next()) {
-        (Some(w), None) => Some(w.to_string()),
-        _ => None,
+    let spec = spec(name).ok_or_else(|| CommandError::Unknown(crate::text::sanitize_line(name)))?;
+    (spec.parse)(Args {
+        rest,
+        usage: spec.usage,
+    })
+}
+
+fn valid_group(group: &str) -> Result<(), CommandError> {
+    validate_group_name(group).map_err(|e| CommandError::Invalid(format!("group '{group}': {e}")))
+}
+
+fn parse_join(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    let group = args.one_word()?;
+    valid_group(group)?;
+    Ok(SlashCommand::Join(group.to_string()))
+}
+
+fn parse_leave(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    if args.rest.is_empty() {
+        return Ok(SlashCommand::Leave(None));
+    }
+    Ok(SlashCommand::Leave(Some(args.one_word()?.to_string())))
+}
+
+fn parse_send(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    let (group, text) = args.rest.split_once(' ').ok_or_else(|| args.usage())?;
+    valid_group(group)?;
+    if text.trim().is_empty() {
+        return Err(args.usage());
+    }
+    Ok(SlashCommand::Send {
+        group: group.to_string(),
+        text: text.to_string(),
+    })
+}
+
+fn parse_json(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    if args.rest.trim().is_empty() {
+        return Err(args.usage());
+    }
+    Payload::json(args.rest)
+        .map(SlashCommand::Json)
+        .map_err(|e| CommandError::Invalid(format!("/json: {e}")))
+}
+
+fn parse_binary(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    let arg = args.one_word()?;
+    if let Some(path) = arg.strip_prefix('@') {
+        if path.is_empty() {
+            return Err(args.usage());
+        }
+        return Ok(SlashCommand::Binary(BinarySource::File(path.to_string())));
+    }
+    BASE64
+        .decode(arg.as_bytes())
+        .map(|bytes| SlashCommand::Binary(BinarySource::Inline(bytes)))
+        .map_err(|e| CommandError::Invalid(format!("/bin: not valid base64 ({e})")))
+}
+
+fn parse_event(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    let (event, data) = match args.rest.split_once(' ') {
+        Some((event, data)) => (event, data.trim()),
+        None => (args.rest, ""),
     };
-    match name {
-        "/join" => {
-            let group = one_word(&mut words).ok_or_else(|| usage(name))?;
-            validate_group_name(&group)
-                .map_err(|e| CommandError::Invalid(format!("group '{group}': {e}")))?;
-            Ok(SlashCommand::Join(group))
-        }
-        "/leave" | "/part" => match (words.next(), words.next()) {
-            (None, _) => Ok(SlashCommand::Leave(None)),
-            (Some(g), None) => Ok(SlashCommand::Leave(Some(g.to_string()))),
-            _ => Err(usage(name)),
-        },
-        "/send" => {
-            let (group, text) = rest.split_once(' ').ok_or_else(|| usage(name))?;
-            validate_group_name(group)
-                .map_err(|e| CommandError::Invalid(format!("group '{group}': {e}")))?;
-            if text.trim().is_empty() {
-                return Err(usage(name));
-            }
-            Ok(SlashCommand::Send {
-                group: group.to_string(),
-                text: text.to_string(),
-            })
-        }
-        "/json" => {
-            if rest.trim().is_empty() {
-                return Err(usage(name));
-            }
-            Payload::json(rest)
-                .map(SlashCommand::Json)
-                .map_err(|e| CommandError::Invalid(format!("/json: {e}")))
-        }
-        "/bin" => {
-            let arg = one_word(&mut words).ok_or_else(|| usage(name))?;
-            if let Some(path) = arg.strip_prefix('@') {
-                if path.is_empty() {
-                    return Err(usage(name));
-                }
-                return Ok(SlashCommand::Binary(BinarySource::File(path.to_string())));
-            }
-            BASE64
-                .decode(arg.as_bytes())
-                .map(|bytes| SlashCommand::Binary(BinarySource::Inline(bytes)))
-                .map_err(|e| CommandError::Invalid(format!("/bin: not valid base64 ({e})")))
-        }
-        "/event" => {
-            let (event, data) = match rest.split_once(' ') {
-                Some((event, data)) => (event, data.trim()),
-                None => (rest, ""),
-            };
-            if event.is_empty() {
-                return Err(usage(name));
-            }
-            validate_event_name(event).map_err(|e| CommandError::Invalid(e.to_string()))?;
-            // Data that is a JSON object or array goes as JSON; anything else as text.
-            let looks_json = data.starts_with('{') || data.starts_with('[');
-            let payload = match looks_json.then(|| Payload::json(data)) {
-                Some(Ok(json)) => json,
-                Some(Err(e)) => return Err(CommandError::Invalid(format!("/event: {e}"))),
-                None => Payload::Text(data.to_string()),
-            };
-            Ok(SlashCommand::Event {
-                name: event.to_string(),
-                payload,
-            })
-        }
-        "/type" => match one_word(&mut words).as_deref() {
-            Some("text") => Ok(SlashCommand::Type(DataType::Text)),
-            Some("json") => Ok(SlashCommand::Type(DataType::Json)),
-            Some("binary") => Ok(SlashCommand::Type(DataType::Binary)),
-            _ => Err(usage(name)),
-        },
-        "/noecho" => match one_word(&mut words).as_deref() {
-            Some("on") => Ok(SlashCommand::NoEcho(true)),
-            Some("off") => Ok(SlashCommand::NoEcho(false)),
-            _ => Err(usage(name)),
-        },
-        "/reconnect" if rest.is_empty() => Ok(SlashCommand::Reconnect),
-        "/clear" if rest.is_empty() => Ok(SlashCommand::Clear),
-        "/raw" if rest.is_empty() => Ok(SlashCommand::Raw),
-        "/quit" | "/exit" => Ok(SlashCommand::Quit),
-        "/search" if !rest.trim().is_empty() => Ok(SlashCommand::Search(rest.to_string())),
-        "/help" => Ok(SlashCommand::Help(words.next().map(|w| {
-            if w.starts_with('/') {
-                w.to_string()
-            } else {
-                format!("/{w}")
-            }
-        }))),
-        "/reconnect" | "/clear" | "/raw" | "/search" => Err(usage(name)),
-        other => Err(CommandError::Unknown(crate::text::sanitize_line(other))),
+    if event.is_empty() {
+        return Err(args.usage());
+    }
+    validate_event_name(event).map_err(|e| CommandError::Invalid(e.to_string()))?;
+    // Data that is a JSON object or array goes as JSON; anything else as text.
+    let looks_json = data.starts_with('{') || data.starts_with('[');
+    let payload = match looks_json.then(|| Payload::json(data)) {
+        Some(Ok(json)) => json,
+        Some(Err(e)) => return Err(CommandError::Invalid(format!("/event: {e}"))),
+        None => Payload::Text(data.to_string()),
+    };
+    Ok(SlashCommand::Event {
+        name: event.to_string(),
+        payload,
+    })
+}
+
+fn parse_type(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    match args.one_word()? {
+        "text" => Ok(SlashCommand::Type(DataType::Text)),
+        "json" => Ok(SlashCommand::Type(DataType::Json)),
+        "binary" => Ok(SlashCommand::Type(DataType::Binary)),
+        _ => Err(args.usage()),
     }
 }
 
+fn parse_no_echo(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    match args.one_word()? {
+        "on" => Ok(SlashCommand::NoEcho(true)),
+        "off" => Ok(SlashCommand::NoEcho(false)),
+        _ => Err(args.usage()),
+    }
+}
+
+fn parse_search(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    if args.rest.trim().is_empty() {
+        return Err(args.usage());
+    }
+    Ok(SlashCommand::Search(args.rest.to_string()))
+}
+
+fn parse_help(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    let topic = args.words().next().map(|w| {
+        if w.starts_with('/') {
+            w.to_string()
+        } else {
+            format!("/{w}")
+        }
+    });
+    Ok(SlashCommand::Help(topic))
+}
+
 /// The payload for a typed line in the input's data type.
-pub fn payload_for(text: &str, data_type: DataType) -> Result<Payload, CommandError> {
+pub(crate) fn payload_for(text: &str, data_type: DataType) -> Result<Payload, CommandError> {
     match data_type {
         DataType::Json => Payload::json(text).map_err(|e| {
             // The payload error already says "not valid JSON: …".
@@ -258,20 +363,39 @@ mod tests {
 
     #[test]
     fn bad_arguments_say_what_to_type() {
+        let message = |line: &str| parse(line).unwrap_err().to_string();
         assert_eq!(parse("/join"), Err(CommandError::Usage("/join <group>")));
-        assert!(matches!(parse("/json {bad"), Err(CommandError::Invalid(_))));
-        assert!(matches!(
-            parse("/frobnicate"),
-            Err(CommandError::Unknown(_))
-        ));
-        assert!(matches!(
-            parse("/event 9bad"),
-            Err(CommandError::Invalid(_))
-        ));
-        assert!(matches!(parse("/bin !!"), Err(CommandError::Invalid(_))));
-        assert_eq!(
-            parse("/type xml"),
-            Err(CommandError::Usage("/type text|json|binary"))
+        assert_eq!(message("/join"), "usage: /join <group>");
+        assert!(
+            message("/json {bad").starts_with("/json: "),
+            "{}",
+            message("/json {bad")
         );
+        assert_eq!(
+            message("/frobnicate"),
+            "unknown command /frobnicate; /help lists the commands"
+        );
+        assert!(
+            message("/event 9bad").contains("9bad"),
+            "{}",
+            message("/event 9bad")
+        );
+        assert!(message("/bin !!").starts_with("/bin: not valid base64"));
+        assert_eq!(message("/type xml"), "usage: /type text|json|binary");
+        assert_eq!(message("/clear now"), "usage: /clear");
+        assert_eq!(parse("/exit"), Ok(SlashCommand::Quit));
+    }
+
+    #[test]
+    fn every_command_parses_by_its_name() {
+        for command in COMMANDS {
+            let parsed = parse(command.name);
+            let usage = CommandError::Usage(command.usage);
+            assert!(
+                parsed.is_ok() || parsed == Err(usage),
+                "{}: {parsed:?}",
+                command.name
+            );
+        }
     }
 }

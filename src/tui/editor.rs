@@ -3,6 +3,8 @@
 
 use unicode_segmentation::UnicodeSegmentation;
 
+use super::keymap::Action;
+
 /// How many sent lines the history keeps.
 const HISTORY_LIMIT: usize = 500;
 
@@ -57,12 +59,12 @@ impl Editor {
         self.text.is_empty()
     }
 
-    pub fn history(&self) -> &[String] {
+    pub(crate) fn history(&self) -> &[String] {
         &self.history
     }
 
     /// Replaces the text and puts the cursor at the end.
-    pub fn set_text(&mut self, text: &str) {
+    pub(crate) fn set_text(&mut self, text: &str) {
         self.text = text.to_string();
         self.cursor = self.text.len();
         self.completion = None;
@@ -88,13 +90,13 @@ impl Editor {
         text
     }
 
-    pub fn insert_char(&mut self, c: char) {
+    pub(crate) fn insert_char(&mut self, c: char) {
         self.text.insert(self.cursor, c);
         self.cursor += c.len_utf8();
         self.completion = None;
     }
 
-    pub fn insert_str(&mut self, s: &str) {
+    pub(crate) fn insert_str(&mut self, s: &str) {
         self.text.insert_str(self.cursor, s);
         self.cursor += s.len();
         self.completion = None;
@@ -122,7 +124,7 @@ impl Editor {
         self.cursor = self.next_boundary(self.cursor);
     }
 
-    pub fn backspace(&mut self) {
+    pub(crate) fn backspace(&mut self) {
         let start = self.prev_boundary(self.cursor);
         self.text.replace_range(start..self.cursor, "");
         self.cursor = start;
@@ -149,7 +151,7 @@ impl Editor {
         self.cursor = self.line_start_of(self.cursor);
     }
 
-    pub fn line_end(&mut self) {
+    pub(crate) fn line_end(&mut self) {
         self.cursor = self.line_end_of(self.cursor);
     }
 
@@ -197,11 +199,11 @@ impl Editor {
         pos
     }
 
-    pub fn word_left(&mut self) {
+    pub(crate) fn word_left(&mut self) {
         self.cursor = self.word_left_pos();
     }
 
-    pub fn word_right(&mut self) {
+    pub(crate) fn word_right(&mut self) {
         self.cursor = self.word_right_pos();
     }
 
@@ -216,7 +218,7 @@ impl Editor {
     }
 
     /// Ctrl+W: delete the whitespace-delimited word before the cursor.
-    pub fn kill_word_back(&mut self) {
+    pub(crate) fn kill_word_back(&mut self) {
         let before = &self.text[..self.cursor];
         let trimmed = before.trim_end_matches([' ', '\t']);
         let start = trimmed.rfind([' ', '\t', '\n']).map_or(0, |i| i + 1);
@@ -224,25 +226,25 @@ impl Editor {
     }
 
     /// Ctrl+U: delete from the start of the line to the cursor.
-    pub fn kill_line_back(&mut self) {
+    pub(crate) fn kill_line_back(&mut self) {
         let start = self.line_start_of(self.cursor);
         self.kill(start..self.cursor);
     }
 
     /// Alt+D: delete the word after the cursor.
-    pub fn kill_word_forward(&mut self) {
+    pub(crate) fn kill_word_forward(&mut self) {
         let end = self.word_right_pos();
         self.kill(self.cursor..end);
     }
 
     /// Ctrl+Y: insert the last killed text.
-    pub fn yank(&mut self) {
+    pub(crate) fn yank(&mut self) {
         let text = self.kill_ring.clone();
         self.insert_str(&text);
     }
 
     /// (line index, number of lines).
-    pub fn line_position(&self) -> (usize, usize) {
+    pub(crate) fn line_position(&self) -> (usize, usize) {
         let line = self.text[..self.cursor].matches('\n').count();
         (line, self.text.matches('\n').count() + 1)
     }
@@ -318,7 +320,7 @@ impl Editor {
     }
 
     /// Ctrl+R: start a history search, or look further back for the same query.
-    pub fn history_search(&mut self) {
+    pub(crate) fn history_search(&mut self) {
         match &mut self.search {
             None => self.search = Some(HistorySearch::default()),
             Some(search) => {
@@ -329,7 +331,7 @@ impl Editor {
     }
 
     /// Typing while searching edits the query.
-    pub fn search_edit(&mut self, edit: impl FnOnce(&mut String)) {
+    pub(crate) fn search_edit(&mut self, edit: impl FnOnce(&mut String)) {
         if let Some(search) = &mut self.search {
             edit(&mut search.query);
             search.found = find_back(&self.history, &search.query, self.history.len());
@@ -337,7 +339,7 @@ impl Editor {
     }
 
     /// Enter while searching: take the match into the input.
-    pub fn search_accept(&mut self) {
+    pub(crate) fn search_accept(&mut self) {
         if let Some(search) = self.search.take()
             && let Some(found) = search.found
             && let Some(text) = self.history.get(found).cloned()
@@ -347,21 +349,21 @@ impl Editor {
     }
 
     /// The word being completed: (byte start, text).
-    pub fn word_at_cursor(&self) -> (usize, &str) {
+    pub(crate) fn word_at_cursor(&self) -> (usize, &str) {
         let before = &self.text[..self.cursor];
         let start = before.rfind([' ', '\n']).map_or(0, |i| i + 1);
         (start, &before[start..])
     }
 
     /// True when repeated Tab should cycle the current completion.
-    pub fn completing(&self) -> bool {
+    pub(crate) fn completing(&self) -> bool {
         self.completion
             .as_ref()
             .is_some_and(|c| c.applied == self.text)
     }
 
     /// Starts completing the word at the cursor with these candidates.
-    pub fn start_completion(&mut self, candidates: Vec<String>, backwards: bool) -> bool {
+    pub(crate) fn start_completion(&mut self, candidates: Vec<String>, backwards: bool) -> bool {
         if candidates.is_empty() {
             return false;
         }
@@ -378,7 +380,7 @@ impl Editor {
     }
 
     /// Moves to the next (or previous) candidate.
-    pub fn cycle_completion(&mut self, backwards: bool) {
+    pub(crate) fn cycle_completion(&mut self, backwards: bool) {
         if let Some(completion) = &mut self.completion {
             let n = completion.candidates.len();
             completion.index = if backwards {
@@ -409,6 +411,30 @@ impl Editor {
         self.cursor = cursor;
         completion.applied = self.text.clone();
         self.completion = Some(completion);
+    }
+}
+
+impl Editor {
+    /// Applies a line-editing action (typing, cursor moves, deletions, yank), the same in the
+    /// input and in one-line prompts; false for any other action.
+    pub(crate) fn apply(&mut self, action: &Action) -> bool {
+        match action {
+            Action::Insert(c) => self.insert_char(*c),
+            Action::Backspace => self.backspace(),
+            Action::Delete => self.delete(),
+            Action::Left => self.left(),
+            Action::Right => self.right(),
+            Action::LineStart | Action::Home => self.line_start(),
+            Action::LineEnd | Action::End => self.line_end(),
+            Action::WordLeft => self.word_left(),
+            Action::WordRight => self.word_right(),
+            Action::KillWordBack => self.kill_word_back(),
+            Action::KillLineBack => self.kill_line_back(),
+            Action::KillWordForward => self.kill_word_forward(),
+            Action::Yank => self.yank(),
+            _ => return false,
+        }
+        true
     }
 }
 

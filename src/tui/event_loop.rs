@@ -1,21 +1,31 @@
 //! The one event loop: terminal input, client events (drained in batches before one redraw),
-//! the connection-state watch, a 1 s tick, and SIGTERM/SIGHUP. It redraws only when something
-//! changed, at most ~60 times a second for what the service sends (~10 times when only the
-//! badges of groups not shown changed; a key shows at once), and sleeps when nothing happens. Terminal input is polled first, so a flood cannot starve it.
+//! the connection-state watch, a 1 s tick, commands waiting for room in the engine's queue,
+//! and files being read for `/bin @file`. It redraws only when something changed, at most
+//! ~60 times a second for what the service sends (~10 times when only the badges of groups
+//! not shown changed; a key shows at once), and sleeps when nothing happens.
+//!
+//! It never waits on anything slow: a full command queue holds the commands here (sent, in
+//! order, through a `reserve()` branch as room appears) and a file is read in a task whose
+//! result comes back as an Action. So a key always reaches the screen. The loop is generic
+//! over the ratatui backend and the stream of terminal events, so a test can drive it turn by
+//! turn with a `TestBackend` and a channel of key events.
 
-use std::io::Stdout;
+use std::collections::VecDeque;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{
-    Event as TermEvent, EventStream, KeyEventKind, MouseButton, MouseEventKind,
-};
-use futures_util::StreamExt;
+use crossterm::event::{Event as TermEvent, KeyEventKind, MouseButton, MouseEventKind};
+use futures_util::{Stream, StreamExt};
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
-use tokio::sync::mpsc::error::TrySendError;
+use ratatui::backend::Backend;
+use tokio::sync::mpsc::error::{SendError, TrySendError};
+use tokio::sync::mpsc::{Permit, Sender};
+use tokio::task::JoinSet;
+use tokio::time::{Interval, MissedTickBehavior};
 
 use super::app::{App, Effect, Redraw};
 use super::keymap::Action;
+use super::state::{Clock, ConnStatus};
 use super::terminal::TerminalGuard;
 use super::view;
 use crate::client::{ClientHandle, Command, ConnState, Event, OpError, OpOutcome};
@@ -32,143 +42,323 @@ const EVENT_BATCH: usize = 512;
 /// Files `/bin @file` may send (the service's message limit).
 const MAX_FILE_BYTES: u64 = crate::protocol::MAX_CLIENT_MESSAGE_BYTES as u64;
 
-pub type Term = Terminal<CrosstermBackend<Stdout>>;
+/// Whether the loop goes on after a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// The user quit, or the terminal input ended.
+    Quit,
+}
 
-/// Runs until the user quits, the engine stops for good, or a signal asks us to end.
-pub async fn run(
-    app: &mut App,
-    handle: &mut ClientHandle,
-    terminal: &mut Term,
-    guard: &mut TerminalGuard,
-) -> anyhow::Result<()> {
-    let mut input = EventStream::new();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let (mut sigterm, mut sighup) = {
-        use tokio::signal::unix::{SignalKind, signal};
-        (
-            signal(SignalKind::terminate())?,
-            signal(SignalKind::hangup())?,
-        )
-    };
-    let size = terminal.size()?;
-    app.update(Action::Resize(size.width, size.height));
-    let mut events = Vec::with_capacity(EVENT_BATCH);
-    let mut engine_open = true;
-    let mut state_open = true;
-    // What changed since the last frame.
-    let mut pending = Redraw::Now;
-    // The user did something since the last frame: draw it without waiting for a full frame.
-    let mut typed = false;
-    let mut last_draw: Option<Instant> = None;
-    loop {
-        pending = pending.max(app.take_redraw());
-        let since_draw = last_draw.map_or(BACKGROUND_FRAME, |t| t.elapsed());
-        let gap = match pending {
-            Redraw::Now if typed => INPUT_FRAME,
-            Redraw::Now => FRAME,
-            Redraw::Background | Redraw::None => BACKGROUND_FRAME,
-        };
-        if pending != Redraw::None && since_draw >= gap {
-            terminal.draw(|frame| view::draw(frame, app.state()))?;
-            last_draw = Some(Instant::now());
-            pending = Redraw::None;
-            typed = false;
+/// Commands waiting for room in the engine's queue, oldest first.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    held: VecDeque<Command>,
+}
+
+impl Outbox {
+    /// Hands commands to the engine without waiting. A full queue holds them (and every later
+    /// one, so that order is kept); a stopped engine fails the operation so the user sees ✗
+    /// instead of a line pending forever.
+    pub fn send(&mut self, app: &mut App, queue: &Sender<Command>, commands: Vec<Command>) {
+        self.held.extend(commands);
+        while let Some(command) = self.held.pop_front() {
+            match queue.try_send(command) {
+                Ok(()) => {}
+                Err(TrySendError::Full(command)) => {
+                    self.held.push_front(command);
+                    return;
+                }
+                Err(TrySendError::Closed(command)) => fail_stopped(app, &command),
+            }
         }
-        let dirty = pending != Redraw::None;
-        let wait = gap.saturating_sub(since_draw);
-        // Biased: input and signals first, so a flood of client events never delays a key
-        // by more than one batch; the flood cannot starve the tick or the state watch either,
-        // as they come before it.
+    }
+
+    /// Commands held back by a full queue.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// Room appeared (or the engine stopped): the oldest held command takes it, and as many
+    /// more as fit follow.
+    fn release(
+        &mut self,
+        app: &mut App,
+        queue: &Sender<Command>,
+        permit: Result<Permit<'_, Command>, SendError<()>>,
+    ) {
+        if let Ok(permit) = permit
+            && let Some(command) = self.held.pop_front()
+        {
+            permit.send(command);
+        }
+        self.send(app, queue, Vec::new());
+    }
+}
+
+/// The operation of a command that can no longer reach the engine fails as `Stopped`.
+fn fail_stopped(app: &mut App, command: &Command) {
+    let op = match command {
+        Command::Join { op, .. }
+        | Command::Leave { op, .. }
+        | Command::SendToGroup { op, .. }
+        | Command::SendEvent { op, .. } => *op,
+        Command::Reconnect | Command::InspectFrames(_) | Command::Shutdown => return,
+    };
+    app.update(Event::OpResult {
+        op,
+        outcome: OpOutcome::Failed(OpError::Stopped),
+    });
+}
+
+/// The loop's own state between turns: the terminal it draws on, where input comes from,
+/// held commands, file reads in flight, and when it last drew.
+pub struct EventLoop<B: Backend, I> {
+    // Declared before the guard: the terminal is dropped before the guard restores it.
+    terminal: Terminal<B>,
+    guard: Option<TerminalGuard>,
+    input: I,
+    outbox: Outbox,
+    file_reads: JoinSet<Action>,
+    tick: Interval,
+    events: Vec<Event>,
+    engine_open: bool,
+    state_open: bool,
+    /// What changed since the last frame.
+    pending: Redraw,
+    /// The user did something since the last frame: draw it without waiting for a full frame.
+    typed: bool,
+    last_draw: Option<Instant>,
+    /// How long until the pending frame is due (`None`: nothing to draw).
+    frame_due: Option<Duration>,
+}
+
+impl<B, I> EventLoop<B, I>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    I: Stream<Item = std::io::Result<TermEvent>> + Unpin,
+{
+    /// A loop drawing on `terminal` and reading `input`. Must be called inside a tokio
+    /// runtime (for the tick).
+    pub fn new(terminal: Terminal<B>, input: I) -> Self {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        EventLoop {
+            terminal,
+            guard: None,
+            input,
+            outbox: Outbox::default(),
+            file_reads: JoinSet::new(),
+            tick,
+            events: Vec::with_capacity(EVENT_BATCH),
+            engine_open: true,
+            state_open: true,
+            pending: Redraw::Now,
+            typed: false,
+            last_draw: None,
+            frame_due: Some(Duration::ZERO),
+        }
+    }
+
+    /// The terminal guard to suspend with (Ctrl+Z) and to switch mouse capture on.
+    pub(crate) fn with_guard(mut self, guard: TerminalGuard) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
+    pub fn terminal(&self) -> &Terminal<B> {
+        &self.terminal
+    }
+
+    /// Commands held back by a full engine queue.
+    pub fn held_commands(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Files being read for `/bin @file`.
+    pub fn file_reads(&self) -> usize {
+        self.file_reads.len()
+    }
+
+    /// Hands commands to the engine (held while its queue is full).
+    pub fn send(&mut self, app: &mut App, handle: &ClientHandle, commands: Vec<Command>) {
+        self.outbox.send(app, &handle.commands, commands);
+    }
+
+    /// Runs until the user quits, the input ends, or `stop` completes (a signal).
+    pub async fn run(
+        &mut self,
+        app: &mut App,
+        handle: &mut ClientHandle,
+        stop: impl Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let size = self.terminal.size()?;
+        app.update(Action::Resize(size.width, size.height));
+        tokio::pin!(stop);
+        loop {
+            let flow = tokio::select! {
+                biased;
+                () = &mut stop => Flow::Quit,
+                flow = self.turn(app, handle) => flow?,
+            };
+            if flow == Flow::Quit {
+                break;
+            }
+        }
+        // What is still held goes out if there is room now; nothing waits any more.
+        self.send(app, handle, Vec::new());
+        Ok(())
+    }
+
+    /// One turn: waits for the next thing to happen, handles it, and draws if a frame is
+    /// due (a frame held back by the frame rate is what the next turn waits for first, at
+    /// the latest). Input comes first, so a flood of client events never delays a key by more
+    /// than one batch; the flood cannot starve the tick, the state watch, held commands or
+    /// file reads either, as they come before it.
+    pub async fn turn(&mut self, app: &mut App, handle: &mut ClientHandle) -> anyhow::Result<Flow> {
+        let frame_due = self.frame_due;
         let commands: Vec<Command> = tokio::select! {
             biased;
-            next = input.next() => match next {
+            next = self.input.next() => match next {
                 Some(Ok(event)) => {
-                    typed = true;
+                    self.typed = true;
                     app.update(now_tick());
                     on_terminal_event(app, event)
                 }
                 Some(Err(error)) => return Err(error.into()),
-                None => break,
+                None => return Ok(Flow::Quit),
             },
-            _ = recv_signal(&mut sigterm) => break,
-            _ = recv_signal(&mut sighup) => break,
-            changed = handle.state.changed(), if state_open => {
-                match changed {
-                    Ok(()) => {
-                        let state = handle.state.borrow_and_update().clone();
-                        app.update(state)
-                    }
-                    Err(_) => {
-                        state_open = false;
-                        Vec::new()
-                    }
+            changed = handle.state.changed(), if self.state_open => match changed {
+                Ok(()) => {
+                    let state = handle.state.borrow_and_update().clone();
+                    app.update(state)
                 }
-            }
-            _ = tick.tick() => app.update(now_tick()),
-            received = handle.events.recv_many(&mut events, EVENT_BATCH), if engine_open => {
-                if received == 0 {
-                    engine_open = false;
-                    let stopped = matches!(app.state().conn, super::state::ConnStatus::Offline { .. });
-                    if !stopped {
-                        app.update(ConnState::Stopped {
-                            reason: "the connection engine stopped".to_string(),
-                        });
-                    }
+                Err(_) => {
+                    self.state_open = false;
                     Vec::new()
-                } else {
-                    // Stamp the batch with the current time (ticks alone are 1 s coarse).
-                    app.update(now_tick());
-                    let mut out = Vec::new();
-                    for event in events.drain(..) {
-                        out.extend(app.update(event));
-                    }
-                    out
                 }
+            },
+            _ = self.tick.tick() => app.update(now_tick()),
+            permit = handle.commands.reserve(), if !self.outbox.is_empty() => {
+                self.outbox.release(app, &handle.commands, permit);
+                Vec::new()
             }
-            _ = tokio::time::sleep(wait), if dirty => Vec::new(),
+            Some(read) = self.file_reads.join_next(), if !self.file_reads.is_empty() => {
+                // A read task only ends by returning its Action (it does not panic).
+                read.map_or_else(|_| Vec::new(), |loaded| app.update(loaded))
+            }
+            received = handle.events.recv_many(&mut self.events, EVENT_BATCH), if self.engine_open => {
+                self.on_engine_events(app, received)
+            }
+            _ = tokio::time::sleep(frame_due.unwrap_or_default()), if frame_due.is_some() => Vec::new(),
         };
-        send_commands(app, handle, commands).await;
+        self.outbox.send(app, &handle.commands, commands);
+        self.run_effects(app)?;
+        self.frame_due = self.draw_if_due(app)?;
+        Ok(if app.should_quit() {
+            Flow::Quit
+        } else {
+            Flow::Continue
+        })
+    }
+
+    /// Draws when something changed and its frame interval has passed; otherwise says how
+    /// long until the pending frame is due (`None`: nothing to draw).
+    fn draw_if_due(&mut self, app: &mut App) -> anyhow::Result<Option<Duration>> {
+        self.pending = self.pending.max(app.take_redraw());
+        let since_draw = self.last_draw.map_or(BACKGROUND_FRAME, |t| t.elapsed());
+        let gap = match self.pending {
+            Redraw::Now if self.typed => INPUT_FRAME,
+            Redraw::Now => FRAME,
+            Redraw::Background | Redraw::None => BACKGROUND_FRAME,
+        };
+        if self.pending != Redraw::None && since_draw >= gap {
+            self.terminal.draw(|frame| view::draw(frame, app.state()))?;
+            self.last_draw = Some(Instant::now());
+            self.pending = Redraw::None;
+            self.typed = false;
+        }
+        Ok((self.pending != Redraw::None).then(|| gap.saturating_sub(since_draw)))
+    }
+
+    fn on_engine_events(&mut self, app: &mut App, received: usize) -> Vec<Command> {
+        if received == 0 {
+            self.engine_open = false;
+            if !matches!(app.state().conn.status, ConnStatus::Offline { .. }) {
+                app.update(ConnState::Stopped {
+                    reason: "the connection engine stopped".to_string(),
+                });
+            }
+            return Vec::new();
+        }
+        // Stamp the batch with the current time (ticks alone are 1 s coarse).
+        app.update(now_tick());
+        let mut out = Vec::new();
+        for event in self.events.drain(..) {
+            out.extend(app.update(event));
+        }
+        out
+    }
+
+    fn run_effects(&mut self, app: &mut App) -> anyhow::Result<()> {
         for effect in app.take_effects() {
             match effect {
                 Effect::ClearScreen => {
-                    terminal.clear()?;
-                    pending = Redraw::Now;
+                    self.terminal.clear()?;
+                    self.pending = Redraw::Now;
                 }
                 Effect::Suspend => {
-                    guard.suspend()?;
-                    terminal.clear()?;
-                    pending = Redraw::Now;
+                    if let Some(guard) = &mut self.guard {
+                        guard.suspend()?;
+                    }
+                    self.terminal.clear()?;
+                    self.pending = Redraw::Now;
                 }
-                Effect::SetMouse(on) => guard.set_mouse(on),
+                Effect::SetMouse(on) => {
+                    if let Some(guard) = &mut self.guard {
+                        guard.set_mouse(on);
+                    }
+                }
                 Effect::ReadFile { group, path } => {
-                    let result = read_file(&path).await;
-                    let commands = app.update(Action::FileLoaded {
-                        group,
-                        path,
-                        result,
+                    self.file_reads.spawn(async move {
+                        let result = read_file(&path).await;
+                        Action::FileLoaded {
+                            group,
+                            path,
+                            result,
+                        }
                     });
-                    send_commands(app, handle, commands).await;
                 }
             }
         }
-        if app.should_quit() {
-            break;
-        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// Completes on SIGTERM or SIGHUP: the chat then ends as if the user quit.
+pub(crate) fn stop_signals() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    Ok(async move {
+        tokio::select! {
+            _ = sigterm.recv() => {}
+            _ = sighup.recv() => {}
+        }
+    })
 }
 
 fn now_tick() -> Action {
-    let now = super::state::Clock::now();
+    let now = Clock::now();
     Action::Tick {
         wall_ms: now.wall_ms,
         mono: now.mono,
     }
-}
-
-async fn recv_signal(signal: &mut tokio::signal::unix::Signal) {
-    signal.recv().await;
 }
 
 fn on_terminal_event(app: &mut App, event: TermEvent) -> Vec<Command> {
@@ -186,45 +376,6 @@ fn on_terminal_event(app: &mut App, event: TermEvent) -> Vec<Command> {
             _ => Vec::new(),
         },
         _ => Vec::new(),
-    }
-}
-
-fn op_of(command: &Command) -> Option<u64> {
-    match command {
-        Command::Join { op, .. }
-        | Command::Leave { op, .. }
-        | Command::SendToGroup { op, .. }
-        | Command::SendEvent { op, .. } => Some(*op),
-        Command::Reconnect | Command::InspectFrames(_) | Command::Shutdown => None,
-    }
-}
-
-/// Hands commands to the engine. A full queue waits briefly (backpressure); a stopped engine
-/// fails the operation so the user sees ✗ instead of a line pending forever.
-pub async fn send_commands(app: &mut App, handle: &ClientHandle, commands: Vec<Command>) {
-    for command in commands {
-        let op = op_of(&command);
-        let failed = match handle.commands.try_send(command) {
-            Ok(()) => None,
-            Err(TrySendError::Full(command)) => {
-                match tokio::time::timeout(Duration::from_secs(2), handle.commands.send(command))
-                    .await
-                {
-                    Ok(Ok(())) => None,
-                    Ok(Err(_)) => Some(OpError::Stopped),
-                    Err(_) => Some(OpError::Invalid(
-                        "the connection engine is busy; try again".to_string(),
-                    )),
-                }
-            }
-            Err(TrySendError::Closed(_)) => Some(OpError::Stopped),
-        };
-        if let (Some(error), Some(op)) = (failed, op) {
-            app.update(Event::OpResult {
-                op,
-                outcome: OpOutcome::Failed(error),
-            });
-        }
     }
 }
 

@@ -2,27 +2,32 @@
 //!
 //! `run` wires them: config → target → engine → initial joins → terminal guard → loop.
 
-pub mod app;
-pub mod commands;
-pub mod editor;
+pub(crate) mod app;
+pub(crate) mod commands;
+pub(crate) mod editor;
 pub mod event_loop;
-pub mod keymap;
+pub(crate) mod format;
+pub(crate) mod keymap;
+pub(crate) mod layout;
+pub mod overlay;
 pub mod state;
-pub mod terminal;
+pub(crate) mod terminal;
 pub mod view;
 
 use std::time::Duration;
 
 use anyhow::Context;
+use crossterm::event::EventStream;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
 pub use app::{App, Effect, Msg, Redraw};
 pub use keymap::{Action, Keymap};
-pub use state::{Clock, State, UiSettings};
+pub use state::{Clock, LineKind, NoteLevel, State, UiSettings};
 
 use crate::client::{self, ClientConfig, Command};
 use crate::config::Config;
+use event_loop::EventLoop;
 
 /// The group joined when none is given.
 pub const DEFAULT_GROUP: &str = "lobby";
@@ -88,17 +93,20 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
     let mut app = App::new(settings, keymap, Clock::now());
     app.set_target(&start.hub, start.user_id.as_deref());
     for notice in &start.notices {
-        app.system_message(notice, false);
+        app.system(LineKind::Notice, notice);
     }
     for problem in &problems {
         tracing::warn!(%problem, "config");
-        app.system_message(&format!("config: {problem}"), true);
+        app.alert(&format!("config: {problem}"));
     }
     if problems.len() > 1 {
-        app.status_error(&format!(
-            "{} problems in the config's [ui]/[keys]; see the system buffer",
-            problems.len()
-        ));
+        app.note(
+            NoteLevel::Error,
+            &format!(
+                "{} problems in the config's [ui]/[keys]; see the system buffer",
+                problems.len()
+            ),
+        );
     }
     app.set_token_expiry(start.token_expires_at_ms);
     let groups = if start.groups.is_empty() {
@@ -115,14 +123,16 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
         app.update(Action::GoToGroup(1));
     }
 
-    let mut guard = terminal::TerminalGuard::enter(app.state().mouse)
+    let guard = terminal::TerminalGuard::enter(app.state().settings.mouse)
         .context("cannot set up the terminal (is this an interactive terminal?)")?;
-    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))
+    let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))
         .context("cannot draw on the terminal")?;
-    event_loop::send_commands(&mut app, &handle, initial).await;
-    let result = event_loop::run(&mut app, &mut handle, &mut terminal, &mut guard).await;
-    drop(terminal);
-    drop(guard);
+    let mut event_loop = EventLoop::new(terminal, EventStream::new()).with_guard(guard);
+    event_loop.send(&mut app, &handle, initial);
+    let stop = event_loop::stop_signals().context("cannot listen for SIGTERM and SIGHUP")?;
+    let result = event_loop.run(&mut app, &mut handle, stop).await;
+    // Restores the terminal before the goodbye below.
+    drop(event_loop);
 
     // Close the connection with 1000 and give the engine a moment to say goodbye.
     if !app.should_quit() {

@@ -52,7 +52,7 @@ fn install_panic_hook() {
 impl TerminalGuard {
     /// Enters the UI's terminal modes. Fails only when raw mode or the alternate screen
     /// cannot be turned on; the optional modes are skipped where unsupported.
-    pub fn enter(mouse: bool) -> io::Result<Self> {
+    pub(crate) fn enter(mouse: bool) -> io::Result<Self> {
         install_panic_hook();
         let mut guard = TerminalGuard {
             raw: false,
@@ -109,7 +109,7 @@ impl TerminalGuard {
     }
 
     /// Turns mouse capture on or off (off lets the terminal select text).
-    pub fn set_mouse(&mut self, on: bool) {
+    pub(crate) fn set_mouse(&mut self, on: bool) {
         let mut out: Stdout = io::stdout();
         if on && !self.mouse {
             self.mouse = execute!(out, EnableMouseCapture).is_ok();
@@ -121,7 +121,7 @@ impl TerminalGuard {
 
     /// Ctrl+Z: give the terminal back, stop the process, and take the terminal again when
     /// the shell resumes us.
-    pub fn suspend(&mut self) -> io::Result<()> {
+    pub(crate) fn suspend(&mut self) -> io::Result<()> {
         let mouse = self.mouse;
         self.turn_off();
         #[cfg(unix)]

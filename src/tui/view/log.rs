@@ -1,14 +1,13 @@
 //! The log pane: only the visible messages are wrapped and drawn, walking back from the
 //! newest visible line, so a frame costs the same with ten or a million lines of history.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use ratatui::buffer::Buffer as Cells;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use crate::text::{display_width, truncate, wrap_ranges};
+use crate::text::{display_width, truncate};
+use crate::tui::layout::{MessageBody, MessageColumns, needs_day_separator, needs_read_marker};
 use crate::tui::state::{
     Buffer, BufferKind, Delivery, LineKind, LogLine, NO_SENDER, Overlay, State,
 };
@@ -29,7 +28,7 @@ const PALETTE: [Color; 12] = [
 ];
 
 /// A stable colour per user id (FNV-1a of the name).
-pub fn sender_color(name: &str) -> Color {
+pub(crate) fn sender_color(name: &str) -> Color {
     let mut hash: u32 = 0x811c_9dc5;
     for b in name.bytes() {
         hash ^= u32::from(b);
@@ -42,100 +41,13 @@ fn dim() -> Style {
     Style::new().fg(Color::DarkGray)
 }
 
-/// "12 B  48 65 6c …  He…" from base64 text: the size, the first bytes in hex, and the same
-/// bytes as text (`·` for bytes that are not printable ASCII).
-pub fn binary_preview(base64: &str, max_bytes: usize) -> String {
-    let padding = base64.bytes().rev().take_while(|b| *b == b'=').count();
-    let size = (base64.len() / 4 * 3).saturating_sub(padding);
-    // Decode only a prefix: a multiple of 4 base64 characters.
-    let prefix_chars = (max_bytes.div_ceil(3) * 4).min(base64.len());
-    let bytes = BASE64
-        .decode(&base64.as_bytes()[..prefix_chars - prefix_chars % 4])
-        .unwrap_or_default();
-    let shown = &bytes[..bytes.len().min(max_bytes)];
-    let mut out = format!("{}  ", human_size(size));
-    for b in shown {
-        out.push_str(&format!("{b:02x} "));
-    }
-    let more = size > max_bytes;
-    if more {
-        out.push_str("… ");
-    }
-    if !shown.is_empty() {
-        out.push(' ');
-        out.extend(shown.iter().map(|&b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '·'
-            }
-        }));
-        if more {
-            out.push('…');
-        }
-    }
-    out.trim_end().to_string()
-}
-
-fn human_size(bytes: usize) -> String {
-    if bytes < 1024 {
-        format!("{bytes} B")
-    } else if bytes < 1024 * 1024 {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
-    } else {
-        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-    }
-}
-
-/// "<1 ms", "38 ms", "1.2 s".
-pub fn round_trip_label(ms: u128) -> String {
-    match ms {
-        0 => "<1 ms".to_string(),
-        1..=999 => format!("{ms} ms"),
-        _ => format!("{:.1} s", ms as f64 / 1000.0),
-    }
-}
-
-/// The data type of a line, for the tag ("" for text and notices).
-fn kind_label(kind: LineKind) -> &'static str {
-    match kind {
-        LineKind::Json => "json",
-        LineKind::Binary => "bin",
-        LineKind::Protobuf => "protobuf",
-        _ => "",
-    }
-}
-
-/// The right-hand tag of a line: delivery of own messages, data type of others.
-fn gutter<'a>(state: &'a State, line: &LogLine) -> Option<Span<'a>> {
-    let kind = kind_label(line.kind);
-    let with_kind = |text: String| {
-        if kind.is_empty() {
-            text
-        } else {
-            format!("{kind} {text}")
-        }
-    };
+/// The style of a line's tag: delivery state for own messages, dim for a data type.
+fn tag_style(line: &LogLine) -> Style {
     match line.delivery {
-        Delivery::Pending => Some(Span::styled(with_kind("◌".to_string()), dim())),
-        Delivery::Queued => Some(Span::styled(
-            with_kind("◌ queued".to_string()),
-            Style::new().fg(Color::Yellow),
-        )),
-        Delivery::Acked(u32::MAX) => Some(Span::styled(
-            with_kind("✓".to_string()),
-            Style::new().fg(Color::Green),
-        )),
-        Delivery::Acked(ms) => Some(Span::styled(
-            with_kind(format!("✓ {}", round_trip_label(u128::from(ms)))),
-            Style::new().fg(Color::Green),
-        )),
-        Delivery::Failed(name) => Some(Span::styled(
-            with_kind(format!("✗ {}", state.names.name(name))),
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        )),
-        Delivery::None if !kind.is_empty() => Some(Span::styled(kind, dim())),
-        Delivery::None => None,
+        Delivery::Pending | Delivery::None => dim(),
+        Delivery::Queued => Style::new().fg(Color::Yellow),
+        Delivery::Acked(_) => Style::new().fg(Color::Green),
+        Delivery::Failed(_) => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
     }
 }
 
@@ -146,23 +58,34 @@ fn separator<'a>(text: String, width: usize, style: Style) -> Line<'a> {
     Line::from(vec![Span::styled(format!("── {text} {fill}"), style)])
 }
 
-fn needs_day_separator(state: &State, buffer: &Buffer, index: usize) -> bool {
-    let Some(line) = buffer.lines.get(index) else {
-        return false;
-    };
-    match index.checked_sub(1).and_then(|i| buffer.lines.get(i)) {
-        None => true,
-        Some(previous) => state.clock.day_of(previous.time_ms) != state.clock.day_of(line.time_ms),
+/// The nick column of a line and its style.
+fn nick(state: &State, line: &LogLine, nick_width: usize) -> (String, Style) {
+    match line.kind {
+        LineKind::Notice => ("*".to_string(), dim()),
+        LineKind::FrameIn => ("←".to_string(), Style::new().fg(Color::Cyan)),
+        LineKind::FrameOut => ("→".to_string(), Style::new().fg(Color::Magenta)),
+        LineKind::Error => (
+            "!".to_string(),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
+        _ if line.sender == NO_SENDER => (String::new(), dim()),
+        _ => {
+            let name = state.sender_name(line.sender);
+            let mut style = Style::new().fg(sender_color(name));
+            if line.sender == state.me {
+                style = style.add_modifier(Modifier::BOLD);
+            } else if matches!(line.kind, LineKind::Text | LineKind::Json)
+                && state.mentions_me(&line.body)
+            {
+                // A highlight, as WeeChat marks the prefix of a line that names you.
+                style = Style::new()
+                    .fg(Color::Black)
+                    .bg(Color::Magenta)
+                    .add_modifier(Modifier::BOLD);
+            }
+            (truncate(name, nick_width), style)
+        }
     }
-}
-
-/// Whether someone else's text or JSON line names our user id (as the unread count does).
-fn mentions_me(state: &State, line: &LogLine) -> bool {
-    matches!(line.kind, LineKind::Text | LineKind::Json)
-        && state
-            .user_id
-            .as_deref()
-            .is_some_and(|user| user.len() >= 2 && crate::tui::app::mentions(&line.body, user))
 }
 
 /// Rows of one message at `width` (day separator included), capped at the configured
@@ -190,7 +113,7 @@ pub fn message_rows<'a>(
     }
     // The read marker: where the unread messages began when this buffer was switched to
     // (not above the first line: then everything is new).
-    if index > 0 && buffer.first_unread == Some(buffer.first_seq + index as u64) {
+    if needs_read_marker(buffer, index) {
         rows.push(separator(
             "new".to_string(),
             width,
@@ -205,76 +128,34 @@ pub fn message_rows<'a>(
         ));
         return rows;
     }
-    let mut time = String::new();
-    {
-        use std::fmt::Write;
-        let _ = write!(
-            time,
-            "{}",
-            state
-                .clock
-                .local(line.time_ms)
-                .format(&state.settings.time_format)
-        );
-    }
-    let time = truncate(&time, width / 3);
-    let time_width = display_width(&time) + 1;
-    let nick_width = usize::from(state.settings.nick_width).min(width / 4).max(3);
-    let (nick, nick_style) = match line.kind {
-        LineKind::Notice => ("*".to_string(), dim()),
-        LineKind::FrameIn => ("←".to_string(), Style::new().fg(Color::Cyan)),
-        LineKind::FrameOut => ("→".to_string(), Style::new().fg(Color::Magenta)),
-        LineKind::Error => (
-            "!".to_string(),
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        ),
-        _ if line.sender == NO_SENDER => (String::new(), dim()),
-        _ => {
-            let name = state.sender_name(line.sender);
-            let mut style = Style::new().fg(sender_color(name));
-            if line.sender == state.me {
-                style = style.add_modifier(Modifier::BOLD);
-            } else if mentions_me(state, line) {
-                // A highlight, as WeeChat marks the prefix of a line that names you.
-                style = Style::new()
-                    .fg(Color::Black)
-                    .bg(Color::Magenta)
-                    .add_modifier(Modifier::BOLD);
-            }
-            (truncate(name, nick_width), style)
-        }
-    };
-    let nick_pad = nick_width.saturating_sub(display_width(&nick));
-    let prefix_width = time_width + nick_width + 1;
-    let tag = gutter(state, line);
-    let tag_width = tag
-        .as_ref()
-        .map_or(0, |t| (display_width(&t.content) + 1).min(width / 3));
-    let body_width = width.saturating_sub(prefix_width + tag_width).max(4);
+    let columns = MessageColumns::of(state, line, width);
+    body_rows(state, line, &columns, width, &mut rows);
+    rows
+}
+
+/// The rows of a message's body: time and nick on the first, the tag at its right, and a
+/// "… more" row when the body was cut.
+fn body_rows(
+    state: &State,
+    line: &LogLine,
+    columns: &MessageColumns,
+    width: usize,
+    rows: &mut Vec<Line<'_>>,
+) {
+    let (nick, nick_style) = nick(state, line, columns.nick_width);
+    let nick_pad = columns.nick_width.saturating_sub(display_width(&nick));
+    let prefix_width = columns.prefix_width;
     let text_style = match line.kind {
         LineKind::Notice => dim(),
         LineKind::Error => Style::new().fg(Color::Red),
         _ => Style::new(),
     };
-    let preview;
-    let body: &str = match line.kind {
-        LineKind::Binary | LineKind::Protobuf => {
-            preview = binary_preview(&line.body, 16);
-            &preview
-        }
-        _ => &line.body,
-    };
-    let max_lines = state.settings.max_message_lines.max(1);
-    let mut ranges = wrap_ranges(body, body_width, max_lines + 1);
-    let cut = ranges.len() > max_lines;
-    if cut {
-        ranges.truncate(max_lines.saturating_sub(1).max(1));
-    }
-    for (i, range) in ranges.iter().enumerate() {
-        let row_text = body[range.clone()].trim_end_matches('\n');
+    let body = MessageBody::of(state, line, columns.body_width);
+    for (i, range) in body.rows.iter().enumerate() {
+        let row_text = body.text[range.clone()].trim_end_matches('\n');
         let mut spans = Vec::with_capacity(5);
         if i == 0 {
-            spans.push(Span::styled(format!("{time} "), dim()));
+            spans.push(Span::styled(format!("{} ", columns.time), dim()));
             spans.push(Span::styled(
                 format!("{nick}{} ", " ".repeat(nick_pad)),
                 nick_style,
@@ -284,16 +165,16 @@ pub fn message_rows<'a>(
         }
         spans.push(Span::styled(row_text.to_string(), text_style));
         if i == 0
-            && let Some(tag) = &tag
+            && let Some(tag) = &columns.tag
         {
             let used = prefix_width + display_width(row_text);
-            let pad = width.saturating_sub(used + display_width(&tag.content));
+            let pad = width.saturating_sub(used + display_width(tag));
             spans.push(Span::raw(" ".repeat(pad)));
-            spans.push(tag.clone());
+            spans.push(Span::styled(tag.clone(), tag_style(line)));
         }
         rows.push(Line::from(spans));
     }
-    if cut {
+    if body.cut {
         let hint = state
             .help
             .iter()
@@ -304,16 +185,10 @@ pub fn message_rows<'a>(
             Span::styled(format!("… more · {hint} shows all"), dim()),
         ]));
     }
-    rows
-}
-
-/// Height of one message in rows (for paging).
-pub fn message_height(state: &State, buffer: &Buffer, index: usize, width: usize) -> usize {
-    message_rows(state, buffer, index, width).len()
 }
 
 /// Draws the visible window of the current buffer, newest at the bottom.
-pub fn draw_log(state: &State, area: Rect, cells: &mut Cells) {
+pub(crate) fn draw_log(state: &State, area: Rect, cells: &mut Cells) {
     let buffer = state.current_buffer();
     let width = usize::from(area.width);
     let height = usize::from(area.height);
@@ -331,7 +206,7 @@ pub fn draw_log(state: &State, area: Rect, cells: &mut Cells) {
         return;
     }
     let found = match &state.overlay {
-        Overlay::Search { found, .. } => *found,
+        Overlay::Search(search) => search.found,
         _ => None,
     };
     let end = buffer.view_end();
@@ -364,5 +239,81 @@ pub fn draw_log(state: &State, area: Rect, cells: &mut Cells) {
             usize::from(area.width),
             Style::new().fg(Color::Black).bg(Color::Yellow),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::tui::layout::message_height;
+    use crate::tui::state::{Clock, UiSettings};
+
+    fn line(time_ms: i64, kind: LineKind, delivery: Delivery, body: &str) -> LogLine {
+        LogLine {
+            time_ms,
+            sender: NO_SENDER,
+            kind,
+            delivery,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn rows_counted_by_the_layout_are_the_rows_drawn() {
+        let day = 86_400_000;
+        let mut state = State::new(
+            UiSettings::default(),
+            Clock::fixed(3 * day, Instant::now()),
+            Vec::new(),
+            String::new(),
+        );
+        let bob = state.names.intern("bob");
+        let mut buffer = Buffer::new(BufferKind::Group, "lobby");
+        let long = "a long message that wraps over several rows ".repeat(12);
+        let lines = [
+            line(day, LineKind::Notice, Delivery::None, "joined lobby"),
+            line(day + 1, LineKind::Text, Delivery::Acked(38), "short"),
+            line(day + 2, LineKind::Text, Delivery::None, &long),
+            line(
+                2 * day,
+                LineKind::Gap,
+                Delivery::None,
+                "offline · recovered",
+            ),
+            line(
+                2 * day,
+                LineKind::Binary,
+                Delivery::Pending,
+                "AAECAwQFBgcICQoLDA0ODxA=",
+            ),
+            line(
+                2 * day,
+                LineKind::Json,
+                Delivery::Failed(bob),
+                "{\"a\":[1,2]}",
+            ),
+            line(
+                2 * day,
+                LineKind::Text,
+                Delivery::None,
+                "line one\nline two",
+            ),
+        ];
+        for mut line in lines {
+            line.sender = bob;
+            buffer.push(line, 100);
+        }
+        buffer.first_unread = Some(buffer.first_seq + 5);
+        for width in [0, 1, 8, 20, 40, 78, 158] {
+            for index in 0..buffer.lines.len() + 1 {
+                assert_eq!(
+                    message_height(&state, &buffer, index, width),
+                    message_rows(&state, &buffer, index, width).len(),
+                    "line {index} at width {width}"
+                );
+            }
+        }
     }
 }

@@ -2,9 +2,8 @@
 //! overlays. Nothing here changes state or reads a clock.
 
 mod log;
-mod overlay;
 
-pub use log::{binary_preview, message_height, message_rows, round_trip_label, sender_color};
+pub use log::message_rows;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -12,73 +11,14 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::state::{BufferKind, ConnStatus, Membership, NoteLevel, State};
+use super::format::round_trip_label;
+use super::layout::{group_pane_rows, layout_in};
+use super::state::{BufferKind, ConnStatus, Membership, NoteLevel, Overlay, State};
 use crate::protocol::DataType;
 use crate::text::{display_width, truncate};
 
-/// Most rows the input grows to.
-const MAX_INPUT_ROWS: u16 = 5;
-/// Narrower terminals hide the group pane.
-const MIN_WIDTH_FOR_GROUPS: u16 = 50;
-
-/// Where each part of the screen goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Areas {
-    pub groups: Option<Rect>,
-    pub log: Rect,
-    pub log_inner: Rect,
-    pub input: Rect,
-    pub status: Rect,
-}
-
-/// The screen layout for the state's terminal size.
-pub fn layout(state: &State) -> Areas {
-    layout_in(state, state.size)
-}
-
-/// The screen layout for a given size.
-pub fn layout_in(state: &State, (width, height): (u16, u16)) -> Areas {
-    let (_, lines) = state.editor.line_position();
-    let input_rows = (lines as u16)
-        .clamp(1, MAX_INPUT_ROWS)
-        .min(height.saturating_sub(4).max(1));
-    let main_height = height.saturating_sub(input_rows + 1);
-    let show_groups = state.show_groups && width >= MIN_WIDTH_FOR_GROUPS;
-    let groups_width = if show_groups {
-        state.settings.group_pane_width.min(width / 3)
-    } else {
-        0
-    };
-    let groups = show_groups.then(|| Rect::new(0, 0, groups_width, main_height));
-    let log = Rect::new(groups_width, 0, width - groups_width, main_height);
-    let log_inner = Rect::new(
-        log.x + 1,
-        log.y + 1,
-        log.width.saturating_sub(2),
-        log.height.saturating_sub(2),
-    );
-    Areas {
-        groups,
-        log,
-        log_inner,
-        input: Rect::new(
-            0,
-            main_height,
-            width,
-            input_rows.min(height - main_height.min(height)),
-        ),
-        status: Rect::new(0, height.saturating_sub(1), width, 1.min(height)),
-    }
-}
-
-/// Row → buffer index in the group pane (`None` for the separator row).
-pub fn group_pane_rows(state: &State) -> Vec<Option<usize>> {
-    let groups = state.group_count();
-    let mut rows: Vec<Option<usize>> = (0..groups).map(Some).collect();
-    rows.push(None);
-    rows.extend((groups..state.buffers.len()).map(Some));
-    rows
-}
+/// The input line's prompt.
+const PROMPT: &str = " › ";
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame<'_>, state: &State) {
@@ -96,7 +36,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &State) {
     log::draw_log(state, areas.log_inner, frame.buffer_mut());
     draw_input(frame, state, areas.input);
     draw_status(frame, state, areas.status);
-    overlay::draw_overlay(frame, state, areas);
+    state.overlay.draw(frame, state, areas);
 }
 
 fn badge(unread: u32, mentions: u32) -> Option<(String, Style)> {
@@ -202,7 +142,7 @@ fn draw_input(frame: &mut Frame<'_>, state: &State, area: Rect) {
     }
     let editor = &state.editor;
     let width = usize::from(area.width);
-    let prompt = " › ";
+    let prompt = PROMPT;
     let prompt_width = display_width(prompt);
     let cells = frame.buffer_mut();
     if let Some(search) = &editor.search {
@@ -219,28 +159,7 @@ fn draw_input(frame: &mut Frame<'_>, state: &State, area: Rect) {
         return;
     }
     if editor.is_empty() {
-        let buffer = state.current_buffer();
-        let placeholder = if buffer.is_group() {
-            format!(
-                "message #{} ({})",
-                buffer.display,
-                data_type_label(state.data_type)
-            )
-        } else {
-            "/join <group>, Alt+J or Ctrl+K to pick a group".to_string()
-        };
-        cells.set_stringn(area.x, area.y, prompt, width, Style::new().fg(Color::Cyan));
-        cells.set_stringn(
-            area.x + prompt_width as u16,
-            area.y,
-            &placeholder,
-            width.saturating_sub(prompt_width),
-            Style::new().fg(Color::DarkGray),
-        );
-        if state.overlay == super::state::Overlay::None {
-            frame.set_cursor_position((area.x + prompt_width as u16, area.y));
-        }
-        return;
+        return draw_placeholder(frame, state, area);
     }
     let text = editor.text();
     let (cursor_line, lines) = editor.line_position();
@@ -282,10 +201,38 @@ fn draw_input(frame: &mut Frame<'_>, state: &State, area: Rect) {
             ));
         }
     }
-    if state.overlay == super::state::Overlay::None
+    if state.overlay == Overlay::None
         && let Some(position) = cursor
     {
         frame.set_cursor_position(position);
+    }
+}
+
+/// The empty input: the prompt and a hint at what typing does here.
+fn draw_placeholder(frame: &mut Frame<'_>, state: &State, area: Rect) {
+    let width = usize::from(area.width);
+    let prompt_width = display_width(PROMPT);
+    let buffer = state.current_buffer();
+    let placeholder = if buffer.is_group() {
+        format!(
+            "message #{} ({})",
+            buffer.display,
+            data_type_label(state.settings.data_type)
+        )
+    } else {
+        "/join <group>, Alt+J or Ctrl+K to pick a group".to_string()
+    };
+    let cells = frame.buffer_mut();
+    cells.set_stringn(area.x, area.y, PROMPT, width, Style::new().fg(Color::Cyan));
+    cells.set_stringn(
+        area.x + prompt_width as u16,
+        area.y,
+        &placeholder,
+        width.saturating_sub(prompt_width),
+        Style::new().fg(Color::DarkGray),
+    );
+    if state.overlay == Overlay::None {
+        frame.set_cursor_position((area.x + prompt_width as u16, area.y));
     }
 }
 
@@ -306,9 +253,9 @@ fn data_type_label(data_type: DataType) -> &'static str {
 }
 
 /// The connection state as the status bar words it.
-pub fn conn_label(state: &State) -> (String, Style) {
+fn conn_label(state: &State) -> (String, Style) {
     let now = state.clock.mono;
-    match &state.conn {
+    match &state.conn.status {
         ConnStatus::Connecting { attempt } if *attempt <= 1 => {
             ("◌ connecting".to_string(), Style::new().fg(Color::Yellow))
         }
@@ -363,7 +310,7 @@ pub fn activity_list(state: &State) -> Option<String> {
 
 /// The status-bar warning about a token that cannot be renewed, from 5 minutes before expiry.
 pub fn token_warning(state: &State) -> Option<String> {
-    let expiry = state.token_expiry?;
+    let expiry = state.conn.token_expiry?;
     let now = state.clock.wall_ms;
     if !expiry.warning_at(now) {
         return None;
@@ -386,41 +333,7 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let width = usize::from(area.width);
     let hint = state.help_hint.clone();
     let hint_width = display_width(&hint);
-    let (label, label_style) = conn_label(state);
-    let mut spans = vec![Span::raw(" "), Span::styled(label, label_style)];
-    if let ConnStatus::Reconnecting { last_error, .. } = &state.conn
-        && !last_error.is_empty()
-        && state.note.is_none()
-    {
-        // Why we are not connected, kept short: the system buffer has the whole text.
-        spans.push(Span::styled(
-            format!(": {}", truncate(last_error, (width / 3).max(10))),
-            Style::new().fg(Color::Red),
-        ));
-    }
-    // With the group pane hidden (F7, or a narrow terminal) the status bar carries the
-    // activity list instead, as WeeChat's hotlist: group numbers, `!` for mentions.
-    if layout_in(state, (area.width, state.size.1))
-        .groups
-        .is_none()
-        && let Some(activity) = activity_list(state)
-    {
-        let mentioned = state.buffers.iter().any(|b| b.mentions > 0);
-        let style = if mentioned {
-            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD)
-        } else {
-            Style::new().fg(Color::Yellow)
-        };
-        spans.push(Span::raw("  "));
-        spans.push(Span::styled(format!("[{activity}]"), style));
-    }
-    if let Some(warning) = token_warning(state) {
-        spans.push(Span::raw("  "));
-        spans.push(Span::styled(
-            warning,
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        ));
-    }
+    let mut spans = status_alerts(state, area.width);
     match &state.note {
         Some(note) => {
             let style = match note.level {
@@ -431,32 +344,9 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
             spans.push(Span::styled(note.text.clone(), style));
         }
         None => {
-            let user = state.user_id.as_ref().map_or_else(
-                || "?".to_string(),
-                |_| state.names.name(state.me).to_string(),
-            );
-            let mut parts = vec![if state.hub.is_empty() {
-                user
-            } else {
-                format!("{user}@{}", state.hub)
-            }];
-            if let Some(id) = &state.connection_id {
-                let short: String = id.chars().take(3).collect();
-                let dots = if id.chars().count() > 3 { "…" } else { "" };
-                parts.push(format!("conn {short}{dots}"));
-            }
-            if let Some(protocol) = state.protocol {
-                parts.push(protocol.short_name().to_string());
-            }
-            if let Some(seq) = state.last_seq {
-                parts.push(format!("seq {seq}"));
-            }
-            // A lag measured before the link dropped says nothing about now.
-            if let (Some(lag), ConnStatus::Connected) = (state.lag, &state.conn) {
-                parts.push(format!("lag {}", round_trip_label(lag.as_millis())));
-            }
             // Drop the least useful details first so that the help hint stays visible.
             let fixed = spans.iter().map(|s| s.width()).sum::<usize>() + hint_width + 1;
+            let mut parts = status_details(state);
             while !parts.is_empty()
                 && fixed + parts.iter().map(|p| display_width(p) + 2).sum::<usize>() > width
             {
@@ -484,4 +374,75 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
             Style::new().fg(Color::DarkGray),
         );
     }
+}
+
+/// The start of the status bar: the connection, why it is down, activity elsewhere (when
+/// the group pane is hidden) and the token warning.
+fn status_alerts(state: &State, width: u16) -> Vec<Span<'static>> {
+    let (label, label_style) = conn_label(state);
+    let mut spans = vec![Span::raw(" "), Span::styled(label, label_style)];
+    if let ConnStatus::Reconnecting { last_error, .. } = &state.conn.status
+        && !last_error.is_empty()
+        && state.note.is_none()
+    {
+        // Why we are not connected, kept short: the system buffer has the whole text.
+        spans.push(Span::styled(
+            format!(
+                ": {}",
+                truncate(last_error, (usize::from(width) / 3).max(10))
+            ),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    // With the group pane hidden (F7, or a narrow terminal) the status bar carries the
+    // activity list instead, as WeeChat's hotlist: group numbers, `!` for mentions.
+    if layout_in(state, (width, state.size.1)).groups.is_none()
+        && let Some(activity) = activity_list(state)
+    {
+        let mentioned = state.buffers.iter().any(|b| b.mentions > 0);
+        let style = if mentioned {
+            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().fg(Color::Yellow)
+        };
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(format!("[{activity}]"), style));
+    }
+    if let Some(warning) = token_warning(state) {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(
+            warning,
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
+    }
+    spans
+}
+
+/// Who and where we are, most useful first: user@hub, connection, protocol, sequence, lag.
+fn status_details(state: &State) -> Vec<String> {
+    let user = state.user_id.as_ref().map_or_else(
+        || "?".to_string(),
+        |_| state.names.name(state.me).to_string(),
+    );
+    let mut parts = vec![if state.hub.is_empty() {
+        user
+    } else {
+        format!("{user}@{}", state.hub)
+    }];
+    if let Some(id) = &state.conn.connection_id {
+        let short: String = id.chars().take(3).collect();
+        let dots = if id.chars().count() > 3 { "…" } else { "" };
+        parts.push(format!("conn {short}{dots}"));
+    }
+    if let Some(protocol) = state.conn.protocol {
+        parts.push(protocol.short_name().to_string());
+    }
+    if let Some(seq) = state.conn.last_seq {
+        parts.push(format!("seq {seq}"));
+    }
+    // A lag measured before the link dropped says nothing about now.
+    if let (Some(lag), ConnStatus::Connected) = (state.conn.lag, &state.conn.status) {
+        parts.push(format!("lag {}", round_trip_label(lag.as_millis())));
+    }
+    parts
 }

@@ -1,0 +1,387 @@
+//! `App::update`: Actions (keys, mouse, paste, ticks) and client Events in, State changes and
+//! client Commands out. The App is the only writer of State. No I/O happens here; what the
+//! event loop must do besides sending commands (clear the screen, suspend, read a file) comes
+//! out as an `Effect`.
+//!
+//! This file dispatches; each concern has its own file: `input` (editor actions), `scroll`,
+//! `groups` (join, leave, switch), `sending` (and retry), `slash` (commands), `engine` (the
+//! only reader of client Events) and `completion`.
+
+mod completion;
+mod engine;
+mod groups;
+mod input;
+mod scroll;
+mod sending;
+mod slash;
+
+use crossterm::event::KeyEvent;
+
+use super::keymap::{Action, Keymap};
+use super::overlay::{Help, JoinPrompt, Outcome, Overlay, Search, Switcher, Viewer};
+use super::state::{
+    Buffer, BufferKind, Clock, Delivery, LineKind, LogLine, NO_SENDER, NoteLevel, State,
+    StatusNote, UiSettings,
+};
+use crate::client::{Command, ConnState, Event};
+use crate::text::sanitize_line;
+
+/// How long a status-bar note stays.
+const NOTE_MS: i64 = 6_000;
+
+/// Input to `App::update`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    Action(Action),
+    Client(Event),
+    Conn(ConnState),
+}
+
+impl From<Action> for Msg {
+    fn from(action: Action) -> Self {
+        Msg::Action(action)
+    }
+}
+
+impl From<Event> for Msg {
+    fn from(event: Event) -> Self {
+        Msg::Client(event)
+    }
+}
+
+impl From<ConnState> for Msg {
+    fn from(state: ConnState) -> Self {
+        Msg::Conn(state)
+    }
+}
+
+/// Work for the event loop beyond sending commands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    ClearScreen,
+    Suspend,
+    SetMouse(bool),
+    /// Read a file for `/bin @file`; the result comes back as `Action::FileLoaded`.
+    ReadFile {
+        group: String,
+        path: String,
+    },
+}
+
+/// How soon the screen should show what changed since the last frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Redraw {
+    /// Nothing changed.
+    None,
+    /// Only counters of buffers not shown changed (badges, the status bar's unread list): a
+    /// flood into a background group need not redraw the screen at full rate.
+    Background,
+    /// Something in view changed.
+    Now,
+}
+
+/// The application: state plus the key map.
+pub struct App {
+    state: State,
+    keymap: Keymap,
+    effects: Vec<Effect>,
+    dirty: bool,
+    /// A message landed in a buffer not shown (see [`Redraw::Background`]).
+    background_dirty: bool,
+}
+
+impl App {
+    pub fn new(settings: UiSettings, keymap: Keymap, clock: Clock) -> Self {
+        let hint = keymap
+            .label_of("help")
+            .map_or_else(|| "/help".to_string(), |k| format!("{k} help"));
+        let state = State::new(settings, clock, keymap.help_rows(), hint);
+        App {
+            state,
+            keymap,
+            effects: Vec::new(),
+            dirty: true,
+            background_dirty: false,
+        }
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Sets what the status bar shows before the service says more.
+    pub fn set_target(&mut self, hub: &str, user_id: Option<&str>) {
+        self.state.hub = sanitize_line(hub);
+        if let Some(user) = user_id {
+            self.set_user(user);
+        }
+    }
+
+    pub fn should_quit(&self) -> bool {
+        self.state.quit
+    }
+
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// What changed since the last call (and forgets it).
+    pub fn take_redraw(&mut self) -> Redraw {
+        let now = std::mem::replace(&mut self.dirty, false);
+        let background = std::mem::replace(&mut self.background_dirty, false);
+        match (now, background) {
+            (true, _) => Redraw::Now,
+            (false, true) => Redraw::Background,
+            (false, false) => Redraw::None,
+        }
+    }
+
+    /// A key press, through the key map.
+    pub fn key(&mut self, key: KeyEvent) -> Vec<Command> {
+        match self.keymap.action_for(key) {
+            Some(action) => self.update(action),
+            None => Vec::new(),
+        }
+    }
+
+    pub fn update(&mut self, msg: impl Into<Msg>) -> Vec<Command> {
+        match msg.into() {
+            Msg::Action(action) => self.on_action(action),
+            Msg::Client(event) => self.on_event(event),
+            Msg::Conn(conn) => {
+                self.dirty = true;
+                self.on_conn_state(conn);
+                Vec::new()
+            }
+        }
+    }
+
+    // The ways to tell the user something: a `note` in the status bar, a line in the
+    // `system` buffer, or an `alert` (both, for errors the user must not miss).
+
+    /// A one-line note in the status bar; it disappears after a few seconds.
+    pub(crate) fn note(&mut self, level: NoteLevel, text: &str) {
+        self.state.note = Some(StatusNote {
+            text: sanitize_line(text),
+            level,
+            until_ms: self.state.clock.wall_ms + NOTE_MS,
+        });
+        self.dirty = true;
+    }
+
+    /// A line in the `system` buffer; an error line also counts as unread there.
+    pub(crate) fn system(&mut self, kind: LineKind, text: &str) {
+        if let Some(index) = self.state.buffer_of_kind(BufferKind::System) {
+            if index != self.state.current && kind == LineKind::Error {
+                self.state.buffers[index].unread += 1;
+            }
+            self.append_line(index, kind, sanitize_line(text));
+        }
+        self.dirty = true;
+    }
+
+    /// An error both in the `system` buffer and in the status bar.
+    pub fn alert(&mut self, text: &str) {
+        self.system(LineKind::Error, text);
+        self.note(NoteLevel::Error, text);
+    }
+
+    /// Adds a line from wpchat itself to a buffer (text already safe).
+    fn append_line(&mut self, buffer: usize, kind: LineKind, text: String) {
+        let cap = self.state.settings.scrollback;
+        let time_ms = self.state.clock.wall_ms;
+        if let Some(b) = self.state.buffers.get_mut(buffer) {
+            let line = LogLine {
+                time_ms,
+                sender: NO_SENDER,
+                kind,
+                delivery: Delivery::None,
+                body: text.into_boxed_str(),
+            };
+            b.push(line, cap);
+        }
+    }
+
+    fn set_user(&mut self, user: &str) {
+        self.state.user_id = Some(user.to_string());
+        self.state.me = self.state.names.intern(user);
+    }
+
+    fn current_mut(&mut self) -> &mut Buffer {
+        let index = self.state.current.min(self.state.buffers.len() - 1);
+        &mut self.state.buffers[index]
+    }
+
+    fn on_action(&mut self, action: Action) -> Vec<Command> {
+        let action = match self.housekeeping(action) {
+            Ok(commands) => return commands,
+            Err(action) => action,
+        };
+        self.dirty = true;
+        if action != Action::Interrupt {
+            self.state.quit_armed = false;
+        }
+        if self.state.overlay != Overlay::None {
+            let overlay = std::mem::take(&mut self.state.overlay);
+            let outcome = overlay.handle(action, &self.state);
+            return self.apply(outcome);
+        }
+        if self.state.editor.search.is_some() && self.history_search_key(&action) {
+            return Vec::new();
+        }
+        self.main_action(action)
+    }
+
+    /// Actions that are not the user's doing in the main screen (time, size, a file read, the
+    /// terminal); gives any other action back.
+    fn housekeeping(&mut self, action: Action) -> Result<Vec<Command>, Action> {
+        match action {
+            Action::Tick { wall_ms, mono } => self.tick(wall_ms, mono),
+            Action::Resize(columns, rows) => {
+                self.state.size = (columns, rows);
+                self.dirty = true;
+            }
+            Action::FileLoaded {
+                group,
+                path,
+                result,
+            } => return Ok(self.file_loaded(&group, &path, result)),
+            Action::Redraw => {
+                self.effects.push(Effect::ClearScreen);
+                self.dirty = true;
+            }
+            Action::Suspend => {
+                self.effects.push(Effect::Suspend);
+                self.dirty = true;
+            }
+            other => return Err(other),
+        }
+        Ok(Vec::new())
+    }
+
+    /// An action on the main screen (no overlay open), by concern.
+    fn main_action(&mut self, action: Action) -> Vec<Command> {
+        let empty_input = self.state.editor.is_empty();
+        match action {
+            Action::Submit => return self.submit(),
+            Action::Retry => return self.retry(),
+            Action::Interrupt => return self.interrupt(),
+            Action::GoToGroup(_)
+            | Action::NextGroup
+            | Action::PrevGroup
+            | Action::NextActivity
+            | Action::Click { .. } => self.navigate(action),
+            Action::PageUp
+            | Action::PageDown
+            | Action::LineUp
+            | Action::LineDown
+            | Action::Wheel { .. }
+            | Action::ScrollTop
+            | Action::ScrollLive
+            | Action::FirstUnread => self.scroll(action),
+            Action::Home | Action::End if empty_input => self.scroll(action),
+            Action::Insert('?') if empty_input => self.open(Action::Help),
+            Action::Switcher
+            | Action::JoinPrompt
+            | Action::LeavePrompt
+            | Action::Search
+            | Action::Help
+            | Action::ViewMessage => self.open(action),
+            Action::Complete => self.complete(false),
+            Action::CompleteBack => self.complete(true),
+            Action::ToggleMouse => self.toggle_mouse(),
+            Action::ToggleGroups => {
+                self.state.settings.show_groups = !self.state.settings.show_groups
+            }
+            Action::Cancel => self.state.note = None,
+            other => self.edit(other),
+        }
+        Vec::new()
+    }
+
+    /// Opens the overlay an action asks for.
+    fn open(&mut self, action: Action) {
+        self.state.overlay = match action {
+            Action::Switcher => Overlay::Switcher(Switcher::default()),
+            Action::JoinPrompt => Overlay::JoinPrompt(JoinPrompt::default()),
+            Action::Search => Overlay::Search(Search::default()),
+            Action::Help => Overlay::Help(Help::default()),
+            Action::LeavePrompt => return self.leave_prompt(),
+            Action::ViewMessage => match Viewer::newest_visible(&self.state) {
+                Some(viewer) => Overlay::Viewer(viewer),
+                None => return self.note(NoteLevel::Info, "nothing to view"),
+            },
+            _ => return,
+        };
+    }
+
+    /// Carries out what an overlay asked for.
+    fn apply(&mut self, outcome: Outcome) -> Vec<Command> {
+        match outcome {
+            Outcome::Show(overlay) => self.state.overlay = overlay,
+            Outcome::ShowWithNote(overlay, level, text) => {
+                self.state.overlay = overlay;
+                self.note(level, &text);
+            }
+            Outcome::ShowAt(overlay, seq) => {
+                self.current_mut().anchor = Some(seq);
+                self.state.overlay = overlay;
+            }
+            Outcome::Close => {}
+            Outcome::SwitchTo(index) => self.switch_to(index),
+            Outcome::Join(group) => return self.join(&group),
+            Outcome::Leave(group) => return self.leave(&group),
+            Outcome::SendPaste(text) => return self.send_typed(&text, true),
+            Outcome::EditPaste(text) => self.state.editor.insert_str(&text),
+        }
+        Vec::new()
+    }
+
+    fn toggle_mouse(&mut self) {
+        let settings = &mut self.state.settings;
+        settings.mouse = !settings.mouse;
+        let on = settings.mouse;
+        self.effects.push(Effect::SetMouse(on));
+        let what = if on {
+            "on"
+        } else {
+            "off: the terminal can select text"
+        };
+        self.note(NoteLevel::Info, &format!("mouse capture {what}"));
+    }
+
+    /// Ctrl+C: clears the input; on an empty input, the second one quits.
+    fn interrupt(&mut self) -> Vec<Command> {
+        if !self.state.editor.is_empty() {
+            self.state.editor.clear();
+        } else if self.state.quit_armed {
+            self.state.quit = true;
+            return vec![Command::Shutdown];
+        } else {
+            self.state.quit_armed = true;
+            self.note(NoteLevel::Info, "press Ctrl+C again to quit");
+        }
+        Vec::new()
+    }
+
+    fn tick(&mut self, wall_ms: i64, mono: std::time::Instant) {
+        self.state.clock.wall_ms = wall_ms;
+        self.state.clock.mono = mono;
+        if let Some(note) = &self.state.note
+            && note.until_ms <= wall_ms
+        {
+            self.state.note = None;
+            self.dirty = true;
+        }
+        let counting = matches!(
+            self.state.conn.status,
+            super::state::ConnStatus::Recovering { .. }
+                | super::state::ConnStatus::Reconnecting { .. }
+        );
+        // The countdown in the status bar changes every second.
+        if counting {
+            self.dirty = true;
+        }
+        self.check_token_expiry();
+    }
+}

@@ -1,0 +1,70 @@
+//! The full-message viewer: one message pretty-printed (JSON) or hex-dumped (binary).
+
+use ratatui::Frame;
+use ratatui::widgets::{Clear, Paragraph};
+
+use super::{Outcome, Overlay, centered, frame_block, scrolled, wrapped_lines};
+use crate::text::truncate;
+use crate::tui::format::{hex_dump, line_bytes, pretty_json};
+use crate::tui::keymap::Action;
+use crate::tui::state::{LineKind, State};
+
+/// A message in full; scrolls, any other key closes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Viewer {
+    pub title: String,
+    pub text: String,
+    pub scroll: u16,
+}
+
+impl Viewer {
+    /// The newest message in view, in full; `None` when the buffer is empty.
+    pub(crate) fn newest_visible(state: &State) -> Option<Self> {
+        let buffer = state.current_buffer();
+        let index = buffer.view_end().checked_sub(1)?;
+        let line = &buffer.lines[index];
+        let time = state.clock.local(line.time_ms).format("%Y-%m-%d %H:%M:%S");
+        let sender = state.sender_name(line.sender);
+        let (kind, text) = match line.kind {
+            LineKind::Json => ("json", pretty_json(&line.body)),
+            LineKind::Binary | LineKind::Protobuf => {
+                let dump = hex_dump(&line_bytes(line));
+                let text = format!("{}\n\nbase64:\n{}", dump.trim_end(), line.body);
+                ("binary", text)
+            }
+            _ => ("text", line.body.to_string()),
+        };
+        Some(Viewer {
+            title: format!("{sender} {time} · {kind}"),
+            text,
+            scroll: 0,
+        })
+    }
+
+    pub(crate) fn handle(self, action: Action) -> Outcome {
+        match scrolled(&action, self.scroll) {
+            Some(scroll) => Outcome::Show(Overlay::Viewer(Viewer { scroll, ..self })),
+            None => Outcome::Close,
+        }
+    }
+
+    pub(crate) fn draw(&self, frame: &mut Frame<'_>) {
+        let screen = frame.area();
+        let area = centered(
+            screen,
+            screen.width.saturating_sub(4),
+            screen.height.saturating_sub(2),
+        );
+        let inner_width = usize::from(area.width.saturating_sub(2));
+        frame.render_widget(Clear, area);
+        frame.render_widget(
+            Paragraph::new(wrapped_lines(&self.text, inner_width))
+                .scroll((self.scroll, 0))
+                .block(frame_block(format!(
+                    " {} · Esc ",
+                    truncate(&self.title, inner_width.saturating_sub(8))
+                ))),
+            area,
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! Buffers (groups, `server`, `system`, `frames`) with bounded scrollback, their lines, and
+//! the interned names lines refer to.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// Sender id meaning "nobody" (system lines, anonymous senders are interned as `anonymous`).
+pub const NO_SENDER: u32 = u32::MAX;
+
+/// Strings seen over and over (user ids, error names), stored once; lines keep a `u32`.
+#[derive(Debug, Default, Clone)]
+pub struct Interner {
+    ids: HashMap<Box<str>, u32>,
+    /// Sanitised display form, by id.
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    /// The id of a raw (untrusted) string, sanitising it the first time.
+    pub(crate) fn intern(&mut self, raw: &str) -> u32 {
+        if let Some(id) = self.ids.get(raw) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.names
+            .push(crate::text::sanitize_line(raw).into_boxed_str());
+        self.ids.insert(raw.into(), id);
+        id
+    }
+
+    /// The display form of an id ("" for `NO_SENDER`).
+    pub fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("", |n| n)
+    }
+}
+
+/// What a log line holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    Text,
+    Json,
+    /// `body` is the data in standard base64.
+    Binary,
+    Protobuf,
+    /// Connection events, joins, leaves.
+    Notice,
+    Error,
+    /// "offline … · recovered" after a reconnect.
+    Gap,
+    /// A raw frame received (the `frames` buffer, while `/raw` is on).
+    FrameIn,
+    /// A raw frame sent.
+    FrameOut,
+}
+
+/// Delivery of an own message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Not an own message.
+    None,
+    Pending,
+    /// Sent while offline; flushed after reconnect.
+    Queued,
+    /// Acked, with the round trip in milliseconds (`u32::MAX` when unknown).
+    Acked(u32),
+    /// Failed; the interned error name.
+    Failed(u32),
+}
+
+/// One message or notice. Kept small: the scrollback may hold millions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    pub time_ms: i64,
+    pub sender: u32,
+    pub kind: LineKind,
+    pub delivery: Delivery,
+    /// Sanitised text (JSON compact, binary as base64).
+    pub body: Box<str>,
+}
+
+/// What a buffer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BufferKind {
+    Group,
+    Server,
+    System,
+    /// Raw frames, while `/raw` is on.
+    Frames,
+}
+
+/// Whether we are in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    Joining,
+    Joined,
+    Leaving,
+}
+
+/// A log: a group, or the `server` / `system` / `frames` buffers.
+#[derive(Debug, Clone)]
+pub struct Buffer {
+    pub kind: BufferKind,
+    pub membership: Membership,
+    /// The raw name (what commands use).
+    pub name: String,
+    /// The sanitised name (what is shown).
+    pub display: String,
+    pub lines: VecDeque<LogLine>,
+    /// Sequence number of `lines[0]`; sequence numbers survive eviction.
+    pub first_seq: u64,
+    pub unread: u32,
+    pub mentions: u32,
+    /// Sequence of the newest line shown while scrolled up; `None` follows live.
+    pub anchor: Option<u64>,
+    /// First line that arrived while the buffer was not in view.
+    pub first_unread: Option<u64>,
+    pub members_seen: HashSet<u32>,
+    /// Hashes of own messages whose echo should not be shown twice.
+    pub echo_expected: VecDeque<u64>,
+}
+
+impl Buffer {
+    pub fn new(kind: BufferKind, name: &str) -> Self {
+        Buffer {
+            kind,
+            membership: Membership::Joined,
+            name: name.to_string(),
+            display: crate::text::sanitize_line(name),
+            lines: VecDeque::new(),
+            first_seq: 0,
+            unread: 0,
+            mentions: 0,
+            anchor: None,
+            first_unread: None,
+            members_seen: HashSet::new(),
+            echo_expected: VecDeque::new(),
+        }
+    }
+
+    /// Sequence number the next line will get.
+    pub(crate) fn end_seq(&self) -> u64 {
+        self.first_seq + self.lines.len() as u64
+    }
+
+    /// Appends a line, dropping the oldest beyond `cap`; returns its sequence number.
+    pub fn push(&mut self, line: LogLine, cap: usize) -> u64 {
+        let seq = self.end_seq();
+        self.lines.push_back(line);
+        while self.lines.len() > cap.max(1) {
+            self.lines.pop_front();
+            self.first_seq += 1;
+        }
+        if let Some(anchor) = self.anchor
+            && anchor < self.first_seq
+        {
+            self.anchor = Some(self.first_seq);
+        }
+        seq
+    }
+
+    pub(crate) fn line_mut(&mut self, seq: u64) -> Option<&mut LogLine> {
+        let index = seq.checked_sub(self.first_seq)?;
+        self.lines.get_mut(usize::try_from(index).ok()?)
+    }
+
+    /// Index one past the newest visible line.
+    pub(crate) fn view_end(&self) -> usize {
+        match self.anchor {
+            None => self.lines.len(),
+            Some(seq) => (seq.saturating_sub(self.first_seq) as usize + 1).min(self.lines.len()),
+        }
+    }
+
+    /// Lines below the view while scrolled up ("n new ↓").
+    pub fn below_view(&self) -> usize {
+        self.lines.len() - self.view_end()
+    }
+
+    pub(crate) fn is_group(&self) -> bool {
+        self.kind == BufferKind::Group
+    }
+}
+
+/// True when `user` appears in `body` as a whole word (so `alice2` does not mention `alice`).
+pub(crate) fn mentions(body: &str, user: &str) -> bool {
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    body.match_indices(user).any(|(at, _)| {
+        !is_word(body[..at].chars().next_back()) && !is_word(body[at + user.len()..].chars().next())
+    })
+}
+
+fn contains_ignore_ascii_case(haystack: &str, needle_lower: &str) -> bool {
+    let needle = needle_lower.as_bytes();
+    if needle.is_empty() {
+        return true;
+    }
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+impl Buffer {
+    /// Finds the next line containing `query` (ASCII case-insensitive), older or newer than
+    /// `from` (default: from the newest); returns its sequence number.
+    pub(crate) fn search(&self, query: &str, from: Option<u64>, older: bool) -> Option<u64> {
+        if query.is_empty() {
+            return None;
+        }
+        let needle = query.to_ascii_lowercase();
+        let matches = |line: &LogLine| contains_ignore_ascii_case(&line.body, &needle);
+        let len = self.lines.len();
+        let start = from.map(|seq| seq.saturating_sub(self.first_seq) as usize);
+        let found = if older {
+            let end = start.unwrap_or(len).min(len);
+            (0..end).rev().find(|&i| matches(&self.lines[i]))
+        } else {
+            let begin = start.map_or(0, |s| s + 1);
+            (begin..len).find(|&i| matches(&self.lines[i]))
+        };
+        found.map(|i| self.first_seq + i as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_line_is_small() {
+        // The scrollback may hold millions of lines: keep the per-line overhead small.
+        assert!(
+            std::mem::size_of::<LogLine>() <= 48,
+            "{}",
+            std::mem::size_of::<LogLine>()
+        );
+    }
+
+    #[test]
+    fn mentions_are_whole_words() {
+        assert!(mentions("alice: disk full", "alice"));
+        assert!(mentions("ping @alice!", "alice"));
+        assert!(!mentions("alice2 is here", "alice"));
+        assert!(!mentions("malice", "alice"));
+    }
+}

@@ -1,0 +1,61 @@
+//! Operations sent to the engine and waiting for an outcome, and failed sends kept for retry.
+
+use std::collections::HashMap;
+
+use crate::client::OpId;
+use crate::protocol::Payload;
+
+/// An operation waiting for its outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PendingOp {
+    Send {
+        group: String,
+        seq: u64,
+        payload: Payload,
+    },
+    Join {
+        group: String,
+    },
+    Leave {
+        group: String,
+    },
+    Event {
+        name: String,
+    },
+}
+
+/// A send that failed, kept for the retry key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedSend {
+    pub group: String,
+    pub seq: u64,
+    pub payload: Payload,
+}
+
+/// The operations in flight and the failed sends.
+#[derive(Debug, Clone)]
+pub struct Ops {
+    pub pending: HashMap<OpId, PendingOp>,
+    pub failed: Vec<FailedSend>,
+    next: OpId,
+}
+
+impl Default for Ops {
+    fn default() -> Self {
+        Ops {
+            pending: HashMap::new(),
+            failed: Vec::new(),
+            next: 1,
+        }
+    }
+}
+
+impl Ops {
+    /// Records an operation as waiting for its outcome; returns its fresh id.
+    pub(crate) fn start(&mut self, pending: PendingOp) -> OpId {
+        let op = self.next;
+        self.next += 1;
+        self.pending.insert(op, pending);
+        op
+    }
+}

@@ -1,0 +1,143 @@
+//! The `[ui]` settings: read once from the config, then the only place each setting (and each
+//! toggle the user flips at run time: data type, echo, mouse, group pane) is stored.
+
+use thiserror::Error;
+
+use crate::protocol::DataType;
+
+/// Settings from the config's `[ui]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UiSettings {
+    /// Messages kept per buffer.
+    pub scrollback: usize,
+    pub show_groups: bool,
+    pub group_pane_width: u16,
+    pub mouse: bool,
+    /// Rows one message may take before it is cut (the full text is one key away).
+    pub max_message_lines: usize,
+    pub nick_width: u16,
+    /// chrono format of the timestamp column.
+    pub time_format: String,
+    pub data_type: DataType,
+    pub no_echo: bool,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        UiSettings {
+            scrollback: 10_000,
+            show_groups: true,
+            group_pane_width: 18,
+            mouse: true,
+            max_message_lines: 8,
+            nick_width: 10,
+            time_format: "%H:%M".to_string(),
+            data_type: DataType::Text,
+            no_echo: false,
+        }
+    }
+}
+
+/// Why the `[ui]` table could not be used.
+#[derive(Debug, Error, PartialEq)]
+pub enum UiConfigError {
+    #[error("[ui]: unknown setting '{0}'; see `wpchat --print-default-config`")]
+    Unknown(String),
+    #[error("[ui]: '{key}' {expected}")]
+    BadValue { key: String, expected: &'static str },
+}
+
+impl UiSettings {
+    /// Reads the `[ui]` table; missing settings keep their defaults.
+    pub(crate) fn from_table(table: &toml::Table) -> Result<Self, UiConfigError> {
+        let mut settings = UiSettings::default();
+        let bad = |key: &str, expected| UiConfigError::BadValue {
+            key: key.to_string(),
+            expected,
+        };
+        for (key, value) in table {
+            let int = |min: i64, max: i64| match value.as_integer() {
+                Some(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(bad(key, "must be a whole number in range")),
+            };
+            let boolean = || {
+                value
+                    .as_bool()
+                    .ok_or_else(|| bad(key, "must be true or false"))
+            };
+            match key.as_str() {
+                "scrollback" => settings.scrollback = int(100, 10_000_000)? as usize,
+                "group_pane" => settings.show_groups = boolean()?,
+                "group_pane_width" => settings.group_pane_width = int(8, 60)? as u16,
+                "mouse" => settings.mouse = boolean()?,
+                "max_message_lines" => settings.max_message_lines = int(1, 1000)? as usize,
+                "nick_width" => settings.nick_width = int(4, 40)? as u16,
+                "no_echo" => settings.no_echo = boolean()?,
+                "time_format" => {
+                    let format = value
+                        .as_str()
+                        .ok_or_else(|| bad(key, "must be a string like \"%H:%M\""))?;
+                    let invalid = chrono::format::StrftimeItems::new(format)
+                        .any(|item| matches!(item, chrono::format::Item::Error));
+                    if invalid {
+                        return Err(bad(key, "is not a valid strftime format (try \"%H:%M\")"));
+                    }
+                    settings.time_format = format.to_string();
+                }
+                "data_type" => {
+                    settings.data_type = match value.as_str() {
+                        Some("text") => DataType::Text,
+                        Some("json") => DataType::Json,
+                        Some("binary") => DataType::Binary,
+                        _ => return Err(bad(key, "must be \"text\", \"json\" or \"binary\"")),
+                    }
+                }
+                other => return Err(UiConfigError::Unknown(other.to_string())),
+            }
+        }
+        Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::keymap::Keymap;
+
+    fn default_tables() -> (toml::Table, toml::Table) {
+        let config: toml::Table = toml::from_str(crate::config::DEFAULT_CONFIG).unwrap();
+        let table = |name: &str| match config.get(name) {
+            Some(toml::Value::Table(t)) => t.clone(),
+            _ => toml::Table::new(),
+        };
+        (table("ui"), table("keys"))
+    }
+
+    #[test]
+    fn embedded_default_config_matches_the_built_in_defaults() {
+        let (ui, keys) = default_tables();
+        assert_eq!(UiSettings::from_table(&ui), Ok(UiSettings::default()));
+        let from_file = Keymap::from_table(&keys).unwrap();
+        assert_eq!(from_file.help_rows(), Keymap::default().help_rows());
+        assert_eq!(keys.len(), Keymap::default().help_rows().len());
+    }
+
+    #[test]
+    fn ui_settings_errors_name_the_setting() {
+        let table: toml::Table = toml::from_str("scrollback = -1").unwrap();
+        assert_eq!(
+            UiSettings::from_table(&table).unwrap_err().to_string(),
+            "[ui]: 'scrollback' must be a whole number in range"
+        );
+        let table: toml::Table = toml::from_str("time_format = \"%Q%\"").unwrap();
+        assert_eq!(
+            UiSettings::from_table(&table).unwrap_err().to_string(),
+            "[ui]: 'time_format' is not a valid strftime format (try \"%H:%M\")"
+        );
+        let table: toml::Table = toml::from_str("colour = 1").unwrap();
+        assert_eq!(
+            UiSettings::from_table(&table),
+            Err(UiConfigError::Unknown("colour".into()))
+        );
+    }
+}
