@@ -351,7 +351,7 @@ async fn twenty_cuts_in_reliable_mode_lose_and_repeat_nothing() {
     let (proxy, mut reader) = behind_proxy(&service, "reader", Subprotocol::JsonReliable).await;
     reader.join("room").await;
     let mut publisher = Peer::connect(&service, "publisher", &[JOIN, SEND]).await;
-    let (progress_tx, mut progress) = tokio::sync::watch::channel(0usize);
+    let (progress_tx, progress) = tokio::sync::watch::channel(0usize);
     let publishing = tokio::spawn(async move {
         for index in 0..MESSAGES {
             publisher
@@ -360,18 +360,7 @@ async fn twenty_cuts_in_reliable_mode_lose_and_repeat_nothing() {
             progress_tx.send_replace(index + 1);
         }
     });
-    let cutting = {
-        let proxy = proxy.clone();
-        tokio::spawn(async move {
-            for cut in 1..=CUTS {
-                let at = cut * MESSAGES / (CUTS + 1);
-                if progress.wait_for(|sent| *sent >= at).await.is_err() {
-                    return;
-                }
-                proxy.cut_all();
-            }
-        })
-    };
+    let cutting = proxy.cut_during(MESSAGES, CUTS, progress);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let mut received = Vec::with_capacity(MESSAGES);
     let mut recoveries = 0;

@@ -74,6 +74,26 @@ impl ChaosProxy {
         self.shared.cuts.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// A task that cuts every connection `cuts` times, spread evenly over `total` messages as
+    /// `progress` counts them being sent; it ends after the last cut or when the sender is gone.
+    pub fn cut_during(
+        &self,
+        total: usize,
+        cuts: usize,
+        mut progress: tokio::sync::watch::Receiver<usize>,
+    ) -> tokio::task::JoinHandle<()> {
+        let proxy = self.clone();
+        tokio::spawn(async move {
+            for cut in 1..=cuts {
+                let at = cut * total / (cuts + 1);
+                if progress.wait_for(|sent| *sent >= at).await.is_err() {
+                    return;
+                }
+                proxy.cut_all();
+            }
+        })
+    }
+
     /// While on, new connections are closed as soon as they are accepted.
     pub fn set_refuse(&self, refuse: bool) {
         self.shared.refuse.store(refuse, Ordering::SeqCst);
