@@ -169,6 +169,34 @@ async fn open_tunnel(
     } else {
         format!("{host}:{port}")
     };
+    stream
+        .write_all(connect_request(proxy, &authority).as_bytes())
+        .await
+        .map_err(connect_error)?;
+    let head = read_answer_head(&mut stream, shown).await?;
+    let status = answer_status(&head).ok_or_else(|| TunnelError::Malformed {
+        proxy: shown.to_string(),
+    })?;
+    if !(200..300).contains(&status) {
+        return Err(TunnelError::Refused {
+            proxy: shown.to_string(),
+            target: authority,
+            status,
+            hint: match status {
+                407 => {
+                    "; the proxy wants credentials: put them in the proxy URL (http://user:password@host:port)"
+                }
+                403 => "; the proxy does not allow this destination",
+                _ => "",
+            },
+        });
+    }
+    Ok(stream)
+}
+
+/// The `CONNECT` request head, with `Proxy-Authorization: Basic` when the proxy URL has
+/// credentials.
+fn connect_request(proxy: &Url, authority: &str) -> String {
     let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
     if !proxy.username().is_empty() {
         let decode = |s: &str| {
@@ -185,51 +213,44 @@ async fn open_tunnel(
         request.push_str(&format!("Proxy-Authorization: Basic {encoded}\r\n"));
     }
     request.push_str("\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(connect_error)?;
-    // Read the answer head byte by byte: nothing after it may be consumed, it belongs to TLS.
+    request
+}
+
+/// Reads the proxy's answer head byte by byte: nothing after it may be consumed, it belongs to
+/// TLS.
+async fn read_answer_head(stream: &mut TcpStream, shown: &str) -> Result<Vec<u8>, TunnelError> {
+    let malformed = || TunnelError::Malformed {
+        proxy: shown.to_string(),
+    };
     let mut head = Vec::with_capacity(256);
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() >= MAX_ANSWER_BYTES {
-            return Err(TunnelError::Malformed {
-                proxy: shown.to_string(),
-            });
+            return Err(malformed());
         }
-        let read = stream.read(&mut byte).await.map_err(connect_error)?;
-        if read == 0 {
-            return Err(TunnelError::Malformed {
+        let read = stream
+            .read(&mut byte)
+            .await
+            .map_err(|source| TunnelError::Connect {
                 proxy: shown.to_string(),
-            });
+                source,
+            })?;
+        if read == 0 {
+            return Err(malformed());
         }
         head.push(byte[0]);
     }
+    Ok(head)
+}
+
+/// The status code of an HTTP/1.x answer head.
+fn answer_status(head: &[u8]) -> Option<u16> {
     let status_line = head.split(|b| *b == b'\n').next().unwrap_or_default();
-    let status = std::str::from_utf8(status_line)
+    std::str::from_utf8(status_line)
         .ok()
         .filter(|line| line.starts_with("HTTP/1."))
         .and_then(|line| line.split_whitespace().nth(1))
         .and_then(|code| code.parse::<u16>().ok())
-        .ok_or_else(|| TunnelError::Malformed {
-            proxy: shown.to_string(),
-        })?;
-    if !(200..300).contains(&status) {
-        return Err(TunnelError::Refused {
-            proxy: shown.to_string(),
-            target: authority,
-            status,
-            hint: match status {
-                407 => {
-                    "; the proxy wants credentials: put them in the proxy URL (http://user:password@host:port)"
-                }
-                403 => "; the proxy does not allow this destination",
-                _ => "",
-            },
-        });
-    }
-    Ok(stream)
 }
 
 #[cfg(test)]
