@@ -6,7 +6,7 @@ use url::Url;
 
 /// A checked client URL: scheme `ws`/`wss` (an `http(s)` URL is mapped), with its hub.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct ClientUrl {
+pub struct ClientUrl {
     pub url: Url,
     pub hub: String,
 }
@@ -85,7 +85,7 @@ pub(crate) fn validate_hub(hub: &str) -> Result<(), HubError> {
 
 /// Parses and checks a client URL as a user typed it. `http`/`https` become `ws`/`wss`; a path
 /// prefix before `/client/` (a reverse proxy such as APIM) is kept.
-pub(crate) fn parse_client_url(text: &str) -> Result<ClientUrl, ClientUrlError> {
+pub fn parse_client_url(text: &str) -> Result<ClientUrl, ClientUrlError> {
     // Pasted URLs often come wrapped in quotes or angle brackets.
     let text = text
         .trim()

@@ -9,8 +9,7 @@ mod provider;
 pub mod proxy;
 pub mod token;
 
-pub use client_url::ClientUrlError;
-pub(crate) use client_url::parse_client_url;
+pub use client_url::{ClientUrl, ClientUrlError, parse_client_url};
 pub use connection_string::{
     ClientAccess, ConnectionString, ConnectionStringError, ConnectionStringProvider, TokenOptions,
 };

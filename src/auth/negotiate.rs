@@ -157,21 +157,27 @@ impl NegotiateProvider {
                 "negotiate at {shown}: reading the answer failed: {why}"
             ))
         })?;
-        let json: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
-            ProviderError::Permanent(format!(
-                "negotiate at {shown} did not answer JSON; expected {{\"url\": \"wss://…\"}}"
-            ))
-        })?;
-        let Some(text) = json.get("url").and_then(serde_json::Value::as_str) else {
-            return Err(ProviderError::Permanent(format!(
-                "negotiate at {shown} answered JSON without a \"url\" string; expected {{\"url\": \"wss://…\"}}"
-            )));
-        };
-        let client = parse_client_url(text).map_err(|e| {
-            ProviderError::Permanent(format!("negotiate at {shown} gave a bad client URL: {e}"))
-        })?;
-        Ok(client.url)
+        client_url_from_answer(&body, &shown)
     }
+}
+
+/// The client URL in a negotiate answer's body (`{"url": "wss://…"}`); `shown` names the
+/// endpoint in the error. Every failure is permanent: asking again gets the same answer.
+pub fn client_url_from_answer(body: &[u8], shown: &str) -> Result<Url, ProviderError> {
+    let json: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
+        ProviderError::Permanent(format!(
+            "negotiate at {shown} did not answer JSON; expected {{\"url\": \"wss://…\"}}"
+        ))
+    })?;
+    let Some(text) = json.get("url").and_then(serde_json::Value::as_str) else {
+        return Err(ProviderError::Permanent(format!(
+            "negotiate at {shown} answered JSON without a \"url\" string; expected {{\"url\": \"wss://…\"}}"
+        )));
+    };
+    let client = parse_client_url(text).map_err(|e| {
+        ProviderError::Permanent(format!("negotiate at {shown} gave a bad client URL: {e}"))
+    })?;
+    Ok(client.url)
 }
 
 fn hint_for_status(status: u16) -> &'static str {
