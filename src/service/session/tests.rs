@@ -53,7 +53,11 @@ fn queued_texts(connection: &Connection, attachment: &Attachment) -> Vec<String>
     batch
         .into_iter()
         .map(|frame| match frame {
-            Outbound::Text(text) | Outbound::Sequenced { text, .. } => text.to_string(),
+            Outbound::Text(text)
+            | Outbound::Sequenced {
+                body: Body::Text(text),
+                ..
+            } => text.to_string(),
             other => panic!("unexpected {other:?}"),
         })
         .collect()
