@@ -1,0 +1,324 @@
+//! The real client engine over the protobuf subprotocols against the real local service, on
+//! 127.0.0.1:0: every data type byte-exact between protobuf and JSON engines, keepalive pings,
+//! and forced drops through the chaos proxy (recovery with exactly-once in-order delivery, a
+//! Duplicate after a lost ack, a fresh session on the plain protocol).
+
+#[path = "support/chaos_proxy.rs"]
+mod chaos_proxy;
+#[path = "support/engine.rs"]
+mod engine;
+#[path = "support/engine_peer.rs"]
+mod engine_peer;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chaos_proxy::ChaosProxy;
+use engine::fast_timers;
+use engine_peer::{LIMIT, Peer, local_service};
+use url::Url;
+use wpchat::auth::{ConnectionString, ConnectionStringProvider, TokenOptions};
+use wpchat::client::{ClientConfig, Command, ConnState, Event, OpError, OpOutcome};
+use wpchat::protocol::protobuf::pack_any;
+use wpchat::protocol::{DataMessage, MessageSource, Payload, Subprotocol};
+use wpchat::service::{RunningService, ServiceConfig};
+
+const ROLES: &[&str] = &["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"];
+
+/// An engine config for `user` speaking `protocol` to the endpoint at `addr` (the service or
+/// a proxy in front of it).
+fn config_for(
+    service: &RunningService,
+    addr: SocketAddr,
+    user: &str,
+    protocol: Subprotocol,
+) -> ClientConfig {
+    let endpoint = Url::parse(&format!("http://{addr}")).unwrap();
+    let options = TokenOptions {
+        user_id: Some(user.into()),
+        roles: ROLES.iter().map(|r| r.to_string()).collect(),
+        ..TokenOptions::default()
+    };
+    let provider = ConnectionStringProvider::new(
+        ConnectionString::new(endpoint, &service.access_key),
+        "chat",
+        options,
+    )
+    .unwrap();
+    let mut config = fast_timers(ClientConfig::new(Arc::new(provider)));
+    config.ack_timeout = Duration::from_secs(10);
+    config.protocol = protocol;
+    config
+}
+
+async fn peer(service: &RunningService, user: &str, protocol: Subprotocol) -> Peer {
+    let mut peer = Peer::spawn(config_for(service, service.addr, user, protocol));
+    peer.connected().await;
+    peer
+}
+
+async fn send_payload(peer: &mut Peer, op: u64, group: &str, payload: Payload) -> OpOutcome {
+    peer.command(Command::SendToGroup {
+        op,
+        group: group.into(),
+        payload,
+        no_echo: true,
+        fire_and_forget: false,
+    })
+    .await;
+    match peer
+        .wait_for(|e| matches!(e, Event::OpResult { op: o, .. } if *o == op))
+        .await
+        .0
+    {
+        Event::OpResult { outcome, .. } => outcome,
+        _ => unreachable!("wait_for returns a matching event"),
+    }
+}
+
+async fn next_message(peer: &mut Peer) -> DataMessage {
+    match peer.wait_for(|e| matches!(e, Event::Message(_))).await.0 {
+        Event::Message(message) => message,
+        _ => unreachable!("wait_for returns a matching event"),
+    }
+}
+
+fn every_payload() -> Vec<Payload> {
+    let binary: Vec<u8> = (0..=255u8).chain([0, 0xff]).collect();
+    vec![
+        Payload::Text("héllo\u{1b}[2J \u{0} \"quoted\" \\".into()),
+        Payload::Text(String::new()),
+        Payload::json(r#"{"a":[1,2.5,{"b":null}],"s":"x\ny"}"#).unwrap(),
+        Payload::Binary(binary),
+        Payload::Binary(Vec::new()),
+        pack_any("type.googleapis.com/chat.Note", &[8, 150, 1]),
+    ]
+}
+
+#[tokio::test]
+async fn every_data_type_crosses_between_protobuf_and_json_engines_byte_exact() {
+    let service = local_service(ServiceConfig::default()).await;
+    let mut alice = peer(&service, "alice", Subprotocol::ProtobufReliable).await;
+    let mut bob = peer(&service, "bob", Subprotocol::JsonReliable).await;
+    let mut carol = peer(&service, "carol", Subprotocol::Protobuf).await;
+    for (op, engine) in [&mut alice, &mut bob, &mut carol].into_iter().enumerate() {
+        engine.join(op as u64 + 1, "room").await;
+    }
+    for (n, payload) in every_payload().into_iter().enumerate() {
+        let outcome = send_payload(&mut alice, 10 + n as u64, "room", payload.clone()).await;
+        assert!(matches!(outcome, OpOutcome::Done { .. }), "{outcome:?}");
+        let to_json = next_message(&mut bob).await;
+        assert_eq!(to_json.payload, payload);
+        assert_eq!(
+            to_json.source,
+            MessageSource::Group {
+                group: "room".into(),
+                from_user_id: Some("alice".into())
+            }
+        );
+        let to_protobuf = next_message(&mut carol).await;
+        assert_eq!(to_protobuf.payload, payload);
+        assert_eq!(to_protobuf.sequence_id, None, "plain: never sequenced");
+    }
+    for (n, payload) in every_payload().into_iter().take(5).enumerate() {
+        let outcome = send_payload(&mut bob, 10 + n as u64, "room", payload.clone()).await;
+        assert!(matches!(outcome, OpOutcome::Done { .. }), "{outcome:?}");
+        let message = next_message(&mut alice).await;
+        assert_eq!(message.payload, payload);
+        // The protobuf wire has no sender; the engine does not make one up.
+        assert_eq!(
+            message.source,
+            MessageSource::Group {
+                group: "room".into(),
+                from_user_id: None
+            }
+        );
+        assert!(message.sequence_id.is_some(), "reliable: sequenced");
+    }
+}
+
+#[tokio::test]
+async fn the_state_names_the_protobuf_protocol_and_keepalive_pings_get_pongs() {
+    let service = local_service(ServiceConfig::default()).await;
+    let mut config = config_for(&service, service.addr, "alice", Subprotocol::Protobuf);
+    config.keepalive_interval = Duration::from_millis(50);
+    let mut alice = Peer::spawn(config);
+    let (connected, _) = alice
+        .wait_for(|e| matches!(e, Event::Connected { .. }))
+        .await;
+    assert!(
+        matches!(
+            connected,
+            Event::Connected {
+                protocol: Subprotocol::Protobuf,
+                ..
+            }
+        ),
+        "{connected:?}"
+    );
+    assert!(matches!(
+        *alice.handle.state.borrow(),
+        ConnState::Connected {
+            protocol: Subprotocol::Protobuf,
+            ..
+        }
+    ));
+    // A lag measurement is a pong that answered the engine's ping.
+    alice.wait_for(|e| matches!(e, Event::Lag(_))).await;
+}
+
+#[tokio::test]
+async fn a_protobuf_any_cannot_be_sent_on_json() {
+    let service = local_service(ServiceConfig::default()).await;
+    let mut bob = peer(&service, "bob", Subprotocol::Json).await;
+    let any = pack_any("type.googleapis.com/chat.Note", &[1]);
+    match send_payload(&mut bob, 1, "room", any).await {
+        OpOutcome::Failed(OpError::Invalid(why)) => {
+            assert!(why.contains("--protocol protobuf"), "{why}")
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+/// A protobuf engine whose connections go through the chaos proxy.
+async fn behind_proxy(
+    service: &RunningService,
+    user: &str,
+    protocol: Subprotocol,
+) -> (ChaosProxy, Peer) {
+    let proxy = ChaosProxy::start(service.addr).await;
+    let mut peer = Peer::spawn(config_for(service, proxy.addr, user, protocol));
+    peer.connected().await;
+    (proxy, peer)
+}
+
+#[tokio::test]
+async fn cuts_over_protobuf_reliable_lose_and_repeat_nothing() {
+    const MESSAGES: usize = 1000;
+    const CUTS: usize = 10;
+    let service = local_service(ServiceConfig::default()).await;
+    let (proxy, mut reader) = behind_proxy(&service, "reader", Subprotocol::ProtobufReliable).await;
+    reader.join(1, "room").await;
+    let mut publisher = peer(&service, "publisher", Subprotocol::ProtobufReliable).await;
+    let (progress_tx, mut progress) = tokio::sync::watch::channel(0usize);
+    let publishing = tokio::spawn(async move {
+        for index in 0..MESSAGES {
+            publisher
+                .send(index as u64 + 1, "room", &format!("m{index}"))
+                .await;
+            progress_tx.send_replace(index + 1);
+        }
+    });
+    let cutting = {
+        let proxy = proxy.clone();
+        tokio::spawn(async move {
+            for cut in 1..=CUTS {
+                let at = cut * MESSAGES / (CUTS + 1);
+                if progress.wait_for(|sent| *sent >= at).await.is_err() {
+                    return;
+                }
+                proxy.cut_all();
+            }
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut received = Vec::with_capacity(MESSAGES);
+    let mut recoveries = 0;
+    while received.len() < MESSAGES {
+        let event = tokio::time::timeout_at(deadline, reader.handle.events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {} messages arrived", received.len()))
+            .expect("the engine runs");
+        match event {
+            Event::Message(DataMessage {
+                payload: Payload::Text(text),
+                ..
+            }) => received.push(text),
+            Event::Recovered { .. } => recoveries += 1,
+            Event::SessionLost { reason, .. } => panic!("the session was lost: {reason}"),
+            _ => {}
+        }
+    }
+    tokio::time::timeout(LIMIT, publishing)
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::timeout(LIMIT, cutting).await.unwrap().unwrap();
+    let expected: Vec<String> = (0..MESSAGES).map(|i| format!("m{i}")).collect();
+    assert!(received == expected, "every message exactly once, in order");
+    assert!(recoveries >= 1, "the cuts forced recoveries");
+}
+
+#[tokio::test]
+async fn a_send_whose_ack_was_lost_is_a_duplicate_after_a_protobuf_recovery() {
+    let service = local_service(ServiceConfig::default()).await;
+    let (proxy, mut alice) = behind_proxy(&service, "alice", Subprotocol::ProtobufReliable).await;
+    let mut bob = peer(&service, "bob", Subprotocol::Protobuf).await;
+    bob.join(1, "room").await;
+    proxy.set_hold_downstream(true);
+    alice
+        .command(Command::SendToGroup {
+            op: 7,
+            group: "room".into(),
+            payload: Payload::Text("once".into()),
+            no_echo: false,
+            fire_and_forget: false,
+        })
+        .await;
+    bob.received("room", "once").await;
+    proxy.cut_all();
+    proxy.set_hold_downstream(false);
+    alice
+        .wait_for(|e| matches!(e, Event::Recovered { .. }))
+        .await;
+    match alice
+        .wait_for(|e| matches!(e, Event::OpResult { op: 7, .. }))
+        .await
+        .0
+    {
+        Event::OpResult {
+            outcome: OpOutcome::Done { duplicate, .. },
+            ..
+        } => assert!(duplicate, "the resend with the same ackId is a Duplicate"),
+        other => panic!("{other:?}"),
+    }
+    alice.send(8, "room", "next").await;
+    let message = next_message(&mut bob).await;
+    assert_eq!(
+        message.payload,
+        Payload::Text("next".into()),
+        "'once' was applied exactly once"
+    );
+}
+
+#[tokio::test]
+async fn a_cut_on_plain_protobuf_starts_a_fresh_session_and_rejoins() {
+    let service = local_service(ServiceConfig::default()).await;
+    let (proxy, mut reader) = behind_proxy(&service, "reader", Subprotocol::Protobuf).await;
+    reader.join(1, "room").await;
+    let mut publisher = peer(&service, "publisher", Subprotocol::Protobuf).await;
+    proxy.cut_all();
+    let (lost, _) = reader
+        .wait_for(|e| matches!(e, Event::SessionLost { .. } | Event::Recovered { .. }))
+        .await;
+    assert!(matches!(lost, Event::SessionLost { .. }), "{lost:?}");
+    // The rejoin's ack may come after the first probes: probe until one arrives.
+    for probe in 0u64.. {
+        assert!(probe < 100, "the group was not rejoined");
+        publisher.send(10 + probe, "room", "probe").await;
+        let arrived = tokio::time::timeout(Duration::from_millis(200), async {
+            loop {
+                match reader.handle.events.recv().await {
+                    Some(Event::Message(_)) => return true,
+                    Some(_) => continue,
+                    None => return false,
+                }
+            }
+        })
+        .await;
+        if arrived == Ok(true) {
+            break;
+        }
+    }
+}
