@@ -187,6 +187,10 @@ pub struct SendArgs {
     /// Send this file's raw bytes as one binary message.
     #[arg(long)]
     pub file: Option<PathBuf>,
+    /// Send the --file bytes as the value of a protobuf Any with this type URL (needs
+    /// --protocol protobuf or protobuf.reliable).
+    #[arg(long, requires = "file")]
+    pub type_url: Option<String>,
     /// The message; without it, each stdin line is one message.
     pub message: Option<String>,
 }

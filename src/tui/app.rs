@@ -1044,7 +1044,8 @@ impl App {
         let sender = state.sender_name(line.sender);
         let (kind, text) = match line.kind {
             LineKind::Json => ("json", pretty_json(&line.body)),
-            LineKind::Binary | LineKind::Protobuf => {
+            LineKind::Protobuf => ("protobuf", protobuf_view(&line.body)),
+            LineKind::Binary => {
                 let bytes = BASE64.decode(line.body.as_bytes()).unwrap_or_default();
                 (
                     "binary",
@@ -1669,8 +1670,11 @@ impl App {
                     }
                 };
                 let own = from_user_id.is_some() && *from_user_id == self.state.user_id;
+                // Protobuf data carries no sender at all: say so rather than guess.
+                let unknown = self.state.protocol.is_some_and(|p| p.is_protobuf());
                 let sender = match from_user_id {
                     Some(user) => self.state.names.intern(user),
+                    None if unknown => self.state.names.intern("(unknown sender)"),
                     None => self.state.names.intern("anonymous"),
                 };
                 (index, sender, own)
@@ -1842,6 +1846,33 @@ pub fn display_body(payload: &Payload) -> (LineKind, String) {
         Payload::Json(raw) => (LineKind::Json, sanitize(&compact_json(raw.get()))),
         Payload::Binary(bytes) => (LineKind::Binary, BASE64.encode(bytes)),
         Payload::Protobuf(bytes) => (LineKind::Protobuf, BASE64.encode(bytes)),
+    }
+}
+
+/// The viewer's text for a protobuf line (its body is the base64 of the whole `Any`): the type
+/// URL and the value's size and hex; the value is never decoded (its type is unknown here).
+fn protobuf_view(body: &str) -> String {
+    let any = BASE64.decode(body.as_bytes()).unwrap_or_default();
+    match crate::protocol::protobuf::unpack_any(&any) {
+        Some((type_url, value)) => format!(
+            "type URL: {}
+value: {} bytes
+
+{}
+
+Any, base64:
+{body}",
+            sanitize_line(&type_url),
+            value.len(),
+            hex_dump(&value).trim_end()
+        ),
+        None => format!(
+            "not a google.protobuf.Any ({} bytes)
+
+{}",
+            any.len(),
+            hex_dump(&any).trim_end()
+        ),
     }
 }
 

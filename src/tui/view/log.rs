@@ -42,6 +42,20 @@ fn dim() -> Style {
     Style::new().fg(Color::DarkGray)
 }
 
+/// A protobuf line (the base64 of a whole `Any`): its type URL, then the value as
+/// [`binary_preview`] shows bytes.
+pub fn protobuf_preview(base64: &str, max_bytes: usize) -> String {
+    let any = BASE64.decode(base64.as_bytes()).unwrap_or_default();
+    match crate::protocol::protobuf::unpack_any(&any) {
+        Some((type_url, value)) => format!(
+            "{} · {}",
+            crate::text::sanitize_line(&type_url),
+            binary_preview(&BASE64.encode(value), max_bytes)
+        ),
+        None => binary_preview(base64, max_bytes),
+    }
+}
+
 /// "12 B  48 65 6c …  He…" from base64 text: the size, the first bytes in hex, and the same
 /// bytes as text (`·` for bytes that are not printable ASCII).
 pub fn binary_preview(base64: &str, max_bytes: usize) -> String {
@@ -258,8 +272,12 @@ pub fn message_rows<'a>(
     };
     let preview;
     let body: &str = match line.kind {
-        LineKind::Binary | LineKind::Protobuf => {
+        LineKind::Binary => {
             preview = binary_preview(&line.body, 16);
+            &preview
+        }
+        LineKind::Protobuf => {
+            preview = protobuf_preview(&line.body, 16);
             &preview
         }
         _ => &line.body,
