@@ -582,25 +582,14 @@ async fn reliable_listen_across_ten_cuts_loses_and_repeats_nothing() {
     let deadline = tokio::time::Instant::now() + WAIT;
     let mut raw = vec![next_line(&mut stdout, deadline, &stderr, 0).await];
 
-    let (progress_tx, mut progress) = tokio::sync::watch::channel(0usize);
+    let (progress_tx, progress) = tokio::sync::watch::channel(0usize);
     let publishing = tokio::spawn(async move {
         for index in 0..MESSAGES {
             publish_acked(&mut publisher, index as u64 + 2, format!("m{index}")).await;
             progress_tx.send_replace(index + 1);
         }
     });
-    let cutting = {
-        let proxy = proxy.clone();
-        tokio::spawn(async move {
-            for cut in 1..=CUTS {
-                let at = cut * MESSAGES / (CUTS + 1);
-                if progress.wait_for(|sent| *sent >= at).await.is_err() {
-                    return;
-                }
-                proxy.cut_all();
-            }
-        })
-    };
+    let cutting = proxy.cut_during(progress, MESSAGES, CUTS);
     while raw.len() < MESSAGES + 1 {
         let received = raw.len();
         raw.push(next_line(&mut stdout, deadline, &stderr, received).await);

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chaos_proxy::ChaosProxy;
-use engine::fast_timers;
-use engine_peer::{LIMIT, Peer, local_service};
+use engine::{assert_exactly_once_in_order, fast_timers, texts_across_drops};
+use engine_peer::{Peer, local_service};
 use url::Url;
 use wpchat::auth::{ConnectionString, ConnectionStringProvider, TokenOptions};
 use wpchat::client::{ClientConfig, Command, ConnState, Event, OpError, OpOutcome};
@@ -201,7 +201,7 @@ async fn cuts_over_protobuf_reliable_lose_and_repeat_nothing() {
     let (proxy, mut reader) = behind_proxy(&service, "reader", Subprotocol::ProtobufReliable).await;
     reader.join(1, "room").await;
     let mut publisher = peer(&service, "publisher", Subprotocol::ProtobufReliable).await;
-    let (progress_tx, mut progress) = tokio::sync::watch::channel(0usize);
+    let (progress_tx, progress) = tokio::sync::watch::channel(0usize);
     let publishing = tokio::spawn(async move {
         for index in 0..MESSAGES {
             publisher
@@ -210,44 +210,15 @@ async fn cuts_over_protobuf_reliable_lose_and_repeat_nothing() {
             progress_tx.send_replace(index + 1);
         }
     });
-    let cutting = {
-        let proxy = proxy.clone();
-        tokio::spawn(async move {
-            for cut in 1..=CUTS {
-                let at = cut * MESSAGES / (CUTS + 1);
-                if progress.wait_for(|sent| *sent >= at).await.is_err() {
-                    return;
-                }
-                proxy.cut_all();
-            }
-        })
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    let mut received = Vec::with_capacity(MESSAGES);
-    let mut recoveries = 0;
-    while received.len() < MESSAGES {
-        let event = tokio::time::timeout_at(deadline, reader.handle.events.recv())
-            .await
-            .unwrap_or_else(|_| panic!("only {} messages arrived", received.len()))
-            .expect("the engine runs");
-        match event {
-            Event::Message(DataMessage {
-                payload: Payload::Text(text),
-                ..
-            }) => received.push(text),
-            Event::Recovered { .. } => recoveries += 1,
-            Event::SessionLost { reason, .. } => panic!("the session was lost: {reason}"),
-            _ => {}
-        }
-    }
-    tokio::time::timeout(LIMIT, publishing)
-        .await
-        .unwrap()
-        .unwrap();
-    tokio::time::timeout(LIMIT, cutting).await.unwrap().unwrap();
-    let expected: Vec<String> = (0..MESSAGES).map(|i| format!("m{i}")).collect();
-    assert!(received == expected, "every message exactly once, in order");
-    assert!(recoveries >= 1, "the cuts forced recoveries");
+    let cutting = proxy.cut_during(progress, MESSAGES, CUTS);
+    let (received, recoveries) =
+        texts_across_drops(&mut reader.handle, MESSAGES, Duration::from_secs(120)).await;
+    assert_eq!(received.len(), MESSAGES);
+    assert_exactly_once_in_order([publishing, cutting], &received, recoveries).await;
+    assert!(
+        proxy.accepted() > CUTS / 2,
+        "the engine came back after cuts"
+    );
 }
 
 #[tokio::test]

@@ -84,6 +84,26 @@ impl ChaosProxy {
         self.shared.hold_downstream.store(hold, Ordering::SeqCst);
     }
 
+    /// Cuts every connection `cuts` times, evenly spread while `progress` (messages published
+    /// so far) climbs to `total`; ends early when the publisher is gone.
+    pub fn cut_during(
+        &self,
+        mut progress: tokio::sync::watch::Receiver<usize>,
+        total: usize,
+        cuts: usize,
+    ) -> tokio::task::JoinHandle<()> {
+        let proxy = self.clone();
+        tokio::spawn(async move {
+            for cut in 1..=cuts {
+                let at = cut * total / (cuts + 1);
+                if progress.wait_for(|sent| *sent >= at).await.is_err() {
+                    return;
+                }
+                proxy.cut_all();
+            }
+        })
+    }
+
     /// Connections relayed so far.
     pub fn accepted(&self) -> usize {
         self.shared.accepted.load(Ordering::SeqCst)
