@@ -17,11 +17,15 @@ use std::time::Duration;
 use chaos_proxy::ChaosProxy;
 use engine::{assert_exactly_once_in_order, fast_timers, texts_across_drops};
 use engine_peer::{Peer, local_service};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use url::Url;
 use wpchat::auth::{ConnectionString, ConnectionStringProvider, TokenOptions};
 use wpchat::client::{ClientConfig, Command, ConnState, Event, OpError, OpOutcome};
-use wpchat::protocol::protobuf::pack_any;
-use wpchat::protocol::{DataMessage, MessageSource, Payload, Subprotocol};
+use wpchat::protocol::protobuf::{self, pack_any};
+use wpchat::protocol::{DataMessage, MessageSource, Payload, ServiceMessage, Subprotocol};
 use wpchat::service::{RunningService, ServiceConfig};
 
 const ROLES: &[&str] = &["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"];
@@ -34,18 +38,25 @@ fn config_for(
     user: &str,
     protocol: Subprotocol,
 ) -> ClientConfig {
+    config_with_key(&service.access_key, addr, user, protocol)
+}
+
+/// As `config_for`, with tokens signed with `access_key`.
+fn config_with_key(
+    access_key: &str,
+    addr: SocketAddr,
+    user: &str,
+    protocol: Subprotocol,
+) -> ClientConfig {
     let endpoint = Url::parse(&format!("http://{addr}")).unwrap();
     let options = TokenOptions {
         user_id: Some(user.into()),
         roles: ROLES.iter().map(|r| r.to_string()).collect(),
         ..TokenOptions::default()
     };
-    let provider = ConnectionStringProvider::new(
-        ConnectionString::new(endpoint, &service.access_key),
-        "chat",
-        options,
-    )
-    .unwrap();
+    let provider =
+        ConnectionStringProvider::new(ConnectionString::new(endpoint, access_key), "chat", options)
+            .unwrap();
     let mut config = fast_timers(ClientConfig::new(Arc::new(provider)));
     config.ack_timeout = Duration::from_secs(10);
     config.protocol = protocol;
@@ -291,5 +302,69 @@ async fn a_cut_on_plain_protobuf_starts_a_fresh_session_and_rejoins() {
         if arrived == Ok(true) {
             break;
         }
+    }
+}
+
+/// A stand-in service that says `connected`, then a `Down` member wpchat does not know, then
+/// a text frame (which a protobuf subprotocol never carries).
+async fn misbehaving_service() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        let Ok((tcp, _)) = listener.accept().await else {
+            return;
+        };
+        let echo = |request: &Request, mut response: Response| {
+            if let Some(protocol) = request.headers().get("Sec-WebSocket-Protocol") {
+                let protocol = protocol.clone();
+                response
+                    .headers_mut()
+                    .insert("Sec-WebSocket-Protocol", protocol);
+            }
+            Ok(response)
+        };
+        let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, echo).await else {
+            return;
+        };
+        let connected = protobuf::encode_service(&ServiceMessage::Connected {
+            connection_id: "c1".into(),
+            user_id: None,
+            reconnection_token: None,
+        });
+        // Down member 5 (invokeResponse): later in the spec, unknown to wpchat.
+        for frame in [
+            Message::binary(connected),
+            Message::binary(vec![0x2a, 0]),
+            Message::text(r#"{"type":"pong"}"#),
+        ] {
+            if ws.send(frame).await.is_err() {
+                return;
+            }
+        }
+        while let Some(Ok(_)) = ws.next().await {}
+    });
+    addr
+}
+
+#[tokio::test]
+async fn unknown_down_members_are_ignored_and_a_text_frame_breaks_the_connection() {
+    let addr = misbehaving_service().await;
+    let mut engine = Peer::spawn(config_with_key("key", addr, "alice", Subprotocol::Protobuf));
+    let (connected, _) = engine
+        .wait_for(|e| matches!(e, Event::Connected { .. }))
+        .await;
+    assert!(
+        matches!(&connected, Event::Connected { user_id: None, .. }),
+        "an empty userId is anonymous: {connected:?}"
+    );
+    engine
+        .wait_for(|e| matches!(e, Event::Unrecognized { .. }))
+        .await;
+    let (dropped, _) = engine
+        .wait_for(|e| matches!(e, Event::Disconnected { .. }))
+        .await;
+    match dropped {
+        Event::Disconnected { reason } => assert!(reason.contains("text frame"), "{reason}"),
+        _ => unreachable!("wait_for returns a matching event"),
     }
 }
