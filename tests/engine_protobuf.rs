@@ -307,6 +307,8 @@ async fn a_cut_on_plain_protobuf_starts_a_fresh_session_and_rejoins() {
 
 /// A stand-in service that says `connected`, then a `Down` member wpchat does not know, then
 /// a text frame (which a protobuf subprotocol never carries).
+// The handshake callback's error type is tungstenite's `ErrorResponse`, large by design.
+#[allow(clippy::result_large_err)]
 async fn misbehaving_service() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");

@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use super::{End, Engine, SEQUENCE_ACK_DELAY};
 use crate::client::{Direction, Event, frames};
@@ -74,28 +75,31 @@ impl Engine {
                 });
                 None
             }
-            Message::Close(close) => {
-                let service_reason = self.link.as_mut().and_then(|l| l.service_reason.take());
-                let (code, text) = match close {
-                    Some(frame) => (Some(u16::from(frame.code)), frame.reason.to_string()),
-                    None => (None, String::new()),
-                };
-                let detail = match (text.is_empty(), service_reason) {
-                    (false, _) => text,
-                    (true, Some(reason)) => reason,
-                    (true, None) => String::new(),
-                };
-                let reason = match (code, detail.is_empty()) {
-                    (Some(code), true) => format!("the service closed the connection ({code})"),
-                    (Some(code), false) => {
-                        format!("the service closed the connection ({code}: {detail})")
-                    }
-                    (None, _) => "the service closed the connection".to_string(),
-                };
-                Some(End::Dropped { code, reason })
-            }
+            Message::Close(close) => Some(self.closed(close)),
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => None,
         }
+    }
+
+    /// The service's close frame, with the reason its `system/disconnected` gave if any.
+    fn closed(&mut self, close: Option<CloseFrame>) -> End {
+        let service_reason = self.link.as_mut().and_then(|l| l.service_reason.take());
+        let (code, text) = match close {
+            Some(frame) => (Some(u16::from(frame.code)), frame.reason.to_string()),
+            None => (None, String::new()),
+        };
+        let detail = match (text.is_empty(), service_reason) {
+            (false, _) => text,
+            (true, Some(reason)) => reason,
+            (true, None) => String::new(),
+        };
+        let reason = match (code, detail.is_empty()) {
+            (Some(code), true) => format!("the service closed the connection ({code})"),
+            (Some(code), false) => {
+                format!("the service closed the connection ({code}: {detail})")
+            }
+            (None, _) => "the service closed the connection".to_string(),
+        };
+        End::Dropped { code, reason }
     }
 
     pub(super) async fn text_frame(&mut self, text: &str, now: Instant) -> Option<End> {
