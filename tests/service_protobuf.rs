@@ -209,10 +209,12 @@ async fn p03_unknown_fields_are_skipped_unknown_members_declined() {
     // Up member 10 (invoke) is reserved for later: declined.
     client.send_binary(vec![0x52, 0]).await;
     expect_declined(&mut client, 1007).await;
-    // An Up with no member at all.
-    let (mut client, _) = pb_client(&service, PB, None, &[], &[]).await;
-    client.send_binary(Vec::new()).await;
-    expect_declined(&mut client, 1007).await;
+    // An Up with no member at all, and a ping with member 10 beside it.
+    for frame in [vec![], vec![0x4a, 0, 0x52, 0]] {
+        let (mut client, _) = pb_client(&service, PB, None, &[], &[]).await;
+        client.send_binary(frame).await;
+        expect_declined(&mut client, 1007).await;
+    }
 }
 
 #[tokio::test]

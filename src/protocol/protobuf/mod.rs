@@ -12,6 +12,8 @@ use super::{
 };
 use wire::{DataKind, DownKind, SystemKind, UpKind};
 
+/// `Up` members for later protocol versions: invoke, cancelInvocation, streams, group state.
+const RESERVED_UP_MEMBERS: std::ops::RangeInclusive<u32> = 10..=17;
 /// Largest `ttlSeconds` a client may ask for on a group send.
 const MAX_TTL_SECONDS: u32 = 300;
 /// `Down.data` is member 2; a data message's sequence id is its member 4.
@@ -63,6 +65,14 @@ pub fn encode_client(message: &ClientMessage) -> Vec<u8> {
 /// member set is an error: the service declines it (1007).
 pub fn decode_client(frame: &[u8]) -> Result<ClientMessage, DecodeError> {
     let up = wire::Up::decode(frame).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
+    // prost skips the reserved members; one next to a known member must not slip through.
+    if up.kind.is_some()
+        && let Some(member) = reserved_member(frame)
+    {
+        return Err(DecodeError::UnknownType(format!(
+            "Up member {member} (invoke, streaming or group state), which wpchat does not support"
+        )));
+    }
     match up.kind {
         Some(UpKind::JoinGroup(request)) => {
             validate_group_name(&request.group)?;
@@ -108,6 +118,20 @@ pub fn decode_client(frame: &[u8]) -> Result<ClientMessage, DecodeError> {
             "an Up message with no member wpchat knows".into(),
         )),
     }
+}
+
+/// The first top-level member 10–17 of an `Up` (reserved for invoke, streams and group
+/// state), if the frame has one. The frame already decoded, so its fields are well formed.
+fn reserved_member(mut frame: &[u8]) -> Option<u32> {
+    use prost::encoding::{DecodeContext, decode_key, skip_field};
+    while !frame.is_empty() {
+        let (tag, wire_type) = decode_key(&mut frame).ok()?;
+        if RESERVED_UP_MEMBERS.contains(&tag) {
+            return Some(tag);
+        }
+        skip_field(wire_type, tag, &mut frame, DecodeContext::default()).ok()?;
+    }
+    None
 }
 
 /// Encodes a service message as one binary frame (used by the local service and tests).

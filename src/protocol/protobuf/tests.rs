@@ -348,3 +348,16 @@ fn a_group_frame_with_a_sequence_id_is_the_whole_message_encoded() {
         }
     }
 }
+
+#[test]
+fn a_reserved_member_is_declined_even_next_to_a_known_one() {
+    // Up.ping, then Up member 10 (invoke) with an empty message.
+    let error = decode_client(&[0x4a, 0, 0x52, 0]).unwrap_err().to_string();
+    assert!(error.contains("Up member 10"), "{error}");
+    // Member 17 alone is declined too; member 18 is not reserved: skipped like any unknown.
+    assert!(decode_client(&[0x8a, 0x01, 0]).is_err());
+    assert_eq!(
+        decode_client(&[0x4a, 0, 0x92, 0x01, 0]),
+        Ok(ClientMessage::Ping)
+    );
+}
