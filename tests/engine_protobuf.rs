@@ -1,10 +1,9 @@
 //! The real client engine over the protobuf subprotocols against the real local service, on
 //! 127.0.0.1:0: every data type byte-exact between protobuf and JSON engines, keepalive pings,
-//! and forced drops through the chaos proxy (recovery with exactly-once in-order delivery, a
-//! Duplicate after a lost ack, a fresh session on the plain protocol).
+//! what a protobuf `Any` needs, and a misbehaving stand-in service. Forced drops over protobuf
+//! (exactly once in order across twenty cuts, a Duplicate after a lost ack, a fresh session on
+//! the plain protocol) run in `engine_service.rs`, next to the same JSON tests.
 
-#[path = "support/chaos_proxy.rs"]
-mod chaos_proxy;
 #[path = "support/engine.rs"]
 mod engine;
 #[path = "support/engine_peer.rs"]
@@ -14,8 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chaos_proxy::ChaosProxy;
-use engine::{assert_exactly_once_in_order, fast_timers, texts_across_drops};
+use engine::fast_timers;
 use engine_peer::{Peer, local_service};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
@@ -189,119 +187,6 @@ async fn a_protobuf_any_cannot_be_sent_on_json() {
             assert!(why.contains("--protocol protobuf"), "{why}")
         }
         other => panic!("expected Invalid, got {other:?}"),
-    }
-}
-
-/// A protobuf engine whose connections go through the chaos proxy.
-async fn behind_proxy(
-    service: &RunningService,
-    user: &str,
-    protocol: Subprotocol,
-) -> (ChaosProxy, Peer) {
-    let proxy = ChaosProxy::start(service.addr).await;
-    let mut peer = Peer::spawn(config_for(service, proxy.addr, user, protocol));
-    peer.connected().await;
-    (proxy, peer)
-}
-
-#[tokio::test]
-async fn cuts_over_protobuf_reliable_lose_and_repeat_nothing() {
-    const MESSAGES: usize = 1000;
-    const CUTS: usize = 10;
-    let service = local_service(ServiceConfig::default()).await;
-    let (proxy, mut reader) = behind_proxy(&service, "reader", Subprotocol::ProtobufReliable).await;
-    reader.join(1, "room").await;
-    let mut publisher = peer(&service, "publisher", Subprotocol::ProtobufReliable).await;
-    let (progress_tx, progress) = tokio::sync::watch::channel(0usize);
-    let publishing = tokio::spawn(async move {
-        for index in 0..MESSAGES {
-            publisher
-                .send(index as u64 + 1, "room", &format!("m{index}"))
-                .await;
-            progress_tx.send_replace(index + 1);
-        }
-    });
-    let cutting = proxy.cut_during(progress, MESSAGES, CUTS);
-    let (received, recoveries) =
-        texts_across_drops(&mut reader.handle, MESSAGES, Duration::from_secs(120)).await;
-    assert_eq!(received.len(), MESSAGES);
-    assert_exactly_once_in_order([publishing, cutting], &received, recoveries).await;
-    assert!(
-        proxy.accepted() > CUTS / 2,
-        "the engine came back after cuts"
-    );
-}
-
-#[tokio::test]
-async fn a_send_whose_ack_was_lost_is_a_duplicate_after_a_protobuf_recovery() {
-    let service = local_service(ServiceConfig::default()).await;
-    let (proxy, mut alice) = behind_proxy(&service, "alice", Subprotocol::ProtobufReliable).await;
-    let mut bob = peer(&service, "bob", Subprotocol::Protobuf).await;
-    bob.join(1, "room").await;
-    proxy.set_hold_downstream(true);
-    alice
-        .command(Command::SendToGroup {
-            op: 7,
-            group: "room".into(),
-            payload: Payload::Text("once".into()),
-            no_echo: false,
-            fire_and_forget: false,
-        })
-        .await;
-    bob.received("room", "once").await;
-    proxy.cut_all();
-    proxy.set_hold_downstream(false);
-    alice
-        .wait_for(|e| matches!(e, Event::Recovered { .. }))
-        .await;
-    match alice
-        .wait_for(|e| matches!(e, Event::OpResult { op: 7, .. }))
-        .await
-        .0
-    {
-        Event::OpResult {
-            outcome: OpOutcome::Done { duplicate, .. },
-            ..
-        } => assert!(duplicate, "the resend with the same ackId is a Duplicate"),
-        other => panic!("{other:?}"),
-    }
-    alice.send(8, "room", "next").await;
-    let message = next_message(&mut bob).await;
-    assert_eq!(
-        message.payload,
-        Payload::Text("next".into()),
-        "'once' was applied exactly once"
-    );
-}
-
-#[tokio::test]
-async fn a_cut_on_plain_protobuf_starts_a_fresh_session_and_rejoins() {
-    let service = local_service(ServiceConfig::default()).await;
-    let (proxy, mut reader) = behind_proxy(&service, "reader", Subprotocol::Protobuf).await;
-    reader.join(1, "room").await;
-    let mut publisher = peer(&service, "publisher", Subprotocol::Protobuf).await;
-    proxy.cut_all();
-    let (lost, _) = reader
-        .wait_for(|e| matches!(e, Event::SessionLost { .. } | Event::Recovered { .. }))
-        .await;
-    assert!(matches!(lost, Event::SessionLost { .. }), "{lost:?}");
-    // The rejoin's ack may come after the first probes: probe until one arrives.
-    for probe in 0u64.. {
-        assert!(probe < 100, "the group was not rejoined");
-        publisher.send(10 + probe, "room", "probe").await;
-        let arrived = tokio::time::timeout(Duration::from_millis(200), async {
-            loop {
-                match reader.handle.events.recv().await {
-                    Some(Event::Message(_)) => return true,
-                    Some(_) => continue,
-                    None => return false,
-                }
-            }
-        })
-        .await;
-        if arrived == Ok(true) {
-            break;
-        }
     }
 }
 

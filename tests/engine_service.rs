@@ -1,7 +1,8 @@
 //! The real client engine against the real local service, in-process on 127.0.0.1:0: join,
 //! leave, byte-exact text/JSON/binary, permissions, noEcho, `Duplicate` after a recovery, and
-//! forced drops through a chaos proxy (reliable recovery with exactly-once in-order delivery,
-//! a fresh session on the non-reliable protocol, a recovery after the service's window).
+//! forced drops through a chaos proxy (reliable recovery, JSON and protobuf, with exactly-once
+//! in-order delivery, a fresh session on the non-reliable protocol, a recovery after the
+//! service's window).
 
 #[path = "support/chaos_proxy.rs"]
 mod chaos_proxy;
@@ -305,8 +306,19 @@ async fn behind_proxy(
 
 #[tokio::test]
 async fn a_write_whose_ack_was_lost_is_a_duplicate_after_recovery() {
+    ack_lost_then_duplicate_after_recovery(Subprotocol::JsonReliable).await;
+}
+
+#[tokio::test]
+async fn a_write_whose_ack_was_lost_is_a_duplicate_after_a_protobuf_recovery() {
+    ack_lost_then_duplicate_after_recovery(Subprotocol::ProtobufReliable).await;
+}
+
+/// A send reaches the service but its ack is lost with the connection; after the recovery
+/// (over `protocol`) the resend is a `Duplicate`, applied once.
+async fn ack_lost_then_duplicate_after_recovery(protocol: Subprotocol) {
     let service = service().await;
-    let (proxy, mut alice) = behind_proxy(&service, "alice", Subprotocol::JsonReliable).await;
+    let (proxy, mut alice) = behind_proxy(&service, "alice", protocol).await;
     let mut bob = Peer::connect(&service, "bob", &[JOIN, SEND]).await;
     bob.join("room").await;
     // The request reaches the service, but nothing the service says gets back to alice.
@@ -345,10 +357,21 @@ async fn a_write_whose_ack_was_lost_is_a_duplicate_after_recovery() {
 
 #[tokio::test]
 async fn twenty_cuts_in_reliable_mode_lose_and_repeat_nothing() {
+    twenty_cuts_lose_and_repeat_nothing(Subprotocol::JsonReliable).await;
+}
+
+#[tokio::test]
+async fn twenty_cuts_over_protobuf_reliable_lose_and_repeat_nothing() {
+    twenty_cuts_lose_and_repeat_nothing(Subprotocol::ProtobufReliable).await;
+}
+
+/// A reader speaking `protocol` behind the chaos proxy, cut twenty times while a publisher
+/// sends: every message arrives exactly once, in order.
+async fn twenty_cuts_lose_and_repeat_nothing(protocol: Subprotocol) {
     const MESSAGES: usize = 2000;
     const CUTS: usize = 20;
     let service = service().await;
-    let (proxy, mut reader) = behind_proxy(&service, "reader", Subprotocol::JsonReliable).await;
+    let (proxy, mut reader) = behind_proxy(&service, "reader", protocol).await;
     reader.join("room").await;
     let mut publisher = Peer::connect(&service, "publisher", &[JOIN, SEND]).await;
     let (progress_tx, progress) = tokio::sync::watch::channel(0usize);
@@ -416,12 +439,14 @@ async fn starts_over_and_rejoins(publisher: &mut Peer, reader: &mut Peer) {
 
 #[tokio::test]
 async fn a_cut_on_the_plain_protocol_starts_a_fresh_session_and_rejoins() {
-    let service = service().await;
-    let (proxy, mut reader) = behind_proxy(&service, "reader", Subprotocol::Json).await;
-    reader.join("room").await;
-    let mut publisher = Peer::connect(&service, "publisher", &[JOIN, SEND]).await;
-    proxy.cut_all();
-    starts_over_and_rejoins(&mut publisher, &mut reader).await;
+    for protocol in [Subprotocol::Json, Subprotocol::Protobuf] {
+        let service = service().await;
+        let (proxy, mut reader) = behind_proxy(&service, "reader", protocol).await;
+        reader.join("room").await;
+        let mut publisher = Peer::connect(&service, "publisher", &[JOIN, SEND]).await;
+        proxy.cut_all();
+        starts_over_and_rejoins(&mut publisher, &mut reader).await;
+    }
 }
 
 #[tokio::test]
