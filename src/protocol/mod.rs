@@ -67,22 +67,18 @@ pub enum Subprotocol {
 /// One WebSocket message as a subprotocol writes it: JSON travels in text frames, protobuf
 /// in binary frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Frame {
+pub(crate) enum Frame {
     Text(String),
     Binary(Vec<u8>),
 }
 
 impl Frame {
     /// Bytes on the wire (before WebSocket framing).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Frame::Text(text) => text.len(),
             Frame::Binary(bytes) => bytes.len(),
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -145,7 +141,7 @@ impl Subprotocol {
     }
 
     /// A client message as this subprotocol's frame.
-    pub fn encode_client(self, message: &ClientMessage) -> Frame {
+    pub(crate) fn encode_client(self, message: &ClientMessage) -> Frame {
         if self.is_protobuf() {
             Frame::Binary(protobuf::encode_client(message))
         } else {
@@ -154,7 +150,7 @@ impl Subprotocol {
     }
 
     /// A service message as this subprotocol's frame.
-    pub fn encode_service(self, message: &ServiceMessage) -> Frame {
+    pub(crate) fn encode_service(self, message: &ServiceMessage) -> Frame {
         if self.is_protobuf() {
             Frame::Binary(protobuf::encode_service(message))
         } else {
