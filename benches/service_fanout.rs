@@ -1,5 +1,5 @@
-//! Local service throughput and memory: 1 sender → a group of 100 receivers (deliveries/s),
-//! 1 → 1 end to end (messages/s, plain and reliable), and RSS with 1000 idle connections.
+//! Local service throughput and memory: 1 sender → a group of 100 receivers (deliveries/s; JSON,
+//! reliable JSON, and JSON and protobuf receivers mixed), 1 → 1 end to end (messages/s, plain and reliable), and RSS with 1000 idle connections.
 //! Raw tokio-tungstenite clients and the service share one process on 127.0.0.1:0. Every
 //! phase is bounded in message count and in time.
 
@@ -23,6 +23,7 @@ type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 const HUB: &str = "bench";
 const JSON: &str = "json.webpubsub.azure.v1";
 const RELIABLE: &str = "json.reliable.webpubsub.azure.v1";
+const PROTOBUF: &str = "protobuf.webpubsub.azure.v1";
 /// No phase may take longer than this.
 const PHASE_LIMIT: Duration = Duration::from_secs(60);
 
@@ -88,6 +89,8 @@ async fn connect(url: &str, protocol: &str) -> Socket {
         .expect("connects");
     match socket.next().await {
         Some(Ok(Message::Text(text))) if text.contains("connected") => socket,
+        // A protobuf `connected` (Down.system, member 3).
+        Some(Ok(Message::Binary(bytes))) if bytes.first() == Some(&0x1a) => socket,
         other => panic!("expected connected, got {other:?}"),
     }
 }
@@ -151,6 +154,14 @@ async fn receive(mut socket: Socket, expected: u64, counter: Arc<AtomicU64>, rel
                         return;
                     }
                     ack_in_flight = Some(received);
+                }
+            }
+            // Protobuf receivers are plain: every binary frame is a data message.
+            Some(Ok(Message::Binary(_))) if !reliable => {
+                received += 1;
+                counter.store(received, Ordering::Release);
+                if received.is_multiple_of(64) {
+                    PROGRESS.notify_one();
                 }
             }
             Some(Ok(_)) => {}
@@ -218,12 +229,14 @@ async fn idle_memory() {
     service.shutdown().await;
 }
 
-async fn fan_out(protocol: &str, messages: u64, window: u64) {
+/// Receivers take turns over `protocols`.
+async fn fan_out(protocols: &[&str], messages: u64, window: u64) {
     let service = start_service().await;
     let receiver_url = url(&service, &["fan"]);
     let mut counters = Vec::new();
     let mut tasks = Vec::new();
-    for _ in 0..RECEIVERS {
+    for index in 0..RECEIVERS {
+        let protocol = protocols[index % protocols.len()];
         let socket = connect(&receiver_url, protocol).await;
         let counter = Arc::new(AtomicU64::new(0));
         counters.push(counter.clone());
@@ -244,7 +257,8 @@ async fn fan_out(protocol: &str, messages: u64, window: u64) {
     let elapsed = started.elapsed();
     let deliveries = messages * RECEIVERS as u64;
     println!(
-        "fan-out 1 → {RECEIVERS} ({protocol} receivers): {messages} messages, {deliveries} deliveries in {:.2} s = {:.0} deliveries/s",
+        "fan-out 1 → {RECEIVERS} ({} receivers): {messages} messages, {deliveries} deliveries in {:.2} s = {:.0} deliveries/s",
+        protocols.join(" + "),
         elapsed.as_secs_f64(),
         deliveries as f64 / elapsed.as_secs_f64()
     );
@@ -279,15 +293,23 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let phases: [(&str, Phase); 5] = [
+        let phases: [(&str, Phase); 6] = [
             ("idle memory", Box::pin(idle_memory())),
             (
                 "fan-out",
-                Box::pin(fan_out(JSON, FANOUT_MESSAGES, FANOUT_WINDOW)),
+                Box::pin(fan_out(&[JSON], FANOUT_MESSAGES, FANOUT_WINDOW)),
             ),
             (
                 "fan-out reliable",
-                Box::pin(fan_out(RELIABLE, RELIABLE_FANOUT_MESSAGES, RELIABLE_WINDOW)),
+                Box::pin(fan_out(
+                    &[RELIABLE],
+                    RELIABLE_FANOUT_MESSAGES,
+                    RELIABLE_WINDOW,
+                )),
+            ),
+            (
+                "fan-out mixed",
+                Box::pin(fan_out(&[JSON, PROTOBUF], FANOUT_MESSAGES, FANOUT_WINDOW)),
             ),
             ("1 → 1", Box::pin(pair(JSON, PAIR_MESSAGES, PAIR_WINDOW))),
             (

@@ -56,7 +56,8 @@ pub struct TargetArgs {
     pub headers: Vec<String>,
     #[command(flatten)]
     pub mint: MintArgs,
-    /// Subprotocol.
+    /// Subprotocol: JSON in text frames or protobuf in binary frames; the reliable ones
+    /// recover a dropped connection without losing messages.
     #[arg(long, value_enum)]
     pub protocol: Option<ProtocolArg>,
     /// Do not rejoin groups after a fresh reconnect.
@@ -103,6 +104,10 @@ pub enum ProtocolArg {
     Json,
     #[value(name = "json.reliable")]
     JsonReliable,
+    #[value(name = "protobuf")]
+    Protobuf,
+    #[value(name = "protobuf.reliable")]
+    ProtobufReliable,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -182,6 +187,10 @@ pub struct SendArgs {
     /// Send this file's raw bytes as one binary message.
     #[arg(long)]
     pub file: Option<PathBuf>,
+    /// Send the --file bytes as the value of a protobuf Any with this type URL (needs
+    /// --protocol protobuf or protobuf.reliable).
+    #[arg(long, requires = "file")]
+    pub type_url: Option<String>,
     /// The message; without it, each stdin line is one message.
     pub message: Option<String>,
 }

@@ -17,6 +17,7 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use crate::client::{self, ClientConfig, ClientHandle, Command, ConnState, Event, OpId, OpOutcome};
+use crate::protocol::protobuf::unpack_any;
 use crate::protocol::{DataMessage, DataType, MessageSource, Payload};
 use crate::text::sanitize_line;
 
@@ -66,6 +67,8 @@ pub(crate) struct SendOptions {
     pub fire_and_forget: bool,
     /// Send this file's raw bytes as one binary message.
     pub file: Option<PathBuf>,
+    /// With `file`: send a protobuf `Any` of this type URL whose value is the file's bytes.
+    pub type_url: Option<String>,
     /// The message; without it, each stdin line is one message.
     pub message: Option<String>,
 }
@@ -76,6 +79,8 @@ pub(crate) async fn listen(
     groups: Vec<String>,
     options: ListenOptions,
 ) -> anyhow::Result<ExitCode> {
+    // Protobuf data carries no sender: lines say so rather than guess "anonymous".
+    let unknown_sender = client.protocol.is_protobuf();
     let handle = client::spawn(client);
     let mut joins: HashMap<OpId, String> = HashMap::new();
     for (index, group) in groups.into_iter().enumerate() {
@@ -92,6 +97,7 @@ pub(crate) async fn listen(
         received: 0,
         options,
         joins,
+        unknown_sender,
     };
     let mut handle = handle;
     let code = printer.run(&mut handle).await;
@@ -108,6 +114,8 @@ struct Printer {
     options: ListenOptions,
     /// The group each join op asked for.
     joins: HashMap<OpId, String>,
+    /// The subprotocol has no sender ids (protobuf).
+    unknown_sender: bool,
 }
 
 /// What a batch of events asks `listen` to do next.
@@ -168,9 +176,9 @@ impl Printer {
                     self.line.clear();
                     match self.options.format {
                         LineFormat::Jsonl => write_json_line(&mut self.line, &message, &ts),
-                        LineFormat::Text => self
-                            .line
-                            .extend_from_slice(message_text_line(&message, now).as_bytes()),
+                        LineFormat::Text => self.line.extend_from_slice(
+                            message_text_line(&message, now, self.unknown_sender).as_bytes(),
+                        ),
                     }
                     // One whole line per write call: never a partial line.
                     if let Err(error) = self.out.write_all(&self.line) {
@@ -312,7 +320,11 @@ async fn read_input(options: &SendOptions) -> anyhow::Result<mpsc::Receiver<Inpu
     if let Some(path) = &options.file {
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read --file {}", path.display()))?;
-        let _ = lines_tx.send((1, Ok(Payload::Binary(bytes)))).await;
+        let payload = match &options.type_url {
+            Some(type_url) => crate::protocol::protobuf::pack_any(type_url, &bytes),
+            None => Payload::Binary(bytes),
+        };
+        let _ = lines_tx.send((1, Ok(payload))).await;
     } else if let Some(message) = &options.message {
         let _ = lines_tx
             .send((1, parse_line(options.data_type, message)))
@@ -443,6 +455,9 @@ struct JsonLine<'a> {
     from_user_id: Option<&'a str>,
     data_type: &'static str,
     data: LineData<'a>,
+    /// A protobuf message's `Any` type URL (its data is the whole serialized `Any`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    type_url: Option<String>,
     sequence_id: Option<u64>,
 }
 
@@ -474,6 +489,10 @@ fn write_json_line(out: &mut Vec<u8>, message: &DataMessage, ts: &str) {
         from_user_id,
         data_type: message.payload.data_type().as_str(),
         data,
+        type_url: match &message.payload {
+            Payload::Protobuf(any) => unpack_any(any).map(|(type_url, _)| type_url),
+            _ => None,
+        },
         sequence_id: message.sequence_id,
     };
     // Serializing plain strings, numbers and validated JSON into memory cannot fail.
@@ -482,8 +501,13 @@ fn write_json_line(out: &mut Vec<u8>, message: &DataMessage, ts: &str) {
 }
 
 /// One received message as a readable line: `TIME [group] user: text`. Everything that came
-/// from the network is escaped, so the line cannot move the cursor or set a title.
-pub(crate) fn message_text_line(message: &DataMessage, received: DateTime<Utc>) -> String {
+/// from the network is escaped, so the line cannot move the cursor or set a title. With
+/// `unknown_sender` (protobuf) a missing user id is "(unknown sender)", not "(anonymous)".
+pub(crate) fn message_text_line(
+    message: &DataMessage,
+    received: DateTime<Utc>,
+    unknown_sender: bool,
+) -> String {
     let time = received.format("%H:%M:%S");
     let who = match &message.source {
         MessageSource::Group {
@@ -492,7 +516,11 @@ pub(crate) fn message_text_line(message: &DataMessage, received: DateTime<Utc>) 
         } => format!(
             "[{}] {}",
             sanitize_line(group),
-            sanitize_line(from_user_id.as_deref().unwrap_or("(anonymous)"))
+            sanitize_line(from_user_id.as_deref().unwrap_or(if unknown_sender {
+                "(unknown sender)"
+            } else {
+                "(anonymous)"
+            }))
         ),
         MessageSource::Server => "(server)".to_string(),
     };
@@ -502,9 +530,15 @@ pub(crate) fn message_text_line(message: &DataMessage, received: DateTime<Utc>) 
         Payload::Binary(bytes) => {
             format!("<binary, {} bytes> {}", bytes.len(), BASE64.encode(bytes))
         }
-        Payload::Protobuf(bytes) => {
-            format!("<protobuf, {} bytes> {}", bytes.len(), BASE64.encode(bytes))
-        }
+        Payload::Protobuf(any) => match unpack_any(any) {
+            Some((type_url, value)) => format!(
+                "<protobuf {}, {} bytes> {}",
+                sanitize_line(&type_url),
+                value.len(),
+                BASE64.encode(value)
+            ),
+            None => format!("<protobuf, {} bytes> {}", any.len(), BASE64.encode(any)),
+        },
     };
     format!("{time} {who}: {body}\n")
 }
@@ -615,6 +649,24 @@ mod tests {
     }
 
     #[test]
+    fn protobuf_shows_its_type_url_and_value_size_and_no_made_up_sender() {
+        let any = crate::protocol::protobuf::pack_any("type.example/a.B\u{1b}[2J", &[1, 2, 3]);
+        let value = parse(&message_json_line(&group_message(any.clone(), None), at()));
+        assert_eq!(value["typeUrl"], "type.example/a.B\u{1b}[2J");
+        let mut message = group_message(any, None);
+        message.source = MessageSource::Group {
+            group: "room".into(),
+            from_user_id: None,
+        };
+        let line = message_text_line(&message, at(), true);
+        assert!(
+            line.contains("(unknown sender): <protobuf type.example/a.B\u{241b}[2J, 3 bytes> AQID"),
+            "{line}"
+        );
+        assert!(message_text_line(&message, at(), false).contains("(anonymous)"));
+    }
+
+    #[test]
     fn text_format_is_one_inert_line() {
         let line = message_text_line(
             &group_message(
@@ -622,6 +674,7 @@ mod tests {
                 None,
             ),
             at(),
+            false,
         );
         assert_eq!(line.matches('\n').count(), 1);
         assert!(!line.trim_end().chars().any(|c| c.is_control()), "{line:?}");

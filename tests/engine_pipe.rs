@@ -589,7 +589,7 @@ async fn reliable_listen_across_ten_cuts_loses_and_repeats_nothing() {
             progress_tx.send_replace(index + 1);
         }
     });
-    let cutting = proxy.cut_during(MESSAGES, CUTS, progress);
+    let cutting = proxy.cut_during(progress, MESSAGES, CUTS);
     while raw.len() < MESSAGES + 1 {
         let received = raw.len();
         raw.push(next_line(&mut stdout, deadline, &stderr, received).await);
@@ -636,4 +636,57 @@ async fn reliable_listen_across_ten_cuts_loses_and_repeats_nothing() {
         "the cuts forced recoveries: {stderr}"
     );
     assert!(proxy.accepted() > CUTS / 2, "listen came back after cuts");
+}
+
+#[tokio::test]
+async fn real_service_protobuf_send_and_listen_show_the_any_and_no_made_up_sender() {
+    let service = real_service().await;
+    let jsonl = real_listener(&service, &["--protocol", "protobuf", "--count", "2"]).await;
+    let text = real_listener(
+        &service,
+        &[
+            "--protocol",
+            "protobuf.reliable",
+            "--count",
+            "1",
+            "--format",
+            "text",
+        ],
+    )
+    .await;
+    let protobuf = ["--protocol", "protobuf.reliable", "--group", "g"];
+    let (ok, stderr) = real_send(&service, &protobuf, "hello\n").await;
+    assert!(ok, "{stderr}");
+    let (_file, path) = file_holding(&[8, 150, 1]);
+    let any = [
+        &protobuf[..],
+        &[
+            "--type-url",
+            "type.googleapis.com/chat.Note",
+            "--file",
+            &path,
+        ],
+    ]
+    .concat();
+    let (ok, stderr) = real_send(&service, &any, "").await;
+    assert!(ok, "{stderr}");
+    // On a JSON subprotocol an Any cannot be sent, and the error says what to use instead.
+    let json_any = ["--group", "g", "--type-url", "t/x", "--file", &path];
+    let (ok, stderr) = real_send(&service, &json_any, "").await;
+    assert!(!ok && stderr.contains("--protocol protobuf"), "{stderr}");
+    let lines = lines_of(jsonl).await;
+    assert_eq!(lines[0]["data"], "hello");
+    assert_eq!(
+        lines[0]["fromUserId"],
+        Value::Null,
+        "protobuf has no sender"
+    );
+    assert_eq!(lines[1]["dataType"], "protobuf");
+    assert_eq!(lines[1]["typeUrl"], "type.googleapis.com/chat.Note");
+    let output = tokio::time::timeout(WAIT, text.wait_with_output())
+        .await
+        .expect("listen finished in time")
+        .expect("listen ran");
+    let line = String::from_utf8_lossy(&output.stdout);
+    assert!(line.contains("[g] (unknown sender): hello"), "{line}");
 }

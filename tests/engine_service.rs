@@ -1,7 +1,8 @@
 //! The real client engine against the real local service, in-process on 127.0.0.1:0: join,
 //! leave, byte-exact text/JSON/binary, permissions, noEcho, `Duplicate` after a recovery, and
-//! forced drops through a chaos proxy (reliable recovery with exactly-once in-order delivery,
-//! a fresh session on the non-reliable protocol, a recovery after the service's window).
+//! forced drops through a chaos proxy (reliable recovery, JSON and protobuf, with exactly-once
+//! in-order delivery, a fresh session on the non-reliable protocol, a recovery after the
+//! service's window).
 
 #[path = "support/chaos_proxy.rs"]
 mod chaos_proxy;
@@ -15,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chaos_proxy::ChaosProxy;
-use engine::{WAIT, fast_timers, wait_for};
+use engine::{WAIT, assert_exactly_once_in_order, fast_timers, texts_across_drops, wait_for};
 use url::Url;
 use wpchat::auth::{ConnectionString, ConnectionStringProvider, TokenOptions};
 use wpchat::client::{self, ClientConfig, ClientHandle, Command, Event, OpError, OpId, OpOutcome};
@@ -305,8 +306,19 @@ async fn behind_proxy(
 
 #[tokio::test]
 async fn a_write_whose_ack_was_lost_is_a_duplicate_after_recovery() {
+    ack_lost_then_duplicate_after_recovery(Subprotocol::JsonReliable).await;
+}
+
+#[tokio::test]
+async fn a_write_whose_ack_was_lost_is_a_duplicate_after_a_protobuf_recovery() {
+    ack_lost_then_duplicate_after_recovery(Subprotocol::ProtobufReliable).await;
+}
+
+/// A send reaches the service but its ack is lost with the connection; after the recovery
+/// (over `protocol`) the resend is a `Duplicate`, applied once.
+async fn ack_lost_then_duplicate_after_recovery(protocol: Subprotocol) {
     let service = service().await;
-    let (proxy, mut alice) = behind_proxy(&service, "alice", Subprotocol::JsonReliable).await;
+    let (proxy, mut alice) = behind_proxy(&service, "alice", protocol).await;
     let mut bob = Peer::connect(&service, "bob", &[JOIN, SEND]).await;
     bob.join("room").await;
     // The request reaches the service, but nothing the service says gets back to alice.
@@ -345,10 +357,21 @@ async fn a_write_whose_ack_was_lost_is_a_duplicate_after_recovery() {
 
 #[tokio::test]
 async fn twenty_cuts_in_reliable_mode_lose_and_repeat_nothing() {
+    twenty_cuts_lose_and_repeat_nothing(Subprotocol::JsonReliable).await;
+}
+
+#[tokio::test]
+async fn twenty_cuts_over_protobuf_reliable_lose_and_repeat_nothing() {
+    twenty_cuts_lose_and_repeat_nothing(Subprotocol::ProtobufReliable).await;
+}
+
+/// A reader speaking `protocol` behind the chaos proxy, cut twenty times while a publisher
+/// sends: every message arrives exactly once, in order.
+async fn twenty_cuts_lose_and_repeat_nothing(protocol: Subprotocol) {
     const MESSAGES: usize = 2000;
     const CUTS: usize = 20;
     let service = service().await;
-    let (proxy, mut reader) = behind_proxy(&service, "reader", Subprotocol::JsonReliable).await;
+    let (proxy, mut reader) = behind_proxy(&service, "reader", protocol).await;
     reader.join("room").await;
     let mut publisher = Peer::connect(&service, "publisher", &[JOIN, SEND]).await;
     let (progress_tx, progress) = tokio::sync::watch::channel(0usize);
@@ -360,30 +383,11 @@ async fn twenty_cuts_in_reliable_mode_lose_and_repeat_nothing() {
             progress_tx.send_replace(index + 1);
         }
     });
-    let cutting = proxy.cut_during(MESSAGES, CUTS, progress);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    let mut received = Vec::with_capacity(MESSAGES);
-    let mut recoveries = 0;
-    while received.len() < MESSAGES {
-        let event = tokio::time::timeout_at(deadline, reader.handle.events.recv())
-            .await
-            .unwrap_or_else(|_| panic!("only {} messages arrived", received.len()))
-            .expect("the engine runs");
-        match event {
-            Event::Message(message) => received.push(text(&message).to_string()),
-            Event::Recovered { .. } => recoveries += 1,
-            Event::SessionLost { reason, .. } => panic!("the session was lost: {reason}"),
-            _ => {}
-        }
-    }
-    tokio::time::timeout(WAIT, publishing)
-        .await
-        .unwrap()
-        .unwrap();
-    tokio::time::timeout(WAIT, cutting).await.unwrap().unwrap();
-    let expected: Vec<String> = (0..MESSAGES).map(|i| format!("m{i}")).collect();
-    assert!(received == expected, "every message exactly once, in order");
-    assert!(recoveries >= 1, "the cuts forced recoveries");
+    let cutting = proxy.cut_during(progress, MESSAGES, CUTS);
+    let (received, recoveries) =
+        texts_across_drops(&mut reader.handle, MESSAGES, Duration::from_secs(120)).await;
+    assert_eq!(received.len(), MESSAGES);
+    assert_exactly_once_in_order([publishing, cutting], &received, recoveries).await;
     assert!(
         proxy.accepted() > CUTS / 2,
         "the engine came back after cuts"
@@ -435,12 +439,14 @@ async fn starts_over_and_rejoins(publisher: &mut Peer, reader: &mut Peer) {
 
 #[tokio::test]
 async fn a_cut_on_the_plain_protocol_starts_a_fresh_session_and_rejoins() {
-    let service = service().await;
-    let (proxy, mut reader) = behind_proxy(&service, "reader", Subprotocol::Json).await;
-    reader.join("room").await;
-    let mut publisher = Peer::connect(&service, "publisher", &[JOIN, SEND]).await;
-    proxy.cut_all();
-    starts_over_and_rejoins(&mut publisher, &mut reader).await;
+    for protocol in [Subprotocol::Json, Subprotocol::Protobuf] {
+        let service = service().await;
+        let (proxy, mut reader) = behind_proxy(&service, "reader", protocol).await;
+        reader.join("room").await;
+        let mut publisher = Peer::connect(&service, "publisher", &[JOIN, SEND]).await;
+        proxy.cut_all();
+        starts_over_and_rejoins(&mut publisher, &mut reader).await;
+    }
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use std::time::Instant;
 use crossterm::event::{KeyCode, KeyModifiers};
 use support::*;
 use wpchat::client::{Command, Event, OpError, OpOutcome};
-use wpchat::protocol::{AckErrorName, DataMessage, MessageSource, Payload};
-use wpchat::tui::overlay::{LeaveConfirm, Overlay, PasteConfirm};
+use wpchat::protocol::{AckErrorName, DataMessage, MessageSource, Payload, Subprotocol};
+use wpchat::tui::overlay::{LeaveConfirm, Overlay, PasteConfirm, Viewer};
 use wpchat::tui::state::{BufferKind, Delivery, LineKind, Membership, NoteLevel};
 use wpchat::tui::{Action, App, Clock, Keymap, Redraw, UiSettings};
 
@@ -578,4 +578,45 @@ fn raw_off_returns_to_the_buffer_it_was_typed_in() {
     );
     assert_eq!(app.state().current_buffer().name, "lobby");
     assert!(app.state().buffer_of_kind(BufferKind::Frames).is_none());
+}
+
+#[test]
+fn protobuf_data_has_an_unknown_sender_and_the_viewer_shows_the_any() {
+    let mut app = app();
+    app.set_target("chat", Some("alice"));
+    let op = join_op(&app.join("lobby"));
+    app.update(Event::Connected {
+        connection_id: "6aZcQ1".into(),
+        user_id: Some("alice".into()),
+        protocol: Subprotocol::Protobuf,
+    });
+    app.update(done(op));
+    app.update(Event::Message(DataMessage {
+        source: MessageSource::Group {
+            group: "lobby".into(),
+            from_user_id: None,
+        },
+        sequence_id: None,
+        payload: wpchat::protocol::protobuf::pack_any(
+            "type.googleapis.com/chat.Note",
+            &[8, 150, 1],
+        ),
+    }));
+    let state = app.state();
+    let line = state.current_buffer().lines.back().unwrap();
+    assert_eq!(line.kind, LineKind::Protobuf);
+    assert_eq!(state.names.name(line.sender), "(unknown sender)");
+    app.update(Action::ViewMessage);
+    match &app.state().overlay {
+        Overlay::Viewer(Viewer { title, text, .. }) => {
+            assert!(title.ends_with("protobuf"), "{title}");
+            assert!(
+                text.contains("type URL: type.googleapis.com/chat.Note"),
+                "{text}"
+            );
+            assert!(text.contains("value: 3 bytes"), "{text}");
+            assert!(text.contains("08 96 01"), "the value in hex: {text}");
+        }
+        other => panic!("expected the viewer, got {other:?}"),
+    }
 }

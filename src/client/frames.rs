@@ -45,6 +45,15 @@ fn redact_value(value: &mut Value) {
     }
 }
 
+/// A protobuf frame as the inspector shows it: its size, then the same message in its JSON
+/// form (redacted and capped like a JSON frame), or only the size when it did not decode.
+pub(crate) fn shown_protobuf(len: usize, as_json: Option<&str>) -> String {
+    match as_json {
+        Some(json) => format!("[protobuf, {len} bytes] {}", shown(json)),
+        None => format!("[protobuf, {len} bytes, not a message wpchat knows]"),
+    }
+}
+
 /// `redact`, then capped at `MAX_SHOWN_BYTES` on a character boundary.
 pub(crate) fn shown(frame: &str) -> String {
     let mut text = redact(frame);
@@ -82,6 +91,14 @@ mod tests {
     fn broken_frames_naming_a_secret_are_withheld() {
         let out = redact(r#"{"reconnectionToken":"SECRET""#);
         assert!(!out.contains("SECRET"));
+    }
+
+    #[test]
+    fn protobuf_frames_show_their_size_and_lose_their_token() {
+        let json = r#"{"type":"system","event":"connected","connectionId":"c","reconnectionToken":"SECRET"}"#;
+        let out = shown_protobuf(42, Some(json));
+        assert!(out.starts_with("[protobuf, 42 bytes] "), "{out}");
+        assert!(!out.contains("SECRET"), "{out}");
     }
 
     #[test]

@@ -70,6 +70,8 @@ impl From<ProtocolArg> for Subprotocol {
         match protocol {
             ProtocolArg::Json => Subprotocol::Json,
             ProtocolArg::JsonReliable => Subprotocol::JsonReliable,
+            ProtocolArg::Protobuf => Subprotocol::Protobuf,
+            ProtocolArg::ProtobufReliable => Subprotocol::ProtobufReliable,
         }
     }
 }

@@ -29,6 +29,7 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         no_echo: args.no_echo,
         fire_and_forget: args.fire_and_forget,
         file: args.file,
+        type_url: args.type_url,
         message: args.message,
     };
     // The target may host the embedded service: it must outlive the connection.

@@ -1,6 +1,6 @@
-//! The Web PubSub JSON subprotocols (`json.webpubsub.azure.v1` and its reliable twin): typed
-//! messages in both directions, payload encoding and the protocol's limits. No I/O happens here;
-//! both the client engine and the local service use these types.
+//! The Web PubSub subprotocols (the JSON pair here, the protobuf pair in `protobuf`): typed
+//! messages in both directions, payload encoding, frames per subprotocol and the protocol's
+//! limits. No I/O happens here; both the client engine and the local service use these types.
 
 mod client_message;
 mod payload;
@@ -45,7 +45,12 @@ pub mod close_code {
     pub(crate) const INTERNAL_ERROR: u16 = 1011;
 }
 
-/// Which JSON subprotocol a connection speaks.
+/// The non-reliable protobuf subprotocol.
+pub(crate) const PROTOBUF_V1: &str = "protobuf.webpubsub.azure.v1";
+/// The reliable protobuf subprotocol.
+pub(crate) const PROTOBUF_RELIABLE_V1: &str = "protobuf.reliable.webpubsub.azure.v1";
+
+/// Which subprotocol a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Subprotocol {
     /// `json.webpubsub.azure.v1`
@@ -53,36 +58,104 @@ pub enum Subprotocol {
     /// `json.reliable.webpubsub.azure.v1`
     #[default]
     JsonReliable,
+    /// `protobuf.webpubsub.azure.v1`
+    Protobuf,
+    /// `protobuf.reliable.webpubsub.azure.v1`
+    ProtobufReliable,
+}
+
+/// One WebSocket message as a subprotocol writes it: JSON travels in text frames, protobuf
+/// in binary frames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Frame {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+impl Frame {
+    /// Bytes on the wire (before WebSocket framing).
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Frame::Text(text) => text.len(),
+            Frame::Binary(bytes) => bytes.len(),
+        }
+    }
 }
 
 impl Subprotocol {
+    const ALL: [Subprotocol; 4] = [
+        Subprotocol::Json,
+        Subprotocol::JsonReliable,
+        Subprotocol::Protobuf,
+        Subprotocol::ProtobufReliable,
+    ];
+
     /// The name sent in `Sec-WebSocket-Protocol`.
     pub fn name(self) -> &'static str {
         match self {
             Subprotocol::Json => JSON_V1,
             Subprotocol::JsonReliable => JSON_RELIABLE_V1,
+            Subprotocol::Protobuf => PROTOBUF_V1,
+            Subprotocol::ProtobufReliable => PROTOBUF_RELIABLE_V1,
         }
     }
 
-    /// Parses a `Sec-WebSocket-Protocol` value; other subprotocols (protobuf, custom) are `None`.
+    /// Parses a `Sec-WebSocket-Protocol` value, without regard to case (the service compares
+    /// names that way); custom subprotocols are `None`.
     pub fn from_name(name: &str) -> Option<Self> {
-        match name.trim() {
-            JSON_V1 => Some(Subprotocol::Json),
-            JSON_RELIABLE_V1 => Some(Subprotocol::JsonReliable),
-            _ => None,
-        }
+        let name = name.trim();
+        Self::ALL
+            .into_iter()
+            .find(|known| known.name().eq_ignore_ascii_case(name))
     }
 
-    /// A short name for status bars and flags: `json` or `json.reliable`.
+    /// Parses a short name (`json`, `json.reliable`, `protobuf`, `protobuf.reliable`), without
+    /// regard to case.
+    pub(crate) fn from_short_name(name: &str) -> Option<Self> {
+        let name = name.trim();
+        Self::ALL
+            .into_iter()
+            .find(|known| known.short_name().eq_ignore_ascii_case(name))
+    }
+
+    /// A short name for status bars and flags: `json`, `protobuf`, or either with `.reliable`.
     pub(crate) fn short_name(self) -> &'static str {
         match self {
             Subprotocol::Json => "json",
             Subprotocol::JsonReliable => "json.reliable",
+            Subprotocol::Protobuf => "protobuf",
+            Subprotocol::ProtobufReliable => "protobuf.reliable",
         }
     }
 
     pub fn is_reliable(self) -> bool {
-        matches!(self, Subprotocol::JsonReliable)
+        matches!(
+            self,
+            Subprotocol::JsonReliable | Subprotocol::ProtobufReliable
+        )
+    }
+
+    /// Whether messages travel as protobuf in binary frames (else JSON in text frames).
+    pub fn is_protobuf(self) -> bool {
+        matches!(self, Subprotocol::Protobuf | Subprotocol::ProtobufReliable)
+    }
+
+    /// A client message as this subprotocol's frame.
+    pub(crate) fn encode_client(self, message: &ClientMessage) -> Frame {
+        if self.is_protobuf() {
+            Frame::Binary(protobuf::encode_client(message))
+        } else {
+            Frame::Text(encode_client(message))
+        }
+    }
+
+    /// A service message as this subprotocol's frame.
+    pub(crate) fn encode_service(self, message: &ServiceMessage) -> Frame {
+        if self.is_protobuf() {
+            Frame::Binary(protobuf::encode_service(message))
+        } else {
+            Frame::Text(encode_service(message))
+        }
     }
 }
 

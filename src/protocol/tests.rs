@@ -247,3 +247,30 @@ fn text_payloads_with_and_without_escapes() {
         decode_service(r#"{"type":"message","from":"server","dataType":"text","data":5}"#).is_err()
     );
 }
+
+#[test]
+fn subprotocol_names_compare_without_regard_to_case() {
+    for protocol in [
+        Subprotocol::Json,
+        Subprotocol::JsonReliable,
+        Subprotocol::Protobuf,
+        Subprotocol::ProtobufReliable,
+    ] {
+        assert_eq!(
+            Subprotocol::from_name(&protocol.name().to_uppercase()),
+            Some(protocol)
+        );
+        assert_eq!(
+            Subprotocol::from_short_name(&format!(" {} ", protocol.short_name())),
+            Some(protocol)
+        );
+    }
+    assert_eq!(Subprotocol::from_name("protobuf.webpubsub.azure.v2"), None);
+    assert!(Subprotocol::ProtobufReliable.is_reliable() && !Subprotocol::Protobuf.is_reliable());
+    let ping = Subprotocol::Protobuf.encode_client(&ClientMessage::Ping);
+    assert_eq!(ping, Frame::Binary(vec![0x4a, 0]));
+    assert_eq!(
+        Subprotocol::Json.encode_client(&ClientMessage::Ping),
+        Frame::Text(r#"{"type":"ping"}"#.into())
+    );
+}

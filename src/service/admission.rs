@@ -124,11 +124,7 @@ pub(crate) fn admit(request: &UpgradeRequest<'_>, gate: &Gate<'_>) -> Result<Adm
         return Err(Rejection::not_upgrade(detail));
     }
     let subprotocol = choose_subprotocol(request.headers);
-    let kind = match subprotocol {
-        Some(Subprotocol::Json) => ClientKind::Json,
-        Some(Subprotocol::JsonReliable) => ClientKind::JsonReliable,
-        None => ClientKind::Simple,
-    };
+    let kind = ClientKind::from_subprotocol(subprotocol);
     let purpose = match &query.connection_id {
         Some(connection_id) => recovery(&query, connection_id, kind, gate),
         None => {
@@ -223,7 +219,11 @@ fn recovery(
     gate: &Gate<'_>,
 ) -> Purpose {
     let token = query.reconnection_token.as_deref().unwrap_or_default();
-    if kind != ClientKind::JsonReliable {
+    if kind == ClientKind::Protobuf {
+        Purpose::RefuseRecovery {
+            reason: "Recovery needs the protobuf.reliable.webpubsub.azure.v1 subprotocol.",
+        }
+    } else if !kind.is_reliable() {
         Purpose::RefuseRecovery {
             reason: "Recovery needs the json.reliable.webpubsub.azure.v1 subprotocol.",
         }
@@ -392,7 +392,12 @@ mod tests {
     fn the_first_supported_subprotocol_offered_wins() {
         let offered = headers(&[(
             header::SEC_WEBSOCKET_PROTOCOL,
-            "protobuf.webpubsub.azure.v1, json.reliable.webpubsub.azure.v1, json.webpubsub.azure.v1",
+            "custom.v1, Protobuf.WebPubSub.Azure.v1, json.reliable.webpubsub.azure.v1",
+        )]);
+        assert_eq!(choose_subprotocol(&offered), Some(Subprotocol::Protobuf));
+        let offered = headers(&[(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            "custom.v1, JSON.reliable.webpubsub.azure.v1, protobuf.webpubsub.azure.v1",
         )]);
         assert_eq!(
             choose_subprotocol(&offered),

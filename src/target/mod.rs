@@ -129,7 +129,9 @@ pub(crate) enum TargetError {
     ProfileConflict(String),
     #[error("profile '{profile}': environment variable {var} (connection_string_env) is not set")]
     MissingEnv { profile: String, var: String },
-    #[error("unknown protocol '{0}' in the profile; use json or json.reliable")]
+    #[error(
+        "unknown protocol '{0}' in the profile; use json, json.reliable, protobuf or protobuf.reliable"
+    )]
     Protocol(String),
     #[error(
         "wpchat token needs a connection string: --connection-string, {CONNECTION_STRING_ENV}, or a profile with one"
@@ -223,12 +225,9 @@ impl Merged {
             profile.and_then(|p| p.protocol.as_deref()),
         ) {
             (Some(protocol), _) => protocol,
-            (None, Some(name)) => match name.trim() {
-                "json" => Subprotocol::Json,
-                "json.reliable" => Subprotocol::JsonReliable,
-                other => Subprotocol::from_name(other)
-                    .ok_or_else(|| TargetError::Protocol(other.chars().take(60).collect()))?,
-            },
+            (None, Some(name)) => Subprotocol::from_short_name(name)
+                .or_else(|| Subprotocol::from_name(name))
+                .ok_or_else(|| TargetError::Protocol(name.trim().chars().take(60).collect()))?,
             (None, None) => Subprotocol::JsonReliable,
         };
         Ok(Merged {

@@ -8,7 +8,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::state::{Delivery, Interner, LineKind, LogLine};
 use crate::protocol::Payload;
-use crate::text::sanitize;
+use crate::protocol::protobuf::unpack_any;
+use crate::text::{sanitize, sanitize_line};
 
 /// Tracks whether a walk through JSON text is inside a string (escapes included), so that
 /// the formatters below touch only what is outside strings.
@@ -206,11 +207,46 @@ pub(crate) fn line_tag(names: &Interner, line: &LogLine) -> Option<String> {
     }
 }
 
-/// The text a line shows: binary data as a short preview, anything else as stored.
+/// The text a line shows: binary data as a short preview, a protobuf `Any` as its type URL and
+/// a preview of its value, anything else as stored.
 pub(crate) fn line_body(line: &LogLine) -> std::borrow::Cow<'_, str> {
     match line.kind {
-        LineKind::Binary | LineKind::Protobuf => binary_preview(&line.body, 16).into(),
+        LineKind::Binary => binary_preview(&line.body, 16).into(),
+        LineKind::Protobuf => protobuf_preview(&line.body, 16).into(),
         _ => (&*line.body).into(),
+    }
+}
+
+/// A protobuf line (the base64 of a whole `Any`): "TYPE-URL · " and the value's
+/// [`binary_preview`]; bytes that are not an `Any` are previewed as they are.
+fn protobuf_preview(base64: &str, max_bytes: usize) -> String {
+    let any = BASE64.decode(base64.as_bytes()).unwrap_or_default();
+    match unpack_any(&any) {
+        Some((type_url, value)) => format!(
+            "{} · {}",
+            sanitize_line(&type_url),
+            binary_preview(&BASE64.encode(value), max_bytes)
+        ),
+        None => binary_preview(base64, max_bytes),
+    }
+}
+
+/// The viewer's text for a protobuf line: the type URL, the value's size and hex dump, and the
+/// whole `Any` in base64. The value is never decoded: its type is unknown here.
+pub(crate) fn protobuf_view(base64: &str) -> String {
+    let any = BASE64.decode(base64.as_bytes()).unwrap_or_default();
+    match unpack_any(&any) {
+        Some((type_url, value)) => format!(
+            "type URL: {}\nvalue: {} bytes\n\n{}\n\nAny, base64:\n{base64}",
+            sanitize_line(&type_url),
+            value.len(),
+            hex_dump(&value).trim_end()
+        ),
+        None => format!(
+            "not a google.protobuf.Any ({} bytes)\n\n{}",
+            any.len(),
+            hex_dump(&any).trim_end()
+        ),
     }
 }
 

@@ -74,13 +74,23 @@ impl ChaosProxy {
         self.shared.cuts.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// A task that cuts every connection `cuts` times, spread evenly over `total` messages as
-    /// `progress` counts them being sent; it ends after the last cut or when the sender is gone.
+    /// While on, new connections are closed as soon as they are accepted.
+    pub fn set_refuse(&self, refuse: bool) {
+        self.shared.refuse.store(refuse, Ordering::SeqCst);
+    }
+
+    /// While on, bytes from the service are read and thrown away instead of forwarded.
+    pub fn set_hold_downstream(&self, hold: bool) {
+        self.shared.hold_downstream.store(hold, Ordering::SeqCst);
+    }
+
+    /// Cuts every connection `cuts` times, evenly spread while `progress` (messages published
+    /// so far) climbs to `total`; ends early when the publisher is gone.
     pub fn cut_during(
         &self,
+        mut progress: tokio::sync::watch::Receiver<usize>,
         total: usize,
         cuts: usize,
-        mut progress: tokio::sync::watch::Receiver<usize>,
     ) -> tokio::task::JoinHandle<()> {
         let proxy = self.clone();
         tokio::spawn(async move {
@@ -92,16 +102,6 @@ impl ChaosProxy {
                 proxy.cut_all();
             }
         })
-    }
-
-    /// While on, new connections are closed as soon as they are accepted.
-    pub fn set_refuse(&self, refuse: bool) {
-        self.shared.refuse.store(refuse, Ordering::SeqCst);
-    }
-
-    /// While on, bytes from the service are read and thrown away instead of forwarded.
-    pub fn set_hold_downstream(&self, hold: bool) {
-        self.shared.hold_downstream.store(hold, Ordering::SeqCst);
     }
 
     /// Connections relayed so far.

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use wpchat::client::{Backoff, ClientConfig, ClientHandle, Event};
+use wpchat::protocol::Payload;
 
 /// Every wait is bounded by this.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -44,4 +45,50 @@ pub async fn wait_for(handle: &mut ClientHandle, wanted: impl Fn(&Event) -> bool
             return event;
         }
     }
+}
+
+/// The texts of the next `count` messages, in arrival order, and how many recoveries happened
+/// meanwhile; fails if the session is lost or they do not all come within `limit`.
+pub async fn texts_across_drops(
+    handle: &mut ClientHandle,
+    count: usize,
+    limit: Duration,
+) -> (Vec<String>, usize) {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut received = Vec::with_capacity(count);
+    let mut recoveries = 0;
+    while received.len() < count {
+        let event = tokio::time::timeout_at(deadline, handle.events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {} messages arrived", received.len()))
+            .expect("the engine runs");
+        match event {
+            Event::Message(message) => match message.payload {
+                Payload::Text(text) => received.push(text),
+                other => panic!("not text: {other:?}"),
+            },
+            Event::Recovered { .. } => recoveries += 1,
+            Event::SessionLost { reason, .. } => panic!("the session was lost: {reason}"),
+            _ => {}
+        }
+    }
+    (received, recoveries)
+}
+
+/// The end of a publish-while-cutting run: the publisher and the cutter finished, every text
+/// `m0`, `m1`, … arrived exactly once and in order, and the cuts forced recoveries.
+pub async fn assert_exactly_once_in_order(
+    tasks: [tokio::task::JoinHandle<()>; 2],
+    received: &[String],
+    recoveries: usize,
+) {
+    for task in tasks {
+        tokio::time::timeout(WAIT, task)
+            .await
+            .expect("the task ends in time")
+            .expect("the task succeeds");
+    }
+    let expected: Vec<String> = (0..received.len()).map(|i| format!("m{i}")).collect();
+    assert!(received == expected, "every message exactly once, in order");
+    assert!(recoveries >= 1, "the cuts forced recoveries");
 }

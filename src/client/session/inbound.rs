@@ -1,13 +1,15 @@
-//! Inbound frames: acks, data messages (deduplicated by sequence id on reliable sessions),
+//! Inbound frames (JSON text or protobuf binary, as the session's subprotocol says): acks,
+//! data messages (deduplicated by sequence id on reliable sessions),
 //! system messages, pongs, and frames this client does not understand.
 
 use std::time::Instant;
 
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use super::{End, Engine, SEQUENCE_ACK_DELAY};
 use crate::client::{Direction, Event, frames};
-use crate::protocol::{ServiceMessage, decode_service};
+use crate::protocol::{ServiceMessage, decode_service, encode_service, protobuf};
 
 impl Engine {
     /// Handles one inbound WebSocket frame.
@@ -48,7 +50,17 @@ impl Engine {
             self.link_ready(false).await;
         }
         match message {
+            Message::Text(text) if self.protocol().is_protobuf() => Some(End::Dropped {
+                code: None,
+                reason: format!(
+                    "the service sent a text frame ({} bytes) on a protobuf subprotocol",
+                    text.len()
+                ),
+            }),
             Message::Text(text) => self.text_frame(text.as_str(), now).await,
+            Message::Binary(bytes) if self.protocol().is_protobuf() => {
+                self.protobuf_frame(&bytes, now).await
+            }
             Message::Binary(bytes) => {
                 let shown = format!("<binary frame, {} bytes>", bytes.len());
                 if self.inspect {
@@ -63,28 +75,31 @@ impl Engine {
                 });
                 None
             }
-            Message::Close(close) => {
-                let service_reason = self.link.as_mut().and_then(|l| l.service_reason.take());
-                let (code, text) = match close {
-                    Some(frame) => (Some(u16::from(frame.code)), frame.reason.to_string()),
-                    None => (None, String::new()),
-                };
-                let detail = match (text.is_empty(), service_reason) {
-                    (false, _) => text,
-                    (true, Some(reason)) => reason,
-                    (true, None) => String::new(),
-                };
-                let reason = match (code, detail.is_empty()) {
-                    (Some(code), true) => format!("the service closed the connection ({code})"),
-                    (Some(code), false) => {
-                        format!("the service closed the connection ({code}: {detail})")
-                    }
-                    (None, _) => "the service closed the connection".to_string(),
-                };
-                Some(End::Dropped { code, reason })
-            }
+            Message::Close(close) => Some(self.closed(close)),
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => None,
         }
+    }
+
+    /// The service's close frame, with the reason its `system/disconnected` gave if any.
+    fn closed(&mut self, close: Option<CloseFrame>) -> End {
+        let service_reason = self.link.as_mut().and_then(|l| l.service_reason.take());
+        let (code, text) = match close {
+            Some(frame) => (Some(u16::from(frame.code)), frame.reason.to_string()),
+            None => (None, String::new()),
+        };
+        let detail = match (text.is_empty(), service_reason) {
+            (false, _) => text,
+            (true, Some(reason)) => reason,
+            (true, None) => String::new(),
+        };
+        let reason = match (code, detail.is_empty()) {
+            (Some(code), true) => format!("the service closed the connection ({code})"),
+            (Some(code), false) => {
+                format!("the service closed the connection ({code}: {detail})")
+            }
+            (None, _) => "the service closed the connection".to_string(),
+        };
+        End::Dropped { code, reason }
     }
 
     pub(super) async fn text_frame(&mut self, text: &str, now: Instant) -> Option<End> {
@@ -94,16 +109,54 @@ impl Engine {
                 text: frames::shown(text),
             });
         }
-        let message = match decode_service(text) {
-            Ok(message) => message,
+        match decode_service(text) {
+            Ok(message) => {
+                self.service_message(message, || frames::shown(text), now)
+                    .await
+            }
             Err(error) => {
                 self.emit(Event::Unrecognized {
                     frame: frames::shown(text),
                     error: error.to_string(),
                 });
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    /// One binary frame of a protobuf subprotocol; the inspector and `Unrecognized` show it
+    /// in its JSON form.
+    async fn protobuf_frame(&mut self, bytes: &[u8], now: Instant) -> Option<End> {
+        let decoded = protobuf::decode_service(bytes);
+        if self.inspect {
+            let json = decoded.as_ref().ok().map(encode_service);
+            self.emit(Event::RawFrame {
+                direction: Direction::In,
+                text: frames::shown_protobuf(bytes.len(), json.as_deref()),
+            });
+        }
+        // An unknown member has no JSON form worth showing: its size says what there is.
+        let shown = || frames::shown_protobuf(bytes.len(), None);
+        match decoded {
+            Ok(message) => self.service_message(message, shown, now).await,
+            Err(error) => {
+                self.emit(Event::Unrecognized {
+                    frame: shown(),
+                    error: error.to_string(),
+                });
+                None
+            }
+        }
+    }
+
+    /// A decoded service message, whatever its subprotocol; `shown` renders the frame for an
+    /// `Unrecognized` event.
+    async fn service_message(
+        &mut self,
+        message: ServiceMessage,
+        shown: impl FnOnce() -> String,
+        now: Instant,
+    ) -> Option<End> {
         match message {
             ServiceMessage::Ack {
                 ack_id,
@@ -161,7 +214,7 @@ impl Engine {
                 }
             }
             ServiceMessage::Unknown { kind } => self.emit(Event::Unrecognized {
-                frame: frames::shown(text),
+                frame: shown(),
                 error: format!("unknown message type '{kind}'"),
             }),
         }
@@ -169,13 +222,12 @@ impl Engine {
     }
 }
 
-/// Whether the frame is the service's `system/disconnected` message.
+/// Whether the frame is the service's `system/disconnected` message, in either encoding.
 fn is_disconnected(message: &Message) -> bool {
-    match message {
-        Message::Text(text) => matches!(
-            decode_service(text.as_str()),
-            Ok(ServiceMessage::Disconnected { .. })
-        ),
-        _ => false,
-    }
+    let decoded = match message {
+        Message::Text(text) => decode_service(text.as_str()),
+        Message::Binary(bytes) => protobuf::decode_service(bytes),
+        _ => return false,
+    };
+    matches!(decoded, Ok(ServiceMessage::Disconnected { .. }))
 }

@@ -41,7 +41,7 @@ use super::connect::Socket;
 use super::outbox::Outbox;
 use super::sequence::SequenceTracker;
 use super::{ClientConfig, Command, ConnState, Event, OpError, OpOutcome};
-use crate::protocol::{ClientMessage, Subprotocol, encode_client};
+use crate::protocol::{ClientMessage, Subprotocol};
 
 /// Stop reading the socket while this many events wait for room in the event channel: the
 /// bounded channel is full, so let TCP push back on the service.
@@ -220,7 +220,7 @@ impl Engine {
         if recovered {
             // A refused recovery still opens the WebSocket and then closes it with 1008. Ask
             // for a pong: the first frame back proves the session is really ours again.
-            self.write(encode_client(&ClientMessage::Ping)).await;
+            self.write(&ClientMessage::Ping).await;
             if let Some(link) = self.link.as_mut() {
                 link.proving_recovery = true;
                 link.ping_sent = Some(now);
@@ -415,7 +415,7 @@ impl Engine {
             self.settle(settled);
         }
         for request in resend {
-            self.write(encode_client(&request)).await;
+            self.write(&request).await;
         }
         let reading_paused = self.queue.len() >= READ_PAUSE_AT;
         let timeout = self.config.keepalive_timeout;
@@ -453,7 +453,7 @@ impl Engine {
             link.sequence_ack_at = None;
         }
         if send_ping {
-            self.write(encode_client(&ClientMessage::Ping)).await;
+            self.write(&ClientMessage::Ping).await;
         }
         if ack_due {
             self.send_sequence_ack().await;
@@ -507,7 +507,7 @@ impl Engine {
                         group,
                         ack_id: Some(self.acks.allocate()),
                     };
-                    self.write(encode_client(&request)).await;
+                    self.write(&request).await;
                     self.acks.sent(Owner::Rejoin, request, now);
                 }
             }
@@ -519,7 +519,7 @@ impl Engine {
             });
         }
         for request in resumed {
-            self.write(encode_client(&request)).await;
+            self.write(&request).await;
         }
         let mut queued = self.outbox.take_all();
         while let Some(item) = queued.pop_front() {
@@ -530,6 +530,14 @@ impl Engine {
             }
             self.send_now(item.op, item.request).await;
         }
+    }
+
+    /// The subprotocol requests are written in: the session's (as the service picked it), or
+    /// the configured one before the first connection.
+    fn protocol(&self) -> Subprotocol {
+        self.session
+            .as_ref()
+            .map_or(self.config.protocol, |session| session.protocol)
     }
 
     /// The link has not failed (a failed write ends the connection at the next turn).

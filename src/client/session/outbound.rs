@@ -12,8 +12,8 @@ use crate::client::acks::{Owner, Settled};
 use crate::client::outbox::QueuedOp;
 use crate::client::{Command, Direction, Event, OpError, OpId, OpOutcome, frames};
 use crate::protocol::{
-    ClientMessage, MAX_CLIENT_MESSAGE_BYTES, Payload, encode_client, validate_event_name,
-    validate_group_name,
+    ClientMessage, Frame, MAX_CLIENT_MESSAGE_BYTES, Payload, Subprotocol, encode_client,
+    validate_event_name, validate_group_name,
 };
 
 impl Engine {
@@ -48,7 +48,7 @@ impl Engine {
             } => {
                 if let Err(error) = validate_group_name(&group) {
                     self.invalid(op, format!("cannot send to group '{group}': {error}"));
-                } else if let Some(why) = unsendable(&payload) {
+                } else if let Some(why) = unsendable(&payload, self.protocol()) {
                     self.invalid(op, why);
                 } else {
                     let ack_id = (!fire_and_forget).then(|| self.acks.allocate());
@@ -69,7 +69,7 @@ impl Engine {
             } => {
                 if let Err(error) = validate_event_name(&event) {
                     self.invalid(op, format!("cannot send event: {error}"));
-                } else if let Some(why) = unsendable(&payload) {
+                } else if let Some(why) = unsendable(&payload, self.protocol()) {
                     self.invalid(op, why);
                 } else {
                     let ack_id = (!fire_and_forget).then(|| self.acks.allocate());
@@ -97,7 +97,8 @@ impl Engine {
 
     /// Writes a request now, or queues it while there is no usable connection.
     pub(super) async fn submit(&mut self, op: OpId, request: ClientMessage) {
-        let size = encode_client(&request).len();
+        // The cap applies to the encoded frame, in the subprotocol it will travel in.
+        let size = self.protocol().encode_client(&request).len();
         if size > MAX_CLIENT_MESSAGE_BYTES {
             self.invalid(
                 op,
@@ -118,7 +119,7 @@ impl Engine {
     }
 
     pub(super) async fn send_now(&mut self, op: OpId, request: ClientMessage) {
-        self.write(encode_client(&request)).await;
+        self.write(&request).await;
         if request.ack_id().is_some() {
             self.acks.sent(Owner::User(op), request, Instant::now());
         } else {
@@ -132,22 +133,38 @@ impl Engine {
         }
     }
 
-    /// Queues one frame on the socket (flushed at the next turn of the connection loop).
-    pub(super) async fn write(&mut self, text: String) {
+    /// Queues one request on the socket, in the session's subprotocol (flushed at the next
+    /// turn of the connection loop).
+    pub(super) async fn write(&mut self, request: &ClientMessage) {
         if self.link.as_ref().is_none_or(|l| l.failed.is_some()) {
             return;
         }
-        if self.inspect {
-            self.emit(Event::RawFrame {
-                direction: Direction::Out,
-                text: frames::shown(&text),
-            });
-        }
+        let frame = match self.protocol().encode_client(request) {
+            Frame::Text(text) => {
+                if self.inspect {
+                    self.emit(Event::RawFrame {
+                        direction: Direction::Out,
+                        text: frames::shown(&text),
+                    });
+                }
+                Message::text(text)
+            }
+            Frame::Binary(bytes) => {
+                if self.inspect {
+                    let json = encode_client(request);
+                    self.emit(Event::RawFrame {
+                        direction: Direction::Out,
+                        text: frames::shown_protobuf(bytes.len(), Some(&json)),
+                    });
+                }
+                Message::binary(bytes)
+            }
+        };
         let timeout = self.config.keepalive_timeout;
         let Some(link) = self.link.as_mut() else {
             return;
         };
-        match tokio::time::timeout(timeout, link.sink.feed(Message::text(text))).await {
+        match tokio::time::timeout(timeout, link.sink.feed(frame)).await {
             Ok(Ok(())) => link.unflushed = true,
             Ok(Err(error)) => link.failed = Some(format!("writing to the service failed: {error}")),
             Err(_) => {
@@ -207,14 +224,17 @@ impl Engine {
 
     pub(super) async fn send_sequence_ack(&mut self) {
         if let Some(sequence_id) = self.sequence.take_ack() {
-            self.write(encode_client(&ClientMessage::SequenceAck { sequence_id }))
+            self.write(&ClientMessage::SequenceAck { sequence_id })
                 .await;
         }
     }
 }
 
-/// Why a payload cannot be sent at all, if so.
-fn unsendable(payload: &Payload) -> Option<String> {
-    matches!(payload, Payload::Protobuf(_))
-        .then(|| "protobuf payloads can only be received, not sent, on a JSON subprotocol".into())
+/// Why a payload cannot be sent on `protocol` at all, if so.
+fn unsendable(payload: &Payload, protocol: Subprotocol) -> Option<String> {
+    (matches!(payload, Payload::Protobuf(_)) && !protocol.is_protobuf()).then(|| {
+        "protobuf payloads can only be received, not sent, on a JSON subprotocol; \
+         connect with --protocol protobuf or protobuf.reliable to send them"
+            .into()
+    })
 }

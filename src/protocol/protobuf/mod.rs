@@ -12,6 +12,14 @@ use super::{
 };
 use wire::{DataKind, DownKind, SystemKind, UpKind};
 
+/// `Up` members for later protocol versions: invoke, cancelInvocation, streams, group state.
+const RESERVED_UP_MEMBERS: std::ops::RangeInclusive<u32> = 10..=17;
+/// Largest `ttlSeconds` a client may ask for on a group send.
+const MAX_TTL_SECONDS: u32 = 300;
+/// `Down.data` is member 2; a data message's sequence id is its member 4.
+const DOWN_DATA_TAG: u32 = 2;
+const DATA_SEQUENCE_ID_TAG: u32 = 4;
+
 /// Encodes a client message as one binary frame.
 pub fn encode_client(message: &ClientMessage) -> Vec<u8> {
     let kind = match message {
@@ -33,6 +41,7 @@ pub fn encode_client(message: &ClientMessage) -> Vec<u8> {
             ack_id: *ack_id,
             data: Some(to_wire(data)),
             no_echo: Some(*no_echo),
+            ttl_seconds: None,
         }),
         ClientMessage::Event {
             event,
@@ -56,6 +65,14 @@ pub fn encode_client(message: &ClientMessage) -> Vec<u8> {
 /// member set is an error: the service declines it (1007).
 pub fn decode_client(frame: &[u8]) -> Result<ClientMessage, DecodeError> {
     let up = wire::Up::decode(frame).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
+    // prost skips the reserved members; one next to a known member must not slip through.
+    if up.kind.is_some()
+        && let Some(member) = reserved_member(frame)
+    {
+        return Err(DecodeError::UnknownType(format!(
+            "Up member {member} (invoke, streaming or group state), which wpchat does not support"
+        )));
+    }
     match up.kind {
         Some(UpKind::JoinGroup(request)) => {
             validate_group_name(&request.group)?;
@@ -73,6 +90,11 @@ pub fn decode_client(frame: &[u8]) -> Result<ClientMessage, DecodeError> {
         }
         Some(UpKind::SendToGroup(send)) => {
             validate_group_name(&send.group)?;
+            if let Some(ttl) = send.ttl_seconds.filter(|ttl| *ttl > MAX_TTL_SECONDS) {
+                return Err(DecodeError::Protobuf(format!(
+                    "ttlSeconds is {ttl}; at most {MAX_TTL_SECONDS} is allowed"
+                )));
+            }
             Ok(ClientMessage::SendToGroup {
                 group: send.group,
                 ack_id: send.ack_id,
@@ -98,6 +120,20 @@ pub fn decode_client(frame: &[u8]) -> Result<ClientMessage, DecodeError> {
     }
 }
 
+/// The first top-level member 10–17 of an `Up` (reserved for invoke, streams and group
+/// state), if the frame has one. The frame already decoded, so its fields are well formed.
+fn reserved_member(mut frame: &[u8]) -> Option<u32> {
+    use prost::encoding::{DecodeContext, decode_key, skip_field};
+    while !frame.is_empty() {
+        let (tag, wire_type) = decode_key(&mut frame).ok()?;
+        if RESERVED_UP_MEMBERS.contains(&tag) {
+            return Some(tag);
+        }
+        skip_field(wire_type, tag, &mut frame, DecodeContext::default()).ok()?;
+    }
+    None
+}
+
 /// Encodes a service message as one binary frame (used by the local service and tests).
 /// `ServiceMessage::Unknown` has no protobuf form and encodes as an empty `Down`.
 pub fn encode_service(message: &ServiceMessage) -> Vec<u8> {
@@ -114,7 +150,11 @@ pub fn encode_service(message: &ServiceMessage) -> Vec<u8> {
                 message: error.message.clone(),
             }),
         })),
-        ServiceMessage::Message(message) => Some(DownKind::Data(data_to_wire(message))),
+        ServiceMessage::Message(message) => Some(DownKind::Data(data_to_wire(
+            &message.source,
+            &message.payload,
+            message.sequence_id,
+        ))),
         ServiceMessage::Connected {
             connection_id,
             user_id,
@@ -202,16 +242,58 @@ fn system(kind: SystemKind) -> DownKind {
     DownKind::System(wire::System { kind: Some(kind) })
 }
 
-fn data_to_wire(message: &DataMessage) -> wire::Data {
-    let (from, group) = match &message.source {
+/// A data message serialized once for fan-out: the `Down.data` body without a sequence id.
+/// A reliable recipient's frame appends member 4 to that body and frames it again, so the
+/// payload is never re-encoded per recipient (field order does not matter in protobuf).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GroupFrame {
+    body: Vec<u8>,
+}
+
+impl GroupFrame {
+    /// The sender's user id is not part of it: protobuf data messages carry no sender.
+    pub(crate) fn new(source: &MessageSource, payload: &Payload) -> Self {
+        GroupFrame {
+            body: data_to_wire(source, payload, None).encode_to_vec(),
+        }
+    }
+
+    /// The frame for a non-reliable recipient.
+    pub(crate) fn frame(&self) -> Vec<u8> {
+        self.framed(None)
+    }
+
+    /// The frame for a reliable recipient, with its own sequence id.
+    pub(crate) fn with_sequence(&self, sequence_id: u64) -> Vec<u8> {
+        self.framed(Some(sequence_id))
+    }
+
+    fn framed(&self, sequence_id: Option<u64>) -> Vec<u8> {
+        use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
+        let sequence_len = sequence_id.map_or(0, |id| 1 + encoded_len_varint(id));
+        let inner_len = self.body.len() + sequence_len;
+        let mut out = Vec::with_capacity(inner_len + 12);
+        encode_key(DOWN_DATA_TAG, WireType::LengthDelimited, &mut out);
+        encode_varint(inner_len as u64, &mut out);
+        out.extend_from_slice(&self.body);
+        if let Some(id) = sequence_id {
+            encode_key(DATA_SEQUENCE_ID_TAG, WireType::Varint, &mut out);
+            encode_varint(id, &mut out);
+        }
+        out
+    }
+}
+
+fn data_to_wire(source: &MessageSource, payload: &Payload, sequence_id: Option<u64>) -> wire::Data {
+    let (from, group) = match source {
         MessageSource::Group { group, .. } => ("group", Some(group.clone())),
         MessageSource::Server => ("server", None),
     };
     wire::Data {
         from: from.to_string(),
         group,
-        data: Some(to_wire(&message.payload)),
-        sequence_id: message.sequence_id,
+        data: Some(to_wire(payload)),
+        sequence_id,
     }
 }
 

@@ -237,6 +237,7 @@ fn bad_payloads_and_names_say_what_is_wrong() {
             ack_id: Some(1),
             data: Some(wire::MessageData { kind: None }),
             no_echo: None,
+            ttl_seconds: None,
         })),
     }
     .encode_to_vec();
@@ -299,4 +300,64 @@ proptest::proptest! {
         let message = ClientMessage::SendToGroup { group, ack_id: ack, no_echo: false, data: Payload::Text(text) };
         proptest::prop_assert_eq!(decode_client(&encode_client(&message)), Ok(message));
     }
+}
+
+#[test]
+fn a_ttl_above_300_seconds_is_declined() {
+    let send = |ttl| {
+        wire::Up {
+            kind: Some(UpKind::SendToGroup(wire::SendToGroup {
+                group: "g".into(),
+                ack_id: None,
+                data: Some(to_wire(&Payload::Text("x".into()))),
+                no_echo: None,
+                ttl_seconds: Some(ttl),
+            })),
+        }
+        .encode_to_vec()
+    };
+    assert!(decode_client(&send(300)).is_ok());
+    let error = decode_client(&send(301)).unwrap_err().to_string();
+    assert!(error.contains("ttlSeconds is 301; at most 300"), "{error}");
+}
+
+#[test]
+fn a_group_frame_with_a_sequence_id_is_the_whole_message_encoded() {
+    let source = MessageSource::Group {
+        group: "room".into(),
+        from_user_id: Some("alice".into()),
+    };
+    for payload in every_payload() {
+        let frame = GroupFrame::new(&source, &payload);
+        for sequence_id in [None, Some(0), Some(1), Some(300), Some(u64::MAX)] {
+            let bytes = match sequence_id {
+                Some(id) => frame.with_sequence(id),
+                None => frame.frame(),
+            };
+            let expected = ServiceMessage::Message(DataMessage {
+                // The sender is not on the protobuf wire.
+                source: MessageSource::Group {
+                    group: "room".into(),
+                    from_user_id: None,
+                },
+                sequence_id,
+                payload: payload.clone(),
+            });
+            assert_eq!(bytes, encode_service(&expected));
+            assert_eq!(decode_service(&bytes), Ok(expected));
+        }
+    }
+}
+
+#[test]
+fn a_reserved_member_is_declined_even_next_to_a_known_one() {
+    // Up.ping, then Up member 10 (invoke) with an empty message.
+    let error = decode_client(&[0x4a, 0, 0x52, 0]).unwrap_err().to_string();
+    assert!(error.contains("Up member 10"), "{error}");
+    // Member 17 alone is declined too; member 18 is not reserved: skipped like any unknown.
+    assert!(decode_client(&[0x8a, 0x01, 0]).is_err());
+    assert_eq!(
+        decode_client(&[0x4a, 0, 0x92, 0x01, 0]),
+        Ok(ClientMessage::Ping)
+    );
 }

@@ -1,6 +1,6 @@
 //! The protobuf subprotocols' messages as prost structs, written by hand from the field table in
 //! protobuf.md (no build script, no protoc). Only the members wpchat uses are declared; prost
-//! skips the others (ttl, metadata, streams, invocations, group state) when decoding.
+//! skips the others (metadata, streams, invocations, group state) when decoding.
 
 /// Client → service: one member of the `Up` oneof per frame.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -35,6 +35,9 @@ pub(super) struct SendToGroup {
     pub data: Option<MessageData>,
     #[prost(bool, optional, tag = "4")]
     pub no_echo: Option<bool>,
+    /// Read only to decline a ttl above the service's limit; wpchat never sets it.
+    #[prost(uint32, optional, tag = "5")]
+    pub ttl_seconds: Option<u32>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

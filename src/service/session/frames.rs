@@ -7,7 +7,8 @@ use std::cell::OnceCell;
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 
-use crate::protocol::{GroupFrame, MessageSource, Payload};
+use super::ClientKind;
+use crate::protocol::{Frame, GroupFrame, MessageSource, Payload, protobuf};
 
 /// A frame for the socket writer.
 #[derive(Debug, Clone)]
@@ -16,7 +17,7 @@ pub(crate) enum Outbound {
     /// A reliable data message; its sequence id tells the writer what goes in flight.
     Sequenced {
         id: u64,
-        text: Utf8Bytes,
+        body: Body,
     },
     Binary(Bytes),
     Close {
@@ -25,12 +26,38 @@ pub(crate) enum Outbound {
     },
 }
 
+/// A reliable data message as written (and replayed): text for JSON, binary for protobuf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Body {
+    Text(Utf8Bytes),
+    Binary(Bytes),
+}
+
+impl Body {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Body::Text(text) => text.len(),
+            Body::Binary(bytes) => bytes.len(),
+        }
+    }
+}
+
 impl Outbound {
     pub(super) fn len(&self) -> usize {
         match self {
-            Outbound::Text(t) | Outbound::Sequenced { text: t, .. } => t.len(),
+            Outbound::Text(t) => t.len(),
+            Outbound::Sequenced { body, .. } => body.len(),
             Outbound::Binary(b) => b.len(),
             Outbound::Close { reason, .. } => reason.len() + 2,
+        }
+    }
+}
+
+impl From<Frame> for Outbound {
+    fn from(frame: Frame) -> Self {
+        match frame {
+            Frame::Text(text) => Outbound::Text(Utf8Bytes::from(text)),
+            Frame::Binary(bytes) => Outbound::Binary(Bytes::from(bytes)),
         }
     }
 }
@@ -88,32 +115,73 @@ pub(crate) enum Drain {
     Taken { awaiting_acks: bool },
 }
 
-/// A data message prepared once for every recipient of a fan-out.
+/// A data message prepared once for every recipient of a fan-out: each form (JSON, protobuf,
+/// raw) is serialized at most once, on first use, whatever the number of recipients.
 pub(crate) struct Delivery {
-    pub(super) frame: GroupFrame,
+    source: MessageSource,
     payload: Payload,
-    json: OnceCell<Utf8Bytes>,
+    json: OnceCell<GroupFrame>,
+    json_text: OnceCell<Utf8Bytes>,
+    protobuf: OnceCell<protobuf::GroupFrame>,
+    protobuf_bytes: OnceCell<Bytes>,
     raw: OnceCell<Outbound>,
 }
 
 impl Delivery {
     pub(crate) fn new(source: &MessageSource, payload: Payload) -> Self {
         Delivery {
-            frame: GroupFrame::new(source, &payload),
+            source: source.clone(),
             payload,
             json: OnceCell::new(),
+            json_text: OnceCell::new(),
+            protobuf: OnceCell::new(),
+            protobuf_bytes: OnceCell::new(),
             raw: OnceCell::new(),
         }
     }
 
-    pub(super) fn json(&self) -> Utf8Bytes {
+    fn json_frame(&self) -> &GroupFrame {
         self.json
-            .get_or_init(|| Utf8Bytes::from(self.frame.text()))
-            .clone()
+            .get_or_init(|| GroupFrame::new(&self.source, &self.payload))
+    }
+
+    fn protobuf_frame(&self) -> &protobuf::GroupFrame {
+        self.protobuf
+            .get_or_init(|| protobuf::GroupFrame::new(&self.source, &self.payload))
+    }
+
+    /// The frame for a non-reliable recipient of `kind`.
+    pub(super) fn frame_for(&self, kind: ClientKind) -> Outbound {
+        match kind {
+            ClientKind::Simple => self.raw(),
+            ClientKind::Protobuf | ClientKind::ProtobufReliable => Outbound::Binary(
+                self.protobuf_bytes
+                    .get_or_init(|| Bytes::from(self.protobuf_frame().frame()))
+                    .clone(),
+            ),
+            ClientKind::Json | ClientKind::JsonReliable => Outbound::Text(
+                self.json_text
+                    .get_or_init(|| Utf8Bytes::from(self.json_frame().text()))
+                    .clone(),
+            ),
+        }
+    }
+
+    /// The frame for a reliable recipient of `kind`, with its own sequence id.
+    pub(super) fn sequenced(&self, kind: ClientKind, sequence_id: u64) -> Body {
+        if kind == ClientKind::ProtobufReliable {
+            Body::Binary(Bytes::from(
+                self.protobuf_frame().with_sequence(sequence_id),
+            ))
+        } else {
+            Body::Text(Utf8Bytes::from(
+                self.json_frame().with_sequence(sequence_id),
+            ))
+        }
     }
 
     /// What a simple client receives: the payload alone, text or binary.
-    pub(super) fn raw(&self) -> Outbound {
+    fn raw(&self) -> Outbound {
         self.raw
             .get_or_init(|| match &self.payload {
                 Payload::Text(text) => Outbound::Text(Utf8Bytes::from(text.as_str())),

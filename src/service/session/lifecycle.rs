@@ -3,13 +3,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::Utf8Bytes;
-
 use super::{
-    Attachment, ClientKind, CloseCause, Connection, Outbound, Phase, REMEMBERED_ACK_IDS,
-    nothing_in_flight, push, release,
+    Attachment, CloseCause, Connection, Outbound, Phase, REMEMBERED_ACK_IDS, nothing_in_flight,
+    push, release,
 };
-use crate::protocol::{ServiceMessage, encode_service};
+use crate::protocol::ServiceMessage;
 
 impl Connection {
     /// Reliable sequence ack: forget every buffered message up to `sequence_id` (work in
@@ -102,9 +100,9 @@ impl Connection {
         let replay: Vec<Outbound> = state
             .unacked
             .iter()
-            .map(|(id, text)| Outbound::Sequenced {
+            .map(|(id, body)| Outbound::Sequenced {
                 id: *id,
-                text: text.clone(),
+                body: body.clone(),
             })
             .collect();
         state.phase = Phase::Attached(attachment.clone());
@@ -115,7 +113,7 @@ impl Connection {
         true
     }
 
-    /// Ends the session from the service side: a JSON client gets `system/disconnected`
+    /// Ends the session from the service side: a client with a subprotocol gets `system/disconnected`
     /// with the reason, then a close frame. Returns false if it was already over.
     pub(crate) fn close(&self, cause: &CloseCause) -> bool {
         let mut state = self.lock();
@@ -131,15 +129,11 @@ impl Connection {
                 state.queue.clear();
                 state.queue_bytes = 0;
             }
-            if self.kind != ClientKind::Simple {
-                let text = encode_service(&ServiceMessage::Disconnected {
-                    message: Some(cause.reason.clone()),
-                });
-                push(
-                    &mut state,
-                    &attachment,
-                    Outbound::Text(Utf8Bytes::from(text)),
-                );
+            let disconnected = ServiceMessage::Disconnected {
+                message: Some(cause.reason.clone()),
+            };
+            if let Some(frame) = self.kind.encode(&disconnected) {
+                push(&mut state, &attachment, frame);
             }
             push(
                 &mut state,

@@ -19,13 +19,12 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::Notify;
 
-pub(crate) use frames::{CloseCause, Delivered, Delivery, Drain, Outbound};
+pub(crate) use frames::{Body, CloseCause, Delivered, Delivery, Drain, Outbound};
 
 use super::permissions::{Permission, Permissions};
-use crate::protocol::{ServiceMessage, encode_service};
+use crate::protocol::{ServiceMessage, Subprotocol};
 
 /// How many successful ackIds a session remembers; older ones are forgotten first.
 const REMEMBERED_ACK_IDS: usize = 65_536;
@@ -39,15 +38,48 @@ pub(crate) enum ClientKind {
     Json,
     /// `json.reliable.webpubsub.azure.v1`
     JsonReliable,
+    /// `protobuf.webpubsub.azure.v1`
+    Protobuf,
+    /// `protobuf.reliable.webpubsub.azure.v1`
+    ProtobufReliable,
 }
 
 impl ClientKind {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            ClientKind::Simple => "simple",
-            ClientKind::Json => crate::protocol::JSON_V1,
-            ClientKind::JsonReliable => crate::protocol::JSON_RELIABLE_V1,
+    /// What a connection that picked `subprotocol` (or none) speaks.
+    pub(crate) fn from_subprotocol(subprotocol: Option<Subprotocol>) -> Self {
+        match subprotocol {
+            None => ClientKind::Simple,
+            Some(Subprotocol::Json) => ClientKind::Json,
+            Some(Subprotocol::JsonReliable) => ClientKind::JsonReliable,
+            Some(Subprotocol::Protobuf) => ClientKind::Protobuf,
+            Some(Subprotocol::ProtobufReliable) => ClientKind::ProtobufReliable,
         }
+    }
+
+    /// The subprotocol; `None` for a simple client.
+    pub(crate) fn subprotocol(self) -> Option<Subprotocol> {
+        match self {
+            ClientKind::Simple => None,
+            ClientKind::Json => Some(Subprotocol::Json),
+            ClientKind::JsonReliable => Some(Subprotocol::JsonReliable),
+            ClientKind::Protobuf => Some(Subprotocol::Protobuf),
+            ClientKind::ProtobufReliable => Some(Subprotocol::ProtobufReliable),
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        self.subprotocol().map_or("simple", Subprotocol::name)
+    }
+
+    /// Reliable: sequence ids, sequence acks and recovery.
+    pub(crate) fn is_reliable(self) -> bool {
+        self.subprotocol().is_some_and(Subprotocol::is_reliable)
+    }
+
+    /// A service message in this connection's framing; `None` for a simple client, which
+    /// gets no envelopes.
+    pub(crate) fn encode(self, message: &ServiceMessage) -> Option<Outbound> {
+        Some(Outbound::from(self.subprotocol()?.encode_service(message)))
     }
 }
 
@@ -109,7 +141,7 @@ struct State {
     queue_bytes: usize,
     last_sequence_id: u64,
     /// Every data message not yet acked, queued or in flight, in sequence order.
-    unacked: VecDeque<(u64, Utf8Bytes)>,
+    unacked: VecDeque<(u64, Body)>,
     unacked_bytes: usize,
     /// The highest sequence id the client acked (cumulative).
     acked_through: u64,
@@ -206,7 +238,7 @@ impl Connection {
     }
 
     pub(crate) fn is_reliable(&self) -> bool {
-        self.kind == ClientKind::JsonReliable
+        self.kind.is_reliable()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -215,7 +247,9 @@ impl Connection {
 
     /// Queues a control frame (connected, ack, pong). Returns false if the queue overflowed.
     pub(crate) fn send_control(&self, message: &ServiceMessage) -> bool {
-        let frame = Outbound::Text(Utf8Bytes::from(encode_service(message)));
+        let Some(frame) = self.kind.encode(message) else {
+            return true;
+        };
         let mut state = self.lock();
         let Phase::Attached(attachment) = &state.phase else {
             return true;
@@ -245,7 +279,7 @@ impl Connection {
             Phase::Detached { .. } => None,
         };
         match self.kind {
-            ClientKind::JsonReliable => {
+            ClientKind::JsonReliable | ClientKind::ProtobufReliable => {
                 match &attachment {
                     Some(_) if self.queue_full(&state) => return Delivered::SlowClient,
                     // A detached session keeps what it will replay within the queue limits.
@@ -258,27 +292,23 @@ impl Connection {
                 }
                 state.last_sequence_id += 1;
                 let id = state.last_sequence_id;
-                let text = Utf8Bytes::from(delivery.frame.with_sequence(id));
-                state.unacked_bytes += text.len();
-                state.unacked.push_back((id, text.clone()));
+                let body = delivery.sequenced(self.kind, id);
+                state.unacked_bytes += body.len();
+                state.unacked.push_back((id, body.clone()));
                 if let Some(attachment) = attachment {
-                    push(&mut state, &attachment, Outbound::Sequenced { id, text });
+                    push(&mut state, &attachment, Outbound::Sequenced { id, body });
                     return self.backlog(&mut state);
                 }
                 Delivered::Queued
             }
-            ClientKind::Json | ClientKind::Simple => {
+            ClientKind::Json | ClientKind::Protobuf | ClientKind::Simple => {
                 let Some(attachment) = attachment else {
                     return Delivered::Gone;
                 };
                 if self.queue_full(&state) {
                     return Delivered::SlowClient;
                 }
-                let frame = if self.kind == ClientKind::Json {
-                    Outbound::Text(delivery.json())
-                } else {
-                    delivery.raw()
-                };
+                let frame = delivery.frame_for(self.kind);
                 push(&mut state, &attachment, frame);
                 self.backlog(&mut state)
             }
@@ -346,7 +376,7 @@ impl Connection {
             };
         }
         while let Some(frame) = state.queue.front() {
-            if let Outbound::Sequenced { id, text } = frame {
+            if let Outbound::Sequenced { id, body: text } = frame {
                 let id = *id;
                 if id > state.acked_through {
                     let in_flight = state.written_through.saturating_sub(state.acked_through);

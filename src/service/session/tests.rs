@@ -53,7 +53,11 @@ fn queued_texts(connection: &Connection, attachment: &Attachment) -> Vec<String>
     batch
         .into_iter()
         .map(|frame| match frame {
-            Outbound::Text(text) | Outbound::Sequenced { text, .. } => text.to_string(),
+            Outbound::Text(text)
+            | Outbound::Sequenced {
+                body: Body::Text(text),
+                ..
+            } => text.to_string(),
             other => panic!("unexpected {other:?}"),
         })
         .collect()
@@ -177,4 +181,65 @@ fn duplicate_ack_ids_are_remembered_per_session() {
     connection.remember_ack(7);
     assert!(connection.is_duplicate(7));
     assert!(!connection.is_duplicate(8));
+}
+
+/// The frames queued for `connection`, drained.
+fn drained(connection: &Connection, attachment: &Attachment) -> Vec<Outbound> {
+    let mut batch = VecDeque::new();
+    assert!(matches!(
+        connection.take_queued(attachment, &mut batch),
+        Drain::Taken { .. }
+    ));
+    batch.into_iter().collect()
+}
+
+#[test]
+fn a_delivery_is_serialized_once_per_protocol_whatever_the_recipients() {
+    let delivery = text_delivery("shared");
+    let frames: Vec<Outbound> = [ClientKind::Protobuf, ClientKind::Protobuf]
+        .into_iter()
+        .flat_map(|kind| {
+            let (connection, attachment) = connection(kind);
+            connection.deliver(&delivery);
+            drained(&connection, &attachment)
+        })
+        .collect();
+    match &frames[..] {
+        [Outbound::Binary(first), Outbound::Binary(second)] => {
+            assert_eq!(first.as_ptr(), second.as_ptr(), "one buffer, shared");
+        }
+        other => panic!("expected two binary frames, got {other:?}"),
+    }
+}
+
+#[test]
+fn protobuf_reliable_messages_are_binary_sequenced_and_replayed_as_such() {
+    let (connection, attachment) = connection(ClientKind::ProtobufReliable);
+    for text in ["a", "b"] {
+        assert_eq!(connection.deliver(&text_delivery(text)), Delivered::Queued);
+    }
+    let decoded = |frames: Vec<Outbound>| -> Vec<Option<u64>> {
+        frames
+            .into_iter()
+            .map(|frame| match frame {
+                Outbound::Sequenced {
+                    body: Body::Binary(bytes),
+                    ..
+                } => match crate::protocol::protobuf::decode_service(&bytes) {
+                    Ok(ServiceMessage::Message(message)) => message.sequence_id,
+                    other => panic!("not a data message: {other:?}"),
+                },
+                other => panic!("expected a binary sequenced frame, got {other:?}"),
+            })
+            .collect()
+    };
+    assert_eq!(
+        decoded(drained(&connection, &attachment)),
+        [Some(1), Some(2)]
+    );
+    connection.ack_sequence(1);
+    assert!(connection.detach(1));
+    let next = Attachment::new(2);
+    assert!(connection.reattach(next.clone()));
+    assert_eq!(decoded(drained(&connection, &next)), [Some(2)]);
 }

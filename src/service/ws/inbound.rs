@@ -1,4 +1,4 @@
-//! What a client's frames do: JSON requests (join, leave, send, event, sequence ack, ping)
+//! What a client's frames do: JSON or protobuf requests (join, leave, send, event, sequence ack, ping)
 //! with their acks and ackId de-duplication, a simple client's raw frames, and holding a
 //! publisher back while its recipients' queues are backlogged.
 
@@ -11,8 +11,8 @@ use super::super::admission::SimpleMode;
 use super::super::hub::Hub;
 use super::super::session::{ClientKind, CloseCause, Connection, Delivery};
 use crate::protocol::{
-    AckError, AckErrorName, ClientMessage, MessageSource, Payload, ServiceMessage, close_code,
-    decode_client,
+    AckError, AckErrorName, ClientMessage, DecodeError, MessageSource, Payload, ServiceMessage,
+    close_code, decode_client, protobuf,
 };
 
 /// How often a held-back publisher looks whether its recipients have room again.
@@ -59,13 +59,11 @@ impl SocketContext {
     pub(super) fn on_text(&self, text: &str) -> Result<(), CloseCause> {
         match self.connection.kind {
             ClientKind::Simple => self.on_simple_frame(Payload::Text(text.to_string())),
-            ClientKind::Json | ClientKind::JsonReliable => match decode_client(text) {
-                Ok(message) => self.on_message(message),
-                Err(error) => Err(violation(
-                    close_code::INVALID_PAYLOAD,
-                    format!("The client message is not valid: {error}"),
-                )),
-            },
+            ClientKind::Json | ClientKind::JsonReliable => self.on_decoded(decode_client(text)),
+            ClientKind::Protobuf | ClientKind::ProtobufReliable => Err(violation(
+                close_code::UNSUPPORTED_DATA,
+                "Text frames are not supported on protobuf subprotocols; send binary frames.",
+            )),
         }
     }
 
@@ -75,6 +73,20 @@ impl SocketContext {
             ClientKind::Json | ClientKind::JsonReliable => Err(violation(
                 close_code::UNSUPPORTED_DATA,
                 "Binary frames are not supported on JSON subprotocols; send text frames.",
+            )),
+            ClientKind::Protobuf | ClientKind::ProtobufReliable => {
+                self.on_decoded(protobuf::decode_client(&bytes))
+            }
+        }
+    }
+
+    /// Runs a decoded request; a frame that did not decode is declined (1007).
+    fn on_decoded(&self, decoded: Result<ClientMessage, DecodeError>) -> Result<(), CloseCause> {
+        match decoded {
+            Ok(message) => self.on_message(message),
+            Err(error) => Err(violation(
+                close_code::INVALID_PAYLOAD,
+                format!("The client message is not valid: {error}"),
             )),
         }
     }

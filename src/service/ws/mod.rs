@@ -18,7 +18,7 @@ use super::hub::Registry;
 use super::permissions::Permissions;
 use super::session::{Attachment, ClientKind, Connection};
 use crate::auth::token::{self, Claims, unix_now};
-use crate::protocol::{MAX_CLIENT_MESSAGE_BYTES, ServiceMessage};
+use crate::protocol::{MAX_CLIENT_MESSAGE_BYTES, ServiceMessage, Subprotocol};
 use socket::{refuse_recovery, run_socket};
 
 /// Reconnection tokens live about a week (as the emulator's).
@@ -80,13 +80,31 @@ fn client_endpoint(
             return Rejection::not_upgrade(&rejection.to_string()).into_response();
         }
     };
-    upgrade_admitted(registry, admitted, upgrade)
+    // Echo the name as the client spelled it: names compare without regard to case, and a
+    // client checks that the service picked one of its own.
+    let echoed = admitted
+        .subprotocol
+        .and_then(|picked| offered_name(headers, picked));
+    upgrade_admitted(registry, admitted, echoed, upgrade)
+}
+
+/// The client's own spelling of the subprotocol the service picked.
+fn offered_name(headers: &HeaderMap, picked: Subprotocol) -> Option<HeaderValue> {
+    headers
+        .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .find(|name| name.eq_ignore_ascii_case(picked.name()))
+        .and_then(|name| HeaderValue::from_str(name).ok())
 }
 
 /// Upgrades an admitted request; state is allocated only once the socket is open.
 fn upgrade_admitted(
     registry: Arc<Registry>,
     admitted: Admitted,
+    echoed: Option<HeaderValue>,
     mut upgrade: WebSocketUpgrade,
 ) -> Response {
     let Admitted {
@@ -96,7 +114,9 @@ fn upgrade_admitted(
         purpose,
     } = admitted;
     if let Some(subprotocol) = subprotocol {
-        upgrade.set_selected_protocol(HeaderValue::from_static(subprotocol.name()));
+        upgrade.set_selected_protocol(
+            echoed.unwrap_or_else(|| HeaderValue::from_static(subprotocol.name())),
+        );
     }
     let upgrade = upgrade
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
@@ -142,7 +162,7 @@ async fn open_connection(
         attachment.clone(),
     ));
     if kind != ClientKind::Simple {
-        let reconnection_token = (kind == ClientKind::JsonReliable).then(|| {
+        let reconnection_token = kind.is_reliable().then(|| {
             let now = unix_now();
             token::mint(
                 &Claims {
@@ -184,6 +204,9 @@ async fn recover(
         .find(&hub_name)
         .and_then(|hub| Some((hub.get(&connection_id)?, hub)));
     let outcome = match found {
+        Some((connection, _)) if connection.is_reliable() && connection.kind != kind => {
+            Err("Recover the connection with the subprotocol it was opened with.")
+        }
         Some((connection, hub)) if connection.is_reliable() => {
             let attachment = Attachment::new(registry.shared.next_epoch());
             if connection.reattach(attachment.clone()) {

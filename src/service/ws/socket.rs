@@ -14,9 +14,11 @@ use tokio::task::JoinHandle;
 
 use super::super::admission::SimpleMode;
 use super::super::hub::{Hub, Registry};
-use super::super::session::{Attachment, ClientKind, CloseCause, Connection, Drain, Outbound};
+use super::super::session::{
+    Attachment, Body, ClientKind, CloseCause, Connection, Drain, Outbound,
+};
 use super::inbound::SocketContext;
-use crate::protocol::{ServiceMessage, close_code, encode_service};
+use crate::protocol::{ServiceMessage, close_code};
 
 /// Keepalive intervals without any inbound frame after which a socket counts as dropped.
 const SILENT_PINGS: u32 = 6;
@@ -26,8 +28,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
 
-/// Upgraded only to say why a recovery is refused: `system/disconnected` (JSON clients), then
-/// close 1008.
+/// Upgraded only to say why a recovery is refused: `system/disconnected` (clients with a
+/// subprotocol, in its framing), then close 1008.
 pub(super) async fn refuse_recovery(
     socket: WebSocket,
     registry: &Registry,
@@ -36,11 +38,17 @@ pub(super) async fn refuse_recovery(
 ) {
     let _guard = registry.shared.track_socket();
     let (mut sink, mut stream) = socket.split();
-    if kind != ClientKind::Simple {
-        let text = encode_service(&ServiceMessage::Disconnected {
-            message: Some(reason.to_string()),
-        });
-        let _ = sink.feed(Message::Text(Utf8Bytes::from(text))).await;
+    let disconnected = ServiceMessage::Disconnected {
+        message: Some(reason.to_string()),
+    };
+    match kind.encode(&disconnected) {
+        Some(Outbound::Text(text)) => {
+            let _ = sink.feed(Message::Text(text)).await;
+        }
+        Some(Outbound::Binary(bytes)) => {
+            let _ = sink.feed(Message::Binary(bytes)).await;
+        }
+        _ => {}
     }
     let _ = sink
         .send(close_message(close_code::POLICY_VIOLATION, reason))
@@ -261,9 +269,12 @@ async fn write_loop(
         for frame in batch.drain(..) {
             let message = match frame {
                 Outbound::Text(text) => Message::Text(text),
-                Outbound::Sequenced { text, .. } => {
+                Outbound::Sequenced { body, .. } => {
                     stalled_since = None;
-                    Message::Text(text)
+                    match body {
+                        Body::Text(text) => Message::Text(text),
+                        Body::Binary(bytes) => Message::Binary(bytes),
+                    }
                 }
                 Outbound::Binary(bytes) => Message::Binary(bytes),
                 Outbound::Close { code, reason } => {

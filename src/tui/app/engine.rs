@@ -444,10 +444,14 @@ impl App {
                     at
                 });
                 let own = from_user_id.is_some() && *from_user_id == self.state.user_id;
-                let sender = self
-                    .state
-                    .names
-                    .intern(from_user_id.as_deref().unwrap_or("anonymous"));
+                // Protobuf data carries no sender at all: say so rather than guess.
+                let unknown = self.state.conn.protocol.is_some_and(|p| p.is_protobuf());
+                let sender = match from_user_id.as_deref() {
+                    Some(user) => user,
+                    None if unknown => "(unknown sender)",
+                    None => "anonymous",
+                };
+                let sender = self.state.names.intern(sender);
                 (index, sender, own)
             }
             MessageSource::Server => {

@@ -5,7 +5,7 @@ use ratatui::widgets::{Clear, Paragraph};
 
 use super::{Outcome, Overlay, centered, frame_block, scrolled, wrapped_lines};
 use crate::text::truncate;
-use crate::tui::format::{hex_dump, line_bytes, pretty_json};
+use crate::tui::format::{hex_dump, line_bytes, pretty_json, protobuf_view};
 use crate::tui::keymap::Action;
 use crate::tui::state::{LineKind, State};
 
@@ -27,7 +27,8 @@ impl Viewer {
         let sender = state.sender_name(line.sender);
         let (kind, text) = match line.kind {
             LineKind::Json => ("json", pretty_json(&line.body)),
-            LineKind::Binary | LineKind::Protobuf => {
+            LineKind::Protobuf => ("protobuf", protobuf_view(&line.body)),
+            LineKind::Binary => {
                 let dump = hex_dump(&line_bytes(line));
                 let text = format!("{}\n\nbase64:\n{}", dump.trim_end(), line.body);
                 ("binary", text)
