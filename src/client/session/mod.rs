@@ -204,6 +204,14 @@ impl Engine {
     /// Runs one open WebSocket until it ends.
     async fn connection(&mut self, socket: Socket, recovered: bool) -> End {
         let (sink, mut stream) = socket.split();
+        self.open_link(sink, recovered).await;
+        let end = self.pump(&mut stream).await;
+        self.close_link(&end, &mut stream).await;
+        end
+    }
+
+    /// Makes `sink` the current link; after a recovery, pings to prove the session is ours.
+    async fn open_link(&mut self, sink: SplitSink<Socket, Message>, recovered: bool) {
         let now = Instant::now();
         self.link = Some(Link {
             sink,
@@ -226,13 +234,17 @@ impl Engine {
                 link.ping_sent = Some(now);
             }
         }
+    }
+
+    /// Reads, writes and keeps time on the current link until it ends.
+    async fn pump(&mut self, stream: &mut SplitStream<Socket>) -> End {
         // One timer for the whole connection, moved only when a deadline comes nearer: a
         // deadline that moved later (every frame pushes the dead-link check back) just wakes
         // `tick` early, which rechecks and does nothing.
         let timer = tokio::time::sleep_until(tokio::time::Instant::from_std(self.next_deadline()));
         tokio::pin!(timer);
         let mut armed = Some(timer.deadline());
-        let end = loop {
+        loop {
             if let Some(end) = self.check_link().await {
                 break end;
             }
@@ -261,14 +273,14 @@ impl Engine {
                         // sequence acks the service needs.
                         if self.queue.len() < READ_PAUSE_AT
                             && let Some(frame) = stream.next().now_or_never()
-                            && let Some(end) = self.read_burst(frame, &mut stream).await
+                            && let Some(end) = self.read_burst(frame, stream).await
                         {
                             break end;
                         }
                     }
                 },
                 frame = stream.next(), if read_open => {
-                    if let Some(end) = self.read_burst(frame, &mut stream).await {
+                    if let Some(end) = self.read_burst(frame, stream).await {
                         break end;
                     }
                 }
@@ -279,10 +291,15 @@ impl Engine {
                     }
                 }
             }
-        };
+        }
+    }
+
+    /// Takes the link down: a normal close handshake when we chose to end it, a
+    /// `Disconnected` event when it dropped after being ready.
+    async fn close_link(&mut self, end: &End, stream: &mut SplitStream<Socket>) {
         let link = self.link.take();
         let was_ready = link.as_ref().is_some_and(|l| l.ready);
-        if let (Some(mut link), End::Shutdown(_) | End::Reconnect) = (link, &end) {
+        if let (Some(mut link), End::Shutdown(_) | End::Reconnect) = (link, end) {
             // A normal close ends the session on the service (no recovery window).
             let close = Message::Close(Some(CloseFrame {
                 code: CloseCode::Normal,
@@ -299,7 +316,7 @@ impl Engine {
             })
             .await;
         }
-        if let End::Dropped { reason, .. } = &end {
+        if let End::Dropped { reason, .. } = end {
             tracing::info!(%reason, "connection dropped");
             if was_ready {
                 self.emit(Event::Disconnected {
@@ -307,7 +324,6 @@ impl Engine {
                 });
             }
         }
-        end
     }
 
     /// Handles `first` and the commands already waiting behind it, up to `COMMAND_BURST`.
