@@ -147,82 +147,90 @@ pub fn decode_service(frame: &str) -> Result<ServiceMessage, DecodeError> {
     let wire: ServiceWire<'_> =
         serde_json::from_str(frame).map_err(|e| DecodeError::Json(e.to_string()))?;
     match wire.kind.as_ref() {
-        "ack" => {
-            let ack_id = wire.ack_id.ok_or(DecodeError::MissingField {
-                kind: "ack",
-                field: "ackId",
-            })?;
-            let success = wire.success.unwrap_or(false);
-            let error = wire.error.map(|e| AckError {
-                name: AckErrorName::from_name(e.name.as_deref().unwrap_or("Unknown")),
-                message: e.message.map(Cow::into_owned).unwrap_or_default(),
-            });
-            Ok(ServiceMessage::Ack {
-                ack_id,
-                success,
-                error,
-            })
-        }
-        "message" => {
-            let source = match wire.from.as_deref() {
-                Some("group") => MessageSource::Group {
-                    group: wire.group.ok_or(DecodeError::MissingField {
-                        kind: "message",
-                        field: "group",
-                    })?,
-                    from_user_id: wire.from_user_id,
-                },
-                Some("server") => MessageSource::Server,
-                Some(other) => {
-                    return Ok(ServiceMessage::Unknown {
-                        kind: format!("message from {other}"),
-                    });
-                }
-                None => {
-                    return Err(DecodeError::MissingField {
-                        kind: "message",
-                        field: "from",
-                    });
-                }
-            };
-            let data_type = match wire.data_type.as_deref() {
-                None => DataType::Json,
-                Some(name) => DataType::from_name(name)
-                    .ok_or_else(|| PayloadError::UnknownDataType(name.to_string()))?,
-            };
-            let raw = wire.data.ok_or(PayloadError::Missing)?;
-            let payload = Payload::from_wire(data_type, raw)?;
-            Ok(ServiceMessage::Message(DataMessage {
-                source,
-                sequence_id: wire.sequence_id,
-                payload,
-            }))
-        }
-        "system" => match wire.event.as_deref() {
-            Some("connected") => Ok(ServiceMessage::Connected {
-                connection_id: wire.connection_id.filter(|id| !id.is_empty()).ok_or(
-                    DecodeError::MissingField {
-                        kind: "connected",
-                        field: "connectionId",
-                    },
-                )?,
-                user_id: wire.user_id,
-                reconnection_token: wire.reconnection_token.filter(|t| !t.is_empty()),
-            }),
-            Some("disconnected") => Ok(ServiceMessage::Disconnected {
-                message: wire.message,
-            }),
-            Some(other) => Ok(ServiceMessage::Unknown {
-                kind: format!("system/{other}"),
-            }),
-            None => Err(DecodeError::MissingField {
-                kind: "system",
-                field: "event",
-            }),
-        },
+        "ack" => ack_from_wire(wire),
+        "message" => message_from_wire(wire),
+        "system" => system_from_wire(wire),
         "pong" => Ok(ServiceMessage::Pong),
         other => Ok(ServiceMessage::Unknown {
             kind: other.to_string(),
+        }),
+    }
+}
+
+fn ack_from_wire(wire: ServiceWire<'_>) -> Result<ServiceMessage, DecodeError> {
+    let ack_id = wire.ack_id.ok_or(DecodeError::MissingField {
+        kind: "ack",
+        field: "ackId",
+    })?;
+    let success = wire.success.unwrap_or(false);
+    let error = wire.error.map(|e| AckError {
+        name: AckErrorName::from_name(e.name.as_deref().unwrap_or("Unknown")),
+        message: e.message.map(Cow::into_owned).unwrap_or_default(),
+    });
+    Ok(ServiceMessage::Ack {
+        ack_id,
+        success,
+        error,
+    })
+}
+
+fn message_from_wire(wire: ServiceWire<'_>) -> Result<ServiceMessage, DecodeError> {
+    let source = match wire.from.as_deref() {
+        Some("group") => MessageSource::Group {
+            group: wire.group.ok_or(DecodeError::MissingField {
+                kind: "message",
+                field: "group",
+            })?,
+            from_user_id: wire.from_user_id,
+        },
+        Some("server") => MessageSource::Server,
+        Some(other) => {
+            return Ok(ServiceMessage::Unknown {
+                kind: format!("message from {other}"),
+            });
+        }
+        None => {
+            return Err(DecodeError::MissingField {
+                kind: "message",
+                field: "from",
+            });
+        }
+    };
+    let data_type = match wire.data_type.as_deref() {
+        None => DataType::Json,
+        Some(name) => DataType::from_name(name)
+            .ok_or_else(|| PayloadError::UnknownDataType(name.to_string()))?,
+    };
+    let raw = wire.data.ok_or(PayloadError::Missing)?;
+    let payload = Payload::from_wire(data_type, raw)?;
+    Ok(ServiceMessage::Message(DataMessage {
+        source,
+        sequence_id: wire.sequence_id,
+        payload,
+    }))
+}
+
+fn system_from_wire(wire: ServiceWire<'_>) -> Result<ServiceMessage, DecodeError> {
+    match wire.event.as_deref() {
+        Some("connected") => Ok(ServiceMessage::Connected {
+            connection_id: wire.connection_id.filter(|id| !id.is_empty()).ok_or(
+                DecodeError::MissingField {
+                    kind: "connected",
+                    field: "connectionId",
+                },
+            )?,
+            user_id: wire.user_id,
+            reconnection_token: wire.reconnection_token.filter(|t| !t.is_empty()),
+        }),
+        Some("disconnected") => Ok(ServiceMessage::Disconnected {
+            message: wire.message,
+        }),
+        Some(other) => Ok(ServiceMessage::Unknown {
+            kind: format!("system/{other}"),
+        }),
+        None => Err(DecodeError::MissingField {
+            kind: "system",
+            field: "event",
         }),
     }
 }
