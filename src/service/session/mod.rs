@@ -133,6 +133,8 @@ pub(crate) struct Connection {
     permissions: RwLock<Permissions>,
     limits: Limits,
     state: Mutex<State>,
+    /// The event handler side; it sends `disconnected` once the connection is dropped.
+    pub(crate) upstream: std::sync::OnceLock<Arc<super::upstream::Link>>,
 }
 
 impl Connection {
@@ -164,6 +166,7 @@ impl Connection {
                 ack_ids: HashSet::new(),
                 ack_id_order: VecDeque::new(),
             }),
+            upstream: std::sync::OnceLock::new(),
         }
     }
 

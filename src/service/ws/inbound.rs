@@ -20,14 +20,14 @@ const BACKPRESSURE_POLL: Duration = Duration::from_millis(1);
 
 /// What a socket's frames act on.
 pub(super) struct SocketContext {
-    hub: Arc<Hub>,
+    pub(super) hub: Arc<Hub>,
     pub(super) connection: Arc<Connection>,
     mode: SimpleMode,
     /// Recipients of this socket's last publish whose queue is backlogged.
     backlogged: Mutex<Vec<Arc<Connection>>>,
 }
 
-fn violation(code: u16, reason: impl Into<String>) -> CloseCause {
+pub(super) fn violation(code: u16, reason: impl Into<String>) -> CloseCause {
     CloseCause {
         code,
         reason: reason.into(),
@@ -35,7 +35,7 @@ fn violation(code: u16, reason: impl Into<String>) -> CloseCause {
     }
 }
 
-fn ack_error(name: AckErrorName, message: impl Into<String>) -> AckError {
+pub(super) fn ack_error(name: AckErrorName, message: impl Into<String>) -> AckError {
     AckError {
         name,
         message: message.into(),
@@ -56,11 +56,14 @@ impl SocketContext {
         (self.hub, self.connection)
     }
 
-    pub(super) fn on_text(&self, text: &str) -> Result<(), CloseCause> {
+    pub(super) async fn on_text(&self, text: &str) -> Result<(), CloseCause> {
         match self.connection.kind {
-            ClientKind::Simple => self.on_simple_frame(Payload::Text(text.to_string())),
+            ClientKind::Simple => {
+                self.on_simple_frame(Payload::Text(text.to_string()))
+                    .await
+            }
             ClientKind::Json | ClientKind::JsonReliable => match decode_client(text) {
-                Ok(message) => self.on_message(message),
+                Ok(message) => self.on_message(message).await,
                 Err(error) => Err(violation(
                     close_code::INVALID_PAYLOAD,
                     format!("The client message is not valid: {error}"),
@@ -69,9 +72,9 @@ impl SocketContext {
         }
     }
 
-    pub(super) fn on_binary(&self, bytes: Bytes) -> Result<(), CloseCause> {
+    pub(super) async fn on_binary(&self, bytes: Bytes) -> Result<(), CloseCause> {
         match self.connection.kind {
-            ClientKind::Simple => self.on_simple_frame(Payload::Binary(bytes.to_vec())),
+            ClientKind::Simple => self.on_simple_frame(Payload::Binary(bytes.to_vec())).await,
             ClientKind::Json | ClientKind::JsonReliable => Err(violation(
                 close_code::UNSUPPORTED_DATA,
                 "Binary frames are not supported on JSON subprotocols; send text frames.",
@@ -79,8 +82,11 @@ impl SocketContext {
         }
     }
 
-    fn on_simple_frame(&self, payload: Payload) -> Result<(), CloseCause> {
+    async fn on_simple_frame(&self, payload: Payload) -> Result<(), CloseCause> {
         match &self.mode {
+            SimpleMode::SendEvent if self.connection.upstream.get().is_some() => {
+                self.on_simple_event(payload).await
+            }
             SimpleMode::SendEvent => Err(violation(
                 close_code::INTERNAL_ERROR,
                 "No event handler is configured on the local service.",
@@ -133,7 +139,7 @@ impl SocketContext {
         }
     }
 
-    fn send(&self, message: &ServiceMessage) -> Result<(), CloseCause> {
+    pub(super) fn send(&self, message: &ServiceMessage) -> Result<(), CloseCause> {
         if self.connection.send_control(message) {
             Ok(())
         } else {
@@ -192,7 +198,7 @@ impl SocketContext {
         Ok(())
     }
 
-    fn on_message(&self, message: ClientMessage) -> Result<(), CloseCause> {
+    async fn on_message(&self, message: ClientMessage) -> Result<(), CloseCause> {
         let connection = &self.connection;
         match message {
             ClientMessage::JoinGroup { group, ack_id } => {
@@ -216,6 +222,13 @@ impl SocketContext {
                 self.publish(&group, data, no_echo);
                 Ok(())
             }),
+            ClientMessage::Event {
+                event,
+                ack_id,
+                data,
+            } if connection.upstream.get().is_some() => {
+                self.on_user_event(&event, ack_id, data).await
+            }
             ClientMessage::Event { ack_id, .. } => self.acked(ack_id, || {
                 Err(ack_error(
                     AckErrorName::InternalServerError,

@@ -157,6 +157,9 @@ async fn end_socket(
     mut halves: Halves,
 ) {
     let id = connection.id.clone();
+    if let Some(link) = connection.upstream.get() {
+        link.set_disconnect_reason(&disconnect_reason(&end));
+    }
     let closed_abnormally_by_client = matches!(end, ReadEnd::ClientClosed { normal: false });
     match end {
         ReadEnd::ClientClosed { normal: true } => {
@@ -195,6 +198,16 @@ async fn end_socket(
     if closed_abnormally_by_client {
         // Reading once more flushes tungstenite's queued close reply.
         linger(&mut halves.stream).await;
+    }
+}
+
+/// The `reason` an event handler's `disconnected` gets if this socket's end is final.
+fn disconnect_reason(end: &ReadEnd) -> String {
+    match end {
+        ReadEnd::ClientClosed { .. } => "The client closed the connection.".into(),
+        ReadEnd::Violation(cause) => cause.reason.clone(),
+        ReadEnd::Dropped | ReadEnd::WriterStopped => "The connection dropped.".into(),
+        ReadEnd::Cancelled => "The service closed the connection.".into(),
     }
 }
 
@@ -313,8 +326,8 @@ async fn read_loop(stream: &mut Stream, context: &SocketContext, silence: Durati
             }
         };
         let handled = match message {
-            Message::Text(text) => context.on_text(&text),
-            Message::Binary(bytes) => context.on_binary(bytes),
+            Message::Text(text) => context.on_text(&text).await,
+            Message::Binary(bytes) => context.on_binary(bytes).await,
             Message::Close(frame) => {
                 // No status code counts as normal: it is what the JS SDK's stop() sends.
                 return ReadEnd::ClientClosed {
