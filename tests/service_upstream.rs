@@ -65,7 +65,9 @@ async fn u1_the_first_matching_handler_takes_the_event() {
     .await;
     let (mut client, _) = connect_to_hub(&service, JSON, Some("u"), &[], &[]).await;
     for (ack_id, name) in [(1, "chat"), (2, "other")] {
-        client.send_json(event(name, "text", json!("hi"), ack_id)).await;
+        client
+            .send_json(event(name, "text", json!("hi"), ack_id))
+            .await;
         let reply = client.next_json().await;
         assert_eq!(reply["from"], "server", "{reply}");
         assert_eq!(client.next_json().await, ack_ok(ack_id));
@@ -91,9 +93,13 @@ async fn u1_an_event_no_handler_takes_fails_and_connect_is_accepted() {
     };
     let service = serve_settings(UpstreamSettings::for_all_hubs(only_chat)).await;
     let (mut client, connected) = connect_to_hub(&service, JSON, Some("u"), &[], &[]).await;
-    client.send_json(event("other", "text", json!("x"), 1)).await;
+    client
+        .send_json(event("other", "text", json!("x"), 1))
+        .await;
     failed_ack(&client.next_json().await, 1);
-    handler.wait_event(&connection_id(&connected), "connected").await;
+    handler
+        .wait_event(&connection_id(&connected), "connected")
+        .await;
     assert!(handler.events().iter().all(|c| c.event() == "connected"));
 }
 
@@ -102,7 +108,9 @@ async fn u2_the_url_template_gets_the_hub_and_the_event() {
     let handler = EventHandler::start().await;
     let service = serve(&handler).await;
     let (_client, connected) = connect_to_hub(&service, JSON, Some("u"), &[], &[]).await;
-    let connect = handler.wait_event(&connection_id(&connected), "connect").await;
+    let connect = handler
+        .wait_event(&connection_id(&connected), "connect")
+        .await;
     assert_eq!(connect.path, "/eventhandler/chat/connect");
     let validation = &handler.calls()[0];
     assert_eq!(validation.method, "OPTIONS");
@@ -115,7 +123,9 @@ async fn u4_one_validation_with_both_headers_precedes_the_first_event() {
     let service = serve(&handler).await;
     for user in ["a", "b"] {
         let (client, connected) = connect_to_hub(&service, JSON, Some(user), &[], &[]).await;
-        handler.wait_event(&connection_id(&connected), "connected").await;
+        handler
+            .wait_event(&connection_id(&connected), "connected")
+            .await;
         drop(client);
     }
     let calls = handler.calls();
@@ -128,10 +138,8 @@ async fn u4_one_validation_with_both_headers_precedes_the_first_event() {
 
 #[tokio::test]
 async fn u4_a_handler_that_does_not_allow_us_gets_no_events_and_clients_get_500() {
-    let handler = EventHandler::start_with(|call| {
-        (!call.is_event()).then(|| Reply::status(200))
-    })
-    .await;
+    let handler =
+        EventHandler::start_with(|call| (!call.is_event()).then(|| Reply::status(200))).await;
     let service = serve(&handler).await;
     let (status, _) = refused(&hub_url(&service, Some("u"), &[], &[]), &[JSON]).await;
     assert_eq!(status, 500);
@@ -140,14 +148,18 @@ async fn u4_a_handler_that_does_not_allow_us_gets_no_events_and_clients_get_500(
 
 #[tokio::test]
 async fn u4_a_404_validation_is_retried_as_get() {
-    let handler = EventHandler::start_with(|call| {
-        (call.method == "OPTIONS").then(|| Reply::status(404))
-    })
-    .await;
+    let handler =
+        EventHandler::start_with(|call| (call.method == "OPTIONS").then(|| Reply::status(404)))
+            .await;
     let service = serve(&handler).await;
     let (_client, connected) = connect_to_hub(&service, JSON, Some("u"), &[], &[]).await;
-    handler.wait_event(&connection_id(&connected), "connected").await;
-    let methods: Vec<String> = handler.calls()[..2].iter().map(|c| c.method.to_string()).collect();
+    handler
+        .wait_event(&connection_id(&connected), "connected")
+        .await;
+    let methods: Vec<String> = handler.calls()[..2]
+        .iter()
+        .map(|c| c.method.to_string())
+        .collect();
     assert_eq!(methods, ["OPTIONS", "GET"]);
 }
 
@@ -157,14 +169,19 @@ async fn u5_every_event_carries_the_cloud_events_headers() {
     let service = serve(&handler).await;
     let (mut client, connected) = connect_to_hub(&service, JSON, Some("alice"), &[], &[]).await;
     let id = connection_id(&connected);
-    client.send_json(event("chat", "text", json!("hi"), 1)).await;
+    client
+        .send_json(event("chat", "text", json!("hi"), 1))
+        .await;
     client.next_json().await;
     client.next_json().await;
     let calls = handler
         .wait_for(|calls| calls.iter().filter(|c| c.is_event()).count() >= 3)
         .await;
     for call in calls.iter().filter(|c| c.is_event()) {
-        let h = |name| call.header(name).unwrap_or_else(|| panic!("{name} missing: {call:#?}"));
+        let h = |name| {
+            call.header(name)
+                .unwrap_or_else(|| panic!("{name} missing: {call:#?}"))
+        };
         assert_eq!(h("ce-specversion"), "1.0");
         assert_eq!(h("ce-awpsversion"), "1.0");
         assert_eq!(h("ce-source"), format!("/hubs/chat/client/{id}"));
@@ -192,9 +209,17 @@ async fn u6_the_signature_is_the_hmac_of_the_connection_id() {
     handler.wait_event(&id, "connected").await;
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(service.access_key.as_bytes()).unwrap();
     mac.update(id.as_bytes());
-    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     for call in handler.events() {
-        assert_eq!(call.header("ce-signature"), Some(format!("sha256={hex}").as_str()));
+        assert_eq!(
+            call.header("ce-signature"),
+            Some(format!("sha256={hex}").as_str())
+        );
     }
 }
 
@@ -204,12 +229,16 @@ async fn u7_types_match_event_names_and_ids_are_unique_per_connection() {
     let service = serve(&handler).await;
     let (mut client, connected) = connect_to_hub(&service, JSON, Some("u"), &[], &[]).await;
     for ack_id in 1..=3 {
-        client.send_json(event("chat", "text", json!("x"), ack_id)).await;
+        client
+            .send_json(event("chat", "text", json!("x"), ack_id))
+            .await;
         client.next_json().await;
         client.next_json().await;
     }
     client.close_with(1000).await;
-    handler.wait_event(&connection_id(&connected), "disconnected").await;
+    handler
+        .wait_event(&connection_id(&connected), "disconnected")
+        .await;
     let mut seen = HashSet::new();
     for call in handler.events() {
         let kind = if matches!(call.event(), "connect" | "connected" | "disconnected") {
@@ -221,7 +250,10 @@ async fn u7_types_match_event_names_and_ids_are_unique_per_connection() {
             call.header("ce-type").unwrap(),
             format!("azure.webpubsub.{kind}.{}", call.event())
         );
-        let key = (call.header("ce-source").unwrap().to_string(), call.header("ce-id").unwrap().to_string());
+        let key = (
+            call.header("ce-source").unwrap().to_string(),
+            call.header("ce-id").unwrap().to_string(),
+        );
         assert!(seen.insert(key.clone()), "repeated {key:?}");
     }
     assert_eq!(seen.len(), 6);
@@ -252,11 +284,17 @@ async fn u8_connect_gets_claims_query_headers_and_offered_subprotocols() {
     let offered = |id: Option<&str>| {
         connects
             .iter()
-            .find(|c| id.is_none_or(|id| c.connection_id() == id) && (id.is_some() || c.json()["subprotocols"] == json!([])))
+            .find(|c| {
+                id.is_none_or(|id| c.connection_id() == id)
+                    && (id.is_some() || c.json()["subprotocols"] == json!([]))
+            })
             .map(|c| c.json()["subprotocols"].clone())
     };
     assert_eq!(offered(None), Some(json!([])));
-    assert_eq!(offered(Some(&connection_id(&connected))), Some(json!([RELIABLE])));
+    assert_eq!(
+        offered(Some(&connection_id(&connected))),
+        Some(json!([RELIABLE]))
+    );
 }
 
 #[tokio::test]
@@ -277,11 +315,15 @@ async fn u9_connect_sets_the_user_roles_and_groups() {
     assert_eq!(connected["userId"], "bob", "{connected}");
     // No role in the token: the send is allowed by the handler's role, and the member of the
     // handler's group gets the message.
-    client.send_json(send_text("from-upstream", "hello group", 1)).await;
+    client
+        .send_json(send_text("from-upstream", "hello group", 1))
+        .await;
     let frames = [client.next_json().await, client.next_json().await];
     assert!(frames.contains(&ack_ok(1)), "{frames:?}");
     assert!(
-        frames.iter().any(|f| f["group"] == "from-upstream" && f["data"] == "hello group"),
+        frames
+            .iter()
+            .any(|f| f["group"] == "from-upstream" && f["data"] == "hello group"),
         "{frames:?}"
     );
     client.send_json(event("chat", "text", json!("x"), 2)).await;
@@ -297,10 +339,14 @@ async fn u9_a_custom_subprotocol_makes_a_simple_client() {
     })
     .await;
     let service = serve(&handler).await;
-    let mut client = open(&hub_url(&service, Some("u"), &[], &[]), &["my.chat"]).await.unwrap();
+    let mut client = open(&hub_url(&service, Some("u"), &[], &[]), &["my.chat"])
+        .await
+        .unwrap();
     client.send_text("hello").await;
     assert_eq!(client.next_message().await, Message::text("echo: hello"));
-    let message = handler.wait_for(|calls| calls.iter().any(|c| c.event() == "message")).await;
+    let message = handler
+        .wait_for(|calls| calls.iter().any(|c| c.event() == "message"))
+        .await;
     let call = message.iter().find(|c| c.event() == "message").unwrap();
     assert_eq!(call.header("ce-subprotocol"), Some("my.chat"));
 }
@@ -315,12 +361,17 @@ async fn u10_a_refused_connect_fails_the_upgrade_with_its_status() {
     let service = serve(&handler).await;
     let (status, body) = refused(&hub_url(&service, Some("mallory"), &[], &[]), &[JSON]).await;
     assert_eq!(status, 401);
-    assert!(!body.contains("go away"), "the handler's body is not forwarded: {body}");
+    assert!(
+        !body.contains("go away"),
+        "the handler's body is not forwarded: {body}"
+    );
     let refused_id = handler.events()[0].connection_id().to_string();
     // A later connection's whole lifecycle passes; the refused one got nothing more.
     let (client, connected) = connect_to_hub(&service, JSON, Some("u"), &[], &[]).await;
     client.close_with(1000).await;
-    handler.wait_event(&connection_id(&connected), "disconnected").await;
+    handler
+        .wait_event(&connection_id(&connected), "disconnected")
+        .await;
     let refused_calls: Vec<String> = handler
         .events()
         .iter()
@@ -333,7 +384,9 @@ async fn u10_a_refused_connect_fails_the_upgrade_with_its_status() {
 #[tokio::test]
 async fn u10_an_unusable_connect_reply_fails_with_500() {
     let handler = EventHandler::start_with(|call| match call.header("ce-userId") {
-        Some("badjson") if call.event() == "connect" => Some(Reply::with("application/json", "{nope")),
+        Some("badjson") if call.event() == "connect" => {
+            Some(Reply::with("application/json", "{nope"))
+        }
         Some("badproto") if call.event() == "connect" => {
             Some(Reply::json(json!({"subprotocol": "never.offered"})))
         }
@@ -369,14 +422,23 @@ async fn u12_closing_simple_and_sdk_clients_sends_one_disconnected_each() {
     let handler = EventHandler::start().await;
     let service = serve(&handler).await;
     let (json_client, connected) = connect_to_hub(&service, RELIABLE, Some("u"), &[], &[]).await;
-    let simple = open(&hub_url(&service, Some("s"), &[], &[]), &[]).await.unwrap();
+    let simple = open(&hub_url(&service, Some("s"), &[], &[]), &[])
+        .await
+        .unwrap();
     json_client.close_with(1000).await;
     simple.close_with(1000).await;
     let calls = handler
         .wait_for(|calls| calls.iter().filter(|c| c.event() == "disconnected").count() == 2)
         .await;
-    let disconnected: Vec<&Call> = calls.iter().filter(|c| c.event() == "disconnected").collect();
-    assert!(disconnected.iter().any(|c| c.connection_id() == connection_id(&connected)));
+    let disconnected: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.event() == "disconnected")
+        .collect();
+    assert!(
+        disconnected
+            .iter()
+            .any(|c| c.connection_id() == connection_id(&connected))
+    );
     for call in disconnected {
         assert!(call.json()["reason"].is_string(), "{:?}", call.json());
     }
@@ -390,12 +452,32 @@ async fn u13_event_data_reaches_the_handler_byte_exact() {
     let bytes = vec![0u8, 159, 146, 150, 255];
     let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
     let sent = [
-        ("t", "text", json!("héllo"), "text/plain", b"h\xc3\xa9llo".to_vec()),
-        ("j", "json", json!({"n": 1}), "application/json", br#"{"n":1}"#.to_vec()),
-        ("b", "binary", json!(b64), "application/octet-stream", bytes.clone()),
+        (
+            "t",
+            "text",
+            json!("héllo"),
+            "text/plain",
+            b"h\xc3\xa9llo".to_vec(),
+        ),
+        (
+            "j",
+            "json",
+            json!({"n": 1}),
+            "application/json",
+            br#"{"n":1}"#.to_vec(),
+        ),
+        (
+            "b",
+            "binary",
+            json!(b64),
+            "application/octet-stream",
+            bytes.clone(),
+        ),
     ];
     for (ack_id, (name, data_type, data, _, _)) in (1..).zip(&sent) {
-        client.send_json(event(name, data_type, data.clone(), ack_id)).await;
+        client
+            .send_json(event(name, data_type, data.clone(), ack_id))
+            .await;
         client.next_json().await;
         client.next_json().await;
     }
@@ -404,14 +486,24 @@ async fn u13_event_data_reaches_the_handler_byte_exact() {
         let call = handler.wait_event(&id, name).await;
         assert_eq!(call.header("content-type"), Some(content_type), "{name}");
         assert_eq!(call.body.to_vec(), body, "{name}");
-        assert_eq!(call.header("ce-type"), Some(format!("azure.webpubsub.user.{name}").as_str()));
+        assert_eq!(
+            call.header("ce-type"),
+            Some(format!("azure.webpubsub.user.{name}").as_str())
+        );
     }
-    let mut simple = open(&hub_url(&service, Some("s"), &[], &[]), &[]).await.unwrap();
+    let mut simple = open(&hub_url(&service, Some("s"), &[], &[]), &[])
+        .await
+        .unwrap();
     simple.send_binary(bytes.clone()).await;
     simple.next_message().await;
-    let calls = handler.wait_for(|calls| calls.iter().any(|c| c.event() == "message")).await;
+    let calls = handler
+        .wait_for(|calls| calls.iter().any(|c| c.event() == "message"))
+        .await;
     let message = calls.iter().find(|c| c.event() == "message").unwrap();
-    assert_eq!(message.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(
+        message.header("content-type"),
+        Some("application/octet-stream")
+    );
     assert_eq!(message.body.to_vec(), bytes);
     assert_eq!(message.header("ce-subprotocol"), None);
 }
@@ -433,7 +525,9 @@ async fn u14_an_empty_success_delivers_nothing_and_acks() {
 async fn u15_a_simple_client_sends_hello_and_reads_echo_hello() {
     let handler = EventHandler::start().await;
     let service = serve(&handler).await;
-    let mut client = open(&hub_url(&service, Some("u"), &[], &[]), &[]).await.unwrap();
+    let mut client = open(&hub_url(&service, Some("u"), &[], &[]), &[])
+        .await
+        .unwrap();
     client.send_text("hello").await;
     assert_eq!(client.next_message().await, Message::text("echo: hello"));
     client.send_binary(vec![1, 2, 3]).await;
@@ -457,7 +551,9 @@ async fn u16_the_reply_reaches_a_subprotocol_client_before_the_ack() {
         ("bin", json!("Bwg=")),
     ];
     for (ack_id, (name, data)) in (7..).zip(expected) {
-        client.send_json(event(name, "text", json!("x"), ack_id)).await;
+        client
+            .send_json(event(name, "text", json!("x"), ack_id))
+            .await;
         let message = client.next_json().await;
         assert_eq!(message["type"], "message", "{message}");
         assert_eq!(message["from"], "server", "{message}");
@@ -472,7 +568,8 @@ async fn u16_the_reply_reaches_a_subprotocol_client_before_the_ack() {
 #[tokio::test]
 async fn u17_a_failing_handler_gives_an_error_ack_and_the_connection_stays() {
     let handler = EventHandler::start_with(|call| {
-        (call.event() == "boom").then(|| Reply::with("text/plain", "secret stack trace").tap_status(500))
+        (call.event() == "boom")
+            .then(|| Reply::with("text/plain", "secret stack trace").tap_status(500))
     })
     .await;
     let service = serve(&handler).await;
@@ -482,20 +579,25 @@ async fn u17_a_failing_handler_gives_an_error_ack_and_the_connection_stays() {
     failed_ack(&ack, 1);
     assert!(!ack.to_string().contains("secret stack trace"), "{ack}");
     // Without an ackId a failure is only logged.
-    client.send_json(json!({"type": "event", "event": "boom", "dataType": "text", "data": "y"})).await;
-    client.send_json(event("chat", "text", json!("still here"), 2)).await;
+    client
+        .send_json(json!({"type": "event", "event": "boom", "dataType": "text", "data": "y"}))
+        .await;
+    client
+        .send_json(event("chat", "text", json!("still here"), 2))
+        .await;
     assert_eq!(client.next_json().await["data"], "still here");
     assert_eq!(client.next_json().await, ack_ok(2));
 }
 
 #[tokio::test]
 async fn u17_a_failing_handler_closes_a_simple_client_with_1011() {
-    let handler = EventHandler::start_with(|call| {
-        (call.event() == "message").then(|| Reply::status(500))
-    })
-    .await;
+    let handler =
+        EventHandler::start_with(|call| (call.event() == "message").then(|| Reply::status(500)))
+            .await;
     let service = serve(&handler).await;
-    let mut client = open(&hub_url(&service, Some("u"), &[], &[]), &[]).await.unwrap();
+    let mut client = open(&hub_url(&service, Some("u"), &[], &[]), &[])
+        .await
+        .unwrap();
     client.send_text("hello").await;
     assert_eq!(client.close_code().await, 1011);
 }
@@ -506,7 +608,9 @@ async fn u17_without_a_handler_events_still_fail_as_before() {
     let (mut client, _) = connect_to_hub(&service, JSON, Some("u"), &[], &[]).await;
     client.send_json(event("chat", "text", json!("x"), 1)).await;
     failed_ack(&client.next_json().await, 1);
-    let mut simple = open(&hub_url(&service, Some("u"), &[], &[]), &[]).await.unwrap();
+    let mut simple = open(&hub_url(&service, Some("u"), &[], &[]), &[])
+        .await
+        .unwrap();
     simple.send_text("hello").await;
     assert_eq!(simple.close_code().await, 1011);
 }
@@ -514,15 +618,22 @@ async fn u17_without_a_handler_events_still_fail_as_before() {
 #[tokio::test]
 async fn u18_events_of_a_connection_keep_their_order_and_duplicates_are_not_resent() {
     let handler = EventHandler::start_with(|call| {
-        (call.event() == "chat" && call.body.as_ref() == b"first")
-            .then(|| Reply::with("text/plain", "first").after(std::time::Duration::from_millis(300)))
+        (call.event() == "chat" && call.body.as_ref() == b"first").then(|| {
+            Reply::with("text/plain", "first").after(std::time::Duration::from_millis(300))
+        })
     })
     .await;
     let service = serve(&handler).await;
     let (mut client, connected) = connect_to_hub(&service, JSON, Some("u"), &[], &[]).await;
-    client.send_json(event("chat", "text", json!("first"), 1)).await;
-    client.send_json(event("chat", "text", json!("second"), 2)).await;
-    client.send_json(event("chat", "text", json!("third"), 1)).await;
+    client
+        .send_json(event("chat", "text", json!("first"), 1))
+        .await;
+    client
+        .send_json(event("chat", "text", json!("second"), 2))
+        .await;
+    client
+        .send_json(event("chat", "text", json!("third"), 1))
+        .await;
     let mut seen = Vec::new();
     for _ in 0..5 {
         seen.push(client.next_json().await);
@@ -544,7 +655,9 @@ async fn u18_events_of_a_connection_keep_their_order_and_duplicates_are_not_rese
 #[tokio::test]
 async fn u19_connection_state_follows_the_connection() {
     let state_of = |call: &Call| -> u64 {
-        call.header("ce-connectionState").and_then(|s| s.parse().ok()).unwrap_or(99)
+        call.header("ce-connectionState")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(99)
     };
     let handler = EventHandler::start_with(move |call| match call.event() {
         "connect" => Some(Reply::status(200).header("ce-connectionState", "0")),
@@ -559,7 +672,9 @@ async fn u19_connection_state_follows_the_connection() {
     let service = serve(&handler).await;
     let (mut client, connected) = connect_to_hub(&service, JSON, Some("u"), &[], &[]).await;
     for ack_id in 1..=3 {
-        client.send_json(event("count", "text", json!("x"), ack_id)).await;
+        client
+            .send_json(event("count", "text", json!("x"), ack_id))
+            .await;
         assert_eq!(client.next_json().await, ack_ok(ack_id));
     }
     client.send_json(event("fail", "text", json!("x"), 4)).await;
@@ -595,7 +710,9 @@ async fn u20_a_handler_that_never_answers_fails_connect_with_500_and_others_go_o
         let url = hub_url(&service, Some("stuck"), &[], &[]);
         async move { refused(&url, &[JSON]).await }
     });
-    let mut simple = open(&hub_url(&service, Some("u"), &[], &[]), &[]).await.unwrap();
+    let mut simple = open(&hub_url(&service, Some("u"), &[], &[]), &[])
+        .await
+        .unwrap();
     simple.send_text("hello").await;
     assert_eq!(simple.next_message().await, Message::text("echo: hello"));
     assert_eq!(stuck.await.unwrap().0, 500);
@@ -609,16 +726,27 @@ async fn a_slow_handler_for_one_connection_leaves_the_others_unaffected() {
     })
     .await;
     let service = serve(&handler).await;
-    let mut slow = open(&hub_url(&service, Some("slow"), &[], &[]), &[]).await.unwrap();
+    let mut slow = open(&hub_url(&service, Some("slow"), &[], &[]), &[])
+        .await
+        .unwrap();
     slow.send_text("hello").await;
     handler
-        .wait_for(|calls| calls.iter().any(|c| c.event() == "message" && c.header("ce-userId") == Some("slow")))
+        .wait_for(|calls| {
+            calls
+                .iter()
+                .any(|c| c.event() == "message" && c.header("ce-userId") == Some("slow"))
+        })
         .await;
     // While the slow call is pending, others connect, round-trip and disconnect.
     for user in ["a", "b"] {
-        let mut fast = open(&hub_url(&service, Some(user), &[], &[]), &[]).await.unwrap();
+        let mut fast = open(&hub_url(&service, Some(user), &[], &[]), &[])
+            .await
+            .unwrap();
         fast.send_text(user).await;
-        assert_eq!(fast.next_message().await, Message::text(format!("echo: {user}")));
+        assert_eq!(
+            fast.next_message().await,
+            Message::text(format!("echo: {user}"))
+        );
         fast.close_with(1000).await;
     }
 }
@@ -634,7 +762,10 @@ async fn a_dead_handler_for_one_hub_leaves_other_hubs_unaffected() {
         hubs: vec![
             (
                 "dead".into(),
-                vec![upstream::EventHandler::all_events(&format!("http://{dead}/{{event}}")).unwrap()],
+                vec![
+                    upstream::EventHandler::all_events(&format!("http://{dead}/{{event}}"))
+                        .unwrap(),
+                ],
             ),
             (
                 HUB.into(),
@@ -644,10 +775,16 @@ async fn a_dead_handler_for_one_hub_leaves_other_hubs_unaffected() {
         ..UpstreamSettings::default()
     })
     .await;
-    let dead_url = client_url(&service, "dead", &token_for(&service, "dead", Some("u"), &[], &[]));
+    let dead_url = client_url(
+        &service,
+        "dead",
+        &token_for(&service, "dead", Some("u"), &[], &[]),
+    );
     let (status, _) = refused(&dead_url, &[]).await;
     assert_eq!(status, 500);
-    let mut live = open(&hub_url(&service, Some("u"), &[], &[]), &[]).await.unwrap();
+    let mut live = open(&hub_url(&service, Some("u"), &[], &[]), &[])
+        .await
+        .unwrap();
     live.send_text("hello").await;
     assert_eq!(live.next_message().await, Message::text("echo: hello"));
     let checks = service.check_event_handlers("dead").await;

@@ -115,7 +115,9 @@ pub fn echo(call: &Call) -> Reply {
     if call.method != Method::POST {
         return Reply::status(200).header("WebHook-Allowed-Origin", "*");
     }
-    let content_type = call.header("content-type").unwrap_or("application/octet-stream");
+    let content_type = call
+        .header("content-type")
+        .unwrap_or("application/octet-stream");
     match call.event() {
         "connect" | "connected" | "disconnected" => Reply::status(204),
         "message" if content_type == "text/plain" => Reply::with(
@@ -190,9 +192,9 @@ impl EventHandler {
     pub async fn wait_event(&self, connection_id: &str, event: &str) -> Call {
         let calls = self
             .wait_for(|calls| {
-                calls
-                    .iter()
-                    .any(|c| c.is_event() && c.connection_id() == connection_id && c.event() == event)
+                calls.iter().any(|c| {
+                    c.is_event() && c.connection_id() == connection_id && c.event() == event
+                })
             })
             .await;
         calls
@@ -221,15 +223,9 @@ async fn answer(
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
-    let mut response = (
-        StatusCode::from_u16(reply.status).unwrap(),
-        reply.body,
-    )
-        .into_response();
+    let mut response = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
     for (name, value) in reply.headers {
-        response
-            .headers_mut()
-            .insert(name, value.parse().unwrap());
+        response.headers_mut().insert(name, value.parse().unwrap());
     }
     response
 }

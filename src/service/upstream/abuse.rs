@@ -12,6 +12,7 @@ use reqwest::Method;
 use tokio::time::Instant;
 
 use super::cloud_event::{ALLOWED_ORIGIN, AWPS_VERSION, REQUEST_ORIGIN};
+use super::settings::shown_url;
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -72,11 +73,11 @@ impl Validations {
         let outcome = validate(validate_url, validator).await;
         match &outcome {
             Ok(()) => {
-                tracing::info!(url = %validate_url, "event handler passed abuse protection");
+                tracing::info!(url = %shown_url(validate_url), "event handler passed abuse protection");
                 *check = Some(Check::Passed);
             }
             Err(why) => {
-                tracing::warn!(url = %validate_url, %why, retry_in = ?backoff, "event handler failed abuse protection");
+                tracing::warn!(url = %shown_url(validate_url), %why, retry_in = ?backoff, "event handler failed abuse protection");
                 *check = Some(Check::Failed {
                     why: why.clone(),
                     retry_at: Instant::now() + backoff,
@@ -98,8 +99,17 @@ async fn validate(url: &str, validator: &Validator<'_>) -> Result<(), String> {
             .timeout(validator.timeout)
             .send()
     };
+    let shown = shown_url(url);
     let unreachable = |error: reqwest::Error| {
-        format!("the abuse-protection request to {url} failed: {error}")
+        let what = if error.is_timeout() {
+            "timed out"
+        } else {
+            "failed"
+        };
+        format!(
+            "the abuse-protection request (OPTIONS {shown}) {what}: {}",
+            error.without_url()
+        )
     };
     let mut response = ask(Method::OPTIONS).await.map_err(unreachable)?;
     if response.status() == reqwest::StatusCode::NOT_FOUND {
@@ -108,7 +118,7 @@ async fn validate(url: &str, validator: &Validator<'_>) -> Result<(), String> {
     let status = response.status();
     if !status.is_success() {
         return Err(format!(
-            "the handler answered the abuse-protection request (OPTIONS {url}) with HTTP {status}; it must answer 2xx with WebHook-Allowed-Origin"
+            "the handler answered the abuse-protection request (OPTIONS {shown}) with HTTP {status}; it must answer 2xx with WebHook-Allowed-Origin"
         ));
     }
     let allowed = response
@@ -125,7 +135,7 @@ async fn validate(url: &str, validator: &Validator<'_>) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "the handler's abuse-protection reply (OPTIONS {url}) has no WebHook-Allowed-Origin of '*' or '{}'",
+            "the handler's abuse-protection reply (OPTIONS {shown}) has no WebHook-Allowed-Origin of '*' or '{}'",
             validator.origin
         ))
     }

@@ -22,8 +22,8 @@ pub(crate) fn signature(access_keys: &[&str], connection_id: &str) -> String {
     access_keys
         .iter()
         .map(|key| {
-            let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes())
-                .expect("HMAC takes any key length");
+            let mut mac =
+                Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
             mac.update(connection_id.as_bytes());
             let hex: String = mac
                 .finalize()
@@ -128,8 +128,14 @@ impl ConnectRequest {
         };
         claim("aud", vec![claims.aud.clone()]);
         claim("exp", vec![claims.exp.to_string()]);
-        claim("iat", claims.iat.map(|v| v.to_string()).into_iter().collect());
-        claim("nbf", claims.nbf.map(|v| v.to_string()).into_iter().collect());
+        claim(
+            "iat",
+            claims.iat.map(|v| v.to_string()).into_iter().collect(),
+        );
+        claim(
+            "nbf",
+            claims.nbf.map(|v| v.to_string()).into_iter().collect(),
+        );
         claim("sub", claims.sub.clone().into_iter().collect());
         claim("role", claims.roles.clone());
         claim("webpubsub.group", claims.groups.clone());
@@ -213,7 +219,10 @@ pub(crate) fn media_type(headers: &HeaderMap) -> Option<String> {
 }
 
 /// A user-event reply as the payload to deliver, `None` when there is nothing to deliver.
-pub(crate) fn reply_payload(media_type: Option<&str>, body: Vec<u8>) -> Result<Option<Payload>, String> {
+pub(crate) fn reply_payload(
+    media_type: Option<&str>,
+    body: Vec<u8>,
+) -> Result<Option<Payload>, String> {
     if body.is_empty() {
         return Ok(None);
     }
@@ -261,8 +270,14 @@ mod tests {
 
     #[test]
     fn connect_replies_may_be_empty_null_or_an_object() {
-        assert_eq!(ConnectResponse::parse(b"").unwrap(), ConnectResponse::default());
-        assert_eq!(ConnectResponse::parse(b"null").unwrap(), ConnectResponse::default());
+        assert_eq!(
+            ConnectResponse::parse(b"").unwrap(),
+            ConnectResponse::default()
+        );
+        assert_eq!(
+            ConnectResponse::parse(b"null").unwrap(),
+            ConnectResponse::default()
+        );
         let set = ConnectResponse::parse(br#"{"userId":"","roles":[],"extra":1}"#).unwrap();
         assert_eq!(set.user_id.as_deref(), Some(""));
         assert_eq!(set.roles, Some(vec![]));
@@ -281,7 +296,11 @@ mod tests {
             reply_payload(None, vec![1, 2]).unwrap(),
             Some(Payload::Binary(vec![1, 2]))
         );
-        assert!(reply_payload(Some("application/json"), b"{\"a\":1}".to_vec()).unwrap().is_some());
+        assert!(
+            reply_payload(Some("application/json"), b"{\"a\":1}".to_vec())
+                .unwrap()
+                .is_some()
+        );
         let error = reply_payload(Some("image/png"), vec![1]).unwrap_err();
         assert!(error.contains("image/png"), "{error}");
     }

@@ -6,9 +6,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::Upstream;
 use super::cloud_event::{EventSubject, event_body, reply_payload};
 use super::settings::{EventKind, SystemEvent};
-use super::Upstream;
 use crate::protocol::Payload;
 
 /// A connection's event handler context.
@@ -88,7 +88,12 @@ impl Link {
         let subject = self.subject(state.as_deref());
         let call = self
             .upstream
-            .call(&subject, EventKind::System(event), ce_id, ("application/json", body))
+            .call(
+                &subject,
+                EventKind::System(event),
+                ce_id,
+                ("application/json", body),
+            )
             .await;
         if let Err(error) = call {
             tracing::info!(hub = %self.hub, connection_id = %self.connection_id, event = event.name(), why = %error.describe(), "the event handler did not take a system event");
@@ -115,7 +120,12 @@ impl Link {
         let subject = self.subject(state.as_deref());
         let call = self
             .upstream
-            .call(&subject, EventKind::User(event), self.next_id(), event_body(data))
+            .call(
+                &subject,
+                EventKind::User(event),
+                self.next_id(),
+                event_body(data),
+            )
             .await;
         let reply = match call {
             Ok(Some(reply)) => reply,
@@ -127,7 +137,8 @@ impl Link {
             }
             Err(error) => return Err(EventFailed(error.describe())),
         };
-        let payload = reply_payload(reply.media_type.as_deref(), reply.body).map_err(EventFailed)?;
+        let payload =
+            reply_payload(reply.media_type.as_deref(), reply.body).map_err(EventFailed)?;
         if let Some(state) = reply.connection_state {
             *self
                 .connection_state
@@ -163,10 +174,13 @@ impl Drop for Link {
             disconnect_reason: Mutex::new(String::new()),
             announces_end: false,
         };
-        let body = serde_json::json!({ "reason": reason }).to_string().into_bytes();
+        let body = serde_json::json!({ "reason": reason })
+            .to_string()
+            .into_bytes();
         runtime.spawn(async move {
             let ce_id = link.next_id();
-            link.system_event(SystemEvent::Disconnected, ce_id, body).await;
+            link.system_event(SystemEvent::Disconnected, ce_id, body)
+                .await;
         });
     }
 }

@@ -17,6 +17,7 @@ mod cloud_event;
 mod connect;
 mod link;
 mod settings;
+mod settings_file;
 
 use std::sync::Arc;
 
@@ -27,13 +28,20 @@ pub(crate) use cloud_event::{ConnectRequest, ConnectResponse};
 pub(crate) use connect::{Opening, connect};
 pub(crate) use link::{EventFailed, Link};
 pub use settings::{
-    DEFAULT_HUB, DEFAULT_UPSTREAM_TIMEOUT, EventHandler, EventPattern, SettingsError,
-    SystemEvent, UpstreamSettings,
+    DEFAULT_HUB, DEFAULT_UPSTREAM_TIMEOUT, EventHandler, EventPattern, SettingsError, SystemEvent,
+    UpstreamSettings,
 };
+
+pub use settings_file::parse_settings_file;
 
 use abuse::{Validations, Validator};
 use cloud_event::{CONNECTION_STATE, EventSubject, event_type, headers, media_type};
-use settings::EventKind;
+use settings::{EventKind, shown_url};
+
+/// A URL template as logs and the banner show it (a `?code=` key blanked).
+pub fn shown_template(template: &str) -> String {
+    shown_url(template)
+}
 
 /// The largest handler reply read.
 const MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
@@ -108,7 +116,7 @@ impl Upstream {
         let mut outcomes = Vec::new();
         for handler in self.handlers_for(hub) {
             let outcome = self.validate(handler, hub).await;
-            outcomes.push((handler.url_template.clone(), outcome));
+            outcomes.push((shown_url(&handler.url_template), outcome));
         }
         outcomes
     }
@@ -155,22 +163,37 @@ impl Upstream {
             .map_err(CallError::Failed)?;
         let url = handler.url(subject.hub, name);
         let ce_type = event_type(system, name);
-        tracing::debug!(%url, %ce_type, connection_id = subject.connection_id, ce_id, "calling the event handler");
+        let shown = shown_url(&url);
+        tracing::debug!(url = %shown, %ce_type, connection_id = subject.connection_id, ce_id, "calling the event handler");
         let request = self
             .client
             .post(&url)
-            .headers(headers(subject, &ce_type, name, ce_id, &self.origin, &self.access_key))
+            .headers(headers(
+                subject,
+                &ce_type,
+                name,
+                ce_id,
+                &self.origin,
+                &self.access_key,
+            ))
             .header(CONTENT_TYPE, content_type)
             .body(body)
             .timeout(self.settings.timeout);
         let failed = |error: reqwest::Error| {
-            let what = if error.is_timeout() { "timed out" } else { "failed" };
-            CallError::Failed(format!("the call to the event handler {url} {what}: {error}"))
+            let what = if error.is_timeout() {
+                "timed out"
+            } else {
+                "failed"
+            };
+            CallError::Failed(format!(
+                "the call to the event handler {shown} {what}: {}",
+                error.without_url()
+            ))
         };
         let mut response = request.send().await.map_err(failed)?;
         let status = response.status();
         if !status.is_success() {
-            tracing::info!(%url, %status, %ce_type, "the event handler refused an event");
+            tracing::info!(url = %shown, %status, %ce_type, "the event handler refused an event");
             return Err(CallError::Status(
                 StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             ));
@@ -216,16 +239,25 @@ impl Upstream {
             tracing::info!(%hub, connection_id, %status, %reason, "the event handler refused a connect");
             Refused { status, reason }
         };
-        let reply = match self.call(&subject, event, 0, ("application/json", body)).await {
+        let reply = match self
+            .call(&subject, event, 0, ("application/json", body))
+            .await
+        {
             Ok(None) => return Ok(Accepted::default()),
             Ok(Some(reply)) => reply,
             Err(CallError::Status(status)) => {
-                return Err(refused(status, format!("The event handler refused the connection (HTTP {status}).")));
+                return Err(refused(
+                    status,
+                    format!("The event handler refused the connection (HTTP {status})."),
+                ));
             }
             Err(failure) => {
                 return Err(refused(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("The event handler could not decide on the connection: {}", failure.describe()),
+                    format!(
+                        "The event handler could not decide on the connection: {}",
+                        failure.describe()
+                    ),
                 ));
             }
         };
@@ -236,7 +268,9 @@ impl Upstream {
         {
             return Err(refused(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("The event handler chose subprotocol '{chosen}', which the client did not offer."),
+                format!(
+                    "The event handler chose subprotocol '{chosen}', which the client did not offer."
+                ),
             ));
         }
         Ok(Accepted {
@@ -252,5 +286,9 @@ pub(crate) fn start(settings: UpstreamSettings, host: &str, access_key: &str) ->
         "" | "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
         other => other,
     };
-    Arc::new(Upstream::new(settings, origin.to_string(), access_key.to_string()))
+    Arc::new(Upstream::new(
+        settings,
+        origin.to_string(),
+        access_key.to_string(),
+    ))
 }

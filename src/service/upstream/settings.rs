@@ -79,10 +79,14 @@ pub enum SettingsError {
         "event handler URL template '{0}' is not an absolute http:// or https:// URL (for example http://localhost:3000/eventhandler/{{hub}}/{{event}})"
     )]
     NotHttp(String),
-    #[error("event handler URL template '{0}' has a {{...}} placeholder in its host; put {{hub}} and {{event}} in the path or query")]
+    #[error(
+        "event handler URL template '{0}' has a {{...}} placeholder in its host; put {{hub}} and {{event}} in the path or query"
+    )]
     PlaceholderInHost(String),
     #[error("'{0}' is not a system event: use connect, connected or disconnected")]
     UnknownSystemEvent(String),
+    #[error("the event handler settings file is not valid: {0}")]
+    File(String),
 }
 
 /// One event handler: where to POST, and which events it takes.
@@ -128,16 +132,32 @@ impl EventHandler {
     }
 }
 
+/// A handler URL fit for logs and the screen: the `?code=` function key (and any token) is
+/// blanked, since an Azure Functions handler URL carries its key there.
+pub(crate) fn shown_url(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return crate::redact::redact_secrets(url);
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("code") => format!("{key}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    crate::redact::redact_secrets(&format!("{base}?{}", query.join("&")))
+}
+
 fn check_template(template: &str) -> Result<(), SettingsError> {
     let lower = template.to_ascii_lowercase();
     let rest = lower
         .strip_prefix("http://")
         .or_else(|| lower.strip_prefix("https://"))
         .filter(|rest| !rest.is_empty())
-        .ok_or_else(|| SettingsError::NotHttp(template.to_string()))?;
+        .ok_or_else(|| SettingsError::NotHttp(shown_url(template)))?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if host.contains('{') || host.contains('}') {
-        return Err(SettingsError::PlaceholderInHost(template.to_string()));
+        return Err(SettingsError::PlaceholderInHost(shown_url(template)));
     }
     let sample = EventHandler {
         url_template: template.to_string(),
@@ -145,7 +165,7 @@ fn check_template(template: &str) -> Result<(), SettingsError> {
         system_events: Vec::new(),
     }
     .url("hub", "event");
-    url::Url::parse(&sample).map_err(|_| SettingsError::NotHttp(template.to_string()))?;
+    url::Url::parse(&sample).map_err(|_| SettingsError::NotHttp(shown_url(template)))?;
     Ok(())
 }
 
@@ -227,11 +247,20 @@ mod tests {
         let settings = UpstreamSettings {
             hubs: vec![(
                 "Chat".into(),
-                vec![handler("http://a/", "chat, Poke"), handler("http://b/", "*")],
+                vec![
+                    handler("http://a/", "chat, Poke"),
+                    handler("http://b/", "*"),
+                ],
             )],
             ..UpstreamSettings::default()
         };
-        let url = |event| settings.find("chat", EventKind::User(event)).unwrap().url_template.clone();
+        let url = |event| {
+            settings
+                .find("chat", EventKind::User(event))
+                .unwrap()
+                .url_template
+                .clone()
+        };
         assert_eq!(url("CHAT"), "http://a/");
         assert_eq!(url("poke"), "http://a/");
         assert_eq!(url("other"), "http://b/");
@@ -253,6 +282,13 @@ mod tests {
             h.url("chat", "a b/c"),
             "http://127.0.0.1:9/eventhandler/chat/a%20b%2Fc?code=x"
         );
+    }
+
+    #[test]
+    fn function_keys_never_show() {
+        let shown = shown_url("http://h/api/{event}?code=s3cret&x=1");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("x=1"), "{shown}");
     }
 
     #[test]

@@ -58,10 +58,7 @@ impl SocketContext {
 
     pub(super) async fn on_text(&self, text: &str) -> Result<(), CloseCause> {
         match self.connection.kind {
-            ClientKind::Simple => {
-                self.on_simple_frame(Payload::Text(text.to_string()))
-                    .await
-            }
+            ClientKind::Simple => self.on_simple_frame(Payload::Text(text.to_string())).await,
             ClientKind::Json | ClientKind::JsonReliable => match decode_client(text) {
                 Ok(message) => self.on_message(message).await,
                 Err(error) => Err(violation(

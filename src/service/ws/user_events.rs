@@ -3,8 +3,6 @@
 //! reply reaches the client before the ack; failures are `InternalServerError` acks, or 1011
 //! for a simple client.
 
-
-
 use super::inbound::{SocketContext, ack_error, violation};
 use crate::protocol::{AckErrorName, MessageSource, Payload, ServiceMessage, close_code};
 use crate::service::session::{CloseCause, Delivery};
@@ -79,4 +77,3 @@ impl SocketContext {
             })
     }
 }
-
