@@ -82,21 +82,21 @@ async fn service_config(args: &ServeArgs) -> anyhow::Result<ServiceConfig> {
 /// The event handlers from `--upstream-settings` (first) and `--upstream`.
 fn upstream_settings(args: &ServeArgs) -> anyhow::Result<UpstreamSettings> {
     let mut settings = UpstreamSettings {
-        timeout: args.upstream_timeout,
+        timeout: args.upstream.upstream_timeout,
         ..UpstreamSettings::default()
     };
-    if let Some(path) = &args.upstream_settings {
+    if let Some(path) = &args.upstream.upstream_settings {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --upstream-settings '{}'", path.display()))?;
         settings.hubs = parse_settings_file(&text)
             .with_context(|| format!("in --upstream-settings '{}'", path.display()))?;
     }
-    if let Some(template) = &args.upstream {
+    if let Some(template) = &args.upstream.template {
         let handler = EventHandler {
-            user_events: EventPattern::parse(&args.upstream_events),
+            user_events: EventPattern::parse(&args.upstream.upstream_events),
             ..EventHandler::all_events(template)
                 .context("--upstream")?
-                .with_system_events(&args.upstream_system_events)
+                .with_system_events(&args.upstream.upstream_system_events)
                 .context("--upstream-system-events")?
         };
         match settings.hubs.iter_mut().find(|(hub, _)| hub == DEFAULT_HUB) {
