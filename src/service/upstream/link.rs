@@ -6,9 +6,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::Upstream;
 use super::cloud_event::{EventSubject, event_body, reply_payload};
 use super::settings::{EventKind, SystemEvent};
+use super::{CallError, Reply, Upstream};
 use crate::protocol::Payload;
 
 /// A connection's event handler context.
@@ -83,30 +83,30 @@ impl Link {
         });
     }
 
-    async fn system_event(&self, event: SystemEvent, ce_id: u64, body: Vec<u8>) {
+    /// One call with this connection's headers and its current state.
+    async fn call(
+        &self,
+        event: EventKind<'_>,
+        ce_id: u64,
+        body: (&str, Vec<u8>),
+    ) -> Result<Option<Reply>, CallError> {
         let state = self.state();
-        let subject = self.subject(state.as_deref());
-        let call = self
-            .upstream
-            .call(
-                &subject,
-                EventKind::System(event),
-                ce_id,
-                ("application/json", body),
-            )
-            .await;
-        if let Err(error) = call {
-            tracing::info!(hub = %self.hub, connection_id = %self.connection_id, event = event.name(), why = %error.describe(), "the event handler did not take a system event");
-        }
-    }
-
-    fn subject<'a>(&'a self, connection_state: Option<&'a str>) -> EventSubject<'a> {
-        EventSubject {
+        let subject = EventSubject {
             hub: &self.hub,
             connection_id: &self.connection_id,
             user_id: self.user_id.as_deref(),
             subprotocol: self.subprotocol.as_deref(),
-            connection_state,
+            connection_state: state.as_deref(),
+        };
+        self.upstream.call(&subject, event, ce_id, body).await
+    }
+
+    async fn system_event(&self, event: SystemEvent, ce_id: u64, body: Vec<u8>) {
+        let call = self
+            .call(EventKind::System(event), ce_id, ("application/json", body))
+            .await;
+        if let Err(error) = call {
+            tracing::info!(hub = %self.hub, connection_id = %self.connection_id, event = event.name(), why = %error.describe(), "the event handler did not take a system event");
         }
     }
 
@@ -116,16 +116,8 @@ impl Link {
         event: &str,
         data: &Payload,
     ) -> Result<Option<Payload>, EventFailed> {
-        let state = self.state();
-        let subject = self.subject(state.as_deref());
         let call = self
-            .upstream
-            .call(
-                &subject,
-                EventKind::User(event),
-                self.next_id(),
-                event_body(data),
-            )
+            .call(EventKind::User(event), self.next_id(), event_body(data))
             .await;
         let reply = match call {
             Ok(Some(reply)) => reply,

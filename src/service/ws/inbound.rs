@@ -144,6 +144,18 @@ impl SocketContext {
         }
     }
 
+    /// Answers a repeated successful ackId without running the request again.
+    pub(super) fn send_duplicate(&self, ack_id: u64) -> Result<(), CloseCause> {
+        self.send(&ServiceMessage::Ack {
+            ack_id,
+            success: false,
+            error: Some(ack_error(
+                AckErrorName::Duplicate,
+                format!("Message with ack-id: {ack_id} has been processed"),
+            )),
+        })
+    }
+
     /// Runs a request that may carry an ackId: repeated successful ids are not re-executed,
     /// and an ack goes back only when an id was given.
     fn acked(
@@ -156,14 +168,7 @@ impl SocketContext {
             return Ok(());
         };
         if self.connection.is_duplicate(ack_id) {
-            return self.send(&ServiceMessage::Ack {
-                ack_id,
-                success: false,
-                error: Some(ack_error(
-                    AckErrorName::Duplicate,
-                    format!("Message with ack-id: {ack_id} has been processed"),
-                )),
-            });
+            return self.send_duplicate(ack_id);
         }
         let result = operation();
         if result.is_ok() {

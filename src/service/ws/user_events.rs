@@ -42,14 +42,7 @@ impl SocketContext {
             return Ok(());
         };
         if self.connection.is_duplicate(ack_id) {
-            return self.send(&ServiceMessage::Ack {
-                ack_id,
-                success: false,
-                error: Some(ack_error(
-                    AckErrorName::Duplicate,
-                    format!("Message with ack-id: {ack_id} has been processed"),
-                )),
-            });
+            return self.send_duplicate(ack_id);
         }
         let outcome = self.call_handler(event, &data).await;
         if outcome.is_ok() {
