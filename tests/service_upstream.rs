@@ -803,3 +803,32 @@ impl TapStatus for Reply {
         self
     }
 }
+
+#[tokio::test]
+async fn u8_u12_u19_a_recovered_session_sends_no_new_connect_and_keeps_its_state() {
+    let handler = EventHandler::start_with(|call| {
+        (call.event() == "connect").then(|| Reply::status(204).header("ce-connectionState", "kept"))
+    })
+    .await;
+    let service = serve(&handler).await;
+    let (client, connected) = connect_to_hub(&service, RELIABLE, Some("u"), &[], &[]).await;
+    let id = connection_id(&connected);
+    handler.wait_event(&id, "connected").await;
+    client.drop_abruptly();
+    let mut recovered = recover(&service, &connected, RELIABLE).await;
+    recovered
+        .send_json(event("chat", "text", json!("again"), 1))
+        .await;
+    assert_eq!(recovered.next_json().await["data"], "again");
+    let chat = handler.wait_event(&id, "chat").await;
+    assert_eq!(chat.header("ce-connectionState"), Some("kept"));
+    recovered.close_with(1000).await;
+    handler.wait_event(&id, "disconnected").await;
+    let events: Vec<String> = handler
+        .events()
+        .iter()
+        .filter(|c| c.connection_id() == id)
+        .map(|c| c.event().to_string())
+        .collect();
+    assert_eq!(events, ["connect", "connected", "chat", "disconnected"]);
+}

@@ -1,9 +1,9 @@
 //! One accepted connection's side of the event handler: its CloudEvents ids, its connection
 //! state, the `connected` call, user events, and `disconnected` once the connection is gone
-//! for good (sent when the last holder of the link lets go of it, so exactly once, and never
-//! for a rejected connect, which makes no link).
+//! for good: exactly once, when the socket code says it ended, or at the latest when the
+//! last holder of the link lets go of it; never for a rejected connect, which makes no link.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::cloud_event::{EventSubject, event_body, reply_payload};
@@ -23,9 +23,8 @@ pub(crate) struct Link {
     connection_state: Mutex<Option<String>>,
     /// `ce-id`: 0 was the connect; later events count up.
     next_id: AtomicU64,
-    disconnect_reason: Mutex<String>,
-    /// False only for the copy that sends `disconnected` itself.
-    announces_end: bool,
+    /// Whether `disconnected` has been sent (or is on its way).
+    ended: AtomicBool,
 }
 
 /// Why a user event got no usable reply; the text is for the ack's error message and logs.
@@ -49,8 +48,7 @@ impl Link {
             subprotocol: subprotocol.map(str::to_string),
             connection_state: Mutex::new(connection_state),
             next_id: AtomicU64::new(1),
-            disconnect_reason: Mutex::new(String::new()),
-            announces_end: true,
+            ended: AtomicBool::new(false),
         })
     }
 
@@ -65,12 +63,18 @@ impl Link {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// What `disconnected` will say when the connection ends.
-    pub(crate) fn set_disconnect_reason(&self, reason: &str) {
-        *self
-            .disconnect_reason
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = reason.to_string();
+    /// The connection is gone for good: sends `disconnected` with `reason` (once).
+    pub(crate) fn ended(self: &Arc<Self>, reason: &str) {
+        if self.ended.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let link = self.clone();
+        let body = disconnected_body(reason);
+        tokio::spawn(async move {
+            let ce_id = link.next_id();
+            link.system_event(SystemEvent::Disconnected, ce_id, body)
+                .await;
+        });
     }
 
     /// Sends `connected` in the background.
@@ -141,20 +145,21 @@ impl Link {
     }
 }
 
+fn disconnected_body(reason: &str) -> Vec<u8> {
+    serde_json::json!({ "reason": reason })
+        .to_string()
+        .into_bytes()
+}
+
 impl Drop for Link {
+    /// The fallback for an end no socket saw (a detached session closed by REST).
     fn drop(&mut self) {
+        if self.ended.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        if !self.announces_end {
-            return;
-        }
-        let reason = std::mem::take(
-            &mut *self
-                .disconnect_reason
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
         let link = Link {
             upstream: self.upstream.clone(),
             hub: std::mem::take(&mut self.hub),
@@ -163,15 +168,11 @@ impl Drop for Link {
             subprotocol: self.subprotocol.take(),
             connection_state: Mutex::new(self.state()),
             next_id: AtomicU64::new(self.next_id()),
-            disconnect_reason: Mutex::new(String::new()),
-            announces_end: false,
+            ended: AtomicBool::new(true),
         };
-        let body = serde_json::json!({ "reason": reason })
-            .to_string()
-            .into_bytes();
         runtime.spawn(async move {
             let ce_id = link.next_id();
-            link.system_event(SystemEvent::Disconnected, ce_id, body)
+            link.system_event(SystemEvent::Disconnected, ce_id, disconnected_body(""))
                 .await;
         });
     }

@@ -157,9 +157,7 @@ async fn end_socket(
     mut halves: Halves,
 ) {
     let id = connection.id.clone();
-    if let Some(link) = connection.upstream.get() {
-        link.set_disconnect_reason(&disconnect_reason(&end));
-    }
+    let reason = disconnect_reason(&end);
     let closed_abnormally_by_client = matches!(end, ReadEnd::ClientClosed { normal: false });
     match end {
         ReadEnd::ClientClosed { normal: true } => {
@@ -185,7 +183,7 @@ async fn end_socket(
                 halves.writer.abort();
                 if connection.detach(epoch) {
                     tracing::info!(hub = %hub.name, connection_id = %id, "client dropped; session kept for recovery");
-                    schedule_expiry(registry, hub, connection, epoch);
+                    schedule_expiry(registry, hub, connection.clone(), epoch);
                 }
             } else {
                 halves.writer.abort();
@@ -194,6 +192,11 @@ async fn end_socket(
                 tracing::info!(hub = %hub.name, connection_id = %id, "client disconnected");
             }
         }
+    }
+    if connection.is_closed()
+        && let Some(link) = connection.upstream.get()
+    {
+        link.ended(&reason);
     }
     if closed_abnormally_by_client {
         // Reading once more flushes tungstenite's queued close reply.
@@ -218,6 +221,11 @@ fn schedule_expiry(registry: &Registry, hub: Arc<Hub>, connection: Arc<Connectio
         if connection.expire(epoch) {
             hub.remove(&connection.id);
             tracing::info!(hub = %hub.name, connection_id = %connection.id, "recovery window passed; session ended");
+        }
+        if connection.is_closed()
+            && let Some(link) = connection.upstream.get()
+        {
+            link.ended("The recovery window passed without a reconnect.");
         }
     });
 }
