@@ -832,3 +832,39 @@ async fn u8_u12_u19_a_recovered_session_sends_no_new_connect_and_keeps_its_state
         .collect();
     assert_eq!(events, ["connect", "connected", "chat", "disconnected"]);
 }
+
+#[tokio::test]
+async fn u12_a_rest_close_and_an_expired_recovery_window_send_disconnected() {
+    let handler = EventHandler::start().await;
+    let service = start_with(ServiceConfig {
+        recovery_window: std::time::Duration::from_millis(200),
+        upstream: UpstreamSettings::for_all_hubs(
+            upstream::EventHandler::all_events(&handler.template()).unwrap(),
+        ),
+        ..ServiceConfig::default()
+    })
+    .await;
+    let (_closed, connected) = connect_to_hub(&service, JSON, Some("u"), &[], &[]).await;
+    let closed_id = connection_id(&connected);
+    HubApi::new(&service, HUB)
+        .expect(
+            reqwest::Method::DELETE,
+            &format!("connections/{closed_id}?reason=bye"),
+            204,
+        )
+        .await;
+    let (dropped, connected) = connect_to_hub(&service, RELIABLE, Some("u"), &[], &[]).await;
+    let dropped_id = connection_id(&connected);
+    handler.wait_event(&dropped_id, "connected").await;
+    dropped.drop_abruptly();
+    for id in [closed_id, dropped_id] {
+        let disconnected = handler.wait_event(&id, "disconnected").await;
+        assert!(disconnected.json()["reason"].is_string());
+        let count = handler
+            .events()
+            .iter()
+            .filter(|c| c.connection_id() == id && c.event() == "disconnected")
+            .count();
+        assert_eq!(count, 1, "{id}");
+    }
+}
