@@ -781,8 +781,13 @@ async fn a_dead_handler_for_one_hub_leaves_other_hubs_unaffected() {
         "dead",
         &token_for(&service, "dead", Some("u"), &[], &[]),
     );
-    let (status, _) = refused(&dead_url, &[]).await;
+    let (status, body) = refused(&dead_url, &[]).await;
     assert_eq!(status, 500);
+    assert!(body.contains("event handler"), "{body}");
+    assert!(
+        !body.contains(&dead.to_string()),
+        "clients never see the handler URL: {body}"
+    );
     let mut live = open(&hub_url(&service, Some("u"), &[], &[]), &[])
         .await
         .unwrap();

@@ -65,7 +65,8 @@ struct Reply {
     connection_state: Option<String>,
 }
 
-/// Why a call did not yield a 2xx reply.
+/// Why a call did not yield a 2xx reply. The text may reach the client (an ack's message, a
+/// close reason, a refused upgrade), so it never holds the handler's URL or reply body.
 enum CallError {
     /// The handler answered with this non-2xx status.
     Status(StatusCode),
@@ -158,9 +159,11 @@ impl Upstream {
         let Some(handler) = self.settings.find(subject.hub, event) else {
             return Ok(None);
         };
-        self.validate(handler, subject.hub)
-            .await
-            .map_err(CallError::Failed)?;
+        // The reason (with the handler's URL) is logged by the validation; clients only
+        // learn that the handler is not usable.
+        self.validate(handler, subject.hub).await.map_err(|_| {
+            CallError::Failed("the event handler has not passed its abuse-protection check".into())
+        })?;
         let url = handler.url(subject.hub, name);
         let ce_type = event_type(system, name);
         let shown = shown_url(&url);
@@ -185,10 +188,8 @@ impl Upstream {
             } else {
                 "failed"
             };
-            CallError::Failed(format!(
-                "the call to the event handler {shown} {what}: {}",
-                error.without_url()
-            ))
+            tracing::info!(url = %shown, %ce_type, error = %error.without_url(), "the event handler call {what}");
+            CallError::Failed(format!("the call to the event handler {what}"))
         };
         let mut response = request.send().await.map_err(failed)?;
         let status = response.status();
