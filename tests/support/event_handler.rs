@@ -12,7 +12,10 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
 use tokio::sync::Notify;
+use wpchat::service::upstream::{self, UpstreamSettings};
+use wpchat::service::{self, RunningService, ServiceConfig};
 
 /// One call the handler received.
 #[derive(Debug, Clone)]
@@ -79,6 +82,11 @@ impl Reply {
 
     pub fn header(mut self, name: &'static str, value: &str) -> Self {
         self.headers.push((name, value.to_string()));
+        self
+    }
+
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
         self
     }
 
@@ -228,4 +236,39 @@ async fn answer(
         response.headers_mut().insert(name, value.parse().unwrap());
     }
     response
+}
+
+/// The service on 127.0.0.1:0 with `upstream`'s handlers.
+pub async fn serve_settings(upstream: UpstreamSettings) -> RunningService {
+    service::start(ServiceConfig {
+        host: "127.0.0.1".into(),
+        port: 0,
+        upstream,
+        ..ServiceConfig::default()
+    })
+    .await
+    .expect("service starts")
+}
+
+/// The service with `handler` taking every event of every hub.
+pub async fn serve(handler: &EventHandler) -> RunningService {
+    serve_settings(every_hub(handler)).await
+}
+
+/// `handler` taking every event of every hub.
+pub fn every_hub(handler: &EventHandler) -> UpstreamSettings {
+    UpstreamSettings::for_all_hubs(upstream::EventHandler::all_events(&handler.template()).unwrap())
+}
+
+/// An `event` request with an ackId.
+pub fn event(name: &str, data_type: &str, data: Value, ack_id: u64) -> Value {
+    json!({"type": "event", "event": name, "dataType": data_type, "data": data, "ackId": ack_id})
+}
+
+/// Asserts `ack` is the `InternalServerError` ack of `ack_id`.
+pub fn failed_ack(ack: &Value, ack_id: u64) {
+    assert_eq!(ack["type"], "ack", "{ack}");
+    assert_eq!(ack["ackId"], ack_id, "{ack}");
+    assert_eq!(ack["success"], false, "{ack}");
+    assert_eq!(ack["error"]["name"], "InternalServerError", "{ack}");
 }
