@@ -352,12 +352,7 @@ async fn u10_a_refused_connect_fails_the_upgrade_with_its_status() {
     handler
         .wait_event(&connection_id(&connected), "disconnected")
         .await;
-    let refused_calls: Vec<String> = handler
-        .events()
-        .iter()
-        .filter(|c| c.connection_id() == refused_id)
-        .map(|c| c.event().to_string())
-        .collect();
+    let refused_calls = handler.event_names(&refused_id);
     assert_eq!(refused_calls, ["connect"]);
 }
 
@@ -388,12 +383,7 @@ async fn u11_exactly_one_connected_after_connect() {
     let id = connection_id(&connected);
     client.close_with(1000).await;
     handler.wait_event(&id, "disconnected").await;
-    let events: Vec<String> = handler
-        .events()
-        .iter()
-        .filter(|c| c.connection_id() == id)
-        .map(|c| c.event().to_string())
-        .collect();
+    let events = handler.event_names(&id);
     assert_eq!(events, ["connect", "connected", "disconnected"]);
 }
 
@@ -444,12 +434,7 @@ async fn u8_u12_u19_a_recovered_session_sends_no_new_connect_and_keeps_its_state
     assert_eq!(chat.header("ce-connectionState"), Some("kept"));
     recovered.close_with(1000).await;
     handler.wait_event(&id, "disconnected").await;
-    let events: Vec<String> = handler
-        .events()
-        .iter()
-        .filter(|c| c.connection_id() == id)
-        .map(|c| c.event().to_string())
-        .collect();
+    let events = handler.event_names(&id);
     assert_eq!(events, ["connect", "connected", "chat", "disconnected"]);
 }
 

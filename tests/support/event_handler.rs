@@ -180,6 +180,15 @@ impl EventHandler {
         self.calls().into_iter().filter(Call::is_event).collect()
     }
 
+    /// The names of the events `connection_id` caused so far, in arrival order.
+    pub fn event_names(&self, connection_id: &str) -> Vec<String> {
+        self.events()
+            .iter()
+            .filter(|c| c.connection_id() == connection_id)
+            .map(|c| c.event().to_string())
+            .collect()
+    }
+
     /// Waits (bounded) until `enough` holds for the calls so far, and returns them.
     pub async fn wait_for(&self, enough: impl Fn(&[Call]) -> bool) -> Vec<Call> {
         tokio::time::timeout(Duration::from_secs(10), async {
