@@ -38,7 +38,9 @@
 //! `hub` (connections, groups, users, fan-out; hubs leave the registry when unused),
 //! `session` (one connection's queue, reliable buffer and ackIds), `permissions` (roles and
 //! wildcard patterns), `ws` (client endpoint and socket loops), `rest` (REST subset and
-//! health). `wpchat serve` itself is `cmd::serve`.
+//! health), `upstream` (event handlers: connect before the upgrade, user events from the
+//! socket loops, connected/disconnected in the background). `wpchat serve` itself is
+//! `cmd::serve`.
 
 mod admission;
 mod hub;
