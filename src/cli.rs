@@ -127,6 +127,54 @@ pub struct ServeArgs {
     /// Allow binding to a non-loopback address.
     #[arg(long)]
     pub allow_remote: bool,
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+}
+
+/// `wpchat serve`'s event handler flags.
+#[derive(Debug, Args, Clone)]
+pub struct UpstreamArgs {
+    /// Event handler for every hub: an http(s) URL template with optional {hub} and {event},
+    /// e.g. http://localhost:3000/eventhandler/{hub}/{event}.
+    #[arg(long = "upstream", value_name = "URL_TEMPLATE")]
+    pub template: Option<String>,
+    /// User events the --upstream handler takes: *, a comma list, or one name.
+    #[arg(
+        long,
+        value_name = "PATTERN",
+        default_value = "*",
+        requires = "template"
+    )]
+    pub upstream_events: String,
+    /// System events the --upstream handler takes (comma list; empty for none).
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "connect,connected,disconnected",
+        requires = "template"
+    )]
+    pub upstream_system_events: String,
+    /// How long one event handler call may take (e.g. 10s, 500ms).
+    #[arg(long, value_parser = parse_duration, default_value = "100s")]
+    pub upstream_timeout: std::time::Duration,
+    /// Event handlers per hub from a JSON file in the shape of Microsoft's emulator settings
+    /// ({"Hubs": {"<hub>|_default": {"EventHandlers": [{"UrlTemplate", "EventPattern",
+    /// "SystemEvents"}]}}}); tried before --upstream.
+    #[arg(long, value_name = "FILE")]
+    pub upstream_settings: Option<std::path::PathBuf>,
+}
+
+impl Default for UpstreamArgs {
+    /// As clap fills it when no flag is given.
+    fn default() -> Self {
+        UpstreamArgs {
+            template: None,
+            upstream_events: "*".into(),
+            upstream_system_events: "connect,connected,disconnected".into(),
+            upstream_timeout: std::time::Duration::from_secs(100),
+            upstream_settings: None,
+        }
+    }
 }
 
 #[derive(Debug, Args, Clone)]

@@ -452,6 +452,7 @@ async fn serve_refuses_a_non_loopback_host_without_allow_remote() {
         access_key: None,
         allow_anonymous: false,
         allow_remote: false,
+        upstream: Default::default(),
     })
     .await;
     let error = result.expect_err("refused");

@@ -7,6 +7,9 @@ use anyhow::{Context, bail};
 
 use crate::auth::token::{Claims, mint};
 use crate::cli::ServeArgs;
+use crate::service::upstream::{
+    DEFAULT_HUB, EventHandler, EventPattern, UpstreamSettings, parse_settings_file,
+};
 use crate::service::{DEV_ACCESS_KEY, RunningService, ServiceConfig, reachable, start};
 use crate::target::CHAT_ROLES;
 
@@ -20,6 +23,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = service_config(&args).await?;
     let service = start(config.clone()).await?;
     print_how_to_connect(&service, &config);
+    print_event_handlers(&service, &config.upstream).await;
+    println!("Press Ctrl+C to stop.");
     wait_for_stop_signal().await;
     tracing::info!("stopping the local service");
     service.shutdown().await;
@@ -69,8 +74,95 @@ async fn service_config(args: &ServeArgs) -> anyhow::Result<ServiceConfig> {
         port: args.port,
         access_key,
         allow_anonymous: args.allow_anonymous,
+        upstream: upstream_settings(args)?,
         ..ServiceConfig::default()
     })
+}
+
+/// The event handlers from `--upstream-settings` (first) and `--upstream`.
+fn upstream_settings(args: &ServeArgs) -> anyhow::Result<UpstreamSettings> {
+    let mut settings = UpstreamSettings {
+        timeout: args.upstream.upstream_timeout,
+        ..UpstreamSettings::default()
+    };
+    if let Some(path) = &args.upstream.upstream_settings {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --upstream-settings '{}'", path.display()))?;
+        settings.hubs = parse_settings_file(&text)
+            .with_context(|| format!("in --upstream-settings '{}'", path.display()))?;
+    }
+    if let Some(template) = &args.upstream.template {
+        let handler = EventHandler {
+            user_events: EventPattern::parse(&args.upstream.upstream_events),
+            ..EventHandler::all_events(template)
+                .context("--upstream")?
+                .with_system_events(&args.upstream.upstream_system_events)
+                .context("--upstream-system-events")?
+        };
+        match settings.hubs.iter_mut().find(|(hub, _)| hub == DEFAULT_HUB) {
+            Some((_, handlers)) => handlers.push(handler),
+            None => settings.hubs.push((DEFAULT_HUB.to_string(), vec![handler])),
+        }
+    }
+    Ok(settings)
+}
+
+/// Lists the event handlers and runs their abuse-protection check now, so a developer sees
+/// at once whether their handler answers (for `_default`, on the demo hub).
+async fn print_event_handlers(service: &RunningService, settings: &UpstreamSettings) {
+    if settings.is_empty() {
+        println!(
+            "No event handler: `event` requests fail and simple clients are closed (1011). Pass --upstream URL_TEMPLATE to add one."
+        );
+        return;
+    }
+    println!("Event handlers (timeout {:?}):", settings.timeout);
+    for (hub, handlers) in &settings.hubs {
+        let checked_hub = if hub == DEFAULT_HUB { DEMO_HUB } else { hub };
+        let checks = tokio::time::timeout(
+            settings.validation_timeout * 2,
+            service.check_event_handlers(checked_hub),
+        )
+        .await
+        .unwrap_or_default();
+        for handler in handlers {
+            let hubs = if hub == DEFAULT_HUB {
+                "every hub".to_string()
+            } else {
+                format!("hub '{hub}'")
+            };
+            let user_events = match &handler.user_events {
+                EventPattern::Any => "*".to_string(),
+                EventPattern::Names(names) if names.is_empty() => "none".to_string(),
+                EventPattern::Names(names) => names.join(","),
+            };
+            let system: Vec<&str> = handler.system_events.iter().map(|e| e.name()).collect();
+            let shown = crate::service::upstream::shown_template(&handler.url_template);
+            println!(
+                "  {shown}  ({hubs}; user events {user_events}; system events {})",
+                if system.is_empty() {
+                    "none".to_string()
+                } else {
+                    system.join(",")
+                }
+            );
+            let outcome = checks
+                .iter()
+                .find(|(url, _)| *url == shown)
+                .map(|(_, outcome)| outcome);
+            match outcome {
+                Some(Ok(())) => {
+                    println!("    abuse-protection check (hub '{checked_hub}'): passed")
+                }
+                Some(Err(why)) => println!(
+                    "    abuse-protection check (hub '{checked_hub}'): FAILED: {} (retried with backoff; events wait until it passes)",
+                    crate::text::sanitize_line(why)
+                ),
+                None => println!("    abuse-protection check (hub '{checked_hub}'): no answer yet"),
+            }
+        }
+    }
+    println!("Handler calls are logged at debug level (RUST_LOG=wpchat=debug).");
 }
 
 /// Prints where the service listens, its connection string and a ready-made client URL.
@@ -110,7 +202,6 @@ fn print_how_to_connect(service: &RunningService, config: &ServiceConfig) {
     if config.allow_anonymous {
         println!("Anonymous connections (no token) are allowed.");
     }
-    println!("Press Ctrl+C to stop.");
 }
 
 async fn wait_for_stop_signal() {

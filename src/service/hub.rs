@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     pub(crate) limits: Limits,
     /// Signs reconnection tokens; random per service run, so tokens die with the process.
     pub(crate) reconnection_secret: String,
+    /// Event handlers; set by `service::start`.
+    pub(crate) upstream: Option<Arc<super::upstream::Upstream>>,
     next_epoch: AtomicU64,
     active_sockets: AtomicUsize,
     sockets_done: Notify,
@@ -51,6 +53,7 @@ impl Shared {
             keepalive_interval,
             limits,
             reconnection_secret: secret.iter().map(|b| format!("{b:02x}")).collect(),
+            upstream: None,
             next_epoch: AtomicU64::new(1),
             active_sockets: AtomicUsize::new(0),
             sockets_done: Notify::new(),

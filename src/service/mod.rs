@@ -38,13 +38,16 @@
 //! `hub` (connections, groups, users, fan-out; hubs leave the registry when unused),
 //! `session` (one connection's queue, reliable buffer and ackIds), `permissions` (roles and
 //! wildcard patterns), `ws` (client endpoint and socket loops), `rest` (REST subset and
-//! health). `wpchat serve` itself is `cmd::serve`.
+//! health), `upstream` (event handlers: connect before the upgrade, user events from the
+//! socket loops, connected/disconnected in the background). `wpchat serve` itself is
+//! `cmd::serve`.
 
 mod admission;
 mod hub;
 mod permissions;
 mod rest;
 mod session;
+pub mod upstream;
 mod ws;
 
 use std::net::SocketAddr;
@@ -99,6 +102,8 @@ pub struct ServiceConfig {
     /// WebSocket ping interval; a socket that sends nothing (not even a pong) for six
     /// intervals counts as dropped.
     pub keepalive_interval: Duration,
+    /// Event handlers (none by default: `event` requests fail, simple clients get 1011).
+    pub upstream: upstream::UpstreamSettings,
 }
 
 impl Default for ServiceConfig {
@@ -111,6 +116,7 @@ impl Default for ServiceConfig {
             recovery_window: DEFAULT_RECOVERY_WINDOW,
             outbound_queue_frames: DEFAULT_OUTBOUND_QUEUE_FRAMES,
             keepalive_interval: DEFAULT_KEEPALIVE_INTERVAL,
+            upstream: upstream::UpstreamSettings::default(),
         }
     }
 }
@@ -163,6 +169,19 @@ impl RunningService {
         self.running
             .as_ref()
             .map_or(0, |running| running.registry.hub_count())
+    }
+
+    /// Runs the abuse-protection check of every event handler of `hub` now: each handler's
+    /// URL template with `Ok` or why it failed (empty when no handler is configured).
+    pub async fn check_event_handlers(&self, hub: &str) -> Vec<(String, Result<(), String>)> {
+        let Some(upstream) = self
+            .running
+            .as_ref()
+            .and_then(|running| running.registry.shared.upstream.clone())
+        else {
+            return Vec::new();
+        };
+        upstream.check_handlers(hub).await
     }
 
     /// Stops accepting, closes every connection, and waits for the tasks to end.
@@ -294,13 +313,19 @@ pub async fn start(config: ServiceConfig) -> Result<RunningService, ServiceError
         ack_grace: RELIABLE_ACK_GRACE,
         backpressure: PUBLISHER_BACKPRESSURE,
     };
-    let shared = Arc::new(Shared::new(
+    let mut shared = Shared::new(
         config.access_key.clone(),
         config.allow_anonymous,
         config.recovery_window,
         config.keepalive_interval.max(Duration::from_millis(10)),
         limits,
+    );
+    shared.upstream = Some(upstream::start(
+        config.upstream.clone(),
+        &config.host,
+        &config.access_key,
     ));
+    let shared = Arc::new(shared);
     let registry = Arc::new(Registry::new(shared));
     let app = router(registry.clone());
     let (stop, mut stopped) = watch::channel(false);

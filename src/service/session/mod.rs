@@ -165,6 +165,8 @@ pub(crate) struct Connection {
     permissions: RwLock<Permissions>,
     limits: Limits,
     state: Mutex<State>,
+    /// The event handler side; it sends `disconnected` once the connection is dropped.
+    pub(crate) upstream: std::sync::OnceLock<Arc<super::upstream::Link>>,
 }
 
 impl Connection {
@@ -196,6 +198,7 @@ impl Connection {
                 ack_ids: HashSet::new(),
                 ack_id_order: VecDeque::new(),
             }),
+            upstream: std::sync::OnceLock::new(),
         }
     }
 

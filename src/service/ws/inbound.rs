@@ -20,14 +20,14 @@ const BACKPRESSURE_POLL: Duration = Duration::from_millis(1);
 
 /// What a socket's frames act on.
 pub(super) struct SocketContext {
-    hub: Arc<Hub>,
+    pub(super) hub: Arc<Hub>,
     pub(super) connection: Arc<Connection>,
     mode: SimpleMode,
     /// Recipients of this socket's last publish whose queue is backlogged.
     backlogged: Mutex<Vec<Arc<Connection>>>,
 }
 
-fn violation(code: u16, reason: impl Into<String>) -> CloseCause {
+pub(super) fn violation(code: u16, reason: impl Into<String>) -> CloseCause {
     CloseCause {
         code,
         reason: reason.into(),
@@ -35,7 +35,7 @@ fn violation(code: u16, reason: impl Into<String>) -> CloseCause {
     }
 }
 
-fn ack_error(name: AckErrorName, message: impl Into<String>) -> AckError {
+pub(super) fn ack_error(name: AckErrorName, message: impl Into<String>) -> AckError {
     AckError {
         name,
         message: message.into(),
@@ -56,10 +56,12 @@ impl SocketContext {
         (self.hub, self.connection)
     }
 
-    pub(super) fn on_text(&self, text: &str) -> Result<(), CloseCause> {
+    pub(super) async fn on_text(&self, text: &str) -> Result<(), CloseCause> {
         match self.connection.kind {
-            ClientKind::Simple => self.on_simple_frame(Payload::Text(text.to_string())),
-            ClientKind::Json | ClientKind::JsonReliable => self.on_decoded(decode_client(text)),
+            ClientKind::Simple => self.on_simple_frame(Payload::Text(text.to_string())).await,
+            ClientKind::Json | ClientKind::JsonReliable => {
+                self.on_decoded(decode_client(text)).await
+            }
             ClientKind::Protobuf | ClientKind::ProtobufReliable => Err(violation(
                 close_code::UNSUPPORTED_DATA,
                 "Text frames are not supported on protobuf subprotocols; send binary frames.",
@@ -67,23 +69,26 @@ impl SocketContext {
         }
     }
 
-    pub(super) fn on_binary(&self, bytes: Bytes) -> Result<(), CloseCause> {
+    pub(super) async fn on_binary(&self, bytes: Bytes) -> Result<(), CloseCause> {
         match self.connection.kind {
-            ClientKind::Simple => self.on_simple_frame(Payload::Binary(bytes.to_vec())),
+            ClientKind::Simple => self.on_simple_frame(Payload::Binary(bytes.to_vec())).await,
             ClientKind::Json | ClientKind::JsonReliable => Err(violation(
                 close_code::UNSUPPORTED_DATA,
                 "Binary frames are not supported on JSON subprotocols; send text frames.",
             )),
             ClientKind::Protobuf | ClientKind::ProtobufReliable => {
-                self.on_decoded(protobuf::decode_client(&bytes))
+                self.on_decoded(protobuf::decode_client(&bytes)).await
             }
         }
     }
 
     /// Runs a decoded request; a frame that did not decode is declined (1007).
-    fn on_decoded(&self, decoded: Result<ClientMessage, DecodeError>) -> Result<(), CloseCause> {
+    async fn on_decoded(
+        &self,
+        decoded: Result<ClientMessage, DecodeError>,
+    ) -> Result<(), CloseCause> {
         match decoded {
-            Ok(message) => self.on_message(message),
+            Ok(message) => self.on_message(message).await,
             Err(error) => Err(violation(
                 close_code::INVALID_PAYLOAD,
                 format!("The client message is not valid: {error}"),
@@ -91,8 +96,11 @@ impl SocketContext {
         }
     }
 
-    fn on_simple_frame(&self, payload: Payload) -> Result<(), CloseCause> {
+    async fn on_simple_frame(&self, payload: Payload) -> Result<(), CloseCause> {
         match &self.mode {
+            SimpleMode::SendEvent if self.connection.upstream.get().is_some() => {
+                self.on_simple_event(payload).await
+            }
             SimpleMode::SendEvent => Err(violation(
                 close_code::INTERNAL_ERROR,
                 "No event handler is configured on the local service.",
@@ -145,12 +153,24 @@ impl SocketContext {
         }
     }
 
-    fn send(&self, message: &ServiceMessage) -> Result<(), CloseCause> {
+    pub(super) fn send(&self, message: &ServiceMessage) -> Result<(), CloseCause> {
         if self.connection.send_control(message) {
             Ok(())
         } else {
             Err(CloseCause::slow_client())
         }
+    }
+
+    /// Answers a repeated successful ackId without running the request again.
+    pub(super) fn send_duplicate(&self, ack_id: u64) -> Result<(), CloseCause> {
+        self.send(&ServiceMessage::Ack {
+            ack_id,
+            success: false,
+            error: Some(ack_error(
+                AckErrorName::Duplicate,
+                format!("Message with ack-id: {ack_id} has been processed"),
+            )),
+        })
     }
 
     /// Runs a request that may carry an ackId: repeated successful ids are not re-executed,
@@ -165,14 +185,7 @@ impl SocketContext {
             return Ok(());
         };
         if self.connection.is_duplicate(ack_id) {
-            return self.send(&ServiceMessage::Ack {
-                ack_id,
-                success: false,
-                error: Some(ack_error(
-                    AckErrorName::Duplicate,
-                    format!("Message with ack-id: {ack_id} has been processed"),
-                )),
-            });
+            return self.send_duplicate(ack_id);
         }
         let result = operation();
         if result.is_ok() {
@@ -204,7 +217,7 @@ impl SocketContext {
         Ok(())
     }
 
-    fn on_message(&self, message: ClientMessage) -> Result<(), CloseCause> {
+    async fn on_message(&self, message: ClientMessage) -> Result<(), CloseCause> {
         let connection = &self.connection;
         match message {
             ClientMessage::JoinGroup { group, ack_id } => {
@@ -228,6 +241,13 @@ impl SocketContext {
                 self.publish(&group, data, no_echo);
                 Ok(())
             }),
+            ClientMessage::Event {
+                event,
+                ack_id,
+                data,
+            } if connection.upstream.get().is_some() => {
+                self.on_user_event(&event, ack_id, data).await
+            }
             ClientMessage::Event { ack_id, .. } => self.acked(ack_id, || {
                 Err(ack_error(
                     AckErrorName::InternalServerError,

@@ -4,6 +4,7 @@
 
 mod inbound;
 mod socket;
+mod user_events;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use super::admission::{self, Admitted, Gate, Purpose, Rejection, SimpleMode, Upg
 use super::hub::Registry;
 use super::permissions::Permissions;
 use super::session::{Attachment, ClientKind, Connection};
+use super::upstream::{self, Opening};
 use crate::auth::token::{self, Claims, unix_now};
 use crate::protocol::{MAX_CLIENT_MESSAGE_BYTES, ServiceMessage, Subprotocol};
 use socket::{refuse_recovery, run_socket};
@@ -35,7 +37,7 @@ pub(crate) async fn client_hub_path(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    client_endpoint(registry, Some(&hub), query.as_deref(), &headers, upgrade)
+    client_endpoint(registry, Some(&hub), query.as_deref(), &headers, upgrade).await
 }
 
 /// `GET /client/?hub={hub}`
@@ -45,10 +47,10 @@ pub(crate) async fn client_hub_query(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    client_endpoint(registry, None, query.as_deref(), &headers, upgrade)
+    client_endpoint(registry, None, query.as_deref(), &headers, upgrade).await
 }
 
-fn client_endpoint(
+async fn client_endpoint(
     registry: Arc<Registry>,
     path_hub: Option<&str>,
     query: Option<&str>,
@@ -80,12 +82,24 @@ fn client_endpoint(
             return Rejection::not_upgrade(&rejection.to_string()).into_response();
         }
     };
-    // Echo the name as the client spelled it: names compare without regard to case, and a
-    // client checks that the service picked one of its own.
+    let mut admitted = admitted;
+    let opened = upstream::connect(
+        registry.shared.upstream.as_ref(),
+        &mut admitted,
+        new_connection_id(),
+        query,
+        headers,
+    )
+    .await;
+    // Echo the name as the client spelled it (the handler may have picked it): names compare
+    // without regard to case, and a client checks that the service picked one of its own.
     let echoed = admitted
         .subprotocol
         .and_then(|picked| offered_name(headers, picked));
-    upgrade_admitted(registry, admitted, echoed, upgrade)
+    match opened {
+        Ok(opening) => upgrade_admitted(registry, admitted, echoed, opening, upgrade),
+        Err(refused) => (refused.status, refused.reason).into_response(),
+    }
 }
 
 /// The client's own spelling of the subprotocol the service picked.
@@ -105,6 +119,7 @@ fn upgrade_admitted(
     registry: Arc<Registry>,
     admitted: Admitted,
     echoed: Option<HeaderValue>,
+    opening: Opening,
     mut upgrade: WebSocketUpgrade,
 ) -> Response {
     let Admitted {
@@ -117,6 +132,10 @@ fn upgrade_admitted(
         upgrade.set_selected_protocol(
             echoed.unwrap_or_else(|| HeaderValue::from_static(subprotocol.name())),
         );
+    } else if let Some(custom) = &opening.custom_subprotocol
+        && let Ok(value) = HeaderValue::from_str(custom)
+    {
+        upgrade.set_selected_protocol(value);
     }
     let upgrade = upgrade
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
@@ -124,8 +143,9 @@ fn upgrade_admitted(
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES);
     match purpose {
-        Purpose::Open { claims, mode } => upgrade
-            .on_upgrade(move |socket| open_connection(socket, registry, hub, kind, claims, mode)),
+        Purpose::Open { claims, mode } => upgrade.on_upgrade(move |socket| {
+            open_connection(socket, registry, hub, kind, claims, mode, opening)
+        }),
         Purpose::Recover { connection_id } => {
             upgrade.on_upgrade(move |socket| recover(socket, registry, hub, kind, connection_id))
         }
@@ -149,9 +169,10 @@ async fn open_connection(
     kind: ClientKind,
     claims: Claims,
     mode: SimpleMode,
+    opening: Opening,
 ) {
     let shared = &registry.shared;
-    let id: Arc<str> = Arc::from(new_connection_id());
+    let id: Arc<str> = Arc::from(opening.connection_id);
     let attachment = Attachment::new(shared.next_epoch());
     let connection = Arc::new(Connection::new(
         id.clone(),
@@ -181,6 +202,10 @@ async fn open_connection(
         });
     }
     let (hub, ()) = registry.fill(&hub_name, |hub| hub.add(connection.clone(), &claims.groups));
+    if let Some(link) = opening.link {
+        link.connected();
+        let _ = connection.upstream.set(link);
+    }
     tracing::info!(
         hub = %hub.name,
         connection_id = %id,

@@ -165,6 +165,7 @@ async fn end_socket(
     mut halves: Halves,
 ) {
     let id = connection.id.clone();
+    let reason = disconnect_reason(&end);
     let closed_abnormally_by_client = matches!(end, ReadEnd::ClientClosed { normal: false });
     match end {
         ReadEnd::ClientClosed { normal: true } => {
@@ -190,7 +191,7 @@ async fn end_socket(
                 halves.writer.abort();
                 if connection.detach(epoch) {
                     tracing::info!(hub = %hub.name, connection_id = %id, "client dropped; session kept for recovery");
-                    schedule_expiry(registry, hub, connection, epoch);
+                    schedule_expiry(registry, hub, connection.clone(), epoch);
                 }
             } else {
                 halves.writer.abort();
@@ -200,9 +201,24 @@ async fn end_socket(
             }
         }
     }
+    if connection.is_closed()
+        && let Some(link) = connection.upstream.get()
+    {
+        link.ended(&reason);
+    }
     if closed_abnormally_by_client {
         // Reading once more flushes tungstenite's queued close reply.
         linger(&mut halves.stream).await;
+    }
+}
+
+/// The `reason` an event handler's `disconnected` gets if this socket's end is final.
+fn disconnect_reason(end: &ReadEnd) -> String {
+    match end {
+        ReadEnd::ClientClosed { .. } => "The client closed the connection.".into(),
+        ReadEnd::Violation(cause) => cause.reason.clone(),
+        ReadEnd::Dropped | ReadEnd::WriterStopped => "The connection dropped.".into(),
+        ReadEnd::Cancelled => "The service closed the connection.".into(),
     }
 }
 
@@ -213,6 +229,11 @@ fn schedule_expiry(registry: &Registry, hub: Arc<Hub>, connection: Arc<Connectio
         if connection.expire(epoch) {
             hub.remove(&connection.id);
             tracing::info!(hub = %hub.name, connection_id = %connection.id, "recovery window passed; session ended");
+        }
+        if connection.is_closed()
+            && let Some(link) = connection.upstream.get()
+        {
+            link.ended("The recovery window passed without a reconnect.");
         }
     });
 }
@@ -324,8 +345,8 @@ async fn read_loop(stream: &mut Stream, context: &SocketContext, silence: Durati
             }
         };
         let handled = match message {
-            Message::Text(text) => context.on_text(&text),
-            Message::Binary(bytes) => context.on_binary(bytes),
+            Message::Text(text) => context.on_text(&text).await,
+            Message::Binary(bytes) => context.on_binary(bytes).await,
             Message::Close(frame) => {
                 // No status code counts as normal: it is what the JS SDK's stop() sends.
                 return ReadEnd::ClientClosed {
