@@ -1,0 +1,303 @@
+//! The SQL of history: inserting rows, feeding the full-text index behind the writes, reading
+//! a group's last lines, stats, retention and forgetting.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::open::HistoryError;
+use super::record::{Delivery, Dir, Kind, Record};
+
+/// Buffer and user ids the writer has seen, so a row costs no lookup.
+#[derive(Default)]
+pub(crate) struct Ids {
+    buffers: HashMap<String, i64>,
+    users: HashMap<String, i64>,
+}
+
+impl Ids {
+    pub(crate) fn buffer(&mut self, tx: &Transaction<'_>, name: &str) -> rusqlite::Result<i64> {
+        if let Some(id) = self.buffers.get(name) {
+            return Ok(*id);
+        }
+        tx.execute(
+            "INSERT INTO buffer(name, kind) VALUES (?1, 0) ON CONFLICT(name) DO NOTHING",
+            [name],
+        )?;
+        let id = tx.query_row("SELECT id FROM buffer WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })?;
+        self.buffers.insert(name.to_string(), id);
+        Ok(id)
+    }
+
+    fn user(&mut self, tx: &Transaction<'_>, name: &str) -> rusqlite::Result<i64> {
+        if let Some(id) = self.users.get(name) {
+            return Ok(*id);
+        }
+        tx.execute(
+            "INSERT INTO usr(name) VALUES (?1) ON CONFLICT(name) DO NOTHING",
+            [name],
+        )?;
+        let id = tx.query_row("SELECT id FROM usr WHERE name = ?1", [name], |r| r.get(0))?;
+        self.users.insert(name.to_string(), id);
+        Ok(id)
+    }
+}
+
+pub(crate) fn max_id(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT coalesce(max(id), 0) FROM msg", [], |r| r.get(0))
+}
+
+pub(crate) fn insert(
+    tx: &Transaction<'_>,
+    ids: &mut Ids,
+    id: i64,
+    record: &Record,
+) -> rusqlite::Result<()> {
+    let buf = ids.buffer(tx, &record.group)?;
+    let sender = match &record.sender {
+        Some(name) => Some(ids.user(tx, name)?),
+        None => None,
+    };
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO msg(id, buf, ts, kind, dir, sender, seq, delivery, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    insert.execute(params![
+        id,
+        buf,
+        record.ts_ms,
+        record.kind as i64,
+        record.dir as i64,
+        sender,
+        record.seq.map(|s| s as i64),
+        record.delivery.map(|d| d as i64),
+        record.body,
+    ])?;
+    Ok(())
+}
+
+/// The id up to which the full-text index is complete.
+pub(crate) fn watermark(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT value FROM meta WHERE key = 'fts_watermark'",
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// Indexes up to `step` rows past the watermark; `true` if there may be more.
+pub(crate) fn index_step(conn: &mut Connection, step: usize) -> rusqlite::Result<bool> {
+    let tx = conn.transaction()?;
+    let from = watermark(&tx)?;
+    let upto: Option<i64> = tx.query_row(
+        "SELECT max(id) FROM (SELECT id FROM msg WHERE id > ?1 ORDER BY id LIMIT ?2)",
+        params![from, step as i64],
+        |r| r.get(0),
+    )?;
+    let Some(upto) = upto else {
+        return Ok(false);
+    };
+    tx.execute(
+        "INSERT INTO msg_fts(rowid, body)
+         SELECT id, CAST(body AS TEXT) FROM msg WHERE id > ?1 AND id <= ?2 AND kind IN (?3, ?4)",
+        params![from, upto, Kind::Text as i64, Kind::Json as i64],
+    )?;
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'fts_watermark'",
+        [upto],
+    )?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// One stored line, as the backlog, search and export read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredLine {
+    pub id: i64,
+    pub group: String,
+    pub ts_ms: i64,
+    pub kind: Kind,
+    pub dir: Dir,
+    pub sender: Option<String>,
+    pub seq: Option<u64>,
+    pub delivery: Option<Delivery>,
+    pub body: Vec<u8>,
+}
+
+/// The columns [`StoredLine::from_row`] reads, for `FROM msg m`.
+pub(crate) const LINE_COLUMNS: &str =
+    "m.id, b.name, m.ts, m.kind, m.dir, u.name, m.seq, m.delivery, m.body";
+/// The joins that name a line's buffer and sender.
+pub(crate) const LINE_JOINS: &str =
+    "CROSS JOIN buffer b ON b.id = m.buf LEFT JOIN usr u ON u.id = m.sender";
+
+impl StoredLine {
+    pub(crate) fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredLine> {
+        Ok(StoredLine {
+            id: row.get(0)?,
+            group: row.get(1)?,
+            ts_ms: row.get(2)?,
+            kind: Kind::from_db(row.get(3)?),
+            dir: if row.get::<_, i64>(4)? == 1 {
+                Dir::Out
+            } else {
+                Dir::In
+            },
+            sender: row.get(5)?,
+            seq: row.get::<_, Option<i64>>(6)?.map(|s| s as u64),
+            delivery: row.get::<_, Option<i64>>(7)?.map(Delivery::from_db),
+            body: row.get(8)?,
+        })
+    }
+}
+
+/// The last `limit` lines of `group` older than `before` (all when `None`), oldest first.
+pub fn backlog(
+    conn: &Connection,
+    group: &str,
+    before: Option<i64>,
+    limit: usize,
+) -> Result<Vec<StoredLine>, HistoryError> {
+    let sql = format!(
+        "SELECT {LINE_COLUMNS} FROM msg m {LINE_JOINS}
+         WHERE m.buf = (SELECT id FROM buffer WHERE name = ?1) AND m.id < ?2
+         ORDER BY m.id DESC LIMIT ?3"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut lines = statement
+        .query_map(
+            params![group, before.unwrap_or(i64::MAX), limit as i64],
+            StoredLine::from_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    lines.reverse();
+    Ok(lines)
+}
+
+/// The id of the last line the user read in `group`, if saved.
+pub fn read_marker(conn: &Connection, group: &str) -> Result<Option<i64>, HistoryError> {
+    Ok(conn
+        .query_row(
+            "SELECT read_marker FROM buffer WHERE name = ?1",
+            [group],
+            |r| r.get::<_, Option<i64>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// Saves the read marker directly (tools and tests; the chat goes through the recorder).
+pub fn set_read_marker(conn: &Connection, group: &str, id: i64) -> Result<(), HistoryError> {
+    conn.execute(
+        "UPDATE buffer SET read_marker = ?2 WHERE name = ?1",
+        params![group, id],
+    )?;
+    Ok(())
+}
+
+/// What `wpchat history stats` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    pub messages: u64,
+    pub groups: u64,
+    pub first_ts: Option<i64>,
+    pub last_ts: Option<i64>,
+    /// Messages written but not yet in the full-text index.
+    pub unindexed: u64,
+    /// Messages the recorder could not save (sum of `history_gap` rows).
+    pub not_saved: u64,
+    pub file_bytes: u64,
+}
+
+pub fn stats(conn: &Connection) -> Result<Stats, HistoryError> {
+    let (messages, first_ts, last_ts): (i64, Option<i64>, Option<i64>) =
+        conn.query_row("SELECT count(*), min(ts), max(ts) FROM msg", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    let groups: i64 = conn.query_row("SELECT count(*) FROM buffer", [], |r| r.get(0))?;
+    let unindexed: i64 = conn.query_row(
+        "SELECT count(*) FROM msg WHERE id > ?1",
+        [watermark(conn)?],
+        |r| r.get(0),
+    )?;
+    let not_saved: i64 = conn.query_row(
+        "SELECT coalesce(sum(seq), 0) FROM msg WHERE kind = ?1",
+        [Kind::HistoryGap as i64],
+        |r| r.get(0),
+    )?;
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok(Stats {
+        messages: messages as u64,
+        groups: groups as u64,
+        first_ts,
+        last_ts,
+        unindexed: unindexed as u64,
+        not_saved: not_saved as u64,
+        file_bytes: (pages * page_size) as u64,
+    })
+}
+
+/// Deletes the rows chosen by `filter` (a `WHERE` on `msg`) in chunks of 10 000, index
+/// entries first; returns how many went.
+fn delete_where(
+    conn: &mut Connection,
+    filter: &str,
+    value: &dyn rusqlite::ToSql,
+) -> Result<u64, HistoryError> {
+    let mut total = 0;
+    loop {
+        let tx = conn.transaction()?;
+        let mark = watermark(&tx)?;
+        let chunk = format!("SELECT id FROM msg WHERE {filter} ORDER BY id LIMIT 10000");
+        tx.execute(
+            &format!("DELETE FROM msg_fts WHERE rowid IN ({chunk}) AND rowid <= ?2"),
+            params![value, mark],
+        )?;
+        let deleted = tx.execute(&format!("DELETE FROM msg WHERE id IN ({chunk})"), [value])?;
+        tx.commit()?;
+        total += deleted as u64;
+        if deleted < 10_000 {
+            break;
+        }
+    }
+    conn.execute_batch("PRAGMA incremental_vacuum;")?;
+    Ok(total)
+}
+
+/// Deletes every message older than `cutoff_ms`.
+pub fn prune_older_than(conn: &mut Connection, cutoff_ms: i64) -> Result<u64, HistoryError> {
+    delete_where(conn, "ts < ?1", &cutoff_ms)
+}
+
+/// Deletes everything stored for `group`, its buffer row included.
+pub fn forget_group(conn: &mut Connection, group: &str) -> Result<u64, HistoryError> {
+    conn.execute_batch("PRAGMA secure_delete=ON;")?;
+    let deleted = delete_where(
+        conn,
+        "buf = (SELECT id FROM buffer WHERE name = ?1)",
+        &group,
+    )?;
+    conn.execute("DELETE FROM buffer WHERE name = ?1", [group])?;
+    Ok(deleted)
+}
+
+/// Deletes all history of the profile.
+pub fn forget_all(conn: &mut Connection) -> Result<u64, HistoryError> {
+    conn.execute_batch("PRAGMA secure_delete=ON;")?;
+    let deleted = delete_where(conn, "1 = ?1", &1)?;
+    conn.execute_batch("DELETE FROM buffer; DELETE FROM usr; DELETE FROM session;")?;
+    Ok(deleted)
+}
+
+/// SQLite's `quick_check` and the full-text index's own integrity check both pass.
+pub fn integrity_ok(conn: &Connection) -> Result<bool, HistoryError> {
+    let quick: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    let fts = conn.execute(
+        "INSERT INTO msg_fts(msg_fts, rank) VALUES ('integrity-check', 0)",
+        [],
+    );
+    Ok(quick == "ok" && fts.is_ok())
+}
