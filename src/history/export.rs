@@ -117,6 +117,18 @@ fn write_line(
     }
 }
 
+/// Writes `lines` (e.g. search hits) in `format`.
+pub fn write_lines(
+    lines: &[StoredLine],
+    format: ExportFormat,
+    out: &mut impl Write,
+) -> Result<(), HistoryError> {
+    for line in lines {
+        write_line(out, line, format).map_err(HistoryError::Write)?;
+    }
+    Ok(())
+}
+
 /// Writes the chosen lines, oldest first, to `out`; returns how many.
 pub fn export(
     conn: &Connection,

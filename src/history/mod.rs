@@ -12,7 +12,7 @@ mod recorder;
 pub mod search;
 mod store;
 
-pub use export::{ExportFilter, ExportFormat, export};
+pub use export::{ExportFilter, ExportFormat, export, write_lines};
 pub use open::{HistoryError, database_path, open, open_read, profile_key};
 pub use record::{Delivery, Dir, Kind, Record};
 pub use recorder::{Recorder, RecorderOptions, RecorderStats};

@@ -7,6 +7,7 @@
 //! `groups` (join, leave, switch), `sending` (and retry), `slash` (commands), `engine` (the
 //! only reader of client Events) and `completion`.
 
+mod backlog;
 mod completion;
 mod engine;
 mod groups;
