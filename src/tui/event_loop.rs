@@ -176,7 +176,7 @@ where
     }
 
     /// Records what the chat sees and sends, and shows backlogs from disk.
-    pub(crate) fn with_history(mut self, history: ChatHistory) -> Self {
+    pub fn with_history(mut self, history: ChatHistory) -> Self {
         self.history = Some(history);
         self
     }
@@ -231,10 +231,15 @@ where
         }
         // What is still held goes out if there is room now; nothing waits any more.
         self.send(app, handle, Vec::new());
+        self.close_history(app);
+        Ok(())
+    }
+
+    /// Writes what the history still has queued (and the read markers) and stops recording.
+    pub fn close_history(&mut self, app: &mut App) {
         if let Some(history) = self.history.take() {
             history.close(app);
         }
-        Ok(())
     }
 
     /// One turn: waits for the next thing to happen, handles it, and draws if a frame is

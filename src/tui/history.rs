@@ -27,7 +27,7 @@ pub struct HistoryStart {
 }
 
 /// The recorder and what the event loop remembers to feed it.
-pub(crate) struct ChatHistory {
+pub struct ChatHistory {
     path: PathBuf,
     recorder: Option<Recorder>,
     excluded: GlobSet,
@@ -65,7 +65,7 @@ fn globs(patterns: &[String]) -> (GlobSet, Vec<String>) {
 impl ChatHistory {
     /// Starts recording (unless `start.record` is off). Problems come back as lines for the
     /// user; history being unavailable never stops the chat.
-    pub(crate) fn start(start: &HistoryStart, settings: &HistorySettings) -> (Self, Vec<String>) {
+    pub fn start(start: &HistoryStart, settings: &HistorySettings) -> (Self, Vec<String>) {
         let (excluded, mut problems) = globs(&settings.exclude);
         let recorder = if start.record {
             match Recorder::start(&start.path, RecorderOptions::default()) {
