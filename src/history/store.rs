@@ -292,7 +292,8 @@ pub fn forget_all(conn: &mut Connection) -> Result<u64, HistoryError> {
     Ok(deleted)
 }
 
-/// SQLite's `quick_check` and the full-text index's own integrity check both pass.
+/// SQLite's `quick_check` and the full-text index's own integrity check both pass (the
+/// latter is a write command: `conn` must be writable).
 pub fn integrity_ok(conn: &Connection) -> Result<bool, HistoryError> {
     let quick: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
     let fts = conn.execute(
