@@ -55,7 +55,10 @@ fn search_prints_hits_newest_first_and_exits_1_when_none() {
     assert_eq!(lines.len(), 2, "{text}");
     assert!(lines[0].contains("\tops\tbob\tdisk cleaned"), "{text}");
     assert!(lines[1].contains("node7"), "{text}");
-    assert!(!text.contains('\u{1b}'), "an escape reached the terminal: {text:?}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "an escape reached the terminal: {text:?}"
+    );
     let json = wpchat(home.path(), &["history", "search", "--json", "node7"]);
     let hit: serde_json::Value = serde_json::from_str(stdout(&json).trim()).unwrap();
     assert_eq!(hit["data"], "disk full on node7");
@@ -88,7 +91,10 @@ fn export_stats_prune_and_forget_work_on_the_chats_database() {
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1]["data"], "recent");
     assert_eq!(rows[1]["dir"], "in");
-    let since = wpchat(home.path(), &["history", "export", "--since", "2d", "--format", "text"]);
+    let since = wpchat(
+        home.path(),
+        &["history", "export", "--since", "2d", "--format", "text"],
+    );
     assert_eq!(stdout(&since).lines().count(), 2, "{since:?}");
 
     let stats = wpchat(home.path(), &["history", "stats"]);

@@ -332,3 +332,44 @@ fn pruning_and_forgetting_remove_rows_and_their_index_entries() {
     history::forget_all(&mut conn).unwrap();
     assert_eq!(history::stats(&conn).unwrap().messages, 0);
 }
+
+#[test]
+fn retention_prunes_to_the_size_cap_and_the_age_while_idle() {
+    let (_dir, path) = temp_db();
+    let now = chrono::Utc::now().timestamp_millis();
+    let cap = 1_000_000;
+    let options = RecorderOptions {
+        max_bytes: Some(cap),
+        max_age_ms: Some(86_400_000),
+        ..RecorderOptions::default()
+    };
+    let mut recorder = Recorder::start(&path, options).unwrap();
+    let body = "x".repeat(100);
+    // Older than a day: pruned by age.
+    recorder.try_record(text("lobby", now - 2 * 86_400_000, "old", "ancient words"));
+    for i in 0..40_000 {
+        recorder.try_record(text("lobby", now + i, "u", &format!("{i} {body}")));
+    }
+    recorder.flush();
+    // The writer prunes when idle; wait (bounded) until it got under the cap.
+    let started = std::time::Instant::now();
+    let conn = history::open_read(&path).unwrap();
+    while history::stats(&conn).unwrap().file_bytes > cap {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never got under the cap"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    recorder.close();
+    let stats = history::stats(&conn).unwrap();
+    assert!(stats.messages > 0 && stats.messages < 40_000, "{stats:?}");
+    assert!(
+        stats.first_ts.unwrap() >= now,
+        "the oldest went first: {stats:?}"
+    );
+    // What is left is the newest, and searchable.
+    let found = history::search(&conn, &Query::parse("39999").unwrap(), 5).unwrap();
+    assert_eq!(found.hits.len(), 1);
+    assert!(searched(&path, "ancient").is_empty());
+}

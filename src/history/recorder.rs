@@ -32,6 +32,10 @@ pub struct RecorderOptions {
     pub fts_step: usize,
     /// A pause after each batch: only tests use it, to play a slow disk.
     pub slow_disk: Option<Duration>,
+    /// Messages older than this many ms are pruned while idle.
+    pub max_age_ms: Option<i64>,
+    /// The oldest messages are pruned while idle until the database is under this.
+    pub max_bytes: Option<u64>,
 }
 
 impl Default for RecorderOptions {
@@ -43,6 +47,8 @@ impl Default for RecorderOptions {
             batch_time: Duration::from_millis(20),
             fts_step: 2_000,
             slow_disk: None,
+            max_age_ms: None,
+            max_bytes: None,
         }
     }
 }
@@ -290,7 +296,9 @@ impl Writer {
                 None => match self.jobs.recv_timeout(Duration::from_millis(200)) {
                     Ok(job) => job,
                     Err(RecvTimeoutError::Timeout) => {
-                        self.idle();
+                        if !self.idle() {
+                            self.retention();
+                        }
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => break,
@@ -312,7 +320,9 @@ impl Writer {
             // An empty queue leaves time to index.
             match self.jobs.try_recv() {
                 Ok(job) => carry = Some(job),
-                Err(_) => self.idle(),
+                Err(_) => {
+                    self.idle();
+                }
             }
         }
         self.catch_up_index();
@@ -362,10 +372,23 @@ impl Writer {
         Ok(())
     }
 
-    /// Indexes one step past the watermark.
-    fn idle(&mut self) {
-        if let Err(error) = store::index_step(&mut self.conn, self.options.fts_step) {
+    /// Indexes one step past the watermark; `true` if there may be more to index.
+    fn idle(&mut self) -> bool {
+        store::index_step(&mut self.conn, self.options.fts_step).unwrap_or_else(|error| {
             tracing::error!(%error, "history: indexing failed");
+            false
+        })
+    }
+
+    /// One chunk of pruning by age and size, only when nothing else is to do.
+    fn retention(&mut self) {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let (age, size) = (self.options.max_age_ms, self.options.max_bytes);
+        if age.is_none() && size.is_none() {
+            return;
+        }
+        if let Err(error) = store::retention_step(&mut self.conn, now_ms, age, size) {
+            tracing::error!(%error, "history: pruning failed");
         }
     }
 

@@ -67,8 +67,17 @@ impl ChatHistory {
     /// user; history being unavailable never stops the chat.
     pub fn start(start: &HistoryStart, settings: &HistorySettings) -> (Self, Vec<String>) {
         let (excluded, mut problems) = globs(&settings.exclude);
+        let mut options = RecorderOptions::default();
+        match crate::config::parse_age(&settings.max_age) {
+            Ok(age) => options.max_age_ms = Some(age),
+            Err(error) => problems.push(format!("[history] max_age: {error} (not pruning by age)")),
+        }
+        match crate::config::parse_size(&settings.max_size) {
+            Ok(size) => options.max_bytes = Some(size),
+            Err(error) => problems.push(format!("[history] max_size: {error} (no size cap)")),
+        }
         let recorder = if start.record {
-            match Recorder::start(&start.path, RecorderOptions::default()) {
+            match Recorder::start(&start.path, options) {
                 Ok(recorder) => Some(recorder),
                 Err(error) => {
                     problems.push(format!("history is not recorded: {error}"));
