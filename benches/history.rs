@@ -16,12 +16,23 @@ const WORDS: &[&str] = &[
 ];
 
 fn message(i: usize) -> Record {
-    let words: Vec<&str> = (0..6).map(|k| WORDS[(i * 7 + k * 13) % WORDS.len()]).collect();
+    let words: Vec<&str> = (0..6)
+        .map(|k| WORDS[(i * 7 + k * 13) % WORDS.len()])
+        .collect();
     let mut body = format!("{i} {}", words.join(" "));
-    body.extend(std::iter::repeat_n('x', 100usize.saturating_sub(body.len())));
+    body.extend(std::iter::repeat_n(
+        'x',
+        100usize.saturating_sub(body.len()),
+    ));
     body.truncate(100);
     let group = format!("group-{}", i % GROUPS);
-    let mut record = Record::message(&group, 1_700_000_000_000 + i as i64, Kind::Text, Dir::In, body.into_bytes());
+    let mut record = Record::message(
+        &group,
+        1_700_000_000_000 + i as i64,
+        Kind::Text,
+        Dir::In,
+        body.into_bytes(),
+    );
     record.sender = Some(format!("user-{}", i % 200));
     record
 }
@@ -105,7 +116,13 @@ fn main() {
     );
 
     // G7: newest-50 search latency.
-    for query in ["deploy", "\"disk node\"", "in:group-3 rollback", "from:user-9 alert", "rel*"] {
+    for query in [
+        "deploy",
+        "\"disk node\"",
+        "in:group-3 rollback",
+        "from:user-9 alert",
+        "rel*",
+    ] {
         let parsed = Query::parse(query).unwrap();
         let mut samples: Vec<Duration> = (0..30)
             .map(|_| timed(|| history::search(&conn, &parsed, 50).unwrap()).1)
@@ -126,7 +143,13 @@ fn main() {
     // G9: export and prune rates.
     let (count, export_time) = timed(|| {
         let mut sink = std::io::sink();
-        history::export(&conn, &ExportFilter::default(), ExportFormat::Jsonl, &mut sink).unwrap()
+        history::export(
+            &conn,
+            &ExportFilter::default(),
+            ExportFormat::Jsonl,
+            &mut sink,
+        )
+        .unwrap()
     });
     println!(
         "G9 export JSONL: {:.0} msgs/s",

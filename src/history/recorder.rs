@@ -149,14 +149,15 @@ impl Recorder {
         }
         let id = self.next_id;
         self.next_id += 1;
-        let (group, ts) = (record.group.clone(), record.ts_ms);
-        if self.offer(id, record) {
-            return Some(id);
-        }
+        let record = match self.offer(id, record) {
+            Ok(()) => return Some(id),
+            Err(Job::Insert(_, record)) => record,
+            Err(_) => return None,
+        };
         self.dropped_total += 1;
-        let entry = self.dropped.entry(group).or_insert(Dropped {
+        let entry = self.dropped.entry(record.group).or_insert(Dropped {
             count: 0,
-            first_ts: ts,
+            first_ts: record.ts_ms,
         });
         entry.count += 1;
         None
@@ -195,7 +196,7 @@ impl Recorder {
             let queued = if wait {
                 self.offer_waiting(id, record)
             } else {
-                self.offer(id, record)
+                self.offer(id, record).is_ok()
             };
             if queued {
                 self.next_id += 1;
@@ -206,22 +207,23 @@ impl Recorder {
         }
     }
 
-    fn offer(&mut self, id: i64, record: Record) -> bool {
-        let Some(queue) = &self.queue else {
-            return false;
-        };
+    /// Queues `record` if there is room; gives its job back if not.
+    fn offer(&mut self, id: i64, record: Record) -> Result<(), Job> {
         let weight = record.weight();
+        let job = Job::Insert(id, record);
+        let Some(queue) = &self.queue else {
+            return Err(job);
+        };
         if self.queued_bytes.load(Ordering::Relaxed) + weight > self.max_bytes {
-            return false;
+            return Err(job);
         }
         self.queued_bytes.fetch_add(weight, Ordering::Relaxed);
-        match queue.try_send(Job::Insert(id, record)) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.queued_bytes.fetch_sub(weight, Ordering::Relaxed);
-                false
+        queue.try_send(job).map_err(|error| {
+            self.queued_bytes.fetch_sub(weight, Ordering::Relaxed);
+            match error {
+                TrySendError::Full(job) | TrySendError::Disconnected(job) => job,
             }
-        }
+        })
     }
 
     /// Queues `record`, waiting for room (never on the event loop's hot path).
