@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Interval, MissedTickBehavior};
 
 use super::app::{App, Effect, Redraw};
-use super::history::{ChatHistory, read_backlog};
+use super::history::{Backlog, ChatHistory, read_backlog};
 use super::keymap::Action;
 use super::state::{Clock, ConnStatus};
 use super::terminal::TerminalGuard;
@@ -142,8 +142,6 @@ pub struct EventLoop<B: Backend, I> {
     backlogs: JoinSet<Result<Vec<Backlog>, crate::history::HistoryError>>,
 }
 
-/// One group's lines from disk and its saved read marker.
-type Backlog = (String, Vec<crate::history::StoredLine>, Option<i64>);
 
 impl<B, I> EventLoop<B, I>
 where

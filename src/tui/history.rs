@@ -263,12 +263,15 @@ impl ChatHistory {
     }
 }
 
+/// One group's lines from disk and its saved read marker.
+pub(crate) type Backlog = (String, Vec<StoredLine>, Option<i64>);
+
 /// A group's backlog and saved read marker, read with a connection of its own (run off the
 /// event loop). A missing database is an empty backlog.
 pub(crate) fn read_backlog(
     path: &Path,
     groups: &[String],
-) -> Result<Vec<(String, Vec<StoredLine>, Option<i64>)>, history::HistoryError> {
+) -> Result<Vec<Backlog>, history::HistoryError> {
     let conn = match history::open_read(path) {
         Ok(conn) => conn,
         Err(history::HistoryError::Missing(_)) => return Ok(Vec::new()),
