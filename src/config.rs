@@ -103,13 +103,18 @@ impl Default for HistorySettings {
     }
 }
 
-/// Parses an age like `90d`, `12h`, `2w` into milliseconds.
-pub fn parse_age(text: &str) -> Result<i64, String> {
-    let text = text.trim();
+/// `90d` → (`90`, `d`): the leading digits and the unit after them.
+fn number_and_unit(text: &str) -> (&str, &str) {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
+    text.split_at(split)
+}
+
+/// Parses an age like `90d`, `12h`, `2w` into milliseconds.
+pub fn parse_age(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let (number, unit) = number_and_unit(text);
     let value: i64 = number
         .parse()
         .map_err(|_| format!("'{text}' is not an age; use e.g. 90d, 12h, 2w"))?;
@@ -133,10 +138,7 @@ pub fn parse_age(text: &str) -> Result<i64, String> {
 /// Parses a size like `2GiB`, `500MB`, `1048576` into bytes.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
+    let (number, unit) = number_and_unit(text);
     let value: u64 = number
         .parse()
         .map_err(|_| format!("'{text}' is not a size; use e.g. 2GiB, 500MB"))?;

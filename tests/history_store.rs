@@ -38,7 +38,7 @@ fn searched(path: &std::path::Path, query: &str) -> Vec<String> {
         .expect("search runs")
         .hits
         .into_iter()
-        .map(|hit| String::from_utf8(hit.body).expect("utf-8"))
+        .map(|hit| String::from_utf8(hit.record.body).expect("utf-8"))
         .collect()
 }
 

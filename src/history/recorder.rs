@@ -309,6 +309,8 @@ impl Writer {
             let mut flushes = Vec::new();
             if let Err(error) = self.batch(first, &mut flushes) {
                 tracing::error!(%error, "history: a batch could not be written");
+                // The batch rolled back: ids it cached may name rows that do not exist.
+                self.ids = Ids::default();
             }
             if !flushes.is_empty() {
                 self.catch_up_index();

@@ -17,32 +17,38 @@ pub(crate) struct Ids {
 
 impl Ids {
     pub(crate) fn buffer(&mut self, tx: &Transaction<'_>, name: &str) -> rusqlite::Result<i64> {
-        if let Some(id) = self.buffers.get(name) {
-            return Ok(*id);
-        }
-        tx.execute(
-            "INSERT INTO buffer(name, kind) VALUES (?1, 0) ON CONFLICT(name) DO NOTHING",
-            [name],
-        )?;
-        let id = tx.query_row("SELECT id FROM buffer WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })?;
-        self.buffers.insert(name.to_string(), id);
-        Ok(id)
+        interned(&mut self.buffers, tx, "buffer", name)
     }
 
     fn user(&mut self, tx: &Transaction<'_>, name: &str) -> rusqlite::Result<i64> {
-        if let Some(id) = self.users.get(name) {
-            return Ok(*id);
-        }
-        tx.execute(
-            "INSERT INTO usr(name) VALUES (?1) ON CONFLICT(name) DO NOTHING",
-            [name],
-        )?;
-        let id = tx.query_row("SELECT id FROM usr WHERE name = ?1", [name], |r| r.get(0))?;
-        self.users.insert(name.to_string(), id);
-        Ok(id)
+        interned(&mut self.users, tx, "usr", name)
     }
+}
+
+/// The id of `name` in `table` (`buffer` or `usr`), inserted the first time it is seen.
+fn interned(
+    cache: &mut HashMap<String, i64>,
+    tx: &Transaction<'_>,
+    table: &str,
+    name: &str,
+) -> rusqlite::Result<i64> {
+    if let Some(id) = cache.get(name) {
+        return Ok(*id);
+    }
+    // `buffer.kind` is 0 (a group) for every buffer recorded so far; `usr` has no kind.
+    let insert = if table == "buffer" {
+        "INSERT INTO buffer(name, kind) VALUES (?1, 0) ON CONFLICT(name) DO NOTHING"
+    } else {
+        "INSERT INTO usr(name) VALUES (?1) ON CONFLICT(name) DO NOTHING"
+    };
+    tx.execute(insert, [name])?;
+    let id = tx.query_row(
+        &format!("SELECT id FROM {table} WHERE name = ?1"),
+        [name],
+        |r| r.get(0),
+    )?;
+    cache.insert(name.to_string(), id);
+    Ok(id)
 }
 
 pub(crate) fn max_id(conn: &Connection) -> rusqlite::Result<i64> {
@@ -112,18 +118,20 @@ pub(crate) fn index_step(conn: &mut Connection, step: usize) -> rusqlite::Result
     Ok(true)
 }
 
-/// One stored line, as the backlog, search and export read it.
+/// One stored line, as the backlog, search and export read it: its history id and what was
+/// recorded (`line.group`, `line.body`… read through to the record).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredLine {
     pub id: i64,
-    pub group: String,
-    pub ts_ms: i64,
-    pub kind: Kind,
-    pub dir: Dir,
-    pub sender: Option<String>,
-    pub seq: Option<u64>,
-    pub delivery: Option<Delivery>,
-    pub body: Vec<u8>,
+    pub record: Record,
+}
+
+impl std::ops::Deref for StoredLine {
+    type Target = Record;
+
+    fn deref(&self) -> &Record {
+        &self.record
+    }
 }
 
 /// The columns [`StoredLine::from_row`] reads, for `FROM msg m`.
@@ -135,8 +143,7 @@ pub(crate) const LINE_JOINS: &str =
 
 impl StoredLine {
     pub(crate) fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredLine> {
-        Ok(StoredLine {
-            id: row.get(0)?,
+        let record = Record {
             group: row.get(1)?,
             ts_ms: row.get(2)?,
             kind: Kind::from_db(row.get(3)?),
@@ -149,6 +156,10 @@ impl StoredLine {
             seq: row.get::<_, Option<i64>>(6)?.map(|s| s as u64),
             delivery: row.get::<_, Option<i64>>(7)?.map(Delivery::from_db),
             body: row.get(8)?,
+        };
+        Ok(StoredLine {
+            id: row.get(0)?,
+            record,
         })
     }
 }

@@ -142,7 +142,6 @@ pub struct EventLoop<B: Backend, I> {
     backlogs: JoinSet<Result<Vec<Backlog>, crate::history::HistoryError>>,
 }
 
-
 impl<B, I> EventLoop<B, I>
 where
     B: Backend,
