@@ -373,3 +373,44 @@ fn retention_prunes_to_the_size_cap_and_the_age_while_idle() {
     assert_eq!(found.hits.len(), 1);
     assert!(searched(&path, "ancient").is_empty());
 }
+
+/// Writes a lease as if process `pid` held it, with its heartbeat `age_ms` ago.
+fn lease_held_by(path: &std::path::Path, pid: u32, age_ms: i64) {
+    let conn = history::open(path).unwrap();
+    let beat = chrono::Utc::now().timestamp_millis() - age_ms;
+    conn.execute(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES ('lease', ?1)",
+        [format!("{pid}:{beat}")],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_second_recorder_on_a_profile_is_refused_while_the_first_lives() {
+    let (_dir, path) = temp_db();
+    recorded(&path, vec![text("lobby", 1, "a", "one")]);
+    // pid 1 is always alive.
+    lease_held_by(&path, 1, 0);
+    let refused = Recorder::start(&path, RecorderOptions::default()).unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "another wpchat (pid 1) is recording this profile's history; this one only reads it"
+    );
+    // A holder that stopped beating, or that is gone, no longer holds it.
+    lease_held_by(&path, 1, 60_000);
+    Recorder::start(&path, RecorderOptions::default())
+        .unwrap()
+        .close();
+    lease_held_by(&path, u32::MAX - 1, 0);
+    let mut recorder = Recorder::start(&path, RecorderOptions::default()).unwrap();
+    assert!(recorder.try_record(text("lobby", 2, "a", "two")).is_some());
+    recorder.close();
+    // A clean close gives the lease back.
+    let conn = history::open_read(&path).unwrap();
+    let lease: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'lease'", [], |r| {
+            r.get(0)
+        })
+        .ok();
+    assert_eq!(lease, None);
+}

@@ -29,6 +29,10 @@ pub enum HistoryError {
     },
     #[error("no history yet at {0} (nothing was recorded for this profile)")]
     Missing(PathBuf),
+    #[error(
+        "another wpchat (pid {pid}) is recording this profile's history; this one only reads it"
+    )]
+    Busy { pid: u32 },
     #[error("cannot write the export: {0}")]
     Write(std::io::Error),
     #[error("history database error: {0}")]

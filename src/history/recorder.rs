@@ -109,7 +109,8 @@ impl std::fmt::Debug for Recorder {
 impl Recorder {
     /// Opens the database at `path` (creating it) and starts the writer thread.
     pub fn start(path: &Path, options: RecorderOptions) -> Result<Recorder, HistoryError> {
-        let conn = open(path)?;
+        let mut conn = open(path)?;
+        store::take_lease(&mut conn, chrono::Utc::now().timestamp_millis())?;
         let next_id = store::max_id(&conn)? + 1;
         let (queue, jobs) = sync_channel(options.queue_records);
         let queued_bytes = Arc::new(AtomicUsize::new(0));
@@ -121,6 +122,7 @@ impl Recorder {
             queued_bytes: queued_bytes.clone(),
             written: written.clone(),
             options: options.clone(),
+            last_beat: Instant::now(),
         };
         let writer = std::thread::Builder::new()
             .name("history-writer".into())
@@ -287,7 +289,11 @@ struct Writer {
     queued_bytes: Arc<AtomicUsize>,
     written: Arc<AtomicU64>,
     options: RecorderOptions,
+    last_beat: Instant,
 }
+
+/// How often the writer renews its lease.
+const HEARTBEAT: Duration = Duration::from_secs(2);
 
 impl Writer {
     fn run(mut self) {
@@ -298,6 +304,7 @@ impl Writer {
                 None => match self.jobs.recv_timeout(Duration::from_millis(200)) {
                     Ok(job) => job,
                     Err(RecvTimeoutError::Timeout) => {
+                        self.heartbeat();
                         if !self.idle() {
                             self.retention();
                         }
@@ -318,6 +325,7 @@ impl Writer {
                     let _ = done.send(());
                 }
             }
+            self.heartbeat();
             if let Some(pause) = self.options.slow_disk {
                 std::thread::sleep(pause);
             }
@@ -330,6 +338,20 @@ impl Writer {
             }
         }
         self.catch_up_index();
+        if let Err(error) = store::release_lease(&self.conn) {
+            tracing::warn!(%error, "history: could not release the lease");
+        }
+    }
+
+    /// Renews the lease every [`HEARTBEAT`], so a second wpchat sees this one is alive.
+    fn heartbeat(&mut self) {
+        if self.last_beat.elapsed() >= HEARTBEAT {
+            self.last_beat = Instant::now();
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            if let Err(error) = store::renew_lease(&self.conn, now_ms) {
+                tracing::warn!(%error, "history: could not renew the lease");
+            }
+        }
     }
 
     /// One transaction: `first` and whatever follows, up to the batch's size and time.

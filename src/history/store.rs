@@ -371,3 +371,50 @@ pub fn integrity_ok(conn: &Connection) -> Result<bool, HistoryError> {
     );
     Ok(quick == "ok" && fts.is_ok())
 }
+
+/// A lease whose heartbeat is older than this is stale (its holder died without a word).
+const LEASE_STALE_MS: i64 = 10_000;
+
+/// Takes the recording lease for this process, unless a live process holds it.
+pub(crate) fn take_lease(conn: &mut Connection, now_ms: i64) -> Result<(), HistoryError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let held: Option<(i64, i64)> = tx
+        .query_row("SELECT value FROM meta WHERE key = 'lease'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .and_then(|lease| {
+            let (pid, beat) = lease.split_once(':')?;
+            Some((pid.parse().ok()?, beat.parse().ok()?))
+        });
+    let me = std::process::id();
+    if let Some((pid, beat)) = held
+        && pid != i64::from(me)
+        && now_ms - beat < LEASE_STALE_MS
+        && std::path::Path::new(&format!("/proc/{pid}")).exists()
+    {
+        return Err(HistoryError::Busy { pid: pid as u32 });
+    }
+    renew_lease(&tx, now_ms)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The lease holder's heartbeat.
+pub(crate) fn renew_lease(conn: &Connection, now_ms: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES ('lease', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [format!("{}:{now_ms}", std::process::id())],
+    )?;
+    Ok(())
+}
+
+/// Gives the lease up (on a clean close).
+pub(crate) fn release_lease(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM meta WHERE key = 'lease' AND value LIKE ?1",
+        [format!("{}:%", std::process::id())],
+    )?;
+    Ok(())
+}
