@@ -281,3 +281,55 @@ async fn unread_messages_stay_unread_across_a_restart() {
     );
     assert_eq!(ops.first_unread, Some(2));
 }
+
+fn from_bob(text: &str) -> Event {
+    Event::Message(wpchat::protocol::DataMessage {
+        source: wpchat::protocol::MessageSource::Group {
+            group: "lobby".into(),
+            from_user_id: Some("bob".into()),
+        },
+        sequence_id: None,
+        payload: Payload::Text(text.into()),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_off_pauses_recording_until_history_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history").join("alice.db");
+    let (handle, engine) = offline_handle();
+    let mut chat = Chat::new(handle, &path, true);
+    chat.join("lobby");
+    chat.type_line("/history off");
+    chat.turn_until("the pause is confirmed", |c| {
+        c.screen().contains("history: paused")
+    })
+    .await;
+    engine.1.send(from_bob("said while paused")).await.unwrap();
+    chat.turn_until("the paused message", |c| {
+        c.screen().contains("said while paused")
+    })
+    .await;
+    chat.type_line("/history on");
+    chat.turn_until("recording again", |c| {
+        c.screen().contains("history: recording")
+    })
+    .await;
+    engine
+        .1
+        .send(from_bob("said while recording"))
+        .await
+        .unwrap();
+    chat.turn_until("the recorded message", |c| {
+        c.screen().contains("said while recording")
+    })
+    .await;
+    chat.event_loop.close_history(&mut chat.app);
+    let conn = history::open_read(&path).unwrap();
+    let bodies: Vec<Vec<u8>> = history::backlog(&conn, "lobby", None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|line| line.record.body)
+        .collect();
+    assert_eq!(bodies, [b"said while recording".to_vec()]);
+}

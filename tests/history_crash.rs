@@ -118,7 +118,10 @@ fn a_chat_killed_mid_flood_leaves_a_sound_database() {
     // Until tmux reaps it, the dead chat still looks alive to the lease check.
     let proc_entry = PathBuf::from(format!("/proc/{pid}"));
     while proc_entry.exists() {
-        assert!(started.elapsed() < WAIT * 4, "the killed chat was never reaped");
+        assert!(
+            started.elapsed() < WAIT * 4,
+            "the killed chat was never reaped"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 

@@ -376,6 +376,13 @@ where
                         guard.set_mouse(on);
                     }
                 }
+                Effect::RecordHistory(on) => {
+                    let said = match &mut self.history {
+                        Some(history) => history.set_recording(on),
+                        None => "history is off for this chat (no data directory)",
+                    };
+                    app.note(super::NoteLevel::Info, said);
+                }
                 Effect::ReadFile { group, path } => {
                     self.file_reads.spawn(async move {
                         let result = read_file(&path).await;

@@ -43,6 +43,8 @@ pub struct ChatHistory {
     loaded: HashSet<String>,
     /// Messages not saved, as last told to the user.
     told_unsaved: u64,
+    /// `/history off`: nothing is recorded until `/history on`.
+    paused: bool,
 }
 
 fn globs(patterns: &[String]) -> (GlobSet, Vec<String>) {
@@ -98,6 +100,7 @@ impl ChatHistory {
             saved_read: HashMap::new(),
             loaded: HashSet::new(),
             told_unsaved: 0,
+            paused: false,
         };
         (history, problems)
     }
@@ -106,8 +109,18 @@ impl ChatHistory {
         &self.path
     }
 
+    /// `/history on|off`; returns what to tell the user.
+    pub(crate) fn set_recording(&mut self, on: bool) -> &'static str {
+        self.paused = !on;
+        match (on, self.recorder.is_some()) {
+            (_, false) => "history is not being recorded in this chat (see the system buffer)",
+            (true, true) => "history: recording",
+            (false, true) => "history: paused for this session (/history on resumes)",
+        }
+    }
+
     fn recording(&mut self, group: &str) -> Option<&mut Recorder> {
-        if self.excluded.is_match(group) {
+        if self.paused || self.excluded.is_match(group) {
             return None;
         }
         self.recorder.as_mut()

@@ -67,6 +67,8 @@ pub enum Effect {
         group: String,
         path: String,
     },
+    /// `/history on|off`: resume or pause recording history for this session.
+    RecordHistory(bool),
 }
 
 /// How soon the screen should show what changed since the last frame.
