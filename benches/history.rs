@@ -66,12 +66,10 @@ fn main() {
     };
     let mut recorder = Recorder::start(&path, options).expect("recorder");
     let started = Instant::now();
-    let mut queue_time = Duration::ZERO;
     for record in records {
-        let t = Instant::now();
         recorder.try_record(record);
-        queue_time += t.elapsed();
     }
+    let queue_time = started.elapsed();
     while recorder.stats().written < rows as u64 {
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -391,13 +391,25 @@ pub(crate) fn take_lease(conn: &mut Connection, now_ms: i64) -> Result<(), Histo
     if let Some((pid, beat)) = held
         && pid != i64::from(me)
         && now_ms - beat < LEASE_STALE_MS
-        && std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && alive(pid)
     {
         return Err(HistoryError::Busy { pid: pid as u32 });
     }
     renew_lease(&tx, now_ms)?;
     tx.commit()?;
     Ok(())
+}
+
+/// Whether process `pid` runs (a zombie, killed but not yet reaped, does not). Without
+/// `/proc` every holder counts as alive, and only the heartbeat says when it is gone.
+fn alive(pid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name, which may hold spaces.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => !std::path::Path::new("/proc/self").exists(),
+    }
 }
 
 /// The lease holder's heartbeat.
