@@ -333,3 +333,69 @@ async fn history_off_pauses_recording_until_history_on() {
         .collect();
     assert_eq!(bodies, [b"said while recording".to_vec()]);
 }
+
+/// The next send the chat hands its (absent) engine.
+async fn next_send(queue: &mut mpsc::Receiver<Command>, chat: &mut Chat) -> u64 {
+    let started = Instant::now();
+    loop {
+        if let Ok(Command::SendToGroup { op, .. }) = queue.try_recv() {
+            return op;
+        }
+        assert!(started.elapsed() < GUARD, "no send reached the engine");
+        let _ = tokio::time::timeout(
+            Duration::from_millis(20),
+            chat.event_loop.turn(&mut chat.app, &mut chat.handle),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_send_updates_its_row_instead_of_adding_one() {
+    use wpchat::client::{OpError, OpOutcome};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history").join("alice.db");
+    let (handle, mut engine) = offline_handle();
+    let mut chat = Chat::new(handle, &path, true);
+    chat.join("lobby");
+    chat.type_line("try again");
+    let first = next_send(&mut engine.0, &mut chat).await;
+    let failed = Event::OpResult {
+        op: first,
+        outcome: OpOutcome::Failed(OpError::Timeout(Duration::from_secs(5))),
+    };
+    engine.1.send(failed).await.unwrap();
+    chat.turn_until("the failure", |c| c.screen().contains("failed"))
+        .await;
+    chat.keys
+        .send(Ok(TermEvent::Key(KeyEvent::new(
+            KeyCode::Char('r'),
+            KeyModifiers::ALT,
+        ))))
+        .unwrap();
+    let second = next_send(&mut engine.0, &mut chat).await;
+    assert_ne!(first, second);
+    let done = OpOutcome::Done {
+        duplicate: false,
+        round_trip: None,
+    };
+    engine
+        .1
+        .send(Event::OpResult {
+            op: second,
+            outcome: done,
+        })
+        .await
+        .unwrap();
+    chat.turn_until("the ack", |c| {
+        c.app.state().current_buffer().lines.iter().any(|l| {
+            &*l.body == "try again" && matches!(l.delivery, wpchat::tui::state::Delivery::Acked(_))
+        })
+    })
+    .await;
+    chat.event_loop.close_history(&mut chat.app);
+    let conn = history::open_read(&path).unwrap();
+    let rows = history::backlog(&conn, "lobby", None, 10).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].delivery, Some(Delivery::Acked));
+}

@@ -31,8 +31,11 @@ pub struct ChatHistory {
     path: PathBuf,
     recorder: Option<Recorder>,
     excluded: GlobSet,
-    /// History ids of own sends waiting for their ack.
-    sends: HashMap<OpId, i64>,
+    /// Own sends waiting for their ack: history id, group and body.
+    sends: HashMap<OpId, (i64, String, Vec<u8>)>,
+    /// Own sends that failed (group, body, history id), newest last: a retry sends the same
+    /// group and body again, and updates that row instead of adding one.
+    failed: VecDeque<(String, Vec<u8>, i64)>,
     /// Bodies of own sends whose echo is not recorded again, per group.
     echoes: HashMap<String, VecDeque<Vec<u8>>>,
     /// The newest history id per group, and whether the user has seen it.
@@ -95,6 +98,7 @@ impl ChatHistory {
             recorder,
             excluded,
             sends: HashMap::new(),
+            failed: VecDeque::new(),
             echoes: HashMap::new(),
             newest: HashMap::new(),
             saved_read: HashMap::new(),
@@ -136,13 +140,25 @@ impl ChatHistory {
                 continue;
             };
             let (kind, body) = payload_record(payload);
+            let retried = self
+                .failed
+                .iter()
+                .rposition(|(g, b, _)| g == group && *b == body)
+                .and_then(|at| self.failed.remove(at));
             let mut record = Record::message(group, now_ms, kind, Dir::Out, body.clone());
             record.delivery = Some(Delivery::Pending);
             let Some(recorder) = self.recording(group) else {
                 continue;
             };
-            if let Some(id) = recorder.try_record(record) {
-                self.sends.insert(*op, id);
+            let id = match retried {
+                Some((_, _, id)) => {
+                    recorder.set_delivery(id, Delivery::Pending);
+                    Some(id)
+                }
+                None => recorder.try_record(record),
+            };
+            if let Some(id) = id {
+                self.sends.insert(*op, (id, group.clone(), body.clone()));
                 self.newest.insert(group.clone(), id);
                 let echoes = self.echoes.entry(group.clone()).or_default();
                 echoes.push_back(body);
@@ -214,9 +230,19 @@ impl ChatHistory {
 
     fn delivery(&mut self, op: OpId, delivery: Delivery, done: bool) {
         let id = if done {
-            self.sends.remove(&op)
+            let sent = self.sends.remove(&op);
+            let id = sent.as_ref().map(|(id, _, _)| *id);
+            if let Some((id, group, body)) = sent
+                && delivery == Delivery::Failed
+            {
+                self.failed.push_back((group, body, id));
+                if self.failed.len() > ECHO_MEMORY {
+                    self.failed.pop_front();
+                }
+            }
+            id
         } else {
-            self.sends.get(&op).copied()
+            self.sends.get(&op).map(|(id, _, _)| *id)
         };
         if let (Some(id), Some(recorder)) = (id, self.recorder.as_mut()) {
             recorder.set_delivery(id, delivery);
