@@ -57,14 +57,28 @@ fn main() {
     let path = dir.path().join("bench.db");
     println!("history bench: {rows} messages of 100 bytes in {GROUPS} groups");
 
-    // G1 + G2 + G3: queue everything as fast as possible, then wait for the writer.
+    write_goals(&path, rows);
+    let conn = history::open_read(&path).expect("open");
+    read_goals(&conn);
+    search_goals(&conn);
+    // G8: bytes on disk per message.
+    let stats = history::stats(&conn).unwrap();
+    println!(
+        "G8 size: {:.0} bytes per 100-byte message (index included)",
+        stats.file_bytes as f64 / stats.messages as f64
+    );
+    export_and_prune_goals(conn, &path, rows);
+}
+
+/// G1 + G2 + G3: queue everything as fast as possible, then wait for the writer.
+fn write_goals(path: &std::path::Path, rows: usize) {
     let records: Vec<Record> = (0..rows).map(message).collect();
     let options = RecorderOptions {
         queue_records: rows + 16,
         queue_bytes: usize::MAX / 2,
         ..RecorderOptions::default()
     };
-    let mut recorder = Recorder::start(&path, options).expect("recorder");
+    let mut recorder = Recorder::start(path, options).expect("recorder");
     let started = Instant::now();
     for record in records {
         recorder.try_record(record);
@@ -91,29 +105,32 @@ fn main() {
         index_time.as_secs_f64(),
         rows as f64 / index_time.as_secs_f64().max(1e-9)
     );
+}
 
-    let conn = history::open_read(&path).expect("open");
-    // G6: first paint of one group, all groups, an older page.
+/// G6: first paint of one group, all groups, an older page.
+fn read_goals(conn: &rusqlite::Connection) {
     let mut first = Vec::new();
     for g in 0..GROUPS {
         let group = format!("group-{g}");
-        first.push(timed(|| history::backlog(&conn, &group, None, 200).unwrap()).1);
+        first.push(timed(|| history::backlog(conn, &group, None, 200).unwrap()).1);
     }
     let (_, all) = timed(|| {
         for g in 0..GROUPS {
-            history::backlog(&conn, &format!("group-{g}"), None, 200).unwrap();
+            history::backlog(conn, &format!("group-{g}"), None, 200).unwrap();
         }
     });
-    let newest = history::backlog(&conn, "group-7", None, 200).unwrap();
-    let (_, older) = timed(|| history::backlog(&conn, "group-7", Some(newest[0].id), 500).unwrap());
+    let newest = history::backlog(conn, "group-7", None, 200).unwrap();
+    let (_, older) = timed(|| history::backlog(conn, "group-7", Some(newest[0].id), 500).unwrap());
     println!(
         "G6 backlog: first paint (200 lines) p95 {:.2} ms; {GROUPS} groups × 200 {:.1} ms; older page (500) {:.2} ms",
         percentile(&mut first, 0.95).as_secs_f64() * 1e3,
         all.as_secs_f64() * 1e3,
         older.as_secs_f64() * 1e3
     );
+}
 
-    // G7: newest-50 search latency.
+/// G7: newest-50 search latency.
+fn search_goals(conn: &rusqlite::Connection) {
     for query in [
         "deploy",
         "\"disk node\"",
@@ -123,22 +140,17 @@ fn main() {
     ] {
         let parsed = Query::parse(query).unwrap();
         let mut samples: Vec<Duration> = (0..30)
-            .map(|_| timed(|| history::search(&conn, &parsed, 50).unwrap()).1)
+            .map(|_| timed(|| history::search(conn, &parsed, 50).unwrap()).1)
             .collect();
         println!(
             "G7 search {query:<22} newest-50 p95 {:.2} ms",
             percentile(&mut samples, 0.95).as_secs_f64() * 1e3
         );
     }
+}
 
-    // G8: bytes on disk per message.
-    let stats = history::stats(&conn).unwrap();
-    println!(
-        "G8 size: {:.0} bytes per 100-byte message (index included)",
-        stats.file_bytes as f64 / stats.messages as f64
-    );
-
-    // G9: export and prune rates.
+/// G9: export and prune rates.
+fn export_and_prune_goals(conn: rusqlite::Connection, path: &std::path::Path, rows: usize) {
     let (count, export_time) = timed(|| {
         let mut sink = std::io::sink();
         history::export(
@@ -154,7 +166,7 @@ fn main() {
         count as f64 / export_time.as_secs_f64()
     );
     drop(conn);
-    let mut conn = history::open(&path).unwrap();
+    let mut conn = history::open(path).unwrap();
     let cutoff = 1_700_000_000_000 + (rows / 10) as i64;
     let (pruned, prune_time) = timed(|| history::prune_older_than(&mut conn, cutoff).unwrap());
     println!(
