@@ -1,4 +1,5 @@
-//! Command-line definitions: the chat (default), `serve`, `token`, `listen`, `send`, `bench`.
+//! Command-line definitions: the chat (default), `serve`, `token`, `listen`, `send`, `bench`,
+//! `history`.
 
 use std::path::PathBuf;
 
@@ -24,6 +25,9 @@ pub struct Cli {
     /// Print the default configuration file and exit.
     #[arg(long)]
     pub print_default_config: bool,
+    /// Do not record this session's history (backlog and search still read what is stored).
+    #[arg(long)]
+    pub no_history: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -38,6 +42,8 @@ pub enum CommandKind {
     Send(SendArgs),
     /// Measure throughput and latency through one group.
     Bench(BenchArgs),
+    /// Search, export, prune or forget the chat history stored on this machine.
+    History(HistoryArgs),
 }
 
 /// Where to connect, for the chat and the subcommands that connect. With no target, wpchat
@@ -263,6 +269,68 @@ pub struct BenchArgs {
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `wpchat history …`: the database is the one the chat uses with the same target flags.
+#[derive(Debug, Args, Clone)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(subcommand)]
+    pub action: HistoryAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ExportFormatArg {
+    #[default]
+    Jsonl,
+    Text,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum HistoryAction {
+    /// Write stored messages, oldest first: JSONL (the `listen` keys plus `dir`) or text.
+    Export {
+        /// Only this group; repeatable.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// From this time (YYYY-MM-DD, RFC 3339, or an age such as 2h or 7d ago).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Before this time (same forms as --since).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value_t = ExportFormatArg::Jsonl)]
+        format: ExportFormatArg,
+    },
+    /// Search stored messages, newest first: words, "phrase", pre*, OR, -word, in:GROUP,
+    /// from:USER, before:/after:/on:YYYY-MM-DD, type:json|binary|text, is:mine.
+    Search {
+        /// The query (several words are one query).
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        query: Vec<String>,
+        /// Print the hits as JSON lines (the export format).
+        #[arg(long)]
+        json: bool,
+        /// Hits to show at most.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// How much is stored, how far the search index lags, what was not saved.
+    Stats,
+    /// Delete messages older than an age.
+    Prune {
+        /// e.g. 90d, 12h, 2w.
+        #[arg(long, value_name = "AGE")]
+        older_than: String,
+    },
+    /// Delete a group's history, or all of it.
+    Forget {
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        group: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 /// Parses `500ms`, `30s`, `5m`, `1h` or a bare number of seconds.

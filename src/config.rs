@@ -17,6 +17,7 @@ pub const DEFAULT_CONFIG: &str = include_str!("../assets/default-config.toml");
 pub struct Config {
     pub ui: toml::Table,
     pub keys: toml::Table,
+    pub history: HistorySettings,
     pub default_profile: Option<String>,
     pub profiles: BTreeMap<String, Profile>,
 }
@@ -75,7 +76,90 @@ impl std::fmt::Debug for Profile {
     }
 }
 
-const TOP_LEVEL_KEYS: &[&str] = &["ui", "keys", "default_profile", "profiles"];
+const TOP_LEVEL_KEYS: &[&str] = &["ui", "keys", "history", "default_profile", "profiles"];
+
+/// `[history]`: whether and how long chat history is kept on disk.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistorySettings {
+    /// Record what the chat sees and sends (`--no-history` turns it off for one run).
+    pub enabled: bool,
+    /// Messages older than this are pruned, e.g. "365d" (units s, m, h, d, w).
+    pub max_age: String,
+    /// The database is pruned, oldest first, to stay under this, e.g. "2GiB".
+    pub max_size: String,
+    /// Groups never recorded (globs, e.g. "telemetry-*").
+    pub exclude: Vec<String>,
+}
+
+impl Default for HistorySettings {
+    fn default() -> Self {
+        HistorySettings {
+            enabled: true,
+            max_age: "365d".into(),
+            max_size: "2GiB".into(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
+/// `90d` → (`90`, `d`): the leading digits and the unit after them.
+fn number_and_unit(text: &str) -> (&str, &str) {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    text.split_at(split)
+}
+
+/// Parses an age like `90d`, `12h`, `2w` into milliseconds.
+pub fn parse_age(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let (number, unit) = number_and_unit(text);
+    let value: i64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not an age; use e.g. 90d, 12h, 2w"))?;
+    let unit_ms: i64 = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "" | "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => {
+            return Err(format!(
+                "unknown unit '{unit}' in '{text}'; use s, m, h, d or w"
+            ));
+        }
+    };
+    value
+        .checked_mul(unit_ms)
+        .ok_or_else(|| format!("'{text}' is too long an age"))
+}
+
+/// Parses a size like `2GiB`, `500MB`, `1048576` into bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = number_and_unit(text);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size; use e.g. 2GiB, 500MB"))?;
+    let unit_bytes: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{text}'; use B, KB, MB, GB, KiB, MiB or GiB"
+            ));
+        }
+    };
+    value
+        .checked_mul(unit_bytes)
+        .ok_or_else(|| format!("'{text}' is too large a size"))
+}
 const PROFILE_KEYS: &[&str] = &[
     "url",
     "connection_string",
@@ -164,6 +248,7 @@ pub fn load(path: Option<&Path>) -> Result<(Config, Vec<String>), ConfigError> {
     let mut config = defaults();
     merge_tables(&mut config.ui, user.ui);
     merge_tables(&mut config.keys, user.keys);
+    config.history = user.history;
     config.default_profile = user.default_profile;
     config.profiles = user.profiles;
     if let Some(name) = &config.default_profile
@@ -262,6 +347,31 @@ mod tests {
         let _: Config = table
             .try_into()
             .expect("default config has the right shape");
+    }
+
+    #[test]
+    fn history_ages_and_sizes_parse_with_their_units() {
+        assert_eq!(parse_age("90d"), Ok(90 * 86_400_000));
+        assert_eq!(parse_age("2w"), Ok(14 * 86_400_000));
+        assert_eq!(
+            parse_age("soon"),
+            Err("'soon' is not an age; use e.g. 90d, 12h, 2w".into())
+        );
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("500MB"), Ok(500_000_000));
+        assert!(
+            parse_size("5 parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+    }
+
+    #[test]
+    fn a_partial_history_table_keeps_the_other_defaults() {
+        let config: Config = toml::from_str("[history]\nexclude = [\"telemetry-*\"]\n").unwrap();
+        assert!(config.history.enabled);
+        assert_eq!(config.history.max_size, "2GiB");
+        assert_eq!(config.history.exclude, ["telemetry-*"]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod client;
 pub mod cmd;
 pub mod config;
+pub mod history;
 pub mod logging;
 pub mod pipe;
 pub mod protocol;

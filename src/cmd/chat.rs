@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use crate::cli::TargetArgs;
 use crate::target::{TargetError, TargetOptions};
-use crate::tui::{self, ChatStart};
+use crate::tui::{self, ChatStart, HistoryStart};
 
 /// The chat's target options: the flags, and the client URL given as the argument or with
 /// `--url` (not both).
@@ -23,10 +23,12 @@ pub(crate) fn chat_options(
 }
 
 /// Loads the config, resolves the target and runs the chat until the user quits. `notices`
-/// (e.g. where the log file is) come first in the `system` buffer.
+/// (e.g. where the log file is) come first in the `system` buffer. `no_history`: record
+/// nothing this run.
 pub async fn run(
     url_arg: Option<String>,
     args: TargetArgs,
+    no_history: bool,
     mut notices: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
     let options = chat_options(url_arg, args)?;
@@ -36,7 +38,18 @@ pub async fn run(
     notices.push(format!("target: {}", target.description));
     notices.extend(target.notices.iter().cloned());
     notices.extend(warnings.iter().map(|warning| format!("config: {warning}")));
+    let history = match super::history::database_for(&options, &config) {
+        Ok(path) => Some(HistoryStart {
+            path,
+            record: config.history.enabled && !no_history,
+        }),
+        Err(error) => {
+            notices.push(format!("history is off: {error}"));
+            None
+        }
+    };
     let start = ChatStart {
+        history,
         config,
         client: target.client.clone(),
         hub: target.hub.clone(),

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod chat;
+pub mod history;
 pub mod listen;
 pub mod send;
 pub mod serve;

@@ -80,6 +80,12 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         "search this group's log",
         parse_search,
     ),
+    command(
+        "/history",
+        "/history off|on",
+        "pause or resume recording history for this session",
+        parse_history,
+    ),
     command("/raw", "/raw", "toggle the raw frame inspector", |args| {
         args.bare(SlashCommand::Raw)
     }),
@@ -124,15 +130,23 @@ pub enum BinarySource {
 pub enum SlashCommand {
     Join(String),
     Leave(Option<String>),
-    Send { group: String, text: String },
+    Send {
+        group: String,
+        text: String,
+    },
     Json(Payload),
     Binary(BinarySource),
-    Event { name: String, payload: Payload },
+    Event {
+        name: String,
+        payload: Payload,
+    },
     Type(DataType),
     NoEcho(bool),
     Reconnect,
     Clear,
     Search(String),
+    /// Record history (`true`) or pause recording for this session.
+    History(bool),
     Raw,
     Help(Option<String>),
     Quit,
@@ -284,6 +298,14 @@ fn parse_no_echo(args: Args<'_>) -> Result<SlashCommand, CommandError> {
     match args.one_word()? {
         "on" => Ok(SlashCommand::NoEcho(true)),
         "off" => Ok(SlashCommand::NoEcho(false)),
+        _ => Err(args.usage()),
+    }
+}
+
+fn parse_history(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    match args.one_word()? {
+        "on" => Ok(SlashCommand::History(true)),
+        "off" => Ok(SlashCommand::History(false)),
         _ => Err(args.usage()),
     }
 }

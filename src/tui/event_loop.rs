@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Interval, MissedTickBehavior};
 
 use super::app::{App, Effect, Redraw};
+use super::history::{Backlog, ChatHistory, read_backlog};
 use super::keymap::Action;
 use super::state::{Clock, ConnStatus};
 use super::terminal::TerminalGuard;
@@ -135,6 +136,10 @@ pub struct EventLoop<B: Backend, I> {
     last_draw: Option<Instant>,
     /// How long until the pending frame is due (`None`: nothing to draw).
     frame_due: Option<Duration>,
+    /// The history tap (`None`: history is off).
+    history: Option<ChatHistory>,
+    /// Backlogs being read from disk, off the loop.
+    backlogs: JoinSet<Result<Vec<Backlog>, crate::history::HistoryError>>,
 }
 
 impl<B, I> EventLoop<B, I>
@@ -162,7 +167,15 @@ where
             typed: false,
             last_draw: None,
             frame_due: Some(Duration::ZERO),
+            history: None,
+            backlogs: JoinSet::new(),
         }
+    }
+
+    /// Records what the chat sees and sends, and shows backlogs from disk.
+    pub fn with_history(mut self, history: ChatHistory) -> Self {
+        self.history = Some(history);
+        self
     }
 
     /// The terminal guard to suspend with (Ctrl+Z) and to switch mouse capture on.
@@ -187,6 +200,9 @@ where
 
     /// Hands commands to the engine (held while its queue is full).
     pub fn send(&mut self, app: &mut App, handle: &ClientHandle, commands: Vec<Command>) {
+        if let Some(history) = &mut self.history {
+            history.on_commands(&commands, app.state().clock.wall_ms);
+        }
         self.outbox.send(app, &handle.commands, commands);
     }
 
@@ -212,7 +228,15 @@ where
         }
         // What is still held goes out if there is room now; nothing waits any more.
         self.send(app, handle, Vec::new());
+        self.close_history(app);
         Ok(())
+    }
+
+    /// Writes what the history still has queued (and the read markers) and stops recording.
+    pub fn close_history(&mut self, app: &mut App) {
+        if let Some(history) = self.history.take() {
+            history.close(app);
+        }
     }
 
     /// One turn: waits for the next thing to happen, handles it, and draws if a frame is
@@ -252,13 +276,18 @@ where
                 // A read task only ends by returning its Action (it does not panic).
                 read.map_or_else(|_| Vec::new(), |loaded| app.update(loaded))
             }
+            Some(read) = self.backlogs.join_next(), if !self.backlogs.is_empty() => {
+                show_backlogs(app, read);
+                Vec::new()
+            }
             received = handle.events.recv_many(&mut self.events, EVENT_BATCH), if self.engine_open => {
                 self.on_engine_events(app, received)
             }
             _ = tokio::time::sleep(frame_due.unwrap_or_default()), if frame_due.is_some() => Vec::new(),
         };
-        self.outbox.send(app, &handle.commands, commands);
+        self.send(app, handle, commands);
         self.run_effects(app)?;
+        self.after_turn_history(app);
         self.frame_due = self.draw_if_due(app)?;
         Ok(if app.should_quit() {
             Flow::Quit
@@ -299,10 +328,33 @@ where
         // Stamp the batch with the current time (ticks alone are 1 s coarse).
         app.update(now_tick());
         let mut out = Vec::new();
+        let now_ms = app.state().clock.wall_ms;
         for event in self.events.drain(..) {
+            if let Some(history) = &mut self.history {
+                history.on_event(&event, app, now_ms);
+            }
             out.extend(app.update(event));
         }
         out
+    }
+
+    /// Saves read markers, and starts reading the backlog of groups that just opened.
+    fn after_turn_history(&mut self, app: &mut App) {
+        let Some(history) = &mut self.history else {
+            return;
+        };
+        history.after_batch(app);
+        let groups = history.groups_to_load(app);
+        if !groups.is_empty() {
+            let path = history.path().to_path_buf();
+            self.backlogs
+                .spawn_blocking(move || read_backlog(&path, &groups));
+        }
+    }
+
+    /// Backlogs being read from disk.
+    pub fn backlog_reads(&self) -> usize {
+        self.backlogs.len()
     }
 
     fn run_effects(&mut self, app: &mut App) -> anyhow::Result<()> {
@@ -324,6 +376,13 @@ where
                         guard.set_mouse(on);
                     }
                 }
+                Effect::RecordHistory(on) => {
+                    let said = match &mut self.history {
+                        Some(history) => history.set_recording(on),
+                        None => "history is off for this chat (no data directory)",
+                    };
+                    app.note(super::NoteLevel::Info, said);
+                }
                 Effect::ReadFile { group, path } => {
                     self.file_reads.spawn(async move {
                         let result = read_file(&path).await;
@@ -337,6 +396,22 @@ where
             }
         }
         Ok(())
+    }
+}
+
+/// Shows what a backlog read found; a database that cannot be read is said once.
+fn show_backlogs(
+    app: &mut App,
+    read: Result<Result<Vec<Backlog>, crate::history::HistoryError>, tokio::task::JoinError>,
+) {
+    match read {
+        Ok(Ok(backlogs)) => {
+            for (group, lines, read_upto) in backlogs {
+                app.load_backlog(&group, &lines, read_upto);
+            }
+        }
+        Ok(Err(error)) => app.alert(&format!("cannot read history: {error}")),
+        Err(_) => {}
     }
 }
 

@@ -7,6 +7,7 @@ pub(crate) mod commands;
 pub(crate) mod editor;
 pub mod event_loop;
 pub(crate) mod format;
+pub mod history;
 pub(crate) mod keymap;
 pub(crate) mod layout;
 pub mod overlay;
@@ -22,12 +23,14 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
 pub use app::{App, Effect, Msg, Redraw};
+pub use history::HistoryStart;
 pub use keymap::{Action, Keymap};
 pub use state::{Clock, LineKind, NoteLevel, State, UiSettings};
 
 use crate::client::{self, ClientConfig, Command};
 use crate::config::Config;
 use event_loop::EventLoop;
+use history::ChatHistory;
 
 /// The group joined when none is given.
 pub const DEFAULT_GROUP: &str = "lobby";
@@ -83,6 +86,8 @@ pub struct ChatStart {
     pub token_expires_at_ms: Option<i64>,
     /// Lines for the `system` buffer at start, in order (log file, target, config warnings).
     pub notices: Vec<String>,
+    /// Where history is kept (`None`: no history at all).
+    pub history: Option<HistoryStart>,
 }
 
 /// Runs the chat UI until the user quits.
@@ -128,6 +133,13 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
     let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))
         .context("cannot draw on the terminal")?;
     let mut event_loop = EventLoop::new(terminal, EventStream::new()).with_guard(guard);
+    if let Some(history_start) = &start.history {
+        let (history, problems) = ChatHistory::start(history_start, &start.config.history);
+        for problem in problems {
+            app.system(LineKind::Notice, &problem);
+        }
+        event_loop = event_loop.with_history(history);
+    }
     event_loop.send(&mut app, &handle, initial);
     let stop = event_loop::stop_signals().context("cannot listen for SIGTERM and SIGHUP")?;
     let result = event_loop.run(&mut app, &mut handle, stop).await;

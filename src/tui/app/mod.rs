@@ -7,6 +7,7 @@
 //! `groups` (join, leave, switch), `sending` (and retry), `slash` (commands), `engine` (the
 //! only reader of client Events) and `completion`.
 
+mod backlog;
 mod completion;
 mod engine;
 mod groups;
@@ -66,6 +67,8 @@ pub enum Effect {
         group: String,
         path: String,
     },
+    /// `/history on|off`: resume or pause recording history for this session.
+    RecordHistory(bool),
 }
 
 /// How soon the screen should show what changed since the last frame.

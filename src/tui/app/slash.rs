@@ -27,6 +27,10 @@ impl App {
                 self.note(NoteLevel::Info, &format!("noecho {what}"));
                 Vec::new()
             }
+            SlashCommand::History(on) => {
+                self.effects.push(super::Effect::RecordHistory(on));
+                Vec::new()
+            }
             SlashCommand::Reconnect => {
                 self.system(LineKind::Notice, "reconnecting on request");
                 self.state.conn.reconnect_requested = true;

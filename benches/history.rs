@@ -1,0 +1,176 @@
+//! History goals G1–G9 (history.md §5) on this machine, in a few minutes: the cost of
+//! `try_record` on the event loop, persisted and indexed rates, backlog reads, search
+//! latency, bytes on disk, export and prune rates. `HISTORY_BENCH_ROWS` sets the size
+//! (default 1 000 000 100-byte text messages in 50 groups).
+
+use std::time::{Duration, Instant};
+
+use wpchat::history::{
+    self, Dir, ExportFilter, ExportFormat, Kind, Query, Record, Recorder, RecorderOptions,
+};
+
+const GROUPS: usize = 50;
+const WORDS: &[&str] = &[
+    "deploy", "error", "disk", "node", "rollback", "lunch", "release", "cache", "queue", "alert",
+    "metrics", "latency", "ticket", "review", "merge", "build",
+];
+
+fn message(i: usize) -> Record {
+    let words: Vec<&str> = (0..6)
+        .map(|k| WORDS[(i * 7 + k * 13) % WORDS.len()])
+        .collect();
+    let mut body = format!("{i} {}", words.join(" "));
+    body.extend(std::iter::repeat_n(
+        'x',
+        100usize.saturating_sub(body.len()),
+    ));
+    body.truncate(100);
+    let group = format!("group-{}", i % GROUPS);
+    let mut record = Record::message(
+        &group,
+        1_700_000_000_000 + i as i64,
+        Kind::Text,
+        Dir::In,
+        body.into_bytes(),
+    );
+    record.sender = Some(format!("user-{}", i % 200));
+    record
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn timed<T>(what: impl FnOnce() -> T) -> (T, Duration) {
+    let started = Instant::now();
+    let value = what();
+    (value, started.elapsed())
+}
+
+fn main() {
+    let rows: usize = std::env::var("HISTORY_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bench.db");
+    println!("history bench: {rows} messages of 100 bytes in {GROUPS} groups");
+
+    write_goals(&path, rows);
+    let conn = history::open_read(&path).expect("open");
+    read_goals(&conn);
+    search_goals(&conn);
+    // G8: bytes on disk per message.
+    let stats = history::stats(&conn).unwrap();
+    println!(
+        "G8 size: {:.0} bytes per 100-byte message (index included)",
+        stats.file_bytes as f64 / stats.messages as f64
+    );
+    export_and_prune_goals(conn, &path, rows);
+}
+
+/// G1 + G2 + G3: queue everything as fast as possible, then wait for the writer.
+fn write_goals(path: &std::path::Path, rows: usize) {
+    let records: Vec<Record> = (0..rows).map(message).collect();
+    let options = RecorderOptions {
+        queue_records: rows + 16,
+        queue_bytes: usize::MAX / 2,
+        ..RecorderOptions::default()
+    };
+    let mut recorder = Recorder::start(path, options).expect("recorder");
+    let started = Instant::now();
+    for record in records {
+        recorder.try_record(record);
+    }
+    let queue_time = started.elapsed();
+    while recorder.stats().written < rows as u64 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let write_time = started.elapsed();
+    let (_, index_time) = timed(|| recorder.flush());
+    let dropped = recorder.stats().dropped;
+    recorder.close();
+    println!(
+        "G1 try_record: {:.0} ns/msg on the caller",
+        queue_time.as_nanos() as f64 / rows as f64
+    );
+    println!(
+        "G2 persisted: {:.0} msgs/s ({} dropped)",
+        rows as f64 / write_time.as_secs_f64(),
+        dropped
+    );
+    println!(
+        "G3 FTS catch-up after the writes: {:.2} s (≈ {:.0} msgs/s over what was not indexed in passing)",
+        index_time.as_secs_f64(),
+        rows as f64 / index_time.as_secs_f64().max(1e-9)
+    );
+}
+
+/// G6: first paint of one group, all groups, an older page.
+fn read_goals(conn: &rusqlite::Connection) {
+    let mut first = Vec::new();
+    for g in 0..GROUPS {
+        let group = format!("group-{g}");
+        first.push(timed(|| history::backlog(conn, &group, None, 200).unwrap()).1);
+    }
+    let (_, all) = timed(|| {
+        for g in 0..GROUPS {
+            history::backlog(conn, &format!("group-{g}"), None, 200).unwrap();
+        }
+    });
+    let newest = history::backlog(conn, "group-7", None, 200).unwrap();
+    let (_, older) = timed(|| history::backlog(conn, "group-7", Some(newest[0].id), 500).unwrap());
+    println!(
+        "G6 backlog: first paint (200 lines) p95 {:.2} ms; {GROUPS} groups × 200 {:.1} ms; older page (500) {:.2} ms",
+        percentile(&mut first, 0.95).as_secs_f64() * 1e3,
+        all.as_secs_f64() * 1e3,
+        older.as_secs_f64() * 1e3
+    );
+}
+
+/// G7: newest-50 search latency.
+fn search_goals(conn: &rusqlite::Connection) {
+    for query in [
+        "deploy",
+        "\"disk node\"",
+        "in:group-3 rollback",
+        "from:user-9 alert",
+        "rel*",
+    ] {
+        let parsed = Query::parse(query).unwrap();
+        let mut samples: Vec<Duration> = (0..30)
+            .map(|_| timed(|| history::search(conn, &parsed, 50).unwrap()).1)
+            .collect();
+        println!(
+            "G7 search {query:<22} newest-50 p95 {:.2} ms",
+            percentile(&mut samples, 0.95).as_secs_f64() * 1e3
+        );
+    }
+}
+
+/// G9: export and prune rates.
+fn export_and_prune_goals(conn: rusqlite::Connection, path: &std::path::Path, rows: usize) {
+    let (count, export_time) = timed(|| {
+        let mut sink = std::io::sink();
+        history::export(
+            &conn,
+            &ExportFilter::default(),
+            ExportFormat::Jsonl,
+            &mut sink,
+        )
+        .unwrap()
+    });
+    println!(
+        "G9 export JSONL: {:.0} msgs/s",
+        count as f64 / export_time.as_secs_f64()
+    );
+    drop(conn);
+    let mut conn = history::open(path).unwrap();
+    let cutoff = 1_700_000_000_000 + (rows / 10) as i64;
+    let (pruned, prune_time) = timed(|| history::prune_older_than(&mut conn, cutoff).unwrap());
+    println!(
+        "G9 prune: {:.0} rows/s ({pruned} rows)",
+        pruned as f64 / prune_time.as_secs_f64()
+    );
+}

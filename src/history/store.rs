@@ -1,0 +1,432 @@
+//! The SQL of history: inserting rows, feeding the full-text index behind the writes, reading
+//! a group's last lines, stats, retention and forgetting.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::open::HistoryError;
+use super::record::{Delivery, Dir, Kind, Record};
+
+/// Buffer and user ids the writer has seen, so a row costs no lookup.
+#[derive(Default)]
+pub(crate) struct Ids {
+    buffers: HashMap<String, i64>,
+    users: HashMap<String, i64>,
+}
+
+impl Ids {
+    pub(crate) fn buffer(&mut self, tx: &Transaction<'_>, name: &str) -> rusqlite::Result<i64> {
+        interned(&mut self.buffers, tx, "buffer", name)
+    }
+
+    fn user(&mut self, tx: &Transaction<'_>, name: &str) -> rusqlite::Result<i64> {
+        interned(&mut self.users, tx, "usr", name)
+    }
+}
+
+/// The id of `name` in `table` (`buffer` or `usr`), inserted the first time it is seen.
+fn interned(
+    cache: &mut HashMap<String, i64>,
+    tx: &Transaction<'_>,
+    table: &str,
+    name: &str,
+) -> rusqlite::Result<i64> {
+    if let Some(id) = cache.get(name) {
+        return Ok(*id);
+    }
+    // `buffer.kind` is 0 (a group) for every buffer recorded so far; `usr` has no kind.
+    let insert = if table == "buffer" {
+        "INSERT INTO buffer(name, kind) VALUES (?1, 0) ON CONFLICT(name) DO NOTHING"
+    } else {
+        "INSERT INTO usr(name) VALUES (?1) ON CONFLICT(name) DO NOTHING"
+    };
+    tx.execute(insert, [name])?;
+    let id = tx.query_row(
+        &format!("SELECT id FROM {table} WHERE name = ?1"),
+        [name],
+        |r| r.get(0),
+    )?;
+    cache.insert(name.to_string(), id);
+    Ok(id)
+}
+
+pub(crate) fn max_id(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT coalesce(max(id), 0) FROM msg", [], |r| r.get(0))
+}
+
+pub(crate) fn insert(
+    tx: &Transaction<'_>,
+    ids: &mut Ids,
+    id: i64,
+    record: &Record,
+) -> rusqlite::Result<()> {
+    let buf = ids.buffer(tx, &record.group)?;
+    let sender = match &record.sender {
+        Some(name) => Some(ids.user(tx, name)?),
+        None => None,
+    };
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO msg(id, buf, ts, kind, dir, sender, seq, delivery, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    insert.execute(params![
+        id,
+        buf,
+        record.ts_ms,
+        record.kind as i64,
+        record.dir as i64,
+        sender,
+        record.seq.map(|s| s as i64),
+        record.delivery.map(|d| d as i64),
+        record.body,
+    ])?;
+    Ok(())
+}
+
+/// The id up to which the full-text index is complete.
+pub(crate) fn watermark(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT value FROM meta WHERE key = 'fts_watermark'",
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// Indexes up to `step` rows past the watermark; `true` if there may be more.
+pub(crate) fn index_step(conn: &mut Connection, step: usize) -> rusqlite::Result<bool> {
+    let tx = conn.transaction()?;
+    let from = watermark(&tx)?;
+    let upto: Option<i64> = tx.query_row(
+        "SELECT max(id) FROM (SELECT id FROM msg WHERE id > ?1 ORDER BY id LIMIT ?2)",
+        params![from, step as i64],
+        |r| r.get(0),
+    )?;
+    let Some(upto) = upto else {
+        return Ok(false);
+    };
+    tx.execute(
+        "INSERT INTO msg_fts(rowid, body)
+         SELECT id, CAST(body AS TEXT) FROM msg WHERE id > ?1 AND id <= ?2 AND kind IN (?3, ?4)",
+        params![from, upto, Kind::Text as i64, Kind::Json as i64],
+    )?;
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'fts_watermark'",
+        [upto],
+    )?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// One stored line, as the backlog, search and export read it: its history id and what was
+/// recorded (`line.group`, `line.body`… read through to the record).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredLine {
+    pub id: i64,
+    pub record: Record,
+}
+
+impl std::ops::Deref for StoredLine {
+    type Target = Record;
+
+    fn deref(&self) -> &Record {
+        &self.record
+    }
+}
+
+/// The columns [`StoredLine::from_row`] reads, for `FROM msg m`.
+pub(crate) const LINE_COLUMNS: &str =
+    "m.id, b.name, m.ts, m.kind, m.dir, u.name, m.seq, m.delivery, m.body";
+/// The joins that name a line's buffer and sender.
+pub(crate) const LINE_JOINS: &str =
+    "CROSS JOIN buffer b ON b.id = m.buf LEFT JOIN usr u ON u.id = m.sender";
+
+impl StoredLine {
+    pub(crate) fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredLine> {
+        let record = Record {
+            group: row.get(1)?,
+            ts_ms: row.get(2)?,
+            kind: Kind::from_db(row.get(3)?),
+            dir: if row.get::<_, i64>(4)? == 1 {
+                Dir::Out
+            } else {
+                Dir::In
+            },
+            sender: row.get(5)?,
+            seq: row.get::<_, Option<i64>>(6)?.map(|s| s as u64),
+            delivery: row.get::<_, Option<i64>>(7)?.map(Delivery::from_db),
+            body: row.get(8)?,
+        };
+        Ok(StoredLine {
+            id: row.get(0)?,
+            record,
+        })
+    }
+}
+
+/// The last `limit` lines of `group` older than `before` (all when `None`), oldest first.
+pub fn backlog(
+    conn: &Connection,
+    group: &str,
+    before: Option<i64>,
+    limit: usize,
+) -> Result<Vec<StoredLine>, HistoryError> {
+    let sql = format!(
+        "SELECT {LINE_COLUMNS} FROM msg m {LINE_JOINS}
+         WHERE m.buf = (SELECT id FROM buffer WHERE name = ?1) AND m.id < ?2
+         ORDER BY m.id DESC LIMIT ?3"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut lines = statement
+        .query_map(
+            params![group, before.unwrap_or(i64::MAX), limit as i64],
+            StoredLine::from_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    lines.reverse();
+    Ok(lines)
+}
+
+/// The id of the last line the user read in `group`, if saved.
+pub fn read_marker(conn: &Connection, group: &str) -> Result<Option<i64>, HistoryError> {
+    Ok(conn
+        .query_row(
+            "SELECT read_marker FROM buffer WHERE name = ?1",
+            [group],
+            |r| r.get::<_, Option<i64>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// Saves the read marker directly (tools and tests; the chat goes through the recorder).
+pub fn set_read_marker(conn: &Connection, group: &str, id: i64) -> Result<(), HistoryError> {
+    conn.execute(
+        "UPDATE buffer SET read_marker = ?2 WHERE name = ?1",
+        params![group, id],
+    )?;
+    Ok(())
+}
+
+/// What `wpchat history stats` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    pub messages: u64,
+    pub groups: u64,
+    pub first_ts: Option<i64>,
+    pub last_ts: Option<i64>,
+    /// Messages written but not yet in the full-text index.
+    pub unindexed: u64,
+    /// Messages the recorder could not save (sum of `history_gap` rows).
+    pub not_saved: u64,
+    pub file_bytes: u64,
+}
+
+pub fn stats(conn: &Connection) -> Result<Stats, HistoryError> {
+    let (messages, first_ts, last_ts): (i64, Option<i64>, Option<i64>) =
+        conn.query_row("SELECT count(*), min(ts), max(ts) FROM msg", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    let groups: i64 = conn.query_row("SELECT count(*) FROM buffer", [], |r| r.get(0))?;
+    let unindexed: i64 = conn.query_row(
+        "SELECT count(*) FROM msg WHERE id > ?1",
+        [watermark(conn)?],
+        |r| r.get(0),
+    )?;
+    let not_saved: i64 = conn.query_row(
+        "SELECT coalesce(sum(seq), 0) FROM msg WHERE kind = ?1",
+        [Kind::HistoryGap as i64],
+        |r| r.get(0),
+    )?;
+    Ok(Stats {
+        messages: messages as u64,
+        groups: groups as u64,
+        first_ts,
+        last_ts,
+        unindexed: unindexed as u64,
+        not_saved: not_saved as u64,
+        file_bytes: used_bytes(conn)?,
+    })
+}
+
+/// Rows deleted per transaction, so that a prune never holds the writer for long.
+const DELETE_CHUNK: usize = 10_000;
+
+/// Deletes the oldest rows chosen by `filter` (a `WHERE` on `msg`), at most one chunk, index
+/// entries first; returns how many went.
+fn delete_chunk(
+    conn: &mut Connection,
+    filter: &str,
+    value: &dyn rusqlite::ToSql,
+) -> Result<usize, HistoryError> {
+    let tx = conn.transaction()?;
+    let mark = watermark(&tx)?;
+    let chunk = format!("SELECT id FROM msg WHERE {filter} ORDER BY id LIMIT {DELETE_CHUNK}");
+    tx.execute(
+        &format!("DELETE FROM msg_fts WHERE rowid IN ({chunk}) AND rowid <= ?2"),
+        params![value, mark],
+    )?;
+    let deleted = tx.execute(&format!("DELETE FROM msg WHERE id IN ({chunk})"), [value])?;
+    tx.commit()?;
+    Ok(deleted)
+}
+
+/// Deletes every row chosen by `filter`, chunk by chunk, and gives the space back.
+fn delete_where(
+    conn: &mut Connection,
+    filter: &str,
+    value: &dyn rusqlite::ToSql,
+) -> Result<u64, HistoryError> {
+    let mut total = 0;
+    loop {
+        let deleted = delete_chunk(conn, filter, value)?;
+        total += deleted as u64;
+        if deleted < DELETE_CHUNK {
+            break;
+        }
+    }
+    conn.execute_batch("PRAGMA incremental_vacuum;")?;
+    Ok(total)
+}
+
+/// Bytes the database's live pages take (free pages not counted).
+fn used_bytes(conn: &Connection) -> rusqlite::Result<u64> {
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok(((pages - free).max(0) * page_size) as u64)
+}
+
+/// One step of retention while idle: a chunk older than `max_age_ms`, else the oldest chunk
+/// while the file is over `max_bytes`. `true` if it deleted something (there may be more).
+pub(crate) fn retention_step(
+    conn: &mut Connection,
+    now_ms: i64,
+    max_age_ms: Option<i64>,
+    max_bytes: Option<u64>,
+) -> Result<bool, HistoryError> {
+    let mut deleted = 0;
+    if let Some(age) = max_age_ms {
+        deleted = delete_chunk(conn, "ts < ?1", &(now_ms.saturating_sub(age)))?;
+    }
+    if deleted == 0
+        && let Some(cap) = max_bytes
+    {
+        let used = used_bytes(conn)?;
+        if used > cap {
+            // Deleted index entries are only freed when their segments merge, so the size
+            // lags the deletes: take the share of rows that is over the cap (and 5 % more),
+            // never "until the size drops", which would empty the database.
+            let rows: i64 = conn.query_row("SELECT count(*) FROM msg", [], |r| r.get(0))?;
+            let share = (rows as f64 * ((used - cap) as f64 / used as f64 + 0.05)).ceil() as i64;
+            let oldest_kept: Option<i64> = conn
+                .query_row(
+                    "SELECT id FROM msg ORDER BY id LIMIT 1 OFFSET ?1",
+                    [share.clamp(1, DELETE_CHUNK as i64)],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            deleted = delete_chunk(conn, "id < ?1", &oldest_kept.unwrap_or(i64::MAX))?;
+            conn.execute_batch("INSERT INTO msg_fts(msg_fts, rank) VALUES ('merge', 500);")?;
+        }
+    }
+    if deleted > 0 {
+        conn.execute_batch("PRAGMA incremental_vacuum;")?;
+    }
+    Ok(deleted > 0)
+}
+
+/// Deletes every message older than `cutoff_ms`.
+pub fn prune_older_than(conn: &mut Connection, cutoff_ms: i64) -> Result<u64, HistoryError> {
+    delete_where(conn, "ts < ?1", &cutoff_ms)
+}
+
+/// Deletes everything stored for `group`, its buffer row included.
+pub fn forget_group(conn: &mut Connection, group: &str) -> Result<u64, HistoryError> {
+    conn.execute_batch("PRAGMA secure_delete=ON;")?;
+    let deleted = delete_where(
+        conn,
+        "buf = (SELECT id FROM buffer WHERE name = ?1)",
+        &group,
+    )?;
+    conn.execute("DELETE FROM buffer WHERE name = ?1", [group])?;
+    Ok(deleted)
+}
+
+/// Deletes all history of the profile.
+pub fn forget_all(conn: &mut Connection) -> Result<u64, HistoryError> {
+    conn.execute_batch("PRAGMA secure_delete=ON;")?;
+    let deleted = delete_where(conn, "1 = ?1", &1)?;
+    conn.execute_batch("DELETE FROM buffer; DELETE FROM usr; DELETE FROM session;")?;
+    Ok(deleted)
+}
+
+/// SQLite's `quick_check` and the full-text index's own integrity check both pass (the
+/// latter is a write command: `conn` must be writable).
+pub fn integrity_ok(conn: &Connection) -> Result<bool, HistoryError> {
+    let quick: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    let fts = conn.execute(
+        "INSERT INTO msg_fts(msg_fts, rank) VALUES ('integrity-check', 0)",
+        [],
+    );
+    Ok(quick == "ok" && fts.is_ok())
+}
+
+/// A lease whose heartbeat is older than this is stale (its holder died without a word).
+const LEASE_STALE_MS: i64 = 10_000;
+
+/// Takes the recording lease for this process, unless a live process holds it.
+pub(crate) fn take_lease(conn: &mut Connection, now_ms: i64) -> Result<(), HistoryError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let held: Option<(i64, i64)> = tx
+        .query_row("SELECT value FROM meta WHERE key = 'lease'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .and_then(|lease| {
+            let (pid, beat) = lease.split_once(':')?;
+            Some((pid.parse().ok()?, beat.parse().ok()?))
+        });
+    let me = std::process::id();
+    if let Some((pid, beat)) = held
+        && pid != i64::from(me)
+        && now_ms - beat < LEASE_STALE_MS
+        && alive(pid)
+    {
+        return Err(HistoryError::Busy { pid: pid as u32 });
+    }
+    renew_lease(&tx, now_ms)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Whether process `pid` runs (a zombie, killed but not yet reaped, does not). Without
+/// `/proc` every holder counts as alive, and only the heartbeat says when it is gone.
+fn alive(pid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name, which may hold spaces.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => !std::path::Path::new("/proc/self").exists(),
+    }
+}
+
+/// The lease holder's heartbeat.
+pub(crate) fn renew_lease(conn: &Connection, now_ms: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES ('lease', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [format!("{}:{now_ms}", std::process::id())],
+    )?;
+    Ok(())
+}
+
+/// Gives the lease up (on a clean close).
+pub(crate) fn release_lease(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM meta WHERE key = 'lease' AND value LIKE ?1",
+        [format!("{}:%", std::process::id())],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,346 @@
+//! The chat's tap into history: what the event loop sees (received messages, own sends and
+//! their acks, gaps and session losses) becomes records for the recorder, which never blocks;
+//! read markers are saved as the user reads; backlogs are read when a group opens.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use super::app::App;
+use crate::client::{Command, Event, OpId, OpOutcome};
+use crate::config::HistorySettings;
+use crate::history::{self, Delivery, Dir, Kind, Record, Recorder, RecorderOptions, StoredLine};
+use crate::protocol::{MessageSource, Payload};
+
+/// Lines of backlog shown when a group opens.
+pub(crate) const BACKLOG_LINES: usize = 200;
+/// Own sends remembered per group to recognise their echo.
+const ECHO_MEMORY: usize = 256;
+
+/// Where the chat's history lives and whether this run records.
+#[derive(Debug, Clone)]
+pub struct HistoryStart {
+    pub path: PathBuf,
+    /// `false` with `--no-history` or `[history] enabled = false`: backlog only.
+    pub record: bool,
+}
+
+/// The recorder and what the event loop remembers to feed it.
+pub struct ChatHistory {
+    path: PathBuf,
+    recorder: Option<Recorder>,
+    excluded: GlobSet,
+    /// Own sends waiting for their ack: history id, group and body.
+    sends: HashMap<OpId, (i64, String, Vec<u8>)>,
+    /// Own sends that failed (group, body, history id), newest last: a retry sends the same
+    /// group and body again, and updates that row instead of adding one.
+    failed: VecDeque<(String, Vec<u8>, i64)>,
+    /// Bodies of own sends whose echo is not recorded again, per group.
+    echoes: HashMap<String, VecDeque<Vec<u8>>>,
+    /// The newest history id per group, and whether the user has seen it.
+    newest: HashMap<String, i64>,
+    /// Read markers saved so far, per group.
+    saved_read: HashMap<String, i64>,
+    /// Groups whose backlog was loaded.
+    loaded: HashSet<String>,
+    /// Messages not saved, as last told to the user.
+    told_unsaved: u64,
+    /// `/history off`: nothing is recorded until `/history on`.
+    paused: bool,
+}
+
+fn globs(patterns: &[String]) -> (GlobSet, Vec<String>) {
+    let mut builder = GlobSetBuilder::new();
+    let mut problems = Vec::new();
+    for pattern in patterns {
+        match Glob::new(pattern) {
+            Ok(glob) => {
+                builder.add(glob);
+            }
+            Err(error) => problems.push(format!("[history] exclude '{pattern}': {error}")),
+        }
+    }
+    (
+        builder.build().unwrap_or_else(|_| GlobSet::empty()),
+        problems,
+    )
+}
+
+impl ChatHistory {
+    /// Starts recording (unless `start.record` is off). Problems come back as lines for the
+    /// user; history being unavailable never stops the chat.
+    pub fn start(start: &HistoryStart, settings: &HistorySettings) -> (Self, Vec<String>) {
+        let (excluded, mut problems) = globs(&settings.exclude);
+        let mut options = RecorderOptions::default();
+        match crate::config::parse_age(&settings.max_age) {
+            Ok(age) => options.max_age_ms = Some(age),
+            Err(error) => problems.push(format!("[history] max_age: {error} (not pruning by age)")),
+        }
+        match crate::config::parse_size(&settings.max_size) {
+            Ok(size) => options.max_bytes = Some(size),
+            Err(error) => problems.push(format!("[history] max_size: {error} (no size cap)")),
+        }
+        let recorder = if start.record {
+            match Recorder::start(&start.path, options) {
+                Ok(recorder) => Some(recorder),
+                Err(error) => {
+                    problems.push(format!("history is not recorded: {error}"));
+                    None
+                }
+            }
+        } else {
+            problems.push("history: not recording this session".into());
+            None
+        };
+        let history = ChatHistory {
+            path: start.path.clone(),
+            recorder,
+            excluded,
+            sends: HashMap::new(),
+            failed: VecDeque::new(),
+            echoes: HashMap::new(),
+            newest: HashMap::new(),
+            saved_read: HashMap::new(),
+            loaded: HashSet::new(),
+            told_unsaved: 0,
+            paused: false,
+        };
+        (history, problems)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `/history on|off`; returns what to tell the user.
+    pub(crate) fn set_recording(&mut self, on: bool) -> &'static str {
+        self.paused = !on;
+        match (on, self.recorder.is_some()) {
+            (_, false) => "history is not being recorded in this chat (see the system buffer)",
+            (true, true) => "history: recording",
+            (false, true) => "history: paused for this session (/history on resumes)",
+        }
+    }
+
+    fn recording(&mut self, group: &str) -> Option<&mut Recorder> {
+        if self.paused || self.excluded.is_match(group) {
+            return None;
+        }
+        self.recorder.as_mut()
+    }
+
+    /// Own sends in `commands` are recorded as outgoing, pending their ack.
+    pub(crate) fn on_commands(&mut self, commands: &[Command], now_ms: i64) {
+        for command in commands {
+            let Command::SendToGroup {
+                op, group, payload, ..
+            } = command
+            else {
+                continue;
+            };
+            let (kind, body) = payload_record(payload);
+            let retried = self
+                .failed
+                .iter()
+                .rposition(|(g, b, _)| g == group && *b == body)
+                .and_then(|at| self.failed.remove(at));
+            let mut record = Record::message(group, now_ms, kind, Dir::Out, body.clone());
+            record.delivery = Some(Delivery::Pending);
+            let Some(recorder) = self.recording(group) else {
+                continue;
+            };
+            let id = match retried {
+                Some((_, _, id)) => {
+                    recorder.set_delivery(id, Delivery::Pending);
+                    Some(id)
+                }
+                None => recorder.try_record(record),
+            };
+            if let Some(id) = id {
+                self.sends.insert(*op, (id, group.clone(), body.clone()));
+                self.newest.insert(group.clone(), id);
+                let echoes = self.echoes.entry(group.clone()).or_default();
+                echoes.push_back(body);
+                if echoes.len() > ECHO_MEMORY {
+                    echoes.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Records what `event` says, before the App sees it.
+    pub(crate) fn on_event(&mut self, event: &Event, app: &App, now_ms: i64) {
+        match event {
+            Event::Message(message) => {
+                let (group, sender) = match &message.source {
+                    MessageSource::Group {
+                        group,
+                        from_user_id,
+                    } => (group.as_str(), from_user_id.as_deref()),
+                    MessageSource::Server => ("server", None),
+                };
+                let (kind, body) = payload_record(&message.payload);
+                let own = sender.is_some() && sender == app.state().user_id.as_deref();
+                if own && self.is_echo(group, &body) {
+                    return;
+                }
+                let mut record = Record::message(group, now_ms, kind, Dir::In, body);
+                record.sender = sender.map(str::to_string);
+                record.seq = message.sequence_id;
+                if let Some(id) = self.recording(group).and_then(|r| r.try_record(record)) {
+                    self.newest.insert(group.to_string(), id);
+                }
+            }
+            Event::Queued { op } => self.delivery(*op, Delivery::Queued, false),
+            Event::OpResult { op, outcome } => {
+                let delivery = match outcome {
+                    OpOutcome::Done { .. } => Delivery::Acked,
+                    OpOutcome::Failed(_) => Delivery::Failed,
+                };
+                self.delivery(*op, delivery, true);
+            }
+            Event::Recovered { offline, .. } => {
+                let text = format!("recovered after {} ms offline", offline.as_millis());
+                self.marker_in_groups(app, now_ms, &text);
+            }
+            Event::SessionLost { offline, .. } => {
+                let text = format!(
+                    "session lost after {} ms offline; messages may be missing",
+                    offline.as_millis()
+                );
+                self.marker_in_groups(app, now_ms, &text);
+            }
+            _ => {}
+        }
+    }
+
+    fn is_echo(&mut self, group: &str, body: &[u8]) -> bool {
+        let Some(echoes) = self.echoes.get_mut(group) else {
+            return false;
+        };
+        match echoes.iter().position(|sent| sent == body) {
+            Some(at) => {
+                echoes.remove(at);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn delivery(&mut self, op: OpId, delivery: Delivery, done: bool) {
+        let id = if done {
+            let sent = self.sends.remove(&op);
+            let id = sent.as_ref().map(|(id, _, _)| *id);
+            if let Some((id, group, body)) = sent
+                && delivery == Delivery::Failed
+            {
+                self.failed.push_back((group, body, id));
+                if self.failed.len() > ECHO_MEMORY {
+                    self.failed.pop_front();
+                }
+            }
+            id
+        } else {
+            self.sends.get(&op).map(|(id, _, _)| *id)
+        };
+        if let (Some(id), Some(recorder)) = (id, self.recorder.as_mut()) {
+            recorder.set_delivery(id, delivery);
+        }
+    }
+
+    fn marker_in_groups(&mut self, app: &App, now_ms: i64, text: &str) {
+        for group in open_groups(app) {
+            if let Some(recorder) = self.recording(&group) {
+                recorder.try_record(Record::marker(&group, now_ms, Kind::Gap, text));
+            }
+        }
+    }
+
+    /// After a batch: groups the user has read up to their newest line get their read marker
+    /// saved; and the user hears once about messages that could not be saved.
+    pub(crate) fn after_batch(&mut self, app: &mut App) {
+        let Some(recorder) = self.recorder.as_mut() else {
+            return;
+        };
+        for buffer in &app.state().buffers {
+            let Some(newest) = self.newest.get(&buffer.name) else {
+                continue;
+            };
+            if buffer.unread == 0 && self.saved_read.get(&buffer.name) != Some(newest) {
+                recorder.set_read_marker(&buffer.name, *newest);
+                self.saved_read.insert(buffer.name.clone(), *newest);
+            }
+        }
+        let dropped = recorder.stats().dropped;
+        if dropped > self.told_unsaved {
+            self.told_unsaved = dropped;
+            app.note(
+                crate::tui::NoteLevel::Error,
+                &format!("history: {dropped} messages not saved (the disk cannot keep up)"),
+            );
+        }
+    }
+
+    /// Groups open in the App whose backlog has not been loaded yet.
+    pub(crate) fn groups_to_load(&mut self, app: &App) -> Vec<String> {
+        let mut wanted = Vec::new();
+        for group in open_groups(app) {
+            if self.loaded.insert(group.clone()) {
+                wanted.push(group);
+            }
+        }
+        wanted
+    }
+
+    /// Writes what is queued and the read markers, and stops the writer.
+    pub(crate) fn close(mut self, app: &mut App) {
+        self.after_batch(app);
+        if let Some(recorder) = self.recorder.take() {
+            recorder.close();
+        }
+    }
+}
+
+/// One group's lines from disk and its saved read marker.
+pub(crate) type Backlog = (String, Vec<StoredLine>, Option<i64>);
+
+/// A group's backlog and saved read marker, read with a connection of its own (run off the
+/// event loop). A missing database is an empty backlog.
+pub(crate) fn read_backlog(
+    path: &Path,
+    groups: &[String],
+) -> Result<Vec<Backlog>, history::HistoryError> {
+    let conn = match history::open_read(path) {
+        Ok(conn) => conn,
+        Err(history::HistoryError::Missing(_)) => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    groups
+        .iter()
+        .map(|group| {
+            let lines = history::backlog(&conn, group, None, BACKLOG_LINES)?;
+            let marker = history::read_marker(&conn, group)?;
+            Ok((group.clone(), lines, marker))
+        })
+        .collect()
+}
+
+/// The groups that have a buffer.
+fn open_groups(app: &App) -> Vec<String> {
+    let buffers = app.state().buffers.iter();
+    buffers
+        .filter(|b| b.is_group())
+        .map(|b| b.name.clone())
+        .collect()
+}
+
+/// A payload as a record's kind and raw bytes.
+fn payload_record(payload: &Payload) -> (Kind, Vec<u8>) {
+    let body = match payload {
+        Payload::Text(text) => text.as_bytes().to_vec(),
+        Payload::Json(raw) => raw.get().as_bytes().to_vec(),
+        Payload::Binary(bytes) | Payload::Protobuf(bytes) => bytes.clone(),
+    };
+    (Kind::from(payload.data_type()), body)
+}

@@ -1,0 +1,401 @@
+//! The chat's history end to end: the real event loop and engine against the real local
+//! service record what alice sees and sends; a restarted chat shows it as backlog, with the
+//! marker between old and live and the unread count it had.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use futures_util::Stream;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tokio::sync::{mpsc, watch};
+use url::Url;
+use wpchat::auth::{ConnectionString, ConnectionStringProvider, TokenOptions};
+use wpchat::client::{self, ClientConfig, ClientHandle, Command, ConnState, Event};
+use wpchat::config::HistorySettings;
+use wpchat::history::{self, Delivery, Dir, Kind};
+use wpchat::protocol::Payload;
+use wpchat::service::{self, RunningService, ServiceConfig};
+use wpchat::tui::event_loop::{EventLoop, Flow};
+use wpchat::tui::history::ChatHistory;
+use wpchat::tui::{App, Clock, HistoryStart, Keymap, UiSettings};
+
+const GUARD: Duration = Duration::from_secs(20);
+const ROLES: [&str; 2] = ["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"];
+
+type Keys = mpsc::UnboundedSender<io::Result<TermEvent>>;
+type Loop = EventLoop<TestBackend, std::pin::Pin<Box<dyn Stream<Item = io::Result<TermEvent>>>>>;
+
+fn engine_config(service: &RunningService, user: &str) -> ClientConfig {
+    let endpoint = Url::parse(&format!("http://{}", service.addr)).unwrap();
+    let options = TokenOptions {
+        user_id: Some(user.into()),
+        roles: ROLES.iter().map(|r| r.to_string()).collect(),
+        ..TokenOptions::default()
+    };
+    let connection = ConnectionString::new(endpoint, service.access_key.clone());
+    let provider = ConnectionStringProvider::new(connection, "chat", options).unwrap();
+    ClientConfig::new(Arc::new(provider))
+}
+
+/// A chat as `alice`: app, loop, keyboard, with history at `path`.
+struct Chat {
+    keys: Keys,
+    app: App,
+    handle: ClientHandle,
+    event_loop: Loop,
+}
+
+impl Chat {
+    fn new(handle: ClientHandle, path: &std::path::Path, record: bool) -> Chat {
+        let (keys, key_rx) = mpsc::unbounded_channel();
+        let input = futures_util::stream::unfold(key_rx, |mut rx| async move {
+            rx.recv().await.map(|event| (event, rx))
+        });
+        let mut app = App::new(UiSettings::default(), Keymap::default(), Clock::now());
+        app.set_target("chat", Some("alice"));
+        let terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let start = HistoryStart {
+            path: path.to_path_buf(),
+            record,
+        };
+        let (history, _) = ChatHistory::start(&start, &HistorySettings::default());
+        let event_loop = EventLoop::new(terminal, Box::pin(input) as _).with_history(history);
+        Chat {
+            keys,
+            app,
+            handle,
+            event_loop,
+        }
+    }
+
+    fn join(&mut self, group: &str) {
+        let commands = self.app.join(group);
+        self.event_loop.send(&mut self.app, &self.handle, commands);
+    }
+
+    fn type_line(&self, text: &str) {
+        for c in text.chars() {
+            self.press(KeyCode::Char(c));
+        }
+        self.press(KeyCode::Enter);
+    }
+
+    fn press(&self, code: KeyCode) {
+        let key = KeyEvent::new(code, KeyModifiers::NONE);
+        self.keys.send(Ok(TermEvent::Key(key))).unwrap();
+    }
+
+    async fn turn_until(&mut self, what: &str, mut done: impl FnMut(&Chat) -> bool) {
+        let started = Instant::now();
+        while !done(self) {
+            assert!(
+                started.elapsed() < GUARD,
+                "gave up waiting for {what}; screen:\n{}",
+                self.screen()
+            );
+            let flow =
+                tokio::time::timeout(GUARD, self.event_loop.turn(&mut self.app, &mut self.handle))
+                    .await
+                    .expect("a turn ends")
+                    .expect("a turn works");
+            assert_eq!(flow, Flow::Continue);
+        }
+    }
+
+    fn screen(&self) -> String {
+        let buffer = self.event_loop.terminal().backend().buffer();
+        let width = buffer.area.width as usize;
+        buffer
+            .content
+            .chunks(width)
+            .map(|row| row.iter().map(|cell| cell.symbol()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// The engine's side of a handle on no engine, kept alive by the test.
+type EngineSide = (
+    mpsc::Receiver<Command>,
+    mpsc::Sender<Event>,
+    watch::Sender<ConnState>,
+);
+
+/// A handle on no engine: the restarted chat reads its backlog with no connection.
+fn offline_handle() -> (ClientHandle, EngineSide) {
+    let (commands, queue) = mpsc::channel(64);
+    let (events_tx, events) = mpsc::channel(16);
+    let (state_tx, state) = watch::channel(ConnState::Connecting { attempt: 1 });
+    let handle = ClientHandle {
+        commands,
+        events,
+        state,
+    };
+    (handle, (queue, events_tx, state_tx))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_chat_saw_and_sent_comes_back_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history").join("alice.db");
+    let service = service::start(ServiceConfig {
+        port: 0,
+        ..ServiceConfig::default()
+    })
+    .await
+    .unwrap();
+
+    let mut chat = Chat::new(client::spawn(engine_config(&service, "alice")), &path, true);
+    chat.join("lobby");
+    chat.turn_until("alice joined", |c| {
+        c.screen().contains("joined lobby") || c.screen().contains("● lobby")
+    })
+    .await;
+    let mut bob = client::spawn(engine_config(&service, "bob"));
+    bob.commands
+        .send(Command::Join {
+            op: 1,
+            group: "lobby".into(),
+        })
+        .await
+        .unwrap();
+    let binary: Vec<u8> = (0..=255).collect();
+    let sent = [
+        Payload::Text("hi from bob \u{1b}]0;pwned\u{7}".into()),
+        Payload::Json(serde_json::value::RawValue::from_string(r#"{"n": 1.50}"#.into()).unwrap()),
+        Payload::Binary(binary.clone()),
+    ];
+    // Wait for bob's join to land before his sends.
+    loop {
+        if let Event::OpResult { op: 1, .. } = bob.events.recv().await.unwrap() {
+            break;
+        }
+    }
+    for (i, payload) in sent.iter().enumerate() {
+        bob.commands
+            .send(Command::SendToGroup {
+                op: 10 + i as u64,
+                group: "lobby".into(),
+                payload: payload.clone(),
+                no_echo: true,
+                fire_and_forget: false,
+            })
+            .await
+            .unwrap();
+    }
+    chat.turn_until("bob's messages", |c| c.screen().contains("n\":1.5"))
+        .await;
+    chat.type_line("hello from alice");
+    chat.turn_until("alice's message acked", |c| {
+        c.app.state().current_buffer().lines.iter().any(|l| {
+            &*l.body == "hello from alice"
+                && matches!(l.delivery, wpchat::tui::state::Delivery::Acked(_))
+        })
+    })
+    .await;
+    chat.event_loop.close_history(&mut chat.app);
+
+    let conn = history::open_read(&path).unwrap();
+    let lines = history::backlog(&conn, "lobby", None, 100).unwrap();
+    let messages: Vec<_> = lines
+        .iter()
+        .filter(|l| matches!(l.kind, Kind::Text | Kind::Json | Kind::Binary))
+        .collect();
+    assert_eq!(messages.len(), 4, "{lines:?}");
+    assert_eq!(
+        messages[0].body,
+        "hi from bob \u{1b}]0;pwned\u{7}".as_bytes()
+    );
+    assert_eq!(messages[0].sender.as_deref(), Some("bob"));
+    assert_eq!(messages[1].body, br#"{"n": 1.50}"#);
+    assert_eq!(messages[2].body, binary);
+    assert_eq!(messages[3].body, b"hello from alice");
+    assert_eq!(messages[3].dir, Dir::Out);
+    assert_eq!(messages[3].delivery, Some(Delivery::Acked));
+
+    // A restart with no connection shows the backlog and the marker, escape-free.
+    let (handle, _engine) = offline_handle();
+    let mut restarted = Chat::new(handle, &path, false);
+    restarted.join("lobby");
+    restarted
+        .turn_until("the backlog", |c| c.screen().contains("hello from alice"))
+        .await;
+    let screen = restarted.screen();
+    assert!(screen.contains("earlier messages from history"), "{screen}");
+    assert!(screen.contains("hi from bob"), "{screen}");
+    assert!(!screen.contains('\u{1b}'), "{screen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_messages_stay_unread_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history").join("alice.db");
+    {
+        let mut recorder =
+            history::Recorder::start(&path, history::RecorderOptions::default()).unwrap();
+        for (i, body) in ["read one", "read two", "new one", "new two"]
+            .iter()
+            .enumerate()
+        {
+            let mut record = history::Record::message(
+                "ops",
+                1_000 + i as i64,
+                Kind::Text,
+                Dir::In,
+                body.as_bytes().to_vec(),
+            );
+            record.sender = Some("bob".into());
+            let id = recorder.try_record(record).unwrap();
+            if i == 1 {
+                recorder.set_read_marker("ops", id);
+            }
+        }
+        recorder.close();
+    }
+    let (handle, _engine) = offline_handle();
+    let mut chat = Chat::new(handle, &path, false);
+    chat.join("lobby");
+    chat.join("ops");
+    chat.app.update(wpchat::tui::Action::GoToGroup(1));
+    chat.turn_until("the ops backlog", |c| {
+        c.app
+            .state()
+            .buffers
+            .iter()
+            .any(|b| b.name == "ops" && b.lines.len() > 1)
+    })
+    .await;
+    let ops = chat
+        .app
+        .state()
+        .buffers
+        .iter()
+        .find(|b| b.name == "ops")
+        .unwrap();
+    assert_eq!(
+        ops.unread, 2,
+        "the two lines after the read marker are unread"
+    );
+    assert_eq!(ops.first_unread, Some(2));
+}
+
+fn from_bob(text: &str) -> Event {
+    Event::Message(wpchat::protocol::DataMessage {
+        source: wpchat::protocol::MessageSource::Group {
+            group: "lobby".into(),
+            from_user_id: Some("bob".into()),
+        },
+        sequence_id: None,
+        payload: Payload::Text(text.into()),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_off_pauses_recording_until_history_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history").join("alice.db");
+    let (handle, engine) = offline_handle();
+    let mut chat = Chat::new(handle, &path, true);
+    chat.join("lobby");
+    chat.type_line("/history off");
+    chat.turn_until("the pause is confirmed", |c| {
+        c.screen().contains("history: paused")
+    })
+    .await;
+    engine.1.send(from_bob("said while paused")).await.unwrap();
+    chat.turn_until("the paused message", |c| {
+        c.screen().contains("said while paused")
+    })
+    .await;
+    chat.type_line("/history on");
+    chat.turn_until("recording again", |c| {
+        c.screen().contains("history: recording")
+    })
+    .await;
+    engine
+        .1
+        .send(from_bob("said while recording"))
+        .await
+        .unwrap();
+    chat.turn_until("the recorded message", |c| {
+        c.screen().contains("said while recording")
+    })
+    .await;
+    chat.event_loop.close_history(&mut chat.app);
+    let conn = history::open_read(&path).unwrap();
+    let bodies: Vec<Vec<u8>> = history::backlog(&conn, "lobby", None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|line| line.record.body)
+        .collect();
+    assert_eq!(bodies, [b"said while recording".to_vec()]);
+}
+
+/// The next send the chat hands its (absent) engine.
+async fn next_send(queue: &mut mpsc::Receiver<Command>, chat: &mut Chat) -> u64 {
+    let started = Instant::now();
+    loop {
+        if let Ok(Command::SendToGroup { op, .. }) = queue.try_recv() {
+            return op;
+        }
+        assert!(started.elapsed() < GUARD, "no send reached the engine");
+        let _ = tokio::time::timeout(
+            Duration::from_millis(20),
+            chat.event_loop.turn(&mut chat.app, &mut chat.handle),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_send_updates_its_row_instead_of_adding_one() {
+    use wpchat::client::{OpError, OpOutcome};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history").join("alice.db");
+    let (handle, mut engine) = offline_handle();
+    let mut chat = Chat::new(handle, &path, true);
+    chat.join("lobby");
+    chat.type_line("try again");
+    let first = next_send(&mut engine.0, &mut chat).await;
+    let failed = Event::OpResult {
+        op: first,
+        outcome: OpOutcome::Failed(OpError::Timeout(Duration::from_secs(5))),
+    };
+    engine.1.send(failed).await.unwrap();
+    chat.turn_until("the failure", |c| c.screen().contains("failed"))
+        .await;
+    chat.keys
+        .send(Ok(TermEvent::Key(KeyEvent::new(
+            KeyCode::Char('r'),
+            KeyModifiers::ALT,
+        ))))
+        .unwrap();
+    let second = next_send(&mut engine.0, &mut chat).await;
+    assert_ne!(first, second);
+    let done = OpOutcome::Done {
+        duplicate: false,
+        round_trip: None,
+    };
+    engine
+        .1
+        .send(Event::OpResult {
+            op: second,
+            outcome: done,
+        })
+        .await
+        .unwrap();
+    chat.turn_until("the ack", |c| {
+        c.app.state().current_buffer().lines.iter().any(|l| {
+            &*l.body == "try again" && matches!(l.delivery, wpchat::tui::state::Delivery::Acked(_))
+        })
+    })
+    .await;
+    chat.event_loop.close_history(&mut chat.app);
+    let conn = history::open_read(&path).unwrap();
+    let rows = history::backlog(&conn, "lobby", None, 10).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].delivery, Some(Delivery::Acked));
+}

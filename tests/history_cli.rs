@@ -1,0 +1,118 @@
+//! `wpchat history …` as a user runs it: the binary, on a database under a temporary
+//! `XDG_DATA_HOME`, found the way the chat finds it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use wpchat::history::{self, Dir, Kind, Record, Recorder, RecorderOptions};
+
+/// A temporary data dir whose `local` history (the embedded target's) holds `records`.
+fn data_dir_with(records: Vec<Record>) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data/wpchat/history/local.db");
+    let mut recorder = Recorder::start(&path, RecorderOptions::default()).unwrap();
+    for record in records {
+        recorder.try_record(record);
+    }
+    recorder.close();
+    (dir, path)
+}
+
+fn wpchat(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wpchat"))
+        .args(args)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("HOME", home)
+        .env_remove("WPCHAT_CONFIG")
+        .env_remove("WebPubSubConnectionString")
+        .output()
+        .expect("wpchat runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn said(group: &str, ts_ms: i64, who: &str, body: &str) -> Record {
+    let mut record = Record::message(group, ts_ms, Kind::Text, Dir::In, body.as_bytes().to_vec());
+    record.sender = Some(who.into());
+    record
+}
+
+#[test]
+fn search_prints_hits_newest_first_and_exits_1_when_none() {
+    let (home, _) = data_dir_with(vec![
+        said("ops", 1_000, "alice", "disk full on node7"),
+        said("ops", 2_000, "bob", "disk cleaned \u{1b}[31mred"),
+        said("dev", 3_000, "carol", "unrelated"),
+    ]);
+    let found = wpchat(home.path(), &["history", "search", "disk", "in:ops"]);
+    assert!(found.status.success(), "{found:?}");
+    let text = stdout(&found);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].contains("\tops\tbob\tdisk cleaned"), "{text}");
+    assert!(lines[1].contains("node7"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "an escape reached the terminal: {text:?}"
+    );
+    let json = wpchat(home.path(), &["history", "search", "--json", "node7"]);
+    let hit: serde_json::Value = serde_json::from_str(stdout(&json).trim()).unwrap();
+    assert_eq!(hit["data"], "disk full on node7");
+    assert_eq!(hit["fromUserId"], "alice");
+    let none = wpchat(home.path(), &["history", "search", "nothing-like-this"]);
+    assert_eq!(none.status.code(), Some(1));
+    let bad = wpchat(home.path(), &["history", "search", "before:someday"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("use YYYY-MM-DD"),
+        "{bad:?}"
+    );
+}
+
+#[test]
+fn export_stats_prune_and_forget_work_on_the_chats_database() {
+    let now = chrono::Utc::now().timestamp_millis();
+    let day = 86_400_000;
+    let (home, path) = data_dir_with(vec![
+        said("ops", now - 100 * day, "alice", "ancient"),
+        said("ops", now - day, "alice", "recent"),
+        said("dev", now, "bob", "today"),
+    ]);
+    let export = wpchat(home.path(), &["history", "export", "--group", "ops"]);
+    assert!(export.status.success(), "{export:?}");
+    let rows: Vec<serde_json::Value> = stdout(&export)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["data"], "recent");
+    assert_eq!(rows[1]["dir"], "in");
+    let since = wpchat(
+        home.path(),
+        &["history", "export", "--since", "2d", "--format", "text"],
+    );
+    assert_eq!(stdout(&since).lines().count(), 2, "{since:?}");
+
+    let stats = wpchat(home.path(), &["history", "stats"]);
+    assert!(stdout(&stats).contains("messages: 3"), "{stats:?}");
+    let prune = wpchat(home.path(), &["history", "prune", "--older-than", "90d"]);
+    assert_eq!(stdout(&prune).trim(), "deleted 1 messages older than 90d");
+    let forget = wpchat(home.path(), &["history", "forget", "--group", "dev"]);
+    assert_eq!(stdout(&forget).trim(), "deleted 1 messages");
+    let conn = history::open(&path).unwrap();
+    assert_eq!(history::stats(&conn).unwrap().messages, 1);
+    assert!(history::integrity_ok(&conn).unwrap());
+}
+
+#[test]
+fn no_history_yet_is_a_clear_error() {
+    let home = tempfile::tempdir().unwrap();
+    let output = wpchat(home.path(), &["history", "stats"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no history yet"), "{stderr}");
+}
