@@ -366,3 +366,73 @@ async fn a_dead_handler_for_one_hub_leaves_other_hubs_unaffected() {
     assert_eq!(checks.len(), 1);
     assert!(checks[0].1.is_err(), "{checks:?}");
 }
+
+#[tokio::test]
+async fn p17_events_from_protobuf_clients_carry_their_member_s_content_type() {
+    use wpchat::protocol::protobuf::{decode_service, encode_client, pack_any};
+    use wpchat::protocol::{ClientMessage, Payload, ServiceMessage};
+
+    let handler = EventHandler::start_with(|call| {
+        ["t", "j", "b", "p"]
+            .contains(&call.event())
+            .then(|| Reply::with("application/octet-stream", Vec::new()))
+    })
+    .await;
+    let service = serve(&handler).await;
+    let protocol = "protobuf.webpubsub.azure.v1";
+    let mut client = open(&hub_url(&service, Some("u"), &[], &[]), &[protocol])
+        .await
+        .unwrap();
+    let Message::Binary(first) = client.next_message().await else {
+        panic!("a protobuf client's first frame is binary");
+    };
+    let Ok(ServiceMessage::Connected { connection_id, .. }) = decode_service(&first) else {
+        panic!("connected first");
+    };
+    let any = pack_any("type.googleapis.com/chat.Note", &[8, 150, 1]);
+    let Payload::Protobuf(any_bytes) = any.clone() else {
+        unreachable!("pack_any makes a protobuf payload");
+    };
+    let sent = [
+        (
+            "t",
+            Payload::Text("héllo".into()),
+            "text/plain",
+            "héllo".as_bytes().to_vec(),
+        ),
+        (
+            "j",
+            Payload::json(r#"{"n":1}"#).unwrap(),
+            "application/json",
+            br#"{"n":1}"#.to_vec(),
+        ),
+        (
+            "b",
+            Payload::Binary(vec![0, 255]),
+            "application/octet-stream",
+            vec![0, 255],
+        ),
+        ("p", any, "application/x-protobuf", any_bytes),
+    ];
+    for (ack_id, (name, data, _, _)) in (1..).zip(&sent) {
+        let request = ClientMessage::Event {
+            event: name.to_string(),
+            ack_id: Some(ack_id),
+            data: data.clone(),
+        };
+        client.send_binary(encode_client(&request)).await;
+        let Message::Binary(ack) = client.next_message().await else {
+            panic!("the ack is a binary frame");
+        };
+        assert!(
+            matches!(decode_service(&ack), Ok(ServiceMessage::Ack { ack_id: a, success: true, .. }) if a == ack_id),
+            "{name}"
+        );
+    }
+    for (name, _, content_type, body) in sent {
+        let call = handler.wait_event(&connection_id, name).await;
+        assert_eq!(call.header("content-type"), Some(content_type), "{name}");
+        assert_eq!(call.body.to_vec(), body, "{name}");
+        assert_eq!(call.header("ce-subprotocol"), Some(protocol), "{name}");
+    }
+}
