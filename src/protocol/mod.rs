@@ -10,6 +10,7 @@ mod service_message;
 pub use client_message::{ClientMessage, decode_client, encode_client};
 pub(crate) use payload::PayloadError;
 pub use payload::{DataType, Payload};
+pub(crate) use payload::{JsonStrings, compact_json};
 pub(crate) use service_message::GroupFrame;
 pub use service_message::{
     AckError, AckErrorName, DataMessage, MessageSource, ServiceMessage, decode_service,
@@ -143,7 +144,7 @@ impl Subprotocol {
     /// A client message as this subprotocol's frame.
     pub(crate) fn encode_client(self, message: &ClientMessage) -> Frame {
         if self.is_protobuf() {
-            Frame::Binary(protobuf::encode_client(message))
+            Frame::Binary(protobuf::encode_client(&with_compact_json(message)))
         } else {
             Frame::Text(encode_client(message))
         }
@@ -156,6 +157,46 @@ impl Subprotocol {
         } else {
             Frame::Text(encode_service(message))
         }
+    }
+}
+
+/// `message` with a JSON payload written compactly (protobuf.md P23: a client puts compact JSON
+/// text in member 4); other messages as they are.
+fn with_compact_json(message: &ClientMessage) -> std::borrow::Cow<'_, ClientMessage> {
+    let compacted = |data: &Payload| match data {
+        Payload::Json(raw) => serde_json::value::RawValue::from_string(compact_json(raw.get()))
+            .ok()
+            .map(Payload::Json),
+        _ => None,
+    };
+    match message {
+        ClientMessage::SendToGroup {
+            group,
+            ack_id,
+            no_echo,
+            data,
+        } => match compacted(data) {
+            Some(data) => std::borrow::Cow::Owned(ClientMessage::SendToGroup {
+                group: group.clone(),
+                ack_id: *ack_id,
+                no_echo: *no_echo,
+                data,
+            }),
+            None => std::borrow::Cow::Borrowed(message),
+        },
+        ClientMessage::Event {
+            event,
+            ack_id,
+            data,
+        } => match compacted(data) {
+            Some(data) => std::borrow::Cow::Owned(ClientMessage::Event {
+                event: event.clone(),
+                ack_id: *ack_id,
+                data,
+            }),
+            None => std::borrow::Cow::Borrowed(message),
+        },
+        _ => std::borrow::Cow::Borrowed(message),
     }
 }
 

@@ -191,3 +191,38 @@ pub(crate) fn write_json_string(out: &mut String, s: &str) {
     let quoted = serde_json::to_string(s).unwrap_or_default();
     out.push_str(&quoted);
 }
+
+/// Tracks whether a walk through JSON text is inside a string (escapes included), so that
+/// the formatters below touch only what is outside strings.
+#[derive(Default)]
+pub(crate) struct JsonStrings {
+    in_string: bool,
+    escaped: bool,
+}
+
+impl JsonStrings {
+    /// Takes the next character; true when it belongs to a string (quotes included).
+    pub(crate) fn inside(&mut self, c: char) -> bool {
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if c == '\\' {
+                self.escaped = true;
+            } else if c == '"' {
+                self.in_string = false;
+            }
+            true
+        } else {
+            self.in_string = c == '"';
+            self.in_string
+        }
+    }
+}
+
+/// JSON text without whitespace outside strings (the text is valid JSON from the decoder).
+pub(crate) fn compact_json(raw: &str) -> String {
+    let mut strings = JsonStrings::default();
+    raw.chars()
+        .filter(|&c| strings.inside(c) || !c.is_whitespace())
+        .collect()
+}

@@ -274,3 +274,24 @@ fn subprotocol_names_compare_without_regard_to_case() {
         Frame::Text(r#"{"type":"ping"}"#.into())
     );
 }
+
+#[test]
+fn a_client_writes_json_compactly_on_protobuf_and_as_given_on_json() {
+    let message = ClientMessage::SendToGroup {
+        group: "g".into(),
+        ack_id: Some(1),
+        no_echo: false,
+        data: Payload::json("{ \"a\" : [1, 2], \"s\": \"x y\" }").unwrap(),
+    };
+    let Frame::Binary(frame) = Subprotocol::Protobuf.encode_client(&message) else {
+        panic!("protobuf frames are binary");
+    };
+    let Ok(ClientMessage::SendToGroup { data, .. }) = protobuf::decode_client(&frame) else {
+        panic!("a send decodes");
+    };
+    assert_eq!(data, Payload::json(r#"{"a":[1,2],"s":"x y"}"#).unwrap());
+    let Frame::Text(text) = Subprotocol::Json.encode_client(&message) else {
+        panic!("JSON frames are text");
+    };
+    assert!(text.contains(r#""data":{ "a" : [1, 2], "s": "x y" }"#), "{text}");
+}

@@ -7,44 +7,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::state::{Delivery, Interner, LineKind, LogLine};
-use crate::protocol::Payload;
+pub(crate) use crate::protocol::compact_json;
 use crate::protocol::protobuf::unpack_any;
+use crate::protocol::{JsonStrings, Payload};
 use crate::text::{sanitize, sanitize_line};
-
-/// Tracks whether a walk through JSON text is inside a string (escapes included), so that
-/// the formatters below touch only what is outside strings.
-#[derive(Default)]
-struct JsonStrings {
-    in_string: bool,
-    escaped: bool,
-}
-
-impl JsonStrings {
-    /// Takes the next character; true when it belongs to a string (quotes included).
-    fn inside(&mut self, c: char) -> bool {
-        if self.in_string {
-            if self.escaped {
-                self.escaped = false;
-            } else if c == '\\' {
-                self.escaped = true;
-            } else if c == '"' {
-                self.in_string = false;
-            }
-            true
-        } else {
-            self.in_string = c == '"';
-            self.in_string
-        }
-    }
-}
-
-/// JSON text without whitespace outside strings (the text is valid JSON from the decoder).
-pub(crate) fn compact_json(raw: &str) -> String {
-    let mut strings = JsonStrings::default();
-    raw.chars()
-        .filter(|&c| strings.inside(c) || !c.is_whitespace())
-        .collect()
-}
 
 /// Indented JSON for the viewer, from compact JSON text (keys keep their order).
 pub(crate) fn pretty_json(compact: &str) -> String {
