@@ -620,3 +620,23 @@ fn protobuf_data_has_an_unknown_sender_and_the_viewer_shows_the_any() {
         other => panic!("expected the viewer, got {other:?}"),
     }
 }
+
+#[test]
+fn on_protobuf_own_messages_go_without_an_echo_so_none_shows_twice() {
+    for (protocol, echo_asked) in [(Subprotocol::Protobuf, false), (Subprotocol::Json, true)] {
+        let mut app = app();
+        app.set_target("chat", Some("alice"));
+        let op = join_op(&app.join("lobby"));
+        app.update(Event::Connected {
+            connection_id: "6aZcQ1".into(),
+            user_id: Some("alice".into()),
+            protocol,
+        });
+        app.update(done(op));
+        let commands = submit(&mut app, "hello");
+        let [Command::SendToGroup { no_echo, .. }] = commands.as_slice() else {
+            panic!("one send: {commands:?}");
+        };
+        assert_eq!(*no_echo, !echo_asked, "{protocol:?}");
+    }
+}

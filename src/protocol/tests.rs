@@ -293,5 +293,8 @@ fn a_client_writes_json_compactly_on_protobuf_and_as_given_on_json() {
     let Frame::Text(text) = Subprotocol::Json.encode_client(&message) else {
         panic!("JSON frames are text");
     };
-    assert!(text.contains(r#""data":{ "a" : [1, 2], "s": "x y" }"#), "{text}");
+    assert!(
+        text.contains(r#""data":{ "a" : [1, 2], "s": "x y" }"#),
+        "{text}"
+    );
 }

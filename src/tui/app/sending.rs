@@ -148,7 +148,7 @@ impl App {
             body: body.into_boxed_str(),
         };
         let cap = self.state.settings.scrollback;
-        let no_echo = self.state.settings.no_echo;
+        let no_echo = self.no_echo();
         let me = self.state.me;
         let buffer = &mut self.state.buffers[index];
         let seq = buffer.push(line, cap);
@@ -176,9 +176,16 @@ impl App {
             op,
             group,
             payload,
-            no_echo: self.state.settings.no_echo,
+            no_echo: self.no_echo(),
             fire_and_forget: false,
         }]
+    }
+
+    /// Whether own messages are sent without an echo: as the user set it, and always on
+    /// protobuf, whose messages carry no sender, so an echo could not be told from a message
+    /// someone else sent with the same text.
+    fn no_echo(&self) -> bool {
+        self.state.settings.no_echo || self.state.conn.protocol.is_some_and(|p| p.is_protobuf())
     }
 
     /// Sends the last failed message of this buffer again.
