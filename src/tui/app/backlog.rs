@@ -28,8 +28,10 @@ impl App {
             sender: NO_SENDER,
             kind: LineKind::Gap,
             delivery: Delivery::None,
-            body: format!("{} earlier messages from history · live below", lines.len())
-                .into_boxed_str(),
+            body: match lines.len() {
+                1 => "1 earlier message from history · live below".into(),
+                n => format!("{n} earlier messages from history · live below").into_boxed_str(),
+            },
         });
         let shift = old.len() as u64;
         let unread_from = read_upto.and_then(|upto| {
