@@ -2,6 +2,9 @@
 //! service record what alice sees and sends; a restarted chat shows it as backlog, with the
 //! marker between old and live and the unread count it had.
 
+#[path = "tui_support/screen.rs"]
+mod screen;
+
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -106,14 +109,7 @@ impl Chat {
     }
 
     fn screen(&self) -> String {
-        let buffer = self.event_loop.terminal().backend().buffer();
-        let width = buffer.area.width as usize;
-        buffer
-            .content
-            .chunks(width)
-            .map(|row| row.iter().map(|cell| cell.symbol()).collect::<String>())
-            .collect::<Vec<_>>()
-            .join("\n")
+        screen::text_of(self.event_loop.terminal().backend().buffer())
     }
 }
 

@@ -580,17 +580,23 @@ fn raw_off_returns_to_the_buffer_it_was_typed_in() {
     assert!(app.state().buffer_of_kind(BufferKind::Frames).is_none());
 }
 
-#[test]
-fn protobuf_data_has_an_unknown_sender_and_the_viewer_shows_the_any() {
+/// Alice, connected over `protocol`, in #lobby.
+fn in_lobby_over(protocol: Subprotocol) -> App {
     let mut app = app();
     app.set_target("chat", Some("alice"));
     let op = join_op(&app.join("lobby"));
     app.update(Event::Connected {
         connection_id: "6aZcQ1".into(),
         user_id: Some("alice".into()),
-        protocol: Subprotocol::Protobuf,
+        protocol,
     });
     app.update(done(op));
+    app
+}
+
+#[test]
+fn protobuf_data_has_an_unknown_sender_and_the_viewer_shows_the_any() {
+    let mut app = in_lobby_over(Subprotocol::Protobuf);
     app.update(Event::Message(DataMessage {
         source: MessageSource::Group {
             group: "lobby".into(),
@@ -624,15 +630,7 @@ fn protobuf_data_has_an_unknown_sender_and_the_viewer_shows_the_any() {
 #[test]
 fn on_protobuf_own_messages_go_without_an_echo_so_none_shows_twice() {
     for (protocol, echo_asked) in [(Subprotocol::Protobuf, false), (Subprotocol::Json, true)] {
-        let mut app = app();
-        app.set_target("chat", Some("alice"));
-        let op = join_op(&app.join("lobby"));
-        app.update(Event::Connected {
-            connection_id: "6aZcQ1".into(),
-            user_id: Some("alice".into()),
-            protocol,
-        });
-        app.update(done(op));
+        let mut app = in_lobby_over(protocol);
         let commands = submit(&mut app, "hello");
         let [Command::SendToGroup { no_echo, .. }] = commands.as_slice() else {
             panic!("one send: {commands:?}");

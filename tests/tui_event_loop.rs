@@ -2,6 +2,9 @@
 //! keys, and a hand-made client handle whose command queue the test reads (or does not).
 //! A key must reach the screen while the engine's queue is full and while a file is read.
 
+#[path = "tui_support/screen.rs"]
+mod screen;
+
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -117,14 +120,7 @@ impl Harness {
 
     /// The screen as text, one line per row.
     fn screen(&self) -> String {
-        let buffer = self.event_loop.terminal().backend().buffer();
-        let width = usize::from(buffer.area.width);
-        buffer
-            .content
-            .chunks(width)
-            .map(|row| row.iter().map(|cell| cell.symbol()).collect::<String>())
-            .collect::<Vec<_>>()
-            .join("\n")
+        screen::text_of(self.event_loop.terminal().backend().buffer())
     }
 
     /// The row of the input line.
