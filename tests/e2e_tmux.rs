@@ -8,7 +8,7 @@ mod tmux;
 use std::path::Path;
 use std::time::Duration;
 
-use tmux::{Service, Tmux, chat_command};
+use tmux::{Service, Tmux, chat_as};
 use wpchat::service::DEV_ACCESS_KEY;
 
 /// How long any one condition may take to appear.
@@ -52,16 +52,7 @@ fn log_text(screen: &str) -> String {
 /// The shell command for one chat client: a private home (no real config is read), then the
 /// client's exit status, then a long sleep so that the pane stays to be read.
 fn client_command(home: &Path, state_dir: &Path, service: &Service, user: &str) -> String {
-    let connection_string = service.connection_string();
-    let args = [
-        "--connection-string",
-        &connection_string,
-        "--hub",
-        "chat",
-        "--user",
-        user,
-    ];
-    let chat = chat_command(home, state_dir, &args);
+    let chat = chat_as(home, state_dir, service, user);
     format!("{chat}; echo EXITED $?; exec sleep 600")
 }
 

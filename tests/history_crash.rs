@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tmux::{Service, Tmux, chat_command};
+use tmux::{Service, Tmux, chat_as};
 use url::Url;
 use wpchat::auth::{ConnectionString, ConnectionStringProvider, TokenOptions};
 use wpchat::client::{self, ClientConfig, Command, Event};
@@ -74,17 +74,11 @@ fn a_chat_killed_mid_flood_leaves_a_sound_database() {
     let temp = tempfile::tempdir().unwrap();
     let service = Service::start(temp.path(), WAIT).unwrap_or_else(|error| panic!("{error}"));
     let home = temp.path().join("alice");
-    let connection_string = service.connection_string();
-    let args = [
-        "--connection-string",
-        &connection_string,
-        "--hub",
-        "chat",
-        "--user",
-        "alice",
-    ];
     // `exec`: the pane's process is the chat itself, so SIGKILL reaches it and nothing else.
-    let command = format!("exec {}", chat_command(&home, &home.join("state"), &args));
+    let command = format!(
+        "exec {}",
+        chat_as(&home, &home.join("state"), &service, "alice")
+    );
     tmux.session("alice", (100, 30), &command).unwrap();
     tmux.wait_for("alice", "joined lobby", WAIT, |s| {
         s.contains("joined lobby")

@@ -251,3 +251,17 @@ pub fn chat_command(home: &Path, state_dir: &Path, args: &[&str]) -> String {
     words.extend(args.iter().map(|arg| quote(arg)));
     words.join(" ")
 }
+
+/// [`chat_command`] for `user` on `service`'s hub `chat`, with a connection string.
+pub fn chat_as(home: &Path, state_dir: &Path, service: &Service, user: &str) -> String {
+    let connection_string = service.connection_string();
+    let args = [
+        "--connection-string",
+        &connection_string,
+        "--hub",
+        "chat",
+        "--user",
+        user,
+    ];
+    chat_command(home, state_dir, &args)
+}
