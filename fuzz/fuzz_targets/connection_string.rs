@@ -12,8 +12,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(parsed) = ConnectionString::parse(text) {
         let key = parsed.access_key();
         let shown = format!("{parsed:?}");
+        // A key that is also part of the endpoint (the endpoint is shown) proves nothing.
+        let in_endpoint = parsed.endpoint().as_str().contains(key);
         assert!(
-            key.len() < 4 || !shown.contains(key),
+            key.len() < 4 || in_endpoint || !shown.contains(key),
             "the key shows in {shown}"
         );
         let _ = parsed.base_url("chat");
