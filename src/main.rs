@@ -49,7 +49,9 @@ fn main() -> std::process::ExitCode {
         use wpchat::cmd;
         match cli.command {
             None if cli.print_default_config => {
-                print!("{}", wpchat::config::DEFAULT_CONFIG);
+                // A closed stdout (`| head`) is a normal end.
+                let mut stdout = std::io::stdout().lock();
+                let _ = std::io::Write::write_all(&mut stdout, wpchat::config::DEFAULT_CONFIG.as_bytes());
                 Ok(std::process::ExitCode::SUCCESS)
             }
             None => cmd::chat::run(cli.url_arg, cli.target, cli.no_history, log_notices).await,
@@ -63,10 +65,7 @@ fn main() -> std::process::ExitCode {
     });
     match result {
         Ok(code) => code,
-        Err(error) => {
-            eprintln!("wpchat: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
+        Err(error) => wpchat::cmd::exit::report(&error),
     }
 }
 
@@ -74,14 +73,16 @@ fn main() -> std::process::ExitCode {
 /// belong to the chat: given before a subcommand they would be silently ignored, so that is an
 /// error that says where they go.
 fn parse() -> Cli {
-    let matches = Cli::command().get_matches();
+    let matches = Cli::command()
+        .try_get_matches()
+        .unwrap_or_else(|error| wpchat::cmd::exit::clap_exit(error));
     if let Some((subcommand, _)) = matches.subcommand()
         && let Some(flag) = chat_flag_given(&matches)
     {
         let message = match flag.get_long() {
-            None if takes(subcommand, "url") => format!(
-                "a client URL goes after the subcommand, as --url: wpchat {subcommand} --url URL"
-            ),
+            None if takes(subcommand, "url") => {
+                format!("a client URL goes after the subcommand: wpchat {subcommand} URL …")
+            }
             None => format!(
                 "`wpchat {subcommand}` takes no client URL (see wpchat {subcommand} --help)"
             ),
@@ -92,11 +93,11 @@ fn parse() -> Cli {
                 "--{long} is a chat option; `wpchat {subcommand}` does not take it (see wpchat {subcommand} --help)"
             ),
         };
-        Cli::command()
-            .error(clap::error::ErrorKind::ArgumentConflict, message)
-            .exit();
+        wpchat::cmd::exit::clap_exit(
+            Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message),
+        );
     }
-    Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+    Cli::from_arg_matches(&matches).unwrap_or_else(|error| wpchat::cmd::exit::clap_exit(error))
 }
 
 /// Whether `subcommand` has the option `--long`.

@@ -143,6 +143,8 @@ pub(crate) struct Engine {
     link: Option<Link>,
     offline_since: Option<Instant>,
     lost: Option<Lost>,
+    /// The last fresh attempt failed in a way retrying soon cannot fix: back off the longest.
+    stubborn_failure: bool,
 }
 
 impl Engine {
@@ -172,6 +174,7 @@ impl Engine {
             link: None,
             offline_since: None,
             lost: None,
+            stubborn_failure: false,
         }
     }
 
