@@ -305,7 +305,7 @@ pub(crate) async fn send(
     let mut lines = input::read_input(&options).await?;
     let mut handle = client::spawn(config);
     if let Err(failure) =
-        client::first_connection(&mut handle, &options.connecting, None, |_| {}).await
+        client::first_connection(&mut handle, &options.connecting, None, note).await
     {
         let _ = finish(handle, ExitCode::FAILURE).await;
         return Err(failure.into());

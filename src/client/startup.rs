@@ -29,17 +29,20 @@ pub struct Connecting {
 /// Why a script's first connection was not made. Its text is one line: what failed and what
 /// to do; it never holds a token or key (the engine's errors do not).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("cannot connect to {target}: {error}{}", hint(*.kind))]
+#[error("cannot connect to {target}, {error}{}", hint(*.kind, *.waited))]
 pub struct ConnectFailure {
     pub kind: FailureKind,
     /// Where we tried to connect, as shown to users (no secrets).
     pub target: String,
     pub error: String,
+    /// The script waited (`--wait`) before giving up.
+    pub waited: bool,
 }
 
 /// What to do about a failure of this kind, when the engine's text does not say.
-fn hint(kind: FailureKind) -> &'static str {
+fn hint(kind: FailureKind, waited: bool) -> &'static str {
     match kind {
+        FailureKind::Unreachable if waited => "; check the host and port",
         FailureKind::Unreachable => {
             "; check the host and port, or pass --wait to wait for a service that is starting"
         }
@@ -67,6 +70,7 @@ pub async fn first_connection(
             kind,
             target: target.to_string(),
             error,
+            waited: patience != Patience::FailFast,
         }
     };
     let waited = match patience {

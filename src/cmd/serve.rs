@@ -20,12 +20,15 @@ const DEMO_MINUTES: i64 = 60;
 
 /// Runs `wpchat serve` until Ctrl+C or SIGTERM. `main` has set up logging to stderr.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // Registered before anything prints: a SIGTERM that comes while the banner prints (to a
+    // closed stdout, say) still stops the service cleanly.
+    let stop = stop_signal();
     let config = service_config(&args).await?;
     let service = start(config.clone()).await?;
     print_how_to_connect(&service, &config);
     print_event_handlers(&service, &config.upstream).await;
     outln!("Press Ctrl+C to stop.");
-    wait_for_stop_signal().await;
+    stop.await;
     tracing::info!("stopping the local service");
     service.shutdown().await;
     Ok(ExitCode::SUCCESS)
@@ -204,24 +207,20 @@ fn print_how_to_connect(service: &RunningService, config: &ServiceConfig) {
     }
 }
 
-async fn wait_for_stop_signal() {
+/// Ctrl+C or SIGTERM; SIGTERM is registered at the call, not at the first poll.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
+    let terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut terminate) = terminate {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
