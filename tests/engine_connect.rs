@@ -1,5 +1,6 @@
 //! How the engine opens its connection, against the real local service: through an HTTP
-//! CONNECT proxy, and what a refused token (HTTP 401) looks like to the user.
+//! CONNECT proxy, what a refused token (HTTP 401) looks like to the user, and how long it
+//! waits before trying a refused token again.
 
 #[path = "support/connect_proxy.rs"]
 mod connect_proxy;
@@ -7,6 +8,7 @@ mod connect_proxy;
 mod engine;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use engine::{WAIT, fast_timers, wait_for};
 use tokio::net::TcpListener;
@@ -14,7 +16,9 @@ use url::Url;
 use wpchat::auth::{
     Claims, ConnectionString, ConnectionStringProvider, FixedUrl, TokenOptions, mint,
 };
-use wpchat::client::{self, ClientConfig, ClientHandle, ConnState, Event, ProxyChoice};
+use wpchat::client::{
+    self, ClientConfig, ClientHandle, ConnState, Event, FailureKind, ProxyChoice,
+};
 use wpchat::service::{self, RunningService, ServiceConfig};
 
 async fn service() -> RunningService {
@@ -159,4 +163,50 @@ async fn a_token_signed_with_another_key_says_bad_signature() {
     );
     let error = refused_with(client_url(&service, "chat", &token)).await;
     assert!(error.contains("bad signature"), "{error}");
+}
+
+/// The first `Reconnecting` state of an engine on `url` whose longest backoff is an hour, with
+/// the kind of failure reported before it.
+async fn first_retry(url: Url) -> (FailureKind, Duration) {
+    let mut config = fast_timers(ClientConfig::new(Arc::new(FixedUrl(url))));
+    config.reconnect.max = Duration::from_secs(3600);
+    let mut handle = client::spawn(config);
+    let failed = wait_for(&mut handle, |e| matches!(e, Event::ConnectFailed { .. })).await;
+    let Event::ConnectFailed { kind, .. } = failed else {
+        unreachable!("matched above")
+    };
+    let state = tokio::time::timeout(
+        WAIT,
+        handle
+            .state
+            .wait_for(|s| matches!(s, ConnState::Reconnecting { .. })),
+    )
+    .await
+    .expect("the engine retries")
+    .expect("the engine runs")
+    .clone();
+    let ConnState::Reconnecting { retry_at, .. } = state else {
+        unreachable!("waited for it")
+    };
+    (kind, retry_at.saturating_duration_since(Instant::now()))
+}
+
+#[tokio::test]
+async fn a_refused_token_waits_the_longest_backoff_and_nothing_listening_does_not() {
+    let service = service().await;
+    let token = mint(
+        &claims_for(&service, "chat", now() + 3600),
+        "not-the-access-key-of-this-service-000000000",
+    );
+    let (kind, wait) = first_retry(client_url(&service, "chat", &token)).await;
+    assert_eq!(kind, FailureKind::Unauthorized);
+    assert!(wait > Duration::from_secs(1800), "{wait:?}");
+
+    let free = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let url = Url::parse(&format!("ws://127.0.0.1:{port}/client/hubs/chat")).unwrap();
+    let (kind, wait) = first_retry(url).await;
+    assert_eq!(kind, FailureKind::Unreachable);
+    assert!(wait < Duration::from_secs(60), "{wait:?}");
 }
