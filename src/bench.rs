@@ -14,7 +14,9 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::client::{self, ClientConfig, ClientHandle, Command, Connecting, Event, OpOutcome, Patience};
+use crate::client::{
+    self, ClientConfig, ClientHandle, Command, Connecting, Event, OpOutcome, Patience,
+};
 use crate::protocol::Payload;
 
 /// Acked sends a publisher keeps in flight when no rate is set.

@@ -51,7 +51,10 @@ fn main() -> std::process::ExitCode {
             None if cli.print_default_config => {
                 // A closed stdout (`| head`) is a normal end.
                 let mut stdout = std::io::stdout().lock();
-                let _ = std::io::Write::write_all(&mut stdout, wpchat::config::DEFAULT_CONFIG.as_bytes());
+                let _ = std::io::Write::write_all(
+                    &mut stdout,
+                    wpchat::config::DEFAULT_CONFIG.as_bytes(),
+                );
                 Ok(std::process::ExitCode::SUCCESS)
             }
             None => cmd::chat::run(cli.url_arg, cli.target, cli.no_history, log_notices).await,

@@ -296,8 +296,7 @@ pub(crate) async fn send(
     options: SendOptions,
 ) -> anyhow::Result<ExitCode> {
     // Unless asked to wait, `send` ends rather than hang on a service that went away.
-    if config.reconnect.max_attempts.is_none()
-        && options.connecting.patience == Patience::FailFast
+    if config.reconnect.max_attempts.is_none() && options.connecting.patience == Patience::FailFast
     {
         config.reconnect.max_attempts = Some(SEND_CONNECT_ATTEMPTS);
     }

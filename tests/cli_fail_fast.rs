@@ -60,7 +60,10 @@ fn client_url(service: &RunningService, user: &str, key: &str) -> String {
         ..wpchat::auth::Claims::default()
     };
     let token = wpchat::auth::mint(&claims, key);
-    format!("ws://{}/client/hubs/chat?access_token={token}", service.addr)
+    format!(
+        "ws://{}/client/hubs/chat?access_token={token}",
+        service.addr
+    )
 }
 
 /// The run failed with `code` and one line on stderr that contains every one of `says` and
@@ -94,7 +97,12 @@ async fn a_wrong_access_key_ends_listen_send_and_bench_with_the_cause_and_exit_3
         failed_with(
             &output,
             AUTHENTICATION,
-            &["cannot connect", "401", "bad signature", "check the access key"],
+            &[
+                "cannot connect",
+                "401",
+                "bad signature",
+                "check the access key",
+            ],
             &[WRONG_KEY],
         );
     }
@@ -180,7 +188,13 @@ async fn a_negotiate_endpoint_that_refuses_or_is_useless_ends_listen_at_once() {
     ] {
         let endpoint = format!("{app}/{path}");
         let output = home
-            .run(&["listen", "--negotiate", &endpoint, "--header", "X-Key: S3CRET"])
+            .run(&[
+                "listen",
+                "--negotiate",
+                &endpoint,
+                "--header",
+                "X-Key: S3CRET",
+            ])
             .await;
         failed_with(&output, code, &[says], &["S3CRET"]);
     }
@@ -235,13 +249,27 @@ async fn wait_keeps_retrying_until_the_service_starts() {
 async fn a_limited_wait_gives_up_with_exit_4() {
     let target = connection_string(free_port(), WRONG_KEY);
     let output = Home::new()
-        .run(&["send", "--wait", "1s", "--group", "g", "x", "--connection-string", &target, "--hub", "chat"])
+        .run(&[
+            "send",
+            "--wait",
+            "1s",
+            "--group",
+            "g",
+            "x",
+            "--connection-string",
+            &target,
+            "--hub",
+            "chat",
+        ])
         .await;
     let stderr = stderr_of(&output);
     assert_eq!(output.status.code(), Some(UNREACHABLE), "{stderr}");
     let last = stderr.lines().last().unwrap_or_default();
     assert!(last.contains("gave up after 1 s"), "{stderr}");
-    assert!(stderr.contains("cannot connect yet (attempt 1)"), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect yet (attempt 1)"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -274,7 +302,15 @@ async fn connected_listener(
     extra: &[&str],
 ) -> (tokio::process::Child, Lines<BufReader<ChildStderr>>) {
     let target = connection_string(port, wpchat::service::DEV_ACCESS_KEY);
-    let mut args = vec!["listen", "--group", "g", "--connection-string", &target, "--hub", "chat"];
+    let mut args = vec![
+        "listen",
+        "--group",
+        "g",
+        "--connection-string",
+        &target,
+        "--hub",
+        "chat",
+    ];
     args.extend_from_slice(extra);
     let mut child = home.wpchat(&args).spawn().expect("listen starts");
     let mut errors = BufReader::new(child.stderr.take().expect("stderr")).lines();
@@ -379,10 +415,26 @@ async fn send_refuses_contradictory_arguments_before_connecting() {
             &["send", "--group", "g", "--file", path, "msg"][..],
             "not both",
         ),
-        (&["send", "--group", "g", "--event", "e", "x"], "give one of them"),
-        (&["send", "--group", "a", "--group", "b", "x"], "give --group once"),
         (
-            &["send", "--group", "g", "--file", path, "--type-url", "t/x", "--data-type", "json"],
+            &["send", "--group", "g", "--event", "e", "x"],
+            "give one of them",
+        ),
+        (
+            &["send", "--group", "a", "--group", "b", "x"],
+            "give --group once",
+        ),
+        (
+            &[
+                "send",
+                "--group",
+                "g",
+                "--file",
+                path,
+                "--type-url",
+                "t/x",
+                "--data-type",
+                "json",
+            ],
             "--data-type binary",
         ),
     ] {
@@ -412,7 +464,16 @@ async fn send_file_honours_the_data_type() {
     let path = file.path().to_str().expect("a UTF-8 path");
     let sender = client_url(&service, "sender", &service.access_key);
     let listen = one_message_listener(&home, &service).await;
-    let args = ["send", &sender, "--group", "g", "--data-type", "json", "--file", path];
+    let args = [
+        "send",
+        &sender,
+        "--group",
+        "g",
+        "--data-type",
+        "json",
+        "--file",
+        path,
+    ];
     let deadline = tokio::time::Instant::now() + WAIT;
     let mut listen = listen;
     while listen.try_wait().expect("listen status").is_none() {

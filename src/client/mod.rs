@@ -8,6 +8,7 @@ mod backoff;
 mod config;
 mod connect;
 mod frames;
+mod limits;
 mod outbox;
 mod sequence;
 mod session;

@@ -104,7 +104,9 @@ pub async fn first_connection(
                 if hopeless && patience == Patience::FailFast {
                     return Err(give_up(Some((kind, error)), String::new()));
                 }
-                note(&format!("cannot connect yet (attempt {attempt}): {error}; retrying"));
+                note(&format!(
+                    "cannot connect yet (attempt {attempt}): {error}; retrying"
+                ));
                 last = Some((kind, error));
             }
             Some(_) => {}

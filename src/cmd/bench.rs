@@ -16,7 +16,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         connecting: Default::default(),
     };
     // Before the target: a run that cannot measure anything should not start a service.
-    options.check().map_err(|e| super::exit::Usage(e.to_string()))?;
+    options
+        .check()
+        .map_err(|e| super::exit::Usage(e.to_string()))?;
     let target_options = super::script_target(args.url_arg, args.target)?;
     let target = super::prepare_on_stderr(&target_options).await?;
     options.connecting = super::connecting(&target, &args.wait);

@@ -73,7 +73,9 @@ fn check_arguments(
     match (event, groups.len()) {
         (None, 0) => return refuse("send needs --group G (or --event NAME for a user event)"),
         (Some(_), 1..) => {
-            return refuse("--event sends to your app server, --group to a group; give one of them");
+            return refuse(
+                "--event sends to your app server, --group to a group; give one of them",
+            );
         }
         (None, 2..) => return refuse("send publishes to one group; give --group once"),
         _ => {}

@@ -210,8 +210,7 @@ fn print_how_to_connect(service: &RunningService, config: &ServiceConfig) {
 /// Ctrl+C or SIGTERM; SIGTERM is registered at the call, not at the first poll.
 fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     async move {
         #[cfg(unix)]
         if let Some(mut terminate) = terminate {

@@ -624,9 +624,12 @@ impl Engine {
         }
     }
 
-    fn emit(&mut self, event: Event) {
+    fn emit(&mut self, mut event: Event) {
         if self.events.is_closed() {
             return;
+        }
+        if let Event::Unrecognized { error, .. } = &mut event {
+            super::limits::cap_error(error);
         }
         if self.holding || !self.queue.is_empty() {
             self.queue.push_back(event);

@@ -91,10 +91,8 @@ impl Engine {
 
     /// Reports a failed fresh attempt, and remembers whether retrying soon could help.
     fn connect_failed(&mut self, attempt: u32, kind: FailureKind, error: &str) {
-        self.stubborn_failure = matches!(
-            kind,
-            FailureKind::Unauthorized | FailureKind::Misconfigured
-        );
+        self.stubborn_failure =
+            matches!(kind, FailureKind::Unauthorized | FailureKind::Misconfigured);
         self.emit(Event::ConnectFailed {
             attempt,
             kind,
