@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use cli::{Home, WAIT, finished, stderr_of, stdout_of};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::ChildStderr;
 use wpchat::service::{RunningService, ServiceConfig};
 
@@ -231,18 +231,10 @@ async fn wait_keeps_retrying_until_the_service_starts() {
     stderr_until(&mut errors, "cannot connect yet").await;
     let _service = service_on(port).await;
     stderr_until(&mut errors, "connected").await;
-    // Publish until the listener (joined right after connecting) has its one message.
     let mut send_args = vec!["send", "--group", "g", "after the wait"];
     send_args.extend(target);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while listen.try_wait().expect("listen status").is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "listen got nothing");
-        let sent = home.run(&send_args).await;
-        assert!(sent.status.success(), "{}", stderr_of(&sent));
-    }
-    let output = finished(listen).await;
-    assert!(output.status.success());
-    assert!(stdout_of(&output).contains("after the wait"));
+    let line = sent_until_heard(&home, listen, &send_args).await;
+    assert_eq!(line["data"], "after the wait");
 }
 
 #[tokio::test]
@@ -359,30 +351,14 @@ async fn without_strict_a_lost_session_is_one_line_and_listen_carries_on() {
 async fn a_client_url_argument_is_the_target_of_listen_and_send() {
     let service = service_on(0).await;
     let home = Home::new();
-    let listen_url = client_url(&service, "listener", &service.access_key);
     let send_url = client_url(&service, "sender", &service.access_key);
-    let mut listen = home
-        .wpchat(&["listen", &listen_url, "--group", "g", "--count", "1"])
-        .spawn()
-        .expect("listen starts");
-    let mut errors = BufReader::new(listen.stderr.take().expect("stderr")).lines();
-    stderr_until(&mut errors, "connected (connection").await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while listen.try_wait().expect("listen status").is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "listen got nothing");
-        // The URL alone is the target; the message comes from stdin.
-        let mut send = home.wpchat(&["send", &send_url, "--group", "g"]);
-        send.stdin(std::process::Stdio::piped());
-        let mut child = send.spawn().expect("send starts");
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(b"by url\n").await.expect("write stdin");
-        drop(stdin);
-        let sent = finished(child).await;
-        assert!(sent.status.success(), "{}", stderr_of(&sent));
-    }
-    let output = finished(listen).await;
-    let line: serde_json::Value =
-        serde_json::from_str(stdout_of(&output).trim()).expect("a JSON line");
+    let listen = one_message_listener(&home, &service).await;
+    let line = sent_until_heard(
+        &home,
+        listen,
+        &["send", &send_url, "--group", "g", "by url"],
+    )
+    .await;
     assert_eq!(line["data"], "by url");
     assert_eq!(line["fromUserId"], "sender");
 }
@@ -443,6 +419,24 @@ async fn send_refuses_contradictory_arguments_before_connecting() {
     }
 }
 
+/// Runs `wpchat SEND_ARGS` until `listen` (a `--count 1` listener, joined right after it
+/// connected) has its message; returns the JSON line it printed.
+async fn sent_until_heard(
+    home: &Home,
+    mut listen: tokio::process::Child,
+    send_args: &[&str],
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while listen.try_wait().expect("listen status").is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "listen got nothing");
+        let sent = home.run(send_args).await;
+        assert!(sent.status.success(), "{}", stderr_of(&sent));
+    }
+    let output = finished(listen).await;
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    serde_json::from_str(stdout_of(&output).trim()).expect("a JSON line")
+}
+
 /// Starts `listen --count 1` on group `g` of `service` and returns it once connected.
 async fn one_message_listener(home: &Home, service: &RunningService) -> tokio::process::Child {
     let url = client_url(service, "listener", &service.access_key);
@@ -474,16 +468,7 @@ async fn send_file_honours_the_data_type() {
         "--file",
         path,
     ];
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut listen = listen;
-    while listen.try_wait().expect("listen status").is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "listen got nothing");
-        let sent = home.run(&args).await;
-        assert!(sent.status.success(), "{}", stderr_of(&sent));
-    }
-    let output = finished(listen).await;
-    let line: serde_json::Value =
-        serde_json::from_str(stdout_of(&output).trim()).expect("a JSON line");
+    let line = sent_until_heard(&home, listen, &args).await;
     assert_eq!(line["dataType"], "json", "{line}");
     assert_eq!(line["data"], serde_json::json!({"level": "warn"}));
 }

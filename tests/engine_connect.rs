@@ -41,8 +41,8 @@ async fn connect_proxy() -> (Url, tokio::sync::mpsc::UnboundedReceiver<String>) 
 }
 
 /// Waits until the state says the engine is waiting to retry after at least `attempts` failed
-/// attempts, and returns its `last_error`.
-async fn retrying_error(handle: &mut ClientHandle, attempts: u32) -> String {
+/// attempts, and returns when it retries and its `last_error`.
+async fn retrying(handle: &mut ClientHandle, attempts: u32) -> (Instant, String) {
     let found = tokio::time::timeout(
         WAIT,
         handle.state.wait_for(|state| {
@@ -54,9 +54,17 @@ async fn retrying_error(handle: &mut ClientHandle, attempts: u32) -> String {
     .expect("the engine is running")
     .clone();
     match found {
-        ConnState::Reconnecting { last_error, .. } => last_error,
+        ConnState::Reconnecting {
+            retry_at,
+            last_error,
+            ..
+        } => (retry_at, last_error),
         other => panic!("unexpected state {other:?}"),
     }
+}
+
+async fn retrying_error(handle: &mut ClientHandle, attempts: u32) -> String {
+    retrying(handle, attempts).await.1
 }
 
 #[tokio::test]
@@ -154,13 +162,18 @@ async fn a_token_for_another_hub_names_both_hubs() {
     );
 }
 
+/// A token for hub `chat` of `service`, valid for an hour, signed with another key.
+fn wrongly_signed(service: &RunningService) -> String {
+    mint(
+        &claims_for(service, "chat", now() + 3600),
+        "not-the-access-key-of-this-service-000000000",
+    )
+}
+
 #[tokio::test]
 async fn a_token_signed_with_another_key_says_bad_signature() {
     let service = service().await;
-    let token = mint(
-        &claims_for(&service, "chat", now() + 3600),
-        "not-the-access-key-of-this-service-000000000",
-    );
+    let token = wrongly_signed(&service);
     let error = refused_with(client_url(&service, "chat", &token)).await;
     assert!(error.contains("bad signature"), "{error}");
 }
@@ -175,29 +188,14 @@ async fn first_retry(url: Url) -> (FailureKind, Duration) {
     let Event::ConnectFailed { kind, .. } = failed else {
         unreachable!("matched above")
     };
-    let state = tokio::time::timeout(
-        WAIT,
-        handle
-            .state
-            .wait_for(|s| matches!(s, ConnState::Reconnecting { .. })),
-    )
-    .await
-    .expect("the engine retries")
-    .expect("the engine runs")
-    .clone();
-    let ConnState::Reconnecting { retry_at, .. } = state else {
-        unreachable!("waited for it")
-    };
+    let (retry_at, _) = retrying(&mut handle, 1).await;
     (kind, retry_at.saturating_duration_since(Instant::now()))
 }
 
 #[tokio::test]
 async fn a_refused_token_waits_the_longest_backoff_and_nothing_listening_does_not() {
     let service = service().await;
-    let token = mint(
-        &claims_for(&service, "chat", now() + 3600),
-        "not-the-access-key-of-this-service-000000000",
-    );
+    let token = wrongly_signed(&service);
     let (kind, wait) = first_retry(client_url(&service, "chat", &token)).await;
     assert_eq!(kind, FailureKind::Unauthorized);
     assert!(wait > Duration::from_secs(1800), "{wait:?}");

@@ -80,17 +80,12 @@ async fn still_works(handle: &mut ClientHandle) {
         fire_and_forget: false,
     };
     handle.commands.send(send).await.expect("engine running");
-    let result = wait_for(handle, |e| matches!(e, Event::OpResult { op: 99, .. })).await;
-    assert!(
-        matches!(
-            result,
-            Event::OpResult {
-                outcome: OpOutcome::Done { .. },
-                ..
-            }
-        ),
-        "{result:?}"
-    );
+    let Event::OpResult { outcome, .. } =
+        wait_for(handle, |e| matches!(e, Event::OpResult { op: 99, .. })).await
+    else {
+        unreachable!("waited for it")
+    };
+    assert!(matches!(outcome, OpOutcome::Done { .. }), "{outcome:?}");
 }
 
 #[tokio::test]
