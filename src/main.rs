@@ -48,15 +48,8 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async move {
         use wpchat::cmd;
         match cli.command {
-            None if cli.print_default_config => {
-                // A closed stdout (`| head`) is a normal end.
-                let mut stdout = std::io::stdout().lock();
-                let _ = std::io::Write::write_all(
-                    &mut stdout,
-                    wpchat::config::DEFAULT_CONFIG.as_bytes(),
-                );
-                Ok(std::process::ExitCode::SUCCESS)
-            }
+            None if cli.print_default_config => cmd::write_stdout(wpchat::config::DEFAULT_CONFIG)
+                .map(|()| std::process::ExitCode::SUCCESS),
             None => cmd::chat::run(cli.url_arg, cli.target, cli.no_history, log_notices).await,
             Some(CommandKind::Serve(args)) => cmd::serve::run(args).await,
             Some(CommandKind::Token(args)) => cmd::token::run(args),

@@ -458,8 +458,9 @@ async fn finish(mut handle: ClientHandle, code: ExitCode) -> anyhow::Result<Exit
     Ok(code)
 }
 
-/// One line on stderr. Never panics, even with stderr closed.
+/// One line on stderr, with any token or key blanked. Never panics, even with stderr closed.
 pub(crate) fn note(text: &str) {
+    let text = crate::redact::redact_secrets(text);
     let _ = writeln!(std::io::stderr(), "wpchat: {text}");
 }
 

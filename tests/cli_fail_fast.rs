@@ -513,6 +513,38 @@ async fn serve_with_a_closed_stdout_keeps_serving_and_stops_cleanly() {
 }
 
 #[tokio::test]
+async fn every_stdout_writer_ends_quietly_when_stdout_is_closed() {
+    let home = Home::new();
+    let connection_string = connection_string(8080, wpchat::service::DEV_ACCESS_KEY);
+    for args in [
+        &[
+            "token",
+            "--connection-string",
+            &connection_string,
+            "--hub",
+            "chat",
+        ][..],
+        &["--print-default-config"],
+        &["bench", "--count", "10"],
+    ] {
+        let mut child = home.wpchat(args).spawn().expect("wpchat starts");
+        drop(child.stdout.take());
+        let output = finished(child).await;
+        let stderr = stderr_of(&output);
+        assert!(
+            output.status.success(),
+            "{args:?}: {:?} {stderr}",
+            output.status
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            !stderr.to_lowercase().contains("broken pipe"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_wait_value_that_is_not_a_duration_is_a_usage_error() {
     let output = Home::new().run(&["bench", "--wait", "soon"]).await;
     assert_eq!(output.status.code(), Some(USAGE));

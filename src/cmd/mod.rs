@@ -90,6 +90,18 @@ pub(crate) fn connecting(target: &Target, wait: &WaitArgs) -> Connecting {
     }
 }
 
+/// Writes `text` to stdout. A closed stdout (`| head`, `| true`) is the reader's choice, not
+/// a failure: only other write errors are.
+pub fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(error).context("cannot write to stdout"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Config warnings on stderr, one line each.
 pub(crate) fn print_warnings(warnings: Vec<String>) {
     for warning in warnings {
