@@ -3,6 +3,9 @@
 //! Connection news and errors go to stderr, so stdout stays machine-readable.
 
 mod input;
+mod send;
+
+pub(crate) use send::send;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -18,8 +21,7 @@ use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::client::{
-    self, ClientConfig, ClientHandle, Command, ConnState, Connecting, Event, OpError, OpId,
-    OpOutcome, Patience,
+    self, ClientConfig, ClientHandle, Command, ConnState, Connecting, Event, OpId, OpOutcome,
 };
 use crate::protocol::protobuf::unpack_any;
 use crate::protocol::{DataMessage, DataType, MessageSource, Payload};
@@ -31,10 +33,6 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 const STDOUT_BUFFER: usize = 64 * 1024;
 /// Most events `listen` takes from the engine at once.
 const EVENT_BATCH: usize = 1024;
-/// Messages `send` keeps in flight (unacked) at once.
-const SEND_WINDOW: usize = 256;
-/// `send` gives up after this many failed connection attempts in a row instead of hanging.
-const SEND_CONNECT_ATTEMPTS: u32 = 5;
 
 /// Messages may be missing: `listen --strict` lost its session, or `send` could not confirm
 /// that every message arrived.
@@ -287,156 +285,6 @@ fn stdout_gone(error: std::io::Error) -> ExitCode {
     } else {
         note(&format!("cannot write to stdout: {error}"));
         ExitCode::FAILURE
-    }
-}
-
-/// `wpchat send`: send messages and wait for every ack.
-pub(crate) async fn send(
-    mut config: ClientConfig,
-    options: SendOptions,
-) -> anyhow::Result<ExitCode> {
-    // Unless asked to wait, `send` ends rather than hang on a service that went away.
-    if config.reconnect.max_attempts.is_none() && options.connecting.patience == Patience::FailFast
-    {
-        config.reconnect.max_attempts = Some(SEND_CONNECT_ATTEMPTS);
-    }
-    // Before connecting: an unreadable file is the user's to fix, whatever the service says.
-    let mut lines = input::read_input(&options).await?;
-    let mut handle = client::spawn(config);
-    if let Err(failure) =
-        client::first_connection(&mut handle, &options.connecting, None, note).await
-    {
-        let _ = finish(handle, ExitCode::FAILURE).await;
-        return Err(failure.into());
-    }
-    let mut tally = SendTally::default();
-    let mut in_flight = 0usize;
-    let mut input_done = false;
-    let mut state = handle.state.clone();
-    while !(input_done && in_flight == 0) {
-        tokio::select! {
-            line = lines.recv(), if !input_done && in_flight < SEND_WINDOW => match line {
-                None => input_done = true,
-                Some((number, Err(why))) => {
-                    tally.refused += 1;
-                    note(&format!("line {number}: {why}; not sent"));
-                }
-                Some((number, Ok(payload))) => {
-                    in_flight += 1;
-                    tally.sent += 1;
-                    send_command(&handle, send_command_for(&options, number, payload)).await?;
-                }
-            },
-            event = handle.events.recv() => match event {
-                None => break,
-                Some(Event::OpResult { op, outcome }) => {
-                    in_flight = in_flight.saturating_sub(1);
-                    if let OpOutcome::Failed(error) = outcome {
-                        if let ConnState::Stopped { reason } = &*handle.state.borrow() {
-                            tally.stop_reason = Some(reason.clone());
-                        }
-                        tally.failed(op, &error);
-                    }
-                }
-                // `send` stays quiet about a normal connect; problems still show.
-                Some(Event::Connected { .. }) => {}
-                Some(other) => report_event(&other),
-            },
-            changed = state.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-                let now = state.borrow_and_update().clone();
-                report_state(&now);
-                if let ConnState::Stopped { reason } = now {
-                    tally.stop_reason = Some(reason);
-                }
-            }
-        }
-    }
-    tally.unanswered = in_flight as u64;
-    let verdict = tally.verdict();
-    finish(handle, ExitCode::SUCCESS).await?;
-    verdict.map(|()| ExitCode::SUCCESS)
-}
-
-/// What became of `send`'s messages.
-#[derive(Default)]
-struct SendTally {
-    /// Messages handed to the engine.
-    sent: u64,
-    /// Refused by the service or before sending (bad input, too large, forbidden).
-    refused: u64,
-    /// Not confirmed: the connection or the engine ended first, or no ack came in time.
-    lost: u64,
-    /// Still waiting for an answer at the end.
-    unanswered: u64,
-    /// Why the engine stopped, if it did: the cause behind every `Stopped` failure.
-    stop_reason: Option<String>,
-}
-
-impl SendTally {
-    /// One line about a failed message, with the engine's reason when it stopped.
-    fn failed(&mut self, op: OpId, error: &OpError) {
-        let lost = matches!(
-            error,
-            OpError::Stopped | OpError::ConnectionLost { .. } | OpError::Timeout(_)
-        );
-        if lost {
-            self.lost += 1;
-        } else {
-            self.refused += 1;
-        }
-        let cause = match (error, &self.stop_reason) {
-            (OpError::Stopped, Some(reason)) => format!(": {}", sanitize_line(reason)),
-            _ => String::new(),
-        };
-        note(&format!(
-            "message {op} failed: {}: {}{cause}",
-            error.name(),
-            sanitize_line(&error.to_string())
-        ));
-    }
-
-    /// The run's result: messages that may be lost outrank messages refused.
-    fn verdict(&self) -> anyhow::Result<()> {
-        let lost = self.lost + self.unanswered;
-        if self.unanswered > 0 {
-            note(&format!("{} messages got no answer", self.unanswered));
-        }
-        if lost > 0 {
-            return Err(MessagesLost(format!(
-                "{lost} of {} messages may not have arrived",
-                self.sent
-            ))
-            .into());
-        }
-        if self.refused > 0 {
-            anyhow::bail!("{} messages were not sent", self.refused);
-        }
-        if self.sent == 0 {
-            note("nothing to send: the input had no messages");
-        }
-        Ok(())
-    }
-}
-
-/// The engine command that sends one message: a user event or a group message.
-fn send_command_for(options: &SendOptions, op: OpId, payload: Payload) -> Command {
-    match &options.event {
-        Some(event) => Command::SendEvent {
-            op,
-            event: event.clone(),
-            payload,
-            fire_and_forget: options.fire_and_forget,
-        },
-        None => Command::SendToGroup {
-            op,
-            group: options.group.clone().unwrap_or_default(),
-            payload,
-            no_echo: options.no_echo,
-            fire_and_forget: options.fire_and_forget,
-        },
     }
 }
 

@@ -9,7 +9,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use tokio::sync::mpsc;
 
-use super::{SEND_WINDOW, SendOptions};
+use super::SendOptions;
+use super::send::SEND_WINDOW;
 use crate::protocol::{DataType, Payload};
 
 /// One message to send, numbered from 1 by its line, or why that line cannot be sent.
