@@ -180,13 +180,14 @@ async fn bad_app_server() -> String {
 #[tokio::test]
 async fn a_negotiate_endpoint_that_refuses_or_is_useless_ends_listen_at_once() {
     let app = bad_app_server().await;
+    let nobody = format!("http://127.0.0.1:{}/negotiate", free_port());
     let home = Home::new();
-    for (path, code, says) in [
-        ("refuses", AUTHENTICATION, "HTTP 403"),
-        ("missing", UNREACHABLE, "HTTP 404"),
-        ("html", UNREACHABLE, "did not answer JSON"),
+    for (endpoint, code, says) in [
+        (format!("{app}/refuses"), AUTHENTICATION, "HTTP 403"),
+        (format!("{app}/missing"), UNREACHABLE, "HTTP 404"),
+        (format!("{app}/html"), UNREACHABLE, "did not answer JSON"),
+        (nobody, UNREACHABLE, "pass --wait to keep trying"),
     ] {
-        let endpoint = format!("{app}/{path}");
         let output = home
             .run(&[
                 "listen",

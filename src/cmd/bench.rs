@@ -19,7 +19,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     options
         .check()
         .map_err(|e| super::exit::Usage(e.to_string()))?;
-    let target_options = super::script_target(args.url_arg, args.target)?;
+    let target_options = super::script_target(args.url_arg, args.target, &args.wait)?;
     let target = super::prepare_on_stderr(&target_options).await?;
     options.connecting = super::connecting(&target, &args.wait);
     crate::bench::run(&target.client, &options, args.json).await

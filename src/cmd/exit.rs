@@ -64,6 +64,7 @@ fn target_code(error: &TargetError) -> u8 {
                 UNREACHABLE
             }
         }
+        TargetError::NegotiateUnavailable(_) => UNREACHABLE,
         TargetError::Embedded(_) => FAILURE,
         _ => USAGE,
     }

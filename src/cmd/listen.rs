@@ -7,7 +7,7 @@ use crate::pipe::{LineFormat, ListenOptions};
 
 /// Resolves the target and prints what arrives until `--count`, `--timeout` or Ctrl+C.
 pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
-    let options = super::script_target(args.url_arg, args.target)?;
+    let options = super::script_target(args.url_arg, args.target, &args.wait)?;
     let target = super::prepare_on_stderr(&options).await?;
     let options = ListenOptions {
         format: match args.format {

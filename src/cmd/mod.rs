@@ -64,12 +64,15 @@ pub(crate) async fn prepare_on_stderr(options: &TargetOptions) -> anyhow::Result
     Ok(target)
 }
 
-/// A script's target options: its flags, and the client URL given as its argument.
+/// A script's target options: its flags, and the client URL given as its argument; failing
+/// fast unless it waits.
 pub(crate) fn script_target(
     url_arg: Option<String>,
     target: TargetArgs,
+    wait: &WaitArgs,
 ) -> Result<TargetOptions, exit::Usage> {
     let mut options = TargetOptions::from(target);
+    options.fail_fast = wait.wait.is_none();
     if url_arg.is_some() && options.url.is_some() {
         return Err(exit::Usage(
             "the client URL was given twice (as the argument and with --url); give it once".into(),

@@ -10,7 +10,7 @@ use crate::protocol::DataType;
 /// Resolves the target and sends; fails when a message was not sent or not acked.
 pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     let (url_arg, message) = split_positionals(args.first, args.message);
-    let mut options = super::script_target(url_arg, args.target)?;
+    let mut options = super::script_target(url_arg, args.target, &args.wait)?;
     let group = options.groups.first().cloned();
     check_arguments(&args.event, &options.groups, &message, &args.file)?;
     let data_type = match (args.data_type, &args.file) {
