@@ -199,6 +199,25 @@ pub enum ListenFormat {
     Text,
 }
 
+/// A positional argument that may hold a client URL's token or a message body: `Debug` shows
+/// only its length, so a `{:?}` of the arguments never shows either.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sensitive(pub String);
+
+impl std::str::FromStr for Sensitive {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Sensitive(text.to_string()))
+    }
+}
+
+impl std::fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes>", self.0.len())
+    }
+}
+
 /// How a script (`listen`, `send`, `bench`) treats its first connection.
 #[derive(Debug, Args, Clone, Default)]
 pub struct WaitArgs {
@@ -213,7 +232,7 @@ pub struct WaitArgs {
 pub struct ListenArgs {
     /// A client URL (wss://…/client/hubs/HUB?access_token=…), as the chat takes it.
     #[arg(value_name = "URL")]
-    pub url_arg: Option<String>,
+    pub url_arg: Option<Sensitive>,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]
@@ -270,16 +289,16 @@ pub struct SendArgs {
     /// A client URL, then the message; a lone argument that is a ws:// or wss:// URL is the
     /// target, anything else the message. Without a message, each stdin line is one message.
     #[arg(value_name = "URL|MESSAGE")]
-    pub first: Option<String>,
+    pub first: Option<Sensitive>,
     #[arg(value_name = "MESSAGE")]
-    pub message: Option<String>,
+    pub message: Option<Sensitive>,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct BenchArgs {
     /// A client URL (wss://…/client/hubs/HUB?access_token=…), as the chat takes it.
     #[arg(value_name = "URL")]
-    pub url_arg: Option<String>,
+    pub url_arg: Option<Sensitive>,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]
@@ -396,6 +415,21 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_debug_of_the_arguments_shows_no_token_and_no_message() {
+        let url = "wss://h/client/hubs/chat?access_token=SECRET";
+        for args in [
+            vec!["wpchat", "listen", url],
+            vec!["wpchat", "bench", url],
+            vec!["wpchat", "send", url, "--group", "g", "private words"],
+        ] {
+            let cli = Cli::try_parse_from(&args).expect("parses");
+            let shown = format!("{:?}", cli.command);
+            assert!(!shown.contains("SECRET"), "{shown}");
+            assert!(!shown.contains("private"), "{shown}");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod send;
 pub mod serve;
 pub mod token;
 
-use crate::cli::{MintArgs, ProtocolArg, TargetArgs, WaitArgs};
+use crate::cli::{MintArgs, ProtocolArg, Sensitive, TargetArgs, WaitArgs};
 use crate::client::{Connecting, Patience};
 use crate::config::Config;
 use crate::pipe::note;
@@ -67,7 +67,7 @@ pub(crate) async fn prepare_on_stderr(options: &TargetOptions) -> anyhow::Result
 /// A script's target options: its flags, and the client URL given as its argument; failing
 /// fast unless it waits.
 pub(crate) fn script_target(
-    url_arg: Option<String>,
+    url_arg: Option<Sensitive>,
     target: TargetArgs,
     wait: &WaitArgs,
 ) -> Result<TargetOptions, exit::Usage> {
@@ -78,7 +78,7 @@ pub(crate) fn script_target(
             "the client URL was given twice (as the argument and with --url); give it once".into(),
         ));
     }
-    options.url = options.url.or(url_arg);
+    options.url = options.url.or(url_arg.map(|url| url.0));
     Ok(options)
 }
 

@@ -3,14 +3,17 @@
 use std::process::ExitCode;
 
 use super::exit::Usage;
-use crate::cli::{DataTypeArg, SendArgs};
+use crate::cli::{DataTypeArg, SendArgs, Sensitive};
 use crate::pipe::SendOptions;
 use crate::protocol::DataType;
 
 /// Resolves the target and sends; fails when a message was not sent or not acked.
 pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
-    let (url_arg, message) = split_positionals(args.first, args.message);
-    let mut options = super::script_target(url_arg, args.target, &args.wait)?;
+    let (url_arg, message) = split_positionals(
+        args.first.map(|first| first.0),
+        args.message.map(|message| message.0),
+    );
+    let mut options = super::script_target(url_arg.map(Sensitive), args.target, &args.wait)?;
     let group = options.groups.first().cloned();
     check_arguments(&args.event, &options.groups, &message, &args.file)?;
     let data_type = match (args.data_type, &args.file) {
