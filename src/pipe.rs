@@ -95,6 +95,13 @@ pub(crate) async fn listen(
     let unknown_sender = client.protocol.is_protobuf();
     let started = Instant::now();
     let mut handle = client::spawn(client);
+    // Joins first: the engine sends them the moment it is connected.
+    let mut joins: HashMap<OpId, String> = HashMap::new();
+    for (index, group) in groups.into_iter().enumerate() {
+        let op = index as OpId + 1;
+        joins.insert(op, group.clone());
+        send_command(&handle, Command::Join { op, group }).await?;
+    }
     let connected = tokio::select! {
         connected = connect_first(&mut handle, &options.connecting, options.timeout) => connected,
         _ = tokio::signal::ctrl_c() => return finish(handle, ExitCode::SUCCESS).await,
@@ -102,12 +109,6 @@ pub(crate) async fn listen(
     if let Err(failure) = connected {
         let _ = finish(handle, ExitCode::FAILURE).await;
         return Err(failure.into());
-    }
-    let mut joins: HashMap<OpId, String> = HashMap::new();
-    for (index, group) in groups.into_iter().enumerate() {
-        let op = index as OpId + 1;
-        joins.insert(op, group.clone());
-        send_command(&handle, Command::Join { op, group }).await?;
     }
     if options.count == Some(0) {
         return finish(handle, ExitCode::SUCCESS).await;
