@@ -106,10 +106,13 @@ pub(crate) async fn listen(
         connected = connect_first(&mut handle, &options.connecting, options.timeout) => connected,
         _ = tokio::signal::ctrl_c() => return finish(handle, ExitCode::SUCCESS).await,
     };
-    if let Err(failure) = connected {
-        let _ = finish(handle, ExitCode::FAILURE).await;
-        return Err(failure.into());
-    }
+    let earlier = match connected {
+        Ok(earlier) => earlier,
+        Err(failure) => {
+            let _ = finish(handle, ExitCode::FAILURE).await;
+            return Err(failure.into());
+        }
+    };
     if options.count == Some(0) {
         return finish(handle, ExitCode::SUCCESS).await;
     }
@@ -126,7 +129,7 @@ pub(crate) async fn listen(
         .options
         .timeout
         .map(|timeout| timeout.saturating_sub(started.elapsed()));
-    let end = printer.run(&mut handle, remaining).await;
+    let end = printer.run(&mut handle, remaining, earlier).await;
     let _ = printer.out.flush();
     match end {
         Ok(code) => finish(handle, code).await,
@@ -137,18 +140,18 @@ pub(crate) async fn listen(
     }
 }
 
-/// The first connection, said on stderr once made.
+/// The first connection, said on stderr once made; returns the events that came before it.
 async fn connect_first(
     handle: &mut ClientHandle,
     connecting: &Connecting,
     limit: Option<Duration>,
-) -> Result<(), client::ConnectFailure> {
-    let connection_id = client::first_connection(handle, connecting, limit, note).await?;
+) -> Result<Vec<Event>, client::ConnectFailure> {
+    let first = client::first_connection(handle, connecting, limit, note).await?;
     note(&format!(
         "connected (connection {})",
-        sanitize_line(&connection_id)
+        sanitize_line(&first.connection_id)
     ));
-    Ok(())
+    Ok(first.earlier)
 }
 
 /// `listen`'s output side: writes whole lines and counts them.
@@ -172,12 +175,19 @@ enum Next {
 }
 
 impl Printer {
-    /// Prints until `--count`, the time `limit` left of `--timeout`, Ctrl+C or a failure.
+    /// Prints until `--count`, the time `limit` left of `--timeout`, Ctrl+C or a failure,
+    /// starting with the `earlier` events that came before the first connection.
     async fn run(
         &mut self,
         handle: &mut ClientHandle,
         limit: Option<Duration>,
+        mut earlier: Vec<Event>,
     ) -> anyhow::Result<ExitCode> {
+        match self.print_batch(&mut earlier) {
+            Next::More => {}
+            Next::Exit(code) => return Ok(code),
+            Next::Fail(error) => return Err(error),
+        }
         let mut batch = Vec::with_capacity(EVENT_BATCH);
         let mut state = handle.state.clone();
         let timeout = async {

@@ -551,3 +551,15 @@ async fn a_wait_value_that_is_not_a_duration_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(USAGE));
     assert!(stderr_of(&output).contains("'soon' is not a duration"));
 }
+
+#[tokio::test]
+async fn a_group_refused_before_the_first_connection_still_fails_listen() {
+    let service = service_on(0).await;
+    let url = client_url(&service, "listener", &service.access_key);
+    // A fixed client URL mints nothing, so the engine is the one to refuse the name.
+    let output = Home::new().run(&["listen", &url, "--group", "   "]).await;
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.contains("cannot join group '   '"), "{stderr}");
+}

@@ -15,7 +15,7 @@ mod session;
 mod startup;
 
 pub use config::{Backoff, ClientConfig, ProxyChoice};
-pub use startup::{ConnectFailure, Connecting, Patience, first_connection};
+pub use startup::{ConnectFailure, Connecting, FirstConnection, Patience, first_connection};
 
 use std::time::{Duration, Instant};
 

@@ -51,19 +51,28 @@ fn hint(kind: FailureKind, waited: bool) -> &'static str {
     }
 }
 
+/// A script's first connection, made.
+#[derive(Debug)]
+pub struct FirstConnection {
+    pub connection_id: String,
+    /// Events about the commands sent before connecting (a join refused at once, say), in
+    /// order: the caller handles them as if it had read them itself.
+    pub earlier: Vec<Event>,
+}
+
 /// Waits until the engine is connected, for at most `limit` (a script's own `--timeout`)
 /// besides what `patience` allows, reporting each failed attempt that will be retried through
-/// `note`. Returns the connection id. Must be called before anything is sent, so that the
-/// events it consumes are only about connecting.
+/// `note`.
 pub async fn first_connection(
     handle: &mut ClientHandle,
     connecting: &Connecting,
     limit: Option<Duration>,
     note: impl Fn(&str),
-) -> Result<String, ConnectFailure> {
+) -> Result<FirstConnection, ConnectFailure> {
     let patience = connecting.patience;
     let target = connecting.target.as_str();
     let mut last: Option<(FailureKind, String)> = None;
+    let mut earlier = Vec::new();
     let give_up = |last: Option<(FailureKind, String)>, fallback: String| {
         let (kind, error) = last.unwrap_or((FailureKind::Unreachable, fallback));
         ConnectFailure {
@@ -94,7 +103,12 @@ pub async fn first_connection(
             }
         };
         match event {
-            Some(Event::Connected { connection_id, .. }) => return Ok(connection_id),
+            Some(Event::Connected { connection_id, .. }) => {
+                return Ok(FirstConnection {
+                    connection_id,
+                    earlier,
+                });
+            }
             Some(Event::ConnectFailed {
                 attempt,
                 kind,
@@ -109,7 +123,7 @@ pub async fn first_connection(
                 ));
                 last = Some((kind, error));
             }
-            Some(_) => {}
+            Some(other) => earlier.push(other),
             None => {
                 let reason = match &*handle.state.borrow() {
                     ConnState::Stopped { reason } => reason.clone(),
