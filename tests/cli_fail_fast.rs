@@ -474,11 +474,18 @@ async fn send_file_honours_the_data_type() {
     assert_eq!(line["data"], serde_json::json!({"level": "warn"}));
 }
 
+/// Runs `wpchat COMMAND URL ARGS` against a fresh service, URL a client URL for `user`.
+async fn run_with_client_url(command: &str, user: &str, args: &[&str]) -> Output {
+    let service = service_on(0).await;
+    let url = client_url(&service, user, &service.access_key);
+    let mut all = vec![command, url.as_str()];
+    all.extend_from_slice(args);
+    Home::new().run(&all).await
+}
+
 #[tokio::test]
 async fn send_with_empty_stdin_says_it_sent_nothing() {
-    let service = service_on(0).await;
-    let url = client_url(&service, "sender", &service.access_key);
-    let output = Home::new().run(&["send", &url, "--group", "g"]).await;
+    let output = run_with_client_url("send", "sender", &["--group", "g"]).await;
     let stderr = stderr_of(&output);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("nothing to send"), "{stderr}");
@@ -554,10 +561,8 @@ async fn a_wait_value_that_is_not_a_duration_is_a_usage_error() {
 
 #[tokio::test]
 async fn a_group_refused_before_the_first_connection_still_fails_listen() {
-    let service = service_on(0).await;
-    let url = client_url(&service, "listener", &service.access_key);
     // A fixed client URL mints nothing, so the engine is the one to refuse the name.
-    let output = Home::new().run(&["listen", &url, "--group", "   "]).await;
+    let output = run_with_client_url("listen", "listener", &["--group", "   "]).await;
     let stderr = stderr_of(&output);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     let last = stderr.lines().last().unwrap_or_default();
