@@ -290,6 +290,7 @@ pub struct SendArgs {
     /// target, anything else the message. Without a message, each stdin line is one message.
     #[arg(value_name = "URL|MESSAGE")]
     pub first: Option<Sensitive>,
+    /// The message, after a client URL.
     #[arg(value_name = "MESSAGE")]
     pub message: Option<Sensitive>,
 }
