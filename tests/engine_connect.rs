@@ -14,7 +14,8 @@ use engine::{WAIT, fast_timers, wait_for};
 use tokio::net::TcpListener;
 use url::Url;
 use wpchat::auth::{
-    Claims, ConnectionString, ConnectionStringProvider, FixedUrl, TokenOptions, mint,
+    Claims, ConnectionString, ConnectionStringProvider, FixedUrl, ProviderError, TokenOptions,
+    UrlFuture, UrlProvider, mint,
 };
 use wpchat::client::{
     self, ClientConfig, ClientHandle, ConnState, Event, FailureKind, ProxyChoice,
@@ -178,10 +179,10 @@ async fn a_token_signed_with_another_key_says_bad_signature() {
     assert!(error.contains("bad signature"), "{error}");
 }
 
-/// The first `Reconnecting` state of an engine on `url` whose longest backoff is an hour, with
-/// the kind of failure reported before it.
-async fn first_retry(url: Url) -> (FailureKind, Duration) {
-    let mut config = fast_timers(ClientConfig::new(Arc::new(FixedUrl(url))));
+/// The first `Reconnecting` state of an engine on `provider` whose longest backoff is an
+/// hour, with the kind of failure reported before it.
+async fn first_retry(provider: Arc<dyn UrlProvider>) -> (FailureKind, Duration) {
+    let mut config = fast_timers(ClientConfig::new(provider));
     config.reconnect.max = Duration::from_secs(3600);
     let mut handle = client::spawn(config);
     let failed = wait_for(&mut handle, |e| matches!(e, Event::ConnectFailed { .. })).await;
@@ -196,7 +197,7 @@ async fn first_retry(url: Url) -> (FailureKind, Duration) {
 async fn a_refused_token_waits_the_longest_backoff_and_nothing_listening_does_not() {
     let service = service().await;
     let token = wrongly_signed(&service);
-    let (kind, wait) = first_retry(client_url(&service, "chat", &token)).await;
+    let (kind, wait) = first_retry(Arc::new(FixedUrl(client_url(&service, "chat", &token)))).await;
     assert_eq!(kind, FailureKind::Unauthorized);
     assert!(wait > Duration::from_secs(1800), "{wait:?}");
 
@@ -204,7 +205,31 @@ async fn a_refused_token_waits_the_longest_backoff_and_nothing_listening_does_no
     let port = free.local_addr().unwrap().port();
     drop(free);
     let url = Url::parse(&format!("ws://127.0.0.1:{port}/client/hubs/chat")).unwrap();
-    let (kind, wait) = first_retry(url).await;
+    let (kind, wait) = first_retry(Arc::new(FixedUrl(url))).await;
     assert_eq!(kind, FailureKind::Unreachable);
     assert!(wait < Duration::from_secs(60), "{wait:?}");
+}
+
+/// A negotiate endpoint that refuses every time, as a provider.
+struct Refusing;
+
+impl UrlProvider for Refusing {
+    fn client_url(&self) -> UrlFuture {
+        Box::pin(async {
+            Err(ProviderError::Permanent(
+                "negotiate answered HTTP 401".into(),
+            ))
+        })
+    }
+
+    fn describe(&self) -> String {
+        "refusing".into()
+    }
+}
+
+#[tokio::test]
+async fn a_provider_that_refuses_is_retried_at_the_longest_backoff_not_given_up() {
+    let (kind, wait) = first_retry(Arc::new(Refusing)).await;
+    assert_eq!(kind, FailureKind::Misconfigured);
+    assert!(wait > Duration::from_secs(1800), "{wait:?}");
 }

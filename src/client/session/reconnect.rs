@@ -44,9 +44,10 @@ impl Engine {
         let url = match self.offline(self.config.url_provider.client_url()).await {
             Err(interrupt) => return self.interrupted(interrupt),
             Ok(Err(ProviderError::Permanent(why))) => {
+                // Still retried (at the longest backoff): a credential may be fixed meanwhile.
                 let why = format!("cannot get a client URL: {why}");
                 self.connect_failed(attempt, FailureKind::Misconfigured, &why);
-                return Next::Stop(why);
+                return retry(why);
             }
             Ok(Err(ProviderError::Transient(why))) => {
                 let why = format!("cannot get a client URL: {why}");
