@@ -14,7 +14,9 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::client::{self, ClientConfig, ClientHandle, Command, ConnState, Event, OpOutcome};
+use crate::client::{
+    self, ClientConfig, ClientHandle, Command, Connecting, Event, OpOutcome, Patience,
+};
 use crate::protocol::Payload;
 
 /// Acked sends a publisher keeps in flight when no rate is set.
@@ -69,6 +71,8 @@ pub(crate) struct BenchOptions {
     pub size: usize,
     /// Messages per second per publisher (0 = as fast as acks allow).
     pub rate: u64,
+    /// How patiently to make the first connection.
+    pub connecting: Connecting,
 }
 
 impl BenchOptions {
@@ -93,10 +97,16 @@ pub(crate) async fn run(
 ) -> anyhow::Result<ExitCode> {
     options.check()?;
     let summary = measure(config, options).await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+    let text = if json {
+        serde_json::to_string_pretty(&summary)? + "\n"
     } else {
-        print_summary(&summary);
+        summary_text(&summary)
+    };
+    // A closed stdout (`| head`) is the reader's choice, not a failure of the run.
+    if let Err(error) = std::io::stdout().lock().write_all(text.as_bytes())
+        && error.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(error).context("cannot write to stdout");
     }
     Ok(
         if summary.lost == 0 && summary.duplicates == 0 && summary.failed_sends == 0 {
@@ -119,7 +129,7 @@ pub(crate) async fn measure(config: &ClientConfig, args: &BenchOptions) -> anyho
 
     let mut publishers = Vec::new();
     for _ in 0..args.publishers {
-        publishers.push(connect(config).await?);
+        publishers.push(connect(config, &args.connecting).await?);
     }
     let progress_task = show_progress(progress.clone(), expected);
     let publish_start = Instant::now();
@@ -186,7 +196,7 @@ async fn start_subscribers(
 ) -> anyhow::Result<mpsc::Receiver<(Tally, Instant)>> {
     let mut subscribers = Vec::new();
     for _ in 0..args.subscribers {
-        let mut handle = connect(config).await?;
+        let mut handle = connect(config, &args.connecting).await?;
         join(&mut handle, group).await?;
         subscribers.push(handle);
     }
@@ -215,31 +225,15 @@ fn side(messages: u64, seconds: f64, size: usize) -> SideStats {
     }
 }
 
-async fn connect(config: &ClientConfig) -> anyhow::Result<ClientHandle> {
+/// One connection, made as patiently as asked (and within [`SETUP_TIMEOUT`] unless waiting).
+async fn connect(config: &ClientConfig, connecting: &Connecting) -> anyhow::Result<ClientHandle> {
     let mut handle = client::spawn(config.clone());
-    let connected = tokio::time::timeout(
-        SETUP_TIMEOUT,
-        handle.state.wait_for(|state| {
-            matches!(
-                state,
-                ConnState::Connected { .. } | ConnState::Stopped { .. }
-            )
-        }),
-    )
-    .await
-    .map(|state| state.map(|state| state.clone()));
-    match connected {
-        Ok(Ok(ConnState::Stopped { reason })) => bail!("could not connect: {reason}"),
-        Ok(Ok(_)) => Ok(handle),
-        Ok(Err(_)) => bail!("the connection engine ended before connecting"),
-        Err(_) => {
-            let state = handle.state.borrow().clone();
-            bail!(
-                "not connected after {} s ({state:?})",
-                SETUP_TIMEOUT.as_secs()
-            )
-        }
-    }
+    let limit = (connecting.patience == Patience::FailFast).then_some(SETUP_TIMEOUT);
+    client::first_connection(&mut handle, connecting, limit, |line| {
+        let _ = writeln!(std::io::stderr(), "wpchat: {line}");
+    })
+    .await?;
+    Ok(handle)
 }
 
 async fn join(handle: &mut ClientHandle, group: &str) -> anyhow::Result<()> {
@@ -436,27 +430,36 @@ fn show_progress(progress: Arc<AtomicU64>, expected: u64) -> Option<tokio::task:
     }))
 }
 
-fn print_summary(s: &Summary) {
-    println!(
+/// The summary as readable lines.
+fn summary_text(s: &Summary) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "wpchat bench: {} publisher(s), {} subscriber(s), {} msgs × {} B each, {}",
         s.publishers, s.subscribers, s.count, s.size, s.protocol
     );
-    println!(
+    let _ = writeln!(
+        text,
         "  publish    {:>10} msgs  {:>8.2} s  {:>12.0} msgs/s  {:>8.2} MB/s",
         s.publish.messages, s.publish.seconds, s.publish.msgs_per_sec, s.publish.mb_per_sec
     );
-    println!(
+    let _ = writeln!(
+        text,
         "  subscribe  {:>10} msgs  {:>8.2} s  {:>12.0} msgs/s  {:>8.2} MB/s",
         s.subscribe.messages, s.subscribe.seconds, s.subscribe.msgs_per_sec, s.subscribe.mb_per_sec
     );
-    println!(
+    let _ = writeln!(
+        text,
         "  latency    p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
         s.latency_ms.p50, s.latency_ms.p90, s.latency_ms.p99, s.latency_ms.max
     );
-    println!(
+    let _ = writeln!(
+        text,
         "  delivery   expected {}  received {}  lost {}  duplicates {}  failed sends {}",
         s.expected, s.received, s.lost, s.duplicates, s.failed_sends
     );
+    text
 }
 
 #[cfg(test)]

@@ -199,10 +199,48 @@ pub enum ListenFormat {
     Text,
 }
 
+/// A positional argument that may hold a client URL's token or a message body: `Debug` shows
+/// only its length, so a `{:?}` of the arguments never shows either.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sensitive(pub String);
+
+impl std::str::FromStr for Sensitive {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Sensitive(text.to_string()))
+    }
+}
+
+impl std::fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes>", self.0.len())
+    }
+}
+
+/// How a script (`listen`, `send`, `bench`) treats its first connection.
+#[derive(Debug, Args, Clone, Default)]
+pub struct WaitArgs {
+    /// Keep retrying the first connection (for a service that is still starting), for at most
+    /// DURATION if given (e.g. 30s); without it, a failure retrying cannot fix (refused token,
+    /// unknown host, nothing listening, TLS) ends the run at once.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, value_parser = parse_duration)]
+    pub wait: Option<Option<std::time::Duration>>,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct ListenArgs {
+    /// A client URL (wss://…/client/hubs/HUB?access_token=…), as the chat takes it.
+    #[arg(value_name = "URL")]
+    pub url_arg: Option<Sensitive>,
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    /// Exit with code 5 when a reliable session is lost and messages may be missing (without
+    /// it, each such gap is one line on stderr).
+    #[arg(long)]
+    pub strict: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListenFormat::Jsonl)]
     pub format: ListenFormat,
@@ -226,9 +264,11 @@ pub enum DataTypeArg {
 pub struct SendArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Data type of the messages.
-    #[arg(long, value_enum, default_value_t = DataTypeArg::Text)]
-    pub data_type: DataTypeArg,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    /// Data type of the messages [default: text; binary with --file].
+    #[arg(long, value_enum)]
+    pub data_type: Option<DataTypeArg>,
     /// Do not deliver the messages back to this connection.
     #[arg(long)]
     pub no_echo: bool,
@@ -236,23 +276,34 @@ pub struct SendArgs {
     #[arg(long)]
     pub fire_and_forget: bool,
     /// Send a user event with this name instead of a group message.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_echo")]
     pub event: Option<String>,
-    /// Send this file's raw bytes as one binary message.
+    /// Send this file as one message: its raw bytes (binary), or its text with --data-type
+    /// text or json.
     #[arg(long)]
     pub file: Option<PathBuf>,
     /// Send the --file bytes as the value of a protobuf Any with this type URL (needs
     /// --protocol protobuf or protobuf.reliable).
     #[arg(long, requires = "file")]
     pub type_url: Option<String>,
-    /// The message; without it, each stdin line is one message.
-    pub message: Option<String>,
+    /// A client URL, then the message; a lone argument that is a ws:// or wss:// URL is the
+    /// target, anything else the message. Without a message, each stdin line is one message.
+    #[arg(value_name = "URL|MESSAGE")]
+    pub first: Option<Sensitive>,
+    /// The message, after a client URL.
+    #[arg(value_name = "MESSAGE")]
+    pub message: Option<Sensitive>,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct BenchArgs {
+    /// A client URL (wss://…/client/hubs/HUB?access_token=…), as the chat takes it.
+    #[arg(value_name = "URL")]
+    pub url_arg: Option<Sensitive>,
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     #[arg(long, default_value_t = 1)]
     pub publishers: u32,
     #[arg(long, default_value_t = 1)]
@@ -365,6 +416,21 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_debug_of_the_arguments_shows_no_token_and_no_message() {
+        let url = "wss://h/client/hubs/chat?access_token=SECRET";
+        for args in [
+            vec!["wpchat", "listen", url],
+            vec!["wpchat", "bench", url],
+            vec!["wpchat", "send", url, "--group", "g", "private words"],
+        ] {
+            let cli = Cli::try_parse_from(&args).expect("parses");
+            let shown = format!("{:?}", cli.command);
+            assert!(!shown.contains("SECRET"), "{shown}");
+            assert!(!shown.contains("private"), "{shown}");
+        }
     }
 
     #[test]

@@ -48,10 +48,8 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async move {
         use wpchat::cmd;
         match cli.command {
-            None if cli.print_default_config => {
-                print!("{}", wpchat::config::DEFAULT_CONFIG);
-                Ok(std::process::ExitCode::SUCCESS)
-            }
+            None if cli.print_default_config => cmd::write_stdout(wpchat::config::DEFAULT_CONFIG)
+                .map(|()| std::process::ExitCode::SUCCESS),
             None => cmd::chat::run(cli.url_arg, cli.target, cli.no_history, log_notices).await,
             Some(CommandKind::Serve(args)) => cmd::serve::run(args).await,
             Some(CommandKind::Token(args)) => cmd::token::run(args),
@@ -63,10 +61,7 @@ fn main() -> std::process::ExitCode {
     });
     match result {
         Ok(code) => code,
-        Err(error) => {
-            eprintln!("wpchat: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
+        Err(error) => wpchat::cmd::exit::report(&error),
     }
 }
 
@@ -74,14 +69,16 @@ fn main() -> std::process::ExitCode {
 /// belong to the chat: given before a subcommand they would be silently ignored, so that is an
 /// error that says where they go.
 fn parse() -> Cli {
-    let matches = Cli::command().get_matches();
+    let matches = Cli::command()
+        .try_get_matches()
+        .unwrap_or_else(|error| wpchat::cmd::exit::clap_exit(error));
     if let Some((subcommand, _)) = matches.subcommand()
         && let Some(flag) = chat_flag_given(&matches)
     {
         let message = match flag.get_long() {
-            None if takes(subcommand, "url") => format!(
-                "a client URL goes after the subcommand, as --url: wpchat {subcommand} --url URL"
-            ),
+            None if takes(subcommand, "url") => {
+                format!("a client URL goes after the subcommand: wpchat {subcommand} URL …")
+            }
             None => format!(
                 "`wpchat {subcommand}` takes no client URL (see wpchat {subcommand} --help)"
             ),
@@ -92,11 +89,11 @@ fn parse() -> Cli {
                 "--{long} is a chat option; `wpchat {subcommand}` does not take it (see wpchat {subcommand} --help)"
             ),
         };
-        Cli::command()
-            .error(clap::error::ErrorKind::ArgumentConflict, message)
-            .exit();
+        wpchat::cmd::exit::clap_exit(
+            Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message),
+        );
     }
-    Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+    Cli::from_arg_matches(&matches).unwrap_or_else(|error| wpchat::cmd::exit::clap_exit(error))
 }
 
 /// Whether `subcommand` has the option `--long`.

@@ -2,21 +2,27 @@
 //! lines (or readable text) on stdout, messages from arguments or stdin lines sent with acks.
 //! Connection news and errors go to stderr, so stdout stays machine-readable.
 
+mod input;
+mod send;
+
+pub(crate) use send::send;
+
 use std::collections::HashMap;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
+use thiserror::Error;
 
-use crate::client::{self, ClientConfig, ClientHandle, Command, ConnState, Event, OpId, OpOutcome};
+use crate::client::{
+    self, ClientConfig, ClientHandle, Command, ConnState, Connecting, Event, OpId, OpOutcome,
+};
 use crate::protocol::protobuf::unpack_any;
 use crate::protocol::{DataMessage, DataType, MessageSource, Payload};
 use crate::text::sanitize_line;
@@ -27,10 +33,12 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 const STDOUT_BUFFER: usize = 64 * 1024;
 /// Most events `listen` takes from the engine at once.
 const EVENT_BATCH: usize = 1024;
-/// Messages `send` keeps in flight (unacked) at once.
-const SEND_WINDOW: usize = 256;
-/// `send` gives up after this many failed connection attempts in a row instead of hanging.
-const SEND_CONNECT_ATTEMPTS: u32 = 5;
+
+/// Messages may be missing: `listen --strict` lost its session, or `send` could not confirm
+/// that every message arrived.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub(crate) struct MessagesLost(pub String);
 
 /// How `listen` writes a received message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,6 +58,9 @@ pub(crate) struct ListenOptions {
     pub count: Option<u64>,
     /// Exit after this long.
     pub timeout: Option<Duration>,
+    /// Fail when a reliable session is lost (messages may be missing).
+    pub strict: bool,
+    pub connecting: Connecting,
 }
 
 /// What `send` sends, where, and how.
@@ -71,6 +82,7 @@ pub(crate) struct SendOptions {
     pub type_url: Option<String>,
     /// The message; without it, each stdin line is one message.
     pub message: Option<String>,
+    pub connecting: Connecting,
 }
 
 /// `wpchat listen`: joins `groups` and prints one line per received message on stdout.
@@ -81,13 +93,26 @@ pub(crate) async fn listen(
 ) -> anyhow::Result<ExitCode> {
     // Protobuf data carries no sender: lines say so rather than guess "anonymous".
     let unknown_sender = client.protocol.is_protobuf();
-    let handle = client::spawn(client);
+    let started = Instant::now();
+    let mut handle = client::spawn(client);
+    // Joins first: the engine sends them the moment it is connected.
     let mut joins: HashMap<OpId, String> = HashMap::new();
     for (index, group) in groups.into_iter().enumerate() {
         let op = index as OpId + 1;
         joins.insert(op, group.clone());
         send_command(&handle, Command::Join { op, group }).await?;
     }
+    let connected = tokio::select! {
+        connected = connect_first(&mut handle, &options.connecting, options.timeout) => connected,
+        _ = tokio::signal::ctrl_c() => return finish(handle, ExitCode::SUCCESS).await,
+    };
+    let earlier = match connected {
+        Ok(earlier) => earlier,
+        Err(failure) => {
+            let _ = finish(handle, ExitCode::FAILURE).await;
+            return Err(failure.into());
+        }
+    };
     if options.count == Some(0) {
         return finish(handle, ExitCode::SUCCESS).await;
     }
@@ -100,9 +125,33 @@ pub(crate) async fn listen(
         unknown_sender,
     };
     let mut handle = handle;
-    let code = printer.run(&mut handle).await;
+    let remaining = printer
+        .options
+        .timeout
+        .map(|timeout| timeout.saturating_sub(started.elapsed()));
+    let end = printer.run(&mut handle, remaining, earlier).await;
     let _ = printer.out.flush();
-    finish(handle, code).await
+    match end {
+        Ok(code) => finish(handle, code).await,
+        Err(error) => {
+            let _ = finish(handle, ExitCode::FAILURE).await;
+            Err(error)
+        }
+    }
+}
+
+/// The first connection, said on stderr once made; returns the events that came before it.
+async fn connect_first(
+    handle: &mut ClientHandle,
+    connecting: &Connecting,
+    limit: Option<Duration>,
+) -> Result<Vec<Event>, client::ConnectFailure> {
+    let first = client::first_connection(handle, connecting, limit, note).await?;
+    note(&format!(
+        "connected (connection {})",
+        sanitize_line(&first.connection_id)
+    ));
+    Ok(first.earlier)
 }
 
 /// `listen`'s output side: writes whole lines and counts them.
@@ -122,13 +171,25 @@ struct Printer {
 enum Next {
     More,
     Exit(ExitCode),
+    Fail(anyhow::Error),
 }
 
 impl Printer {
-    async fn run(&mut self, handle: &mut ClientHandle) -> ExitCode {
+    /// Prints until `--count`, the time `limit` left of `--timeout`, Ctrl+C or a failure,
+    /// starting with the `earlier` events that came before the first connection.
+    async fn run(
+        &mut self,
+        handle: &mut ClientHandle,
+        limit: Option<Duration>,
+        mut earlier: Vec<Event>,
+    ) -> anyhow::Result<ExitCode> {
+        match self.print_batch(&mut earlier) {
+            Next::More => {}
+            Next::Exit(code) => return Ok(code),
+            Next::Fail(error) => return Err(error),
+        }
         let mut batch = Vec::with_capacity(EVENT_BATCH);
         let mut state = handle.state.clone();
-        let limit = self.options.timeout;
         let timeout = async {
             match limit {
                 Some(after) => tokio::time::sleep(after).await,
@@ -140,24 +201,26 @@ impl Printer {
         tokio::pin!(ctrl_c);
         loop {
             tokio::select! {
-                _ = &mut ctrl_c => return ExitCode::SUCCESS,
-                _ = &mut timeout => return ExitCode::SUCCESS,
+                _ = &mut ctrl_c => return Ok(ExitCode::SUCCESS),
+                _ = &mut timeout => return Ok(ExitCode::SUCCESS),
                 changed = state.changed() => {
                     if changed.is_err() {
-                        return ExitCode::FAILURE;
+                        anyhow::bail!("the connection engine stopped");
                     }
                     let now = state.borrow_and_update().clone();
-                    report_state(&now);
-                    if matches!(now, ConnState::Stopped { .. }) {
-                        return ExitCode::FAILURE;
+                    if let ConnState::Stopped { reason } = now {
+                        anyhow::bail!("the connection engine stopped: {}", sanitize_line(&reason));
                     }
+                    report_state(&now);
                 }
                 n = handle.events.recv_many(&mut batch, EVENT_BATCH) => {
                     if n == 0 {
-                        return ExitCode::FAILURE;
+                        anyhow::bail!("the connection engine stopped");
                     }
-                    if let Next::Exit(code) = self.print_batch(&mut batch) {
-                        return code;
+                    match self.print_batch(&mut batch) {
+                        Next::More => {}
+                        Next::Exit(code) => return Ok(code),
+                        Next::Fail(error) => return Err(error),
                     }
                 }
             }
@@ -199,13 +262,22 @@ impl Printer {
                     outcome: OpOutcome::Failed(error),
                 } => {
                     let group = self.joins.get(&op).map(String::as_str).unwrap_or("?");
-                    note(&format!(
+                    return Next::Fail(anyhow::anyhow!(
                         "cannot join group '{}': {} ({})",
                         sanitize_line(group),
                         error.name(),
                         sanitize_line(&error.to_string())
                     ));
-                    return Next::Exit(ExitCode::FAILURE);
+                }
+                Event::SessionLost { reason, .. } if self.options.strict => {
+                    return Next::Fail(
+                        MessagesLost(format!(
+                            "the reliable session was lost, so messages may be missing \
+                             (--strict): {}",
+                            sanitize_line(&reason)
+                        ))
+                        .into(),
+                    );
                 }
                 other => report_event(&other),
             }
@@ -227,143 +299,6 @@ fn stdout_gone(error: std::io::Error) -> ExitCode {
     }
 }
 
-/// One message to send, numbered from 1 by its line, or why that line cannot be sent.
-type InputLine = (u64, Result<Payload, String>);
-
-/// `wpchat send`: send messages and wait for every ack.
-pub(crate) async fn send(
-    mut config: ClientConfig,
-    options: SendOptions,
-) -> anyhow::Result<ExitCode> {
-    if config.reconnect.max_attempts.is_none() {
-        config.reconnect.max_attempts = Some(SEND_CONNECT_ATTEMPTS);
-    }
-    let mut handle = client::spawn(config);
-    let mut lines = read_input(&options).await?;
-    let mut in_flight = 0usize;
-    let mut input_done = false;
-    let mut failures = 0u64;
-    let mut state = handle.state.clone();
-    while !(input_done && in_flight == 0) {
-        tokio::select! {
-            line = lines.recv(), if !input_done && in_flight < SEND_WINDOW => match line {
-                None => input_done = true,
-                Some((number, Err(why))) => {
-                    failures += 1;
-                    note(&format!("line {number}: {why}; not sent"));
-                }
-                Some((number, Ok(payload))) => {
-                    in_flight += 1;
-                    send_command(&handle, send_command_for(&options, number, payload)).await?;
-                }
-            },
-            event = handle.events.recv() => match event {
-                None => break,
-                Some(Event::OpResult { op, outcome }) => {
-                    in_flight = in_flight.saturating_sub(1);
-                    if let OpOutcome::Failed(error) = outcome {
-                        failures += 1;
-                        note(&format!(
-                            "message {op} failed: {}: {}",
-                            error.name(),
-                            sanitize_line(&error.to_string())
-                        ));
-                    }
-                }
-                // `send` stays quiet about a normal connect; problems still show.
-                Some(Event::Connected { .. }) => {}
-                Some(other) => report_event(&other),
-            },
-            changed = state.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-                let now = state.borrow_and_update().clone();
-                report_state(&now);
-            }
-        }
-    }
-    if in_flight > 0 {
-        failures += in_flight as u64;
-        note(&format!("{in_flight} messages got no answer"));
-    }
-    let code = if failures == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    };
-    finish(handle, code).await
-}
-
-/// The engine command that sends one message: a user event or a group message.
-fn send_command_for(options: &SendOptions, op: OpId, payload: Payload) -> Command {
-    match &options.event {
-        Some(event) => Command::SendEvent {
-            op,
-            event: event.clone(),
-            payload,
-            fire_and_forget: options.fire_and_forget,
-        },
-        None => Command::SendToGroup {
-            op,
-            group: options.group.clone().unwrap_or_default(),
-            payload,
-            no_echo: options.no_echo,
-            fire_and_forget: options.fire_and_forget,
-        },
-    }
-}
-
-/// The messages to send: from a file, the argument, or stdin lines read on a blocking thread.
-async fn read_input(options: &SendOptions) -> anyhow::Result<mpsc::Receiver<InputLine>> {
-    let (lines_tx, lines) = mpsc::channel::<InputLine>(SEND_WINDOW);
-    if let Some(path) = &options.file {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read --file {}", path.display()))?;
-        let payload = match &options.type_url {
-            Some(type_url) => crate::protocol::protobuf::pack_any(type_url, &bytes),
-            None => Payload::Binary(bytes),
-        };
-        let _ = lines_tx.send((1, Ok(payload))).await;
-    } else if let Some(message) = &options.message {
-        let _ = lines_tx
-            .send((1, parse_line(options.data_type, message)))
-            .await;
-    } else {
-        let data_type = options.data_type;
-        std::thread::spawn(move || {
-            let stdin = std::io::stdin();
-            for (index, line) in stdin.lock().lines().enumerate() {
-                let number = index as u64 + 1;
-                let item = match line {
-                    Ok(line) if line.trim().is_empty() => continue,
-                    Ok(line) => parse_line(data_type, line.trim_end_matches('\r')),
-                    Err(error) => Err(format!("cannot read stdin: {error}")),
-                };
-                if lines_tx.blocking_send((number, item)).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    Ok(lines)
-}
-
-/// Turns one input line into a payload of the chosen data type, or says why it cannot be sent.
-fn parse_line(data_type: DataType, line: &str) -> Result<Payload, String> {
-    match data_type {
-        DataType::Text => Ok(Payload::Text(line.to_string())),
-        DataType::Json => Payload::json(line).map_err(|e| e.to_string()),
-        DataType::Binary => BASE64
-            .decode(line.trim())
-            .map(Payload::Binary)
-            .map_err(|e| format!("not valid base64: {e}")),
-        DataType::Protobuf => Err(
-            "protobuf messages cannot be sent from the command line; use --data-type binary".into(),
-        ),
-    }
-}
-
 async fn send_command(handle: &ClientHandle, command: Command) -> anyhow::Result<()> {
     handle
         .commands
@@ -382,8 +317,9 @@ async fn finish(mut handle: ClientHandle, code: ExitCode) -> anyhow::Result<Exit
     Ok(code)
 }
 
-/// One line on stderr. Never panics, even with stderr closed.
+/// One line on stderr, with any token or key blanked. Never panics, even with stderr closed.
 pub(crate) fn note(text: &str) {
+    let text = crate::redact::redact_secrets(text);
     let _ = writeln!(std::io::stderr(), "wpchat: {text}");
 }
 
@@ -682,38 +618,6 @@ mod tests {
         assert!(
             line.starts_with("18:00:05 [room] alice: a\u{241b}]0;title"),
             "{line}"
-        );
-    }
-
-    #[test]
-    fn send_lines_are_validated_by_data_type() {
-        assert_eq!(
-            parse_line(DataType::Text, "x"),
-            Ok(Payload::Text("x".into()))
-        );
-        assert!(parse_line(DataType::Json, "{\"a\":1}").is_ok());
-        assert!(
-            parse_line(DataType::Json, "{oops")
-                .unwrap_err()
-                .contains("JSON")
-        );
-        assert_eq!(
-            parse_line(DataType::Json, "null"),
-            Err("dataType json needs 'data' to be a JSON value other than null".to_string())
-        );
-        assert_eq!(
-            parse_line(DataType::Binary, "AP8="),
-            Ok(Payload::Binary(vec![0, 255]))
-        );
-        assert!(
-            parse_line(DataType::Binary, "not base64!")
-                .unwrap_err()
-                .starts_with("not valid base64: ")
-        );
-        assert!(
-            parse_line(DataType::Protobuf, "CAE=")
-                .unwrap_err()
-                .contains("use --data-type binary")
         );
     }
 }

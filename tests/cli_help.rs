@@ -126,7 +126,7 @@ fn a_client_flag_before_the_subcommand_says_where_it_goes() {
     );
     refused_with(
         &["wss://h/client/hubs/chat", "send", "--group", "g", "hi"],
-        "a client URL goes after the subcommand, as --url",
+        "a client URL goes after the subcommand: wpchat send URL",
     );
     refused_with(
         &["wss://h/client/hubs/chat", "serve"],

@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
-use super::ProxyChoice;
+use super::{FailureKind, ProxyChoice};
 use crate::protocol::Subprotocol;
 use crate::redact::redact_url;
 
@@ -41,6 +41,36 @@ pub(crate) enum DialError {
     Timeout(Duration),
     #[error("{0}")]
     Transport(String),
+    /// The host name does not resolve.
+    #[error("{0}")]
+    Unresolved(String),
+    /// Nothing listens at the address.
+    #[error("{0}")]
+    Refused(String),
+    /// The TLS handshake failed (a certificate the system does not trust, or not TLS at all).
+    #[error("{0}")]
+    Tls(String),
+}
+
+impl DialError {
+    /// Whether trying again could help, and what the user has to fix if not.
+    pub(crate) fn kind(&self) -> FailureKind {
+        match self {
+            DialError::Unauthorized { .. } => FailureKind::Unauthorized,
+            DialError::Unresolved(_) | DialError::Refused(_) => FailureKind::Unreachable,
+            DialError::BadUrl(_) | DialError::Tls(_) => FailureKind::Misconfigured,
+            // 408 and 429 say "later"; any other 4xx answers the same way every time.
+            DialError::Http { status, .. }
+                if (400..500).contains(status) && *status != 408 && *status != 429 =>
+            {
+                FailureKind::Misconfigured
+            }
+            DialError::Http { .. }
+            | DialError::Proxy(_)
+            | DialError::Timeout(_)
+            | DialError::Transport(_) => FailureKind::Transient,
+        }
+    }
 }
 
 fn body_suffix(body: &str) -> String {
@@ -184,12 +214,32 @@ async fn open_stream(url: &Url, proxy: &ProxyChoice) -> Result<TcpStream, DialEr
                 .await
                 .map_err(|e| DialError::Proxy(e.to_string()))?
         }
-        None => TcpStream::connect((bare_host, port))
-            .await
-            .map_err(|e| DialError::Transport(format!("cannot reach {host}:{port}: {e}")))?,
+        None => connect_direct(bare_host, port).await?,
     };
     let _ = stream.set_nodelay(true);
     Ok(stream)
+}
+
+/// A direct TCP connection, with the name lookup apart so that a name that does not resolve
+/// and a port nobody listens on are told from other network trouble (those two fail fast).
+async fn connect_direct(host: &str, port: u16) -> Result<TcpStream, DialError> {
+    let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| DialError::Unresolved(format!("cannot resolve the host name '{host}': {e}")))?
+        .collect();
+    if addresses.is_empty() {
+        return Err(DialError::Unresolved(format!(
+            "the host name '{host}' has no address"
+        )));
+    }
+    TcpStream::connect(&addresses[..])
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => DialError::Refused(format!(
+                "nothing is listening at {host}:{port} (connection refused)"
+            )),
+            _ => DialError::Transport(format!("cannot reach {host}:{port}: {e}")),
+        })
 }
 
 /// The proxy URL without its credentials, for logs.
@@ -234,7 +284,20 @@ fn map_error(
             DialError::Http { status, body }
         }
         WsError::Url(e) => DialError::BadUrl(e.to_string()),
+        WsError::Tls(e) => DialError::Tls(format!("TLS failed with {}: {e}", host_of(url))),
+        // tokio-rustls reports a failed handshake as an I/O error around the rustls error.
+        WsError::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+            DialError::Tls(format!("TLS failed with {}: {e}", host_of(url)))
+        }
         other => DialError::Transport(other.to_string()),
+    }
+}
+
+fn host_of(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("?");
+    match url.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
     }
 }
 

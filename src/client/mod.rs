@@ -8,11 +8,14 @@ mod backoff;
 mod config;
 mod connect;
 mod frames;
+mod limits;
 mod outbox;
 mod sequence;
 mod session;
+mod startup;
 
 pub use config::{Backoff, ClientConfig, ProxyChoice};
+pub use startup::{ConnectFailure, Connecting, FirstConnection, Patience, first_connection};
 
 use std::time::{Duration, Instant};
 
@@ -141,6 +144,20 @@ impl std::fmt::Display for OpError {
     }
 }
 
+/// What a failed connection attempt says about trying again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The service refused the credentials (HTTP 401/403): a new token or key is needed.
+    Unauthorized,
+    /// The host name does not resolve, or nothing listens at the address.
+    Unreachable,
+    /// The service answers the same way every time: a TLS failure, an HTTP 4xx, an unusable
+    /// client URL or negotiate answer.
+    Misconfigured,
+    /// Worth trying again soon: a timeout, a 5xx, a dropped socket.
+    Transient,
+}
+
 /// Direction of a raw frame shown in the inspector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -182,6 +199,13 @@ pub enum Event {
     Lag(Duration),
     /// A frame that could not be decoded, or of a type we don't know (shown, never fatal).
     Unrecognized { frame: String, error: String },
+    /// A fresh connection attempt failed (`error` says why and what to fix); the engine
+    /// retries, after its longest backoff when `kind` says retrying will not help soon.
+    ConnectFailed {
+        attempt: u32,
+        kind: FailureKind,
+        error: String,
+    },
     /// A raw frame, only while frame inspection is on.
     RawFrame { direction: Direction, text: String },
 }

@@ -7,15 +7,20 @@ use crate::cli::BenchArgs;
 
 /// Checks the numbers, resolves the target and runs the benchmark.
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let options = BenchOptions {
+    let mut options = BenchOptions {
         publishers: args.publishers,
         subscribers: args.subscribers,
         count: args.count,
         size: args.size,
         rate: args.rate,
+        connecting: Default::default(),
     };
     // Before the target: a run that cannot measure anything should not start a service.
-    options.check()?;
-    let target = super::prepare_on_stderr(&args.target.into()).await?;
+    options
+        .check()
+        .map_err(|e| super::exit::Usage(e.to_string()))?;
+    let target_options = super::script_target(args.url_arg, args.target, &args.wait)?;
+    let target = super::prepare_on_stderr(&target_options).await?;
+    options.connecting = super::connecting(&target, &args.wait);
     crate::bench::run(&target.client, &options, args.json).await
 }

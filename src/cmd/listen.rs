@@ -7,7 +7,8 @@ use crate::pipe::{LineFormat, ListenOptions};
 
 /// Resolves the target and prints what arrives until `--count`, `--timeout` or Ctrl+C.
 pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
-    let target = super::prepare_on_stderr(&args.target.into()).await?;
+    let options = super::script_target(args.url_arg, args.target, &args.wait)?;
+    let target = super::prepare_on_stderr(&options).await?;
     let options = ListenOptions {
         format: match args.format {
             ListenFormat::Jsonl => LineFormat::Jsonl,
@@ -15,6 +16,8 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         },
         count: args.count,
         timeout: args.timeout,
+        strict: args.strict,
+        connecting: super::connecting(&target, &args.wait),
     };
     // The target may host the embedded service: it must outlive the connection.
     crate::pipe::listen(target.client.clone(), target.groups.clone(), options).await

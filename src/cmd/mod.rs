@@ -2,15 +2,26 @@
 //! plain option structs and runs it, after the one shared preamble here: load the config →
 //! resolve the target → tell the user what they should know, every line made safe to show.
 
+/// `println!` for what a subcommand tells its user on stdout: a closed stdout (`wpchat serve |
+/// true`) is not worth a panic, so a failed write is ignored and the command carries on.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 pub mod bench;
 pub mod chat;
+pub mod exit;
 pub mod history;
 pub mod listen;
 pub mod send;
 pub mod serve;
 pub mod token;
 
-use crate::cli::{MintArgs, ProtocolArg, TargetArgs};
+use crate::cli::{MintArgs, ProtocolArg, Sensitive, TargetArgs, WaitArgs};
+use crate::client::{Connecting, Patience};
 use crate::config::Config;
 use crate::pipe::note;
 use crate::protocol::Subprotocol;
@@ -51,6 +62,47 @@ pub(crate) async fn prepare_on_stderr(options: &TargetOptions) -> anyhow::Result
         note(notice);
     }
     Ok(target)
+}
+
+/// A script's target options: its flags, and the client URL given as its argument; failing
+/// fast unless it waits.
+pub(crate) fn script_target(
+    url_arg: Option<Sensitive>,
+    target: TargetArgs,
+    wait: &WaitArgs,
+) -> Result<TargetOptions, exit::Usage> {
+    let mut options = TargetOptions::from(target);
+    options.fail_fast = wait.wait.is_none();
+    if url_arg.is_some() && options.url.is_some() {
+        return Err(exit::Usage(
+            "the client URL was given twice (as the argument and with --url); give it once".into(),
+        ));
+    }
+    options.url = options.url.or(url_arg.map(|url| url.0));
+    Ok(options)
+}
+
+/// How a script connects to `target`: patiently with `--wait`, else failing fast.
+pub(crate) fn connecting(target: &Target, wait: &WaitArgs) -> Connecting {
+    Connecting {
+        target: target.description.clone(),
+        patience: match wait.wait {
+            Some(limit) => Patience::Wait(limit),
+            None => Patience::FailFast,
+        },
+    }
+}
+
+/// Writes `text` to stdout. A closed stdout (`| head`, `| true`) is the reader's choice, not
+/// a failure: only other write errors are.
+pub fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(error).context("cannot write to stdout"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Config warnings on stderr, one line each.

@@ -20,12 +20,15 @@ const DEMO_MINUTES: i64 = 60;
 
 /// Runs `wpchat serve` until Ctrl+C or SIGTERM. `main` has set up logging to stderr.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // Registered before anything prints: a SIGTERM that comes while the banner prints (to a
+    // closed stdout, say) still stops the service cleanly.
+    let stop = stop_signal();
     let config = service_config(&args).await?;
     let service = start(config.clone()).await?;
     print_how_to_connect(&service, &config);
     print_event_handlers(&service, &config.upstream).await;
-    println!("Press Ctrl+C to stop.");
-    wait_for_stop_signal().await;
+    outln!("Press Ctrl+C to stop.");
+    stop.await;
     tracing::info!("stopping the local service");
     service.shutdown().await;
     Ok(ExitCode::SUCCESS)
@@ -111,12 +114,12 @@ fn upstream_settings(args: &ServeArgs) -> anyhow::Result<UpstreamSettings> {
 /// at once whether their handler answers (for `_default`, on the demo hub).
 async fn print_event_handlers(service: &RunningService, settings: &UpstreamSettings) {
     if settings.is_empty() {
-        println!(
+        outln!(
             "No event handler: `event` requests fail and simple clients are closed (1011). Pass --upstream URL_TEMPLATE to add one."
         );
         return;
     }
-    println!("Event handlers (timeout {:?}):", settings.timeout);
+    outln!("Event handlers (timeout {:?}):", settings.timeout);
     for (hub, handlers) in &settings.hubs {
         let checked_hub = if hub == DEFAULT_HUB { DEMO_HUB } else { hub };
         let checks = tokio::time::timeout(
@@ -138,7 +141,7 @@ async fn print_event_handlers(service: &RunningService, settings: &UpstreamSetti
             };
             let system: Vec<&str> = handler.system_events.iter().map(|e| e.name()).collect();
             let shown = crate::service::upstream::shown_template(&handler.url_template);
-            println!(
+            outln!(
                 "  {shown}  ({hubs}; user events {user_events}; system events {})",
                 if system.is_empty() {
                     "none".to_string()
@@ -152,17 +155,17 @@ async fn print_event_handlers(service: &RunningService, settings: &UpstreamSetti
                 .map(|(_, outcome)| outcome);
             match outcome {
                 Some(Ok(())) => {
-                    println!("    abuse-protection check (hub '{checked_hub}'): passed")
+                    outln!("    abuse-protection check (hub '{checked_hub}'): passed")
                 }
-                Some(Err(why)) => println!(
+                Some(Err(why)) => outln!(
                     "    abuse-protection check (hub '{checked_hub}'): FAILED: {} (retried with backoff; events wait until it passes)",
                     crate::text::sanitize_line(why)
                 ),
-                None => println!("    abuse-protection check (hub '{checked_hub}'): no answer yet"),
+                None => outln!("    abuse-protection check (hub '{checked_hub}'): no answer yet"),
             }
         }
     }
-    println!("Handler calls are logged at debug level (RUST_LOG=wpchat=debug).");
+    outln!("Handler calls are logged at debug level (RUST_LOG=wpchat=debug).");
 }
 
 /// Prints where the service listens, its connection string and a ready-made client URL.
@@ -180,48 +183,43 @@ fn print_how_to_connect(service: &RunningService, config: &ServiceConfig) {
         },
         &config.access_key,
     );
-    println!("wpchat local Web PubSub service listening on http://{addr}");
-    println!();
-    println!("Connection string:");
-    println!("  {}", service.connection_string());
-    println!();
-    println!(
+    outln!("wpchat local Web PubSub service listening on http://{addr}");
+    outln!();
+    outln!("Connection string:");
+    outln!("  {}", service.connection_string());
+    outln!();
+    outln!(
         "Client URL for hub '{DEMO_HUB}' (user '{DEMO_USER}', may join/leave and send to any group, valid {DEMO_MINUTES} min):"
     );
-    println!("  ws://{addr}/client/hubs/{DEMO_HUB}?access_token={token}");
-    println!();
+    outln!("  ws://{addr}/client/hubs/{DEMO_HUB}?access_token={token}");
+    outln!();
     if config.access_key == DEV_ACCESS_KEY {
-        println!(
+        outln!(
             "The access key is the well-known development key: for local use only, since anyone who knows it can mint tokens."
         );
     }
-    println!(
+    outln!(
         "Server SDKs: the endpoint is plain http, so the JS server SDK (@azure/web-pubsub) needs \
          {{ allowInsecureConnection: true }} in its WebPubSubServiceClient options."
     );
     if config.allow_anonymous {
-        println!("Anonymous connections (no token) are allowed.");
+        outln!("Anonymous connections (no token) are allowed.");
     }
 }
 
-async fn wait_for_stop_signal() {
+/// Ctrl+C or SIGTERM; SIGTERM is registered at the call, not at the first poll.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut terminate) = terminate {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

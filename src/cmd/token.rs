@@ -1,6 +1,5 @@
 //! `wpchat token`: mint a client URL (or the SDKs' JSON) from a connection string and print it.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -20,6 +19,6 @@ pub fn run(args: TokenArgs) -> anyhow::Result<ExitCode> {
     } else {
         access.url
     };
-    writeln!(std::io::stdout().lock(), "{output}").context("cannot write to stdout")?;
+    super::write_stdout(&format!("{output}\n"))?;
     Ok(ExitCode::SUCCESS)
 }

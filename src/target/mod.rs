@@ -66,6 +66,9 @@ pub struct TargetOptions {
     pub profile: Option<String>,
     /// Config file (default: the platform config dir).
     pub config: Option<std::path::PathBuf>,
+    /// A script that must fail fast: a negotiate endpoint that cannot answer at start (nothing
+    /// listening, a name that does not resolve, a 5xx) ends resolution instead of being retried.
+    pub fail_fast: bool,
 }
 
 /// A resolved target: the engine's configuration and what the UI shows about it.
@@ -147,6 +150,8 @@ pub(crate) enum TargetError {
     NegotiateSetup(#[from] NegotiateSetupError),
     #[error(transparent)]
     Negotiate(ProviderError),
+    #[error("{0}; pass --wait to keep trying")]
+    NegotiateUnavailable(String),
     #[error("cannot start the local service: {0}")]
     Embedded(String),
 }
@@ -185,7 +190,7 @@ pub async fn resolve_with(
             renewable_target(provider, hub, merged.groups.clone())
         }
         Source::Negotiate { endpoint, headers } => {
-            negotiate_target(&endpoint, &headers, &merged).await?
+            negotiate_target(&endpoint, &headers, &merged, options.fail_fast).await?
         }
         Source::Embedded => embedded_target(&merged, embedded).await?,
     };
@@ -502,6 +507,7 @@ async fn negotiate_target(
     endpoint: &str,
     headers: &[String],
     merged: &Merged,
+    fail_fast: bool,
 ) -> Result<Target, TargetError> {
     let provider = NegotiateProvider::new(endpoint, headers)?;
     let mut notices = Vec::new();
@@ -520,6 +526,9 @@ async fn negotiate_target(
             }
         }
         Err(error @ ProviderError::Permanent(_)) => return Err(TargetError::Negotiate(error)),
+        Err(ProviderError::Transient(why)) if fail_fast => {
+            return Err(TargetError::NegotiateUnavailable(why));
+        }
         Err(ProviderError::Transient(why)) => notices.push(format!("{why}; will keep trying")),
     }
     Ok(Target {
@@ -575,6 +584,7 @@ impl std::fmt::Debug for TargetOptions {
             token_in_header: bool,
             profile: &'a Option<String>,
             config: &'a Option<std::path::PathBuf>,
+            fail_fast: bool,
         }
         TargetOptions {
             url: self.url.as_deref().map(crate::redact::redact_secrets),
@@ -598,6 +608,7 @@ impl std::fmt::Debug for TargetOptions {
             token_in_header: self.token_in_header,
             profile: &self.profile,
             config: &self.config,
+            fail_fast: self.fail_fast,
         }
         .fmt(f)
     }

@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use super::{End, Engine, SEQUENCE_ACK_DELAY};
-use crate::client::{Direction, Event, frames};
+use crate::client::{Direction, Event, frames, limits};
 use crate::protocol::{ServiceMessage, decode_service, encode_service, protobuf};
 
 impl Engine {
@@ -184,7 +184,13 @@ impl Engine {
                         return None;
                     }
                 }
-                self.emit(Event::Message(message));
+                match limits::bounded(message) {
+                    Ok(message) => self.emit(Event::Message(message)),
+                    Err(error) => self.emit(Event::Unrecognized {
+                        frame: shown(),
+                        error,
+                    }),
+                }
             }
             ServiceMessage::Connected {
                 connection_id,

@@ -143,6 +143,8 @@ pub(crate) struct Engine {
     link: Option<Link>,
     offline_since: Option<Instant>,
     lost: Option<Lost>,
+    /// The last fresh attempt failed in a way retrying soon cannot fix: back off the longest.
+    stubborn_failure: bool,
 }
 
 impl Engine {
@@ -172,6 +174,7 @@ impl Engine {
             link: None,
             offline_since: None,
             lost: None,
+            stubborn_failure: false,
         }
     }
 
@@ -621,9 +624,12 @@ impl Engine {
         }
     }
 
-    fn emit(&mut self, event: Event) {
+    fn emit(&mut self, mut event: Event) {
         if self.events.is_closed() {
             return;
+        }
+        if let Event::Unrecognized { error, .. } = &mut event {
+            super::limits::cap_error(error);
         }
         if self.holding || !self.queue.is_empty() {
             self.queue.push_back(event);

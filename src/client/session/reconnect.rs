@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::{End, Engine, Interrupt, Lost, Next, Session};
 use crate::auth::ProviderError;
 use crate::client::connect::{self, RecoveryParams};
-use crate::client::{ConnState, backoff};
+use crate::client::{ConnState, Event, FailureKind, backoff};
 use crate::protocol::close_code;
 
 impl Engine {
@@ -25,7 +25,12 @@ impl Engine {
             last_error,
         };
         if wait {
-            let delay = backoff::random_delay(&self.config.reconnect, attempt);
+            // Retrying soon cannot fix a refused token or a TLS failure: wait the longest.
+            let delay = if self.stubborn_failure {
+                self.config.reconnect.max
+            } else {
+                backoff::random_delay(&self.config.reconnect, attempt)
+            };
             self.set_state(ConnState::Reconnecting {
                 retry_at: Instant::now() + delay,
                 attempt,
@@ -39,10 +44,15 @@ impl Engine {
         let url = match self.offline(self.config.url_provider.client_url()).await {
             Err(interrupt) => return self.interrupted(interrupt),
             Ok(Err(ProviderError::Permanent(why))) => {
-                return Next::Stop(format!("cannot get a client URL: {why}"));
+                // Still retried (at the longest backoff): a credential may be fixed meanwhile.
+                let why = format!("cannot get a client URL: {why}");
+                self.connect_failed(attempt, FailureKind::Misconfigured, &why);
+                return retry(why);
             }
             Ok(Err(ProviderError::Transient(why))) => {
-                return retry(format!("cannot get a client URL: {why}"));
+                let why = format!("cannot get a client URL: {why}");
+                self.connect_failed(attempt, FailureKind::Transient, &why);
+                return retry(why);
             }
             Ok(Ok(url)) => url,
         };
@@ -61,10 +71,13 @@ impl Engine {
                 // The reason goes to the state's `last_error`: a refused token keeps retrying
                 // (it may be fixed on the service's side) but never silently.
                 tracing::info!(%error, attempt, "connection attempt failed");
-                return retry(error.to_string());
+                let why = error.to_string();
+                self.connect_failed(attempt, error.kind(), &why);
+                return retry(why);
             }
             Ok(Ok(opened)) => opened,
         };
+        self.stubborn_failure = false;
         self.sequence.reset();
         self.session = Some(Session {
             url,
@@ -75,6 +88,17 @@ impl Engine {
         });
         let end = self.connection(socket, false).await;
         self.after(end)
+    }
+
+    /// Reports a failed fresh attempt, and remembers whether retrying soon could help.
+    fn connect_failed(&mut self, attempt: u32, kind: FailureKind, error: &str) {
+        self.stubborn_failure =
+            matches!(kind, FailureKind::Unauthorized | FailureKind::Misconfigured);
+        self.emit(Event::ConnectFailed {
+            attempt,
+            kind,
+            error: error.to_string(),
+        });
     }
 
     /// One attempt at recovering the dropped reliable session.

@@ -149,6 +149,8 @@ impl App {
                 self.system(LineKind::Error, &text);
             }
             Event::RawFrame { direction, text } => self.raw_frame(direction, &text),
+            // The reconnecting state that follows says why, once per distinct error.
+            Event::ConnectFailed { .. } => {}
         }
         Vec::new()
     }

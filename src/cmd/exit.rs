@@ -1,0 +1,89 @@
+//! The exit codes of every subcommand, in one place (README, "Exit codes", lists the same),
+//! and the one line on stderr that goes with a failure: inert, with secrets blanked.
+
+use std::process::ExitCode;
+
+use thiserror::Error;
+
+use crate::client::{ConnectFailure, FailureKind};
+use crate::pipe::MessagesLost;
+use crate::target::TargetError;
+
+/// Something went wrong that none of the codes below names (a refused message, a join
+/// refused, an unreadable file, ...).
+pub const FAILURE: u8 = 1;
+/// The command line contradicts itself or names something that does not exist (clap's code).
+pub const USAGE: u8 = 2;
+/// The service or the negotiate endpoint refused the credentials (HTTP 401/403).
+pub const AUTHENTICATION: u8 = 3;
+/// The first connection could not be made: the name does not resolve, nothing listens, TLS
+/// failed, the service or negotiate endpoint answered something unusable, or no connection
+/// within `--wait`/`--timeout`.
+pub const UNREACHABLE: u8 = 4;
+/// Messages may be missing: `listen --strict` lost its session, or `send` could not confirm
+/// every message.
+pub const MESSAGES_LOST: u8 = 5;
+
+/// A command line that cannot be run as given; says what to change.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub(crate) struct Usage(pub String);
+
+/// The exit code for `error`, from the first cause in its chain that names one.
+pub fn code_for(error: &anyhow::Error) -> u8 {
+    for cause in error.chain() {
+        if let Some(failure) = cause.downcast_ref::<ConnectFailure>() {
+            return match failure.kind {
+                FailureKind::Unauthorized => AUTHENTICATION,
+                _ => UNREACHABLE,
+            };
+        }
+        if cause.is::<MessagesLost>() {
+            return MESSAGES_LOST;
+        }
+        if cause.is::<Usage>() {
+            return USAGE;
+        }
+        if let Some(target) = cause.downcast_ref::<TargetError>() {
+            return target_code(target);
+        }
+    }
+    FAILURE
+}
+
+/// A target that could not be resolved: a negotiate endpoint that refused or answered
+/// nothing usable, or a command line or profile to fix.
+fn target_code(error: &TargetError) -> u8 {
+    match error {
+        // The negotiate endpoint's status is only in its message (see auth::negotiate).
+        TargetError::Negotiate(why) => {
+            let why = why.to_string();
+            if why.contains("answered HTTP 401") || why.contains("answered HTTP 403") {
+                AUTHENTICATION
+            } else {
+                UNREACHABLE
+            }
+        }
+        TargetError::NegotiateUnavailable(_) => UNREACHABLE,
+        TargetError::Embedded(_) => FAILURE,
+        _ => USAGE,
+    }
+}
+
+/// Prints `error` as one line on stderr and returns its exit code.
+pub fn report(error: &anyhow::Error) -> ExitCode {
+    crate::pipe::note(&super::shown(&format!("{error:#}")));
+    ExitCode::from(code_for(error))
+}
+
+/// Ends the process for a command line clap could not parse: its message with every token or
+/// key blanked (a client URL given in the wrong place is echoed), with [`USAGE`]; help and
+/// version print as usual.
+pub fn clap_exit(error: clap::Error) -> ! {
+    if !error.use_stderr() {
+        error.exit();
+    }
+    let text = crate::redact::redact_secrets(&error.render().to_string());
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
+    std::process::exit(i32::from(USAGE));
+}

@@ -1,0 +1,168 @@
+//! `wpchat send`: each message handed to the engine (at most a window of them unacked), every
+//! outcome counted, and the run's result from the count: lost messages, refused ones, none.
+
+use std::process::ExitCode;
+
+use super::{
+    MessagesLost, SendOptions, finish, input, note, report_event, report_state, send_command,
+};
+use crate::client::{
+    self, ClientConfig, Command, ConnState, Event, OpError, OpId, OpOutcome, Patience,
+};
+use crate::protocol::Payload;
+use crate::text::sanitize_line;
+
+/// Messages `send` keeps in flight (unacked) at once.
+pub(super) const SEND_WINDOW: usize = 256;
+/// `send` gives up after this many failed connection attempts in a row instead of hanging.
+const SEND_CONNECT_ATTEMPTS: u32 = 5;
+
+/// `wpchat send`: send messages and wait for every ack.
+pub(crate) async fn send(
+    mut config: ClientConfig,
+    options: SendOptions,
+) -> anyhow::Result<ExitCode> {
+    // Unless asked to wait, `send` ends rather than hang on a service that went away.
+    if config.reconnect.max_attempts.is_none() && options.connecting.patience == Patience::FailFast
+    {
+        config.reconnect.max_attempts = Some(SEND_CONNECT_ATTEMPTS);
+    }
+    // Before connecting: an unreadable file is the user's to fix, whatever the service says.
+    let mut lines = input::read_input(&options).await?;
+    let mut handle = client::spawn(config);
+    if let Err(failure) =
+        client::first_connection(&mut handle, &options.connecting, None, note).await
+    {
+        let _ = finish(handle, ExitCode::FAILURE).await;
+        return Err(failure.into());
+    }
+    let mut tally = SendTally::default();
+    let mut in_flight = 0usize;
+    let mut input_done = false;
+    let mut state = handle.state.clone();
+    while !(input_done && in_flight == 0) {
+        tokio::select! {
+            line = lines.recv(), if !input_done && in_flight < SEND_WINDOW => match line {
+                None => input_done = true,
+                Some((number, Err(why))) => {
+                    tally.refused += 1;
+                    note(&format!("line {number}: {why}; not sent"));
+                }
+                Some((number, Ok(payload))) => {
+                    in_flight += 1;
+                    tally.sent += 1;
+                    send_command(&handle, send_command_for(&options, number, payload)).await?;
+                }
+            },
+            event = handle.events.recv() => match event {
+                None => break,
+                Some(Event::OpResult { op, outcome }) => {
+                    in_flight = in_flight.saturating_sub(1);
+                    if let OpOutcome::Failed(error) = outcome {
+                        if let ConnState::Stopped { reason } = &*handle.state.borrow() {
+                            tally.stop_reason = Some(reason.clone());
+                        }
+                        tally.failed(op, &error);
+                    }
+                }
+                // `send` stays quiet about a normal connect; problems still show.
+                Some(Event::Connected { .. }) => {}
+                Some(other) => report_event(&other),
+            },
+            changed = state.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let now = state.borrow_and_update().clone();
+                report_state(&now);
+                if let ConnState::Stopped { reason } = now {
+                    tally.stop_reason = Some(reason);
+                }
+            }
+        }
+    }
+    tally.unanswered = in_flight as u64;
+    let verdict = tally.verdict();
+    finish(handle, ExitCode::SUCCESS).await?;
+    verdict.map(|()| ExitCode::SUCCESS)
+}
+
+/// What became of `send`'s messages.
+#[derive(Default)]
+struct SendTally {
+    /// Messages handed to the engine.
+    sent: u64,
+    /// Refused by the service or before sending (bad input, too large, forbidden).
+    refused: u64,
+    /// Not confirmed: the connection or the engine ended first, or no ack came in time.
+    lost: u64,
+    /// Still waiting for an answer at the end.
+    unanswered: u64,
+    /// Why the engine stopped, if it did: the cause behind every `Stopped` failure.
+    stop_reason: Option<String>,
+}
+
+impl SendTally {
+    /// One line about a failed message, with the engine's reason when it stopped.
+    fn failed(&mut self, op: OpId, error: &OpError) {
+        let lost = matches!(
+            error,
+            OpError::Stopped | OpError::ConnectionLost { .. } | OpError::Timeout(_)
+        );
+        if lost {
+            self.lost += 1;
+        } else {
+            self.refused += 1;
+        }
+        let cause = match (error, &self.stop_reason) {
+            (OpError::Stopped, Some(reason)) => format!(": {}", sanitize_line(reason)),
+            _ => String::new(),
+        };
+        note(&format!(
+            "message {op} failed: {}: {}{cause}",
+            error.name(),
+            sanitize_line(&error.to_string())
+        ));
+    }
+
+    /// The run's result: messages that may be lost outrank messages refused.
+    fn verdict(&self) -> anyhow::Result<()> {
+        let lost = self.lost + self.unanswered;
+        if self.unanswered > 0 {
+            note(&format!("{} messages got no answer", self.unanswered));
+        }
+        if lost > 0 {
+            return Err(MessagesLost(format!(
+                "{lost} of {} messages may not have arrived",
+                self.sent
+            ))
+            .into());
+        }
+        if self.refused > 0 {
+            anyhow::bail!("{} messages were not sent", self.refused);
+        }
+        if self.sent == 0 {
+            note("nothing to send: the input had no messages");
+        }
+        Ok(())
+    }
+}
+
+/// The engine command that sends one message: a user event or a group message.
+fn send_command_for(options: &SendOptions, op: OpId, payload: Payload) -> Command {
+    match &options.event {
+        Some(event) => Command::SendEvent {
+            op,
+            event: event.clone(),
+            payload,
+            fire_and_forget: options.fire_and_forget,
+        },
+        None => Command::SendToGroup {
+            op,
+            group: options.group.clone().unwrap_or_default(),
+            payload,
+            no_echo: options.no_echo,
+            fire_and_forget: options.fire_and_forget,
+        },
+    }
+}
