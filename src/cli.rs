@@ -63,7 +63,8 @@ pub struct TargetArgs {
     #[command(flatten)]
     pub mint: MintArgs,
     /// Subprotocol: JSON in text frames or protobuf in binary frames; the reliable ones
-    /// recover a dropped connection without losing messages.
+    /// recover a dropped connection without losing messages. `none`: a simple WebSocket
+    /// client moving raw text and binary frames (no groups, no acks).
     #[arg(long, value_enum)]
     pub protocol: Option<ProtocolArg>,
     /// Do not rejoin groups after a fresh reconnect.
@@ -114,6 +115,9 @@ pub enum ProtocolArg {
     Protobuf,
     #[value(name = "protobuf.reliable")]
     ProtobufReliable,
+    /// No subprotocol: a simple WebSocket client.
+    #[value(name = "none")]
+    None,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -238,6 +242,13 @@ pub struct SendArgs {
     /// Send a user event with this name instead of a group message.
     #[arg(long)]
     pub event: Option<String>,
+    /// After sending, wait for this many replies (frames on --protocol none, server
+    /// messages otherwise) and print each as a JSON line.
+    #[arg(long, value_name = "N")]
+    pub expect_reply: Option<u64>,
+    /// How long to wait for the --expect-reply replies (e.g. 10s, 500ms).
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub reply_timeout: std::time::Duration,
     /// Send this file's raw bytes as one binary message.
     #[arg(long)]
     pub file: Option<PathBuf>,

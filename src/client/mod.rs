@@ -11,6 +11,7 @@ mod frames;
 mod outbox;
 mod sequence;
 mod session;
+mod simple;
 
 pub use config::{Backoff, ClientConfig, ProxyChoice};
 
@@ -46,6 +47,12 @@ pub enum Command {
         event: String,
         payload: Payload,
         fire_and_forget: bool,
+    },
+    /// One raw frame on a simple connection (`--protocol none`): text (JSON as its text) in a
+    /// text frame, binary in a binary frame. Reported by `OpResult` once written.
+    SendFrame {
+        op: OpId,
+        payload: Payload,
     },
     /// Drop the current connection and start a fresh one (a new URL from the provider).
     Reconnect,
@@ -151,7 +158,11 @@ pub enum Direction {
 /// What the engine reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// A new session began (first connect or fresh reconnect; not a recovery).
+    /// A frame received on a simple connection (`--protocol none`): `Payload::Text` or
+    /// `Payload::Binary`, as it came.
+    Frame(Payload),
+    /// A new session began (first connect or fresh reconnect; not a recovery). On a simple
+    /// connection `connection_id` is empty (the service tells a simple client nothing).
     Connected {
         connection_id: String,
         user_id: Option<String>,
@@ -198,8 +209,12 @@ pub fn spawn(config: ClientConfig) -> ClientHandle {
     let (commands, command_rx) = mpsc::channel(config.command_buffer);
     let (event_tx, events) = mpsc::channel(config.event_buffer);
     let (state_tx, state) = watch::channel(ConnState::Connecting { attempt: 1 });
-    let engine = session::Engine::new(config, command_rx, event_tx, state_tx);
-    tokio::spawn(engine.run());
+    if config.simple {
+        tokio::spawn(simple::SimpleEngine::new(config, command_rx, event_tx, state_tx).run());
+    } else {
+        let engine = session::Engine::new(config, command_rx, event_tx, state_tx);
+        tokio::spawn(engine.run());
+    }
     ClientHandle {
         commands,
         events,

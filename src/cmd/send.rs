@@ -11,7 +11,7 @@ use crate::target::TargetOptions;
 pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     let mut options = TargetOptions::from(args.target);
     let group = options.groups.first().cloned();
-    if args.event.is_none() && group.is_none() {
+    if args.event.is_none() && group.is_none() && !options.simple {
         anyhow::bail!("send needs --group G (or --event NAME for a user event)");
     }
     // `--group` names where to publish, not a membership: minted into the token it would make
@@ -31,6 +31,8 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         file: args.file,
         type_url: args.type_url,
         message: args.message,
+        expect_reply: args.expect_reply,
+        reply_timeout: args.reply_timeout,
     };
     // The target may host the embedded service: it must outlive the connection.
     crate::pipe::send(target.client.clone(), options).await

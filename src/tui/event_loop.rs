@@ -107,7 +107,8 @@ fn fail_stopped(app: &mut App, command: &Command) {
         Command::Join { op, .. }
         | Command::Leave { op, .. }
         | Command::SendToGroup { op, .. }
-        | Command::SendEvent { op, .. } => *op,
+        | Command::SendEvent { op, .. }
+        | Command::SendFrame { op, .. } => *op,
         Command::Reconnect | Command::InspectFrames(_) | Command::Shutdown => return,
     };
     app.update(Event::OpResult {

@@ -81,6 +81,10 @@ impl Engine {
                     self.submit(op, request).await;
                 }
             }
+            Command::SendFrame { op, .. } => self.invalid(
+                op,
+                "raw frames go only over a simple connection (--protocol none)".into(),
+            ),
             Command::Reconnect => return Some(End::Reconnect),
             Command::InspectFrames(on) => self.inspect = on,
             Command::Shutdown => return Some(End::Shutdown("shut down".into())),

@@ -48,7 +48,7 @@ impl Engine {
         };
         let dial = connect::dial(
             url.clone(),
-            self.config.protocol,
+            Some(self.config.protocol),
             self.config.token_in_header,
             None,
             self.config.max_incoming_message,
@@ -63,7 +63,7 @@ impl Engine {
                 tracing::info!(%error, attempt, "connection attempt failed");
                 return retry(error.to_string());
             }
-            Ok(Ok(opened)) => opened,
+            Ok(Ok((socket, picked))) => (socket, picked.unwrap_or(self.config.protocol)),
         };
         self.sequence.reset();
         self.session = Some(Session {
@@ -125,7 +125,7 @@ impl Engine {
         let remaining = window_end.saturating_duration_since(Instant::now());
         let dial = connect::dial(
             url,
-            protocol,
+            Some(protocol),
             self.config.token_in_header,
             Some(RecoveryParams {
                 connection_id,

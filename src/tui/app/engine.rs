@@ -68,6 +68,10 @@ impl App {
         let wall_ms = self.state.clock.wall_ms;
         self.state.conn.status = match conn {
             ConnState::Connecting { attempt } => ConnStatus::Connecting { attempt },
+            ConnState::Connected { .. } if self.state.conn.simple => {
+                self.state.conn.last_error = None;
+                ConnStatus::Connected
+            }
             ConnState::Connected {
                 connection_id,
                 user_id,
@@ -119,11 +123,20 @@ impl App {
             self.dirty = true;
         }
         match event {
+            Event::Connected { .. } if self.is_simple() => {
+                self.state.conn.status = ConnStatus::Connected;
+                self.state.conn.offline_since = None;
+                self.system(
+                    LineKind::Notice,
+                    "connected · simple WebSocket (no subprotocol)",
+                );
+            }
             Event::Connected {
                 connection_id,
                 user_id,
                 protocol,
             } => self.connected(&connection_id, user_id, protocol),
+            Event::Frame(payload) => self.frame_received(payload),
             Event::Recovered { offline, .. } => self.recovered(offline),
             Event::SessionLost { offline, reason } => self.session_lost(offline, &reason),
             Event::Disconnected { reason } => {

@@ -14,7 +14,10 @@ mod groups;
 mod input;
 mod scroll;
 mod sending;
+mod simple;
 mod slash;
+
+pub(crate) use simple::SIMPLE_STATUS;
 
 use crossterm::event::KeyEvent;
 
@@ -284,6 +287,7 @@ impl App {
             | Action::FirstUnread => self.scroll(action),
             Action::Home | Action::End if empty_input => self.scroll(action),
             Action::Insert('?') if empty_input => self.open(Action::Help),
+            Action::JoinPrompt | Action::LeavePrompt if self.is_simple() => self.no_groups(),
             Action::Switcher
             | Action::JoinPrompt
             | Action::LeavePrompt

@@ -66,7 +66,7 @@ impl App {
             return self.leave(&group);
         }
         let buffer = self.state.current_buffer();
-        if buffer.is_group() {
+        if buffer.is_group() || self.is_simple() {
             let group = buffer.name.clone();
             self.leave(&group)
         } else {

@@ -62,6 +62,8 @@ pub struct Connection {
     pub last_error: Option<String>,
     /// The last recovery: (wall ms when recovered, wall ms when the link went down).
     pub recovered_at: Option<(i64, i64)>,
+    /// A simple WebSocket connection (`--protocol none`): raw frames, no groups or acks.
+    pub simple: bool,
 }
 
 impl Default for Connection {
@@ -77,6 +79,7 @@ impl Default for Connection {
             reconnect_requested: false,
             last_error: None,
             recovered_at: None,
+            simple: false,
         }
     }
 }

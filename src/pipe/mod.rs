@@ -2,6 +2,10 @@
 //! lines (or readable text) on stdout, messages from arguments or stdin lines sent with acks.
 //! Connection news and errors go to stderr, so stdout stays machine-readable.
 
+mod frames;
+
+use frames::Replies;
+
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -71,6 +75,10 @@ pub(crate) struct SendOptions {
     pub type_url: Option<String>,
     /// The message; without it, each stdin line is one message.
     pub message: Option<String>,
+    /// After sending, wait for this many replies (frames, or messages from the server).
+    pub expect_reply: Option<u64>,
+    /// How long to wait for those replies once everything was sent.
+    pub reply_timeout: Duration,
 }
 
 /// `wpchat listen`: joins `groups` and prints one line per received message on stdout.
@@ -81,6 +89,8 @@ pub(crate) async fn listen(
 ) -> anyhow::Result<ExitCode> {
     // Protobuf data carries no sender: lines say so rather than guess "anonymous".
     let unknown_sender = client.protocol.is_protobuf();
+    // A simple client joins nothing: its groups come from the token or the URL.
+    let groups = if client.simple { Vec::new() } else { groups };
     let handle = client::spawn(client);
     let mut joins: HashMap<OpId, String> = HashMap::new();
     for (index, group) in groups.into_iter().enumerate() {
@@ -169,35 +179,28 @@ impl Printer {
         // One timestamp per batch: the events of a batch arrived together.
         let now = Utc::now();
         let ts = now.to_rfc3339_opts(SecondsFormat::Millis, true);
-        let mut next = Next::More;
         for event in batch.drain(..) {
-            match event {
-                Event::Message(message) => {
-                    self.line.clear();
-                    match self.options.format {
-                        LineFormat::Jsonl => write_json_line(&mut self.line, &message, &ts),
-                        LineFormat::Text => self.line.extend_from_slice(
-                            message_text_line(&message, now, self.unknown_sender).as_bytes(),
-                        ),
-                    }
-                    // One whole line per write call: never a partial line.
-                    if let Err(error) = self.out.write_all(&self.line) {
-                        return Next::Exit(stdout_gone(error));
-                    }
-                    self.received += 1;
-                    if self
-                        .options
-                        .count
-                        .is_some_and(|count| self.received >= count)
-                    {
-                        next = Next::Exit(ExitCode::SUCCESS);
-                        break;
-                    }
+            self.line.clear();
+            match (event, self.options.format) {
+                (Event::Message(message), LineFormat::Jsonl) => {
+                    write_json_line(&mut self.line, &message, &ts)
                 }
-                Event::OpResult {
-                    op,
-                    outcome: OpOutcome::Failed(error),
-                } => {
+                (Event::Message(message), LineFormat::Text) => self.line.extend_from_slice(
+                    message_text_line(&message, now, self.unknown_sender).as_bytes(),
+                ),
+                (Event::Frame(payload), LineFormat::Jsonl) => {
+                    frames::write_frame_line(&mut self.line, &payload, &ts)
+                }
+                (Event::Frame(payload), LineFormat::Text) => self
+                    .line
+                    .extend_from_slice(frames::frame_text_line(&payload, now).as_bytes()),
+                (
+                    Event::OpResult {
+                        op,
+                        outcome: OpOutcome::Failed(error),
+                    },
+                    _,
+                ) => {
                     let group = self.joins.get(&op).map(String::as_str).unwrap_or("?");
                     note(&format!(
                         "cannot join group '{}': {} ({})",
@@ -207,12 +210,30 @@ impl Printer {
                     ));
                     return Next::Exit(ExitCode::FAILURE);
                 }
-                other => report_event(&other),
+                (other, _) => report_event(&other),
+            }
+            if self.line.is_empty() {
+                continue;
+            }
+            // One whole line per write call: never a partial line.
+            if let Err(error) = self.out.write_all(&self.line) {
+                return Next::Exit(stdout_gone(error));
+            }
+            self.received += 1;
+            if self
+                .options
+                .count
+                .is_some_and(|count| self.received >= count)
+            {
+                return match self.out.flush() {
+                    Err(error) => Next::Exit(stdout_gone(error)),
+                    Ok(()) => Next::Exit(ExitCode::SUCCESS),
+                };
             }
         }
         match self.out.flush() {
             Err(error) => Next::Exit(stdout_gone(error)),
-            Ok(()) => next,
+            Ok(()) => Next::More,
         }
     }
 }
@@ -238,13 +259,24 @@ pub(crate) async fn send(
     if config.reconnect.max_attempts.is_none() {
         config.reconnect.max_attempts = Some(SEND_CONNECT_ATTEMPTS);
     }
+    let simple = config.simple;
     let mut handle = client::spawn(config);
     let mut lines = read_input(&options).await?;
     let mut in_flight = 0usize;
     let mut input_done = false;
     let mut failures = 0u64;
+    let mut replies = Replies::new(options.expect_reply);
     let mut state = handle.state.clone();
-    while !(input_done && in_flight == 0) {
+    let reply_wait = tokio::time::sleep(Duration::MAX / 4);
+    tokio::pin!(reply_wait);
+    let mut waiting_replies = false;
+    while !(input_done && in_flight == 0 && replies.complete()) {
+        if input_done && in_flight == 0 && !waiting_replies {
+            waiting_replies = true;
+            reply_wait
+                .as_mut()
+                .reset(tokio::time::Instant::now() + options.reply_timeout);
+        }
         tokio::select! {
             line = lines.recv(), if !input_done && in_flight < SEND_WINDOW => match line {
                 None => input_done = true,
@@ -254,7 +286,8 @@ pub(crate) async fn send(
                 }
                 Some((number, Ok(payload))) => {
                     in_flight += 1;
-                    send_command(&handle, send_command_for(&options, number, payload)).await?;
+                    let command = send_command_for(&options, simple, number, payload);
+                    send_command(&handle, command).await?;
                 }
             },
             event = handle.events.recv() => match event {
@@ -272,7 +305,11 @@ pub(crate) async fn send(
                 }
                 // `send` stays quiet about a normal connect; problems still show.
                 Some(Event::Connected { .. }) => {}
-                Some(other) => report_event(&other),
+                Some(event) => {
+                    if !replies.print(&event) {
+                        report_event(&event);
+                    }
+                }
             },
             changed = state.changed() => {
                 if changed.is_err() {
@@ -281,11 +318,20 @@ pub(crate) async fn send(
                 let now = state.borrow_and_update().clone();
                 report_state(&now);
             }
+            _ = &mut reply_wait, if waiting_replies => break,
         }
     }
     if in_flight > 0 {
         failures += in_flight as u64;
         note(&format!("{in_flight} messages got no answer"));
+    }
+    if let Some(missing) = replies.missing() {
+        failures += missing;
+        note(&format!(
+            "{missing} of the {} replies expected did not come within {} s",
+            options.expect_reply.unwrap_or_default(),
+            options.reply_timeout.as_secs_f32()
+        ));
     }
     let code = if failures == 0 {
         ExitCode::SUCCESS
@@ -295,8 +341,12 @@ pub(crate) async fn send(
     finish(handle, code).await
 }
 
-/// The engine command that sends one message: a user event or a group message.
-fn send_command_for(options: &SendOptions, op: OpId, payload: Payload) -> Command {
+/// The engine command that sends one message: a raw frame on a simple connection, else a
+/// user event or a group message.
+fn send_command_for(options: &SendOptions, simple: bool, op: OpId, payload: Payload) -> Command {
+    if simple {
+        return Command::SendFrame { op, payload };
+    }
     match &options.event {
         Some(event) => Command::SendEvent {
             op,
