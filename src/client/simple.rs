@@ -2,6 +2,7 @@
 //! acks, groups or sequence ids. Each `SendFrame` is one text or binary frame; each frame in
 //! becomes `Event::Frame`. Reconnect with backoff still works: the link is just a socket.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
@@ -31,6 +32,9 @@ pub(crate) struct SimpleEngine {
     events: mpsc::Sender<Event>,
     state: watch::Sender<ConnState>,
     inspect: bool,
+    /// Frames sent while no socket was open, written once one is (bounded by the outbox
+    /// capacity): a script's first line must not race the connection.
+    waiting: VecDeque<(OpId, Payload)>,
 }
 
 impl SimpleEngine {
@@ -46,6 +50,7 @@ impl SimpleEngine {
             events,
             state,
             inspect: false,
+            waiting: VecDeque::new(),
         }
     }
 
@@ -82,6 +87,9 @@ impl SimpleEngine {
             }
         };
         tracing::info!(%reason, "simple connection stopped");
+        for (op, _) in std::mem::take(&mut self.waiting) {
+            self.failed(op, OpError::Stopped).await;
+        }
         self.state.send_replace(ConnState::Stopped { reason });
     }
 
@@ -141,18 +149,25 @@ impl SimpleEngine {
                     Some(Command::Reconnect) => {
                         return Err(End::Reconnect { wait: false, reason: String::new() })
                     }
-                    Some(command) => self.refuse_offline(command).await,
+                    Some(command) => self.while_offline(command).await,
                 },
             }
         }
     }
 
-    async fn refuse_offline(&mut self, command: Command) {
+    /// A command while no socket is open: frames wait for the next one (bounded).
+    async fn while_offline(&mut self, command: Command) {
         match command {
-            Command::SendFrame { op, .. } => {
-                let why =
-                    "not connected: the frame was not sent (a simple connection queues nothing)";
-                self.failed(op, OpError::Invalid(why.into())).await;
+            Command::SendFrame { op, .. } if self.waiting.len() >= self.config.outbox_capacity => {
+                let why = format!(
+                    "not connected and {} frames already wait: this one was not sent",
+                    self.waiting.len()
+                );
+                self.failed(op, OpError::Invalid(why)).await;
+            }
+            Command::SendFrame { op, payload } => {
+                self.waiting.push_back((op, payload));
+                self.emit(Event::Queued { op }).await;
             }
             other => self.refuse(other).await,
         }
@@ -201,6 +216,11 @@ impl SimpleEngine {
         })
         .await;
         let (mut sink, mut stream) = socket.split();
+        while let Some((op, payload)) = self.waiting.pop_front() {
+            if let Err(reason) = self.send_frame(&mut sink, op, payload).await {
+                return self.dropped_link(reason).await;
+            }
+        }
         let mut last_inbound = Instant::now();
         let mut ping = tokio::time::interval(self.config.keepalive_interval);
         ping.reset();
@@ -245,15 +265,19 @@ impl SimpleEngine {
                 })
                 .await;
             }
-            End::Reconnect { reason, .. } => {
-                tracing::info!(%reason, "simple connection dropped");
-                self.emit(Event::Disconnected {
-                    reason: reason.clone(),
-                })
-                .await;
-            }
+            End::Reconnect { reason, .. } => return self.dropped_link(reason.clone()).await,
         }
         end
+    }
+
+    /// The link dropped: say so; a fresh connection follows after a pause.
+    async fn dropped_link(&mut self, reason: String) -> End {
+        tracing::info!(%reason, "simple connection dropped");
+        self.emit(Event::Disconnected {
+            reason: reason.clone(),
+        })
+        .await;
+        dropped(reason)
     }
 
     /// Writes one frame; `Err` when the link failed.
