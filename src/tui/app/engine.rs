@@ -343,11 +343,19 @@ impl App {
                 }
                 self.alert(&format!("leaving {group} failed: {error}"));
             }
-            (PendingOp::Event { name }, OpOutcome::Done { .. }) => {
-                self.system(LineKind::Notice, &format!("event {name} delivered"));
-            }
-            (PendingOp::Event { name }, OpOutcome::Failed(error)) => {
-                self.alert(&format!("event {name} failed: {error}"));
+            (
+                PendingOp::Event {
+                    name,
+                    shown_in,
+                    replied,
+                },
+                outcome,
+            ) => {
+                let error = match &outcome {
+                    OpOutcome::Failed(error) => Some(error),
+                    OpOutcome::Done { .. } => None,
+                };
+                self.event_done(&name, &shown_in, replied, error);
             }
         }
     }
@@ -401,7 +409,14 @@ impl App {
         if let Some(seq) = message.sequence_id {
             self.state.conn.last_seq = Some(seq);
         }
-        let (index, sender, own) = self.source_of(&message.source);
+        let reply = match message.source {
+            MessageSource::Server => self.event_reply(),
+            MessageSource::Group { .. } => None,
+        };
+        let (index, sender, own) = match reply {
+            Some((index, sender)) => (index, sender, false),
+            None => self.source_of(&message.source),
+        };
         let (kind, body) = stored_body(&message.payload);
         let mention = !own && self.state.mentions_me(&body);
         let cap = self.state.settings.scrollback;

@@ -10,14 +10,13 @@
 mod backlog;
 mod completion;
 mod engine;
+mod events;
 mod groups;
 mod input;
 mod scroll;
 mod sending;
 mod simple;
 mod slash;
-
-pub(crate) use simple::SIMPLE_STATUS;
 
 use crossterm::event::KeyEvent;
 

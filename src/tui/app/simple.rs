@@ -8,8 +8,6 @@ use crate::tui::state::{Buffer, BufferKind, Delivery, LogLine, Membership, NoteL
 
 /// The one buffer of a simple connection.
 pub(crate) const CONNECTION_BUFFER: &str = "connection";
-/// What the status bar shows instead of a subprotocol.
-pub(crate) const SIMPLE_STATUS: &str = "simple WebSocket: no acks, no groups";
 /// Why join and leave do nothing.
 const NO_GROUPS: &str = "a simple WebSocket connection has no groups to join or leave: each line you type is one frame (connect without --protocol none for groups)";
 

@@ -5,7 +5,7 @@ use crate::client::Command;
 use crate::protocol::Payload;
 use crate::tui::commands::{self, CommandError, SlashCommand};
 use crate::tui::overlay::{Help, Overlay, Search};
-use crate::tui::state::{Buffer, BufferKind, LineKind, NoteLevel, PendingOp};
+use crate::tui::state::{Buffer, BufferKind, LineKind, NoteLevel};
 
 impl App {
     pub(super) fn run_command(&mut self, command: SlashCommand) -> Vec<Command> {
@@ -74,20 +74,6 @@ impl App {
             self.note(NoteLevel::Error, &text);
             Vec::new()
         }
-    }
-
-    fn send_event(&mut self, name: String, payload: Payload) -> Vec<Command> {
-        let op = self
-            .state
-            .ops
-            .start(PendingOp::Event { name: name.clone() });
-        self.system(LineKind::Notice, &format!("→ event {name}"));
-        vec![Command::SendEvent {
-            op,
-            event: name,
-            payload,
-            fire_and_forget: false,
-        }]
     }
 
     /// `/raw`: opens the frames buffer (and shows it), or closes it and goes back to where

@@ -24,6 +24,9 @@ pub enum ConnStatus {
     },
 }
 
+/// What the status bar shows for a simple connection instead of a subprotocol.
+pub(crate) const SIMPLE_STATUS: &str = "simple WebSocket: no acks, no groups";
+
 /// How long before a non-renewable token expires the status bar starts warning.
 pub const TOKEN_WARNING_MS: i64 = 5 * 60 * 1000;
 

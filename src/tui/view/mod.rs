@@ -435,7 +435,7 @@ fn status_details(state: &State) -> Vec<String> {
         parts.push(format!("conn {short}{dots}"));
     }
     if state.conn.simple {
-        parts.push(crate::tui::app::SIMPLE_STATUS.to_string());
+        parts.push(crate::tui::state::SIMPLE_STATUS.to_string());
     } else if let Some(protocol) = state.conn.protocol {
         parts.push(protocol.short_name().to_string());
     }
