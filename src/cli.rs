@@ -242,6 +242,10 @@ pub struct SendArgs {
     /// Send a user event with this name instead of a group message.
     #[arg(long)]
     pub event: Option<String>,
+    /// Invoke this upstream event with each message and print its response (exit 1 when it
+    /// says success:false).
+    #[arg(long, value_name = "NAME", conflicts_with = "event")]
+    pub invoke: Option<String>,
     /// After sending, wait for this many replies (frames on --protocol none, server
     /// messages otherwise) and print each as a JSON line.
     #[arg(long, value_name = "N")]

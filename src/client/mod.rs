@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::protocol::{AckErrorName, DataMessage, Payload, Subprotocol};
+use crate::protocol::{AckErrorName, DataMessage, InvokeResponse, Payload, Subprotocol};
 
 /// A caller-chosen id that ties a command to the event reporting its outcome.
 pub type OpId = u64;
@@ -47,6 +47,19 @@ pub enum Command {
         event: String,
         payload: Payload,
         fire_and_forget: bool,
+    },
+    /// Invoke user event `event` on the app server's handler and wait for its response
+    /// (preview; JSON subprotocols). Ends with `Event::InvokeResult`; `timeout` defaults to
+    /// the ack timeout.
+    Invoke {
+        op: OpId,
+        event: String,
+        payload: Payload,
+        timeout: Option<Duration>,
+    },
+    /// Stop waiting for the invocation of `op` (`cancelInvocation`).
+    CancelInvocation {
+        op: OpId,
     },
     /// One raw frame on a simple connection (`--protocol none`): text (JSON as its text) in a
     /// text frame, binary in a binary frame. Reported by `OpResult` once written.
@@ -158,6 +171,12 @@ pub enum Direction {
 /// What the engine reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// An invocation ended: the service's response (which may say `success:false`), or why
+    /// none came.
+    InvokeResult {
+        op: OpId,
+        outcome: Result<InvokeResponse, OpError>,
+    },
     /// A frame received on a simple connection (`--protocol none`): `Payload::Text` or
     /// `Payload::Binary`, as it came.
     Frame(Payload),

@@ -183,8 +183,15 @@ impl SimpleEngine {
                 self.failed(op, OpError::Invalid(NOT_ON_SIMPLE.into()))
                     .await
             }
+            Command::Invoke { op, .. } => {
+                let outcome = Err(OpError::Invalid(NOT_ON_SIMPLE.into()));
+                self.emit(Event::InvokeResult { op, outcome }).await
+            }
             Command::InspectFrames(on) => self.inspect = on,
-            Command::SendFrame { .. } | Command::Reconnect | Command::Shutdown => {}
+            Command::CancelInvocation { .. }
+            | Command::SendFrame { .. }
+            | Command::Reconnect
+            | Command::Shutdown => {}
         }
     }
 

@@ -11,8 +11,10 @@ use crate::target::TargetOptions;
 pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     let mut options = TargetOptions::from(args.target);
     let group = options.groups.first().cloned();
-    if args.event.is_none() && group.is_none() && !options.simple {
-        anyhow::bail!("send needs --group G (or --event NAME for a user event)");
+    if args.event.is_none() && args.invoke.is_none() && group.is_none() && !options.simple {
+        anyhow::bail!(
+            "send needs --group G (or --event NAME for a user event, --invoke NAME to invoke one)"
+        );
     }
     // `--group` names where to publish, not a membership: minted into the token it would make
     // this connection receive (and, reliably, have to ack) everything it sends.
@@ -21,6 +23,7 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     let options = SendOptions {
         group,
         event: args.event,
+        invoke: args.invoke,
         data_type: match args.data_type {
             DataTypeArg::Text => DataType::Text,
             DataTypeArg::Json => DataType::Json,

@@ -8,8 +8,8 @@ use std::io::Write;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::client::Event;
-use crate::protocol::{MessageSource, Payload};
+use crate::client::{Event, OpError, OpId};
+use crate::protocol::{InvokeResponse, MessageSource, Payload};
 use crate::text::sanitize_line;
 
 #[derive(Serialize)]
@@ -99,6 +99,57 @@ impl Replies {
         let missing = self.expected?.saturating_sub(self.received);
         (missing > 0).then_some(missing)
     }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InvokeLine<'a> {
+    ts: &'a str,
+    invocation_id: &'a str,
+    success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<serde_json::Value>,
+}
+
+/// Prints an invocation's response as a JSON line on stdout, or why none came on stderr;
+/// true when it succeeded.
+pub(crate) fn print_invoke_result(op: OpId, outcome: Result<InvokeResponse, OpError>) -> bool {
+    let response = match outcome {
+        Ok(response) => response,
+        Err(error) => {
+            super::note(&format!(
+                "invocation {op} failed: {}: {}",
+                error.name(),
+                sanitize_line(&error.to_string())
+            ));
+            return false;
+        }
+    };
+    let ts = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    let data = response.data.as_ref().map(|payload| match payload {
+        Payload::Text(text) => serde_json::Value::String(text.clone()),
+        Payload::Json(raw) => serde_json::from_str(raw.get()).unwrap_or_default(),
+        Payload::Binary(bytes) | Payload::Protobuf(bytes) => BASE64.encode(bytes).into(),
+    });
+    let line = InvokeLine {
+        ts: &ts,
+        invocation_id: &response.invocation_id,
+        success: response.success,
+        data_type: response.data.as_ref().map(|d| d.data_type().as_str()),
+        data,
+        error: response
+            .error
+            .as_ref()
+            .map(|e| serde_json::json!({"name": e.name.as_str(), "message": e.message})),
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, &line);
+    let _ = out.write_all(b"\n").and_then(|()| out.flush());
+    response.success
 }
 
 #[cfg(test)]

@@ -63,6 +63,8 @@ pub(crate) struct SendOptions {
     pub group: Option<String>,
     /// Send a user event with this name instead of a group message.
     pub event: Option<String>,
+    /// Invoke this user event and print each response.
+    pub invoke: Option<String>,
     /// How each message (argument or stdin line) is read.
     pub data_type: DataType,
     /// Do not deliver the messages back to this connection.
@@ -303,6 +305,12 @@ pub(crate) async fn send(
                         ));
                     }
                 }
+                Some(Event::InvokeResult { op, outcome }) => {
+                    in_flight = in_flight.saturating_sub(1);
+                    if !frames::print_invoke_result(op, outcome) {
+                        failures += 1;
+                    }
+                }
                 // `send` stays quiet about a normal connect; problems still show.
                 Some(Event::Connected { .. }) => {}
                 Some(event) => {
@@ -346,6 +354,14 @@ pub(crate) async fn send(
 fn send_command_for(options: &SendOptions, simple: bool, op: OpId, payload: Payload) -> Command {
     if simple {
         return Command::SendFrame { op, payload };
+    }
+    if let Some(event) = &options.invoke {
+        return Command::Invoke {
+            op,
+            event: event.clone(),
+            payload,
+            timeout: None,
+        };
     }
     match &options.event {
         Some(event) => Command::SendEvent {

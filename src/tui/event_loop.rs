@@ -108,7 +108,9 @@ fn fail_stopped(app: &mut App, command: &Command) {
         | Command::Leave { op, .. }
         | Command::SendToGroup { op, .. }
         | Command::SendEvent { op, .. }
-        | Command::SendFrame { op, .. } => *op,
+        | Command::SendFrame { op, .. }
+        | Command::Invoke { op, .. } => *op,
+        Command::CancelInvocation { .. } => return,
         Command::Reconnect | Command::InspectFrames(_) | Command::Shutdown => return,
     };
     app.update(Event::OpResult {

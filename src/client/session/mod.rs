@@ -20,6 +20,7 @@
 //! pending requests, then the outbox.
 
 mod inbound;
+mod invoke;
 mod outbound;
 mod reconnect;
 
@@ -143,6 +144,7 @@ pub(crate) struct Engine {
     link: Option<Link>,
     offline_since: Option<Instant>,
     lost: Option<Lost>,
+    invocations: invoke::Invocations,
 }
 
 impl Engine {
@@ -172,6 +174,7 @@ impl Engine {
             link: None,
             offline_since: None,
             lost: None,
+            invocations: invoke::Invocations::default(),
         }
     }
 
@@ -316,6 +319,7 @@ impl Engine {
             })
             .await;
         }
+        self.invocations_lost(&OpError::ConnectionLost { attempts: 1 });
         if let End::Dropped { reason, .. } = end {
             tracing::info!(%reason, "connection dropped");
             if was_ready {
@@ -420,12 +424,16 @@ impl Engine {
                 deadline = deadline.min(at);
             }
         }
+        if let Some(at) = self.invocations.next_deadline() {
+            deadline = deadline.min(at);
+        }
         deadline
     }
 
     /// Timers: ack timeouts and retries, dead-link detection, keepalive, sequence acks.
     async fn tick(&mut self) -> Option<End> {
         let now = Instant::now();
+        self.expire_invocations(now).await;
         let (expired, resend) = self.acks.due(now);
         for settled in expired {
             self.settle(settled);
@@ -597,6 +605,7 @@ impl Engine {
     async fn stop(&mut self, reason: String) {
         tracing::info!(%reason, "engine stopped");
         self.link = None;
+        self.invocations_lost(&OpError::Stopped);
         for (owner, _) in self.acks.take_all() {
             if let Owner::User(op) = owner {
                 self.emit(Event::OpResult {

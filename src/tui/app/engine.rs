@@ -137,6 +137,7 @@ impl App {
                 protocol,
             } => self.connected(&connection_id, user_id, protocol),
             Event::Frame(payload) => self.frame_received(payload),
+            Event::InvokeResult { op, outcome } => self.invoke_result(op, outcome),
             Event::Recovered { offline, .. } => self.recovered(offline),
             Event::SessionLost { offline, reason } => self.session_lost(offline, &reason),
             Event::Disconnected { reason } => {
@@ -356,6 +357,14 @@ impl App {
                     OpOutcome::Done { .. } => None,
                 };
                 self.event_done(&name, &shown_in, replied, error);
+            }
+            // Only a command that never reached the engine ends this way.
+            (PendingOp::Invoke { name, shown_in }, outcome) => {
+                let outcome = match outcome {
+                    OpOutcome::Failed(error) => Err(error),
+                    OpOutcome::Done { .. } => Err(OpError::Stopped),
+                };
+                self.invoke_done(&name, &shown_in, outcome);
             }
         }
     }

@@ -16,6 +16,7 @@ impl App {
             SlashCommand::Json(payload) => self.send_current(payload),
             SlashCommand::Binary(source) => self.send_binary(source),
             SlashCommand::Event { name, payload } => self.send_event(name, payload),
+            SlashCommand::Invoke { name, payload } => self.invoke(name, payload),
             SlashCommand::Type(data_type) => {
                 self.state.settings.data_type = data_type;
                 self.note(NoteLevel::Info, &format!("typing {data_type} from now on"));

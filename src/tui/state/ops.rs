@@ -26,6 +26,11 @@ pub enum PendingOp {
         /// The handler's reply already arrived.
         replied: bool,
     },
+    /// An invocation; its response shows in the buffer `shown_in` (kind, name).
+    Invoke {
+        name: String,
+        shown_in: (super::BufferKind, String),
+    },
 }
 
 /// A send that failed, kept for the retry key.
