@@ -272,6 +272,8 @@ pub(crate) async fn send(
     let reply_wait = tokio::time::sleep(Duration::MAX / 4);
     tokio::pin!(reply_wait);
     let mut waiting_replies = false;
+    // An invocation is never queued by the engine: the first one waits for the connection.
+    let mut connected = options.invoke.is_none();
     while !(input_done && in_flight == 0 && replies.complete()) {
         if input_done && in_flight == 0 && !waiting_replies {
             waiting_replies = true;
@@ -280,7 +282,7 @@ pub(crate) async fn send(
                 .reset(tokio::time::Instant::now() + options.reply_timeout);
         }
         tokio::select! {
-            line = lines.recv(), if !input_done && in_flight < SEND_WINDOW => match line {
+            line = lines.recv(), if connected && !input_done && in_flight < SEND_WINDOW => match line {
                 None => input_done = true,
                 Some((number, Err(why))) => {
                     failures += 1;
@@ -312,7 +314,7 @@ pub(crate) async fn send(
                     }
                 }
                 // `send` stays quiet about a normal connect; problems still show.
-                Some(Event::Connected { .. }) => {}
+                Some(Event::Connected { .. }) => connected = true,
                 Some(event) => {
                     if !replies.print(&event) {
                         report_event(&event);
