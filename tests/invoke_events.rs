@@ -1,6 +1,9 @@
-//! User events with the handler's reply, client side, against the local service and an event
-//! handler written in the test: `/event NAME data` in the chat (the App fed by the real engine)
-//! shows the reply under the request, and `wpchat send --event NAME` prints it.
+//! User events with the handler's reply and invoke (upstream.md U21), client side, against the
+//! local service and an event handler written in the test: `/event NAME data` in the chat (the
+//! App fed by the real engine) shows the reply under the request and `send --event` prints it;
+//! the service turns an `invoke` into user event E and answers `invokeResponse` (raw socket);
+//! the engine gets the response, times out and cancels; `/invoke` in the chat shows the
+//! response; and `send --invoke` prints it and exits 1 on `success:false`.
 
 #[path = "tui_support/app.rs"]
 mod app_support;
@@ -8,33 +11,78 @@ mod app_support;
 mod engine;
 #[path = "support/event_handler.rs"]
 mod event_handler;
+#[path = "support/service_client.rs"]
+mod service_client;
 
 use std::process::Stdio;
 use std::sync::Arc;
+use std::time::Duration;
 
 use app_support::{app, submit};
 use engine::{fast_timers, wait_for};
 use event_handler::{EventHandler, Reply, serve};
+use serde_json::json;
+use service_client::{JSON, connect_to_hub};
 use url::Url;
 use wpchat::auth::{ConnectionString, ConnectionStringProvider, TokenOptions};
-use wpchat::client::{self, ClientConfig, ClientHandle, Command, Event};
+use wpchat::client::{self, ClientConfig, ClientHandle, Command, Event, OpError};
+use wpchat::protocol::{InvokeResponse, Payload};
 use wpchat::service::RunningService;
 use wpchat::tui::App;
 use wpchat::tui::state::LineKind;
 
+/// Answers `fail` with 500, `quiet` with nothing and `slow` after a long pause; the rest as
+/// the echo handler.
+async fn handler() -> EventHandler {
+    EventHandler::start_with(|call| match call.event() {
+        "fail" => Some(Reply::status(500)),
+        "quiet" => Some(Reply::status(204)),
+        "slow" => Some(Reply::status(204).after(Duration::from_secs(30))),
+        _ => None,
+    })
+    .await
+}
+
 fn config(service: &RunningService) -> ClientConfig {
     let endpoint = Url::parse(&format!("http://{}", service.addr)).unwrap();
-    let options = TokenOptions {
-        user_id: Some("ann".into()),
-        ..TokenOptions::default()
-    };
     let provider = ConnectionStringProvider::new(
         ConnectionString::new(endpoint, &service.access_key),
         "chat",
-        options,
+        TokenOptions {
+            user_id: Some("ann".into()),
+            ..TokenOptions::default()
+        },
     )
     .unwrap();
     fast_timers(ClientConfig::new(Arc::new(provider)))
+}
+
+async fn invoke_result(
+    handle: &mut ClientHandle,
+    op: u64,
+    event: &str,
+    payload: Payload,
+    timeout: Option<Duration>,
+) -> Result<InvokeResponse, OpError> {
+    handle
+        .commands
+        .send(Command::Invoke {
+            op,
+            event: event.into(),
+            payload,
+            timeout,
+        })
+        .await
+        .unwrap();
+    match wait_for(
+        handle,
+        |e| matches!(e, Event::InvokeResult { op: o, .. } if *o == op),
+    )
+    .await
+    {
+        Event::InvokeResult { outcome, .. } => outcome,
+        _ => unreachable!(),
+    }
 }
 
 /// Hands `commands` to the engine and feeds its events to the App until `op` has an outcome.
@@ -58,7 +106,7 @@ async fn run_until_done(app: &mut App, handle: &mut ClientHandle, commands: Vec<
 
 #[tokio::test]
 async fn the_chat_shows_the_handler_s_reply_under_the_event() {
-    let handler = EventHandler::start().await;
+    let handler = handler().await;
     let service = serve(&handler).await;
     let mut handle = client::spawn(config(&service));
     let connected = wait_for(&mut handle, |e| matches!(e, Event::Connected { .. })).await;
@@ -80,9 +128,7 @@ async fn the_chat_shows_the_handler_s_reply_under_the_event() {
 
 #[tokio::test]
 async fn an_event_without_a_reply_says_so_where_it_was_sent() {
-    let handler =
-        EventHandler::start_with(|call| (call.event() == "quiet").then(|| Reply::status(204)))
-            .await;
+    let handler = handler().await;
     let service = serve(&handler).await;
     let mut handle = client::spawn(config(&service));
     let connected = wait_for(&mut handle, |e| matches!(e, Event::Connected { .. })).await;
@@ -99,29 +145,9 @@ async fn an_event_without_a_reply_says_so_where_it_was_sent() {
 
 #[tokio::test]
 async fn send_event_prints_the_handler_s_reply() {
-    let handler = EventHandler::start().await;
+    let handler = handler().await;
     let service = serve(&handler).await;
-    let connection_string = format!(
-        "Endpoint=http://{};AccessKey={};Version=1.0;",
-        service.addr, service.access_key
-    );
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_wpchat"))
-        .args([
-            "send",
-            "--hub",
-            "chat",
-            "--event",
-            "chat",
-            "--data-type",
-            "json",
-        ])
-        .args(["--connection-string", &connection_string, "{\"n\":2}"])
-        .env("WPCHAT_CONFIG", "/nonexistent/wpchat-test-config.toml")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
+    let output = send_json(&service, "--event", "chat").await;
     assert!(
         output.status.success(),
         "{}",
@@ -132,4 +158,131 @@ async fn send_event_prints_the_handler_s_reply() {
     assert_eq!(line["from"], "server");
     assert_eq!(line["dataType"], "json");
     assert_eq!(line["data"], serde_json::json!({"n": 2}));
+}
+
+#[tokio::test]
+async fn the_service_answers_an_invoke_with_the_handler_s_reply_or_a_failure() {
+    let handler = handler().await;
+    let service = serve(&handler).await;
+    let (mut client, _) = connect_to_hub(&service, JSON, Some("u"), &[], &[]).await;
+    client
+        .send_json(
+            json!({"type": "invoke", "invocationId": "9", "target": "event",
+            "event": "chat", "dataType": "json", "data": {"n": 1}}),
+        )
+        .await;
+    assert_eq!(
+        client.next_json().await,
+        json!({"type": "invokeResponse", "invocationId": "9", "success": true,
+            "dataType": "json", "data": {"n": 1}})
+    );
+    let events = handler.events();
+    let call = handler.wait_event(events[0].connection_id(), "chat").await;
+    assert_eq!(call.header("ce-type"), Some("azure.webpubsub.user.chat"));
+
+    client
+        .send_json(
+            json!({"type": "invoke", "invocationId": "10", "event": "fail",
+            "dataType": "text", "data": "x"}),
+        )
+        .await;
+    let failed = client.next_json().await;
+    assert_eq!(failed["invocationId"], "10", "{failed}");
+    assert_eq!(failed["success"], false, "{failed}");
+    assert_eq!(failed["error"]["name"], "InternalServerError", "{failed}");
+}
+
+#[tokio::test]
+async fn the_engine_gets_the_response_and_times_out_with_a_cancel() {
+    let handler = handler().await;
+    let service = serve(&handler).await;
+    let mut handle = client::spawn(config(&service));
+    wait_for(&mut handle, |e| matches!(e, Event::Connected { .. })).await;
+
+    let response = invoke_result(&mut handle, 1, "chat", Payload::Text("hi".into()), None)
+        .await
+        .expect("a response");
+    assert!(response.success);
+    assert_eq!(response.data, Some(Payload::Text("hi".into())));
+
+    let failed = invoke_result(&mut handle, 2, "fail", Payload::Text("x".into()), None)
+        .await
+        .expect("a response");
+    assert!(!failed.success);
+
+    let timeout = Duration::from_millis(200);
+    let outcome = invoke_result(
+        &mut handle,
+        3,
+        "slow",
+        Payload::Text("x".into()),
+        Some(timeout),
+    )
+    .await;
+    assert_eq!(outcome, Err(OpError::Timeout(timeout)));
+}
+
+#[tokio::test]
+async fn the_chat_shows_the_invoke_response_under_the_request() {
+    let handler = handler().await;
+    let service = serve(&handler).await;
+    let mut handle = client::spawn(config(&service));
+    let connected = wait_for(&mut handle, |e| matches!(e, Event::Connected { .. })).await;
+    let mut app = app();
+    app.update(connected);
+    for command in submit(&mut app, "/invoke chat {\"n\":1}") {
+        handle.commands.send(command).await.unwrap();
+    }
+    let result = wait_for(&mut handle, |e| matches!(e, Event::InvokeResult { .. })).await;
+    app.update(result);
+    let lines: Vec<_> = app.state().current_buffer().lines.iter().collect();
+    let request = lines
+        .iter()
+        .position(|l| &*l.body == "→ invoke chat: {\"n\":1}")
+        .unwrap_or_else(|| panic!("no request line: {lines:#?}"));
+    let response = lines[request + 1];
+    assert_eq!(response.kind, LineKind::Json);
+    assert_eq!(&*response.body, "{\"n\":1}");
+    assert_eq!(app.state().names.name(response.sender), "↳ chat");
+}
+
+/// `wpchat send --FLAG EVENT --data-type json {"n":2}` against the service.
+async fn send_json(service: &RunningService, flag: &str, event: &str) -> std::process::Output {
+    let connection_string = format!(
+        "Endpoint=http://{};AccessKey={};Version=1.0;",
+        service.addr, service.access_key
+    );
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_wpchat"))
+        .args(["send", "--hub", "chat", flag, event, "--data-type", "json"])
+        .args(["--connection-string", &connection_string, "{\"n\":2}"])
+        .env("WPCHAT_CONFIG", "/nonexistent/wpchat-test-config.toml")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn send_invoke_prints_the_response_and_fails_on_success_false() {
+    let handler = handler().await;
+    let service = serve(&handler).await;
+    let output = send_json(&service, "--invoke", "chat").await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line: serde_json::Value =
+        serde_json::from_slice(output.stdout.trim_ascii()).expect("one JSON line");
+    assert_eq!(line["success"], true);
+    assert_eq!(line["dataType"], "json");
+    assert_eq!(line["data"], json!({"n": 2}));
+
+    let output = send_json(&service, "--invoke", "fail").await;
+    assert_eq!(output.status.code(), Some(1));
+    let line: serde_json::Value =
+        serde_json::from_slice(output.stdout.trim_ascii()).expect("one JSON line");
+    assert_eq!(line["success"], false);
+    assert_eq!(line["error"]["name"], "InternalServerError");
 }
