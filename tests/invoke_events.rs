@@ -29,7 +29,7 @@ use wpchat::client::{self, ClientConfig, ClientHandle, Command, Event, OpError};
 use wpchat::protocol::{InvokeResponse, Payload};
 use wpchat::service::RunningService;
 use wpchat::tui::App;
-use wpchat::tui::state::LineKind;
+use wpchat::tui::state::{LineKind, LogLine};
 
 /// Answers `fail` with 500, `quiet` with nothing and `slow` after a long pause; the rest as
 /// the echo handler.
@@ -85,60 +85,83 @@ async fn invoke_result(
     }
 }
 
-/// Hands `commands` to the engine and feeds its events to the App until `op` has an outcome.
-async fn run_until_done(app: &mut App, handle: &mut ClientHandle, commands: Vec<Command>) {
-    let op = match commands.as_slice() {
-        [Command::SendEvent { op, .. }] => *op,
-        other => panic!("expected one event, got {other:?}"),
-    };
-    for command in commands {
-        handle.commands.send(command).await.unwrap();
-    }
-    loop {
-        let event = wait_for(handle, |_| true).await;
-        let done = matches!(&event, Event::OpResult { op: done, .. } if *done == op);
-        app.update(event);
-        if done {
-            return;
+/// The chat's App fed by a real engine connected to the service with `handler()`.
+struct Chat {
+    app: App,
+    handle: ClientHandle,
+    _service: RunningService,
+    _handler: EventHandler,
+}
+
+impl Chat {
+    async fn start() -> Chat {
+        let handler = handler().await;
+        let service = serve(&handler).await;
+        let mut handle = client::spawn(config(&service));
+        let connected = wait_for(&mut handle, |e| matches!(e, Event::Connected { .. })).await;
+        let mut app = app();
+        app.update(connected);
+        Chat {
+            app,
+            handle,
+            _service: service,
+            _handler: handler,
         }
+    }
+
+    /// Types `line`, hands its one command to the engine and feeds the engine's events to
+    /// the App until that operation ended.
+    async fn run(&mut self, line: &str) {
+        let commands = submit(&mut self.app, line);
+        let op = match commands.as_slice() {
+            [Command::SendEvent { op, .. } | Command::Invoke { op, .. }] => *op,
+            other => panic!("expected one event or invoke, got {other:?}"),
+        };
+        for command in commands {
+            self.handle.commands.send(command).await.unwrap();
+        }
+        loop {
+            let event = wait_for(&mut self.handle, |_| true).await;
+            let done = matches!(&event, Event::OpResult { op: o, .. } | Event::InvokeResult { op: o, .. } if *o == op);
+            self.app.update(event);
+            if done {
+                return;
+            }
+        }
+    }
+
+    /// The line right after the one whose text is `request`, in the buffer in view.
+    fn line_after(&self, request: &str) -> &LogLine {
+        let lines = &self.app.state().current_buffer().lines;
+        let at = lines
+            .iter()
+            .position(|l| &*l.body == request)
+            .unwrap_or_else(|| panic!("no line {request:?}: {lines:#?}"));
+        &lines[at + 1]
+    }
+
+    fn sender(&self, line: &LogLine) -> &str {
+        self.app.state().names.name(line.sender)
     }
 }
 
 #[tokio::test]
 async fn the_chat_shows_the_handler_s_reply_under_the_event() {
-    let handler = handler().await;
-    let service = serve(&handler).await;
-    let mut handle = client::spawn(config(&service));
-    let connected = wait_for(&mut handle, |e| matches!(e, Event::Connected { .. })).await;
-    let mut app = app();
-    app.update(connected);
-    let commands = submit(&mut app, "/event chat {\"n\":1}");
-    run_until_done(&mut app, &mut handle, commands).await;
-
-    let lines: Vec<_> = app.state().current_buffer().lines.iter().collect();
-    let request = lines
-        .iter()
-        .position(|l| &*l.body == "→ event chat: {\"n\":1}")
-        .unwrap_or_else(|| panic!("no request line: {lines:#?}"));
-    let reply = lines[request + 1];
+    let mut chat = Chat::start().await;
+    chat.run("/event chat {\"n\":1}").await;
+    let reply = chat.line_after("→ event chat: {\"n\":1}");
     assert_eq!(reply.kind, LineKind::Json);
     assert_eq!(&*reply.body, "{\"n\":1}");
-    assert_eq!(app.state().names.name(reply.sender), "↳ chat");
+    assert_eq!(chat.sender(reply), "↳ chat");
 }
 
 #[tokio::test]
 async fn an_event_without_a_reply_says_so_where_it_was_sent() {
-    let handler = handler().await;
-    let service = serve(&handler).await;
-    let mut handle = client::spawn(config(&service));
-    let connected = wait_for(&mut handle, |e| matches!(e, Event::Connected { .. })).await;
-    let mut app = app();
-    app.update(connected);
-    let commands = submit(&mut app, "/event quiet hi");
-    run_until_done(&mut app, &mut handle, commands).await;
-    let last = app.state().current_buffer().lines.back().unwrap();
+    let mut chat = Chat::start().await;
+    chat.run("/event quiet hi").await;
+    let after = chat.line_after("→ event quiet: hi");
     assert_eq!(
-        &*last.body,
+        &*after.body,
         "✓ event quiet acked; the handler sent no reply"
     );
 }
@@ -224,26 +247,20 @@ async fn the_engine_gets_the_response_and_times_out_with_a_cancel() {
 
 #[tokio::test]
 async fn the_chat_shows_the_invoke_response_under_the_request() {
-    let handler = handler().await;
-    let service = serve(&handler).await;
-    let mut handle = client::spawn(config(&service));
-    let connected = wait_for(&mut handle, |e| matches!(e, Event::Connected { .. })).await;
-    let mut app = app();
-    app.update(connected);
-    for command in submit(&mut app, "/invoke chat {\"n\":1}") {
-        handle.commands.send(command).await.unwrap();
-    }
-    let result = wait_for(&mut handle, |e| matches!(e, Event::InvokeResult { .. })).await;
-    app.update(result);
-    let lines: Vec<_> = app.state().current_buffer().lines.iter().collect();
-    let request = lines
-        .iter()
-        .position(|l| &*l.body == "→ invoke chat: {\"n\":1}")
-        .unwrap_or_else(|| panic!("no request line: {lines:#?}"));
-    let response = lines[request + 1];
+    let mut chat = Chat::start().await;
+    chat.run("/invoke chat {\"n\":1}").await;
+    let response = chat.line_after("→ invoke chat: {\"n\":1}");
     assert_eq!(response.kind, LineKind::Json);
     assert_eq!(&*response.body, "{\"n\":1}");
-    assert_eq!(app.state().names.name(response.sender), "↳ chat");
+    assert_eq!(chat.sender(response), "↳ chat");
+    chat.run("/invoke fail x").await;
+    let failed = chat.line_after("→ invoke fail: x");
+    assert_eq!(failed.kind, LineKind::Error);
+    assert!(
+        failed.body.contains("InternalServerError"),
+        "{}",
+        failed.body
+    );
 }
 
 /// `wpchat send --FLAG EVENT --data-type json {"n":2}` against the service.
