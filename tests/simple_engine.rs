@@ -55,6 +55,21 @@ async fn send_frame(handle: &ClientHandle, op: u64, payload: Payload) {
         .unwrap();
 }
 
+/// Asks to join `group`; returns the outcome.
+async fn join(handle: &mut ClientHandle, op: u64, group: &str) -> Event {
+    let group = group.to_string();
+    handle
+        .commands
+        .send(Command::Join { op, group })
+        .await
+        .unwrap();
+    wait_for(
+        handle,
+        |e| matches!(e, Event::OpResult { op: o, .. } if *o == op),
+    )
+    .await
+}
+
 async fn next_frame(handle: &mut ClientHandle) -> Payload {
     match wait_for(handle, |e| matches!(e, Event::Frame(_))).await {
         Event::Frame(payload) => payload,
@@ -102,15 +117,7 @@ async fn group_and_event_commands_are_refused_with_the_reason() {
     let handler = EventHandler::start().await;
     let service = serve(&handler).await;
     let mut handle = connected(simple_config(Arc::new(provider(&service, "ann", &[])))).await;
-    handle
-        .commands
-        .send(Command::Join {
-            op: 7,
-            group: "lobby".into(),
-        })
-        .await
-        .unwrap();
-    let event = wait_for(&mut handle, |e| matches!(e, Event::OpResult { op: 7, .. })).await;
+    let event = join(&mut handle, 7, "lobby").await;
     let Event::OpResult {
         outcome: OpOutcome::Failed(OpError::Invalid(why)),
         ..
@@ -162,15 +169,7 @@ async fn send_to_group_mode_in_the_url_publishes_each_frame_to_the_group() {
         &["webpubsub.joinLeaveGroup"],
     )))));
     wait_for(&mut member, |e| matches!(e, Event::Connected { .. })).await;
-    member
-        .commands
-        .send(Command::Join {
-            op: 1,
-            group: "g".into(),
-        })
-        .await
-        .unwrap();
-    wait_for(&mut member, |e| matches!(e, Event::OpResult { op: 1, .. })).await;
+    join(&mut member, 1, "g").await;
 
     // The simple client's URL names the mode and the group, as a portal URL would.
     let mut url = provider(&service, "ann", &["webpubsub.sendToGroup.g"])
