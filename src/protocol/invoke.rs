@@ -164,8 +164,10 @@ pub(crate) fn failed_response(invocation_id: String, message: &str) -> InvokeRes
 
 #[cfg(test)]
 mod tests {
-    use super::super::{ClientMessage, ServiceMessage, decode_client, decode_service};
     use super::*;
+    use crate::protocol::{
+        ClientMessage, ServiceMessage, decode_client, decode_service, encode_client, encode_service,
+    };
 
     /// protocol.md §4's example frames.
     const INVOKE: &str = r#"{"type":"invoke","invocationId":"1","target":"event","event":"chat.login","dataType":"text","data":""}"#;
@@ -177,7 +179,7 @@ mod tests {
     fn the_documented_client_frames_round_trip() {
         for frame in [INVOKE, CANCEL] {
             let message = decode_client(frame).expect(frame);
-            assert_eq!(super::super::encode_client(&message), frame);
+            assert_eq!(encode_client(&message), frame);
         }
         assert_eq!(
             decode_client(INVOKE),
@@ -193,7 +195,7 @@ mod tests {
     fn the_documented_responses_round_trip() {
         for frame in [RESPONSE_OK, RESPONSE_FAILED] {
             let message = decode_service(frame).expect(frame);
-            assert_eq!(super::super::encode_service(&message), frame);
+            assert_eq!(encode_service(&message), frame);
         }
         let Ok(ServiceMessage::InvokeResponse(failed)) = decode_service(RESPONSE_FAILED) else {
             panic!("not a response");
