@@ -3,22 +3,21 @@
 //! Connection news and errors go to stderr, so stdout stays machine-readable.
 
 mod frames;
+mod send;
 
-use frames::Replies;
+pub(crate) use send::send;
 
 use std::collections::HashMap;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
 
 use crate::client::{self, ClientConfig, ClientHandle, Command, ConnState, Event, OpId, OpOutcome};
 use crate::protocol::protobuf::unpack_any;
@@ -250,188 +249,6 @@ fn stdout_gone(error: std::io::Error) -> ExitCode {
     }
 }
 
-/// One message to send, numbered from 1 by its line, or why that line cannot be sent.
-type InputLine = (u64, Result<Payload, String>);
-
-/// `wpchat send`: send messages and wait for every ack.
-pub(crate) async fn send(
-    mut config: ClientConfig,
-    options: SendOptions,
-) -> anyhow::Result<ExitCode> {
-    if config.reconnect.max_attempts.is_none() {
-        config.reconnect.max_attempts = Some(SEND_CONNECT_ATTEMPTS);
-    }
-    let simple = config.simple;
-    let mut handle = client::spawn(config);
-    let mut lines = read_input(&options).await?;
-    let mut in_flight = 0usize;
-    let mut input_done = false;
-    let mut failures = 0u64;
-    let mut replies = Replies::new(options.expect_reply);
-    let mut state = handle.state.clone();
-    let reply_wait = tokio::time::sleep(Duration::MAX / 4);
-    tokio::pin!(reply_wait);
-    let mut waiting_replies = false;
-    // An invocation is never queued by the engine: the first one waits for the connection.
-    let mut connected = options.invoke.is_none();
-    while !(input_done && in_flight == 0 && replies.complete()) {
-        if input_done && in_flight == 0 && !waiting_replies {
-            waiting_replies = true;
-            reply_wait
-                .as_mut()
-                .reset(tokio::time::Instant::now() + options.reply_timeout);
-        }
-        tokio::select! {
-            line = lines.recv(), if connected && !input_done && in_flight < SEND_WINDOW => match line {
-                None => input_done = true,
-                Some((number, Err(why))) => {
-                    failures += 1;
-                    note(&format!("line {number}: {why}; not sent"));
-                }
-                Some((number, Ok(payload))) => {
-                    in_flight += 1;
-                    let command = send_command_for(&options, simple, number, payload);
-                    send_command(&handle, command).await?;
-                }
-            },
-            event = handle.events.recv() => match event {
-                None => break,
-                Some(Event::OpResult { op, outcome }) => {
-                    in_flight = in_flight.saturating_sub(1);
-                    if let OpOutcome::Failed(error) = outcome {
-                        failures += 1;
-                        note(&format!(
-                            "message {op} failed: {}: {}",
-                            error.name(),
-                            sanitize_line(&error.to_string())
-                        ));
-                    }
-                }
-                Some(Event::InvokeResult { op, outcome }) => {
-                    in_flight = in_flight.saturating_sub(1);
-                    if !frames::print_invoke_result(op, outcome) {
-                        failures += 1;
-                    }
-                }
-                // `send` stays quiet about a normal connect; problems still show.
-                Some(Event::Connected { .. }) => connected = true,
-                Some(event) => {
-                    if !replies.print(&event) {
-                        report_event(&event);
-                    }
-                }
-            },
-            changed = state.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-                let now = state.borrow_and_update().clone();
-                report_state(&now);
-            }
-            _ = &mut reply_wait, if waiting_replies => break,
-        }
-    }
-    if in_flight > 0 {
-        failures += in_flight as u64;
-        note(&format!("{in_flight} messages got no answer"));
-    }
-    if let Some(missing) = replies.missing() {
-        failures += missing;
-        note(&format!(
-            "{missing} of the {} replies expected did not come within {} s",
-            options.expect_reply.unwrap_or_default(),
-            options.reply_timeout.as_secs_f32()
-        ));
-    }
-    let code = if failures == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    };
-    finish(handle, code).await
-}
-
-/// The engine command that sends one message: a raw frame on a simple connection, else a
-/// user event or a group message.
-fn send_command_for(options: &SendOptions, simple: bool, op: OpId, payload: Payload) -> Command {
-    if simple {
-        return Command::SendFrame { op, payload };
-    }
-    if let Some(event) = &options.invoke {
-        return Command::Invoke {
-            op,
-            event: event.clone(),
-            payload,
-            timeout: None,
-        };
-    }
-    match &options.event {
-        Some(event) => Command::SendEvent {
-            op,
-            event: event.clone(),
-            payload,
-            fire_and_forget: options.fire_and_forget,
-        },
-        None => Command::SendToGroup {
-            op,
-            group: options.group.clone().unwrap_or_default(),
-            payload,
-            no_echo: options.no_echo,
-            fire_and_forget: options.fire_and_forget,
-        },
-    }
-}
-
-/// The messages to send: from a file, the argument, or stdin lines read on a blocking thread.
-async fn read_input(options: &SendOptions) -> anyhow::Result<mpsc::Receiver<InputLine>> {
-    let (lines_tx, lines) = mpsc::channel::<InputLine>(SEND_WINDOW);
-    if let Some(path) = &options.file {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read --file {}", path.display()))?;
-        let payload = match &options.type_url {
-            Some(type_url) => crate::protocol::protobuf::pack_any(type_url, &bytes),
-            None => Payload::Binary(bytes),
-        };
-        let _ = lines_tx.send((1, Ok(payload))).await;
-    } else if let Some(message) = &options.message {
-        let _ = lines_tx
-            .send((1, parse_line(options.data_type, message)))
-            .await;
-    } else {
-        let data_type = options.data_type;
-        std::thread::spawn(move || {
-            let stdin = std::io::stdin();
-            for (index, line) in stdin.lock().lines().enumerate() {
-                let number = index as u64 + 1;
-                let item = match line {
-                    Ok(line) if line.trim().is_empty() => continue,
-                    Ok(line) => parse_line(data_type, line.trim_end_matches('\r')),
-                    Err(error) => Err(format!("cannot read stdin: {error}")),
-                };
-                if lines_tx.blocking_send((number, item)).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    Ok(lines)
-}
-
-/// Turns one input line into a payload of the chosen data type, or says why it cannot be sent.
-fn parse_line(data_type: DataType, line: &str) -> Result<Payload, String> {
-    match data_type {
-        DataType::Text => Ok(Payload::Text(line.to_string())),
-        DataType::Json => Payload::json(line).map_err(|e| e.to_string()),
-        DataType::Binary => BASE64
-            .decode(line.trim())
-            .map(Payload::Binary)
-            .map_err(|e| format!("not valid base64: {e}")),
-        DataType::Protobuf => Err(
-            "protobuf messages cannot be sent from the command line; use --data-type binary".into(),
-        ),
-    }
-}
-
 async fn send_command(handle: &ClientHandle, command: Command) -> anyhow::Result<()> {
     handle
         .commands
@@ -613,6 +430,7 @@ pub(crate) fn message_text_line(
 
 #[cfg(test)]
 mod tests {
+    use super::send::parse_line;
     use super::*;
     use chrono::TimeZone;
 
