@@ -167,6 +167,10 @@ pub struct UpstreamArgs {
     /// How long one event handler call may take (e.g. 10s, 500ms).
     #[arg(long, value_parser = parse_duration, default_value = "100s")]
     pub upstream_timeout: std::time::Duration,
+    /// Retry a call that failed with 408, a 5xx or a network error after 1, 3 and 5 s, with
+    /// the same ce-id (as Microsoft's emulator does); off by default.
+    #[arg(long)]
+    pub upstream_retries: bool,
     /// Event handlers per hub from a JSON file in the shape of Microsoft's emulator settings
     /// ({"Hubs": {"<hub>|_default": {"EventHandlers": [{"UrlTemplate", "EventPattern",
     /// "SystemEvents"}]}}}); tried before --upstream.
@@ -182,6 +186,7 @@ impl Default for UpstreamArgs {
             upstream_events: "*".into(),
             upstream_system_events: "connect,connected,disconnected".into(),
             upstream_timeout: std::time::Duration::from_secs(100),
+            upstream_retries: false,
             upstream_settings: None,
         }
     }
