@@ -430,8 +430,8 @@ pub(crate) fn message_text_line(
 
 #[cfg(test)]
 mod tests {
-    use super::send::parse_line;
     use super::*;
+    use crate::pipe::send::parse_line;
     use chrono::TimeZone;
 
     /// [`write_json_line`] as a `String`.

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::invoke::InvokeWire;
 use super::payload::{push_u64, write_json_string};
 use super::{
     DataType, DecodeError, Payload, PayloadError, validate_event_name, validate_group_name,
@@ -180,8 +181,10 @@ struct ClientWire<'a> {
     data: Option<&'a RawValue>,
     #[serde(borrow)]
     sequence_id: Option<NumberOrString<'a>>,
-    #[serde(flatten, borrow)]
-    invoke: super::invoke::InvokeWire<'a>,
+    #[serde(borrow)]
+    invocation_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    target: Option<Cow<'a, str>>,
 }
 
 /// Decodes a client frame (used by the local service). Unknown types and invalid fields are
@@ -254,12 +257,18 @@ pub fn decode_client(frame: &str) -> Result<ClientMessage, DecodeError> {
         }
         "ping" => Ok(ClientMessage::Ping),
         "invoke" => Ok(ClientMessage::Invoke(super::invoke::invoke_from_wire(
-            &wire.invoke,
+            &InvokeWire {
+                invocation_id: wire.invocation_id.clone(),
+                target: wire.target.clone(),
+            },
             wire.event.as_deref(),
             data()?,
         )?)),
         "cancelInvocation" => Ok(ClientMessage::CancelInvocation {
-            invocation_id: super::invoke::cancel_from_wire(&wire.invoke)?,
+            invocation_id: super::invoke::cancel_from_wire(&InvokeWire {
+                invocation_id: wire.invocation_id.clone(),
+                target: None,
+            })?,
         }),
         other => Err(DecodeError::UnknownType(other.to_string())),
     }

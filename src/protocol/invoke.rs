@@ -4,7 +4,6 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::payload::write_json_string;
@@ -31,13 +30,10 @@ pub struct InvokeResponse {
     pub error: Option<AckError>,
 }
 
-/// The invoke fields of a frame, read beside the message's other fields.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+/// The invoke fields of a frame (read as plain fields of the frame's wire struct: a
+/// flattened struct would make serde buffer every frame).
 pub(crate) struct InvokeWire<'a> {
-    #[serde(borrow)]
     pub invocation_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     pub target: Option<Cow<'a, str>>,
 }
 

@@ -142,8 +142,8 @@ struct ServiceWire<'a> {
     user_id: Option<String>,
     reconnection_token: Option<String>,
     message: Option<String>,
-    #[serde(flatten, borrow)]
-    invoke: super::invoke::InvokeWire<'a>,
+    #[serde(borrow)]
+    invocation_id: Option<Cow<'a, str>>,
 }
 
 /// Decodes one service frame. Malformed frames are errors; unknown types are `Unknown`.
@@ -162,7 +162,10 @@ pub fn decode_service(frame: &str) -> Result<ServiceMessage, DecodeError> {
             });
             Ok(ServiceMessage::InvokeResponse(
                 super::invoke::response_from_wire(
-                    &wire.invoke,
+                    &super::invoke::InvokeWire {
+                        invocation_id: wire.invocation_id,
+                        target: None,
+                    },
                     wire.success,
                     wire.data_type.as_deref(),
                     wire.data,
