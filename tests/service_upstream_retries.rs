@@ -34,6 +34,17 @@ async fn flaky(failures: usize, status: u16) -> EventHandler {
     .await
 }
 
+/// Sends event `flaky` with ackId 1 from a JSON client; returns that client and its first
+/// frame back.
+async fn send_flaky(service: &wpchat::service::RunningService) -> (Client, serde_json::Value) {
+    let (mut client, _) = connect_to_hub(service, JSON, Some("u"), &[], &[]).await;
+    client
+        .send_json(event("flaky", "text", json!("hi"), 1))
+        .await;
+    let first = client.next_json().await;
+    (client, first)
+}
+
 fn flaky_calls(handler: &EventHandler) -> Vec<Call> {
     handler
         .events()
@@ -46,11 +57,7 @@ fn flaky_calls(handler: &EventHandler) -> Vec<Call> {
 async fn u20_a_5xx_is_retried_with_the_same_ce_id_until_the_handler_answers() {
     let handler = flaky(2, 503).await;
     let service = serve_retrying(&handler, true).await;
-    let (mut client, _) = connect_to_hub(&service, JSON, Some("u"), &[], &[]).await;
-    client
-        .send_json(event("flaky", "text", json!("hi"), 1))
-        .await;
-    let reply = client.next_json().await;
+    let (mut client, reply) = send_flaky(&service).await;
     assert_eq!(reply["from"], "server", "{reply}");
     assert_eq!(reply["data"], "hi", "{reply}");
     assert_eq!(client.next_json().await["success"], true);
@@ -67,11 +74,8 @@ async fn u20_a_5xx_is_retried_with_the_same_ce_id_until_the_handler_answers() {
 async fn u20_a_4xx_is_not_retried() {
     let handler = flaky(1, 429).await;
     let service = serve_retrying(&handler, true).await;
-    let (mut client, _) = connect_to_hub(&service, JSON, Some("u"), &[], &[]).await;
-    client
-        .send_json(event("flaky", "text", json!("hi"), 1))
-        .await;
-    failed_ack(&client.next_json().await, 1);
+    let (_client, ack) = send_flaky(&service).await;
+    failed_ack(&ack, 1);
     assert_eq!(flaky_calls(&handler).len(), 1);
 }
 
@@ -79,10 +83,7 @@ async fn u20_a_4xx_is_not_retried() {
 async fn u20_without_the_switch_a_5xx_fails_at_once() {
     let handler = flaky(1, 500).await;
     let service = serve_retrying(&handler, false).await;
-    let (mut client, _) = connect_to_hub(&service, JSON, Some("u"), &[], &[]).await;
-    client
-        .send_json(event("flaky", "text", json!("hi"), 1))
-        .await;
-    failed_ack(&client.next_json().await, 1);
+    let (_client, ack) = send_flaky(&service).await;
+    failed_ack(&ack, 1);
     assert_eq!(flaky_calls(&handler).len(), 1);
 }
