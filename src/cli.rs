@@ -63,7 +63,8 @@ pub struct TargetArgs {
     #[command(flatten)]
     pub mint: MintArgs,
     /// Subprotocol: JSON in text frames or protobuf in binary frames; the reliable ones
-    /// recover a dropped connection without losing messages.
+    /// recover a dropped connection without losing messages. `none`: a simple WebSocket
+    /// client moving raw text and binary frames (no groups, no acks).
     #[arg(long, value_enum)]
     pub protocol: Option<ProtocolArg>,
     /// Do not rejoin groups after a fresh reconnect.
@@ -114,6 +115,9 @@ pub enum ProtocolArg {
     Protobuf,
     #[value(name = "protobuf.reliable")]
     ProtobufReliable,
+    /// No subprotocol: a simple WebSocket client.
+    #[value(name = "none")]
+    None,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -163,6 +167,10 @@ pub struct UpstreamArgs {
     /// How long one event handler call may take (e.g. 10s, 500ms).
     #[arg(long, value_parser = parse_duration, default_value = "100s")]
     pub upstream_timeout: std::time::Duration,
+    /// Retry a call that failed with 408, a 5xx or a network error after 1, 3 and 5 s, with
+    /// the same ce-id (as Microsoft's emulator does); off by default.
+    #[arg(long)]
+    pub upstream_retries: bool,
     /// Event handlers per hub from a JSON file in the shape of Microsoft's emulator settings
     /// ({"Hubs": {"<hub>|_default": {"EventHandlers": [{"UrlTemplate", "EventPattern",
     /// "SystemEvents"}]}}}); tried before --upstream.
@@ -178,6 +186,7 @@ impl Default for UpstreamArgs {
             upstream_events: "*".into(),
             upstream_system_events: "connect,connected,disconnected".into(),
             upstream_timeout: std::time::Duration::from_secs(100),
+            upstream_retries: false,
             upstream_settings: None,
         }
     }
@@ -278,6 +287,17 @@ pub struct SendArgs {
     /// Send a user event with this name instead of a group message.
     #[arg(long, conflicts_with = "no_echo")]
     pub event: Option<String>,
+    /// Invoke this upstream event with each message and print its response (exit 1 when it
+    /// says success:false).
+    #[arg(long, value_name = "NAME", conflicts_with = "event")]
+    pub invoke: Option<String>,
+    /// After sending, wait for this many replies (frames on --protocol none, server
+    /// messages otherwise) and print each as a JSON line.
+    #[arg(long, value_name = "N")]
+    pub expect_reply: Option<u64>,
+    /// How long to wait for the --expect-reply replies (e.g. 10s, 500ms).
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub reply_timeout: std::time::Duration,
     /// Send this file as one message: its raw bytes (binary), or its text with --data-type
     /// text or json.
     #[arg(long)]

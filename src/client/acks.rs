@@ -304,7 +304,10 @@ pub(crate) fn set_ack_id(request: &mut ClientMessage, id: u64) {
                 *ack_id = Some(id);
             }
         }
-        ClientMessage::SequenceAck { .. } | ClientMessage::Ping => {}
+        ClientMessage::SequenceAck { .. }
+        | ClientMessage::Ping
+        | ClientMessage::Invoke(_)
+        | ClientMessage::CancelInvocation { .. } => {}
     }
 }
 

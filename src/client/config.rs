@@ -46,6 +46,9 @@ pub struct Backoff {
 pub struct ClientConfig {
     pub url_provider: Arc<dyn UrlProvider>,
     pub protocol: Subprotocol,
+    /// A simple WebSocket client (`--protocol none`): offer no subprotocol and move raw frames
+    /// (`Command::SendFrame`, `Event::Frame`); `protocol` is then unused.
+    pub simple: bool,
     /// Send the token as `Authorization: Bearer` instead of the `access_token` query.
     pub token_in_header: bool,
     /// The HTTP proxy for the WebSocket (`wss` behind a corporate proxy).
@@ -77,6 +80,7 @@ impl ClientConfig {
         ClientConfig {
             url_provider,
             protocol: Subprotocol::JsonReliable,
+            simple: false,
             token_in_header: false,
             proxy: ProxyChoice::FromEnv,
             auto_rejoin: true,

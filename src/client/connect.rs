@@ -147,16 +147,17 @@ fn ensure_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Opens the WebSocket and returns it with the subprotocol the service picked.
+/// Opens the WebSocket and returns it with the subprotocol the service picked. `protocol`
+/// `None` offers no subprotocol: a simple WebSocket client.
 pub(crate) async fn dial(
     url: Url,
-    protocol: Subprotocol,
+    protocol: Option<Subprotocol>,
     token_in_header: bool,
     recovery: Option<RecoveryParams>,
     max_incoming_message: usize,
     timeout: Duration,
     proxy: ProxyChoice,
-) -> Result<(Socket, Subprotocol), DialError> {
+) -> Result<(Socket, Option<Subprotocol>), DialError> {
     ensure_crypto_provider();
     let original = url;
     let (url, token) = prepare_url(&original, token_in_header, recovery.as_ref())?;
@@ -165,10 +166,12 @@ pub(crate) async fn dial(
         .as_str()
         .into_client_request()
         .map_err(|e| DialError::BadUrl(e.to_string()))?;
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static(protocol.name()),
-    );
+    if let Some(protocol) = protocol {
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static(protocol.name()),
+        );
+    }
     if let Some(token) = &token {
         let value = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| DialError::BadUrl("the access token has invalid characters".into()))?;
@@ -193,7 +196,7 @@ pub(crate) async fn dial(
         .get("Sec-WebSocket-Protocol")
         .and_then(|v| v.to_str().ok())
         .and_then(Subprotocol::from_name)
-        .unwrap_or(protocol);
+        .or(protocol);
     Ok((socket, picked))
 }
 

@@ -12,6 +12,7 @@ mod limits;
 mod outbox;
 mod sequence;
 mod session;
+mod simple;
 mod startup;
 
 pub use config::{Backoff, ClientConfig, ProxyChoice};
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::protocol::{AckErrorName, DataMessage, Payload, Subprotocol};
+use crate::protocol::{AckErrorName, DataMessage, InvokeResponse, Payload, Subprotocol};
 
 /// A caller-chosen id that ties a command to the event reporting its outcome.
 pub type OpId = u64;
@@ -49,6 +50,25 @@ pub enum Command {
         event: String,
         payload: Payload,
         fire_and_forget: bool,
+    },
+    /// Invoke user event `event` on the app server's handler and wait for its response
+    /// (preview; JSON subprotocols). Ends with `Event::InvokeResult`; `timeout` defaults to
+    /// the ack timeout.
+    Invoke {
+        op: OpId,
+        event: String,
+        payload: Payload,
+        timeout: Option<Duration>,
+    },
+    /// Stop waiting for the invocation of `op` (`cancelInvocation`).
+    CancelInvocation {
+        op: OpId,
+    },
+    /// One raw frame on a simple connection (`--protocol none`): text (JSON as its text) in a
+    /// text frame, binary in a binary frame. Reported by `OpResult` once written.
+    SendFrame {
+        op: OpId,
+        payload: Payload,
     },
     /// Drop the current connection and start a fresh one (a new URL from the provider).
     Reconnect,
@@ -168,7 +188,17 @@ pub enum Direction {
 /// What the engine reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// A new session began (first connect or fresh reconnect; not a recovery).
+    /// An invocation ended: the service's response (which may say `success:false`), or why
+    /// none came.
+    InvokeResult {
+        op: OpId,
+        outcome: Result<InvokeResponse, OpError>,
+    },
+    /// A frame received on a simple connection (`--protocol none`): `Payload::Text` or
+    /// `Payload::Binary`, as it came.
+    Frame(Payload),
+    /// A new session began (first connect or fresh reconnect; not a recovery). On a simple
+    /// connection `connection_id` is empty (the service tells a simple client nothing).
     Connected {
         connection_id: String,
         user_id: Option<String>,
@@ -222,8 +252,12 @@ pub fn spawn(config: ClientConfig) -> ClientHandle {
     let (commands, command_rx) = mpsc::channel(config.command_buffer);
     let (event_tx, events) = mpsc::channel(config.event_buffer);
     let (state_tx, state) = watch::channel(ConnState::Connecting { attempt: 1 });
-    let engine = session::Engine::new(config, command_rx, event_tx, state_tx);
-    tokio::spawn(engine.run());
+    if config.simple {
+        tokio::spawn(simple::SimpleEngine::new(config, command_rx, event_tx, state_tx).run());
+    } else {
+        let engine = session::Engine::new(config, command_rx, event_tx, state_tx);
+        tokio::spawn(engine.run());
+    }
     ClientHandle {
         commands,
         events,

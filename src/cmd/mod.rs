@@ -118,13 +118,15 @@ fn shown(line: &str) -> String {
     crate::redact::redact_secrets(&crate::text::sanitize_line(line))
 }
 
-impl From<ProtocolArg> for Subprotocol {
-    fn from(protocol: ProtocolArg) -> Self {
-        match protocol {
-            ProtocolArg::Json => Subprotocol::Json,
-            ProtocolArg::JsonReliable => Subprotocol::JsonReliable,
-            ProtocolArg::Protobuf => Subprotocol::Protobuf,
-            ProtocolArg::ProtobufReliable => Subprotocol::ProtobufReliable,
+impl ProtocolArg {
+    /// The subprotocol to speak; `None` for a simple WebSocket client (`--protocol none`).
+    fn subprotocol(self) -> Option<Subprotocol> {
+        match self {
+            ProtocolArg::Json => Some(Subprotocol::Json),
+            ProtocolArg::JsonReliable => Some(Subprotocol::JsonReliable),
+            ProtocolArg::Protobuf => Some(Subprotocol::Protobuf),
+            ProtocolArg::ProtobufReliable => Some(Subprotocol::ProtobufReliable),
+            ProtocolArg::None => None,
         }
     }
 }
@@ -151,7 +153,8 @@ impl From<TargetArgs> for TargetOptions {
             url: args.url,
             negotiate: args.negotiate,
             headers: args.headers,
-            protocol: args.protocol.map(Subprotocol::from),
+            protocol: args.protocol.and_then(ProtocolArg::subprotocol),
+            simple: args.protocol == Some(ProtocolArg::None),
             no_auto_rejoin: args.no_auto_rejoin,
             token_in_header: args.token_in_header,
             ..TargetOptions::from(args.mint)

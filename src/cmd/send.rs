@@ -15,7 +15,14 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     );
     let mut options = super::script_target(url_arg.map(Sensitive), args.target, &args.wait)?;
     let group = options.groups.first().cloned();
-    check_arguments(&args.event, &options.groups, &message, &args.file)?;
+    let upstream = args.event.as_ref().or(args.invoke.as_ref());
+    check_arguments(
+        upstream,
+        options.simple,
+        &options.groups,
+        &message,
+        &args.file,
+    )?;
     let data_type = match (args.data_type, &args.file) {
         (Some(DataTypeArg::Text), _) | (None, None) => DataType::Text,
         (Some(DataTypeArg::Json), _) => DataType::Json,
@@ -35,12 +42,15 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         group,
         event: args.event,
         data_type,
+        invoke: args.invoke,
         no_echo: args.no_echo,
         fire_and_forget: args.fire_and_forget,
         file: args.file,
         type_url: args.type_url,
         message,
         connecting: super::connecting(&target, &args.wait),
+        expect_reply: args.expect_reply,
+        reply_timeout: args.reply_timeout,
     };
     // The target may host the embedded service: it must outlive the connection.
     crate::pipe::send(target.client.clone(), options).await
@@ -67,17 +77,24 @@ fn is_client_url(text: &str) -> bool {
 
 /// Refuses arguments that contradict each other, rather than dropping one silently.
 fn check_arguments(
-    event: &Option<String>,
+    upstream: Option<&String>,
+    simple: bool,
     groups: &[String],
     message: &Option<String>,
     file: &Option<std::path::PathBuf>,
 ) -> Result<(), Usage> {
     let refuse = |why: &str| Err(Usage(why.to_string()));
-    match (event, groups.len()) {
-        (None, 0) => return refuse("send needs --group G (or --event NAME for a user event)"),
+    match (upstream, groups.len()) {
+        // A simple connection sends raw frames; where they go is the app server's business.
+        (None, _) if simple => {}
+        (None, 0) => {
+            return refuse(
+                "send needs --group G (or --event NAME for a user event, --invoke NAME to invoke one)",
+            );
+        }
         (Some(_), 1..) => {
             return refuse(
-                "--event sends to your app server, --group to a group; give one of them",
+                "--event and --invoke go to your app server, --group to a group; give one of them",
             );
         }
         (None, 2..) => return refuse("send publishes to one group; give --group once"),

@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 use crate::auth::token::{Claims, mint};
 use crate::cli::ServeArgs;
 use crate::service::upstream::{
-    DEFAULT_HUB, EventHandler, EventPattern, UpstreamSettings, parse_settings_file,
+    DEFAULT_HUB, EMULATOR_RETRY_DELAYS, EventHandler, EventPattern, UpstreamSettings,
+    parse_settings_file,
 };
 use crate::service::{DEV_ACCESS_KEY, RunningService, ServiceConfig, reachable, start};
 use crate::target::CHAT_ROLES;
@@ -86,6 +87,11 @@ async fn service_config(args: &ServeArgs) -> anyhow::Result<ServiceConfig> {
 fn upstream_settings(args: &ServeArgs) -> anyhow::Result<UpstreamSettings> {
     let mut settings = UpstreamSettings {
         timeout: args.upstream.upstream_timeout,
+        retry_delays: if args.upstream.upstream_retries {
+            EMULATOR_RETRY_DELAYS.to_vec()
+        } else {
+            Vec::new()
+        },
         ..UpstreamSettings::default()
     };
     if let Some(path) = &args.upstream.upstream_settings {

@@ -1,8 +1,11 @@
-//! `wpchat send`: each message handed to the engine (at most a window of them unacked), every
-//! outcome counted, and the run's result from the count: lost messages, refused ones, none.
+//! `wpchat send`: each message (a group message, a user event, an invocation, or on a simple
+//! connection a raw frame) handed to the engine, at most a window of them unanswered; every
+//! outcome counted, replies printed as they come, and the run's result from the count.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
+use super::frames::{self, Replies};
 use super::{
     MessagesLost, SendOptions, finish, input, note, report_event, report_state, send_command,
 };
@@ -29,6 +32,7 @@ pub(crate) async fn send(
     }
     // Before connecting: an unreadable file is the user's to fix, whatever the service says.
     let mut lines = input::read_input(&options).await?;
+    let simple = config.simple;
     let mut handle = client::spawn(config);
     if let Err(failure) =
         client::first_connection(&mut handle, &options.connecting, None, note).await
@@ -36,11 +40,25 @@ pub(crate) async fn send(
         let _ = finish(handle, ExitCode::FAILURE).await;
         return Err(failure.into());
     }
-    let mut tally = SendTally::default();
+    let mut tally = SendTally::new(options.expect_reply);
     let mut in_flight = 0usize;
     let mut input_done = false;
     let mut state = handle.state.clone();
-    while !(input_done && in_flight == 0) {
+    // Once everything is answered, `--expect-reply` replies get `--reply-timeout` to come.
+    let reply_wait = tokio::time::sleep(Duration::MAX / 4);
+    tokio::pin!(reply_wait);
+    let mut waiting_replies = false;
+    loop {
+        let sent_all = input_done && in_flight == 0;
+        if sent_all && tally.replies.complete() {
+            break;
+        }
+        if sent_all && !waiting_replies {
+            waiting_replies = true;
+            reply_wait
+                .as_mut()
+                .reset(tokio::time::Instant::now() + options.reply_timeout);
+        }
         tokio::select! {
             line = lines.recv(), if !input_done && in_flight < SEND_WINDOW => match line {
                 None => input_done = true,
@@ -51,7 +69,8 @@ pub(crate) async fn send(
                 Some((number, Ok(payload))) => {
                     in_flight += 1;
                     tally.sent += 1;
-                    send_command(&handle, send_command_for(&options, number, payload)).await?;
+                    let command = send_command_for(&options, simple, number, payload);
+                    send_command(&handle, command).await?;
                 }
             },
             event = handle.events.recv() => match event {
@@ -65,9 +84,19 @@ pub(crate) async fn send(
                         tally.failed(op, &error);
                     }
                 }
+                Some(Event::InvokeResult { op, outcome }) => {
+                    in_flight = in_flight.saturating_sub(1);
+                    if !frames::print_invoke_result(op, outcome) {
+                        tally.refused += 1;
+                    }
+                }
                 // `send` stays quiet about a normal connect; problems still show.
                 Some(Event::Connected { .. }) => {}
-                Some(other) => report_event(&other),
+                Some(other) => {
+                    if !tally.replies.print(&other) {
+                        report_event(&other);
+                    }
+                }
             },
             changed = state.changed() => {
                 if changed.is_err() {
@@ -79,16 +108,16 @@ pub(crate) async fn send(
                     tally.stop_reason = Some(reason);
                 }
             }
+            _ = &mut reply_wait, if waiting_replies => break,
         }
     }
     tally.unanswered = in_flight as u64;
-    let verdict = tally.verdict();
+    let verdict = tally.verdict(&options);
     finish(handle, ExitCode::SUCCESS).await?;
     verdict.map(|()| ExitCode::SUCCESS)
 }
 
-/// What became of `send`'s messages.
-#[derive(Default)]
+/// What became of `send`'s messages, and the replies printed.
 struct SendTally {
     /// Messages handed to the engine.
     sent: u64,
@@ -100,9 +129,22 @@ struct SendTally {
     unanswered: u64,
     /// Why the engine stopped, if it did: the cause behind every `Stopped` failure.
     stop_reason: Option<String>,
+    /// Frames (simple connections) or server messages, counted against `--expect-reply`.
+    replies: Replies,
 }
 
 impl SendTally {
+    fn new(expect_reply: Option<u64>) -> Self {
+        SendTally {
+            sent: 0,
+            refused: 0,
+            lost: 0,
+            unanswered: 0,
+            stop_reason: None,
+            replies: Replies::new(expect_reply),
+        }
+    }
+
     /// One line about a failed message, with the engine's reason when it stopped.
     fn failed(&mut self, op: OpId, error: &OpError) {
         let lost = matches!(
@@ -126,7 +168,7 @@ impl SendTally {
     }
 
     /// The run's result: messages that may be lost outrank messages refused.
-    fn verdict(&self) -> anyhow::Result<()> {
+    fn verdict(&self, options: &SendOptions) -> anyhow::Result<()> {
         let lost = self.lost + self.unanswered;
         if self.unanswered > 0 {
             note(&format!("{} messages got no answer", self.unanswered));
@@ -139,7 +181,17 @@ impl SendTally {
             .into());
         }
         if self.refused > 0 {
-            anyhow::bail!("{} messages were not sent", self.refused);
+            anyhow::bail!(
+                "{} messages were not sent or not answered well",
+                self.refused
+            );
+        }
+        if let Some(missing) = self.replies.missing() {
+            anyhow::bail!(
+                "{missing} of the {} replies expected did not come within {} s",
+                options.expect_reply.unwrap_or_default(),
+                options.reply_timeout.as_secs_f32()
+            );
         }
         if self.sent == 0 {
             note("nothing to send: the input had no messages");
@@ -148,8 +200,20 @@ impl SendTally {
     }
 }
 
-/// The engine command that sends one message: a user event or a group message.
-fn send_command_for(options: &SendOptions, op: OpId, payload: Payload) -> Command {
+/// The engine command that sends one message: a raw frame on a simple connection, else an
+/// invocation, a user event or a group message.
+fn send_command_for(options: &SendOptions, simple: bool, op: OpId, payload: Payload) -> Command {
+    if simple {
+        return Command::SendFrame { op, payload };
+    }
+    if let Some(event) = &options.invoke {
+        return Command::Invoke {
+            op,
+            event: event.clone(),
+            payload,
+            timeout: None,
+        };
+    }
     match &options.event {
         Some(event) => Command::SendEvent {
             op,

@@ -1,11 +1,12 @@
 //! Messages a client sends to the service: joinGroup, leaveGroup, sendToGroup, event,
-//! sequenceAck and ping, encoded the way the official SDKs put them on the wire.
+//! sequenceAck, ping, invoke and cancelInvocation, encoded the way the official SDKs put them on the wire.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::invoke::InvokeWire;
 use super::payload::{push_u64, write_json_string};
 use super::{
     DataType, DecodeError, Payload, PayloadError, validate_event_name, validate_group_name,
@@ -33,6 +34,12 @@ pub enum ClientMessage {
         ack_id: Option<u64>,
         data: Payload,
     },
+    /// Ask the handler of a user event and wait for its `invokeResponse` (JSON only).
+    Invoke(super::Invoke),
+    /// Stop waiting for an invocation.
+    CancelInvocation {
+        invocation_id: String,
+    },
     /// Reliable subprotocols only: every sequence id up to this one was received.
     SequenceAck {
         sequence_id: u64,
@@ -48,7 +55,10 @@ impl ClientMessage {
             | ClientMessage::LeaveGroup { ack_id, .. }
             | ClientMessage::SendToGroup { ack_id, .. }
             | ClientMessage::Event { ack_id, .. } => *ack_id,
-            ClientMessage::SequenceAck { .. } | ClientMessage::Ping => None,
+            ClientMessage::SequenceAck { .. }
+            | ClientMessage::Ping
+            | ClientMessage::Invoke(_)
+            | ClientMessage::CancelInvocation { .. } => None,
         }
     }
 }
@@ -100,6 +110,10 @@ pub fn encode_client(message: &ClientMessage) -> String {
             push_u64(&mut out, *sequence_id);
         }
         ClientMessage::Ping => open(&mut out, "ping"),
+        ClientMessage::Invoke(invoke) => super::invoke::write_invoke(&mut out, invoke),
+        ClientMessage::CancelInvocation { invocation_id } => {
+            super::invoke::write_cancel(&mut out, invocation_id)
+        }
     }
     out.push('}');
     out
@@ -107,9 +121,9 @@ pub fn encode_client(message: &ClientMessage) -> String {
 
 fn payload_hint(message: &ClientMessage) -> usize {
     match message {
-        ClientMessage::SendToGroup { data, .. } | ClientMessage::Event { data, .. } => {
-            data.len() * 4 / 3 + 8
-        }
+        ClientMessage::SendToGroup { data, .. }
+        | ClientMessage::Event { data, .. }
+        | ClientMessage::Invoke(super::Invoke { data, .. }) => data.len() * 4 / 3 + 8,
         _ => 0,
     }
 }
@@ -167,6 +181,10 @@ struct ClientWire<'a> {
     data: Option<&'a RawValue>,
     #[serde(borrow)]
     sequence_id: Option<NumberOrString<'a>>,
+    #[serde(borrow)]
+    invocation_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    target: Option<Cow<'a, str>>,
 }
 
 /// Decodes a client frame (used by the local service). Unknown types and invalid fields are
@@ -238,6 +256,20 @@ pub fn decode_client(frame: &str) -> Result<ClientMessage, DecodeError> {
             Ok(ClientMessage::SequenceAck { sequence_id })
         }
         "ping" => Ok(ClientMessage::Ping),
+        "invoke" => Ok(ClientMessage::Invoke(super::invoke::invoke_from_wire(
+            &InvokeWire {
+                invocation_id: wire.invocation_id.clone(),
+                target: wire.target.clone(),
+            },
+            wire.event.as_deref(),
+            data()?,
+        )?)),
+        "cancelInvocation" => Ok(ClientMessage::CancelInvocation {
+            invocation_id: super::invoke::cancel_from_wire(&InvokeWire {
+                invocation_id: wire.invocation_id.clone(),
+                target: None,
+            })?,
+        }),
         other => Err(DecodeError::UnknownType(other.to_string())),
     }
 }

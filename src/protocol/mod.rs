@@ -3,11 +3,14 @@
 //! limits. No I/O happens here; both the client engine and the local service use these types.
 
 mod client_message;
+mod invoke;
 mod payload;
 pub mod protobuf;
 mod service_message;
 
 pub use client_message::{ClientMessage, decode_client, encode_client};
+pub(crate) use invoke::failed_response;
+pub use invoke::{Invoke, InvokeResponse};
 pub(crate) use payload::PayloadError;
 pub use payload::{DataType, Payload};
 pub(crate) use payload::{JsonStrings, compact_json};
@@ -220,6 +223,8 @@ pub enum DecodeError {
     GroupName(#[from] NameError),
     #[error("invalid event name: {0}")]
     EventName(NameError),
+    #[error("invoke target '{0}' is not 'event', the only target there is")]
+    InvokeTarget(String),
 }
 
 /// Why a group or event name is not acceptable.

@@ -28,6 +28,8 @@ pub enum ServiceMessage {
         message: Option<String>,
     },
     Pong,
+    /// The answer to an `invoke` (JSON only).
+    InvokeResponse(super::InvokeResponse),
     /// A type (or system event) this client does not know; kept so it can be shown, never fatal.
     Unknown {
         kind: String,
@@ -140,6 +142,8 @@ struct ServiceWire<'a> {
     user_id: Option<String>,
     reconnection_token: Option<String>,
     message: Option<String>,
+    #[serde(borrow)]
+    invocation_id: Option<Cow<'a, str>>,
 }
 
 /// Decodes one service frame. Malformed frames are errors; unknown types are `Unknown`.
@@ -151,6 +155,24 @@ pub fn decode_service(frame: &str) -> Result<ServiceMessage, DecodeError> {
         "message" => message_from_wire(wire),
         "system" => system_from_wire(wire),
         "pong" => Ok(ServiceMessage::Pong),
+        "invokeResponse" => {
+            let error = wire.error.map(|e| AckError {
+                name: AckErrorName::from_name(e.name.as_deref().unwrap_or("Unknown")),
+                message: e.message.map(Cow::into_owned).unwrap_or_default(),
+            });
+            Ok(ServiceMessage::InvokeResponse(
+                super::invoke::response_from_wire(
+                    &super::invoke::InvokeWire {
+                        invocation_id: wire.invocation_id,
+                        target: None,
+                    },
+                    wire.success,
+                    wire.data_type.as_deref(),
+                    wire.data,
+                    error,
+                )?,
+            ))
+        }
         other => Ok(ServiceMessage::Unknown {
             kind: other.to_string(),
         }),
@@ -294,6 +316,9 @@ pub fn encode_service(message: &ServiceMessage) -> String {
             out.push('}');
         }
         ServiceMessage::Pong => out.push_str("{\"type\":\"pong\"}"),
+        ServiceMessage::InvokeResponse(response) => {
+            super::invoke::write_response(&mut out, response)
+        }
         ServiceMessage::Unknown { kind } => {
             out.push_str("{\"type\":");
             write_json_string(&mut out, kind);

@@ -100,9 +100,10 @@ fn service_examples_round_trip() {
 #[test]
 fn service_decoding_tolerates_the_unknown() {
     assert_eq!(
-        decode_service(r#"{"type":"invokeResponse","invocationId":"1"}"#).unwrap(),
+        // invokeResponse is known now; streaming is not.
+        decode_service(r#"{"type":"streamAck","streamId":"1"}"#).unwrap(),
         ServiceMessage::Unknown {
-            kind: "invokeResponse".into()
+            kind: "streamAck".into()
         }
     );
     assert_eq!(

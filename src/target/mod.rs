@@ -58,6 +58,8 @@ pub struct TargetOptions {
     /// Minted token lifetime in minutes.
     pub expires: Option<u64>,
     pub protocol: Option<Subprotocol>,
+    /// A simple WebSocket client (`--protocol none`): no subprotocol, raw frames.
+    pub simple: bool,
     /// Do not rejoin groups after a fresh reconnect.
     pub no_auto_rejoin: bool,
     /// Send the token in an Authorization header instead of the query string.
@@ -200,6 +202,7 @@ pub async fn resolve_with(
             .push("--header is only sent to a negotiate endpoint; ignored".to_string());
     }
     target.client.protocol = merged.protocol;
+    target.client.simple = options.simple;
     target.client.auto_rejoin = !options.no_auto_rejoin;
     target.client.token_in_header = options.token_in_header;
     Ok(target)
@@ -580,6 +583,7 @@ impl std::fmt::Debug for TargetOptions {
             groups: &'a [String],
             expires: Option<u64>,
             protocol: Option<Subprotocol>,
+            simple: bool,
             no_auto_rejoin: bool,
             token_in_header: bool,
             profile: &'a Option<String>,
@@ -604,6 +608,7 @@ impl std::fmt::Debug for TargetOptions {
             groups: &self.groups,
             expires: self.expires,
             protocol: self.protocol,
+            simple: self.simple,
             no_auto_rejoin: self.no_auto_rejoin,
             token_in_header: self.token_in_header,
             profile: &self.profile,

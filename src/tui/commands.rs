@@ -54,6 +54,12 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         parse_event,
     ),
     command(
+        "/invoke",
+        "/invoke <name> [data]",
+        "invoke an upstream event and show its response",
+        parse_invoke,
+    ),
+    command(
         "/type",
         "/type text|json|binary",
         "data type of what you type",
@@ -137,6 +143,10 @@ pub enum SlashCommand {
     Json(Payload),
     Binary(BinarySource),
     Event {
+        name: String,
+        payload: Payload,
+    },
+    Invoke {
         name: String,
         payload: Payload,
     },
@@ -264,6 +274,18 @@ fn parse_binary(args: Args<'_>) -> Result<SlashCommand, CommandError> {
 }
 
 fn parse_event(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    let (name, payload) = event_and_data(args, "/event")?;
+    Ok(SlashCommand::Event { name, payload })
+}
+
+fn parse_invoke(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    let (name, payload) = event_and_data(args, "/invoke")?;
+    Ok(SlashCommand::Invoke { name, payload })
+}
+
+/// `NAME [data]` of `/event` and `/invoke`: a JSON object or array goes as JSON, anything
+/// else as text.
+fn event_and_data(args: Args<'_>, command: &str) -> Result<(String, Payload), CommandError> {
     let (event, data) = match args.rest.split_once(' ') {
         Some((event, data)) => (event, data.trim()),
         None => (args.rest, ""),
@@ -272,17 +294,13 @@ fn parse_event(args: Args<'_>) -> Result<SlashCommand, CommandError> {
         return Err(args.usage());
     }
     validate_event_name(event).map_err(|e| CommandError::Invalid(e.to_string()))?;
-    // Data that is a JSON object or array goes as JSON; anything else as text.
     let looks_json = data.starts_with('{') || data.starts_with('[');
     let payload = match looks_json.then(|| Payload::json(data)) {
         Some(Ok(json)) => json,
-        Some(Err(e)) => return Err(CommandError::Invalid(format!("/event: {e}"))),
+        Some(Err(e)) => return Err(CommandError::Invalid(format!("{command}: {e}"))),
         None => Payload::Text(data.to_string()),
     };
-    Ok(SlashCommand::Event {
-        name: event.to_string(),
-        payload,
-    })
+    Ok((event.to_string(), payload))
 }
 
 fn parse_type(args: Args<'_>) -> Result<SlashCommand, CommandError> {

@@ -107,7 +107,10 @@ fn fail_stopped(app: &mut App, command: &Command) {
         Command::Join { op, .. }
         | Command::Leave { op, .. }
         | Command::SendToGroup { op, .. }
-        | Command::SendEvent { op, .. } => *op,
+        | Command::SendEvent { op, .. }
+        | Command::SendFrame { op, .. }
+        | Command::Invoke { op, .. } => *op,
+        Command::CancelInvocation { .. } => return,
         Command::Reconnect | Command::InspectFrames(_) | Command::Shutdown => return,
     };
     app.update(Event::OpResult {

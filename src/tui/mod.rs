@@ -93,6 +93,7 @@ pub struct ChatStart {
 /// Runs the chat UI until the user quits.
 pub async fn run(start: ChatStart) -> anyhow::Result<()> {
     let (settings, keymap, problems) = ui_from_config(&start.config);
+    let simple = start.client.simple;
     let mut handle = client::spawn(start.client);
 
     let mut app = App::new(settings, keymap, Clock::now());
@@ -114,7 +115,10 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
         );
     }
     app.set_token_expiry(start.token_expires_at_ms);
-    let groups = if start.groups.is_empty() {
+    let groups = if simple {
+        app.start_simple();
+        Vec::new()
+    } else if start.groups.is_empty() {
         vec![DEFAULT_GROUP.to_string()]
     } else {
         start.groups

@@ -28,6 +28,11 @@ pub struct Service {
 impl Service {
     /// Starts the service in `home` and waits up to `limit` for it to listen.
     pub fn start(home: &Path, limit: Duration) -> Outcome<Service> {
+        Self::start_with(home, limit, &[])
+    }
+
+    /// [`Service::start`] with more `wpchat serve` flags (`--upstream URL`).
+    pub fn start_with(home: &Path, limit: Duration, flags: &[&str]) -> Outcome<Service> {
         std::fs::create_dir_all(home).map_err(|e| format!("create {}: {e}", home.display()))?;
         let port = free_port()?;
         let stderr = home.join("serve.stderr");
@@ -36,6 +41,7 @@ impl Service {
         let mut command = Command::new(BINARY);
         command
             .args(["serve", "--port", &port.to_string()])
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr_file);
@@ -254,8 +260,19 @@ pub fn chat_command(home: &Path, state_dir: &Path, args: &[&str]) -> String {
 
 /// [`chat_command`] for `user` on `service`'s hub `chat`, with a connection string.
 pub fn chat_as(home: &Path, state_dir: &Path, service: &Service, user: &str) -> String {
+    chat_as_with(home, state_dir, service, user, &[])
+}
+
+/// [`chat_as`] with more chat flags (`--protocol none`).
+pub fn chat_as_with(
+    home: &Path,
+    state_dir: &Path,
+    service: &Service,
+    user: &str,
+    flags: &[&str],
+) -> String {
     let connection_string = service.connection_string();
-    let args = [
+    let mut args = vec![
         "--connection-string",
         &connection_string,
         "--hub",
@@ -263,5 +280,6 @@ pub fn chat_as(home: &Path, state_dir: &Path, service: &Service, user: &str) -> 
         "--user",
         user,
     ];
+    args.extend_from_slice(flags);
     chat_command(home, state_dir, &args)
 }

@@ -219,6 +219,7 @@ impl Engine {
                     self.emit(Event::Lag(now.saturating_duration_since(at)));
                 }
             }
+            ServiceMessage::InvokeResponse(response) => self.invoke_response(response),
             ServiceMessage::Unknown { kind } => self.emit(Event::Unrecognized {
                 frame: shown(),
                 error: format!("unknown message type '{kind}'"),

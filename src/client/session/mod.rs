@@ -20,6 +20,7 @@
 //! pending requests, then the outbox.
 
 mod inbound;
+mod invoke;
 mod outbound;
 mod reconnect;
 
@@ -145,6 +146,7 @@ pub(crate) struct Engine {
     lost: Option<Lost>,
     /// The last fresh attempt failed in a way retrying soon cannot fix: back off the longest.
     stubborn_failure: bool,
+    invocations: invoke::Invocations,
 }
 
 impl Engine {
@@ -175,6 +177,7 @@ impl Engine {
             offline_since: None,
             lost: None,
             stubborn_failure: false,
+            invocations: invoke::Invocations::default(),
         }
     }
 
@@ -319,6 +322,7 @@ impl Engine {
             })
             .await;
         }
+        self.invocations_lost(&OpError::ConnectionLost { attempts: 1 });
         if let End::Dropped { reason, .. } = end {
             tracing::info!(%reason, "connection dropped");
             if was_ready {
@@ -423,12 +427,16 @@ impl Engine {
                 deadline = deadline.min(at);
             }
         }
+        if let Some(at) = self.invocations.next_deadline() {
+            deadline = deadline.min(at);
+        }
         deadline
     }
 
     /// Timers: ack timeouts and retries, dead-link detection, keepalive, sequence acks.
     async fn tick(&mut self) -> Option<End> {
         let now = Instant::now();
+        self.expire_invocations(now).await;
         let (expired, resend) = self.acks.due(now);
         for settled in expired {
             self.settle(settled);
@@ -600,6 +608,7 @@ impl Engine {
     async fn stop(&mut self, reason: String) {
         tracing::info!(%reason, "engine stopped");
         self.link = None;
+        self.invocations_lost(&OpError::Stopped);
         for (owner, _) in self.acks.take_all() {
             if let Owner::User(op) = owner {
                 self.emit(Event::OpResult {

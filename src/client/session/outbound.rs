@@ -81,6 +81,17 @@ impl Engine {
                     self.submit(op, request).await;
                 }
             }
+            Command::Invoke {
+                op,
+                event,
+                payload,
+                timeout,
+            } => self.invoke(op, event, payload, timeout).await,
+            Command::CancelInvocation { op } => self.cancel_invocation(op).await,
+            Command::SendFrame { op, .. } => self.invalid(
+                op,
+                "raw frames go only over a simple connection (--protocol none)".into(),
+            ),
             Command::Reconnect => return Some(End::Reconnect),
             Command::InspectFrames(on) => self.inspect = on,
             Command::Shutdown => return Some(End::Shutdown("shut down".into())),

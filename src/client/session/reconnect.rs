@@ -58,7 +58,7 @@ impl Engine {
         };
         let dial = connect::dial(
             url.clone(),
-            self.config.protocol,
+            Some(self.config.protocol),
             self.config.token_in_header,
             None,
             self.config.max_incoming_message,
@@ -75,7 +75,7 @@ impl Engine {
                 self.connect_failed(attempt, error.kind(), &why);
                 return retry(why);
             }
-            Ok(Ok(opened)) => opened,
+            Ok(Ok((socket, picked))) => (socket, picked.unwrap_or(self.config.protocol)),
         };
         self.stubborn_failure = false;
         self.sequence.reset();
@@ -149,7 +149,7 @@ impl Engine {
         let remaining = window_end.saturating_duration_since(Instant::now());
         let dial = connect::dial(
             url,
-            protocol,
+            Some(protocol),
             self.config.token_in_header,
             Some(RecoveryParams {
                 connection_id,

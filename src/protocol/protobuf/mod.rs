@@ -56,6 +56,11 @@ pub fn encode_client(message: &ClientMessage) -> Vec<u8> {
             sequence_id: *sequence_id,
         }),
         ClientMessage::Ping => UpKind::Ping(wire::Empty {}),
+        // Reserved in protobuf (members 10 and 11, no layout yet): the engine invokes only over
+        // JSON, so this empty `Up` is never sent.
+        ClientMessage::Invoke(_) | ClientMessage::CancelInvocation { .. } => {
+            return wire::Up { kind: None }.encode_to_vec();
+        }
     };
     wire::Up { kind: Some(kind) }.encode_to_vec()
 }
@@ -170,7 +175,8 @@ pub fn encode_service(message: &ServiceMessage) -> Vec<u8> {
             })))
         }
         ServiceMessage::Pong => Some(DownKind::Pong(wire::Empty {})),
-        ServiceMessage::Unknown { .. } => None,
+        // Reserved in protobuf (member 5): protobuf clients cannot invoke.
+        ServiceMessage::InvokeResponse(_) | ServiceMessage::Unknown { .. } => None,
     };
     wire::Down { kind }.encode_to_vec()
 }

@@ -28,8 +28,8 @@ pub(crate) use cloud_event::{ConnectRequest, ConnectResponse};
 pub(crate) use connect::{Opening, connect};
 pub(crate) use link::{EventFailed, Link};
 pub use settings::{
-    DEFAULT_HUB, DEFAULT_UPSTREAM_TIMEOUT, EventHandler, EventPattern, SettingsError, SystemEvent,
-    UpstreamSettings,
+    DEFAULT_HUB, DEFAULT_UPSTREAM_TIMEOUT, EMULATOR_RETRY_DELAYS, EventHandler, EventPattern,
+    SettingsError, SystemEvent, UpstreamSettings,
 };
 
 pub use settings_file::parse_settings_file;
@@ -70,15 +70,29 @@ struct Reply {
 enum CallError {
     /// The handler answered with this non-2xx status.
     Status(StatusCode),
-    /// Validation failed, the call failed or timed out, or the reply was unusable.
+    /// Validation failed, or the reply was unusable.
     Failed(String),
+    /// The call did not get through or timed out (worth a retry, U20).
+    Network(String),
 }
 
 impl CallError {
     fn describe(&self) -> String {
         match self {
             CallError::Status(status) => format!("the event handler answered HTTP {status}"),
-            CallError::Failed(why) => why.clone(),
+            CallError::Failed(why) | CallError::Network(why) => why.clone(),
+        }
+    }
+
+    /// Worth retrying with the same `ce-id`: 408, a 5xx or a network error; never another
+    /// 4xx (429 included) or an unusable reply.
+    fn is_transient(&self) -> bool {
+        match self {
+            CallError::Status(status) => {
+                *status == StatusCode::REQUEST_TIMEOUT || status.is_server_error()
+            }
+            CallError::Network(_) => true,
+            CallError::Failed(_) => false,
         }
     }
 }
@@ -144,8 +158,32 @@ impl Upstream {
             .await
     }
 
-    /// Calls the handler of `event` (validating it first); `Ok(None)` when no handler takes it.
+    /// Calls the handler of `event` (validating it first), retrying a transient failure after
+    /// each of the configured pauses with the same `ce-id`; `Ok(None)` when no handler takes it.
     async fn call(
+        &self,
+        subject: &EventSubject<'_>,
+        event: EventKind<'_>,
+        ce_id: u64,
+        body: (&str, Vec<u8>),
+    ) -> Result<Option<Reply>, CallError> {
+        let mut pauses = self.settings.retry_delays.iter();
+        loop {
+            let outcome = self
+                .call_once(subject, event, ce_id, (body.0, body.1.clone()))
+                .await;
+            match (outcome, pauses.next()) {
+                (Err(error), Some(pause)) if error.is_transient() => {
+                    tracing::info!(connection_id = subject.connection_id, ce_id, why = %error.describe(), "retrying the event handler call in {pause:?}");
+                    tokio::time::sleep(*pause).await;
+                }
+                (outcome, _) => return outcome,
+            }
+        }
+    }
+
+    /// One call of the handler of `event`.
+    async fn call_once(
         &self,
         subject: &EventSubject<'_>,
         event: EventKind<'_>,
@@ -189,7 +227,7 @@ impl Upstream {
                 "failed"
             };
             tracing::info!(url = %shown, %ce_type, error = %error.without_url(), "the event handler call {what}");
-            CallError::Failed(format!("the call to the event handler {what}"))
+            CallError::Network(format!("the call to the event handler {what}"))
         };
         let mut response = request.send().await.map_err(failed)?;
         let status = response.status();

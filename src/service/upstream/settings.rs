@@ -178,7 +178,17 @@ pub struct UpstreamSettings {
     /// Abuse-protection (`OPTIONS …/validate`) timeout and the longest retry backoff.
     pub validation_timeout: Duration,
     pub validation_max_backoff: Duration,
+    /// Pauses before each retry of a call that failed with 408, a 5xx or a network error
+    /// (U20, optional; the emulator's are 1, 3 and 5 s). Empty: no retries.
+    pub retry_delays: Vec<Duration>,
 }
+
+/// The emulator's retry pauses, for `--upstream-retries`.
+pub const EMULATOR_RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(3),
+    Duration::from_secs(5),
+];
 
 impl Default for UpstreamSettings {
     fn default() -> Self {
@@ -187,6 +197,7 @@ impl Default for UpstreamSettings {
             timeout: DEFAULT_UPSTREAM_TIMEOUT,
             validation_timeout: Duration::from_secs(10),
             validation_max_backoff: Duration::from_secs(60),
+            retry_delays: Vec::new(),
         }
     }
 }

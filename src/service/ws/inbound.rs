@@ -261,6 +261,9 @@ impl SocketContext {
                 Ok(())
             }
             ClientMessage::Ping => self.send(&ServiceMessage::Pong),
+            ClientMessage::Invoke(invoke) => self.on_invoke(invoke).await,
+            // Handler calls cannot be cut short; the client stops waiting on its side.
+            ClientMessage::CancelInvocation { .. } => Ok(()),
         }
     }
 }

@@ -1,10 +1,13 @@
 //! User events through the event handler: a subprotocol client's `event` request, a simple
 //! client's frames. The socket's next frame waits for the reply (per-connection order); the
 //! reply reaches the client before the ack; failures are `InternalServerError` acks, or 1011
-//! for a simple client.
+//! for a simple client. An `invoke` is the same call answered with an `invokeResponse`.
 
 use super::inbound::{SocketContext, ack_error, violation};
-use crate::protocol::{AckErrorName, MessageSource, Payload, ServiceMessage, close_code};
+use crate::protocol::{
+    AckErrorName, Invoke, InvokeResponse, MessageSource, Payload, ServiceMessage, close_code,
+    failed_response,
+};
 use crate::service::session::{CloseCause, Delivery};
 use crate::service::upstream::EventFailed;
 
@@ -56,6 +59,32 @@ impl SocketContext {
                 .err()
                 .map(|EventFailed(why)| ack_error(AckErrorName::InternalServerError, why)),
         })
+    }
+
+    /// A subprotocol client's `invoke` (U21, preview): user event E through the handler; the
+    /// reply comes back as the `invokeResponse` (not as a server message), a failure as
+    /// `success:false` with `InternalServerError`. The connection stays either way.
+    pub(super) async fn on_invoke(&self, invoke: Invoke) -> Result<(), CloseCause> {
+        let Some(link) = self.connection.upstream.get() else {
+            let why = "no event handler is configured on the local service";
+            return self.send(&ServiceMessage::InvokeResponse(failed_response(
+                invoke.invocation_id,
+                why,
+            )));
+        };
+        let response = match link.user_event(&invoke.event, &invoke.data).await {
+            Ok(data) => InvokeResponse {
+                invocation_id: invoke.invocation_id,
+                success: true,
+                data,
+                error: None,
+            },
+            Err(EventFailed(why)) => {
+                tracing::info!(hub = %self.hub.name, connection_id = %self.connection.id, event = %invoke.event, %why, "invoke failed");
+                failed_response(invoke.invocation_id, &why)
+            }
+        };
+        self.send(&ServiceMessage::InvokeResponse(response))
     }
 
     /// A simple client's frame: event `message`; a failure closes the socket with 1011.

@@ -68,6 +68,10 @@ impl App {
         let wall_ms = self.state.clock.wall_ms;
         self.state.conn.status = match conn {
             ConnState::Connecting { attempt } => ConnStatus::Connecting { attempt },
+            ConnState::Connected { .. } if self.state.conn.simple => {
+                self.state.conn.last_error = None;
+                ConnStatus::Connected
+            }
             ConnState::Connected {
                 connection_id,
                 user_id,
@@ -119,11 +123,21 @@ impl App {
             self.dirty = true;
         }
         match event {
+            Event::Connected { .. } if self.is_simple() => {
+                self.state.conn.status = ConnStatus::Connected;
+                self.state.conn.offline_since = None;
+                self.system(
+                    LineKind::Notice,
+                    "connected · simple WebSocket (no subprotocol)",
+                );
+            }
             Event::Connected {
                 connection_id,
                 user_id,
                 protocol,
             } => self.connected(&connection_id, user_id, protocol),
+            Event::Frame(payload) => self.frame_received(payload),
+            Event::InvokeResult { op, outcome } => self.invoke_result(op, outcome),
             Event::Recovered { offline, .. } => self.recovered(offline),
             Event::SessionLost { offline, reason } => self.session_lost(offline, &reason),
             Event::Disconnected { reason } => {
@@ -332,11 +346,27 @@ impl App {
                 }
                 self.alert(&format!("leaving {group} failed: {error}"));
             }
-            (PendingOp::Event { name }, OpOutcome::Done { .. }) => {
-                self.system(LineKind::Notice, &format!("event {name} delivered"));
+            (
+                PendingOp::Event {
+                    name,
+                    shown_in,
+                    replied,
+                },
+                outcome,
+            ) => {
+                let error = match &outcome {
+                    OpOutcome::Failed(error) => Some(error),
+                    OpOutcome::Done { .. } => None,
+                };
+                self.event_done(&name, &shown_in, replied, error);
             }
-            (PendingOp::Event { name }, OpOutcome::Failed(error)) => {
-                self.alert(&format!("event {name} failed: {error}"));
+            // Only a command that never reached the engine ends this way.
+            (PendingOp::Invoke { name, shown_in }, outcome) => {
+                let outcome = match outcome {
+                    OpOutcome::Failed(error) => Err(error),
+                    OpOutcome::Done { .. } => Err(OpError::Stopped),
+                };
+                self.invoke_done(&name, &shown_in, outcome);
             }
         }
     }
@@ -390,7 +420,14 @@ impl App {
         if let Some(seq) = message.sequence_id {
             self.state.conn.last_seq = Some(seq);
         }
-        let (index, sender, own) = self.source_of(&message.source);
+        let reply = match message.source {
+            MessageSource::Server => self.event_reply(),
+            MessageSource::Group { .. } => None,
+        };
+        let (index, sender, own) = match reply {
+            Some((index, sender)) => (index, sender, false),
+            None => self.source_of(&message.source),
+        };
         let (kind, body) = stored_body(&message.payload);
         let mention = !own && self.state.mentions_me(&body);
         let cap = self.state.settings.scrollback;

@@ -31,6 +31,10 @@ impl App {
 
     /// Joins a group (also used for the groups given on the command line).
     pub fn join(&mut self, group: &str) -> Vec<Command> {
+        if self.is_simple() {
+            self.no_groups();
+            return Vec::new();
+        }
         if let Err(e) = validate_group_name(group) {
             self.note(NoteLevel::Error, &format!("cannot join '{group}': {e}"));
             return Vec::new();
@@ -56,6 +60,10 @@ impl App {
     }
 
     pub(super) fn leave(&mut self, group: &str) -> Vec<Command> {
+        if self.is_simple() {
+            self.no_groups();
+            return Vec::new();
+        }
         let Some(index) = self.state.group_index(group) else {
             self.note(NoteLevel::Error, &format!("not in group '{group}'"));
             return Vec::new();

@@ -10,10 +10,12 @@
 mod backlog;
 mod completion;
 mod engine;
+mod events;
 mod groups;
 mod input;
 mod scroll;
 mod sending;
+mod simple;
 mod slash;
 
 use crossterm::event::KeyEvent;
@@ -191,12 +193,17 @@ impl App {
 
     /// Adds a line from wpchat itself to a buffer (text already safe).
     fn append_line(&mut self, buffer: usize, kind: LineKind, text: String) {
+        self.append_from(buffer, NO_SENDER, kind, text);
+    }
+
+    /// Adds a line from `sender` (interned) to a buffer (text already safe).
+    fn append_from(&mut self, buffer: usize, sender: u32, kind: LineKind, text: String) {
         let cap = self.state.settings.scrollback;
         let time_ms = self.state.clock.wall_ms;
         if let Some(b) = self.state.buffers.get_mut(buffer) {
             let line = LogLine {
                 time_ms,
-                sender: NO_SENDER,
+                sender,
                 kind,
                 delivery: Delivery::None,
                 body: text.into_boxed_str(),
@@ -284,6 +291,7 @@ impl App {
             | Action::FirstUnread => self.scroll(action),
             Action::Home | Action::End if empty_input => self.scroll(action),
             Action::Insert('?') if empty_input => self.open(Action::Help),
+            Action::JoinPrompt | Action::LeavePrompt if self.is_simple() => self.no_groups(),
             Action::Switcher
             | Action::JoinPrompt
             | Action::LeavePrompt

@@ -172,6 +172,9 @@ impl App {
             seq,
             payload: payload.clone(),
         });
+        if self.is_simple() {
+            return vec![Command::SendFrame { op, payload }];
+        }
         vec![Command::SendToGroup {
             op,
             group,
@@ -185,7 +188,10 @@ impl App {
     /// protobuf, whose messages carry no sender, so an echo could not be told from a message
     /// someone else sent with the same text.
     fn no_echo(&self) -> bool {
-        self.state.settings.no_echo || self.state.conn.protocol.is_some_and(|p| p.is_protobuf())
+        // A simple connection gets no echo of its own frames.
+        self.is_simple()
+            || self.state.settings.no_echo
+            || self.state.conn.protocol.is_some_and(|p| p.is_protobuf())
     }
 
     /// Sends the last failed message of this buffer again.

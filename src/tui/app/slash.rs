@@ -5,7 +5,7 @@ use crate::client::Command;
 use crate::protocol::Payload;
 use crate::tui::commands::{self, CommandError, SlashCommand};
 use crate::tui::overlay::{Help, Overlay, Search};
-use crate::tui::state::{Buffer, BufferKind, LineKind, NoteLevel, PendingOp};
+use crate::tui::state::{Buffer, BufferKind, LineKind, NoteLevel};
 
 impl App {
     pub(super) fn run_command(&mut self, command: SlashCommand) -> Vec<Command> {
@@ -16,6 +16,7 @@ impl App {
             SlashCommand::Json(payload) => self.send_current(payload),
             SlashCommand::Binary(source) => self.send_binary(source),
             SlashCommand::Event { name, payload } => self.send_event(name, payload),
+            SlashCommand::Invoke { name, payload } => self.invoke(name, payload),
             SlashCommand::Type(data_type) => {
                 self.state.settings.data_type = data_type;
                 self.note(NoteLevel::Info, &format!("typing {data_type} from now on"));
@@ -66,7 +67,7 @@ impl App {
             return self.leave(&group);
         }
         let buffer = self.state.current_buffer();
-        if buffer.is_group() {
+        if buffer.is_group() || self.is_simple() {
             let group = buffer.name.clone();
             self.leave(&group)
         } else {
@@ -74,20 +75,6 @@ impl App {
             self.note(NoteLevel::Error, &text);
             Vec::new()
         }
-    }
-
-    fn send_event(&mut self, name: String, payload: Payload) -> Vec<Command> {
-        let op = self
-            .state
-            .ops
-            .start(PendingOp::Event { name: name.clone() });
-        self.system(LineKind::Notice, &format!("→ event {name}"));
-        vec![Command::SendEvent {
-            op,
-            event: name,
-            payload,
-            fire_and_forget: false,
-        }]
     }
 
     /// `/raw`: opens the frames buffer (and shows it), or closes it and goes back to where

@@ -24,6 +24,9 @@ pub enum ConnStatus {
     },
 }
 
+/// What the status bar shows for a simple connection instead of a subprotocol.
+pub(crate) const SIMPLE_STATUS: &str = "simple WebSocket: no acks, no groups";
+
 /// How long before a non-renewable token expires the status bar starts warning.
 pub const TOKEN_WARNING_MS: i64 = 5 * 60 * 1000;
 
@@ -62,6 +65,8 @@ pub struct Connection {
     pub last_error: Option<String>,
     /// The last recovery: (wall ms when recovered, wall ms when the link went down).
     pub recovered_at: Option<(i64, i64)>,
+    /// A simple WebSocket connection (`--protocol none`): raw frames, no groups or acks.
+    pub simple: bool,
 }
 
 impl Default for Connection {
@@ -77,6 +82,7 @@ impl Default for Connection {
             reconnect_requested: false,
             last_error: None,
             recovered_at: None,
+            simple: false,
         }
     }
 }

@@ -14,6 +14,7 @@ pub(crate) use buffers::mentions;
 pub use buffers::{
     Buffer, BufferKind, Delivery, Interner, LineKind, LogLine, Membership, NO_SENDER,
 };
+pub(crate) use conn::SIMPLE_STATUS;
 pub use conn::{ConnStatus, Connection, TOKEN_WARNING_MS, TokenExpiry};
 pub use ops::{FailedSend, Ops, PendingOp};
 pub use settings::{UiConfigError, UiSettings};

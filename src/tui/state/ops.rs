@@ -19,8 +19,17 @@ pub enum PendingOp {
     Leave {
         group: String,
     },
+    /// A user event; the reply and the ack show in the buffer `shown_in` (kind, name).
     Event {
         name: String,
+        shown_in: (super::BufferKind, String),
+        /// The handler's reply already arrived.
+        replied: bool,
+    },
+    /// An invocation; its response shows in the buffer `shown_in` (kind, name).
+    Invoke {
+        name: String,
+        shown_in: (super::BufferKind, String),
     },
 }
 

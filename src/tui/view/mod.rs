@@ -434,7 +434,9 @@ fn status_details(state: &State) -> Vec<String> {
         let dots = if id.chars().count() > 3 { "…" } else { "" };
         parts.push(format!("conn {short}{dots}"));
     }
-    if let Some(protocol) = state.conn.protocol {
+    if state.conn.simple {
+        parts.push(crate::tui::state::SIMPLE_STATUS.to_string());
+    } else if let Some(protocol) = state.conn.protocol {
         parts.push(protocol.short_name().to_string());
     }
     if let Some(seq) = state.conn.last_seq {

@@ -2,6 +2,7 @@
 //! lines (or readable text) on stdout, messages from arguments or stdin lines sent with acks.
 //! Connection news and errors go to stderr, so stdout stays machine-readable.
 
+mod frames;
 mod input;
 mod send;
 
@@ -70,6 +71,8 @@ pub(crate) struct SendOptions {
     pub group: Option<String>,
     /// Send a user event with this name instead of a group message.
     pub event: Option<String>,
+    /// Invoke this user event and print each response.
+    pub invoke: Option<String>,
     /// How each message (argument or stdin line) is read.
     pub data_type: DataType,
     /// Do not deliver the messages back to this connection.
@@ -83,6 +86,10 @@ pub(crate) struct SendOptions {
     /// The message; without it, each stdin line is one message.
     pub message: Option<String>,
     pub connecting: Connecting,
+    /// After sending, wait for this many replies (frames, or messages from the server).
+    pub expect_reply: Option<u64>,
+    /// How long to wait for those replies once everything was sent.
+    pub reply_timeout: Duration,
 }
 
 /// `wpchat listen`: joins `groups` and prints one line per received message on stdout.
@@ -94,6 +101,8 @@ pub(crate) async fn listen(
     // Protobuf data carries no sender: lines say so rather than guess "anonymous".
     let unknown_sender = client.protocol.is_protobuf();
     let started = Instant::now();
+    // A simple client joins nothing: its groups come from the token or the URL.
+    let groups = if client.simple { Vec::new() } else { groups };
     let mut handle = client::spawn(client);
     // Joins first: the engine sends them the moment it is connected.
     let mut joins: HashMap<OpId, String> = HashMap::new();
@@ -232,35 +241,28 @@ impl Printer {
         // One timestamp per batch: the events of a batch arrived together.
         let now = Utc::now();
         let ts = now.to_rfc3339_opts(SecondsFormat::Millis, true);
-        let mut next = Next::More;
         for event in batch.drain(..) {
-            match event {
-                Event::Message(message) => {
-                    self.line.clear();
-                    match self.options.format {
-                        LineFormat::Jsonl => write_json_line(&mut self.line, &message, &ts),
-                        LineFormat::Text => self.line.extend_from_slice(
-                            message_text_line(&message, now, self.unknown_sender).as_bytes(),
-                        ),
-                    }
-                    // One whole line per write call: never a partial line.
-                    if let Err(error) = self.out.write_all(&self.line) {
-                        return Next::Exit(stdout_gone(error));
-                    }
-                    self.received += 1;
-                    if self
-                        .options
-                        .count
-                        .is_some_and(|count| self.received >= count)
-                    {
-                        next = Next::Exit(ExitCode::SUCCESS);
-                        break;
-                    }
+            self.line.clear();
+            match (event, self.options.format) {
+                (Event::Message(message), LineFormat::Jsonl) => {
+                    write_json_line(&mut self.line, &message, &ts)
                 }
-                Event::OpResult {
-                    op,
-                    outcome: OpOutcome::Failed(error),
-                } => {
+                (Event::Message(message), LineFormat::Text) => self.line.extend_from_slice(
+                    message_text_line(&message, now, self.unknown_sender).as_bytes(),
+                ),
+                (Event::Frame(payload), LineFormat::Jsonl) => {
+                    frames::write_frame_line(&mut self.line, &payload, &ts)
+                }
+                (Event::Frame(payload), LineFormat::Text) => self
+                    .line
+                    .extend_from_slice(frames::frame_text_line(&payload, now).as_bytes()),
+                (
+                    Event::OpResult {
+                        op,
+                        outcome: OpOutcome::Failed(error),
+                    },
+                    _,
+                ) => {
                     let group = self.joins.get(&op).map(String::as_str).unwrap_or("?");
                     return Next::Fail(anyhow::anyhow!(
                         "cannot join group '{}': {} ({})",
@@ -269,7 +271,7 @@ impl Printer {
                         sanitize_line(&error.to_string())
                     ));
                 }
-                Event::SessionLost { reason, .. } if self.options.strict => {
+                (Event::SessionLost { reason, .. }, _) if self.options.strict => {
                     return Next::Fail(
                         MessagesLost(format!(
                             "the reliable session was lost, so messages may be missing \
@@ -279,12 +281,30 @@ impl Printer {
                         .into(),
                     );
                 }
-                other => report_event(&other),
+                (other, _) => report_event(&other),
+            }
+            if self.line.is_empty() {
+                continue;
+            }
+            // One whole line per write call: never a partial line.
+            if let Err(error) = self.out.write_all(&self.line) {
+                return Next::Exit(stdout_gone(error));
+            }
+            self.received += 1;
+            if self
+                .options
+                .count
+                .is_some_and(|count| self.received >= count)
+            {
+                return match self.out.flush() {
+                    Err(error) => Next::Exit(stdout_gone(error)),
+                    Ok(()) => Next::Exit(ExitCode::SUCCESS),
+                };
             }
         }
         match self.out.flush() {
             Err(error) => Next::Exit(stdout_gone(error)),
-            Ok(()) => next,
+            Ok(()) => Next::More,
         }
     }
 }
