@@ -6,6 +6,8 @@ mod log;
 pub use log::message_rows;
 
 use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use unicode_segmentation::UnicodeSegmentation;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -15,7 +17,7 @@ use super::format::round_trip_label;
 use super::layout::{group_pane_rows, layout_in};
 use super::state::{BufferKind, ConnStatus, Membership, NoteLevel, Overlay, State};
 use crate::protocol::DataType;
-use crate::text::{display_width, truncate};
+use crate::text::{display_width, grapheme_width, terminal_fallback, truncate};
 
 /// The input line's prompt.
 const PROMPT: &str = " › ";
@@ -37,6 +39,37 @@ pub fn draw(frame: &mut Frame<'_>, state: &State) {
     draw_input(frame, state, areas.input);
     draw_status(frame, state, areas.status);
     state.overlay.draw(frame, state, areas);
+    draw_safely_for_terminals(frame.buffer_mut());
+}
+
+/// Replaces every cell whose grapheme terminals may draw wider or narrower than ratatui
+/// measured (flags, ZWJ sequences, …) by [`terminal_fallback`], padded with spaces over the
+/// cells ratatui had reserved, so that what reaches the terminal advances its cursor exactly
+/// as far as ratatui's layout assumed.
+pub fn draw_safely_for_terminals(buffer: &mut Buffer) {
+    let area = buffer.area;
+    for y in area.top()..area.bottom() {
+        let mut x = area.left();
+        while x < area.right() {
+            let symbol = buffer[(x, y)].symbol();
+            let width = grapheme_width(symbol).max(1) as u16;
+            if let Some(fallback) = terminal_fallback(symbol) {
+                let end = x.saturating_add(width).min(area.right());
+                let mut column = x;
+                for part in fallback.graphemes(true) {
+                    if column >= end {
+                        break;
+                    }
+                    buffer[(column, y)].set_symbol(part);
+                    column += grapheme_width(part).max(1) as u16;
+                }
+                for blank in column..end {
+                    buffer[(blank, y)].set_symbol(" ");
+                }
+            }
+            x = x.saturating_add(width);
+        }
+    }
 }
 
 fn badge(unread: u32, mentions: u32) -> Option<(String, Style)> {
