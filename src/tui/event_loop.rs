@@ -371,6 +371,16 @@ where
                     self.terminal.clear()?;
                     self.pending = Redraw::Now;
                 }
+                Effect::Highlight {
+                    bell,
+                    notify,
+                    title,
+                    text,
+                } => {
+                    if let Some(guard) = &mut self.guard {
+                        guard.write_raw(&super::highlight::sequence(bell, notify, &title, &text));
+                    }
+                }
                 Effect::SetMouse(on) => {
                     if let Some(guard) = &mut self.guard {
                         guard.set_mouse(on);

@@ -7,6 +7,7 @@ pub(crate) mod commands;
 pub(crate) mod editor;
 pub mod event_loop;
 pub(crate) mod format;
+pub mod highlight;
 pub mod history;
 pub(crate) mod keymap;
 pub(crate) mod layout;

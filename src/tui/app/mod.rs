@@ -21,7 +21,7 @@ use crossterm::event::KeyEvent;
 use super::keymap::{Action, Keymap};
 use super::overlay::{Help, JoinPrompt, Outcome, Overlay, Search, Switcher, Viewer};
 use super::state::{
-    Buffer, BufferKind, Clock, Delivery, LineKind, LogLine, NO_SENDER, NoteLevel, State,
+    Buffer, BufferKind, Clock, Delivery, LineKind, LogLine, NO_SENDER, NoteLevel, Notify, State,
     StatusNote, UiSettings,
 };
 use crate::client::{Command, ConnState, Event};
@@ -69,6 +69,14 @@ pub enum Effect {
     },
     /// `/history on|off`: resume or pause recording history for this session.
     RecordHistory(bool),
+    /// A mention, a highlight word or a message in a watched group: ring the bell and/or send
+    /// a desktop notification (title and text already safe, see `tui::highlight`).
+    Highlight {
+        bell: bool,
+        notify: Notify,
+        title: String,
+        text: String,
+    },
 }
 
 /// How soon the screen should show what changed since the last frame.
@@ -91,6 +99,8 @@ pub struct App {
     dirty: bool,
     /// A message landed in a buffer not shown (see [`Redraw::Background`]).
     background_dirty: bool,
+    /// When the bell last rang (highlights are rate-limited).
+    last_highlight_ms: Option<i64>,
 }
 
 impl App {
@@ -105,6 +115,7 @@ impl App {
             effects: Vec::new(),
             dirty: true,
             background_dirty: false,
+            last_highlight_ms: None,
         }
     }
 

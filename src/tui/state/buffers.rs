@@ -180,11 +180,13 @@ impl Buffer {
     }
 }
 
-/// True when `user` appears in `body` as a whole word (so `alice2` does not mention `alice`).
-pub(crate) fn mentions(body: &str, user: &str) -> bool {
+/// True when `word` appears in `body` as a whole word, in any case (so `ALICE` mentions
+/// `alice`, and `alice2` does not).
+pub(crate) fn mentions(body: &str, word: &str) -> bool {
     let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    body.match_indices(user).any(|(at, _)| {
-        !is_word(body[..at].chars().next_back()) && !is_word(body[at + user.len()..].chars().next())
+    let (body, word) = (body.to_lowercase(), word.to_lowercase());
+    body.match_indices(&word).any(|(at, _)| {
+        !is_word(body[..at].chars().next_back()) && !is_word(body[at + word.len()..].chars().next())
     })
 }
 
@@ -241,5 +243,13 @@ mod tests {
         assert!(mentions("ping @alice!", "alice"));
         assert!(!mentions("alice2 is here", "alice"));
         assert!(!mentions("malice", "alice"));
+    }
+
+    #[test]
+    fn mentions_ignore_case() {
+        assert!(mentions("ALICE: disk full", "alice"));
+        assert!(mentions("ping @Alice", "alice"));
+        assert!(mentions("ping alice", "Alice"));
+        assert!(!mentions("MALICE", "alice"));
     }
 }

@@ -16,7 +16,7 @@ pub use buffers::{
 };
 pub use conn::{ConnStatus, Connection, TOKEN_WARNING_MS, TokenExpiry};
 pub use ops::{FailedSend, Ops, PendingOp};
-pub use settings::{UiConfigError, UiSettings};
+pub use settings::{Notify, UiConfigError, UiSettings};
 
 use super::editor::Editor;
 use super::keymap::HelpRow;
@@ -187,12 +187,12 @@ impl State {
         }
     }
 
-    /// Whether a message body names us (as a whole word; ids shorter than 2 never match).
+    /// Whether a message body names us or holds a highlight word (as a whole word in any case;
+    /// ids shorter than 2 never match).
     pub(crate) fn mentions_me(&self, body: &str) -> bool {
-        match &self.user_id {
-            Some(user) if user.len() >= 2 => mentions(body, user),
-            _ => false,
-        }
+        let me = self.user_id.iter().filter(|user| user.len() >= 2);
+        me.chain(&self.settings.highlight_words)
+            .any(|word| mentions(body, word))
     }
 
     /// Group names joined or seen, sorted, for completion.

@@ -1,0 +1,64 @@
+//! Headless App tests for issue 15 (the chat, polished): each one failed before its fix.
+
+#[path = "tui_support/app.rs"]
+mod support;
+
+use std::time::Instant;
+
+use support::*;
+use wpchat::protocol::Subprotocol;
+use wpchat::tui::state::Notify;
+use wpchat::tui::{App, Clock, Effect, Keymap, UiSettings};
+
+/// An app as [`connected_app`], with other `[ui]` settings.
+fn app_with(settings: UiSettings) -> App {
+    let mut app = App::new(settings, Keymap::default(), Clock::fixed(T0, Instant::now()));
+    app.set_target("chat", Some("alice"));
+    let op = join_op(&app.join("lobby"));
+    app.update(wpchat::client::Event::Connected {
+        connection_id: "6aZcQ1".into(),
+        user_id: Some("alice".into()),
+        protocol: Subprotocol::JsonReliable,
+    });
+    app.update(done(op));
+    app
+}
+
+fn highlights(app: &mut App) -> Vec<(String, String)> {
+    app.take_effects()
+        .into_iter()
+        .filter_map(|effect| match effect {
+            Effect::Highlight { title, text, .. } => Some((title, text)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn mentions_in_any_case_and_highlight_words_count_and_ring() {
+    let settings = UiSettings {
+        highlight_words: vec!["deploy".into()],
+        notify: Notify::Osc9,
+        ..UiSettings::default()
+    };
+    let mut app = app_with(settings);
+    join_group(&mut app, "ops");
+    app.update(wpchat::tui::Action::GoToGroup(0));
+    app.take_effects();
+    app.update(group_message("ops", "bob", "ALICE, look at this"));
+    let ops = app.state().group_index("ops").unwrap();
+    assert_eq!(app.state().buffers[ops].mentions, 1, "ALICE mentions alice");
+    assert_eq!(
+        highlights(&mut app),
+        vec![("wpchat #ops".to_string(), "bob: ALICE, look at this".to_string())]
+    );
+    app.update(wpchat::tui::Action::Tick {
+        wall_ms: T0 + 10_000,
+        mono: Instant::now(),
+    });
+    app.update(group_message("ops", "bob", "Deploy is done"));
+    assert_eq!(app.state().buffers[ops].mentions, 2, "a highlight word counts");
+    assert_eq!(highlights(&mut app).len(), 1);
+    app.update(group_message("ops", "bob", "malice and deployment"));
+    assert_eq!(app.state().buffers[ops].mentions, 2, "whole words only");
+}
