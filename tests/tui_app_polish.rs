@@ -62,3 +62,42 @@ fn mentions_in_any_case_and_highlight_words_count_and_ring() {
     app.update(group_message("ops", "bob", "malice and deployment"));
     assert_eq!(app.state().buffers[ops].mentions, 2, "whole words only");
 }
+
+fn note_text(app: &App) -> String {
+    app.state()
+        .note
+        .as_ref()
+        .map(|note| note.text.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_refused_command_leaves_its_text_in_the_input() {
+    let mut app = connected_app();
+    let long = format!("/join {}", "g".repeat(1100));
+    for typed in ["/leave nosuchgroup", "/help nosuch", long.as_str()] {
+        retype(&mut app, typed);
+        assert!(app.update(wpchat::tui::Action::Submit).is_empty());
+        assert_eq!(app.state().editor.text(), typed, "after {typed:.30}");
+        assert!(note_text(&app).len() < 200, "{}", note_text(&app));
+    }
+    app.update(wpchat::tui::Action::NextGroup);
+    retype(&mut app, "/leave");
+    app.update(wpchat::tui::Action::Submit);
+    assert_eq!(app.state().editor.text(), "/leave", "/leave on the server buffer");
+
+    app.update(wpchat::tui::Action::GoToGroup(1));
+    retype(&mut app, "/bin @/nonexistent");
+    app.update(wpchat::tui::Action::Submit);
+    let effects = app.take_effects();
+    assert!(
+        matches!(effects.as_slice(), [Effect::ReadFile { path, .. }] if path == "/nonexistent")
+    );
+    app.update(wpchat::tui::Action::FileLoaded {
+        group: "lobby".into(),
+        path: "/nonexistent".into(),
+        result: Err("No such file or directory".into()),
+    });
+    assert_eq!(app.state().editor.text(), "/bin @/nonexistent");
+    assert!(note_text(&app).contains("No such file"));
+}

@@ -19,6 +19,9 @@ pub(crate) struct CommandSpec {
     parse: fn(Args<'_>) -> Result<SlashCommand, CommandError>,
 }
 
+/// The longest name quoted in an error (a 1 100-character name is not repeated whole).
+pub(crate) const NAME_SHOWN: usize = 40;
+
 /// Every command, in help order.
 pub(crate) const COMMANDS: &[CommandSpec] = &[
     command("/join", "/join <group>", "join a group", parse_join),
@@ -212,7 +215,10 @@ pub fn parse(line: &str) -> Result<SlashCommand, CommandError> {
 }
 
 fn valid_group(group: &str) -> Result<(), CommandError> {
-    validate_group_name(group).map_err(|e| CommandError::Invalid(format!("group '{group}': {e}")))
+    validate_group_name(group).map_err(|e| {
+        let shown = crate::text::truncate(group, NAME_SHOWN);
+        CommandError::Invalid(format!("group '{shown}': {e}"))
+    })
 }
 
 fn parse_join(args: Args<'_>) -> Result<SlashCommand, CommandError> {

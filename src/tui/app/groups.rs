@@ -4,6 +4,7 @@
 use super::App;
 use crate::client::Command;
 use crate::protocol::validate_group_name;
+use crate::tui::commands::NAME_SHOWN;
 use crate::tui::keymap::Action;
 use crate::tui::layout::{group_pane_rows, layout};
 use crate::tui::overlay::{LeaveConfirm, Overlay};
@@ -32,7 +33,8 @@ impl App {
     /// Joins a group (also used for the groups given on the command line).
     pub fn join(&mut self, group: &str) -> Vec<Command> {
         if let Err(e) = validate_group_name(group) {
-            self.note(NoteLevel::Error, &format!("cannot join '{group}': {e}"));
+            let shown = crate::text::truncate(group, NAME_SHOWN);
+            self.note(NoteLevel::Error, &format!("cannot join '{shown}': {e}"));
             return Vec::new();
         }
         if let Some(index) = self.state.group_index(group) {
@@ -57,7 +59,8 @@ impl App {
 
     pub(super) fn leave(&mut self, group: &str) -> Vec<Command> {
         let Some(index) = self.state.group_index(group) else {
-            self.note(NoteLevel::Error, &format!("not in group '{group}'"));
+            let shown = crate::text::truncate(group, NAME_SHOWN);
+            self.note(NoteLevel::Error, &format!("not in group '{shown}'"));
             return Vec::new();
         };
         self.state.buffers[index].membership = Membership::Leaving;
