@@ -101,3 +101,24 @@ fn a_refused_command_leaves_its_text_in_the_input() {
     assert_eq!(app.state().editor.text(), "/bin @/nonexistent");
     assert!(note_text(&app).contains("No such file"));
 }
+
+#[test]
+fn esc_as_meta_alt_arrows_switch_groups_and_esc_slash_keeps_the_slash() {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    assert_eq!(app.state().current_buffer().name, "ops");
+    // What urxvt sends for Alt+↑, as crossterm reads it: Esc, '[', 'A' in one burst.
+    app.key(key(KeyCode::Esc, KeyModifiers::NONE));
+    app.key(key(KeyCode::Char('['), KeyModifiers::NONE));
+    app.key(key(KeyCode::Char('A'), KeyModifiers::NONE));
+    assert_eq!(app.state().editor.text(), "", "nothing typed");
+    assert_eq!(app.state().current_buffer().name, "lobby", "Alt+↑: previous group");
+    app.key(key(KeyCode::Esc, KeyModifiers::NONE));
+    app.key(key(KeyCode::Char('['), KeyModifiers::NONE));
+    app.key(key(KeyCode::Char('B'), KeyModifiers::NONE));
+    assert_eq!(app.state().current_buffer().name, "ops", "Alt+↓: next group");
+    // Esc then '/' read together arrive as Alt+'/', which nothing is bound to.
+    app.key(key(KeyCode::Char('/'), KeyModifiers::ALT));
+    assert_eq!(app.state().editor.text(), "/");
+}

@@ -25,7 +25,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 use super::app::{App, Effect, Redraw};
 use super::history::{Backlog, ChatHistory, read_backlog};
-use super::keymap::Action;
+use super::keymap::{Action, META_BURST};
 use super::state::{Clock, ConnStatus};
 use super::terminal::TerminalGuard;
 use super::view;
@@ -40,6 +40,8 @@ const INPUT_FRAME: Duration = Duration::from_millis(2);
 const BACKGROUND_FRAME: Duration = Duration::from_millis(100);
 /// Client events taken per wake-up before input is looked at again (~1 ms of work).
 const EVENT_BATCH: usize = 512;
+/// How long a key held by the ESC-as-Meta decoder waits before it is typed after all.
+const META_WAIT: Duration = META_BURST.saturating_add(Duration::from_millis(5));
 /// Files `/bin @file` may send (the service's message limit).
 const MAX_FILE_BYTES: u64 = crate::protocol::MAX_CLIENT_MESSAGE_BYTES as u64;
 
@@ -268,6 +270,8 @@ where
                 }
             },
             _ = self.tick.tick() => app.update(now_tick()),
+            // A `[` after Esc waits to see whether it starts an Alt+arrow (ESC as Meta).
+            () = tokio::time::sleep(META_WAIT), if app.holds_key() => app.update(now_tick()),
             permit = handle.commands.reserve(), if !self.outbox.is_empty() => {
                 self.outbox.release(app, &handle.commands, permit);
                 Vec::new()

@@ -18,7 +18,7 @@ mod slash;
 
 use crossterm::event::KeyEvent;
 
-use super::keymap::{Action, Keymap};
+use super::keymap::{Action, Keymap, MetaDecoder};
 use super::overlay::{Help, JoinPrompt, Outcome, Overlay, Search, Switcher, Viewer};
 use super::state::{
     Buffer, BufferKind, Clock, Delivery, LineKind, LogLine, NO_SENDER, NoteLevel, Notify, State,
@@ -101,6 +101,7 @@ pub struct App {
     background_dirty: bool,
     /// When the bell last rang (highlights are rate-limited).
     last_highlight_ms: Option<i64>,
+    meta: MetaDecoder,
 }
 
 impl App {
@@ -116,6 +117,7 @@ impl App {
             dirty: true,
             background_dirty: false,
             last_highlight_ms: None,
+            meta: MetaDecoder::default(),
         }
     }
 
@@ -150,12 +152,26 @@ impl App {
         }
     }
 
-    /// A key press, through the key map.
+    /// A key press, through the ESC-as-Meta decoder and the key map.
     pub fn key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let keymap = &self.keymap;
+        let keys = self
+            .meta
+            .feed(key, self.state.clock.mono, |k| keymap.action_for(k).is_some());
+        keys.into_iter().flat_map(|k| self.mapped_key(k)).collect()
+    }
+
+    fn mapped_key(&mut self, key: KeyEvent) -> Vec<Command> {
         match self.keymap.action_for(key) {
             Some(action) => self.update(action),
             None => Vec::new(),
         }
+    }
+
+    /// Whether a key is held back to see if it starts an escape sequence; the event loop
+    /// ticks again shortly after, so that it is typed if nothing follows.
+    pub fn holds_key(&self) -> bool {
+        self.meta.holds_key()
     }
 
     pub fn update(&mut self, msg: impl Into<Msg>) -> Vec<Command> {
@@ -381,6 +397,9 @@ impl App {
     fn tick(&mut self, wall_ms: i64, mono: std::time::Instant) {
         self.state.clock.wall_ms = wall_ms;
         self.state.clock.mono = mono;
+        if let Some(key) = self.meta.flush(mono) {
+            self.mapped_key(key);
+        }
         if let Some(note) = &self.state.note
             && note.until_ms <= wall_ms
         {

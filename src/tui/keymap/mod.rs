@@ -4,6 +4,7 @@
 
 mod action;
 mod chord;
+mod meta;
 
 use std::collections::HashMap;
 
@@ -12,6 +13,7 @@ use thiserror::Error;
 
 pub use action::Action;
 pub use chord::KeyChord;
+pub(crate) use meta::{BURST as META_BURST, MetaDecoder};
 
 use action::{BINDINGS, Binding};
 
