@@ -42,6 +42,7 @@ pub fn ui_from_config(config: &Config) -> (UiSettings, Keymap, Vec<String>) {
     let (settings, mut problems) = lenient(&config.ui, UiSettings::from_table, UiSettings::default);
     let (keymap, key_problems) = lenient(&config.keys, Keymap::from_table, Keymap::default);
     problems.extend(key_problems);
+    problems.extend(keymap.conflicts().iter().cloned());
     (settings, keymap, problems)
 }
 
