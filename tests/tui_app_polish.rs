@@ -122,3 +122,31 @@ fn esc_as_meta_alt_arrows_switch_groups_and_esc_slash_keeps_the_slash() {
     app.key(key(KeyCode::Char('/'), KeyModifiers::ALT));
     assert_eq!(app.state().editor.text(), "/");
 }
+
+#[test]
+fn quitting_with_messages_queued_offline_asks_first() {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    use wpchat::client::Command;
+    let mut app = connected_app();
+    app.update(wpchat::client::Event::Disconnected {
+        reason: "connection reset".into(),
+    });
+    for text in ["one", "two"] {
+        let op = send_text(&mut app, text);
+        app.update(wpchat::client::Event::Queued { op });
+    }
+    assert!(submit(&mut app, "/quit").is_empty(), "the first /quit asks");
+    assert!(!app.should_quit());
+    assert!(note_text(&app).contains("2 unsent, quit anyway?"), "{}", note_text(&app));
+    assert_eq!(app.state().editor.text(), "/quit", "Enter confirms");
+    assert_eq!(app.update(wpchat::tui::Action::Submit), vec![Command::Shutdown]);
+    assert!(app.should_quit());
+
+    let mut app = connected_app();
+    let op = send_text(&mut app, "three");
+    app.update(wpchat::client::Event::Queued { op });
+    let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(app.key(ctrl_c).is_empty());
+    assert!(note_text(&app).contains("1 unsent, quit anyway?"), "{}", note_text(&app));
+    assert_eq!(app.key(ctrl_c), vec![Command::Shutdown]);
+}

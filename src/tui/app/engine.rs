@@ -221,6 +221,7 @@ impl App {
     fn queued(&mut self, op: OpId) {
         if let Some(PendingOp::Send { group, seq, .. }) = self.state.ops.pending.get(&op) {
             let (group, seq) = (group.clone(), *seq);
+            self.state.ops.queued.insert(op);
             if let Some(line) = self.own_line(&group, seq) {
                 line.delivery = Delivery::Queued;
             }
@@ -290,6 +291,7 @@ impl App {
     }
 
     fn op_result(&mut self, op: OpId, outcome: OpOutcome) {
+        self.state.ops.queued.remove(&op);
         let Some(pending) = self.state.ops.pending.remove(&op) else {
             return;
         };

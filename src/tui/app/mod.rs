@@ -385,13 +385,38 @@ impl App {
         if !self.state.editor.is_empty() {
             self.state.editor.clear();
         } else if self.state.quit_armed {
-            self.state.quit = true;
-            return vec![Command::Shutdown];
+            return self.quit();
         } else {
             self.state.quit_armed = true;
-            self.note(NoteLevel::Info, "press Ctrl+C again to quit");
+            match self.unsent() {
+                0 => self.note(NoteLevel::Info, "press Ctrl+C again to quit"),
+                unsent => {
+                    self.state.quit_unsent_warned = true;
+                    let text = format!("{unsent} unsent, quit anyway? press Ctrl+C again");
+                    self.note(NoteLevel::Error, &text);
+                }
+            }
         }
         Vec::new()
+    }
+
+    /// Quits, unless messages are still unsent and the user was not told yet: then says so
+    /// (as an error, so that a typed `/quit` stays in the input to be confirmed with Enter).
+    pub(super) fn quit(&mut self) -> Vec<Command> {
+        let unsent = self.unsent();
+        if unsent > 0 && !self.state.quit_unsent_warned {
+            self.state.quit_unsent_warned = true;
+            let text = format!("{unsent} unsent, quit anyway? /quit again to quit");
+            self.note(NoteLevel::Error, &text);
+            return Vec::new();
+        }
+        self.state.quit = true;
+        vec![Command::Shutdown]
+    }
+
+    /// Own messages queued while offline: quitting loses them.
+    fn unsent(&self) -> usize {
+        self.state.ops.queued.len()
     }
 
     fn tick(&mut self, wall_ms: i64, mono: std::time::Instant) {

@@ -53,10 +53,7 @@ impl App {
                 self.help(topic);
                 Vec::new()
             }
-            SlashCommand::Quit => {
-                self.state.quit = true;
-                vec![Command::Shutdown]
-            }
+            SlashCommand::Quit => self.quit(),
         }
     }
 

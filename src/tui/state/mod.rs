@@ -103,6 +103,8 @@ pub struct State {
     pub ops: Ops,
     /// Ctrl+C was pressed on an empty input; the next one quits.
     pub quit_armed: bool,
+    /// The user was told that quitting loses unsent messages; the next quit goes ahead.
+    pub quit_unsent_warned: bool,
     pub quit: bool,
     /// Groups seen but not joined (for the switcher and completion).
     pub known_groups: Vec<String>,
@@ -134,6 +136,7 @@ impl State {
             size: (80, 24),
             ops: Ops::default(),
             quit_armed: false,
+            quit_unsent_warned: false,
             quit: false,
             known_groups: Vec::new(),
             help,

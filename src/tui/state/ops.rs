@@ -1,6 +1,6 @@
 //! Operations sent to the engine and waiting for an outcome, and failed sends kept for retry.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::client::OpId;
 use crate::protocol::Payload;
@@ -36,6 +36,8 @@ pub struct FailedSend {
 #[derive(Debug, Clone)]
 pub struct Ops {
     pub pending: HashMap<OpId, PendingOp>,
+    /// Sends the engine queued while offline (quitting would lose them).
+    pub queued: HashSet<OpId>,
     pub failed: Vec<FailedSend>,
     next: OpId,
 }
@@ -44,6 +46,7 @@ impl Default for Ops {
     fn default() -> Self {
         Ops {
             pending: HashMap::new(),
+            queued: HashSet::new(),
             failed: Vec::new(),
             next: 1,
         }
