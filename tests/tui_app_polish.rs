@@ -150,3 +150,18 @@ fn quitting_with_messages_queued_offline_asks_first() {
     assert!(note_text(&app).contains("1 unsent, quit anyway?"), "{}", note_text(&app));
     assert_eq!(app.key(ctrl_c), vec![Command::Shutdown]);
 }
+
+#[test]
+fn taking_over_the_local_service_is_said_and_quitting_the_host_warns() {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let mut app = connected_app();
+    app.set_hosting(false);
+    app.set_hosting(true);
+    let notices = bodies(system_buffer(&app), wpchat::tui::LineKind::Notice);
+    assert!(
+        notices.iter().any(|n| n.contains("this one hosts it now")),
+        "{notices:?}"
+    );
+    app.key(key(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(note_text(&app).contains("quitting moves everyone"), "{}", note_text(&app));
+}

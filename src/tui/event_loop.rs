@@ -142,6 +142,8 @@ pub struct EventLoop<B: Backend, I> {
     history: Option<ChatHistory>,
     /// Backlogs being read from disk, off the loop.
     backlogs: JoinSet<Result<Vec<Backlog>, crate::history::HistoryError>>,
+    /// Asked every tick: does this process host the embedded service (after a takeover)?
+    hosting: Option<Box<dyn Fn() -> bool + Send>>,
 }
 
 impl<B, I> EventLoop<B, I>
@@ -171,7 +173,14 @@ where
             frame_due: Some(Duration::ZERO),
             history: None,
             backlogs: JoinSet::new(),
+            hosting: None,
         }
+    }
+
+    /// Tells the App each second whether this process hosts the embedded local service.
+    pub fn with_hosting_probe(mut self, probe: Box<dyn Fn() -> bool + Send>) -> Self {
+        self.hosting = Some(probe);
+        self
     }
 
     /// Records what the chat sees and sends, and shows backlogs from disk.
@@ -269,7 +278,12 @@ where
                     Vec::new()
                 }
             },
-            _ = self.tick.tick() => app.update(now_tick()),
+            _ = self.tick.tick() => {
+                if let Some(hosting) = &self.hosting {
+                    app.set_hosting(hosting());
+                }
+                app.update(now_tick())
+            }
             // A `[` after Esc waits to see whether it starts an Alt+arrow (ESC as Meta).
             () = tokio::time::sleep(META_WAIT), if app.holds_key() => app.update(now_tick()),
             permit = handle.commands.reserve(), if !self.outbox.is_empty() => {

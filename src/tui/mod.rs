@@ -90,6 +90,8 @@ pub struct ChatStart {
     pub notices: Vec<String>,
     /// Where history is kept (`None`: no history at all).
     pub history: Option<HistoryStart>,
+    /// Whether this process hosts the embedded local service (`None`: another target).
+    pub hosting: Option<Box<dyn Fn() -> bool + Send>>,
 }
 
 /// Runs the chat UI until the user quits.
@@ -116,6 +118,9 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
         );
     }
     app.set_token_expiry(start.token_expires_at_ms);
+    if let Some(hosting) = &start.hosting {
+        app.set_hosting(hosting());
+    }
     let groups = if start.groups.is_empty() {
         vec![DEFAULT_GROUP.to_string()]
     } else {
@@ -141,6 +146,9 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
             app.system(LineKind::Notice, &problem);
         }
         event_loop = event_loop.with_history(history);
+    }
+    if let Some(hosting) = start.hosting {
+        event_loop = event_loop.with_hosting_probe(hosting);
     }
     event_loop.send(&mut app, &handle, initial);
     let stop = event_loop::stop_signals().context("cannot listen for SIGTERM and SIGHUP")?;

@@ -389,6 +389,11 @@ impl App {
         } else {
             self.state.quit_armed = true;
             match self.unsent() {
+                0 if self.state.hosting == Some(true) => self.note(
+                    NoteLevel::Info,
+                    "this wpchat hosts the local service: quitting moves everyone to another \
+                     wpchat; press Ctrl+C again to quit",
+                ),
                 0 => self.note(NoteLevel::Info, "press Ctrl+C again to quit"),
                 unsent => {
                     self.state.quit_unsent_warned = true;
@@ -398,6 +403,20 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    /// Whether this process hosts the embedded local service; becoming the host after a
+    /// takeover is said in the `system` buffer.
+    pub fn set_hosting(&mut self, hosting: bool) {
+        let before = self.state.hosting.replace(hosting);
+        if before == Some(false) && hosting {
+            self.system(
+                LineKind::Notice,
+                "the wpchat that hosted the local service quit: this one hosts it now (it started \
+                 empty); quitting this one moves everyone again",
+            );
+            self.note(NoteLevel::Info, "this wpchat now hosts the local service");
+        }
     }
 
     /// Quits, unless messages are still unsent and the user was not told yet: then says so

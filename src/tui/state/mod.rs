@@ -103,6 +103,8 @@ pub struct State {
     pub ops: Ops,
     /// Ctrl+C was pressed on an empty input; the next one quits.
     pub quit_armed: bool,
+    /// Whether this process hosts the embedded local service (`None`: not that target).
+    pub hosting: Option<bool>,
     /// The user was told that quitting loses unsent messages; the next quit goes ahead.
     pub quit_unsent_warned: bool,
     pub quit: bool,
@@ -137,6 +139,7 @@ impl State {
             ops: Ops::default(),
             quit_armed: false,
             quit_unsent_warned: false,
+            hosting: None,
             quit: false,
             known_groups: Vec::new(),
             help,
