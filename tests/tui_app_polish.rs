@@ -165,3 +165,20 @@ fn taking_over_the_local_service_is_said_and_quitting_the_host_warns() {
     app.key(key(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert!(note_text(&app).contains("quitting moves everyone"), "{}", note_text(&app));
 }
+
+#[test]
+fn rough_edges_of_slash_commands() {
+    use wpchat::client::Command;
+    let mut app = connected_app();
+    join_group(&mut app, "my team");
+    match submit(&mut app, "/leave my team").as_slice() {
+        [Command::Leave { group, .. }] => assert_eq!(group, "my team"),
+        other => panic!("expected Leave 'my team', got {other:?}"),
+    }
+    assert_eq!(submit(&mut app, "/send elsewhere hi").len(), 1);
+    assert!(
+        note_text(&app).contains("'elsewhere', which you have not joined"),
+        "{}",
+        note_text(&app)
+    );
+}

@@ -231,7 +231,10 @@ fn parse_leave(args: Args<'_>) -> Result<SlashCommand, CommandError> {
     if args.rest.is_empty() {
         return Ok(SlashCommand::Leave(None));
     }
-    Ok(SlashCommand::Leave(Some(args.one_word()?.to_string())))
+    // The whole rest: group names may hold spaces (`/leave my team`).
+    let group = args.rest.trim();
+    valid_group(group)?;
+    Ok(SlashCommand::Leave(Some(group.to_string())))
 }
 
 fn parse_send(args: Args<'_>) -> Result<SlashCommand, CommandError> {

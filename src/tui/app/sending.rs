@@ -153,6 +153,13 @@ impl App {
         let Some(index) = self.state.find_buffer(buffer_kind, buffer_name) else {
             return Vec::new();
         };
+        if buffer_kind == BufferKind::System {
+            let shown = crate::text::truncate(&sanitize_line(group), commands::NAME_SHOWN);
+            let text = format!(
+                "sending to '{shown}', which you have not joined: its delivery shows in the system buffer"
+            );
+            self.note(NoteLevel::Info, &text);
+        }
         let hash = echo_hash(kind, &body);
         let line = LogLine {
             time_ms: self.state.clock.wall_ms,

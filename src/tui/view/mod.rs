@@ -13,7 +13,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::format::round_trip_label;
+use super::format::{compact_count, round_trip_label};
 use super::layout::{group_pane_rows, layout_in};
 use super::state::{BufferKind, ConnStatus, Membership, NoteLevel, Overlay, State};
 use crate::protocol::DataType;
@@ -75,11 +75,14 @@ pub fn draw_safely_for_terminals(buffer: &mut Buffer) {
 fn badge(unread: u32, mentions: u32) -> Option<(String, Style)> {
     if mentions > 0 {
         Some((
-            format!("[{mentions}]!"),
+            format!("[{}]!", compact_count(mentions)),
             Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
         ))
     } else if unread > 0 {
-        Some((format!("({unread})"), Style::new().fg(Color::Yellow)))
+        Some((
+            format!("({})", compact_count(unread)),
+            Style::new().fg(Color::Yellow),
+        ))
     } else {
         None
     }
