@@ -182,3 +182,14 @@ fn rough_edges_of_slash_commands() {
         note_text(&app)
     );
 }
+
+#[test]
+fn tab_completes_help_topics_and_type_names() {
+    let mut app = connected_app();
+    retype(&mut app, "/help jo");
+    assert_eq!(tab(&mut app), "/help join ");
+    retype(&mut app, "/type bi");
+    assert_eq!(tab(&mut app), "/type binary ");
+    retype(&mut app, "/noecho o");
+    assert_eq!(tab(&mut app), "/noecho on ");
+}
