@@ -193,3 +193,24 @@ fn tab_completes_help_topics_and_type_names() {
     retype(&mut app, "/noecho o");
     assert_eq!(tab(&mut app), "/noecho on ");
 }
+
+#[test]
+fn a_new_session_forgets_the_old_sequence_id() {
+    use wpchat::client::Event;
+    let mut app = connected_app();
+    app.update(group_message("lobby", "bob", "numbered"));
+    assert_eq!(app.state().conn.last_seq, Some(7));
+    app.update(Event::Connected {
+        connection_id: "6aZcQ1".into(),
+        user_id: Some("alice".into()),
+        protocol: Subprotocol::JsonReliable,
+    });
+    assert_eq!(app.state().conn.last_seq, Some(7), "same session, same sequence");
+    app.update(Event::Connected {
+        connection_id: "new-one".into(),
+        user_id: Some("alice".into()),
+        protocol: Subprotocol::JsonReliable,
+    });
+    assert_eq!(app.state().conn.last_seq, None, "a new session starts again");
+    assert_eq!(app.state().conn.connection_id.as_deref(), Some("new-one"));
+}

@@ -76,7 +76,7 @@ impl App {
                 protocol,
             } => {
                 let conn = &mut self.state.conn;
-                conn.connection_id = Some(sanitize_line(&connection_id));
+                conn.new_connection(sanitize_line(&connection_id));
                 conn.protocol = Some(protocol);
                 conn.last_error = None;
                 if let Some(user) = user_id {
@@ -173,7 +173,7 @@ impl App {
         );
         self.system(LineKind::Notice, &text);
         let conn = &mut self.state.conn;
-        conn.connection_id = Some(connection_id);
+        conn.new_connection(connection_id);
         conn.protocol = Some(protocol);
         conn.offline_since = None;
     }
