@@ -214,3 +214,17 @@ fn a_new_session_forgets_the_old_sequence_id() {
     assert_eq!(app.state().conn.last_seq, None, "a new session starts again");
     assert_eq!(app.state().conn.connection_id.as_deref(), Some("new-one"));
 }
+
+#[test]
+fn each_group_keeps_its_own_draft() {
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    type_text(&mut app, "half a thought for ops");
+    app.update(wpchat::tui::Action::GoToGroup(1));
+    assert_eq!(app.state().editor.text(), "", "lobby's input is its own");
+    type_text(&mut app, "lobby draft");
+    app.update(wpchat::tui::Action::GoToGroup(2));
+    assert_eq!(app.state().editor.text(), "half a thought for ops");
+    app.update(wpchat::tui::Action::GoToGroup(1));
+    assert_eq!(app.state().editor.text(), "lobby draft");
+}

@@ -87,13 +87,22 @@ impl App {
         if index >= self.state.buffers.len() {
             return;
         }
+        let moving = index != self.state.current;
         if let Some(old) = self.state.buffers.get_mut(self.state.current) {
             old.first_unread = None;
+            if moving {
+                // Each buffer keeps its own draft (as WeeChat's input per buffer).
+                old.draft = self.state.editor.text().to_string();
+            }
         }
         self.state.current = index;
         let buffer = &mut self.state.buffers[index];
         buffer.unread = 0;
         buffer.mentions = 0;
+        if moving {
+            let draft = std::mem::take(&mut buffer.draft);
+            self.state.editor.set_text(&draft);
+        }
         self.dirty = true;
     }
 

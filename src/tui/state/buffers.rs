@@ -114,6 +114,8 @@ pub struct Buffer {
     /// First line that arrived while the buffer was not in view.
     pub first_unread: Option<u64>,
     pub members_seen: HashSet<u32>,
+    /// What was typed in this buffer's input and not sent, kept while another one is shown.
+    pub draft: String,
     /// Hashes of own messages whose echo should not be shown twice.
     pub echo_expected: VecDeque<u64>,
 }
@@ -132,6 +134,7 @@ impl Buffer {
             anchor: None,
             first_unread: None,
             members_seen: HashSet::new(),
+            draft: String::new(),
             echo_expected: VecDeque::new(),
         }
     }
