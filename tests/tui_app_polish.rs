@@ -228,3 +228,46 @@ fn each_group_keeps_its_own_draft() {
     app.update(wpchat::tui::Action::GoToGroup(1));
     assert_eq!(app.state().editor.text(), "lobby draft");
 }
+
+#[test]
+fn weechat_buffer_commands_and_keys() {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    use wpchat::client::Command;
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    join_group(&mut app, "alerts");
+    // /buffer N counts the pane's rows: lobby, ops, alerts, server, system.
+    submit(&mut app, "/buffer 2");
+    assert_eq!(app.state().current_buffer().name, "ops");
+    retype(&mut app, "/buffer 9");
+    app.update(wpchat::tui::Action::Submit);
+    assert!(note_text(&app).contains("no buffer 9"), "{}", note_text(&app));
+    app.update(wpchat::tui::Action::KillLineBack);
+
+    // Alt+Shift+↑ moves ops above lobby; Alt+1 is ops now.
+    app.key(key(KeyCode::Up, KeyModifiers::ALT | KeyModifiers::SHIFT));
+    let names: Vec<&str> = app.state().buffers.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(&names[..3], ["ops", "lobby", "alerts"]);
+    assert_eq!(app.state().current_buffer().name, "ops");
+
+    app.update(group_message("ops", "bob", "hi"));
+    app.update(group_message("ops", "Carol", "hello"));
+    submit(&mut app, "/names");
+    let notices = bodies(app.state().current_buffer(), wpchat::tui::LineKind::Notice);
+    let names_line = notices.last().expect("a /names line");
+    assert!(names_line.contains("seen, not online"), "{names_line}");
+    assert!(names_line.contains("2 seen in ops") && names_line.ends_with("Carol, bob"), "{names_line}");
+
+    match submit(&mut app, "/close").as_slice() {
+        [Command::Leave { group, .. }] => assert_eq!(group, "ops"),
+        other => panic!("expected Leave ops, got {other:?}"),
+    }
+
+    // Alt+K kills to the end of the line; Ctrl+K stays the switcher.
+    retype(&mut app, "keep this, not that");
+    for _ in 0..", not that".len() {
+        app.update(wpchat::tui::Action::Left);
+    }
+    app.key(key(KeyCode::Char('k'), KeyModifiers::ALT));
+    assert_eq!(app.state().editor.text(), "keep this");
+}

@@ -92,6 +92,24 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     command("/raw", "/raw", "toggle the raw frame inspector", |args| {
         args.bare(SlashCommand::Raw)
     }),
+    command(
+        "/close",
+        "/close [group]",
+        "leave a group and close its buffer (or close /raw's)",
+        parse_close,
+    ),
+    command(
+        "/buffer",
+        "/buffer <n>",
+        "show buffer n (the numbers of the group pane)",
+        parse_buffer,
+    ),
+    command(
+        "/names",
+        "/names",
+        "who was seen in this group (Web PubSub has no presence)",
+        |args| args.bare(SlashCommand::Names),
+    ),
     command("/help", "/help [command]", "keys and commands", parse_help),
     CommandSpec {
         aliases: &["/exit"],
@@ -153,6 +171,11 @@ pub enum SlashCommand {
     Raw,
     Help(Option<String>),
     Quit,
+    /// `/close [group]`: leave and close (the current buffer when none is named).
+    Close(Option<String>),
+    /// `/buffer n`: show buffer n (1-based).
+    Buffer(usize),
+    Names,
 }
 
 /// Why a command line was not accepted.
@@ -235,6 +258,20 @@ fn parse_leave(args: Args<'_>) -> Result<SlashCommand, CommandError> {
     let group = args.rest.trim();
     valid_group(group)?;
     Ok(SlashCommand::Leave(Some(group.to_string())))
+}
+
+fn parse_close(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    match parse_leave(args)? {
+        SlashCommand::Leave(group) => Ok(SlashCommand::Close(group)),
+        _ => Err(args.usage()),
+    }
+}
+
+fn parse_buffer(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    match args.one_word()?.parse::<usize>() {
+        Ok(number) if number >= 1 => Ok(SlashCommand::Buffer(number)),
+        _ => Err(args.usage()),
+    }
 }
 
 fn parse_send(args: Args<'_>) -> Result<SlashCommand, CommandError> {

@@ -231,6 +231,13 @@ impl Editor {
         self.kill(start..self.cursor);
     }
 
+    /// Alt+K: delete from the cursor to the end of the line (readline's Ctrl+K, which is the
+    /// switcher here).
+    pub(crate) fn kill_line_forward(&mut self) {
+        let end = self.line_end_of(self.cursor);
+        self.kill(self.cursor..end);
+    }
+
     /// Alt+D: delete the word after the cursor.
     pub(crate) fn kill_word_forward(&mut self) {
         let end = self.word_right_pos();
@@ -431,6 +438,7 @@ impl Editor {
             Action::KillWordBack => self.kill_word_back(),
             Action::KillLineBack => self.kill_line_back(),
             Action::KillWordForward => self.kill_word_forward(),
+            Action::KillLineForward => self.kill_line_forward(),
             Action::Yank => self.yank(),
             _ => return false,
         }

@@ -25,6 +25,8 @@ impl App {
             Action::NextGroup => self.switch_to((self.state.current + 1) % n),
             Action::PrevGroup => self.switch_to((self.state.current + n - 1) % n),
             Action::NextActivity => self.next_activity(),
+            Action::MoveGroupUp => self.move_group(false),
+            Action::MoveGroupDown => self.move_group(true),
             Action::Click { column, row } => self.click(column, row),
             _ => {}
         }
@@ -104,6 +106,27 @@ impl App {
             self.state.editor.set_text(&draft);
         }
         self.dirty = true;
+    }
+
+    /// Moves the group in view one place up or down among the groups (Alt+digit numbers
+    /// follow); the server and system buffers stay below.
+    fn move_group(&mut self, down: bool) {
+        let current = self.state.current;
+        let groups = self.state.group_count();
+        if current >= groups {
+            self.note(NoteLevel::Info, "only groups move");
+            return;
+        }
+        let target = if down {
+            current + 1
+        } else {
+            current.wrapping_sub(1)
+        };
+        if target < groups {
+            self.state.buffers.swap(current, target);
+            self.state.current = target;
+            self.dirty = true;
+        }
     }
 
     pub(super) fn remove_buffer(&mut self, index: usize) {

@@ -300,6 +300,8 @@ impl App {
             | Action::NextGroup
             | Action::PrevGroup
             | Action::NextActivity
+            | Action::MoveGroupUp
+            | Action::MoveGroupDown
             | Action::Click { .. } => self.navigate(action),
             Action::PageUp
             | Action::PageDown
