@@ -288,8 +288,15 @@ mod tests {
             ("1\u{FE0F}\u{20E3}", "1"),
         ];
         for (grapheme, fallback) in cases {
-            assert_eq!(terminal_fallback(grapheme).as_deref(), Some(fallback), "{grapheme:?}");
-            assert!(display_width(fallback) <= grapheme_width(grapheme), "{grapheme:?}");
+            assert_eq!(
+                terminal_fallback(grapheme).as_deref(),
+                Some(fallback),
+                "{grapheme:?}"
+            );
+            assert!(
+                display_width(fallback) <= grapheme_width(grapheme),
+                "{grapheme:?}"
+            );
         }
         for plain in ["a", "日", "e\u{301}", "각", "☺"] {
             assert_eq!(terminal_fallback(plain), None, "{plain:?}");

@@ -181,7 +181,9 @@ fn flags_do_not_smear_the_screen(tmux: &Tmux, service: &Service, carol_home: &Pa
     });
     assert!(screen.contains("JPFR"), "flags drawn as letters:\n{screen}");
     assert!(
-        !screen.chars().any(|c| ('\u{1F1E6}'..='\u{1F1FF}').contains(&c)),
+        !screen
+            .chars()
+            .any(|c| ('\u{1F1E6}'..='\u{1F1FF}').contains(&c)),
         "no regional indicator reached the terminal:\n{screen}"
     );
     for row in screen.lines().filter(|row| row.contains("││")) {
@@ -189,7 +191,9 @@ fn flags_do_not_smear_the_screen(tmux: &Tmux, service: &Service, carol_home: &Pa
     }
     let status = screen.lines().last().unwrap_or_default();
     assert!(
-        screen.lines().any(|row| row.contains("● connected") && row.contains("F1 help")),
+        screen
+            .lines()
+            .any(|row| row.contains("● connected") && row.contains("F1 help")),
         "the status bar is whole ({status}):\n{screen}"
     );
 }

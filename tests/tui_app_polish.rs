@@ -12,7 +12,11 @@ use wpchat::tui::{App, Clock, Effect, Keymap, UiSettings};
 
 /// An app as [`connected_app`], with other `[ui]` settings.
 fn app_with(settings: UiSettings) -> App {
-    let mut app = App::new(settings, Keymap::default(), Clock::fixed(T0, Instant::now()));
+    let mut app = App::new(
+        settings,
+        Keymap::default(),
+        Clock::fixed(T0, Instant::now()),
+    );
     app.set_target("chat", Some("alice"));
     let op = join_op(&app.join("lobby"));
     app.update(wpchat::client::Event::Connected {
@@ -50,14 +54,21 @@ fn mentions_in_any_case_and_highlight_words_count_and_ring() {
     assert_eq!(app.state().buffers[ops].mentions, 1, "ALICE mentions alice");
     assert_eq!(
         highlights(&mut app),
-        vec![("wpchat #ops".to_string(), "bob: ALICE, look at this".to_string())]
+        vec![(
+            "wpchat #ops".to_string(),
+            "bob: ALICE, look at this".to_string()
+        )]
     );
     app.update(wpchat::tui::Action::Tick {
         wall_ms: T0 + 10_000,
         mono: Instant::now(),
     });
     app.update(group_message("ops", "bob", "Deploy is done"));
-    assert_eq!(app.state().buffers[ops].mentions, 2, "a highlight word counts");
+    assert_eq!(
+        app.state().buffers[ops].mentions,
+        2,
+        "a highlight word counts"
+    );
     assert_eq!(highlights(&mut app).len(), 1);
     app.update(group_message("ops", "bob", "malice and deployment"));
     assert_eq!(app.state().buffers[ops].mentions, 2, "whole words only");
@@ -84,7 +95,11 @@ fn a_refused_command_leaves_its_text_in_the_input() {
     app.update(wpchat::tui::Action::NextGroup);
     retype(&mut app, "/leave");
     app.update(wpchat::tui::Action::Submit);
-    assert_eq!(app.state().editor.text(), "/leave", "/leave on the server buffer");
+    assert_eq!(
+        app.state().editor.text(),
+        "/leave",
+        "/leave on the server buffer"
+    );
 
     app.update(wpchat::tui::Action::GoToGroup(1));
     retype(&mut app, "/bin @/nonexistent");
@@ -113,11 +128,19 @@ fn esc_as_meta_alt_arrows_switch_groups_and_esc_slash_keeps_the_slash() {
     app.key(key(KeyCode::Char('['), KeyModifiers::NONE));
     app.key(key(KeyCode::Char('A'), KeyModifiers::NONE));
     assert_eq!(app.state().editor.text(), "", "nothing typed");
-    assert_eq!(app.state().current_buffer().name, "lobby", "Alt+↑: previous group");
+    assert_eq!(
+        app.state().current_buffer().name,
+        "lobby",
+        "Alt+↑: previous group"
+    );
     app.key(key(KeyCode::Esc, KeyModifiers::NONE));
     app.key(key(KeyCode::Char('['), KeyModifiers::NONE));
     app.key(key(KeyCode::Char('B'), KeyModifiers::NONE));
-    assert_eq!(app.state().current_buffer().name, "ops", "Alt+↓: next group");
+    assert_eq!(
+        app.state().current_buffer().name,
+        "ops",
+        "Alt+↓: next group"
+    );
     // Esc then '/' read together arrive as Alt+'/', which nothing is bound to.
     app.key(key(KeyCode::Char('/'), KeyModifiers::ALT));
     assert_eq!(app.state().editor.text(), "/");
@@ -137,9 +160,16 @@ fn quitting_with_messages_queued_offline_asks_first() {
     }
     assert!(submit(&mut app, "/quit").is_empty(), "the first /quit asks");
     assert!(!app.should_quit());
-    assert!(note_text(&app).contains("2 unsent, quit anyway?"), "{}", note_text(&app));
+    assert!(
+        note_text(&app).contains("2 unsent, quit anyway?"),
+        "{}",
+        note_text(&app)
+    );
     assert_eq!(app.state().editor.text(), "/quit", "Enter confirms");
-    assert_eq!(app.update(wpchat::tui::Action::Submit), vec![Command::Shutdown]);
+    assert_eq!(
+        app.update(wpchat::tui::Action::Submit),
+        vec![Command::Shutdown]
+    );
     assert!(app.should_quit());
 
     let mut app = connected_app();
@@ -147,7 +177,11 @@ fn quitting_with_messages_queued_offline_asks_first() {
     app.update(wpchat::client::Event::Queued { op });
     let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert!(app.key(ctrl_c).is_empty());
-    assert!(note_text(&app).contains("1 unsent, quit anyway?"), "{}", note_text(&app));
+    assert!(
+        note_text(&app).contains("1 unsent, quit anyway?"),
+        "{}",
+        note_text(&app)
+    );
     assert_eq!(app.key(ctrl_c), vec![Command::Shutdown]);
 }
 
@@ -163,7 +197,11 @@ fn taking_over_the_local_service_is_said_and_quitting_the_host_warns() {
         "{notices:?}"
     );
     app.key(key(KeyCode::Char('c'), KeyModifiers::CONTROL));
-    assert!(note_text(&app).contains("quitting moves everyone"), "{}", note_text(&app));
+    assert!(
+        note_text(&app).contains("quitting moves everyone"),
+        "{}",
+        note_text(&app)
+    );
 }
 
 #[test]
@@ -205,13 +243,21 @@ fn a_new_session_forgets_the_old_sequence_id() {
         user_id: Some("alice".into()),
         protocol: Subprotocol::JsonReliable,
     });
-    assert_eq!(app.state().conn.last_seq, Some(7), "same session, same sequence");
+    assert_eq!(
+        app.state().conn.last_seq,
+        Some(7),
+        "same session, same sequence"
+    );
     app.update(Event::Connected {
         connection_id: "new-one".into(),
         user_id: Some("alice".into()),
         protocol: Subprotocol::JsonReliable,
     });
-    assert_eq!(app.state().conn.last_seq, None, "a new session starts again");
+    assert_eq!(
+        app.state().conn.last_seq,
+        None,
+        "a new session starts again"
+    );
     assert_eq!(app.state().conn.connection_id.as_deref(), Some("new-one"));
 }
 
@@ -241,12 +287,21 @@ fn weechat_buffer_commands_and_keys() {
     assert_eq!(app.state().current_buffer().name, "ops");
     retype(&mut app, "/buffer 9");
     app.update(wpchat::tui::Action::Submit);
-    assert!(note_text(&app).contains("no buffer 9"), "{}", note_text(&app));
+    assert!(
+        note_text(&app).contains("no buffer 9"),
+        "{}",
+        note_text(&app)
+    );
     app.update(wpchat::tui::Action::KillLineBack);
 
     // Alt+Shift+↑ moves ops above lobby; Alt+1 is ops now.
     app.key(key(KeyCode::Up, KeyModifiers::ALT | KeyModifiers::SHIFT));
-    let names: Vec<&str> = app.state().buffers.iter().map(|b| b.name.as_str()).collect();
+    let names: Vec<&str> = app
+        .state()
+        .buffers
+        .iter()
+        .map(|b| b.name.as_str())
+        .collect();
     assert_eq!(&names[..3], ["ops", "lobby", "alerts"]);
     assert_eq!(app.state().current_buffer().name, "ops");
 
@@ -256,7 +311,10 @@ fn weechat_buffer_commands_and_keys() {
     let notices = bodies(app.state().current_buffer(), wpchat::tui::LineKind::Notice);
     let names_line = notices.last().expect("a /names line");
     assert!(names_line.contains("seen, not online"), "{names_line}");
-    assert!(names_line.contains("2 seen in ops") && names_line.ends_with("Carol, bob"), "{names_line}");
+    assert!(
+        names_line.contains("2 seen in ops") && names_line.ends_with("Carol, bob"),
+        "{names_line}"
+    );
 
     match submit(&mut app, "/close").as_slice() {
         [Command::Leave { group, .. }] => assert_eq!(group, "ops"),
@@ -270,4 +328,31 @@ fn weechat_buffer_commands_and_keys() {
     }
     app.key(key(KeyCode::Char('k'), KeyModifiers::ALT));
     assert_eq!(app.state().editor.text(), "keep this");
+}
+
+#[test]
+fn a_restart_brings_back_groups_input_history_and_drafts() {
+    use wpchat::tui::session::SavedSession;
+    let mut before = connected_app();
+    join_group(&mut before, "ops");
+    send_text(&mut before, "sent in ops");
+    type_text(&mut before, "unsent in ops");
+    before.update(wpchat::tui::Action::GoToGroup(1));
+    let saved = SavedSession::of(&before);
+    assert_eq!(saved.groups, ["lobby", "ops"]);
+
+    let mut after = connected_app();
+    let commands = after.restore_session(&saved);
+    assert!(
+        matches!(commands.as_slice(), [wpchat::client::Command::Join { group, .. }] if group == "ops")
+    );
+    after.update(wpchat::tui::Action::GoToGroup(2));
+    assert_eq!(after.state().editor.text(), "unsent in ops");
+    after.update(wpchat::tui::Action::KillLineBack);
+    after.update(wpchat::tui::Action::Up);
+    assert_eq!(
+        after.state().editor.text(),
+        "sent in ops",
+        "input history is back"
+    );
 }

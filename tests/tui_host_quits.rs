@@ -25,7 +25,9 @@ async fn the_host_closing_its_target_sends_every_client_a_1001_close() {
     .await
     .expect("resolves in time")
     .expect("the embedded target resolves");
-    let hosting = target.hosting_probe().expect("the embedded target has a probe");
+    let hosting = target
+        .hosting_probe()
+        .expect("the embedded target has a probe");
     assert!(hosting(), "the wpchat that started the service hosts it");
     let url = tokio::time::timeout(LIMIT, target.client.url_provider.client_url())
         .await

@@ -340,7 +340,11 @@ fn flags_and_zwj_sequences_draw_as_safe_fallbacks() {
     scene.connect().join("lobby");
     scene.text("lobby", "bob", "two flags 🇯🇵🇫🇷 end");
     scene.text("lobby", "bob", &"🇯🇵🇫🇷👨‍👩‍👧‍👦".repeat(12));
-    scene.text("lobby", "bob", "thumbs 👍🏼 heart ❤\u{FE0F} keycap 1\u{FE0F}\u{20E3}");
+    scene.text(
+        "lobby",
+        "bob",
+        "thumbs 👍🏼 heart ❤\u{FE0F} keycap 1\u{FE0F}\u{20E3}",
+    );
     scene.text("lobby", "carol", "plain after");
     for (width, height) in SIZES {
         let terminal = scene.render(width, height);

@@ -63,6 +63,13 @@ impl Editor {
         &self.history
     }
 
+    /// Brings back the input history of an earlier session (oldest first).
+    pub(crate) fn set_history(&mut self, mut history: Vec<String>) {
+        history.truncate(HISTORY_LIMIT);
+        self.history = history;
+        self.history_pos = None;
+    }
+
     /// Replaces the text and puts the cursor at the end.
     pub(crate) fn set_text(&mut self, text: &str) {
         self.text = text.to_string();

@@ -253,7 +253,10 @@ mod tests {
             .into_iter()
             .map(compact_count)
             .collect();
-        assert_eq!(shown, ["7", "999", "1.0k", "1.5k", "12k", "999k", "1.5M", "25M"]);
+        assert_eq!(
+            shown,
+            ["7", "999", "1.0k", "1.5k", "12k", "999k", "1.5M", "25M"]
+        );
     }
 
     #[test]

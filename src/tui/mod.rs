@@ -12,6 +12,7 @@ pub mod history;
 pub(crate) mod keymap;
 pub(crate) mod layout;
 pub mod overlay;
+pub mod session;
 pub mod state;
 pub(crate) mod terminal;
 pub mod view;
@@ -130,6 +131,16 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
     for group in &groups {
         initial.extend(app.join(group));
     }
+    let session_path = start
+        .history
+        .as_ref()
+        .and_then(|h| session::path_for(&h.path));
+    if let Some(saved) = session_path
+        .as_deref()
+        .and_then(session::SavedSession::load)
+    {
+        initial.extend(app.restore_session(&saved));
+    }
     // Each join shows its group; start on the first one, as given.
     if app.state().group_count() > 0 {
         app.update(Action::GoToGroup(1));
@@ -155,6 +166,11 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
     let result = event_loop.run(&mut app, &mut handle, stop).await;
     // Restores the terminal before the goodbye below.
     drop(event_loop);
+    if let Some(path) = &session_path
+        && let Err(error) = session::SavedSession::of(&app).save(path)
+    {
+        tracing::warn!(%error, path = %path.display(), "cannot save the session");
+    }
 
     // Close the connection with 1000 and give the engine a moment to say goodbye.
     if !app.should_quit() {

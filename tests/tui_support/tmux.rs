@@ -84,7 +84,13 @@ impl Service {
     pub fn send(&self, home: &Path, user: &str, group: &str, text: &str) -> Outcome<()> {
         let connection_string = self.connection_string();
         let mut command = Command::new(BINARY);
-        command.args(["send", "--connection-string", &connection_string, "--hub", "chat"]);
+        command.args([
+            "send",
+            "--connection-string",
+            &connection_string,
+            "--hub",
+            "chat",
+        ]);
         command.args(["--user", user, "--group", group, text]);
         for (name, value) in private_home(home) {
             command.env(name, value);

@@ -49,7 +49,9 @@ fn argument_words(before: &str) -> Option<Vec<String>> {
         "/type " => &["text", "json", "binary"],
         "/noecho " | "/history " => &["on", "off"],
         "/help " => {
-            let names = commands::COMMANDS.iter().map(|c| c.name.trim_start_matches('/'));
+            let names = commands::COMMANDS
+                .iter()
+                .map(|c| c.name.trim_start_matches('/'));
             let mut names: Vec<String> = names.map(str::to_string).collect();
             names.sort();
             return Some(names);

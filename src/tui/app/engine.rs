@@ -437,7 +437,10 @@ impl App {
     /// at most once per [`HIGHLIGHT_GAP_MS`] so that a busy watched group cannot flood.
     fn highlight(&mut self, index: usize, sender: u32) {
         let now = self.state.clock.wall_ms;
-        if self.last_highlight_ms.is_some_and(|last| now - last < HIGHLIGHT_GAP_MS) {
+        if self
+            .last_highlight_ms
+            .is_some_and(|last| now - last < HIGHLIGHT_GAP_MS)
+        {
             return;
         }
         let settings = &self.state.settings;

@@ -108,6 +108,29 @@ impl App {
         self.dirty = true;
     }
 
+    /// Brings back an earlier session: joins its groups not open yet (after the ones given
+    /// at start), and restores the input history and each group's draft.
+    pub fn restore_session(&mut self, saved: &crate::tui::session::SavedSession) -> Vec<Command> {
+        let mut commands = Vec::new();
+        for group in &saved.groups {
+            if self.state.group_index(group).is_none() {
+                commands.extend(self.join(group));
+            }
+        }
+        self.state.editor.set_history(saved.input_history.clone());
+        for (group, draft) in &saved.drafts {
+            if let Some(index) = self.state.group_index(group) {
+                self.state.buffers[index].draft = draft.clone();
+            }
+        }
+        let current = self.state.current_buffer();
+        if current.is_group() && self.state.editor.is_empty() {
+            let draft = std::mem::take(&mut self.state.buffers[self.state.current].draft);
+            self.state.editor.set_text(&draft);
+        }
+        commands
+    }
+
     /// Moves the group in view one place up or down among the groups (Alt+digit numbers
     /// follow); the server and system buffers stay below.
     fn move_group(&mut self, down: bool) {

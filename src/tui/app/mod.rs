@@ -155,9 +155,9 @@ impl App {
     /// A key press, through the ESC-as-Meta decoder and the key map.
     pub fn key(&mut self, key: KeyEvent) -> Vec<Command> {
         let keymap = &self.keymap;
-        let keys = self
-            .meta
-            .feed(key, self.state.clock.mono, |k| keymap.action_for(k).is_some());
+        let keys = self.meta.feed(key, self.state.clock.mono, |k| {
+            keymap.action_for(k).is_some()
+        });
         keys.into_iter().flat_map(|k| self.mapped_key(k)).collect()
     }
 

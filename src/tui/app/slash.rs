@@ -126,7 +126,10 @@ impl App {
     fn names(&mut self) {
         let buffer = self.state.current_buffer();
         if !buffer.is_group() {
-            let text = format!("{} is not a group; /names lists a group's users", buffer.display);
+            let text = format!(
+                "{} is not a group; /names lists a group's users",
+                buffer.display
+            );
             self.note(NoteLevel::Error, &text);
             return;
         }

@@ -147,8 +147,7 @@ fn settle_conflicts(
                 continue;
             };
             let (earlier_binding, _) = rows[earlier];
-            let (winner, loser) = if configured(earlier_binding.name) && !configured(binding.name)
-            {
+            let (winner, loser) = if configured(earlier_binding.name) && !configured(binding.name) {
                 (earlier, row)
             } else {
                 (row, earlier)
@@ -195,7 +194,11 @@ mod tests {
     #[test]
     fn defaults_follow_ux() {
         let keymap = Keymap::default();
-        assert_eq!(keymap.conflicts(), [] as [String; 0], "no default key is bound twice");
+        assert_eq!(
+            keymap.conflicts(),
+            [] as [String; 0],
+            "no default key is bound twice"
+        );
         assert_eq!(
             keymap.action_for(key(KeyCode::Char('3'), KeyModifiers::ALT)),
             Some(Action::GoToGroup(3))

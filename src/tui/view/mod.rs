@@ -7,11 +7,11 @@ pub use log::message_rows;
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
-use unicode_segmentation::UnicodeSegmentation;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
+use unicode_segmentation::UnicodeSegmentation;
 
 use super::format::{compact_count, round_trip_label};
 use super::layout::{group_pane_rows, layout_in};
