@@ -74,6 +74,15 @@ fn mentions_in_any_case_and_highlight_words_count_and_ring() {
     assert_eq!(app.state().buffers[ops].mentions, 2, "whole words only");
 }
 
+/// Fails unless the status bar's note holds `needle`.
+fn assert_note(app: &App, needle: &str) {
+    let note = note_text(app);
+    assert!(
+        note.contains(needle),
+        "the note is {note:?}, not {needle:?}"
+    );
+}
+
 fn note_text(app: &App) -> String {
     app.state()
         .note
@@ -160,11 +169,7 @@ fn quitting_with_messages_queued_offline_asks_first() {
     }
     assert!(submit(&mut app, "/quit").is_empty(), "the first /quit asks");
     assert!(!app.should_quit());
-    assert!(
-        note_text(&app).contains("2 unsent, quit anyway?"),
-        "{}",
-        note_text(&app)
-    );
+    assert_note(&app, "2 unsent, quit anyway?");
     assert_eq!(app.state().editor.text(), "/quit", "Enter confirms");
     assert_eq!(
         app.update(wpchat::tui::Action::Submit),
@@ -177,11 +182,7 @@ fn quitting_with_messages_queued_offline_asks_first() {
     app.update(wpchat::client::Event::Queued { op });
     let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert!(app.key(ctrl_c).is_empty());
-    assert!(
-        note_text(&app).contains("1 unsent, quit anyway?"),
-        "{}",
-        note_text(&app)
-    );
+    assert_note(&app, "1 unsent, quit anyway?");
     assert_eq!(app.key(ctrl_c), vec![Command::Shutdown]);
 }
 
@@ -197,11 +198,7 @@ fn taking_over_the_local_service_is_said_and_quitting_the_host_warns() {
         "{notices:?}"
     );
     app.key(key(KeyCode::Char('c'), KeyModifiers::CONTROL));
-    assert!(
-        note_text(&app).contains("quitting moves everyone"),
-        "{}",
-        note_text(&app)
-    );
+    assert_note(&app, "quitting moves everyone");
 }
 
 #[test]
@@ -214,11 +211,7 @@ fn rough_edges_of_slash_commands() {
         other => panic!("expected Leave 'my team', got {other:?}"),
     }
     assert_eq!(submit(&mut app, "/send elsewhere hi").len(), 1);
-    assert!(
-        note_text(&app).contains("'elsewhere', which you have not joined"),
-        "{}",
-        note_text(&app)
-    );
+    assert_note(&app, "'elsewhere', which you have not joined");
 }
 
 #[test]
@@ -287,11 +280,7 @@ fn weechat_buffer_commands_and_keys() {
     assert_eq!(app.state().current_buffer().name, "ops");
     retype(&mut app, "/buffer 9");
     app.update(wpchat::tui::Action::Submit);
-    assert!(
-        note_text(&app).contains("no buffer 9"),
-        "{}",
-        note_text(&app)
-    );
+    assert_note(&app, "no buffer 9");
     app.update(wpchat::tui::Action::KillLineBack);
 
     // Alt+Shift+↑ moves ops above lobby; Alt+1 is ops now.
