@@ -345,3 +345,27 @@ fn a_restart_brings_back_groups_input_history_and_drafts() {
         "input history is back"
     );
 }
+
+#[test]
+fn the_viewer_stops_at_its_end_and_home_end_scroll_instead_of_closing() {
+    use wpchat::tui::Action;
+    use wpchat::tui::overlay::Overlay;
+    let mut app = connected_app();
+    app.update(Action::Resize(80, 24));
+    let long: Vec<String> = (0..60).map(|i| format!("line {i}")).collect();
+    app.update(group_message("lobby", "bob", &long.join("\n")));
+    app.update(Action::ViewMessage);
+    let scroll = |app: &App| match &app.state().overlay {
+        Overlay::Viewer(viewer) => viewer.scroll,
+        other => panic!("the viewer closed: {other:?}"),
+    };
+    app.update(Action::End);
+    // 60 lines in a box of 22 rows above the input (20 inside the border).
+    assert_eq!(scroll(&app), 40, "End goes to the last page");
+    app.update(Action::PageDown);
+    assert_eq!(scroll(&app), 40, "not past the end");
+    app.update(Action::Up);
+    assert_eq!(scroll(&app), 39, "one up from the end, at once");
+    app.update(Action::Home);
+    assert_eq!(scroll(&app), 0);
+}
