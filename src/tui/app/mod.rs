@@ -356,7 +356,7 @@ impl App {
                 self.note(level, &text);
             }
             Outcome::ShowAt(overlay, seq) => {
-                self.current_mut().anchor = Some(seq);
+                self.current_mut().scroll_to(Some(seq));
                 self.state.overlay = overlay;
             }
             Outcome::Close => {}

@@ -114,6 +114,8 @@ pub struct Buffer {
     /// First line that arrived while the buffer was not in view.
     pub first_unread: Option<u64>,
     pub members_seen: HashSet<u32>,
+    /// The end of the log when the view last left live: lines from here on are "new".
+    pub live_end: u64,
     /// What was typed in this buffer's input and not sent, kept while another one is shown.
     pub draft: String,
     /// Hashes of own messages whose echo should not be shown twice.
@@ -135,6 +137,7 @@ impl Buffer {
             first_unread: None,
             members_seen: HashSet::new(),
             draft: String::new(),
+            live_end: 0,
             echo_expected: VecDeque::new(),
         }
     }
@@ -158,6 +161,22 @@ impl Buffer {
             self.anchor = Some(self.first_seq);
         }
         seq
+    }
+
+    /// Scrolls to show `anchor` as the newest line (`None`: live), remembering where live
+    /// was when the view leaves it, so that only lines after that count as new.
+    pub(crate) fn scroll_to(&mut self, anchor: Option<u64>) {
+        if self.anchor.is_none() && anchor.is_some() {
+            self.live_end = self.end_seq();
+        }
+        self.anchor = anchor;
+    }
+
+    /// Lines below the view that arrived after it left live (the "n new ↓" badge).
+    pub fn new_below_view(&self) -> usize {
+        let view_end = self.first_seq + self.view_end() as u64;
+        let new = self.end_seq() - self.live_end.max(view_end).min(self.end_seq());
+        usize::try_from(new).unwrap_or(usize::MAX)
     }
 
     pub(crate) fn line_mut(&mut self, seq: u64) -> Option<&mut LogLine> {
