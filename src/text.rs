@@ -185,6 +185,27 @@ pub fn truncate(text: &str, max: usize) -> String {
     out
 }
 
+/// Cuts `text` to at most `max` cells by taking out its middle (`group 'ggg…ggg': too long`),
+/// for messages whose end says what went wrong.
+pub fn truncate_middle(text: &str, max: usize) -> String {
+    if display_width(text) <= max {
+        return text.to_string();
+    }
+    let head = truncate(text, max.div_ceil(2));
+    let mut room = max.saturating_sub(display_width(&head));
+    let mut tail: Vec<&str> = Vec::new();
+    for g in text.graphemes(true).rev() {
+        let w = grapheme_width(g);
+        if w > room {
+            break;
+        }
+        room -= w;
+        tail.push(g);
+    }
+    tail.reverse();
+    head + &tail.concat()
+}
+
 /// Splits `text` into rows of at most `width` cells, breaking at spaces when a word fits on
 /// the next row and inside words otherwise. `\n` always breaks. Returns byte ranges.
 pub fn wrap_ranges(text: &str, width: usize, max_rows: usize) -> Vec<std::ops::Range<usize>> {
@@ -310,6 +331,11 @@ mod tests {
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("日本語", 4), "日…");
         assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(
+            truncate_middle("group 'gggggggggg': too long", 20),
+            "group 'gg…: too long"
+        );
+        assert_eq!(truncate_middle("short", 20), "short");
     }
 
     #[test]

@@ -360,3 +360,21 @@ fn flags_and_zwj_sequences_draw_as_safe_fallbacks() {
         insta::assert_snapshot!(format!("emoji_{width}x{height}"), terminal.backend());
     }
 }
+
+/// Issue 15, item 9: a long note keeps its end (what went wrong) and the help hint.
+#[test]
+fn a_long_note_keeps_its_end_and_the_help_hint() {
+    let mut scene = Scene::new();
+    scene.connect().join("lobby");
+    for c in format!("/leave {}", "g".repeat(300)).chars() {
+        scene.app.update(Action::Insert(c));
+    }
+    scene.app.update(Action::Submit);
+    let terminal = scene.render(60, 12);
+    let status = (0..60)
+        .map(|x| terminal.backend().buffer()[(x, 11)].symbol().to_string())
+        .collect::<String>();
+    assert!(status.contains("not in"), "{status}");
+    assert!(status.contains("…'"), "the end of the note stays: {status}");
+    assert!(status.trim_end().ends_with("F1 help"), "{status}");
+}

@@ -17,7 +17,7 @@ use super::format::{compact_count, round_trip_label};
 use super::layout::{group_pane_rows, layout_in};
 use super::state::{BufferKind, ConnStatus, Membership, NoteLevel, Overlay, State};
 use crate::protocol::DataType;
-use crate::text::{display_width, grapheme_width, terminal_fallback, truncate};
+use crate::text::{display_width, grapheme_width, terminal_fallback, truncate, truncate_middle};
 
 /// The input line's prompt.
 const PROMPT: &str = " › ";
@@ -376,8 +376,12 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
                 NoteLevel::Error => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
                 NoteLevel::Info => Style::new().fg(Color::Cyan),
             };
+            // Cut in the middle to leave room for the help hint: a note's end says what
+            // went wrong.
+            let used = spans.iter().map(|s| s.width()).sum::<usize>() + 2;
+            let room = width.saturating_sub(used + hint_width + 1);
             spans.push(Span::raw("  "));
-            spans.push(Span::styled(note.text.clone(), style));
+            spans.push(Span::styled(truncate_middle(&note.text, room), style));
         }
         None => {
             // Drop the least useful details first so that the help hint stays visible.
