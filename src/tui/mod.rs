@@ -47,6 +47,14 @@ pub fn ui_from_config(config: &Config) -> (UiSettings, Keymap, Vec<String>) {
     (settings, keymap, problems)
 }
 
+/// The status note that counts every config problem the system buffer shows at start: the
+/// `[ui]`/`[keys]` ones and the config file's own warnings (notices starting `config: `).
+fn config_problems_note(notices: &[String], problems: &[String]) -> Option<String> {
+    let file_warnings = notices.iter().filter(|n| n.starts_with("config: ")).count();
+    let total = file_warnings + problems.len();
+    (total > 1).then(|| format!("{total} problems in the config; see the system buffer"))
+}
+
 /// Parses `table` entry by entry, dropping (and reporting) the entries `parse` refuses.
 fn lenient<T, E: std::fmt::Display>(
     table: &toml::Table,
@@ -109,14 +117,8 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
         tracing::warn!(%problem, "config");
         app.alert(&format!("config: {problem}"));
     }
-    if problems.len() > 1 {
-        app.note(
-            NoteLevel::Error,
-            &format!(
-                "{} problems in the config's [ui]/[keys]; see the system buffer",
-                problems.len()
-            ),
-        );
+    if let Some(note) = config_problems_note(&start.notices, &problems) {
+        app.note(NoteLevel::Error, &note);
     }
     app.set_token_expiry(start.token_expires_at_ms);
     if let Some(hosting) = &start.hosting {
@@ -181,4 +183,21 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
     })
     .await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_problem_count_covers_every_config_line() {
+        let notices = [
+            "log: wpchat.log".to_string(),
+            "config: unknown key 'x'".to_string(),
+        ];
+        let problems = ["[ui]: 'a' bad".to_string(), "[keys]: 'b' bad".to_string()];
+        assert_eq!(
+            super::config_problems_note(&notices, &problems).as_deref(),
+            Some("3 problems in the config; see the system buffer")
+        );
+        assert_eq!(super::config_problems_note(&notices, &[]), None);
+    }
 }

@@ -249,6 +249,10 @@ pub(crate) fn draw_log(state: &State, area: Rect, cells: &mut Cells) {
     }
 }
 
+fn saturating_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
@@ -323,8 +327,4 @@ mod tests {
             }
         }
     }
-}
-
-fn saturating_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
