@@ -187,6 +187,8 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_problem_count_covers_every_config_line() {
         let notices = [
@@ -195,9 +197,9 @@ mod tests {
         ];
         let problems = ["[ui]: 'a' bad".to_string(), "[keys]: 'b' bad".to_string()];
         assert_eq!(
-            super::config_problems_note(&notices, &problems).as_deref(),
+            config_problems_note(&notices, &problems).as_deref(),
             Some("3 problems in the config; see the system buffer")
         );
-        assert_eq!(super::config_problems_note(&notices, &[]), None);
+        assert_eq!(config_problems_note(&notices, &[]), None);
     }
 }
