@@ -94,13 +94,25 @@ fn blank_bearer(text: &str) -> String {
         let start = index + found + "bearer ".len();
         out.push_str(&text[index..start]);
         let value_len = text[start..].find(ends_value).unwrap_or(text.len() - start);
-        if value_len > 0 {
+        let value = &text[start..start + value_len];
+        if looks_like_credential(value) {
             out.push_str(REDACTED);
+        } else {
+            out.push_str(value);
         }
         index = start + value_len;
     }
     out.push_str(&text[index..]);
     out
+}
+
+/// Whether the word after `Bearer ` is a credential rather than prose ("Authorization: Bearer
+/// header"): credentials carry digits or punctuation, or are long; a short word of letters only
+/// is left alone.
+fn looks_like_credential(value: &str) -> bool {
+    const LONGEST_WORD: usize = 15;
+    !value.is_empty()
+        && (value.len() > LONGEST_WORD || value.chars().any(|c| !c.is_ascii_alphabetic()))
 }
 
 fn is_base64url(c: char) -> bool {
@@ -173,6 +185,17 @@ mod tests {
     fn blanks_jwts_and_bearer_credentials() {
         let shown = redact_secrets(&format!("token {JWT}. Authorization: Bearer opaque-1"));
         assert_eq!(shown, "token ***. Authorization: Bearer ***");
+    }
+
+    #[test]
+    fn bearer_followed_by_a_word_is_prose_not_a_credential() {
+        let text = "the service's message: Authorization: Bearer header is missing";
+        assert_eq!(redact_secrets(text), text);
+        assert_eq!(
+            redact_secrets("Bearer abcdefghijklmnopqrstuvwxyz"),
+            "Bearer ***",
+            "a long opaque token is still blanked"
+        );
     }
 
     #[test]

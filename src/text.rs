@@ -122,6 +122,47 @@ pub(crate) fn grapheme_width(grapheme: &str) -> usize {
     grapheme.width()
 }
 
+/// What to draw instead of `grapheme` where terminals may disagree with `unicode-width` about
+/// its width (`None`: draw it as it is). Regional indicators become their letters (a flag pair
+/// `🇯🇵` → `JP`), and a cluster whose width is not the sum of its characters' widths (ZWJ
+/// sequences, skin tones, VS16, keycaps) becomes its first character. The fallback is never
+/// wider than [`grapheme_width`], so a caller pads it with spaces and every later cell stays
+/// where the layout put it (issue 15: one flag used to smear every reader's screen).
+pub fn terminal_fallback(grapheme: &str) -> Option<String> {
+    if grapheme.len() == 1 {
+        return None;
+    }
+    if grapheme.chars().any(is_regional_indicator) {
+        let letters = grapheme
+            .chars()
+            .filter_map(|c| {
+                let offset = u32::from(c).checked_sub(0x1F1E6)?;
+                char::from_u32(u32::from('A') + offset).filter(|_| offset < 26)
+            })
+            .collect();
+        return Some(letters);
+    }
+    let sum: usize = grapheme
+        .chars()
+        .map(|c| unicode_width::UnicodeWidthChar::width(c).unwrap_or(0))
+        .sum();
+    let width = grapheme_width(grapheme);
+    if sum == width {
+        return None;
+    }
+    let first = grapheme.chars().next()?;
+    let first_width = unicode_width::UnicodeWidthChar::width(first).unwrap_or(0);
+    Some(if (1..=width).contains(&first_width) {
+        first.to_string()
+    } else {
+        "?".to_string()
+    })
+}
+
+fn is_regional_indicator(c: char) -> bool {
+    ('\u{1F1E6}'..='\u{1F1FF}').contains(&c)
+}
+
 /// Cuts `text` to at most `max` cells, ending with `…` when something was cut.
 pub fn truncate(text: &str, max: usize) -> String {
     if display_width(text) <= max {
@@ -142,6 +183,27 @@ pub fn truncate(text: &str, max: usize) -> String {
     }
     out.push('…');
     out
+}
+
+/// Cuts `text` to at most `max` cells by taking out its middle (`group 'ggg…ggg': too long`),
+/// for messages whose end says what went wrong.
+pub fn truncate_middle(text: &str, max: usize) -> String {
+    if display_width(text) <= max {
+        return text.to_string();
+    }
+    let head = truncate(text, max.div_ceil(2));
+    let mut room = max.saturating_sub(display_width(&head));
+    let mut tail: Vec<&str> = Vec::new();
+    for g in text.graphemes(true).rev() {
+        let w = grapheme_width(g);
+        if w > room {
+            break;
+        }
+        room -= w;
+        tail.push(g);
+    }
+    tail.reverse();
+    head + &tail.concat()
 }
 
 /// Splits `text` into rows of at most `width` cells, breaking at spaces when a word fits on
@@ -237,12 +299,43 @@ mod tests {
     }
 
     #[test]
+    fn graphemes_terminals_may_draw_differently_get_a_fallback_of_the_same_width() {
+        let cases = [
+            ("🇯🇵", "JP"),
+            ("🇫", "F"),
+            ("👨\u{200D}👩\u{200D}👧\u{200D}👦", "👨"),
+            ("👍🏼", "👍"),
+            ("❤\u{FE0F}", "❤"),
+            ("1\u{FE0F}\u{20E3}", "1"),
+        ];
+        for (grapheme, fallback) in cases {
+            assert_eq!(
+                terminal_fallback(grapheme).as_deref(),
+                Some(fallback),
+                "{grapheme:?}"
+            );
+            assert!(
+                display_width(fallback) <= grapheme_width(grapheme),
+                "{grapheme:?}"
+            );
+        }
+        for plain in ["a", "日", "e\u{301}", "각", "☺"] {
+            assert_eq!(terminal_fallback(plain), None, "{plain:?}");
+        }
+    }
+
+    #[test]
     fn widths_and_truncation() {
         assert_eq!(display_width("日本"), 4);
         assert_eq!(display_width("ab"), 2);
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("日本語", 4), "日…");
         assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(
+            truncate_middle("group 'gggggggggg': too long", 20),
+            "group 'gg…: too long"
+        );
+        assert_eq!(truncate_middle("short", 20), "short");
     }
 
     #[test]

@@ -88,6 +88,8 @@ fn two_clients_chat_through_wpchat_serve() {
         });
     }
 
+    flags_do_not_smear_the_screen(&tmux, &service, &temp.path().join("carol"));
+
     // What must be undone at exit is on while the chat runs.
     assert_eq!(display(&tmux, "alice", "#{alternate_on}"), "1");
     assert_eq!(display(&tmux, "alice", "#{mouse_any_flag}"), "1");
@@ -160,4 +162,38 @@ fn two_clients_chat_through_wpchat_serve() {
         assert!(!log.contains(secret), "the log holds '{secret}':\n{log}");
     }
     drop(service);
+}
+
+/// Issue 15, item 1: flags and ZWJ sequences from another user, then two plain messages: every
+/// row of bob's screen still ends at its border and no regional indicator reached tmux.
+fn flags_do_not_smear_the_screen(tmux: &Tmux, service: &Service, carol_home: &Path) {
+    let send = |text: &str| {
+        service
+            .send(carol_home, "carol", "lobby", text)
+            .unwrap_or_else(|error| panic!("{error}"))
+    };
+    send("two flags 🇯🇵🇫🇷 end");
+    send(&"🇯🇵🇫🇷👨‍👩‍👧‍👦".repeat(12));
+    send("plain one");
+    send("plain two");
+    let screen = wait_for(tmux, "bob", "the two plain messages", |s| {
+        s.contains("plain one") && s.contains("plain two")
+    });
+    assert!(screen.contains("JPFR"), "flags drawn as letters:\n{screen}");
+    assert!(
+        !screen
+            .chars()
+            .any(|c| ('\u{1F1E6}'..='\u{1F1FF}').contains(&c)),
+        "no regional indicator reached the terminal:\n{screen}"
+    );
+    for row in screen.lines().filter(|row| row.contains("││")) {
+        assert!(row.ends_with('│'), "a row lost its right border:\n{screen}");
+    }
+    let status = screen.lines().last().unwrap_or_default();
+    assert!(
+        screen
+            .lines()
+            .any(|row| row.contains("● connected") && row.contains("F1 help")),
+        "the status bar is whole ({status}):\n{screen}"
+    );
 }

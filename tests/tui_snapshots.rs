@@ -330,3 +330,51 @@ fn json_viewer_pretty_prints() {
     let terminal = scene.render(80, 24);
     insta::assert_snapshot!("json_viewer_80x24", terminal.backend());
 }
+
+/// Issue 15, item 1: flags, ZWJ sequences and skin tones reach the terminal only as graphemes
+/// whose width every terminal agrees on (a flag as its two letters, a family as its first
+/// emoji), so that one remote message cannot smear the screen.
+#[test]
+fn flags_and_zwj_sequences_draw_as_safe_fallbacks() {
+    let mut scene = Scene::new();
+    scene.connect().join("lobby");
+    scene.text("lobby", "bob", "two flags 🇯🇵🇫🇷 end");
+    scene.text("lobby", "bob", &"🇯🇵🇫🇷👨‍👩‍👧‍👦".repeat(12));
+    scene.text(
+        "lobby",
+        "bob",
+        "thumbs 👍🏼 heart ❤\u{FE0F} keycap 1\u{FE0F}\u{20E3}",
+    );
+    scene.text("lobby", "carol", "plain after");
+    for (width, height) in SIZES {
+        let terminal = scene.render(width, height);
+        let buffer = terminal.backend().buffer();
+        for cell in buffer.content() {
+            let symbol = cell.symbol();
+            assert_eq!(
+                wpchat::text::terminal_fallback(symbol),
+                None,
+                "{symbol:?} reached the {width}x{height} screen"
+            );
+        }
+        insta::assert_snapshot!(format!("emoji_{width}x{height}"), terminal.backend());
+    }
+}
+
+/// Issue 15, item 9: a long note keeps its end (what went wrong) and the help hint.
+#[test]
+fn a_long_note_keeps_its_end_and_the_help_hint() {
+    let mut scene = Scene::new();
+    scene.connect().join("lobby");
+    for c in format!("/leave {}", "g".repeat(300)).chars() {
+        scene.app.update(Action::Insert(c));
+    }
+    scene.app.update(Action::Submit);
+    let terminal = scene.render(60, 12);
+    let status = (0..60)
+        .map(|x| terminal.backend().buffer()[(x, 11)].symbol().to_string())
+        .collect::<String>();
+    assert!(status.contains("not in"), "{status}");
+    assert!(status.contains("…'"), "the end of the note stays: {status}");
+    assert!(status.trim_end().ends_with("F1 help"), "{status}");
+}

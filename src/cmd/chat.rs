@@ -60,10 +60,12 @@ pub async fn run(
             .flatten()
             .map(|at| at.timestamp_millis()),
         notices,
+        hosting: target.hosting_probe(),
     };
     let result = tui::run(start).await;
-    // The target may host the embedded service: it lives until the chat has said goodbye.
-    drop(target);
+    // The target may host the embedded service: it lives until the chat has said goodbye,
+    // then closes every client's connection properly.
+    target.close().await;
     result.map(|()| ExitCode::SUCCESS)
 }
 

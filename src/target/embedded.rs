@@ -256,6 +256,30 @@ impl TakeoverGuard {
     }
 }
 
+/// Whether this process hosts the local service now (started it, or took it over since).
+pub type HostingProbe = Box<dyn Fn() -> bool + Send>;
+
+impl super::Target {
+    /// Whether (and later: whether still) this process hosts the local service; `None` when
+    /// the target is not the embedded one.
+    pub fn hosting_probe(&self) -> Option<HostingProbe> {
+        let started = self.embedded.is_some();
+        let host = self.takeover.as_ref()?.host.clone();
+        Some(Box::new(move || started || host.slot().service.is_some()))
+    }
+
+    /// Stops a service this process hosts the way `serve` does on SIGTERM: every client gets
+    /// a close frame with 1001 before the process exits, then looks for a new host.
+    pub async fn close(mut self) {
+        if let Some(service) = self.embedded.take() {
+            service.shutdown().await;
+        }
+        if let Some(takeover) = self.takeover.take() {
+            takeover.shutdown().await;
+        }
+    }
+}
+
 impl Drop for TakeoverGuard {
     fn drop(&mut self) {
         // Dropping the service signals it to stop and closes every connection with 1001.

@@ -19,6 +19,9 @@ pub(crate) struct CommandSpec {
     parse: fn(Args<'_>) -> Result<SlashCommand, CommandError>,
 }
 
+/// The longest name quoted in an error (a 1 100-character name is not repeated whole).
+pub(crate) const NAME_SHOWN: usize = 40;
+
 /// Every command, in help order.
 pub(crate) const COMMANDS: &[CommandSpec] = &[
     command("/join", "/join <group>", "join a group", parse_join),
@@ -95,6 +98,24 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     command("/raw", "/raw", "toggle the raw frame inspector", |args| {
         args.bare(SlashCommand::Raw)
     }),
+    command(
+        "/close",
+        "/close [group]",
+        "leave a group and close its buffer (or close /raw's)",
+        parse_close,
+    ),
+    command(
+        "/buffer",
+        "/buffer <n>",
+        "show buffer n (the numbers of the group pane)",
+        parse_buffer,
+    ),
+    command(
+        "/names",
+        "/names",
+        "who was seen in this group (Web PubSub has no presence)",
+        |args| args.bare(SlashCommand::Names),
+    ),
     command("/help", "/help [command]", "keys and commands", parse_help),
     CommandSpec {
         aliases: &["/exit"],
@@ -160,6 +181,11 @@ pub enum SlashCommand {
     Raw,
     Help(Option<String>),
     Quit,
+    /// `/close [group]`: leave and close (the current buffer when none is named).
+    Close(Option<String>),
+    /// `/buffer n`: show buffer n (1-based).
+    Buffer(usize),
+    Names,
 }
 
 /// Why a command line was not accepted.
@@ -222,7 +248,10 @@ pub fn parse(line: &str) -> Result<SlashCommand, CommandError> {
 }
 
 fn valid_group(group: &str) -> Result<(), CommandError> {
-    validate_group_name(group).map_err(|e| CommandError::Invalid(format!("group '{group}': {e}")))
+    validate_group_name(group).map_err(|e| {
+        let shown = crate::text::truncate(group, NAME_SHOWN);
+        CommandError::Invalid(format!("group '{shown}': {e}"))
+    })
 }
 
 fn parse_join(args: Args<'_>) -> Result<SlashCommand, CommandError> {
@@ -235,7 +264,24 @@ fn parse_leave(args: Args<'_>) -> Result<SlashCommand, CommandError> {
     if args.rest.is_empty() {
         return Ok(SlashCommand::Leave(None));
     }
-    Ok(SlashCommand::Leave(Some(args.one_word()?.to_string())))
+    // The whole rest: group names may hold spaces (`/leave my team`).
+    let group = args.rest.trim();
+    valid_group(group)?;
+    Ok(SlashCommand::Leave(Some(group.to_string())))
+}
+
+fn parse_close(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    match parse_leave(args)? {
+        SlashCommand::Leave(group) => Ok(SlashCommand::Close(group)),
+        _ => Err(args.usage()),
+    }
+}
+
+fn parse_buffer(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    match args.one_word()?.parse::<usize>() {
+        Ok(number) if number >= 1 => Ok(SlashCommand::Buffer(number)),
+        _ => Err(args.usage()),
+    }
 }
 
 fn parse_send(args: Args<'_>) -> Result<SlashCommand, CommandError> {

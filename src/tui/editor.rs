@@ -63,6 +63,13 @@ impl Editor {
         &self.history
     }
 
+    /// Brings back the input history of an earlier session (oldest first).
+    pub(crate) fn set_history(&mut self, mut history: Vec<String>) {
+        history.truncate(HISTORY_LIMIT);
+        self.history = history;
+        self.history_pos = None;
+    }
+
     /// Replaces the text and puts the cursor at the end.
     pub(crate) fn set_text(&mut self, text: &str) {
         self.text = text.to_string();
@@ -229,6 +236,13 @@ impl Editor {
     pub(crate) fn kill_line_back(&mut self) {
         let start = self.line_start_of(self.cursor);
         self.kill(start..self.cursor);
+    }
+
+    /// Alt+K: delete from the cursor to the end of the line (readline's Ctrl+K, which is the
+    /// switcher here).
+    pub(crate) fn kill_line_forward(&mut self) {
+        let end = self.line_end_of(self.cursor);
+        self.kill(self.cursor..end);
     }
 
     /// Alt+D: delete the word after the cursor.
@@ -431,6 +445,7 @@ impl Editor {
             Action::KillWordBack => self.kill_word_back(),
             Action::KillLineBack => self.kill_line_back(),
             Action::KillWordForward => self.kill_word_forward(),
+            Action::KillLineForward => self.kill_line_forward(),
             Action::Yank => self.yank(),
             _ => return false,
         }

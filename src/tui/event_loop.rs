@@ -25,7 +25,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 use super::app::{App, Effect, Redraw};
 use super::history::{Backlog, ChatHistory, read_backlog};
-use super::keymap::Action;
+use super::keymap::{Action, META_BURST};
 use super::state::{Clock, ConnStatus};
 use super::terminal::TerminalGuard;
 use super::view;
@@ -40,6 +40,8 @@ const INPUT_FRAME: Duration = Duration::from_millis(2);
 const BACKGROUND_FRAME: Duration = Duration::from_millis(100);
 /// Client events taken per wake-up before input is looked at again (~1 ms of work).
 const EVENT_BATCH: usize = 512;
+/// How long a key held by the ESC-as-Meta decoder waits before it is typed after all.
+const META_WAIT: Duration = META_BURST.saturating_add(Duration::from_millis(5));
 /// Files `/bin @file` may send (the service's message limit).
 const MAX_FILE_BYTES: u64 = crate::protocol::MAX_CLIENT_MESSAGE_BYTES as u64;
 
@@ -143,6 +145,8 @@ pub struct EventLoop<B: Backend, I> {
     history: Option<ChatHistory>,
     /// Backlogs being read from disk, off the loop.
     backlogs: JoinSet<Result<Vec<Backlog>, crate::history::HistoryError>>,
+    /// Asked every tick: does this process host the embedded service (after a takeover)?
+    hosting: Option<Box<dyn Fn() -> bool + Send>>,
 }
 
 impl<B, I> EventLoop<B, I>
@@ -172,7 +176,14 @@ where
             frame_due: Some(Duration::ZERO),
             history: None,
             backlogs: JoinSet::new(),
+            hosting: None,
         }
+    }
+
+    /// Tells the App each second whether this process hosts the embedded local service.
+    pub fn with_hosting_probe(mut self, probe: Box<dyn Fn() -> bool + Send>) -> Self {
+        self.hosting = Some(probe);
+        self
     }
 
     /// Records what the chat sees and sends, and shows backlogs from disk.
@@ -270,7 +281,14 @@ where
                     Vec::new()
                 }
             },
-            _ = self.tick.tick() => app.update(now_tick()),
+            _ = self.tick.tick() => {
+                if let Some(hosting) = &self.hosting {
+                    app.set_hosting(hosting());
+                }
+                app.update(now_tick())
+            }
+            // A `[` after Esc waits to see whether it starts an Alt+arrow (ESC as Meta).
+            () = tokio::time::sleep(META_WAIT), if app.holds_key() => app.update(now_tick()),
             permit = handle.commands.reserve(), if !self.outbox.is_empty() => {
                 self.outbox.release(app, &handle.commands, permit);
                 Vec::new()
@@ -373,6 +391,16 @@ where
                     }
                     self.terminal.clear()?;
                     self.pending = Redraw::Now;
+                }
+                Effect::Highlight {
+                    bell,
+                    notify,
+                    title,
+                    text,
+                } => {
+                    if let Some(guard) = &mut self.guard {
+                        guard.write_raw(&super::highlight::sequence(bell, notify, &title, &text));
+                    }
                 }
                 Effect::SetMouse(on) => {
                     if let Some(guard) = &mut self.guard {

@@ -231,9 +231,33 @@ pub(crate) fn stored_body(payload: &Payload) -> (LineKind, String) {
     }
 }
 
+/// A count in at most four cells, for badges: `999`, `1.5k`, `12k`, `1.5M`.
+pub(crate) fn compact_count(n: u32) -> String {
+    let n = f64::from(n);
+    match n {
+        n if n < 1_000.0 => format!("{n}"),
+        n if n < 10_000.0 => format!("{:.1}k", (n / 100.0).floor() / 10.0),
+        n if n < 1_000_000.0 => format!("{}k", (n / 1_000.0).floor()),
+        n if n < 10_000_000.0 => format!("{:.1}M", (n / 100_000.0).floor() / 10.0),
+        n => format!("{}M", (n / 1_000_000.0).floor()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn large_counts_fit_a_badge() {
+        let shown: Vec<String> = [7, 999, 1_000, 1_549, 12_345, 999_999, 1_500_000, 25_000_000]
+            .into_iter()
+            .map(compact_count)
+            .collect();
+        assert_eq!(
+            shown,
+            ["7", "999", "1.0k", "1.5k", "12k", "999k", "1.5M", "25M"]
+        );
+    }
 
     #[test]
     fn json_compaction_and_pretty_printing() {

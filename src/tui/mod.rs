@@ -7,10 +7,12 @@ pub(crate) mod commands;
 pub(crate) mod editor;
 pub mod event_loop;
 pub(crate) mod format;
+pub mod highlight;
 pub mod history;
 pub(crate) mod keymap;
 pub(crate) mod layout;
 pub mod overlay;
+pub mod session;
 pub mod state;
 pub(crate) mod terminal;
 pub mod view;
@@ -41,7 +43,16 @@ pub fn ui_from_config(config: &Config) -> (UiSettings, Keymap, Vec<String>) {
     let (settings, mut problems) = lenient(&config.ui, UiSettings::from_table, UiSettings::default);
     let (keymap, key_problems) = lenient(&config.keys, Keymap::from_table, Keymap::default);
     problems.extend(key_problems);
+    problems.extend(keymap.conflicts().iter().cloned());
     (settings, keymap, problems)
+}
+
+/// The status note that counts every config problem the system buffer shows at start: the
+/// `[ui]`/`[keys]` ones and the config file's own warnings (notices starting `config: `).
+fn config_problems_note(notices: &[String], problems: &[String]) -> Option<String> {
+    let file_warnings = notices.iter().filter(|n| n.starts_with("config: ")).count();
+    let total = file_warnings + problems.len();
+    (total > 1).then(|| format!("{total} problems in the config; see the system buffer"))
 }
 
 /// Parses `table` entry by entry, dropping (and reporting) the entries `parse` refuses.
@@ -88,6 +99,8 @@ pub struct ChatStart {
     pub notices: Vec<String>,
     /// Where history is kept (`None`: no history at all).
     pub history: Option<HistoryStart>,
+    /// Whether this process hosts the embedded local service (`None`: another target).
+    pub hosting: Option<Box<dyn Fn() -> bool + Send>>,
 }
 
 /// Runs the chat UI until the user quits.
@@ -105,16 +118,13 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
         tracing::warn!(%problem, "config");
         app.alert(&format!("config: {problem}"));
     }
-    if problems.len() > 1 {
-        app.note(
-            NoteLevel::Error,
-            &format!(
-                "{} problems in the config's [ui]/[keys]; see the system buffer",
-                problems.len()
-            ),
-        );
+    if let Some(note) = config_problems_note(&start.notices, &problems) {
+        app.note(NoteLevel::Error, &note);
     }
     app.set_token_expiry(start.token_expires_at_ms);
+    if let Some(hosting) = &start.hosting {
+        app.set_hosting(hosting());
+    }
     let groups = if simple {
         app.start_simple();
         Vec::new()
@@ -126,6 +136,16 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
     let mut initial = Vec::new();
     for group in &groups {
         initial.extend(app.join(group));
+    }
+    let session_path = start
+        .history
+        .as_ref()
+        .and_then(|h| session::path_for(&h.path));
+    if let Some(saved) = session_path
+        .as_deref()
+        .and_then(session::SavedSession::load)
+    {
+        initial.extend(app.restore_session(&saved));
     }
     // Each join shows its group; start on the first one, as given.
     if app.state().group_count() > 0 {
@@ -144,11 +164,19 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
         }
         event_loop = event_loop.with_history(history);
     }
+    if let Some(hosting) = start.hosting {
+        event_loop = event_loop.with_hosting_probe(hosting);
+    }
     event_loop.send(&mut app, &handle, initial);
     let stop = event_loop::stop_signals().context("cannot listen for SIGTERM and SIGHUP")?;
     let result = event_loop.run(&mut app, &mut handle, stop).await;
     // Restores the terminal before the goodbye below.
     drop(event_loop);
+    if let Some(path) = &session_path
+        && let Err(error) = session::SavedSession::of(&app).save(path)
+    {
+        tracing::warn!(%error, path = %path.display(), "cannot save the session");
+    }
 
     // Close the connection with 1000 and give the engine a moment to say goodbye.
     if !app.should_quit() {
@@ -159,4 +187,23 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
     })
     .await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_problem_count_covers_every_config_line() {
+        let notices = [
+            "log: wpchat.log".to_string(),
+            "config: unknown key 'x'".to_string(),
+        ];
+        let problems = ["[ui]: 'a' bad".to_string(), "[keys]: 'b' bad".to_string()];
+        assert_eq!(
+            config_problems_note(&notices, &problems).as_deref(),
+            Some("3 problems in the config; see the system buffer")
+        );
+        assert_eq!(config_problems_note(&notices, &[]), None);
+    }
 }

@@ -130,6 +130,19 @@ impl TerminalGuard {
     }
 }
 
+impl TerminalGuard {
+    /// Writes bytes that do not draw (bell, desktop notification) straight to the terminal;
+    /// a failure only loses that signal.
+    pub(crate) fn write_raw(&mut self, bytes: &str) {
+        if bytes.is_empty() {
+            return;
+        }
+        let mut out = io::stdout();
+        let _ = out.write_all(bytes.as_bytes());
+        let _ = out.flush();
+    }
+}
+
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         self.turn_off();

@@ -85,6 +85,36 @@ impl Service {
     pub fn connection_string(&self) -> String {
         connection_string(self.port)
     }
+
+    /// `wpchat send` as `user` to `group` (home `home`); fails unless every message was acked.
+    pub fn send(&self, home: &Path, user: &str, group: &str, text: &str) -> Outcome<()> {
+        let connection_string = self.connection_string();
+        let mut command = Command::new(BINARY);
+        command.args([
+            "send",
+            "--connection-string",
+            &connection_string,
+            "--hub",
+            "chat",
+        ]);
+        command.args(["--user", user, "--group", group, text]);
+        for (name, value) in private_home(home) {
+            command.env(name, value);
+        }
+        let output = command
+            .env_remove("WPCHAT_CONFIG")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run wpchat send: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "wpchat send failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Drop for Service {

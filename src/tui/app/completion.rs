@@ -29,6 +29,11 @@ impl App {
             names
         } else if matches!(before, "/join " | "/leave " | "/part " | "/send ") {
             groups_starting(&self.state, &word_lower)
+        } else if let Some(words) = argument_words(before) {
+            words
+                .into_iter()
+                .filter(|w| w.starts_with(&word_lower))
+                .collect()
         } else {
             name_candidates(&self.state, start, &word_lower)
         };
@@ -36,6 +41,24 @@ impl App {
             self.note(NoteLevel::Info, "no completion");
         }
     }
+}
+
+/// The words a command's first argument may be, for the commands that take a fixed set.
+fn argument_words(before: &str) -> Option<Vec<String>> {
+    let fixed: &[&str] = match before {
+        "/type " => &["text", "json", "binary"],
+        "/noecho " | "/history " => &["on", "off"],
+        "/help " => {
+            let names = commands::COMMANDS
+                .iter()
+                .map(|c| c.name.trim_start_matches('/'));
+            let mut names: Vec<String> = names.map(str::to_string).collect();
+            names.sort();
+            return Some(names);
+        }
+        _ => return None,
+    };
+    Some(fixed.iter().map(|w| w.to_string()).collect())
 }
 
 fn groups_starting(state: &State, prefix: &str) -> Vec<String> {

@@ -3,21 +3,23 @@
 
 use std::time::Duration;
 
-use super::App;
 use super::sending::echo_hash;
+use super::{App, Effect};
 use crate::client::{Command, ConnState, Direction, Event, OpError, OpId, OpOutcome};
 use crate::protocol::{DataMessage, MessageSource};
 use crate::text::{sanitize, sanitize_line};
 use crate::tui::format::{human_duration, stored_body};
 use crate::tui::state::{
     Buffer, BufferKind, ConnStatus, Delivery, FailedSend, LineKind, LogLine, Membership, NoteLevel,
-    PendingOp, TokenExpiry,
+    Notify, PendingOp, TokenExpiry,
 };
 
 /// Failed sends kept for the retry key.
 const FAILED_MEMORY: usize = 100;
 /// A session loss this soon after a recovery means the recovery was refused.
 const RECOVERY_REFUSAL_MS: i64 = 3_000;
+/// The shortest time between two bells or desktop notifications.
+const HIGHLIGHT_GAP_MS: i64 = 2_000;
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -78,7 +80,7 @@ impl App {
                 protocol,
             } => {
                 let conn = &mut self.state.conn;
-                conn.connection_id = Some(sanitize_line(&connection_id));
+                conn.new_connection(sanitize_line(&connection_id));
                 conn.protocol = Some(protocol);
                 conn.last_error = None;
                 if let Some(user) = user_id {
@@ -187,7 +189,7 @@ impl App {
         );
         self.system(LineKind::Notice, &text);
         let conn = &mut self.state.conn;
-        conn.connection_id = Some(connection_id);
+        conn.new_connection(connection_id);
         conn.protocol = Some(protocol);
         conn.offline_since = None;
     }
@@ -235,6 +237,7 @@ impl App {
     fn queued(&mut self, op: OpId) {
         if let Some(PendingOp::Send { group, seq, .. }) = self.state.ops.pending.get(&op) {
             let (group, seq) = (group.clone(), *seq);
+            self.state.ops.queued.insert(op);
             if let Some(line) = self.own_line(&group, seq) {
                 line.delivery = Delivery::Queued;
             }
@@ -304,6 +307,7 @@ impl App {
     }
 
     fn op_result(&mut self, op: OpId, outcome: OpOutcome) {
+        self.state.ops.queued.remove(&op);
         let Some(pending) = self.state.ops.pending.remove(&op) else {
             return;
         };
@@ -462,6 +466,38 @@ impl App {
             }
             buffer.first_unread.get_or_insert(seq);
         }
+        let watched = !own && self.state.settings.notify_groups.contains(&buffer.name);
+        if mention || watched {
+            self.highlight(index, sender);
+        }
+    }
+
+    /// Rings the bell and/or notifies the desktop about a message in `index` from `sender`,
+    /// at most once per [`HIGHLIGHT_GAP_MS`] so that a busy watched group cannot flood.
+    fn highlight(&mut self, index: usize, sender: u32) {
+        let now = self.state.clock.wall_ms;
+        if self
+            .last_highlight_ms
+            .is_some_and(|last| now - last < HIGHLIGHT_GAP_MS)
+        {
+            return;
+        }
+        let settings = &self.state.settings;
+        if !settings.bell && settings.notify == Notify::Off {
+            return;
+        }
+        self.last_highlight_ms = Some(now);
+        let buffer = &self.state.buffers[index];
+        let body = buffer.lines.back().map_or("", |line| &line.body);
+        let title = format!("wpchat #{}", buffer.name);
+        let text = format!("{}: {body}", self.state.sender_name(sender));
+        let effect = Effect::Highlight {
+            bell: settings.bell,
+            notify: settings.notify,
+            title,
+            text,
+        };
+        self.effects.push(effect);
     }
 
     /// The buffer a message goes to, its interned sender, and whether it is our own.

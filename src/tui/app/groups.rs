@@ -4,6 +4,7 @@
 use super::App;
 use crate::client::Command;
 use crate::protocol::validate_group_name;
+use crate::tui::commands::NAME_SHOWN;
 use crate::tui::keymap::Action;
 use crate::tui::layout::{group_pane_rows, layout};
 use crate::tui::overlay::{LeaveConfirm, Overlay};
@@ -24,6 +25,8 @@ impl App {
             Action::NextGroup => self.switch_to((self.state.current + 1) % n),
             Action::PrevGroup => self.switch_to((self.state.current + n - 1) % n),
             Action::NextActivity => self.next_activity(),
+            Action::MoveGroupUp => self.move_group(false),
+            Action::MoveGroupDown => self.move_group(true),
             Action::Click { column, row } => self.click(column, row),
             _ => {}
         }
@@ -36,7 +39,8 @@ impl App {
             return Vec::new();
         }
         if let Err(e) = validate_group_name(group) {
-            self.note(NoteLevel::Error, &format!("cannot join '{group}': {e}"));
+            let shown = crate::text::truncate(group, NAME_SHOWN);
+            self.note(NoteLevel::Error, &format!("cannot join '{shown}': {e}"));
             return Vec::new();
         }
         if let Some(index) = self.state.group_index(group) {
@@ -65,7 +69,8 @@ impl App {
             return Vec::new();
         }
         let Some(index) = self.state.group_index(group) else {
-            self.note(NoteLevel::Error, &format!("not in group '{group}'"));
+            let shown = crate::text::truncate(group, NAME_SHOWN);
+            self.note(NoteLevel::Error, &format!("not in group '{shown}'"));
             return Vec::new();
         };
         self.state.buffers[index].membership = Membership::Leaving;
@@ -92,14 +97,67 @@ impl App {
         if index >= self.state.buffers.len() {
             return;
         }
+        let moving = index != self.state.current;
         if let Some(old) = self.state.buffers.get_mut(self.state.current) {
             old.first_unread = None;
+            if moving {
+                // Each buffer keeps its own draft (as WeeChat's input per buffer).
+                old.draft = self.state.editor.text().to_string();
+            }
         }
         self.state.current = index;
         let buffer = &mut self.state.buffers[index];
         buffer.unread = 0;
         buffer.mentions = 0;
+        if moving {
+            let draft = std::mem::take(&mut buffer.draft);
+            self.state.editor.set_text(&draft);
+        }
         self.dirty = true;
+    }
+
+    /// Brings back an earlier session: joins its groups not open yet (after the ones given
+    /// at start), and restores the input history and each group's draft.
+    pub fn restore_session(&mut self, saved: &crate::tui::session::SavedSession) -> Vec<Command> {
+        let mut commands = Vec::new();
+        for group in &saved.groups {
+            if self.state.group_index(group).is_none() {
+                commands.extend(self.join(group));
+            }
+        }
+        self.state.editor.set_history(saved.input_history.clone());
+        for (group, draft) in &saved.drafts {
+            if let Some(index) = self.state.group_index(group) {
+                self.state.buffers[index].draft = draft.clone();
+            }
+        }
+        let current = self.state.current_buffer();
+        if current.is_group() && self.state.editor.is_empty() {
+            let draft = std::mem::take(&mut self.state.buffers[self.state.current].draft);
+            self.state.editor.set_text(&draft);
+        }
+        commands
+    }
+
+    /// Moves the group in view one place up or down among the groups (Alt+digit numbers
+    /// follow); the server and system buffers stay below.
+    fn move_group(&mut self, down: bool) {
+        let current = self.state.current;
+        let groups = self.state.group_count();
+        if current >= groups {
+            self.note(NoteLevel::Info, "only groups move");
+            return;
+        }
+        let target = if down {
+            current + 1
+        } else {
+            current.wrapping_sub(1)
+        };
+        if target < groups {
+            self.state.buffers.swap(current, target);
+            self.state.current = target;
+            self.dirty = true;
+        }
     }
 
     pub(super) fn remove_buffer(&mut self, index: usize) {

@@ -20,10 +20,10 @@ mod slash;
 
 use crossterm::event::KeyEvent;
 
-use super::keymap::{Action, Keymap};
+use super::keymap::{Action, Keymap, MetaDecoder};
 use super::overlay::{Help, JoinPrompt, Outcome, Overlay, Search, Switcher, Viewer};
 use super::state::{
-    Buffer, BufferKind, Clock, Delivery, LineKind, LogLine, NO_SENDER, NoteLevel, State,
+    Buffer, BufferKind, Clock, Delivery, LineKind, LogLine, NO_SENDER, NoteLevel, Notify, State,
     StatusNote, UiSettings,
 };
 use crate::client::{Command, ConnState, Event};
@@ -71,6 +71,14 @@ pub enum Effect {
     },
     /// `/history on|off`: resume or pause recording history for this session.
     RecordHistory(bool),
+    /// A mention, a highlight word or a message in a watched group: ring the bell and/or send
+    /// a desktop notification (title and text already safe, see `tui::highlight`).
+    Highlight {
+        bell: bool,
+        notify: Notify,
+        title: String,
+        text: String,
+    },
 }
 
 /// How soon the screen should show what changed since the last frame.
@@ -93,6 +101,9 @@ pub struct App {
     dirty: bool,
     /// A message landed in a buffer not shown (see [`Redraw::Background`]).
     background_dirty: bool,
+    /// When the bell last rang (highlights are rate-limited).
+    last_highlight_ms: Option<i64>,
+    meta: MetaDecoder,
 }
 
 impl App {
@@ -107,6 +118,8 @@ impl App {
             effects: Vec::new(),
             dirty: true,
             background_dirty: false,
+            last_highlight_ms: None,
+            meta: MetaDecoder::default(),
         }
     }
 
@@ -141,12 +154,26 @@ impl App {
         }
     }
 
-    /// A key press, through the key map.
+    /// A key press, through the ESC-as-Meta decoder and the key map.
     pub fn key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let keymap = &self.keymap;
+        let keys = self.meta.feed(key, self.state.clock.mono, |k| {
+            keymap.action_for(k).is_some()
+        });
+        keys.into_iter().flat_map(|k| self.mapped_key(k)).collect()
+    }
+
+    fn mapped_key(&mut self, key: KeyEvent) -> Vec<Command> {
         match self.keymap.action_for(key) {
             Some(action) => self.update(action),
             None => Vec::new(),
         }
+    }
+
+    /// Whether a key is held back to see if it starts an escape sequence; the event loop
+    /// ticks again shortly after, so that it is typed if nothing follows.
+    pub fn holds_key(&self) -> bool {
+        self.meta.holds_key()
     }
 
     pub fn update(&mut self, msg: impl Into<Msg>) -> Vec<Command> {
@@ -280,6 +307,8 @@ impl App {
             | Action::NextGroup
             | Action::PrevGroup
             | Action::NextActivity
+            | Action::MoveGroupUp
+            | Action::MoveGroupDown
             | Action::Click { .. } => self.navigate(action),
             Action::PageUp
             | Action::PageDown
@@ -335,7 +364,7 @@ impl App {
                 self.note(level, &text);
             }
             Outcome::ShowAt(overlay, seq) => {
-                self.current_mut().anchor = Some(seq);
+                self.current_mut().scroll_to(Some(seq));
                 self.state.overlay = overlay;
             }
             Outcome::Close => {}
@@ -366,18 +395,65 @@ impl App {
         if !self.state.editor.is_empty() {
             self.state.editor.clear();
         } else if self.state.quit_armed {
-            self.state.quit = true;
-            return vec![Command::Shutdown];
+            return self.quit();
         } else {
             self.state.quit_armed = true;
-            self.note(NoteLevel::Info, "press Ctrl+C again to quit");
+            match self.unsent() {
+                0 if self.state.hosting == Some(true) => self.note(
+                    NoteLevel::Info,
+                    "this wpchat hosts the local service: quitting moves everyone to another \
+                     wpchat; press Ctrl+C again to quit",
+                ),
+                0 => self.note(NoteLevel::Info, "press Ctrl+C again to quit"),
+                unsent => {
+                    self.state.quit_unsent_warned = true;
+                    let text = format!("{unsent} unsent, quit anyway? press Ctrl+C again");
+                    self.note(NoteLevel::Error, &text);
+                }
+            }
         }
         Vec::new()
+    }
+
+    /// Whether this process hosts the embedded local service; becoming the host after a
+    /// takeover is said in the `system` buffer.
+    pub fn set_hosting(&mut self, hosting: bool) {
+        let before = self.state.hosting.replace(hosting);
+        if before == Some(false) && hosting {
+            self.system(
+                LineKind::Notice,
+                "the wpchat that hosted the local service quit: this one hosts it now (it started \
+                 empty); quitting this one moves everyone again",
+            );
+            self.note(NoteLevel::Info, "this wpchat now hosts the local service");
+        }
+    }
+
+    /// Quits, unless messages are still unsent and the user was not told yet: then says so
+    /// (as an error, so that a typed `/quit` stays in the input to be confirmed with Enter).
+    pub(super) fn quit(&mut self) -> Vec<Command> {
+        let unsent = self.unsent();
+        if unsent > 0 && !self.state.quit_unsent_warned {
+            self.state.quit_unsent_warned = true;
+            let text = format!("{unsent} unsent, quit anyway? /quit again to quit");
+            self.note(NoteLevel::Error, &text);
+            return Vec::new();
+        }
+        self.state.quit = true;
+        vec![Command::Shutdown]
+    }
+
+    /// Own messages queued while offline: quitting loses them.
+    fn unsent(&self) -> usize {
+        self.state.ops.queued.len()
     }
 
     fn tick(&mut self, wall_ms: i64, mono: std::time::Instant) {
         self.state.clock.wall_ms = wall_ms;
         self.state.clock.mono = mono;
+        if let Some(key) = self.meta.flush(mono) {
+            self.mapped_key(key);
+        }
         if let Some(note) = &self.state.note
             && note.until_ms <= wall_ms
         {

@@ -18,7 +18,7 @@ impl App {
             Action::LineDown => self.scroll_lines(false, 1),
             Action::Wheel { up } => self.scroll_lines(up, WHEEL_MESSAGES),
             Action::ScrollTop | Action::Home => self.scroll_to_top_from(0),
-            Action::ScrollLive | Action::End => self.current_mut().anchor = None,
+            Action::ScrollLive | Action::End => self.current_mut().scroll_to(None),
             Action::FirstUnread => match self.state.current_buffer().first_unread {
                 Some(seq) => {
                     let first = self.state.current_buffer().first_seq;
@@ -44,14 +44,15 @@ impl App {
         }
         if up {
             let new_end = end.saturating_sub(n).max(1);
-            buffer.anchor = Some(buffer.first_seq + new_end as u64 - 1);
+            buffer.scroll_to(Some(buffer.first_seq + new_end as u64 - 1));
         } else {
             let new_end = end + n;
-            buffer.anchor = if new_end >= buffer.lines.len() {
+            let anchor = if new_end >= buffer.lines.len() {
                 None
             } else {
                 Some(buffer.first_seq + new_end as u64 - 1)
             };
+            buffer.scroll_to(anchor);
         }
     }
 
@@ -99,6 +100,7 @@ impl App {
         }
         let seq = buffer.first_seq + index as u64;
         let last = index + 1 >= buffer.lines.len();
-        self.current_mut().anchor = if last { None } else { Some(seq) };
+        self.current_mut()
+            .scroll_to(if last { None } else { Some(seq) });
     }
 }

@@ -32,9 +32,20 @@ impl App {
         if text.starts_with('/') && !text.starts_with("//") {
             return match commands::parse(&text) {
                 Ok(command) => {
+                    // Taken before running (a command may switch groups), put back when the
+                    // command said it could not be done: the README promises the text stays.
                     self.state.editor.take();
                     self.state.note = None;
-                    self.run_command(command)
+                    let commands = self.run_command(command);
+                    let refused = self
+                        .state
+                        .note
+                        .as_ref()
+                        .is_some_and(|note| note.level == NoteLevel::Error);
+                    if refused && self.state.editor.is_empty() {
+                        self.state.editor.set_text(&text);
+                    }
+                    commands
                 }
                 Err(e) => {
                     self.note(NoteLevel::Error, &e.to_string());
@@ -120,6 +131,9 @@ impl App {
             Ok(bytes) => self.send(group, Payload::Binary(bytes)),
             Err(why) => {
                 self.note(NoteLevel::Error, &format!("/bin @{path}: {why}"));
+                if self.state.editor.is_empty() {
+                    self.state.editor.set_text(&format!("/bin @{path}"));
+                }
                 Vec::new()
             }
         }
@@ -139,6 +153,13 @@ impl App {
         let Some(index) = self.state.find_buffer(buffer_kind, buffer_name) else {
             return Vec::new();
         };
+        if buffer_kind == BufferKind::System {
+            let shown = crate::text::truncate(&sanitize_line(group), commands::NAME_SHOWN);
+            let text = format!(
+                "sending to '{shown}', which you have not joined: its delivery shows in the system buffer"
+            );
+            self.note(NoteLevel::Info, &text);
+        }
         let hash = echo_hash(kind, &body);
         let line = LogLine {
             time_ms: self.state.clock.wall_ms,

@@ -5,7 +5,7 @@ use crate::client::Command;
 use crate::protocol::Payload;
 use crate::tui::commands::{self, CommandError, SlashCommand};
 use crate::tui::overlay::{Help, Overlay, Search};
-use crate::tui::state::{Buffer, BufferKind, LineKind, NoteLevel};
+use crate::tui::state::{Buffer, BufferKind, LineKind, Membership, NoteLevel};
 
 impl App {
     pub(super) fn run_command(&mut self, command: SlashCommand) -> Vec<Command> {
@@ -54,9 +54,22 @@ impl App {
                 self.help(topic);
                 Vec::new()
             }
-            SlashCommand::Quit => {
-                self.state.quit = true;
-                vec![Command::Shutdown]
+            SlashCommand::Quit => self.quit(),
+            SlashCommand::Close(group) => self.close_command(group),
+            SlashCommand::Buffer(number) => {
+                match number.checked_sub(1) {
+                    Some(index) if index < self.state.buffers.len() => self.switch_to(index),
+                    _ => {
+                        let count = self.state.buffers.len();
+                        let text = format!("no buffer {number}; there are {count}");
+                        self.note(NoteLevel::Error, &text);
+                    }
+                }
+                Vec::new()
+            }
+            SlashCommand::Names => {
+                self.names();
+                Vec::new()
             }
         }
     }
@@ -75,6 +88,68 @@ impl App {
             self.note(NoteLevel::Error, &text);
             Vec::new()
         }
+    }
+
+    /// `/close [group]`: a joined group is left (its buffer goes when the service confirms);
+    /// a group buffer that is not joined (a failed join) and the frames buffer close at once.
+    fn close_command(&mut self, group: Option<String>) -> Vec<Command> {
+        let index = match &group {
+            Some(group) => self.state.group_index(group),
+            None => Some(self.state.current),
+        };
+        let Some(index) = index else {
+            return self.leave_command(group);
+        };
+        let buffer = &self.state.buffers[index];
+        match buffer.kind {
+            BufferKind::Group if buffer.membership == Membership::Joined => {
+                let group = buffer.name.clone();
+                self.leave(&group)
+            }
+            BufferKind::Group => {
+                let text = format!("closed {}", buffer.display);
+                self.remove_buffer(index);
+                self.system(LineKind::Notice, &text);
+                Vec::new()
+            }
+            BufferKind::Frames => self.toggle_raw_frames(),
+            _ => {
+                let text = format!("the {} buffer stays open", buffer.display);
+                self.note(NoteLevel::Error, &text);
+                Vec::new()
+            }
+        }
+    }
+
+    /// `/names`: the users seen in this group. Web PubSub tells clients nothing about who is
+    /// connected, so this is who sent something here since the group was opened, not who is
+    /// online.
+    fn names(&mut self) {
+        let buffer = self.state.current_buffer();
+        if !buffer.is_group() {
+            let text = format!(
+                "{} is not a group; /names lists a group's users",
+                buffer.display
+            );
+            self.note(NoteLevel::Error, &text);
+            return;
+        }
+        let mut names: Vec<&str> = buffer
+            .members_seen
+            .iter()
+            .map(|&id| self.state.sender_name(id))
+            .filter(|name| !name.is_empty())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let text = format!(
+            "{} seen in {} (Web PubSub has no presence: seen, not online): {}",
+            names.len(),
+            buffer.display,
+            names.join(", ")
+        );
+        let index = self.state.current;
+        self.append_line(index, LineKind::Notice, crate::text::sanitize_line(&text));
     }
 
     /// `/raw`: opens the frames buffer (and shows it), or closes it and goes back to where

@@ -81,6 +81,10 @@ actions! {
     JoinPrompt = "join" ["alt-j"],
     /// leave the current group
     LeavePrompt = "leave" ["alt-l"],
+    /// move the current group up the pane
+    MoveGroupUp = "move_group_up" ["alt-shift-up"],
+    /// move the current group down the pane
+    MoveGroupDown = "move_group_down" ["alt-shift-down"],
     /// scroll up a page
     PageUp = "page_up" ["pageup"],
     /// scroll down a page
@@ -125,6 +129,8 @@ actions! {
     KillLineBack = "kill_line_back" ["ctrl-u"],
     /// delete word after cursor
     KillWordForward = "kill_word_forward" ["alt-d"],
+    /// delete to end of line (Ctrl+K is the switcher)
+    KillLineForward = "kill_line_forward" ["alt-k"],
     /// paste what was deleted
     Yank = "yank" ["ctrl-y"],
     /// cursor left

@@ -4,6 +4,7 @@
 
 mod action;
 mod chord;
+mod meta;
 
 use std::collections::HashMap;
 
@@ -12,6 +13,7 @@ use thiserror::Error;
 
 pub use action::Action;
 pub use chord::KeyChord;
+pub(crate) use meta::{BURST as META_BURST, MetaDecoder};
 
 use action::{BINDINGS, Binding};
 
@@ -39,6 +41,7 @@ pub struct Keymap {
     map: HashMap<KeyChord, Action>,
     /// The bindings with their live keys, in help order.
     rows: Vec<(&'static Binding, Vec<KeyChord>)>,
+    conflicts: Vec<String>,
 }
 
 impl Default for Keymap {
@@ -46,6 +49,7 @@ impl Default for Keymap {
         Keymap::from_table(&toml::Table::new()).unwrap_or_else(|_| Keymap {
             map: HashMap::new(),
             rows: Vec::new(),
+            conflicts: Vec::new(),
         })
     }
 }
@@ -60,15 +64,24 @@ impl Keymap {
             }
         }
         let mut rows = Vec::new();
-        let mut map = HashMap::new();
         for binding in BINDINGS {
-            let keys = keys_of(binding, table.get(binding.name))?;
-            for key in &keys {
-                map.insert(*key, binding.action.clone());
-            }
-            rows.push((binding, keys));
+            rows.push((binding, keys_of(binding, table.get(binding.name))?));
         }
-        Ok(Keymap { map, rows })
+        let conflicts = settle_conflicts(&mut rows, |name| table.contains_key(name));
+        let map = rows
+            .iter()
+            .flat_map(|(binding, keys)| keys.iter().map(|key| (*key, binding.action.clone())))
+            .collect();
+        Ok(Keymap {
+            map,
+            rows,
+            conflicts,
+        })
+    }
+
+    /// Keys that two actions claimed, one line each saying which action kept the key.
+    pub(crate) fn conflicts(&self) -> &[String] {
+        &self.conflicts
     }
 
     /// The action for a key press: a bound action, else a typed character, else nothing.
@@ -116,6 +129,46 @@ impl Keymap {
     }
 }
 
+/// Gives each key claimed by two actions to one of them: a binding from the config beats a
+/// default; between equals the later one wins. The loser's row loses the key, so that the help
+/// overlay shows the live map. Returns one line per conflict.
+fn settle_conflicts(
+    rows: &mut [(&'static Binding, Vec<KeyChord>)],
+    configured: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut owners: HashMap<KeyChord, usize> = HashMap::new();
+    let mut conflicts = Vec::new();
+    for row in 0..rows.len() {
+        let (binding, keys) = &rows[row];
+        let mut lost = Vec::new();
+        for key in keys.clone() {
+            let Some(&earlier) = owners.get(&key) else {
+                owners.insert(key, row);
+                continue;
+            };
+            let (earlier_binding, _) = rows[earlier];
+            let (winner, loser) = if configured(earlier_binding.name) && !configured(binding.name) {
+                (earlier, row)
+            } else {
+                (row, earlier)
+            };
+            conflicts.push(format!(
+                "[keys]: {} is bound to both '{}' and '{}'; '{}' keeps it",
+                key.label(),
+                earlier_binding.name,
+                binding.name,
+                rows[winner].0.name
+            ));
+            owners.insert(key, winner);
+            lost.push((loser, key));
+        }
+        for (loser, key) in lost {
+            rows[loser].1.retain(|k| *k != key);
+        }
+    }
+    conflicts
+}
+
 /// The keys of a binding: its defaults, or what the config's `[keys]` entry says.
 fn keys_of(binding: &Binding, entry: Option<&toml::Value>) -> Result<Vec<KeyChord>, KeymapError> {
     let bad_value = || KeymapError::BadValue(binding.name.to_string());
@@ -141,6 +194,11 @@ mod tests {
     #[test]
     fn defaults_follow_ux() {
         let keymap = Keymap::default();
+        assert_eq!(
+            keymap.conflicts(),
+            [] as [String; 0],
+            "no default key is bound twice"
+        );
         assert_eq!(
             keymap.action_for(key(KeyCode::Char('3'), KeyModifiers::ALT)),
             Some(Action::GoToGroup(3))
@@ -180,6 +238,27 @@ mod tests {
             None
         );
         assert!(keymap.help_rows().iter().any(|r| r.keys == "F2"));
+    }
+
+    #[test]
+    fn a_key_bound_twice_goes_to_the_configured_action_and_help_says_so() {
+        let table: toml::Table = toml::from_str("join = \"ctrl-n\"").unwrap();
+        let keymap = Keymap::from_table(&table).unwrap();
+        assert_eq!(
+            keymap.action_for(key(KeyCode::Char('n'), KeyModifiers::CONTROL)),
+            Some(Action::JoinPrompt)
+        );
+        assert_eq!(
+            keymap.conflicts(),
+            ["[keys]: Ctrl+N is bound to both 'next_group' and 'join'; 'join' keeps it"]
+        );
+        let rows = keymap.help_rows();
+        let with_ctrl_n: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.keys.split(' ').any(|k| k == "Ctrl+N"))
+            .map(|r| r.description.as_str())
+            .collect();
+        assert_eq!(with_ctrl_n.len(), 1, "{rows:?}");
     }
 
     #[test]

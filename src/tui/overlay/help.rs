@@ -1,14 +1,16 @@
 //! The help overlay: the live key map and the slash commands, or one command's usage.
 
 use ratatui::Frame;
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
-use super::{Outcome, Overlay, centered, frame_block, scrolled};
+use super::{Outcome, Overlay, centered, clamped, frame_block, reading_area, scrolled};
 use crate::text::{display_width, truncate};
 use crate::tui::commands::COMMANDS;
 use crate::tui::keymap::Action;
+use crate::tui::layout::{Areas, layout};
 use crate::tui::state::State;
 
 /// Keys and commands; scrolls, any other key closes it.
@@ -20,31 +22,42 @@ pub struct Help {
 }
 
 impl Help {
-    pub(crate) fn handle(self, action: Action) -> Outcome {
+    pub(crate) fn handle(self, action: Action, state: &State) -> Outcome {
         match scrolled(&action, self.scroll) {
-            Some(scroll) => Outcome::Show(Overlay::Help(Help { scroll, ..self })),
+            Some(scroll) => {
+                let (area, lines) = self.area_and_lines(state, &layout(state));
+                let scroll = clamped(scroll, lines.len(), area);
+                Outcome::Show(Overlay::Help(Help { scroll, ..self }))
+            }
             None => Outcome::Close,
         }
     }
 
-    pub(crate) fn draw(&self, frame: &mut Frame<'_>, state: &State) {
-        let screen = frame.area();
-        let mut area = centered(screen, 72, screen.height.saturating_sub(2));
-        let lines = match &self.topic {
+    /// The box (the whole width above the input; small for one command) and its lines.
+    fn area_and_lines(&self, state: &State, areas: &Areas) -> (Rect, Vec<Line<'static>>) {
+        let region = reading_area(areas);
+        match &self.topic {
             Some(topic) => {
                 let lines = topic_lines(topic);
                 // One command's help is a few lines: a small box, not the whole screen.
                 let height = (lines.len() as u16 + 2).max(4);
-                area = centered(screen, 72, height);
-                lines
+                (centered(region, 72, height), lines)
             }
-            None => all_lines(state, usize::from(area.width.saturating_sub(2))),
-        };
+            None => (
+                region,
+                all_lines(state, usize::from(region.width.saturating_sub(2))),
+            ),
+        }
+    }
+
+    pub(crate) fn draw(&self, frame: &mut Frame<'_>, state: &State, areas: Areas) {
+        let (area, lines) = self.area_and_lines(state, &areas);
+        let scroll = clamped(self.scroll, lines.len(), area);
         frame.render_widget(Clear, area);
         frame.render_widget(
             Paragraph::new(lines)
                 .wrap(Wrap { trim: false })
-                .scroll((self.scroll, 0))
+                .scroll((scroll, 0))
                 .block(frame_block(" help · ↑↓ scroll · Esc closes ".to_string())),
             area,
         );

@@ -64,13 +64,13 @@ impl Overlay {
     pub(crate) fn handle(self, action: Action, state: &State) -> Outcome {
         match self {
             Overlay::None => Outcome::Close,
-            Overlay::Help(help) => help.handle(action),
+            Overlay::Help(help) => help.handle(action, state),
             Overlay::Switcher(switcher) => switcher.handle(action, state),
             Overlay::JoinPrompt(prompt) => prompt.handle(action, state),
             Overlay::LeaveConfirm(confirm) => confirm.handle(action),
             Overlay::PasteConfirm(confirm) => confirm.handle(action),
             Overlay::Search(search) => search.handle(action, state),
-            Overlay::Viewer(viewer) => viewer.handle(action),
+            Overlay::Viewer(viewer) => viewer.handle(action, state),
         }
     }
 
@@ -78,13 +78,13 @@ impl Overlay {
     pub(crate) fn draw(&self, frame: &mut Frame<'_>, state: &State, areas: Areas) {
         match self {
             Overlay::None => {}
-            Overlay::Help(help) => help.draw(frame, state),
+            Overlay::Help(help) => help.draw(frame, state, areas),
             Overlay::Switcher(switcher) => switcher.draw(frame, state),
             Overlay::JoinPrompt(prompt) => prompt.draw(frame),
             Overlay::LeaveConfirm(confirm) => confirm.draw(frame),
             Overlay::PasteConfirm(confirm) => confirm.draw(frame),
             Overlay::Search(search) => search.draw(frame, state, areas),
-            Overlay::Viewer(viewer) => viewer.draw(frame),
+            Overlay::Viewer(viewer) => viewer.draw(frame, areas),
         }
     }
 }
@@ -97,8 +97,23 @@ fn scrolled(action: &Action, scroll: u16) -> Option<u16> {
         Action::Down | Action::LineDown => Some(scroll.saturating_add(1)),
         Action::PageUp => Some(scroll.saturating_sub(10)),
         Action::PageDown => Some(scroll.saturating_add(10)),
+        Action::Home | Action::ScrollTop => Some(0),
+        Action::End | Action::ScrollLive => Some(u16::MAX),
         _ => None,
     }
+}
+
+/// Where a reading overlay (help, viewer) goes: the whole width above the input row, so that
+/// the input and the status bar stay in view and no sliver of the log shows beside it.
+fn reading_area(areas: &Areas) -> Rect {
+    Rect::new(0, 0, areas.status.width, areas.input.y)
+}
+
+/// `scroll` kept within `rows` lines shown `visible` at a time (inside a border).
+fn clamped(scroll: u16, rows: usize, area: Rect) -> u16 {
+    let visible = usize::from(area.height.saturating_sub(2));
+    let last = u16::try_from(rows.saturating_sub(visible)).unwrap_or(u16::MAX);
+    scroll.min(last)
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {

@@ -3,10 +3,11 @@
 use ratatui::Frame;
 use ratatui::widgets::{Clear, Paragraph};
 
-use super::{Outcome, Overlay, centered, frame_block, scrolled, wrapped_lines};
+use super::{Outcome, Overlay, clamped, frame_block, reading_area, scrolled, wrapped_lines};
 use crate::text::truncate;
 use crate::tui::format::{hex_dump, line_bytes, pretty_json, protobuf_view};
 use crate::tui::keymap::Action;
+use crate::tui::layout::{Areas, layout};
 use crate::tui::state::{LineKind, State};
 
 /// A message in full; scrolls, any other key closes it.
@@ -42,25 +43,27 @@ impl Viewer {
         })
     }
 
-    pub(crate) fn handle(self, action: Action) -> Outcome {
+    pub(crate) fn handle(self, action: Action, state: &State) -> Outcome {
         match scrolled(&action, self.scroll) {
-            Some(scroll) => Outcome::Show(Overlay::Viewer(Viewer { scroll, ..self })),
+            Some(scroll) => {
+                let area = reading_area(&layout(state));
+                let rows = wrapped_lines(&self.text, inner_width(area)).len();
+                let scroll = clamped(scroll, rows, area);
+                Outcome::Show(Overlay::Viewer(Viewer { scroll, ..self }))
+            }
             None => Outcome::Close,
         }
     }
 
-    pub(crate) fn draw(&self, frame: &mut Frame<'_>) {
-        let screen = frame.area();
-        let area = centered(
-            screen,
-            screen.width.saturating_sub(4),
-            screen.height.saturating_sub(2),
-        );
-        let inner_width = usize::from(area.width.saturating_sub(2));
+    pub(crate) fn draw(&self, frame: &mut Frame<'_>, areas: Areas) {
+        let area = reading_area(&areas);
+        let inner_width = inner_width(area);
+        let lines = wrapped_lines(&self.text, inner_width);
+        let scroll = clamped(self.scroll, lines.len(), area);
         frame.render_widget(Clear, area);
         frame.render_widget(
-            Paragraph::new(wrapped_lines(&self.text, inner_width))
-                .scroll((self.scroll, 0))
+            Paragraph::new(lines)
+                .scroll((scroll, 0))
                 .block(frame_block(format!(
                     " {} · Esc ",
                     truncate(&self.title, inner_width.saturating_sub(8))
@@ -68,4 +71,8 @@ impl Viewer {
             area,
         );
     }
+}
+
+fn inner_width(area: ratatui::layout::Rect) -> usize {
+    usize::from(area.width.saturating_sub(2))
 }

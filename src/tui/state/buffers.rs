@@ -114,6 +114,10 @@ pub struct Buffer {
     /// First line that arrived while the buffer was not in view.
     pub first_unread: Option<u64>,
     pub members_seen: HashSet<u32>,
+    /// The end of the log when the view last left live: lines from here on are "new".
+    pub live_end: u64,
+    /// What was typed in this buffer's input and not sent, kept while another one is shown.
+    pub draft: String,
     /// Hashes of own messages whose echo should not be shown twice.
     pub echo_expected: VecDeque<u64>,
 }
@@ -132,6 +136,8 @@ impl Buffer {
             anchor: None,
             first_unread: None,
             members_seen: HashSet::new(),
+            draft: String::new(),
+            live_end: 0,
             echo_expected: VecDeque::new(),
         }
     }
@@ -157,6 +163,22 @@ impl Buffer {
         seq
     }
 
+    /// Scrolls to show `anchor` as the newest line (`None`: live), remembering where live
+    /// was when the view leaves it, so that only lines after that count as new.
+    pub(crate) fn scroll_to(&mut self, anchor: Option<u64>) {
+        if self.anchor.is_none() && anchor.is_some() {
+            self.live_end = self.end_seq();
+        }
+        self.anchor = anchor;
+    }
+
+    /// Lines below the view that arrived after it left live (the "n new ↓" badge).
+    pub fn new_below_view(&self) -> usize {
+        let view_end = self.first_seq + self.view_end() as u64;
+        let new = self.end_seq() - self.live_end.max(view_end).min(self.end_seq());
+        usize::try_from(new).unwrap_or(usize::MAX)
+    }
+
     pub(crate) fn line_mut(&mut self, seq: u64) -> Option<&mut LogLine> {
         let index = seq.checked_sub(self.first_seq)?;
         self.lines.get_mut(usize::try_from(index).ok()?)
@@ -180,11 +202,13 @@ impl Buffer {
     }
 }
 
-/// True when `user` appears in `body` as a whole word (so `alice2` does not mention `alice`).
-pub(crate) fn mentions(body: &str, user: &str) -> bool {
+/// True when `word` appears in `body` as a whole word, in any case (so `ALICE` mentions
+/// `alice`, and `alice2` does not).
+pub(crate) fn mentions(body: &str, word: &str) -> bool {
     let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    body.match_indices(user).any(|(at, _)| {
-        !is_word(body[..at].chars().next_back()) && !is_word(body[at + user.len()..].chars().next())
+    let (body, word) = (body.to_lowercase(), word.to_lowercase());
+    body.match_indices(&word).any(|(at, _)| {
+        !is_word(body[..at].chars().next_back()) && !is_word(body[at + word.len()..].chars().next())
     })
 }
 
@@ -241,5 +265,13 @@ mod tests {
         assert!(mentions("ping @alice!", "alice"));
         assert!(!mentions("alice2 is here", "alice"));
         assert!(!mentions("malice", "alice"));
+    }
+
+    #[test]
+    fn mentions_ignore_case() {
+        assert!(mentions("ALICE: disk full", "alice"));
+        assert!(mentions("ping @Alice", "alice"));
+        assert!(mentions("ping alice", "Alice"));
+        assert!(!mentions("MALICE", "alice"));
     }
 }

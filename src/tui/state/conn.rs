@@ -86,3 +86,16 @@ impl Default for Connection {
         }
     }
 }
+
+impl Connection {
+    /// A connection with this id is up: a different id is a new session, whose sequence ids
+    /// start again (a recovered session keeps its id and its last sequence id), and whose
+    /// round trip is not known yet.
+    pub(crate) fn new_connection(&mut self, connection_id: String) {
+        if self.connection_id.as_deref() != Some(connection_id.as_str()) {
+            self.last_seq = None;
+            self.lag = None;
+        }
+        self.connection_id = Some(connection_id);
+    }
+}

@@ -17,7 +17,7 @@ pub use buffers::{
 pub(crate) use conn::SIMPLE_STATUS;
 pub use conn::{ConnStatus, Connection, TOKEN_WARNING_MS, TokenExpiry};
 pub use ops::{FailedSend, Ops, PendingOp};
-pub use settings::{UiConfigError, UiSettings};
+pub use settings::{Notify, UiConfigError, UiSettings};
 
 use super::editor::Editor;
 use super::keymap::HelpRow;
@@ -104,6 +104,10 @@ pub struct State {
     pub ops: Ops,
     /// Ctrl+C was pressed on an empty input; the next one quits.
     pub quit_armed: bool,
+    /// Whether this process hosts the embedded local service (`None`: not that target).
+    pub hosting: Option<bool>,
+    /// The user was told that quitting loses unsent messages; the next quit goes ahead.
+    pub quit_unsent_warned: bool,
     pub quit: bool,
     /// Groups seen but not joined (for the switcher and completion).
     pub known_groups: Vec<String>,
@@ -135,6 +139,8 @@ impl State {
             size: (80, 24),
             ops: Ops::default(),
             quit_armed: false,
+            quit_unsent_warned: false,
+            hosting: None,
             quit: false,
             known_groups: Vec::new(),
             help,
@@ -188,12 +194,12 @@ impl State {
         }
     }
 
-    /// Whether a message body names us (as a whole word; ids shorter than 2 never match).
+    /// Whether a message body names us or holds a highlight word (as a whole word in any case;
+    /// ids shorter than 2 never match).
     pub(crate) fn mentions_me(&self, body: &str) -> bool {
-        match &self.user_id {
-            Some(user) if user.len() >= 2 => mentions(body, user),
-            _ => false,
-        }
+        let me = self.user_id.iter().filter(|user| user.len() >= 2);
+        me.chain(&self.settings.highlight_words)
+            .any(|word| mentions(body, word))
     }
 
     /// Group names joined or seen, sorted, for completion.

@@ -1,6 +1,6 @@
 //! Operations sent to the engine and waiting for an outcome, and failed sends kept for retry.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::client::OpId;
 use crate::protocol::Payload;
@@ -45,6 +45,8 @@ pub struct FailedSend {
 #[derive(Debug, Clone)]
 pub struct Ops {
     pub pending: HashMap<OpId, PendingOp>,
+    /// Sends the engine queued while offline (quitting would lose them).
+    pub queued: HashSet<OpId>,
     pub failed: Vec<FailedSend>,
     next: OpId,
 }
@@ -53,6 +55,7 @@ impl Default for Ops {
     fn default() -> Self {
         Ops {
             pending: HashMap::new(),
+            queued: HashSet::new(),
             failed: Vec::new(),
             next: 1,
         }

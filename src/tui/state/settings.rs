@@ -20,6 +20,24 @@ pub struct UiSettings {
     pub time_format: String,
     pub data_type: DataType,
     pub no_echo: bool,
+    /// Words that highlight a message as a mention of your user id does (any case).
+    pub highlight_words: Vec<String>,
+    /// Ring the terminal bell on a highlight.
+    pub bell: bool,
+    /// Send a desktop notification on a highlight.
+    pub notify: Notify,
+    /// Groups where every message notifies, not only highlights.
+    pub notify_groups: Vec<String>,
+}
+
+/// How a highlight reaches the desktop: terminals understand one of two escape sequences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notify {
+    Off,
+    /// `OSC 9 ; text` (iTerm2, WezTerm, Windows Terminal, kitty, foot).
+    Osc9,
+    /// `OSC 777 ; notify ; title ; text` (urxvt, VTE terminals: GNOME Terminal, Tilix).
+    Osc777,
 }
 
 impl Default for UiSettings {
@@ -34,6 +52,10 @@ impl Default for UiSettings {
             time_format: "%H:%M".to_string(),
             data_type: DataType::Text,
             no_echo: false,
+            highlight_words: Vec::new(),
+            bell: true,
+            notify: Notify::Off,
+            notify_groups: Vec::new(),
         }
     }
 }
@@ -92,11 +114,37 @@ impl UiSettings {
                         _ => return Err(bad(key, "must be \"text\", \"json\" or \"binary\"")),
                     }
                 }
+                "highlight_words" => settings.highlight_words = strings(key, value)?,
+                "notify_groups" => settings.notify_groups = strings(key, value)?,
+                "bell" => settings.bell = boolean()?,
+                "notify" => {
+                    settings.notify = match value.as_str() {
+                        Some("off") => Notify::Off,
+                        Some("osc9") => Notify::Osc9,
+                        Some("osc777") => Notify::Osc777,
+                        _ => return Err(bad(key, "must be \"off\", \"osc9\" or \"osc777\"")),
+                    }
+                }
                 other => return Err(UiConfigError::Unknown(other.to_string())),
             }
         }
         Ok(settings)
     }
+}
+
+/// A list of non-empty strings (`["deploy", "oncall"]`).
+fn strings(key: &str, value: &toml::Value) -> Result<Vec<String>, UiConfigError> {
+    let bad = || UiConfigError::BadValue {
+        key: key.to_string(),
+        expected: "must be a list of non-empty strings, like [\"deploy\"]",
+    };
+    let list = value.as_array().ok_or_else(bad)?;
+    list.iter()
+        .map(|item| match item.as_str() {
+            Some(word) if !word.trim().is_empty() => Ok(word.trim().to_string()),
+            _ => Err(bad()),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use crate::text::{display_width, truncate};
+use crate::tui::format::compact_count;
 use crate::tui::layout::{MessageBody, MessageColumns, needs_day_separator, needs_read_marker};
 use crate::tui::state::{
     Buffer, BufferKind, Delivery, LineKind, LogLine, NO_SENDER, Overlay, State,
@@ -229,17 +230,27 @@ pub(crate) fn draw_log(state: &State, area: Rect, cells: &mut Cells) {
     }
     let below = buffer.below_view();
     if below > 0 {
-        let label = format!(" {below} new ↓ ");
+        // Only what arrived since the view left live is new; the badge sits on the log's
+        // bottom border, so that it covers no delivery mark.
+        let label = match buffer.new_below_view() {
+            0 => format!(" {} more ↓ ", compact_count(saturating_u32(below))),
+            new => format!(" {} new ↓ ", compact_count(saturating_u32(new))),
+        };
         let w = display_width(&label) as u16;
         let x = area.x + area.width.saturating_sub(w);
+        let border = (area.y + area.height).min(cells.area.bottom().saturating_sub(1));
         cells.set_stringn(
             x,
-            area.y + area.height - 1,
+            border,
             &label,
             usize::from(area.width),
             Style::new().fg(Color::Black).bg(Color::Yellow),
         );
     }
+}
+
+fn saturating_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

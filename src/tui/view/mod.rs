@@ -6,16 +6,18 @@ mod log;
 pub use log::message_rows;
 
 use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
+use unicode_segmentation::UnicodeSegmentation;
 
-use super::format::round_trip_label;
+use super::format::{compact_count, round_trip_label};
 use super::layout::{group_pane_rows, layout_in};
 use super::state::{BufferKind, ConnStatus, Membership, NoteLevel, Overlay, State};
 use crate::protocol::DataType;
-use crate::text::{display_width, truncate};
+use crate::text::{display_width, grapheme_width, terminal_fallback, truncate, truncate_middle};
 
 /// The input line's prompt.
 const PROMPT: &str = " › ";
@@ -37,16 +39,50 @@ pub fn draw(frame: &mut Frame<'_>, state: &State) {
     draw_input(frame, state, areas.input);
     draw_status(frame, state, areas.status);
     state.overlay.draw(frame, state, areas);
+    draw_safely_for_terminals(frame.buffer_mut());
+}
+
+/// Replaces every cell whose grapheme terminals may draw wider or narrower than ratatui
+/// measured (flags, ZWJ sequences, …) by [`terminal_fallback`], padded with spaces over the
+/// cells ratatui had reserved, so that what reaches the terminal advances its cursor exactly
+/// as far as ratatui's layout assumed.
+pub fn draw_safely_for_terminals(buffer: &mut Buffer) {
+    let area = buffer.area;
+    for y in area.top()..area.bottom() {
+        let mut x = area.left();
+        while x < area.right() {
+            let symbol = buffer[(x, y)].symbol();
+            let width = grapheme_width(symbol).max(1) as u16;
+            if let Some(fallback) = terminal_fallback(symbol) {
+                let end = x.saturating_add(width).min(area.right());
+                let mut column = x;
+                for part in fallback.graphemes(true) {
+                    if column >= end {
+                        break;
+                    }
+                    buffer[(column, y)].set_symbol(part);
+                    column += grapheme_width(part).max(1) as u16;
+                }
+                for blank in column..end {
+                    buffer[(blank, y)].set_symbol(" ");
+                }
+            }
+            x = x.saturating_add(width);
+        }
+    }
 }
 
 fn badge(unread: u32, mentions: u32) -> Option<(String, Style)> {
     if mentions > 0 {
         Some((
-            format!("[{mentions}]!"),
+            format!("[{}]!", compact_count(mentions)),
             Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
         ))
     } else if unread > 0 {
-        Some((format!("({unread})"), Style::new().fg(Color::Yellow)))
+        Some((
+            format!("({})", compact_count(unread)),
+            Style::new().fg(Color::Yellow),
+        ))
     } else {
         None
     }
@@ -340,8 +376,12 @@ fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
                 NoteLevel::Error => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
                 NoteLevel::Info => Style::new().fg(Color::Cyan),
             };
+            // Cut in the middle to leave room for the help hint: a note's end says what
+            // went wrong.
+            let used = spans.iter().map(|s| s.width()).sum::<usize>() + 2;
+            let room = width.saturating_sub(used + hint_width + 1);
             spans.push(Span::raw("  "));
-            spans.push(Span::styled(note.text.clone(), style));
+            spans.push(Span::styled(truncate_middle(&note.text, room), style));
         }
         None => {
             // Drop the least useful details first so that the help hint stays visible.

@@ -1,0 +1,371 @@
+//! Headless App tests for issue 15 (the chat, polished): each one failed before its fix.
+
+#[path = "tui_support/app.rs"]
+mod support;
+
+use std::time::Instant;
+
+use support::*;
+use wpchat::protocol::Subprotocol;
+use wpchat::tui::state::Notify;
+use wpchat::tui::{App, Clock, Effect, Keymap, UiSettings};
+
+/// An app as [`connected_app`], with other `[ui]` settings.
+fn app_with(settings: UiSettings) -> App {
+    let mut app = App::new(
+        settings,
+        Keymap::default(),
+        Clock::fixed(T0, Instant::now()),
+    );
+    app.set_target("chat", Some("alice"));
+    let op = join_op(&app.join("lobby"));
+    app.update(wpchat::client::Event::Connected {
+        connection_id: "6aZcQ1".into(),
+        user_id: Some("alice".into()),
+        protocol: Subprotocol::JsonReliable,
+    });
+    app.update(done(op));
+    app
+}
+
+fn highlights(app: &mut App) -> Vec<(String, String)> {
+    app.take_effects()
+        .into_iter()
+        .filter_map(|effect| match effect {
+            Effect::Highlight { title, text, .. } => Some((title, text)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn mentions_in_any_case_and_highlight_words_count_and_ring() {
+    let settings = UiSettings {
+        highlight_words: vec!["deploy".into()],
+        notify: Notify::Osc9,
+        ..UiSettings::default()
+    };
+    let mut app = app_with(settings);
+    join_group(&mut app, "ops");
+    app.update(wpchat::tui::Action::GoToGroup(0));
+    app.take_effects();
+    app.update(group_message("ops", "bob", "ALICE, look at this"));
+    let ops = app.state().group_index("ops").unwrap();
+    assert_eq!(app.state().buffers[ops].mentions, 1, "ALICE mentions alice");
+    assert_eq!(
+        highlights(&mut app),
+        vec![(
+            "wpchat #ops".to_string(),
+            "bob: ALICE, look at this".to_string()
+        )]
+    );
+    app.update(wpchat::tui::Action::Tick {
+        wall_ms: T0 + 10_000,
+        mono: Instant::now(),
+    });
+    app.update(group_message("ops", "bob", "Deploy is done"));
+    assert_eq!(
+        app.state().buffers[ops].mentions,
+        2,
+        "a highlight word counts"
+    );
+    assert_eq!(highlights(&mut app).len(), 1);
+    app.update(group_message("ops", "bob", "malice and deployment"));
+    assert_eq!(app.state().buffers[ops].mentions, 2, "whole words only");
+}
+
+/// Fails unless the status bar's note holds `needle`.
+fn assert_note(app: &App, needle: &str) {
+    let note = note_text(app);
+    assert!(
+        note.contains(needle),
+        "the note is {note:?}, not {needle:?}"
+    );
+}
+
+fn note_text(app: &App) -> String {
+    app.state()
+        .note
+        .as_ref()
+        .map(|note| note.text.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_refused_command_leaves_its_text_in_the_input() {
+    let mut app = connected_app();
+    let long = format!("/join {}", "g".repeat(1100));
+    for typed in ["/leave nosuchgroup", "/help nosuch", long.as_str()] {
+        retype(&mut app, typed);
+        assert!(app.update(wpchat::tui::Action::Submit).is_empty());
+        assert_eq!(app.state().editor.text(), typed, "after {typed:.30}");
+        assert!(note_text(&app).len() < 200, "{}", note_text(&app));
+    }
+    app.update(wpchat::tui::Action::NextGroup);
+    retype(&mut app, "/leave");
+    app.update(wpchat::tui::Action::Submit);
+    assert_eq!(
+        app.state().editor.text(),
+        "/leave",
+        "/leave on the server buffer"
+    );
+
+    app.update(wpchat::tui::Action::GoToGroup(1));
+    retype(&mut app, "/bin @/nonexistent");
+    app.update(wpchat::tui::Action::Submit);
+    let effects = app.take_effects();
+    assert!(
+        matches!(effects.as_slice(), [Effect::ReadFile { path, .. }] if path == "/nonexistent")
+    );
+    app.update(wpchat::tui::Action::FileLoaded {
+        group: "lobby".into(),
+        path: "/nonexistent".into(),
+        result: Err("No such file or directory".into()),
+    });
+    assert_eq!(app.state().editor.text(), "/bin @/nonexistent");
+    assert!(note_text(&app).contains("No such file"));
+}
+
+#[test]
+fn esc_as_meta_alt_arrows_switch_groups_and_esc_slash_keeps_the_slash() {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    assert_eq!(app.state().current_buffer().name, "ops");
+    // What urxvt sends for Alt+↑, as crossterm reads it: Esc, '[', 'A' in one burst.
+    app.key(key(KeyCode::Esc, KeyModifiers::NONE));
+    app.key(key(KeyCode::Char('['), KeyModifiers::NONE));
+    app.key(key(KeyCode::Char('A'), KeyModifiers::NONE));
+    assert_eq!(app.state().editor.text(), "", "nothing typed");
+    assert_eq!(
+        app.state().current_buffer().name,
+        "lobby",
+        "Alt+↑: previous group"
+    );
+    app.key(key(KeyCode::Esc, KeyModifiers::NONE));
+    app.key(key(KeyCode::Char('['), KeyModifiers::NONE));
+    app.key(key(KeyCode::Char('B'), KeyModifiers::NONE));
+    assert_eq!(
+        app.state().current_buffer().name,
+        "ops",
+        "Alt+↓: next group"
+    );
+    // Esc then '/' read together arrive as Alt+'/', which nothing is bound to.
+    app.key(key(KeyCode::Char('/'), KeyModifiers::ALT));
+    assert_eq!(app.state().editor.text(), "/");
+}
+
+#[test]
+fn quitting_with_messages_queued_offline_asks_first() {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    use wpchat::client::Command;
+    let mut app = connected_app();
+    app.update(wpchat::client::Event::Disconnected {
+        reason: "connection reset".into(),
+    });
+    for text in ["one", "two"] {
+        let op = send_text(&mut app, text);
+        app.update(wpchat::client::Event::Queued { op });
+    }
+    assert!(submit(&mut app, "/quit").is_empty(), "the first /quit asks");
+    assert!(!app.should_quit());
+    assert_note(&app, "2 unsent, quit anyway?");
+    assert_eq!(app.state().editor.text(), "/quit", "Enter confirms");
+    assert_eq!(
+        app.update(wpchat::tui::Action::Submit),
+        vec![Command::Shutdown]
+    );
+    assert!(app.should_quit());
+
+    let mut app = connected_app();
+    let op = send_text(&mut app, "three");
+    app.update(wpchat::client::Event::Queued { op });
+    let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(app.key(ctrl_c).is_empty());
+    assert_note(&app, "1 unsent, quit anyway?");
+    assert_eq!(app.key(ctrl_c), vec![Command::Shutdown]);
+}
+
+#[test]
+fn taking_over_the_local_service_is_said_and_quitting_the_host_warns() {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let mut app = connected_app();
+    app.set_hosting(false);
+    app.set_hosting(true);
+    let notices = bodies(system_buffer(&app), wpchat::tui::LineKind::Notice);
+    assert!(
+        notices.iter().any(|n| n.contains("this one hosts it now")),
+        "{notices:?}"
+    );
+    app.key(key(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_note(&app, "quitting moves everyone");
+}
+
+#[test]
+fn rough_edges_of_slash_commands() {
+    use wpchat::client::Command;
+    let mut app = connected_app();
+    join_group(&mut app, "my team");
+    match submit(&mut app, "/leave my team").as_slice() {
+        [Command::Leave { group, .. }] => assert_eq!(group, "my team"),
+        other => panic!("expected Leave 'my team', got {other:?}"),
+    }
+    assert_eq!(submit(&mut app, "/send elsewhere hi").len(), 1);
+    assert_note(&app, "'elsewhere', which you have not joined");
+}
+
+#[test]
+fn tab_completes_help_topics_and_type_names() {
+    let mut app = connected_app();
+    retype(&mut app, "/help jo");
+    assert_eq!(tab(&mut app), "/help join ");
+    retype(&mut app, "/type bi");
+    assert_eq!(tab(&mut app), "/type binary ");
+    retype(&mut app, "/noecho o");
+    assert_eq!(tab(&mut app), "/noecho on ");
+}
+
+#[test]
+fn a_new_session_forgets_the_old_sequence_id() {
+    use wpchat::client::Event;
+    let mut app = connected_app();
+    app.update(group_message("lobby", "bob", "numbered"));
+    assert_eq!(app.state().conn.last_seq, Some(7));
+    app.update(Event::Connected {
+        connection_id: "6aZcQ1".into(),
+        user_id: Some("alice".into()),
+        protocol: Subprotocol::JsonReliable,
+    });
+    assert_eq!(
+        app.state().conn.last_seq,
+        Some(7),
+        "same session, same sequence"
+    );
+    app.update(Event::Connected {
+        connection_id: "new-one".into(),
+        user_id: Some("alice".into()),
+        protocol: Subprotocol::JsonReliable,
+    });
+    assert_eq!(
+        app.state().conn.last_seq,
+        None,
+        "a new session starts again"
+    );
+    assert_eq!(app.state().conn.connection_id.as_deref(), Some("new-one"));
+}
+
+#[test]
+fn each_group_keeps_its_own_draft() {
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    type_text(&mut app, "half a thought for ops");
+    app.update(wpchat::tui::Action::GoToGroup(1));
+    assert_eq!(app.state().editor.text(), "", "lobby's input is its own");
+    type_text(&mut app, "lobby draft");
+    app.update(wpchat::tui::Action::GoToGroup(2));
+    assert_eq!(app.state().editor.text(), "half a thought for ops");
+    app.update(wpchat::tui::Action::GoToGroup(1));
+    assert_eq!(app.state().editor.text(), "lobby draft");
+}
+
+#[test]
+fn weechat_buffer_commands_and_keys() {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    use wpchat::client::Command;
+    let mut app = connected_app();
+    join_group(&mut app, "ops");
+    join_group(&mut app, "alerts");
+    // /buffer N counts the pane's rows: lobby, ops, alerts, server, system.
+    submit(&mut app, "/buffer 2");
+    assert_eq!(app.state().current_buffer().name, "ops");
+    retype(&mut app, "/buffer 9");
+    app.update(wpchat::tui::Action::Submit);
+    assert_note(&app, "no buffer 9");
+    app.update(wpchat::tui::Action::KillLineBack);
+
+    // Alt+Shift+↑ moves ops above lobby; Alt+1 is ops now.
+    app.key(key(KeyCode::Up, KeyModifiers::ALT | KeyModifiers::SHIFT));
+    let names: Vec<&str> = app
+        .state()
+        .buffers
+        .iter()
+        .map(|b| b.name.as_str())
+        .collect();
+    assert_eq!(&names[..3], ["ops", "lobby", "alerts"]);
+    assert_eq!(app.state().current_buffer().name, "ops");
+
+    app.update(group_message("ops", "bob", "hi"));
+    app.update(group_message("ops", "Carol", "hello"));
+    submit(&mut app, "/names");
+    let notices = bodies(app.state().current_buffer(), wpchat::tui::LineKind::Notice);
+    let names_line = notices.last().expect("a /names line");
+    assert!(names_line.contains("seen, not online"), "{names_line}");
+    assert!(
+        names_line.contains("2 seen in ops") && names_line.ends_with("Carol, bob"),
+        "{names_line}"
+    );
+
+    match submit(&mut app, "/close").as_slice() {
+        [Command::Leave { group, .. }] => assert_eq!(group, "ops"),
+        other => panic!("expected Leave ops, got {other:?}"),
+    }
+
+    // Alt+K kills to the end of the line; Ctrl+K stays the switcher.
+    retype(&mut app, "keep this, not that");
+    for _ in 0..", not that".len() {
+        app.update(wpchat::tui::Action::Left);
+    }
+    app.key(key(KeyCode::Char('k'), KeyModifiers::ALT));
+    assert_eq!(app.state().editor.text(), "keep this");
+}
+
+#[test]
+fn a_restart_brings_back_groups_input_history_and_drafts() {
+    use wpchat::tui::session::SavedSession;
+    let mut before = connected_app();
+    join_group(&mut before, "ops");
+    send_text(&mut before, "sent in ops");
+    type_text(&mut before, "unsent in ops");
+    before.update(wpchat::tui::Action::GoToGroup(1));
+    let saved = SavedSession::of(&before);
+    assert_eq!(saved.groups, ["lobby", "ops"]);
+
+    let mut after = connected_app();
+    let commands = after.restore_session(&saved);
+    assert!(
+        matches!(commands.as_slice(), [wpchat::client::Command::Join { group, .. }] if group == "ops")
+    );
+    after.update(wpchat::tui::Action::GoToGroup(2));
+    assert_eq!(after.state().editor.text(), "unsent in ops");
+    after.update(wpchat::tui::Action::KillLineBack);
+    after.update(wpchat::tui::Action::Up);
+    assert_eq!(
+        after.state().editor.text(),
+        "sent in ops",
+        "input history is back"
+    );
+}
+
+#[test]
+fn the_viewer_stops_at_its_end_and_home_end_scroll_instead_of_closing() {
+    use wpchat::tui::Action;
+    use wpchat::tui::overlay::Overlay;
+    let mut app = connected_app();
+    app.update(Action::Resize(80, 24));
+    let long: Vec<String> = (0..60).map(|i| format!("line {i}")).collect();
+    app.update(group_message("lobby", "bob", &long.join("\n")));
+    app.update(Action::ViewMessage);
+    let scroll = |app: &App| match &app.state().overlay {
+        Overlay::Viewer(viewer) => viewer.scroll,
+        other => panic!("the viewer closed: {other:?}"),
+    };
+    app.update(Action::End);
+    // 60 lines in a box of 22 rows above the input (20 inside the border).
+    assert_eq!(scroll(&app), 40, "End goes to the last page");
+    app.update(Action::PageDown);
+    assert_eq!(scroll(&app), 40, "not past the end");
+    app.update(Action::Up);
+    assert_eq!(scroll(&app), 39, "one up from the end, at once");
+    app.update(Action::Home);
+    assert_eq!(scroll(&app), 0);
+}
