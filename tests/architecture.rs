@@ -22,6 +22,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["client", "protocol", "history", "text", "redact", "config"],
     ),
     ("pipe", &["client", "protocol", "auth", "text", "redact"]),
+    ("pipe_output", &["protocol", "text"]),
     ("bench", &["client", "protocol", "auth", "text", "redact"]),
     (
         "target",
