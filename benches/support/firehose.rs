@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use wpchat::protocol::{
-    DataMessage, JSON_RELIABLE_V1, MessageSource, Payload, ServiceMessage, encode_service,
+    DataMessage, JSON_RELIABLE_V1, MessageSource, Payload, ServiceMessage, WireStr, encode_service,
 };
 
 /// Bytes of text in each flood message.
@@ -147,20 +147,21 @@ async fn serve(mut tcp: tokio::net::TcpStream, frames: Arc<Vec<u8>>) {
     let _ = tokio::time::timeout(GIVE_UP, drain).await;
 }
 
-/// What a reliable client must read of each frame, borrowed from the frame.
+/// What a reliable client must read of each frame, borrowed from the frame (`WireStr`: serde
+/// copies a `Cow` inside an `Option`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct BareFrame<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
     #[serde(borrow)]
-    from: Option<Cow<'a, str>>,
+    from: Option<WireStr<'a>>,
     #[serde(borrow)]
-    group: Option<Cow<'a, str>>,
+    group: Option<WireStr<'a>>,
     #[serde(borrow)]
-    from_user_id: Option<Cow<'a, str>>,
+    from_user_id: Option<WireStr<'a>>,
     #[serde(borrow)]
-    data_type: Option<Cow<'a, str>>,
+    data_type: Option<WireStr<'a>>,
     #[serde(borrow)]
     data: Option<&'a RawValue>,
     sequence_id: Option<u64>,
