@@ -13,7 +13,7 @@ mod firehose;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use firehose::{Firehose, GIVE_UP, bare_reader, rate};
+use firehose::{Firehose, GIVE_UP, rate};
 use url::Url;
 use wpchat::auth::FixedUrl;
 use wpchat::client::{self, ClientConfig, Event};
@@ -58,19 +58,9 @@ async fn engine(firehose: &Firehose) -> Option<Duration> {
 }
 
 async fn run() {
-    let firehose = Firehose::start(firehose::messages(
-        "ENGINE_INGEST_MESSAGES",
-        DEFAULT_MESSAGES,
-    ))
-    .await;
+    let (firehose, bare_rate) =
+        firehose::with_ceiling("ENGINE_INGEST_MESSAGES", DEFAULT_MESSAGES).await;
     let count = firehose.count;
-    println!("firehose: {count} messages, {} MB", firehose.megabytes);
-    let bare = bare_reader(&firehose.url(), count).await;
-    let bare_rate = rate(count, bare);
-    println!(
-        "bare reader:   {count} messages in {:.3} s = {bare_rate:.0} msgs/s",
-        bare.as_secs_f64()
-    );
     if let Some(elapsed) = engine(&firehose).await {
         let engine_rate = rate(count, elapsed);
         println!(
@@ -82,10 +72,5 @@ async fn run() {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; this bench takes no options.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(run());
+    firehose::run_bench(run());
 }

@@ -11,7 +11,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use firehose::{Firehose, GIVE_UP, bare_reader, rate};
+use firehose::{GIVE_UP, rate};
 
 const DEFAULT_MESSAGES: u64 = 1_000_000;
 
@@ -68,15 +68,8 @@ fn listen(url: &str, count: u64, format: &str) -> ListenRun {
 }
 
 async fn run() {
-    let firehose = Firehose::start(firehose::messages("LISTEN_MESSAGES", DEFAULT_MESSAGES)).await;
+    let (firehose, bare_rate) = firehose::with_ceiling("LISTEN_MESSAGES", DEFAULT_MESSAGES).await;
     let count = firehose.count;
-    println!("firehose: {count} messages, {} MB", firehose.megabytes);
-    let bare = bare_reader(&firehose.url(), count).await;
-    let bare_rate = rate(count, bare);
-    println!(
-        "bare reader:   {count} messages in {:.3} s = {bare_rate:.0} msgs/s",
-        bare.as_secs_f64()
-    );
     for format in ["jsonl", "text"] {
         let url = firehose.url();
         let run = tokio::task::spawn_blocking(move || listen(&url, count, format))
@@ -101,10 +94,5 @@ async fn run() {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; this bench takes no options.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(run());
+    firehose::run_bench(run());
 }

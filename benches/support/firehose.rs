@@ -196,7 +196,7 @@ pub async fn bare_reader(url: &str, count: u64) -> Duration {
             if let Some(id) = frame.sequence_id {
                 highest = highest.max(id);
             }
-            if received % BARE_ACK_EVERY == 0 {
+            if received.is_multiple_of(BARE_ACK_EVERY) {
                 let ack = format!("{{\"type\":\"sequenceAck\",\"sequenceId\":{highest}}}");
                 socket.send(Message::text(ack)).await.expect("ack");
             }
@@ -213,6 +213,31 @@ pub async fn bare_reader(url: &str, count: u64) -> Duration {
 /// Messages per second.
 pub fn rate(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
+}
+
+/// Starts a firehose of `messages(variable, default)` messages, lets the bare reader read it
+/// once and prints how fast; returns the firehose and the bare reader's rate (msgs/s).
+pub async fn with_ceiling(variable: &str, default: u64) -> (Firehose, f64) {
+    let firehose = Firehose::start(messages(variable, default)).await;
+    let count = firehose.count;
+    println!("firehose: {count} messages, {} MB", firehose.megabytes);
+    let bare = bare_reader(&firehose.url(), count).await;
+    let bare_rate = rate(count, bare);
+    println!(
+        "bare reader:   {count} messages in {:.3} s = {bare_rate:.0} msgs/s",
+        bare.as_secs_f64()
+    );
+    (firehose, bare_rate)
+}
+
+/// Runs a bench on a multi-thread runtime. `cargo bench` passes `--bench`; these benches take
+/// no options.
+pub fn run_bench(bench: impl std::future::Future<Output = ()>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(bench);
 }
 
 /// How many messages to flood: the environment variable `name`, or `default`.
