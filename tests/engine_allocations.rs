@@ -8,46 +8,17 @@
 #[allow(dead_code)]
 mod firehose;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use counting_alloc::{Counting, allocations};
 use firehose::Firehose;
 use url::Url;
 use wpchat::auth::FixedUrl;
 use wpchat::client::{self, ClientConfig, Event};
-
-/// Counts every allocation and reallocation of the process.
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is passed on to the system allocator unchanged; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -85,9 +56,9 @@ async fn ingest_costs_one_allocation_per_message_plus_amortized_channel_blocks()
     let mut handle = client::spawn(ClientConfig::new(Arc::new(FixedUrl(url))));
     let mut batch = Vec::with_capacity(1024);
     receive(&mut handle, &mut batch, WARM_UP).await;
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations();
     receive(&mut handle, &mut batch, MEASURED).await;
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = allocations() - before;
     let per_message = allocations as f64 / MEASURED as f64;
     println!("{allocations} allocations for {MEASURED} messages = {per_message:.3} per message");
     let _ = handle.commands.send(client::Command::Shutdown).await;
