@@ -177,7 +177,7 @@ impl NameCache {
 
 /// Decodes one service frame. Malformed frames are errors; unknown types are `Unknown`.
 pub fn decode_service(frame: &str) -> Result<ServiceMessage, DecodeError> {
-    decode_service_with(frame, &mut NameCache::default())
+    decode(frame, None)
 }
 
 /// [`decode_service`], sharing group names and user ids through `names`.
@@ -185,6 +185,18 @@ pub fn decode_service_with(
     frame: &str,
     names: &mut NameCache,
 ) -> Result<ServiceMessage, DecodeError> {
+    decode(frame, Some(names))
+}
+
+/// A name shared through `names`, or a copy of its own without a cache.
+fn shared_name(names: &mut Option<&mut NameCache>, name: &str) -> Arc<str> {
+    match names {
+        Some(names) => names.get(name),
+        None => Arc::from(name),
+    }
+}
+
+fn decode(frame: &str, names: Option<&mut NameCache>) -> Result<ServiceMessage, DecodeError> {
     let wire: ServiceWire<'_> =
         serde_json::from_str(frame).map_err(|e| DecodeError::Json(e.to_string()))?;
     match wire.kind.as_ref() {
@@ -217,15 +229,18 @@ fn ack_from_wire(wire: ServiceWire<'_>) -> Result<ServiceMessage, DecodeError> {
 
 fn message_from_wire(
     wire: ServiceWire<'_>,
-    names: &mut NameCache,
+    mut names: Option<&mut NameCache>,
 ) -> Result<ServiceMessage, DecodeError> {
     let source = match wire.from.as_deref() {
         Some("group") => MessageSource::Group {
-            group: names.get(&wire.group.ok_or(DecodeError::MissingField {
-                kind: "message",
-                field: "group",
-            })?),
-            from_user_id: wire.from_user_id.map(|user| names.get(&user)),
+            group: shared_name(
+                &mut names,
+                &wire.group.ok_or(DecodeError::MissingField {
+                    kind: "message",
+                    field: "group",
+                })?,
+            ),
+            from_user_id: wire.from_user_id.map(|user| shared_name(&mut names, &user)),
         },
         Some("server") => MessageSource::Server,
         Some(other) => {
