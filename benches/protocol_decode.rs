@@ -6,8 +6,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use wpchat::protocol::{
-    self, ClientMessage, DataMessage, MessageSource, Payload, ServiceMessage, decode_service,
-    encode_client, encode_service,
+    self, ClientMessage, DataMessage, MessageSource, NameCache, Payload, ServiceMessage,
+    decode_service, decode_service_with, encode_client, encode_service,
 };
 
 const PAYLOAD_BYTES: usize = 100;
@@ -52,6 +52,11 @@ fn bench_decode(c: &mut Criterion) {
         let frame = encode_service(message);
         assert!(decode_service(&frame).is_ok(), "{name} frame decodes");
         group.bench_function(*name, |b| b.iter(|| decode_service(black_box(&frame))));
+        // As the engine decodes: group and user ids shared through its name cache.
+        let mut names = NameCache::default();
+        group.bench_function(format!("{name}/name_cache"), |b| {
+            b.iter(|| decode_service_with(black_box(&frame), &mut names))
+        });
     }
     group.finish();
     let mut group = c.benchmark_group("decode_service_protobuf/reliable_group_message");

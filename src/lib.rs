@@ -10,6 +10,7 @@ pub mod config;
 pub mod history;
 pub mod logging;
 pub mod pipe;
+pub mod pipe_output;
 pub mod protocol;
 pub mod redact;
 pub mod service;

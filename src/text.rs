@@ -39,6 +39,11 @@ pub fn sanitize_line(input: &str) -> String {
     out
 }
 
+/// [`sanitize_line`], appended to `out` (no allocation when `out` has room).
+pub fn sanitize_line_into(input: &str, out: &mut String) {
+    sanitize_into(input, true, out);
+}
+
 /// Bidi embeddings, overrides, isolates and the Arabic letter mark.
 pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}')

@@ -21,7 +21,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "tui",
         &["client", "protocol", "history", "text", "redact", "config"],
     ),
-    ("pipe", &["client", "protocol", "auth", "text", "redact"]),
+    (
+        "pipe",
+        &[
+            "client",
+            "protocol",
+            "auth",
+            "text",
+            "redact",
+            "pipe_output",
+        ],
+    ),
+    ("pipe_output", &["protocol", "text"]),
     ("bench", &["client", "protocol", "auth", "text", "redact"]),
     (
         "target",

@@ -90,8 +90,8 @@ fn event() -> impl Strategy<Value = Event> {
     let source = prop_oneof![
         (hostile_string(), proptest::option::of(hostile_string())).prop_map(
             |(group, from_user_id)| MessageSource::Group {
-                group,
-                from_user_id
+                group: group.into(),
+                from_user_id: from_user_id.map(Into::into),
             }
         ),
         Just(MessageSource::Server),

@@ -14,15 +14,15 @@ pub(crate) const MAX_ERROR_CHARS: usize = 512;
 
 /// Cuts `text` to [`MAX_ERROR_CHARS`], with a marker.
 pub(crate) fn cap_error(text: &mut String) {
-    cut(text, MAX_ERROR_CHARS);
+    if let Some(shorter) = cut(text, MAX_ERROR_CHARS) {
+        *text = shorter;
+    }
 }
 
-/// Cuts `text` after `max` characters, marking the cut with `…`.
-fn cut(text: &mut String, max: usize) {
-    if let Some((at, _)) = text.char_indices().nth(max) {
-        text.truncate(at);
-        text.push('…');
-    }
+/// `text` cut after `max` characters, the cut marked with `…`; None when it is short enough.
+fn cut(text: &str, max: usize) -> Option<String> {
+    let (at, _) = text.char_indices().nth(max)?;
+    Some(format!("{}…", &text[..at]))
 }
 
 /// The message as readers may take it, or why it is not one: a group name no service can have
@@ -38,8 +38,10 @@ pub(crate) fn bounded(mut message: DataMessage) -> Result<DataMessage, String> {
                 "a message for a group no service can have: {error}"
             ));
         }
-        if let Some(user) = from_user_id {
-            cut(user, MAX_USER_ID_CHARS);
+        if let Some(user) = from_user_id
+            && let Some(shorter) = cut(user, MAX_USER_ID_CHARS)
+        {
+            *user = shorter.into();
         }
     }
     Ok(message)

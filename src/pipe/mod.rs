@@ -14,18 +14,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
-use serde_json::value::RawValue;
+use chrono::{SecondsFormat, Utc};
 use thiserror::Error;
 
 use crate::client::{
     self, ClientConfig, ClientHandle, Command, ConnState, Connecting, Event, OpId, OpOutcome,
 };
-use crate::protocol::protobuf::unpack_any;
-use crate::protocol::{DataMessage, DataType, MessageSource, Payload};
+use crate::pipe_output::{write_json_line, write_text_line};
+use crate::protocol::DataType;
 use crate::text::sanitize_line;
 
 /// How long to wait for the engine to close the connection on exit.
@@ -47,7 +43,7 @@ pub(crate) enum LineFormat {
     /// One JSON object per line (see `write_json_line`).
     #[default]
     Jsonl,
-    /// One readable, escaped line (see [`message_text_line`]).
+    /// One readable, escaped line (see `write_text_line`).
     Text,
 }
 
@@ -128,6 +124,7 @@ pub(crate) async fn listen(
     let mut printer = Printer {
         out: std::io::BufWriter::with_capacity(STDOUT_BUFFER, std::io::stdout()),
         line: Vec::with_capacity(512),
+        text_line: String::with_capacity(512),
         received: 0,
         options,
         joins,
@@ -166,8 +163,10 @@ async fn connect_first(
 /// `listen`'s output side: writes whole lines and counts them.
 struct Printer {
     out: std::io::BufWriter<std::io::Stdout>,
-    /// The line being built (reused).
+    /// The JSON line being built (reused).
     line: Vec<u8>,
+    /// The text line being built (reused).
+    text_line: String,
     received: u64,
     options: ListenOptions,
     /// The group each join op asked for.
@@ -241,15 +240,18 @@ impl Printer {
         // One timestamp per batch: the events of a batch arrived together.
         let now = Utc::now();
         let ts = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let time = now.format("%H:%M:%S").to_string();
         for event in batch.drain(..) {
             self.line.clear();
             match (event, self.options.format) {
                 (Event::Message(message), LineFormat::Jsonl) => {
                     write_json_line(&mut self.line, &message, &ts)
                 }
-                (Event::Message(message), LineFormat::Text) => self.line.extend_from_slice(
-                    message_text_line(&message, now, self.unknown_sender).as_bytes(),
-                ),
+                (Event::Message(message), LineFormat::Text) => {
+                    self.text_line.clear();
+                    write_text_line(&mut self.text_line, &message, &time, self.unknown_sender);
+                    self.line.extend_from_slice(self.text_line.as_bytes());
+                }
                 (Event::Frame(payload), LineFormat::Jsonl) => {
                     frames::write_frame_line(&mut self.line, &payload, &ts)
                 }
@@ -392,117 +394,25 @@ fn report_event(event: &Event) {
     }
 }
 
-/// The `data` field of a JSON line.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum LineData<'a> {
-    Text(&'a str),
-    Json(&'a RawValue),
-    Value(serde_json::Value),
-    Base64(String),
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsonLine<'a> {
-    ts: &'a str,
-    from: &'static str,
-    group: Option<&'a str>,
-    from_user_id: Option<&'a str>,
-    data_type: &'static str,
-    data: LineData<'a>,
-    /// A protobuf message's `Any` type URL (its data is the whole serialized `Any`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    type_url: Option<String>,
-    sequence_id: Option<u64>,
-}
-
-/// Appends one received message as a JSON line (with its `\n`) to `out`: text as a string,
-/// JSON as the JSON value itself, binary and protobuf as standard base64; `ts` is the RFC 3339
-/// time it was received.
-fn write_json_line(out: &mut Vec<u8>, message: &DataMessage, ts: &str) {
-    let (from, group, from_user_id) = match &message.source {
-        MessageSource::Group {
-            group,
-            from_user_id,
-        } => ("group", Some(group.as_str()), from_user_id.as_deref()),
-        MessageSource::Server => ("server", None, None),
-    };
-    let data = match &message.payload {
-        Payload::Text(text) => LineData::Text(text),
-        // JSON kept as sent, unless it spans lines (pretty-printed): then made compact.
-        Payload::Json(raw) if !raw.get().contains(['\n', '\r']) => LineData::Json(raw),
-        Payload::Json(raw) => match serde_json::from_str::<serde_json::Value>(raw.get()) {
-            Ok(value) => LineData::Value(value),
-            Err(_) => LineData::Text(raw.get()),
-        },
-        Payload::Binary(bytes) | Payload::Protobuf(bytes) => LineData::Base64(BASE64.encode(bytes)),
-    };
-    let line = JsonLine {
-        ts,
-        from,
-        group,
-        from_user_id,
-        data_type: message.payload.data_type().as_str(),
-        data,
-        type_url: match &message.payload {
-            Payload::Protobuf(any) => unpack_any(any).map(|(type_url, _)| type_url),
-            _ => None,
-        },
-        sequence_id: message.sequence_id,
-    };
-    // Serializing plain strings, numbers and validated JSON into memory cannot fail.
-    let _ = serde_json::to_writer(&mut *out, &line);
-    out.push(b'\n');
-}
-
-/// One received message as a readable line: `TIME [group] user: text`. Everything that came
-/// from the network is escaped, so the line cannot move the cursor or set a title. With
-/// `unknown_sender` (protobuf) a missing user id is "(unknown sender)", not "(anonymous)".
-pub(crate) fn message_text_line(
-    message: &DataMessage,
-    received: DateTime<Utc>,
-    unknown_sender: bool,
-) -> String {
-    let time = received.format("%H:%M:%S");
-    let who = match &message.source {
-        MessageSource::Group {
-            group,
-            from_user_id,
-        } => format!(
-            "[{}] {}",
-            sanitize_line(group),
-            sanitize_line(from_user_id.as_deref().unwrap_or(if unknown_sender {
-                "(unknown sender)"
-            } else {
-                "(anonymous)"
-            }))
-        ),
-        MessageSource::Server => "(server)".to_string(),
-    };
-    let body = match &message.payload {
-        Payload::Text(text) => sanitize_line(text),
-        Payload::Json(raw) => sanitize_line(raw.get()),
-        Payload::Binary(bytes) => {
-            format!("<binary, {} bytes> {}", bytes.len(), BASE64.encode(bytes))
-        }
-        Payload::Protobuf(any) => match unpack_any(any) {
-            Some((type_url, value)) => format!(
-                "<protobuf {}, {} bytes> {}",
-                sanitize_line(&type_url),
-                value.len(),
-                BASE64.encode(value)
-            ),
-            None => format!("<protobuf, {} bytes> {}", any.len(), BASE64.encode(any)),
-        },
-    };
-    format!("{time} {who}: {body}\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use crate::protocol::{DataMessage, MessageSource, Payload};
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use chrono::{DateTime, TimeZone};
+
+    /// [`write_text_line`] as a `String`.
+    fn message_text_line(
+        message: &DataMessage,
+        received: DateTime<Utc>,
+        unknown_sender: bool,
+    ) -> String {
+        let mut line = String::new();
+        let time = received.format("%H:%M:%S").to_string();
+        write_text_line(&mut line, message, &time, unknown_sender);
+        line
+    }
 
     /// [`write_json_line`] as a `String`.
     fn message_json_line(message: &DataMessage, received: DateTime<Utc>) -> String {

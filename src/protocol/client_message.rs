@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::borrowed::WireStr;
 use super::invoke::InvokeWire;
 use super::payload::{push_u64, write_json_string};
 use super::{
@@ -170,13 +171,13 @@ struct ClientWire<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
     #[serde(borrow)]
-    group: Option<Cow<'a, str>>,
+    group: Option<WireStr<'a>>,
     #[serde(borrow)]
-    event: Option<Cow<'a, str>>,
+    event: Option<WireStr<'a>>,
     ack_id: Option<u64>,
     no_echo: Option<bool>,
     #[serde(borrow)]
-    data_type: Option<Cow<'a, str>>,
+    data_type: Option<WireStr<'a>>,
     #[serde(borrow)]
     data: Option<&'a RawValue>,
     #[serde(borrow)]

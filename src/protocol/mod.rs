@@ -2,12 +2,14 @@
 //! messages in both directions, payload encoding, frames per subprotocol and the protocol's
 //! limits. No I/O happens here; both the client engine and the local service use these types.
 
+mod borrowed;
 mod client_message;
 mod invoke;
 mod payload;
 pub mod protobuf;
 mod service_message;
 
+pub use borrowed::WireStr;
 pub use client_message::{ClientMessage, decode_client, encode_client};
 pub(crate) use invoke::failed_response;
 pub use invoke::{Invoke, InvokeResponse};
@@ -16,8 +18,8 @@ pub use payload::{DataType, Payload};
 pub(crate) use payload::{JsonStrings, compact_json};
 pub(crate) use service_message::GroupFrame;
 pub use service_message::{
-    AckError, AckErrorName, DataMessage, MessageSource, ServiceMessage, decode_service,
-    encode_service,
+    AckError, AckErrorName, DataMessage, MessageSource, NameCache, ServiceMessage, decode_service,
+    decode_service_with, encode_service,
 };
 
 use thiserror::Error;

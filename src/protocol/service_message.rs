@@ -3,10 +3,13 @@
 //! names; encoding (used by the local service) serializes a fan-out message once.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::borrowed::WireStr;
 use super::payload::{push_u64, write_json_string};
 use super::{DataType, DecodeError, Payload, PayloadError};
 
@@ -45,13 +48,15 @@ pub struct DataMessage {
     pub payload: Payload,
 }
 
-/// Where a data message came from.
+/// Where a data message came from. Group names and user ids are shared (`Arc<str>`): a
+/// flood from one group by a few users costs no allocation for them per message (see
+/// [`NameCache`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MessageSource {
     /// Published to a group; `from_user_id` is absent for anonymous senders and REST sends.
     Group {
-        group: String,
-        from_user_id: Option<String>,
+        group: Arc<str>,
+        from_user_id: Option<Arc<str>>,
     },
     /// Sent by the server (REST or an event handler's reply).
     Server,
@@ -113,9 +118,9 @@ impl std::fmt::Display for AckErrorName {
 #[derive(Deserialize)]
 struct AckErrorWire<'a> {
     #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
+    name: Option<WireStr<'a>>,
     #[serde(borrow)]
-    message: Option<Cow<'a, str>>,
+    message: Option<WireStr<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -124,17 +129,19 @@ struct ServiceWire<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
     #[serde(borrow)]
-    event: Option<Cow<'a, str>>,
+    event: Option<WireStr<'a>>,
     ack_id: Option<u64>,
     success: Option<bool>,
     #[serde(borrow)]
     error: Option<AckErrorWire<'a>>,
     #[serde(borrow)]
-    from: Option<Cow<'a, str>>,
-    group: Option<String>,
-    from_user_id: Option<String>,
+    from: Option<WireStr<'a>>,
     #[serde(borrow)]
-    data_type: Option<Cow<'a, str>>,
+    group: Option<WireStr<'a>>,
+    #[serde(borrow)]
+    from_user_id: Option<WireStr<'a>>,
+    #[serde(borrow)]
+    data_type: Option<WireStr<'a>>,
     #[serde(borrow)]
     data: Option<&'a RawValue>,
     sequence_id: Option<u64>,
@@ -146,19 +153,65 @@ struct ServiceWire<'a> {
     invocation_id: Option<Cow<'a, str>>,
 }
 
+/// The group names and user ids a client has seen lately, so that each message from them
+/// shares one `Arc<str>` instead of allocating its own copy. Bounded: it starts over when it
+/// holds too many names.
+#[derive(Debug, Default)]
+pub struct NameCache {
+    names: HashSet<Arc<str>>,
+}
+
+impl NameCache {
+    /// Most names kept; a flood of distinct names only costs what it would without a cache.
+    const MAX_NAMES: usize = 4096;
+
+    /// The shared copy of `name`.
+    pub fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.names.get(name) {
+            return shared.clone();
+        }
+        if self.names.len() >= Self::MAX_NAMES {
+            self.names.clear();
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.names.insert(shared.clone());
+        shared
+    }
+}
+
 /// Decodes one service frame. Malformed frames are errors; unknown types are `Unknown`.
 pub fn decode_service(frame: &str) -> Result<ServiceMessage, DecodeError> {
+    decode(frame, None)
+}
+
+/// [`decode_service`], sharing group names and user ids through `names`.
+pub fn decode_service_with(
+    frame: &str,
+    names: &mut NameCache,
+) -> Result<ServiceMessage, DecodeError> {
+    decode(frame, Some(names))
+}
+
+/// A name shared through `names`, or a copy of its own without a cache.
+fn shared_name(names: &mut Option<&mut NameCache>, name: &str) -> Arc<str> {
+    match names {
+        Some(names) => names.get(name),
+        None => Arc::from(name),
+    }
+}
+
+fn decode(frame: &str, names: Option<&mut NameCache>) -> Result<ServiceMessage, DecodeError> {
     let wire: ServiceWire<'_> =
         serde_json::from_str(frame).map_err(|e| DecodeError::Json(e.to_string()))?;
     match wire.kind.as_ref() {
         "ack" => ack_from_wire(wire),
-        "message" => message_from_wire(wire),
+        "message" => message_from_wire(wire, names),
         "system" => system_from_wire(wire),
         "pong" => Ok(ServiceMessage::Pong),
         "invokeResponse" => {
             let error = wire.error.map(|e| AckError {
                 name: AckErrorName::from_name(e.name.as_deref().unwrap_or("Unknown")),
-                message: e.message.map(Cow::into_owned).unwrap_or_default(),
+                message: e.message.map(|m| m.0.into_owned()).unwrap_or_default(),
             });
             Ok(ServiceMessage::InvokeResponse(
                 super::invoke::response_from_wire(
@@ -187,7 +240,7 @@ fn ack_from_wire(wire: ServiceWire<'_>) -> Result<ServiceMessage, DecodeError> {
     let success = wire.success.unwrap_or(false);
     let error = wire.error.map(|e| AckError {
         name: AckErrorName::from_name(e.name.as_deref().unwrap_or("Unknown")),
-        message: e.message.map(Cow::into_owned).unwrap_or_default(),
+        message: e.message.map(|m| m.0.into_owned()).unwrap_or_default(),
     });
     Ok(ServiceMessage::Ack {
         ack_id,
@@ -196,14 +249,20 @@ fn ack_from_wire(wire: ServiceWire<'_>) -> Result<ServiceMessage, DecodeError> {
     })
 }
 
-fn message_from_wire(wire: ServiceWire<'_>) -> Result<ServiceMessage, DecodeError> {
+fn message_from_wire(
+    wire: ServiceWire<'_>,
+    mut names: Option<&mut NameCache>,
+) -> Result<ServiceMessage, DecodeError> {
     let source = match wire.from.as_deref() {
         Some("group") => MessageSource::Group {
-            group: wire.group.ok_or(DecodeError::MissingField {
-                kind: "message",
-                field: "group",
-            })?,
-            from_user_id: wire.from_user_id,
+            group: shared_name(
+                &mut names,
+                &wire.group.ok_or(DecodeError::MissingField {
+                    kind: "message",
+                    field: "group",
+                })?,
+            ),
+            from_user_id: wire.from_user_id.map(|user| shared_name(&mut names, &user)),
         },
         Some("server") => MessageSource::Server,
         Some(other) => {

@@ -208,7 +208,7 @@ mod properties {
         #[test]
         fn text_round_trips(group in "\\PC{1,40}", user in "\\PC{0,20}", text in "\\PC*", seq in 1u64..) {
             prop_assume!(validate_group_name(&group).is_ok());
-            let source = MessageSource::Group { group, from_user_id: Some(user) };
+            let source = MessageSource::Group { group: group.into(), from_user_id: Some(user.into()) };
             let payload = Payload::Text(text);
             let frame = GroupFrame::new(&source, &payload).with_sequence(seq);
             let decoded = decode_service(&frame).unwrap();

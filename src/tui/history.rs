@@ -177,7 +177,7 @@ impl ChatHistory {
                     MessageSource::Group {
                         group,
                         from_user_id,
-                    } => (group.as_str(), from_user_id.as_deref()),
+                    } => (&**group, from_user_id.as_deref()),
                     MessageSource::Server => ("server", None),
                 };
                 let (kind, body) = payload_record(&message.payload);

@@ -127,7 +127,7 @@ impl Peer {
     pub async fn received(&mut self, in_group: &str, text: &str) {
         self.wait_for(|e| match e {
             Event::Message(message) => {
-                matches!(&message.source, MessageSource::Group { group, .. } if group == in_group)
+                matches!(&message.source, MessageSource::Group { group, .. } if &**group == in_group)
                     && message.payload == Payload::Text(text.into())
             }
             _ => false,

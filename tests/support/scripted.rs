@@ -557,7 +557,7 @@ fn apply(state: &mut State, connection_id: &str, request: &ClientMessage) {
                 session.next_sequence_id += 1;
                 let frame = encode_service(&ServiceMessage::Message(DataMessage {
                     source: MessageSource::Group {
-                        group: group.clone(),
+                        group: group.as_str().into(),
                         from_user_id: Some("tester".into()),
                     },
                     sequence_id: Some(sequence_id),

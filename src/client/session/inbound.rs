@@ -9,7 +9,9 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use super::{End, Engine, SEQUENCE_ACK_DELAY};
 use crate::client::{Direction, Event, frames, limits};
-use crate::protocol::{ServiceMessage, decode_service, encode_service, protobuf};
+use crate::protocol::{
+    ServiceMessage, decode_service, decode_service_with, encode_service, protobuf,
+};
 
 impl Engine {
     /// Handles one inbound WebSocket frame.
@@ -109,7 +111,7 @@ impl Engine {
                 text: frames::shown(text),
             });
         }
-        match decode_service(text) {
+        match decode_service_with(text, &mut self.names) {
             Ok(message) => {
                 self.service_message(message, || frames::shown(text), now)
                     .await

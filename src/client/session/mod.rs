@@ -42,7 +42,7 @@ use super::connect::Socket;
 use super::outbox::Outbox;
 use super::sequence::SequenceTracker;
 use super::{ClientConfig, Command, ConnState, Event, OpError, OpOutcome};
-use crate::protocol::{ClientMessage, Subprotocol};
+use crate::protocol::{ClientMessage, NameCache, Subprotocol};
 
 /// Stop reading the socket while this many events wait for room in the event channel: the
 /// bounded channel is full, so let TCP push back on the service.
@@ -135,6 +135,8 @@ pub(crate) struct Engine {
     holding: bool,
     acks: AckTracker,
     sequence: SequenceTracker,
+    /// Group names and user ids shared by the messages that carry them.
+    names: NameCache,
     outbox: Outbox,
     /// Groups joined with `Command::Join` and not left, in join order: rejoined after a fresh
     /// connection.
@@ -170,6 +172,7 @@ impl Engine {
             queue: VecDeque::new(),
             holding: false,
             sequence: SequenceTracker::default(),
+            names: NameCache::default(),
             joined: Vec::new(),
             inspect: false,
             session: None,

@@ -292,7 +292,7 @@ impl GroupFrame {
 
 fn data_to_wire(source: &MessageSource, payload: &Payload, sequence_id: Option<u64>) -> wire::Data {
     let (from, group) = match source {
-        MessageSource::Group { group, .. } => ("group", Some(group.clone())),
+        MessageSource::Group { group, .. } => ("group", Some(group.to_string())),
         MessageSource::Server => ("server", None),
     };
     wire::Data {
@@ -306,10 +306,13 @@ fn data_to_wire(source: &MessageSource, payload: &Payload, sequence_id: Option<u
 fn data_from_wire(data: wire::Data) -> Result<ServiceMessage, DecodeError> {
     let source = match data.from.as_str() {
         "group" => MessageSource::Group {
-            group: data.group.ok_or(DecodeError::MissingField {
-                kind: "data",
-                field: "group",
-            })?,
+            group: data
+                .group
+                .ok_or(DecodeError::MissingField {
+                    kind: "data",
+                    field: "group",
+                })?
+                .into(),
             // Protobuf data messages carry no sender.
             from_user_id: None,
         },

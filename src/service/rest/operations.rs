@@ -57,7 +57,7 @@ pub(crate) async fn send_to_group(
     Body(payload): Body,
 ) -> RestResult {
     let source = MessageSource::Group {
-        group: group.clone(),
+        group: group.as_str().into(),
         from_user_id: None,
     };
     let delivery = Delivery::new(&source, payload);

@@ -123,8 +123,8 @@ impl SocketContext {
             return;
         };
         let source = MessageSource::Group {
-            group: group.to_string(),
-            from_user_id: self.connection.user_id.as_deref().map(str::to_string),
+            group: group.into(),
+            from_user_id: self.connection.user_id.as_deref().map(Into::into),
         };
         let delivery = Delivery::new(&source, payload);
         let sender = &self.connection.id;

@@ -518,7 +518,8 @@ impl App {
                     }
                     at
                 });
-                let own = from_user_id.is_some() && *from_user_id == self.state.user_id;
+                let own = from_user_id.is_some()
+                    && from_user_id.as_deref() == self.state.user_id.as_deref();
                 // Protobuf data carries no sender at all: say so rather than guess.
                 let unknown = self.state.conn.protocol.is_some_and(|p| p.is_protobuf());
                 let sender = match from_user_id.as_deref() {

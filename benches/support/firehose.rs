@@ -1,0 +1,249 @@
+//! The in-bench firehose and the bare reader it is measured against.
+//!
+//! The firehose is a WebSocket server on 127.0.0.1:0 that answers every connection with the
+//! reliable JSON subprotocol, then writes `connected` and N pre-encoded reliable group frames
+//! (100-byte text) straight to the TCP stream as fast as TCP takes them, draining whatever the
+//! client sends (sequence acks).
+//!
+//! The bare reader is the ceiling: what a correct reliable client must do and nothing else —
+//! tokio-tungstenite, a borrowing typed serde parse of each frame, a cumulative `sequenceAck`
+//! every 1000 messages.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use wpchat::protocol::{
+    DataMessage, JSON_RELIABLE_V1, MessageSource, Payload, ServiceMessage, WireStr, encode_service,
+};
+
+/// Bytes of text in each flood message.
+pub const PAYLOAD_BYTES: usize = 100;
+/// How long one side waits for the flood before it gives up.
+pub const GIVE_UP: Duration = Duration::from_secs(120);
+/// The bare reader acks this often, as a reliable client must.
+const BARE_ACK_EVERY: u64 = 1000;
+
+/// One unmasked server-to-client text frame.
+fn push_text_frame(out: &mut Vec<u8>, text: &str) {
+    out.push(0x81);
+    let len = text.len();
+    if len < 126 {
+        out.push(len as u8);
+    } else if len < 65_536 {
+        out.push(126);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// `connected` followed by `count` reliable group messages, as raw WebSocket frames.
+fn flood(count: u64) -> Vec<u8> {
+    let text: String = "0123456789abcdefghijklmnopqrstuvwxyz"
+        .chars()
+        .cycle()
+        .take(PAYLOAD_BYTES)
+        .collect();
+    let mut out = Vec::with_capacity(count as usize * 230 + 256);
+    let connected = encode_service(&ServiceMessage::Connected {
+        connection_id: "bench-connection".into(),
+        user_id: Some("bench".into()),
+        reconnection_token: Some("bench-token".into()),
+    });
+    push_text_frame(&mut out, &connected);
+    for sequence_id in 1..=count {
+        let frame = encode_service(&ServiceMessage::Message(DataMessage {
+            source: MessageSource::Group {
+                group: "general".into(),
+                from_user_id: Some("alice".into()),
+            },
+            sequence_id: Some(sequence_id),
+            payload: Payload::Text(text.clone()),
+        }));
+        push_text_frame(&mut out, &frame);
+    }
+    out
+}
+
+/// The handshake callback: the service picks the reliable subprotocol. The error type is
+/// tungstenite's, so its size is not ours to choose.
+#[allow(clippy::result_large_err)]
+fn pick_protocol(_: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
+    response.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static(JSON_RELIABLE_V1),
+    );
+    Ok(response)
+}
+
+/// A running firehose: every connection gets the same `count` messages.
+pub struct Firehose {
+    pub addr: SocketAddr,
+    pub count: u64,
+    pub megabytes: usize,
+}
+
+impl Firehose {
+    /// Encodes the flood and serves it on 127.0.0.1:0 until the runtime ends.
+    pub async fn start(count: u64) -> Firehose {
+        let frames = Arc::new(flood(count));
+        let megabytes = frames.len() / 1_000_000;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                tokio::spawn(serve(tcp, frames.clone()));
+            }
+        });
+        Firehose {
+            addr,
+            count,
+            megabytes,
+        }
+    }
+
+    /// A client URL for the firehose.
+    pub fn url(&self) -> String {
+        format!("ws://{}/client/hubs/chat?access_token=bench", self.addr)
+    }
+}
+
+async fn serve(mut tcp: tokio::net::TcpStream, frames: Arc<Vec<u8>>) {
+    let _ = tcp.set_nodelay(true);
+    if tokio_tungstenite::accept_hdr_async(&mut tcp, pick_protocol)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let (mut reader, mut writer) = tcp.into_split();
+    let drain = tokio::spawn(async move {
+        let mut sink = vec![0u8; 64 * 1024];
+        while let Ok(n) = reader.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    for chunk in frames.chunks(256 * 1024) {
+        if writer.write_all(chunk).await.is_err() {
+            return;
+        }
+    }
+    // Keep the connection open until the client closes it.
+    let _ = tokio::time::timeout(GIVE_UP, drain).await;
+}
+
+/// What a reliable client must read of each frame, borrowed from the frame (`WireStr`: serde
+/// copies a `Cow` inside an `Option`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BareFrame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    from: Option<WireStr<'a>>,
+    #[serde(borrow)]
+    group: Option<WireStr<'a>>,
+    #[serde(borrow)]
+    from_user_id: Option<WireStr<'a>>,
+    #[serde(borrow)]
+    data_type: Option<WireStr<'a>>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    sequence_id: Option<u64>,
+}
+
+/// The bare reader: connects to `url`, reads `count` messages, acks every 1000. Returns the
+/// wall clock from before the connect to the last message.
+pub async fn bare_reader(url: &str, count: u64) -> Duration {
+    let started = Instant::now();
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static(JSON_RELIABLE_V1),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the bare reader connects");
+    let mut received = 0u64;
+    let mut highest = 0u64;
+    let read = async {
+        while received < count {
+            let Some(Ok(Message::Text(text))) = socket.next().await else {
+                panic!("the firehose ended after {received} messages");
+            };
+            let frame: BareFrame<'_> = serde_json::from_str(text.as_str()).expect("a frame");
+            if frame.kind != "message" {
+                continue;
+            }
+            std::hint::black_box((&frame.from, &frame.group, &frame.from_user_id));
+            std::hint::black_box((&frame.data_type, frame.data));
+            received += 1;
+            if let Some(id) = frame.sequence_id {
+                highest = highest.max(id);
+            }
+            if received.is_multiple_of(BARE_ACK_EVERY) {
+                let ack = format!("{{\"type\":\"sequenceAck\",\"sequenceId\":{highest}}}");
+                socket.send(Message::text(ack)).await.expect("ack");
+            }
+        }
+    };
+    tokio::time::timeout(GIVE_UP, read)
+        .await
+        .expect("the bare reader read the flood in time");
+    let elapsed = started.elapsed();
+    let _ = socket.close(None).await;
+    elapsed
+}
+
+/// Messages per second.
+pub fn rate(count: u64, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+/// Starts a firehose of `messages(variable, default)` messages, lets the bare reader read it
+/// once and prints how fast; returns the firehose and the bare reader's rate (msgs/s).
+pub async fn with_ceiling(variable: &str, default: u64) -> (Firehose, f64) {
+    let firehose = Firehose::start(messages(variable, default)).await;
+    let count = firehose.count;
+    println!("firehose: {count} messages, {} MB", firehose.megabytes);
+    let bare = bare_reader(&firehose.url(), count).await;
+    let bare_rate = rate(count, bare);
+    println!(
+        "bare reader:   {count} messages in {:.3} s = {bare_rate:.0} msgs/s",
+        bare.as_secs_f64()
+    );
+    (firehose, bare_rate)
+}
+
+/// Runs a bench on a multi-thread runtime. `cargo bench` passes `--bench`; these benches take
+/// no options.
+pub fn run_bench(bench: impl std::future::Future<Output = ()>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(bench);
+}
+
+/// How many messages to flood: the environment variable `name`, or `default`.
+pub fn messages(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
