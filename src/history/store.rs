@@ -13,9 +13,24 @@ use super::record::{Delivery, Dir, Kind, Record};
 pub(crate) struct Ids {
     buffers: HashMap<String, i64>,
     users: HashMap<String, i64>,
+    /// SQLite's `data_version` when the cache was last known good.
+    data_version: Option<i64>,
 }
 
 impl Ids {
+    /// Forgets the cached ids if another connection committed since the last check (a
+    /// `wpchat history forget` may have deleted the rows they name). Call it inside an
+    /// immediate transaction, so no other writer can slip in between.
+    pub(crate) fn revalidate(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        let version: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if self.data_version != Some(version) {
+            self.buffers.clear();
+            self.users.clear();
+            self.data_version = Some(version);
+        }
+        Ok(())
+    }
+
     pub(crate) fn buffer(&mut self, tx: &Transaction<'_>, name: &str) -> rusqlite::Result<i64> {
         interned(&mut self.buffers, tx, "buffer", name)
     }
