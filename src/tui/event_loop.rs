@@ -25,6 +25,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 use super::app::{App, Effect, Redraw};
 use super::history::{Backlog, ChatHistory, read_backlog};
+use super::history_reader::{self, HistoryAnswer};
 use super::keymap::Action;
 use super::state::{Clock, ConnStatus};
 use super::terminal::TerminalGuard;
@@ -140,6 +141,8 @@ pub struct EventLoop<B: Backend, I> {
     history: Option<ChatHistory>,
     /// Backlogs being read from disk, off the loop.
     backlogs: JoinSet<Result<Vec<Backlog>, crate::history::HistoryError>>,
+    /// Searches and pages of stored history being read, off the loop.
+    history_reads: JoinSet<HistoryAnswer>,
 }
 
 impl<B, I> EventLoop<B, I>
@@ -169,6 +172,7 @@ where
             frame_due: Some(Duration::ZERO),
             history: None,
             backlogs: JoinSet::new(),
+            history_reads: JoinSet::new(),
         }
     }
 
@@ -280,6 +284,13 @@ where
                 show_backlogs(app, read);
                 Vec::new()
             }
+            Some(read) = self.history_reads.join_next(), if !self.history_reads.is_empty() => {
+                // A read task only ends by returning its answer (it does not panic).
+                if let Ok(answer) = read {
+                    app.history_answer(answer);
+                }
+                Vec::new()
+            }
             received = handle.events.recv_many(&mut self.events, EVENT_BATCH), if self.engine_open => {
                 self.on_engine_events(app, received)
             }
@@ -383,6 +394,14 @@ where
                     };
                     app.note(super::NoteLevel::Info, said);
                 }
+                Effect::History(request) => match &self.history {
+                    Some(history) => {
+                        let path = history.path().to_path_buf();
+                        self.history_reads
+                            .spawn_blocking(move || history_reader::answer(&path, request));
+                    }
+                    None => app.history_answer(history_reader::unavailable(request)),
+                },
                 Effect::ReadFile { group, path } => {
                     self.file_reads.spawn(async move {
                         let result = read_file(&path).await;

@@ -8,6 +8,7 @@ pub(crate) mod editor;
 pub mod event_loop;
 pub(crate) mod format;
 pub mod history;
+pub mod history_reader;
 pub(crate) mod keymap;
 pub(crate) mod layout;
 pub mod overlay;

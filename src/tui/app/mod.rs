@@ -11,6 +11,7 @@ mod backlog;
 mod completion;
 mod engine;
 mod groups;
+mod history_view;
 mod input;
 mod scroll;
 mod sending;
@@ -69,6 +70,8 @@ pub enum Effect {
     },
     /// `/history on|off`: resume or pause recording history for this session.
     RecordHistory(bool),
+    /// Read stored history; the answer comes back through `App::history_answer`.
+    History(super::history_reader::HistoryRequest),
 }
 
 /// How soon the screen should show what changed since the last frame.
@@ -336,6 +339,10 @@ impl App {
             Outcome::Leave(group) => return self.leave(&group),
             Outcome::SendPaste(text) => return self.send_typed(&text, true),
             Outcome::EditPaste(text) => self.state.editor.insert_str(&text),
+            Outcome::Ask(overlay, request) => {
+                self.state.overlay = overlay;
+                self.effects.push(Effect::History(request));
+            }
         }
         Vec::new()
     }
