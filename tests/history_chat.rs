@@ -634,3 +634,44 @@ fn the_search_overlay_lists_stored_hits_newest_first_and_says_the_index_lags() {
         .unwrap();
     insta::assert_snapshot!("history_search_80x24", terminal.backend());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrolling_above_the_oldest_line_in_memory_pages_older_lines_in_from_disk() {
+    let lines: Vec<(&str, i64, &str, String)> = (0..700)
+        .map(|i| ("ops", 1_000 + i, "bob", format!("ops line {i}")))
+        .collect();
+    let (_dir, mut chat, _engine) = offline_chat_over(&lines, "ops");
+    let ops = |c: &Chat| c.app.state().current_buffer().lines.clone();
+    chat.turn_until("the backlog", |c| ops(c).len() == 201)
+        .await;
+    let backlog_top = ops(&chat)[0].body.clone();
+    assert_eq!(&*backlog_top, "ops line 500");
+
+    chat.press(KeyCode::Home);
+    chat.turn_until("the loading row", |c| {
+        ops(c)[0].body.starts_with("loading older lines")
+    })
+    .await;
+    chat.turn_until("the older page", |c| ops(c).len() == 701)
+        .await;
+    let buffer = chat.app.state().current_buffer();
+    assert_eq!(&*buffer.lines[0].body, "ops line 0");
+    // The view stayed on the line it showed; the page came in above it.
+    let top_shown = buffer.anchor.expect("scrolled up") as usize;
+    assert!(top_shown >= 500, "{top_shown}");
+    chat.turn_until("the same lines on screen", |c| {
+        c.screen().contains("ops line 500") && !c.screen().contains("loading older")
+    })
+    .await;
+
+    // At the very start of history one more try finds nothing, and the row goes.
+    chat.press(KeyCode::Home);
+    chat.turn_until("the last try", |c| {
+        ops(c)[0].body.starts_with("loading older lines")
+    })
+    .await;
+    chat.turn_until("the top of history", |c| {
+        ops(c).len() == 701 && c.screen().contains("ops line 0") && !c.screen().contains("loading")
+    })
+    .await;
+}

@@ -24,6 +24,8 @@ pub enum HistoryRequest {
     AtTime { group: String, ts_ms: i64 },
     /// A page of `group`'s lines older than `before`.
     Older { group: String, before: i64 },
+    /// A page of `group`'s lines older than `before`, for its buffer (scrolled to the top).
+    BufferOlder { group: String, before: i64 },
     /// A page of `group`'s lines newer than `after`.
     Newer { group: String, after: i64 },
 }
@@ -92,10 +94,12 @@ fn page(
             Some(id) => (history::around(conn, group, id, AROUND_LINES)?, Some(id)),
             None => (Vec::new(), None),
         },
-        HistoryRequest::Older { group, before } => (
-            history::backlog(conn, group, Some(*before), PAGE_LINES)?,
-            None,
-        ),
+        HistoryRequest::Older { group, before } | HistoryRequest::BufferOlder { group, before } => {
+            (
+                history::backlog(conn, group, Some(*before), PAGE_LINES)?,
+                None,
+            )
+        }
         HistoryRequest::Newer { group, after } => {
             (history::newer(conn, group, *after, PAGE_LINES)?, None)
         }

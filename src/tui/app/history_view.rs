@@ -1,5 +1,8 @@
 //! Stored history in the chat: answers read from disk shown in the search and history
-//! overlays (made safe here, once), and `/goto` opening the current group at a time.
+//! overlays (made safe here, once), `/goto` opening the current group at a time, and older
+//! lines paged into a buffer scrolled to its top (a "loading" row shows until they come).
+
+use std::collections::HashMap;
 
 use chrono::{Duration, NaiveDateTime, TimeZone};
 
@@ -7,9 +10,22 @@ use super::{App, Effect};
 use crate::history::{Dir, Kind, StoredLine};
 use crate::text::sanitize_line;
 use crate::tui::commands::GotoTime;
-use crate::tui::history_reader::{HistoryAnswer, HistoryRequest};
+use crate::tui::history_reader::{HistoryAnswer, HistoryRequest, PAGE_LINES};
+use crate::tui::layout::{layout, message_height};
 use crate::tui::overlay::{HistoryPage, Overlay, ShownLine, StoredState};
-use crate::tui::state::{Clock, NoteLevel};
+use crate::tui::state::{Clock, Delivery, LineKind, LogLine, NO_SENDER, NoteLevel};
+
+/// The row a buffer shows at its top while older lines are read.
+const LOADING_OLDER: &str = "loading older lines from history…";
+
+/// What the App knows of paging buffers' older lines in from disk.
+#[derive(Debug, Default)]
+pub(super) struct HistoryPaging {
+    /// Per group, the history id of the oldest line in memory, while older ones may be on disk.
+    pub(super) oldest: HashMap<String, i64>,
+    /// The group whose older page is being read.
+    loading: Option<String>,
+}
 
 impl App {
     /// Shows what stored history answered. An answer to a question the user no longer asks
@@ -29,6 +45,10 @@ impl App {
                     search.answered(&text, state);
                 }
             }
+            HistoryAnswer::Page {
+                asked: HistoryRequest::BufferOlder { group, .. },
+                result,
+            } => self.older_loaded(&group, result.map(|(lines, _)| lines)),
             HistoryAnswer::Page { asked, result } => {
                 let result = result.map(|(lines, focus)| {
                     (lines.iter().map(|line| self.shown(line)).collect(), focus)
@@ -80,6 +100,99 @@ impl App {
         let page = HistoryPage::loading(&group, request.clone(), None);
         self.state.overlay = Overlay::HistoryPage(page);
         self.effects.push(Effect::History(request));
+    }
+}
+
+impl App {
+    /// The current group is scrolled up to its oldest line in memory: read the page before
+    /// it, unless one is being read, none is left, or the scrollback is full.
+    pub(super) fn load_older_if_at_top(&mut self) {
+        let index = self.state.current;
+        let buffer = &self.state.buffers[index];
+        let full = buffer.lines.len() >= self.state.settings.scrollback;
+        if self.history_paging.loading.is_some() || buffer.first_seq > 0 || full {
+            return;
+        }
+        let Some(&before) = self.history_paging.oldest.get(&buffer.name) else {
+            return;
+        };
+        if !self.top_in_view() {
+            return;
+        }
+        let group = buffer.name.clone();
+        let loading = LogLine {
+            time_ms: buffer.lines.front().map_or(0, |line| line.time_ms),
+            sender: NO_SENDER,
+            kind: LineKind::Gap,
+            delivery: Delivery::None,
+            body: LOADING_OLDER.into(),
+        };
+        self.replace_front(index, 0, vec![loading]);
+        self.history_paging.loading = Some(group.clone());
+        self.effects
+            .push(Effect::History(HistoryRequest::BufferOlder {
+                group,
+                before,
+            }));
+    }
+
+    /// Whether the current buffer's first line is on screen.
+    fn top_in_view(&self) -> bool {
+        let inner = layout(&self.state).log_inner;
+        let (width, height) = (usize::from(inner.width), usize::from(inner.height));
+        let buffer = self.state.current_buffer();
+        let mut rows = 0;
+        for index in (0..buffer.view_end()).rev() {
+            rows += message_height(&self.state, buffer, index, width);
+            if rows > height {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// An older page for `group`'s buffer came: it replaces the "loading" row.
+    fn older_loaded(&mut self, group: &str, result: Result<Vec<StoredLine>, String>) {
+        if self.history_paging.loading.as_deref() != Some(group) {
+            return;
+        }
+        self.history_paging.loading = None;
+        let Some(index) = self.state.group_index(group) else {
+            return;
+        };
+        let buffer = &mut self.state.buffers[index];
+        let placeholder = buffer.first_seq == 0
+            && buffer
+                .lines
+                .front()
+                .is_some_and(|l| &*l.body == LOADING_OLDER);
+        if !placeholder {
+            // Evicted while reading: memory is full again, the page is not wanted.
+            self.history_paging.oldest.remove(group);
+            return;
+        }
+        let lines = match result {
+            Ok(lines) => lines,
+            Err(error) => {
+                self.replace_front(index, 1, Vec::new());
+                return self.note(NoteLevel::Error, &error);
+            }
+        };
+        // The loading row goes; the page fills what the scrollback has room for.
+        let room = (self.state.settings.scrollback + 1).saturating_sub(buffer.lines.len());
+        let kept = &lines[lines.len().saturating_sub(room)..];
+        match kept.first() {
+            Some(first) if lines.len() >= PAGE_LINES || kept.len() < lines.len() => {
+                self.history_paging
+                    .oldest
+                    .insert(group.to_string(), first.id);
+            }
+            _ => {
+                self.history_paging.oldest.remove(group);
+            }
+        }
+        let old: Vec<LogLine> = kept.iter().map(|line| self.stored_line(line)).collect();
+        self.replace_front(index, 1, old);
     }
 }
 

@@ -94,6 +94,8 @@ pub struct App {
     dirty: bool,
     /// A message landed in a buffer not shown (see [`Redraw::Background`]).
     background_dirty: bool,
+    /// Older lines of a buffer paged in from disk.
+    history_paging: history_view::HistoryPaging,
 }
 
 impl App {
@@ -108,6 +110,7 @@ impl App {
             effects: Vec::new(),
             dirty: true,
             background_dirty: false,
+            history_paging: history_view::HistoryPaging::default(),
         }
     }
 
