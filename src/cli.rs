@@ -28,6 +28,9 @@ pub struct Cli {
     /// Do not record this session's history (backlog and search still read what is stored).
     #[arg(long)]
     pub no_history: bool,
+    /// Browse and search stored history without connecting (nothing is sent or recorded).
+    #[arg(long, conflicts_with = "url_arg")]
+    pub offline: bool,
 }
 
 #[derive(Debug, Subcommand)]

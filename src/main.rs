@@ -52,7 +52,13 @@ fn main() -> std::process::ExitCode {
                 print!("{}", wpchat::config::DEFAULT_CONFIG);
                 Ok(std::process::ExitCode::SUCCESS)
             }
-            None => cmd::chat::run(cli.url_arg, cli.target, cli.no_history, log_notices).await,
+            None => {
+                let history = cmd::chat::HistoryMode {
+                    no_history: cli.no_history,
+                    offline: cli.offline,
+                };
+                cmd::chat::run(cli.url_arg, cli.target, history, log_notices).await
+            }
             Some(CommandKind::Serve(args)) => cmd::serve::run(args).await,
             Some(CommandKind::Token(args)) => cmd::token::run(args),
             Some(CommandKind::Listen(args)) => cmd::listen::run(args).await,

@@ -18,6 +18,6 @@ pub use record::{Delivery, Dir, Kind, Record};
 pub use recorder::{Recorder, RecorderOptions, RecorderStats};
 pub use search::{Found, Hit, Query, SearchError, plan, search};
 pub use store::{
-    Stats, StoredLine, around, backlog, forget_all, forget_group, integrity_ok, line_at, newer,
-    prune_older_than, read_marker, set_read_marker, stats,
+    Stats, StoredLine, around, backlog, forget_all, forget_group, group_names, integrity_ok,
+    line_at, newer, prune_older_than, read_marker, set_read_marker, stats,
 };

@@ -277,6 +277,18 @@ fn first_id_at(conn: &Connection, ts_ms: i64) -> Result<i64, HistoryError> {
     Ok(low)
 }
 
+/// The names of the groups with stored lines, the most recently active first.
+pub fn group_names(conn: &Connection) -> Result<Vec<String>, HistoryError> {
+    let mut statement = conn.prepare(
+        "SELECT b.name FROM buffer b
+         ORDER BY (SELECT max(m.id) FROM msg m WHERE m.buf = b.id) DESC NULLS LAST",
+    )?;
+    let names = statement
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(names)
+}
+
 /// The id of the last line the user read in `group`, if saved.
 pub fn read_marker(conn: &Connection, group: &str) -> Result<Option<i64>, HistoryError> {
     Ok(conn

@@ -66,6 +66,24 @@ pub fn answer(path: &Path, request: HistoryRequest) -> HistoryAnswer {
     }
 }
 
+/// A handle on no engine, for `--offline`: sends fail at once as not delivered, and the
+/// connection state never changes.
+pub(crate) fn offline_handle() -> crate::client::ClientHandle {
+    let (commands, _) = tokio::sync::mpsc::channel(1);
+    let (_, events) = tokio::sync::mpsc::channel(1);
+    let (_, state) = tokio::sync::watch::channel(crate::client::ConnState::Stopped {
+        reason: OFFLINE.into(),
+    });
+    crate::client::ClientHandle {
+        commands,
+        events,
+        state,
+    }
+}
+
+/// What the status bar says offline.
+pub(crate) const OFFLINE: &str = "--offline: browsing stored history, not connected";
+
 /// The answer when this chat has no history at all.
 pub(crate) fn unavailable(request: HistoryRequest) -> HistoryAnswer {
     let why = "history is off for this chat (no data directory)".to_string();

@@ -76,8 +76,8 @@ fn lenient<T, E: std::fmt::Display>(
 pub struct ChatStart {
     /// The `[ui]` and `[keys]` tables are read from here.
     pub config: Config,
-    /// The engine's configuration.
-    pub client: ClientConfig,
+    /// The engine's configuration; `None` runs offline (`--offline`), over stored history.
+    pub client: Option<ClientConfig>,
     pub hub: String,
     /// The user id we expect to have, if known.
     pub user_id: Option<String>,
@@ -94,7 +94,11 @@ pub struct ChatStart {
 /// Runs the chat UI until the user quits.
 pub async fn run(start: ChatStart) -> anyhow::Result<()> {
     let (settings, keymap, problems) = ui_from_config(&start.config);
-    let mut handle = client::spawn(start.client);
+    let offline = start.client.is_none();
+    let mut handle = match start.client {
+        Some(config) => client::spawn(config),
+        None => history_reader::offline_handle(),
+    };
 
     let mut app = App::new(settings, keymap, Clock::now());
     app.set_target(&start.hub, start.user_id.as_deref());
@@ -121,7 +125,10 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
         start.groups
     };
     let mut initial = Vec::new();
-    for group in &groups {
+    if offline {
+        app.open_offline(&groups);
+    }
+    for group in groups.iter().filter(|_| !offline) {
         initial.extend(app.join(group));
     }
     // Each join shows its group; start on the first one, as given.

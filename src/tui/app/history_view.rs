@@ -10,10 +10,12 @@ use super::{App, Effect};
 use crate::history::{Dir, Kind, StoredLine};
 use crate::text::sanitize_line;
 use crate::tui::commands::GotoTime;
-use crate::tui::history_reader::{HistoryAnswer, HistoryRequest, PAGE_LINES};
+use crate::tui::history_reader::{HistoryAnswer, HistoryRequest, OFFLINE, PAGE_LINES};
 use crate::tui::layout::{layout, message_height};
 use crate::tui::overlay::{HistoryPage, Overlay, ShownLine, StoredState};
-use crate::tui::state::{Clock, Delivery, LineKind, LogLine, NO_SENDER, NoteLevel};
+use crate::tui::state::{
+    Buffer, BufferKind, Clock, Delivery, LineKind, LogLine, NO_SENDER, NoteLevel,
+};
 
 /// The row a buffer shows at its top while older lines are read.
 const LOADING_OLDER: &str = "loading older lines from history…";
@@ -83,6 +85,24 @@ impl App {
             sender: sanitize_line(sender),
             text,
         }
+    }
+
+    /// `--offline`: a buffer for each stored group (no join is sent), and the status bar
+    /// saying there is no connection.
+    pub fn open_offline(&mut self, groups: &[String]) {
+        for group in groups {
+            if self.state.group_index(group).is_none() {
+                let at = self.state.group_count();
+                let buffer = Buffer::new(BufferKind::Group, group);
+                self.state.buffers.insert(at, buffer);
+                if self.state.current >= at {
+                    self.state.current += 1;
+                }
+            }
+        }
+        self.update(crate::client::ConnState::Stopped {
+            reason: OFFLINE.into(),
+        });
     }
 
     /// `/goto WHEN`: the current group's stored history from that time.
