@@ -64,7 +64,7 @@ fn main() -> std::process::ExitCode {
             Some(CommandKind::Listen(args)) => cmd::listen::run(args).await,
             Some(CommandKind::Send(args)) => cmd::send::run(args).await,
             Some(CommandKind::Bench(args)) => cmd::bench::run(args).await,
-            Some(CommandKind::History(args)) => cmd::history::run(args),
+            Some(CommandKind::History(args)) => cmd::history::run(args).await,
         }
     });
     match result {

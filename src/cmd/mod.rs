@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod chat;
 pub mod history;
+mod history_replay;
 pub mod listen;
 pub mod send;
 pub mod serve;

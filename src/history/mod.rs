@@ -9,10 +9,11 @@ mod export;
 mod open;
 mod record;
 mod recorder;
+pub mod replay;
 pub mod search;
 mod store;
 
-pub use export::{ExportFilter, ExportFormat, export, write_lines};
+pub use export::{ExportFilter, ExportFormat, export, lines, write_lines};
 pub use open::{HistoryError, database_path, open, open_read, profile_key};
 pub use record::{Delivery, Dir, Kind, Record};
 pub use recorder::{Recorder, RecorderOptions, RecorderStats};
