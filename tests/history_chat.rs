@@ -53,6 +53,15 @@ struct Chat {
 
 impl Chat {
     fn new(handle: ClientHandle, path: &std::path::Path, record: bool) -> Chat {
+        Chat::with_settings(handle, path, record, &HistorySettings::default())
+    }
+
+    fn with_settings(
+        handle: ClientHandle,
+        path: &std::path::Path,
+        record: bool,
+        settings: &HistorySettings,
+    ) -> Chat {
         let (keys, key_rx) = mpsc::unbounded_channel();
         let input = futures_util::stream::unfold(key_rx, |mut rx| async move {
             rx.recv().await.map(|event| (event, rx))
@@ -64,7 +73,11 @@ impl Chat {
             path: path.to_path_buf(),
             record,
         };
-        let (history, _) = ChatHistory::start(&start, &HistorySettings::default());
+        let (history, problems) = ChatHistory::start(&start, settings);
+        assert!(
+            problems.iter().all(|p| !p.contains("[history]")),
+            "{problems:?}"
+        );
         let event_loop = EventLoop::new(terminal, Box::pin(input) as _).with_history(history);
         Chat {
             keys,
@@ -289,6 +302,14 @@ fn from_bob(text: &str) -> Event {
     })
 }
 
+/// Closes the chat's history and reads back what it stored for `lobby`.
+fn recorded_in_lobby(mut chat: Chat, path: &std::path::Path) -> Vec<Vec<u8>> {
+    chat.event_loop.close_history(&mut chat.app);
+    let conn = history::open_read(path).unwrap();
+    let lines = history::backlog(&conn, "lobby", None, 10).unwrap();
+    lines.into_iter().map(|line| line.record.body).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_off_pauses_recording_until_history_on() {
     let dir = tempfile::tempdir().unwrap();
@@ -320,14 +341,10 @@ async fn history_off_pauses_recording_until_history_on() {
         c.screen().contains("said while recording")
     })
     .await;
-    chat.event_loop.close_history(&mut chat.app);
-    let conn = history::open_read(&path).unwrap();
-    let bodies: Vec<Vec<u8>> = history::backlog(&conn, "lobby", None, 10)
-        .unwrap()
-        .into_iter()
-        .map(|line| line.record.body)
-        .collect();
-    assert_eq!(bodies, [b"said while recording".to_vec()]);
+    assert_eq!(
+        recorded_in_lobby(chat, &path),
+        [b"said while recording".to_vec()]
+    );
 }
 
 /// The next send the chat hands its (absent) engine.
@@ -674,4 +691,24 @@ async fn scrolling_above_the_oldest_line_in_memory_pages_older_lines_in_from_dis
         ops(c).len() == 701 && c.screen().contains("ops line 0") && !c.screen().contains("loading")
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_recording_only_mine_keeps_own_messages_and_drops_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history").join("alice.db");
+    let settings = HistorySettings {
+        record: [("lob*".to_string(), "mine".to_string())].into(),
+        ..HistorySettings::default()
+    };
+    let (handle, engine) = offline_handle();
+    let mut chat = Chat::with_settings(handle, &path, true, &settings);
+    chat.join("lobby");
+    engine.1.send(from_bob("from bob")).await.unwrap();
+    chat.type_line("from alice");
+    chat.turn_until("both lines", |c| {
+        c.screen().contains("from bob") && c.screen().contains("from alice")
+    })
+    .await;
+    assert_eq!(recorded_in_lobby(chat, &path), [b"from alice".to_vec()]);
 }
