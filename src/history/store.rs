@@ -256,9 +256,12 @@ pub fn line_at(conn: &Connection, group: &str, ts_ms: i64) -> Result<Option<i64>
 /// few dozen primary-key lookups instead of a scan.
 fn first_id_at(conn: &Connection, ts_ms: i64) -> Result<i64, HistoryError> {
     let (low, high): (Option<i64>, Option<i64>) =
-        conn.query_row("SELECT min(id), max(id) FROM msg", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+        // Two subqueries: `min(id), max(id)` together would scan the table.
+        conn.query_row(
+            "SELECT (SELECT min(id) FROM msg), (SELECT max(id) FROM msg)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
     let (Some(mut low), Some(high)) = (low, high) else {
         return Ok(0);
     };
