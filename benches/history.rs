@@ -147,6 +147,22 @@ fn search_goals(conn: &rusqlite::Connection) {
             percentile(&mut samples, 0.95).as_secs_f64() * 1e3
         );
     }
+    // Jump to time (`/goto`): the first line of a group at a time, anywhere in the range.
+    let (first, last) = conn
+        .query_row("SELECT min(ts), max(ts) FROM msg", [], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })
+        .unwrap();
+    let mut jumps: Vec<Duration> = (1..=30)
+        .map(|k| {
+            let at = first + (last - first) * k / 31;
+            timed(|| history::line_at(conn, "group-7", at).unwrap()).1
+        })
+        .collect();
+    println!(
+        "G7 jump-to-time (line_at) p95 {:.3} ms",
+        percentile(&mut jumps, 0.95).as_secs_f64() * 1e3
+    );
 }
 
 /// G9: export and prune rates.

@@ -28,6 +28,9 @@ pub struct Cli {
     /// Do not record this session's history (backlog and search still read what is stored).
     #[arg(long)]
     pub no_history: bool,
+    /// Browse and search stored history without connecting (nothing is sent or recorded).
+    #[arg(long, conflicts_with = "url_arg")]
+    pub offline: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -394,6 +397,28 @@ pub enum HistoryAction {
         /// e.g. 90d, 12h, 2w.
         #[arg(long, value_name = "AGE")]
         older_than: String,
+    },
+    /// Publish a recorded slice of a group again, with its original timing, into a hub (the
+    /// local service on 127.0.0.1:8080 by default).
+    Replay {
+        /// The recorded group (the slice is published into a group of the same name).
+        #[arg(long)]
+        group: String,
+        /// From this time (YYYY-MM-DD, RFC 3339, or an age such as 2h or 7d ago).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Before this time (same forms as --since).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// How many times faster than recorded: 1x, 10x, 0.5x (a pause is cut to 10 s).
+        #[arg(long, default_value = "1x")]
+        speed: String,
+        /// Where to publish: a connection string or a client URL (default: the local service).
+        #[arg(long, value_name = "TARGET")]
+        to: Option<String>,
+        /// The hub to publish into with --to or the local service.
+        #[arg(long, default_value = "chat")]
+        to_hub: String,
     },
     /// Delete a group's history, or all of it.
     Forget {

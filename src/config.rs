@@ -90,6 +90,9 @@ pub struct HistorySettings {
     pub max_size: String,
     /// Groups never recorded (globs, e.g. "telemetry-*").
     pub exclude: Vec<String>,
+    /// What is recorded per group glob: "all", "mine" (own messages only) or "none"; when
+    /// several globs match a group, the most private one wins.
+    pub record: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for HistorySettings {
@@ -99,6 +102,7 @@ impl Default for HistorySettings {
             max_age: "365d".into(),
             max_size: "2GiB".into(),
             exclude: Vec::new(),
+            record: std::collections::BTreeMap::new(),
         }
     }
 }

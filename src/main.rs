@@ -50,13 +50,19 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             None if cli.print_default_config => cmd::write_stdout(wpchat::config::DEFAULT_CONFIG)
                 .map(|()| std::process::ExitCode::SUCCESS),
-            None => cmd::chat::run(cli.url_arg, cli.target, cli.no_history, log_notices).await,
+            None => {
+                let history = cmd::chat::HistoryMode {
+                    no_history: cli.no_history,
+                    offline: cli.offline,
+                };
+                cmd::chat::run(cli.url_arg, cli.target, history, log_notices).await
+            }
             Some(CommandKind::Serve(args)) => cmd::serve::run(args).await,
             Some(CommandKind::Token(args)) => cmd::token::run(args),
             Some(CommandKind::Listen(args)) => cmd::listen::run(args).await,
             Some(CommandKind::Send(args)) => cmd::send::run(args).await,
             Some(CommandKind::Bench(args)) => cmd::bench::run(args).await,
-            Some(CommandKind::History(args)) => cmd::history::run(args),
+            Some(CommandKind::History(args)) => cmd::history::run(args).await,
         }
     });
     match result {

@@ -2,136 +2,19 @@
 //! service record what alice sees and sends; a restarted chat shows it as backlog, with the
 //! marker between old and live and the unread count it had.
 
-#[path = "tui_support/screen.rs"]
-mod screen;
+#[path = "support/history_chat.rs"]
+mod history_chat;
 
-use std::io;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
-use futures_util::Stream;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use tokio::sync::{mpsc, watch};
-use url::Url;
-use wpchat::auth::{ConnectionString, ConnectionStringProvider, TokenOptions};
-use wpchat::client::{self, ClientConfig, ClientHandle, Command, ConnState, Event};
+use history_chat::{Chat, GUARD, engine_config, offline_handle};
+use tokio::sync::mpsc;
+use wpchat::client::{self, Command, Event};
 use wpchat::config::HistorySettings;
 use wpchat::history::{self, Delivery, Dir, Kind};
 use wpchat::protocol::Payload;
-use wpchat::service::{self, RunningService, ServiceConfig};
-use wpchat::tui::event_loop::{EventLoop, Flow};
-use wpchat::tui::history::ChatHistory;
-use wpchat::tui::{App, Clock, HistoryStart, Keymap, UiSettings};
-
-const GUARD: Duration = Duration::from_secs(20);
-const ROLES: [&str; 2] = ["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"];
-
-type Keys = mpsc::UnboundedSender<io::Result<TermEvent>>;
-type Loop = EventLoop<TestBackend, std::pin::Pin<Box<dyn Stream<Item = io::Result<TermEvent>>>>>;
-
-fn engine_config(service: &RunningService, user: &str) -> ClientConfig {
-    let endpoint = Url::parse(&format!("http://{}", service.addr)).unwrap();
-    let options = TokenOptions {
-        user_id: Some(user.into()),
-        roles: ROLES.iter().map(|r| r.to_string()).collect(),
-        ..TokenOptions::default()
-    };
-    let connection = ConnectionString::new(endpoint, service.access_key.clone());
-    let provider = ConnectionStringProvider::new(connection, "chat", options).unwrap();
-    ClientConfig::new(Arc::new(provider))
-}
-
-/// A chat as `alice`: app, loop, keyboard, with history at `path`.
-struct Chat {
-    keys: Keys,
-    app: App,
-    handle: ClientHandle,
-    event_loop: Loop,
-}
-
-impl Chat {
-    fn new(handle: ClientHandle, path: &std::path::Path, record: bool) -> Chat {
-        let (keys, key_rx) = mpsc::unbounded_channel();
-        let input = futures_util::stream::unfold(key_rx, |mut rx| async move {
-            rx.recv().await.map(|event| (event, rx))
-        });
-        let mut app = App::new(UiSettings::default(), Keymap::default(), Clock::now());
-        app.set_target("chat", Some("alice"));
-        let terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
-        let start = HistoryStart {
-            path: path.to_path_buf(),
-            record,
-        };
-        let (history, _) = ChatHistory::start(&start, &HistorySettings::default());
-        let event_loop = EventLoop::new(terminal, Box::pin(input) as _).with_history(history);
-        Chat {
-            keys,
-            app,
-            handle,
-            event_loop,
-        }
-    }
-
-    fn join(&mut self, group: &str) {
-        let commands = self.app.join(group);
-        self.event_loop.send(&mut self.app, &self.handle, commands);
-    }
-
-    fn type_line(&self, text: &str) {
-        for c in text.chars() {
-            self.press(KeyCode::Char(c));
-        }
-        self.press(KeyCode::Enter);
-    }
-
-    fn press(&self, code: KeyCode) {
-        let key = KeyEvent::new(code, KeyModifiers::NONE);
-        self.keys.send(Ok(TermEvent::Key(key))).unwrap();
-    }
-
-    async fn turn_until(&mut self, what: &str, mut done: impl FnMut(&Chat) -> bool) {
-        let started = Instant::now();
-        while !done(self) {
-            assert!(
-                started.elapsed() < GUARD,
-                "gave up waiting for {what}; screen:\n{}",
-                self.screen()
-            );
-            let flow =
-                tokio::time::timeout(GUARD, self.event_loop.turn(&mut self.app, &mut self.handle))
-                    .await
-                    .expect("a turn ends")
-                    .expect("a turn works");
-            assert_eq!(flow, Flow::Continue);
-        }
-    }
-
-    fn screen(&self) -> String {
-        screen::text_of(self.event_loop.terminal().backend().buffer())
-    }
-}
-
-/// The engine's side of a handle on no engine, kept alive by the test.
-type EngineSide = (
-    mpsc::Receiver<Command>,
-    mpsc::Sender<Event>,
-    watch::Sender<ConnState>,
-);
-
-/// A handle on no engine: the restarted chat reads its backlog with no connection.
-fn offline_handle() -> (ClientHandle, EngineSide) {
-    let (commands, queue) = mpsc::channel(64);
-    let (events_tx, events) = mpsc::channel(16);
-    let (state_tx, state) = watch::channel(ConnState::Connecting { attempt: 1 });
-    let handle = ClientHandle {
-        commands,
-        events,
-        state,
-    };
-    (handle, (queue, events_tx, state_tx))
-}
+use wpchat::service::{self, ServiceConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_chat_saw_and_sent_comes_back_after_a_restart() {
@@ -289,6 +172,14 @@ fn from_bob(text: &str) -> Event {
     })
 }
 
+/// Closes the chat's history and reads back what it stored for `lobby`.
+fn recorded_in_lobby(mut chat: Chat, path: &std::path::Path) -> Vec<Vec<u8>> {
+    chat.event_loop.close_history(&mut chat.app);
+    let conn = history::open_read(path).unwrap();
+    let lines = history::backlog(&conn, "lobby", None, 10).unwrap();
+    lines.into_iter().map(|line| line.record.body).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_off_pauses_recording_until_history_on() {
     let dir = tempfile::tempdir().unwrap();
@@ -320,14 +211,10 @@ async fn history_off_pauses_recording_until_history_on() {
         c.screen().contains("said while recording")
     })
     .await;
-    chat.event_loop.close_history(&mut chat.app);
-    let conn = history::open_read(&path).unwrap();
-    let bodies: Vec<Vec<u8>> = history::backlog(&conn, "lobby", None, 10)
-        .unwrap()
-        .into_iter()
-        .map(|line| line.record.body)
-        .collect();
-    assert_eq!(bodies, [b"said while recording".to_vec()]);
+    assert_eq!(
+        recorded_in_lobby(chat, &path),
+        [b"said while recording".to_vec()]
+    );
 }
 
 /// The next send the chat hands its (absent) engine.
@@ -394,4 +281,24 @@ async fn a_retried_send_updates_its_row_instead_of_adding_one() {
     let rows = history::backlog(&conn, "lobby", None, 10).unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].delivery, Some(Delivery::Acked));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_recording_only_mine_keeps_own_messages_and_drops_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history").join("alice.db");
+    let settings = HistorySettings {
+        record: [("lob*".to_string(), "mine".to_string())].into(),
+        ..HistorySettings::default()
+    };
+    let (handle, engine) = offline_handle();
+    let mut chat = Chat::with_settings(handle, &path, true, &settings);
+    chat.join("lobby");
+    engine.1.send(from_bob("from bob")).await.unwrap();
+    chat.type_line("from alice");
+    chat.turn_until("both lines", |c| {
+        c.screen().contains("from bob") && c.screen().contains("from alice")
+    })
+    .await;
+    assert_eq!(recorded_in_lobby(chat, &path), [b"from alice".to_vec()]);
 }

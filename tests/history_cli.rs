@@ -1,6 +1,9 @@
 //! `wpchat history …` as a user runs it: the binary, on a database under a temporary
 //! `XDG_DATA_HOME`, found the way the chat finds it.
 
+#[path = "support/service_client.rs"]
+mod service_client;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -115,4 +118,69 @@ fn no_history_yet_is_a_clear_error() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no history yet"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_publishes_a_recorded_slice_again_in_order_with_every_data_type() {
+    let mut json = Record::message(
+        "ops",
+        2_050,
+        Kind::Json,
+        Dir::In,
+        br#"{"n": 1.50}"#.to_vec(),
+    );
+    json.sender = Some("bob".into());
+    let mut binary = Record::message("ops", 2_100, Kind::Binary, Dir::Out, vec![0, 1, 255]);
+    binary.sender = None;
+    let (home, _) = data_dir_with(vec![
+        said("ops", 1_000, "alice", "too old"),
+        said("ops", 2_000, "alice", "first"),
+        said("dev", 2_010, "carol", "another group"),
+        Record::marker("ops", 2_020, Kind::Gap, "recovered after 10 ms"),
+        json,
+        binary,
+    ]);
+    let service = service_client::start().await;
+    let (mut watcher, _) = service_client::connect_to_hub(
+        &service,
+        service_client::JSON,
+        Some("watcher"),
+        service_client::JOIN_SEND,
+        &["ops"],
+    )
+    .await;
+    let to = format!(
+        "Endpoint=http://{};AccessKey={};Version=1.0;",
+        service.addr, service.access_key
+    );
+    let since = chrono::DateTime::from_timestamp_millis(2_000)
+        .unwrap()
+        .to_rfc3339();
+    let args: Vec<String> = [
+        "history", "replay", "--group", "ops", "--since", &since, "--speed", "100x", "--to", &to,
+    ]
+    .map(String::from)
+    .to_vec();
+    let home_path = home.path().to_path_buf();
+    let replay = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        wpchat(&home_path, &args)
+    });
+    let mut received = Vec::new();
+    while received.len() < 3 {
+        let message = watcher.next_json().await;
+        if message["type"] == "message" {
+            received.push((message["dataType"].clone(), message["data"].clone()));
+        }
+    }
+    let output = replay.await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stdout(&output).contains("replayed 3 of 3 messages of 'ops'"),
+        "{output:?}"
+    );
+    assert_eq!(received[0], ("text".into(), "first".into()));
+    assert_eq!(received[1].0, "json");
+    assert_eq!(received[1].1, serde_json::json!({"n": 1.5}));
+    assert_eq!(received[2], ("binary".into(), "AAH/".into()));
 }

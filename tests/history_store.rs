@@ -334,6 +334,37 @@ fn pruning_and_forgetting_remove_rows_and_their_index_entries() {
 }
 
 #[test]
+fn a_group_forgotten_while_recording_shows_the_messages_that_follow() {
+    let (_dir, path) = temp_db();
+    let mut recorder = Recorder::start(&path, RecorderOptions::default()).unwrap();
+    recorder.try_record(text("lobby", 1, "bob", "before"));
+    recorder.try_record(text("ops", 1, "bob", "elsewhere"));
+    recorder.flush();
+    // `wpchat history forget --group lobby` from another process while the chat records.
+    let mut other = history::open(&path).unwrap();
+    assert_eq!(history::forget_group(&mut other, "lobby").unwrap(), 1);
+    drop(other);
+    let after = recorder
+        .try_record(text("lobby", 2, "bob", "after"))
+        .unwrap();
+    recorder.set_read_marker("lobby", after);
+    recorder.try_record(text("ops", 2, "bob", "still here"));
+    recorder.close();
+    let conn = history::open_read(&path).unwrap();
+    let bodies = |group| -> Vec<Vec<u8>> {
+        let lines = history::backlog(&conn, group, None, 10).unwrap();
+        lines.into_iter().map(|l| l.record.body).collect()
+    };
+    assert_eq!(bodies("lobby"), [b"after".to_vec()]);
+    assert_eq!(
+        bodies("ops"),
+        [b"elsewhere".to_vec(), b"still here".to_vec()]
+    );
+    assert_eq!(history::read_marker(&conn, "lobby").unwrap(), Some(after));
+    assert_eq!(searched(&path, "after in:lobby"), ["after"]);
+}
+
+#[test]
 fn retention_prunes_to_the_size_cap_and_the_age_while_idle() {
     let (_dir, path) = temp_db();
     let now = chrono::Utc::now().timestamp_millis();

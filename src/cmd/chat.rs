@@ -22,16 +22,28 @@ pub(crate) fn chat_options(
     Ok(options)
 }
 
+/// What the chat does with history besides the default (record, show backlog).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HistoryMode {
+    /// Record nothing this run.
+    pub no_history: bool,
+    /// Connect nowhere: browse and search what is stored.
+    pub offline: bool,
+}
+
 /// Loads the config, resolves the target and runs the chat until the user quits. `notices`
-/// (e.g. where the log file is) come first in the `system` buffer. `no_history`: record
-/// nothing this run.
+/// (e.g. where the log file is) come first in the `system` buffer.
 pub async fn run(
     url_arg: Option<String>,
     args: TargetArgs,
-    no_history: bool,
+    mode: HistoryMode,
     mut notices: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
     let options = chat_options(url_arg, args)?;
+    if mode.offline {
+        return run_offline(&options, notices).await;
+    }
+    let no_history = mode.no_history;
     // A config file that cannot be read or parsed stops here, before the terminal is taken.
     let mut warnings = Vec::new();
     let (config, target) = super::prepare(&options, |w| warnings = w).await?;
@@ -51,7 +63,7 @@ pub async fn run(
     let start = ChatStart {
         history,
         config,
-        client: target.client.clone(),
+        client: Some(target.client.clone()),
         hub: target.hub.clone(),
         user_id: target.user_id.clone(),
         groups: target.groups.clone(),
@@ -67,6 +79,42 @@ pub async fn run(
     // then closes every client's connection properly.
     target.close().await;
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// `--offline`: the chat over the profile's stored history, with every group it holds open
+/// and no connection (the target is not even resolved: no embedded service starts).
+async fn run_offline(
+    options: &TargetOptions,
+    mut notices: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    let (config, warnings) = super::load_config(options)?;
+    notices.extend(warnings.iter().map(|warning| format!("config: {warning}")));
+    let path = super::history::database_for(options, &config)?;
+    let groups = match crate::history::open_read(&path) {
+        Ok(conn) => crate::history::group_names(&conn)?,
+        Err(crate::history::HistoryError::Missing(_)) => Vec::new(),
+        Err(error) => return Err(error.into()),
+    };
+    notices.push(format!(
+        "offline: {} groups in {}; nothing is sent or recorded",
+        groups.len(),
+        path.display()
+    ));
+    let start = ChatStart {
+        history: Some(HistoryStart {
+            path,
+            record: false,
+        }),
+        config,
+        client: None,
+        hub: options.hub.clone().unwrap_or_else(|| "history".into()),
+        user_id: options.user.clone(),
+        groups,
+        token_expires_at_ms: None,
+        notices,
+        hosting: None,
+    };
+    tui::run(start).await.map(|()| ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -69,7 +69,21 @@ fn parse_time(text: &str, now: DateTime<Utc>) -> anyhow::Result<i64> {
     Ok(now.timestamp_millis() - age)
 }
 
-pub fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
+/// The groups and the `--since`/`--until` times of an export or a replay.
+fn time_filter(
+    groups: Vec<String>,
+    since: Option<String>,
+    until: Option<String>,
+) -> anyhow::Result<ExportFilter> {
+    let now = Utc::now();
+    Ok(ExportFilter {
+        groups,
+        since_ms: since.map(|t| parse_time(&t, now)).transpose()?,
+        until_ms: until.map(|t| parse_time(&t, now)).transpose()?,
+    })
+}
+
+pub async fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     let options = TargetOptions::from(args.target);
     let (config, warnings) = super::load_config(&options)?;
     super::print_warnings(warnings);
@@ -83,12 +97,7 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             until,
             format,
         } => {
-            let now = Utc::now();
-            let filter = ExportFilter {
-                groups,
-                since_ms: since.map(|t| parse_time(&t, now)).transpose()?,
-                until_ms: until.map(|t| parse_time(&t, now)).transpose()?,
-            };
+            let filter = time_filter(groups, since, until)?;
             let format = match format {
                 ExportFormatArg::Jsonl => ExportFormat::Jsonl,
                 ExportFormatArg::Text => ExportFormat::Text,
@@ -127,6 +136,19 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             let cutoff = Utc::now().timestamp_millis() - age;
             let deleted = history::prune_older_than(&mut conn, cutoff)?;
             writeln!(out, "deleted {deleted} messages older than {older_than}")?;
+        }
+        HistoryAction::Replay {
+            group,
+            since,
+            until,
+            speed,
+            to,
+            to_hub,
+        } => {
+            let filter = time_filter(vec![group], since, until)?;
+            let into = super::history_replay::Destination { to, hub: to_hub };
+            let done = super::history_replay::run(&path, &config, filter, &speed, into).await?;
+            writeln!(out, "{done}")?;
         }
         HistoryAction::Forget { group, all } => {
             let mut conn = history::open(&path)?;

@@ -15,6 +15,7 @@ pub mod bench;
 pub mod chat;
 pub mod exit;
 pub mod history;
+mod history_replay;
 pub mod listen;
 pub mod send;
 pub mod serve;

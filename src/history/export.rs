@@ -129,13 +129,8 @@ pub fn write_lines(
     Ok(())
 }
 
-/// Writes the chosen lines, oldest first, to `out`; returns how many.
-pub fn export(
-    conn: &Connection,
-    filter: &ExportFilter,
-    format: ExportFormat,
-    out: &mut impl Write,
-) -> Result<u64, HistoryError> {
+/// The SQL and values of the lines `filter` chooses, oldest first.
+fn slice(filter: &ExportFilter) -> (String, Vec<Value>) {
     let mut sql = format!("SELECT {LINE_COLUMNS} FROM msg m {LINE_JOINS} WHERE 1");
     let mut values = Vec::new();
     if !filter.groups.is_empty() {
@@ -152,6 +147,27 @@ pub fn export(
         values.push(Value::Integer(until));
     }
     sql.push_str(" ORDER BY m.id");
+    (sql, values)
+}
+
+/// The lines `filter` chooses, oldest first (what `replay` publishes again).
+pub fn lines(conn: &Connection, filter: &ExportFilter) -> Result<Vec<StoredLine>, HistoryError> {
+    let (sql, values) = slice(filter);
+    let mut statement = conn.prepare(&sql)?;
+    let lines = statement
+        .query_map(rusqlite::params_from_iter(values), StoredLine::from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(lines)
+}
+
+/// Writes the chosen lines, oldest first, to `out`; returns how many.
+pub fn export(
+    conn: &Connection,
+    filter: &ExportFilter,
+    format: ExportFormat,
+    out: &mut impl Write,
+) -> Result<u64, HistoryError> {
+    let (sql, values) = slice(filter);
     let mut statement = conn.prepare(&sql)?;
     let mut rows = statement.query(rusqlite::params_from_iter(values))?;
     let mut count = 0;

@@ -9,15 +9,16 @@ mod export;
 mod open;
 mod record;
 mod recorder;
+pub mod replay;
 pub mod search;
 mod store;
 
-pub use export::{ExportFilter, ExportFormat, export, write_lines};
+pub use export::{ExportFilter, ExportFormat, export, lines, write_lines};
 pub use open::{HistoryError, database_path, open, open_read, profile_key};
 pub use record::{Delivery, Dir, Kind, Record};
 pub use recorder::{Recorder, RecorderOptions, RecorderStats};
 pub use search::{Found, Hit, Query, SearchError, plan, search};
 pub use store::{
-    Stats, StoredLine, backlog, forget_all, forget_group, integrity_ok, prune_older_than,
-    read_marker, set_read_marker, stats,
+    Stats, StoredLine, around, backlog, forget_all, forget_group, group_names, integrity_ok,
+    line_at, newer, prune_older_than, read_marker, set_read_marker, stats,
 };

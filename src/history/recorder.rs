@@ -357,7 +357,11 @@ impl Writer {
     /// One transaction: `first` and whatever follows, up to the batch's size and time.
     fn batch(&mut self, first: Job, flushes: &mut Vec<SyncSender<()>>) -> rusqlite::Result<()> {
         let started = Instant::now();
-        let tx = self.conn.transaction()?;
+        // Immediate: the write lock is ours before the cached ids are checked.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        self.ids.revalidate(&tx)?;
         let mut rows = 0u64;
         let mut next = Some(first);
         while let Some(job) = next.take() {

@@ -13,9 +13,24 @@ use super::record::{Delivery, Dir, Kind, Record};
 pub(crate) struct Ids {
     buffers: HashMap<String, i64>,
     users: HashMap<String, i64>,
+    /// SQLite's `data_version` when the cache was last known good.
+    data_version: Option<i64>,
 }
 
 impl Ids {
+    /// Forgets the cached ids if another connection committed since the last check (a
+    /// `wpchat history forget` may have deleted the rows they name). Call it inside an
+    /// immediate transaction, so no other writer can slip in between.
+    pub(crate) fn revalidate(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        let version: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if self.data_version != Some(version) {
+            self.buffers.clear();
+            self.users.clear();
+            self.data_version = Some(version);
+        }
+        Ok(())
+    }
+
     pub(crate) fn buffer(&mut self, tx: &Transaction<'_>, name: &str) -> rusqlite::Result<i64> {
         interned(&mut self.buffers, tx, "buffer", name)
     }
@@ -185,6 +200,96 @@ pub fn backlog(
         .collect::<Result<Vec<_>, _>>()?;
     lines.reverse();
     Ok(lines)
+}
+
+/// Up to `limit` lines of `group` newer than `after`, oldest first.
+pub fn newer(
+    conn: &Connection,
+    group: &str,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<StoredLine>, HistoryError> {
+    let sql = format!(
+        "SELECT {LINE_COLUMNS} FROM msg m {LINE_JOINS}
+         WHERE m.buf = (SELECT id FROM buffer WHERE name = ?1) AND m.id > ?2
+         ORDER BY m.id LIMIT ?3"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let lines = statement
+        .query_map(params![group, after, limit as i64], StoredLine::from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(lines)
+}
+
+/// The lines of `group` around the line `id`: up to `each` before it, the line itself (if
+/// it is still there) and up to `each` after, oldest first.
+pub fn around(
+    conn: &Connection,
+    group: &str,
+    id: i64,
+    each: usize,
+) -> Result<Vec<StoredLine>, HistoryError> {
+    let mut lines = backlog(conn, group, Some(id), each)?;
+    lines.extend(newer(conn, group, id - 1, each + 1)?);
+    Ok(lines)
+}
+
+/// The id of `group`'s first line at or after `ts_ms` (its last line when none is that new).
+pub fn line_at(conn: &Connection, group: &str, ts_ms: i64) -> Result<Option<i64>, HistoryError> {
+    let from = first_id_at(conn, ts_ms)?;
+    let mut at = conn.prepare_cached(
+        "SELECT id FROM msg WHERE buf = (SELECT id FROM buffer WHERE name = ?1) AND id >= ?2
+         ORDER BY id LIMIT 1",
+    )?;
+    if let Some(id) = at
+        .query_row(params![group, from], |r| r.get::<_, i64>(0))
+        .optional()?
+    {
+        return Ok(Some(id));
+    }
+    let last = backlog(conn, group, None, 1)?;
+    Ok(last.first().map(|line| line.id))
+}
+
+/// The smallest id whose row (or the next row after it) is at or after `ts_ms`. `ts` is
+/// non-decreasing in id order but has no index of its own: a binary search over ids costs a
+/// few dozen primary-key lookups instead of a scan.
+fn first_id_at(conn: &Connection, ts_ms: i64) -> Result<i64, HistoryError> {
+    let (low, high): (Option<i64>, Option<i64>) =
+        // Two subqueries: `min(id), max(id)` together would scan the table.
+        conn.query_row(
+            "SELECT (SELECT min(id) FROM msg), (SELECT max(id) FROM msg)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+    let (Some(mut low), Some(high)) = (low, high) else {
+        return Ok(0);
+    };
+    let mut high = high + 1;
+    let mut next_ts =
+        conn.prepare_cached("SELECT ts FROM msg WHERE id >= ?1 ORDER BY id LIMIT 1")?;
+    while low < high {
+        let mid = low + (high - low) / 2;
+        let ts: Option<i64> = next_ts.query_row([mid], |r| r.get(0)).optional()?;
+        if ts.is_none_or(|ts| ts >= ts_ms) {
+            high = mid;
+        } else {
+            low = mid + 1;
+        }
+    }
+    Ok(low)
+}
+
+/// The names of the groups with stored lines, the most recently active first.
+pub fn group_names(conn: &Connection) -> Result<Vec<String>, HistoryError> {
+    let mut statement = conn.prepare(
+        "SELECT b.name FROM buffer b
+         ORDER BY (SELECT max(m.id) FROM msg m WHERE m.buf = b.id) DESC NULLS LAST",
+    )?;
+    let names = statement
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(names)
 }
 
 /// The id of the last line the user read in `group`, if saved.

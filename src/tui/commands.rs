@@ -85,9 +85,15 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     }),
     command(
         "/search",
-        "/search <text>",
-        "search this group's log",
+        "/search <query>",
+        "search all stored history (words \"phrase\" pre* -word in: from: on:)",
         parse_search,
+    ),
+    command(
+        "/goto",
+        "/goto HH:MM | -2h | YYYY-MM-DD [HH:MM]",
+        "show this group's stored history from that time",
+        parse_goto,
     ),
     command(
         "/history",
@@ -176,6 +182,8 @@ pub enum SlashCommand {
     Reconnect,
     Clear,
     Search(String),
+    /// Show the current group's stored history from a time.
+    Goto(GotoTime),
     /// Record history (`true`) or pause recording for this session.
     History(bool),
     Raw,
@@ -379,6 +387,42 @@ fn parse_search(args: Args<'_>) -> Result<SlashCommand, CommandError> {
         return Err(args.usage());
     }
     Ok(SlashCommand::Search(args.rest.to_string()))
+}
+
+/// When `/goto` jumps to, as typed (resolved against the clock by the App).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GotoTime {
+    /// A local time of day: today's, or yesterday's if that is still to come.
+    TimeOfDay(chrono::NaiveTime),
+    /// A local date and time.
+    Local(chrono::NaiveDateTime),
+    /// This many milliseconds ago.
+    Ago(i64),
+}
+
+fn parse_goto(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    let when = args.rest.trim();
+    let bad = || {
+        CommandError::Invalid(format!(
+            "/goto {}: not a time; use 14:05, -2h (s m h d w) or 2026-11-30 14:05",
+            crate::text::sanitize_line(when)
+        ))
+    };
+    if when.is_empty() {
+        return Err(args.usage());
+    }
+    let goto = if let Some(age) = when.strip_prefix('-') {
+        GotoTime::Ago(crate::config::parse_age(age).map_err(|_| bad())?)
+    } else if let Ok(time) = chrono::NaiveTime::parse_from_str(when, "%H:%M") {
+        GotoTime::TimeOfDay(time)
+    } else if let Ok(at) = chrono::NaiveDateTime::parse_from_str(when, "%Y-%m-%d %H:%M") {
+        GotoTime::Local(at)
+    } else if let Ok(day) = chrono::NaiveDate::parse_from_str(when, "%Y-%m-%d") {
+        GotoTime::Local(day.and_time(chrono::NaiveTime::MIN))
+    } else {
+        return Err(bad());
+    };
+    Ok(SlashCommand::Goto(goto))
 }
 
 fn parse_help(args: Args<'_>) -> Result<SlashCommand, CommandError> {

@@ -25,6 +25,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 use super::app::{App, Effect, Redraw};
 use super::history::{Backlog, ChatHistory, read_backlog};
+use super::history_reader::{self, HistoryAnswer};
 use super::keymap::{Action, META_BURST};
 use super::state::{Clock, ConnStatus};
 use super::terminal::TerminalGuard;
@@ -147,6 +148,8 @@ pub struct EventLoop<B: Backend, I> {
     backlogs: JoinSet<Result<Vec<Backlog>, crate::history::HistoryError>>,
     /// Asked every tick: does this process host the embedded service (after a takeover)?
     hosting: Option<Box<dyn Fn() -> bool + Send>>,
+    /// Searches and pages of stored history being read, off the loop.
+    history_reads: JoinSet<HistoryAnswer>,
 }
 
 impl<B, I> EventLoop<B, I>
@@ -177,6 +180,7 @@ where
             history: None,
             backlogs: JoinSet::new(),
             hosting: None,
+            history_reads: JoinSet::new(),
         }
     }
 
@@ -301,6 +305,13 @@ where
                 show_backlogs(app, read);
                 Vec::new()
             }
+            Some(read) = self.history_reads.join_next(), if !self.history_reads.is_empty() => {
+                // A read task only ends by returning its answer (it does not panic).
+                if let Ok(answer) = read {
+                    app.history_answer(answer);
+                }
+                Vec::new()
+            }
             received = handle.events.recv_many(&mut self.events, EVENT_BATCH), if self.engine_open => {
                 self.on_engine_events(app, received)
             }
@@ -414,6 +425,14 @@ where
                     };
                     app.note(super::NoteLevel::Info, said);
                 }
+                Effect::History(request) => match &self.history {
+                    Some(history) => {
+                        let path = history.path().to_path_buf();
+                        self.history_reads
+                            .spawn_blocking(move || history_reader::answer(&path, request));
+                    }
+                    None => app.history_answer(history_reader::unavailable(request)),
+                },
                 Effect::ReadFile { group, path } => {
                     self.file_reads.spawn(async move {
                         let result = read_file(&path).await;

@@ -30,7 +30,9 @@ pub struct HistoryStart {
 pub struct ChatHistory {
     path: PathBuf,
     recorder: Option<Recorder>,
+    /// Groups recorded not at all, and groups where only own messages are.
     excluded: GlobSet,
+    mine_only: GlobSet,
     /// Own sends waiting for their ack: history id, group and body.
     sends: HashMap<OpId, (i64, String, Vec<u8>)>,
     /// Own sends that failed (group, body, history id), newest last: a retry sends the same
@@ -50,28 +52,52 @@ pub struct ChatHistory {
     paused: bool,
 }
 
-fn globs(patterns: &[String]) -> (GlobSet, Vec<String>) {
+/// The globs of `patterns` (found under `key` in `[history]`); a bad one is left out and said.
+fn globs<'a>(
+    key: &str,
+    patterns: impl Iterator<Item = &'a String>,
+    problems: &mut Vec<String>,
+) -> GlobSet {
     let mut builder = GlobSetBuilder::new();
-    let mut problems = Vec::new();
     for pattern in patterns {
         match Glob::new(pattern) {
             Ok(glob) => {
                 builder.add(glob);
             }
-            Err(error) => problems.push(format!("[history] exclude '{pattern}': {error}")),
+            Err(error) => problems.push(format!("[history] {key} '{pattern}': {error}")),
         }
     }
-    (
-        builder.build().unwrap_or_else(|_| GlobSet::empty()),
-        problems,
-    )
+    builder.build().unwrap_or_else(|_| GlobSet::empty())
+}
+
+/// The groups recorded not at all (`exclude`, and `record` globs set to "none") and those
+/// where only own messages are (`record` globs set to "mine").
+fn record_rules(settings: &HistorySettings, problems: &mut Vec<String>) -> (GlobSet, GlobSet) {
+    let with = |policy: &'static str| {
+        let record = settings.record.iter();
+        record
+            .filter(move |(_, p)| *p == policy)
+            .map(|(glob, _)| glob)
+    };
+    for (pattern, policy) in &settings.record {
+        if !["all", "mine", "none"].contains(&policy.as_str()) {
+            problems.push(format!(
+                "[history] record '{pattern}' = '{policy}': use \"all\", \"mine\" or \"none\" (recording all)"
+            ));
+        }
+    }
+    let none = settings.exclude.iter().chain(with("none"));
+    let excluded = globs("exclude", none, problems);
+    let mine_only = globs("record", with("mine"), problems);
+    (excluded, mine_only)
 }
 
 impl ChatHistory {
     /// Starts recording (unless `start.record` is off). Problems come back as lines for the
     /// user; history being unavailable never stops the chat.
     pub fn start(start: &HistoryStart, settings: &HistorySettings) -> (Self, Vec<String>) {
-        let (excluded, mut problems) = globs(&settings.exclude);
+        let mut problems = Vec::new();
+        let (excluded, mine_only) = record_rules(settings, &mut problems);
         let mut options = RecorderOptions::default();
         match crate::config::parse_age(&settings.max_age) {
             Ok(age) => options.max_age_ms = Some(age),
@@ -97,6 +123,7 @@ impl ChatHistory {
             path: start.path.clone(),
             recorder,
             excluded,
+            mine_only,
             sends: HashMap::new(),
             failed: VecDeque::new(),
             echoes: HashMap::new(),
@@ -123,8 +150,11 @@ impl ChatHistory {
         }
     }
 
-    fn recording(&mut self, group: &str) -> Option<&mut Recorder> {
-        if self.paused || self.excluded.is_match(group) {
+    /// The recorder, if `group` is recorded now; `own`: for our own message or a marker,
+    /// which groups recording only "mine" keep too.
+    fn recording(&mut self, group: &str, own: bool) -> Option<&mut Recorder> {
+        if self.paused || self.excluded.is_match(group) || (!own && self.mine_only.is_match(group))
+        {
             return None;
         }
         self.recorder.as_mut()
@@ -147,7 +177,7 @@ impl ChatHistory {
                 .and_then(|at| self.failed.remove(at));
             let mut record = Record::message(group, now_ms, kind, Dir::Out, body.clone());
             record.delivery = Some(Delivery::Pending);
-            let Some(recorder) = self.recording(group) else {
+            let Some(recorder) = self.recording(group, true) else {
                 continue;
             };
             let id = match retried {
@@ -188,7 +218,10 @@ impl ChatHistory {
                 let mut record = Record::message(group, now_ms, kind, Dir::In, body);
                 record.sender = sender.map(str::to_string);
                 record.seq = message.sequence_id;
-                if let Some(id) = self.recording(group).and_then(|r| r.try_record(record)) {
+                if let Some(id) = self
+                    .recording(group, own)
+                    .and_then(|r| r.try_record(record))
+                {
                     self.newest.insert(group.to_string(), id);
                 }
             }
@@ -251,7 +284,7 @@ impl ChatHistory {
 
     fn marker_in_groups(&mut self, app: &App, now_ms: i64, text: &str) {
         for group in open_groups(app) {
-            if let Some(recorder) = self.recording(&group) {
+            if let Some(recorder) = self.recording(&group, true) {
                 recorder.try_record(Record::marker(&group, now_ms, Kind::Gap, text));
             }
         }

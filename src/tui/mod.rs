@@ -9,6 +9,7 @@ pub mod event_loop;
 pub(crate) mod format;
 pub mod highlight;
 pub mod history;
+pub mod history_reader;
 pub(crate) mod keymap;
 pub(crate) mod layout;
 pub mod overlay;
@@ -86,8 +87,8 @@ fn lenient<T, E: std::fmt::Display>(
 pub struct ChatStart {
     /// The `[ui]` and `[keys]` tables are read from here.
     pub config: Config,
-    /// The engine's configuration.
-    pub client: ClientConfig,
+    /// The engine's configuration; `None` runs offline (`--offline`), over stored history.
+    pub client: Option<ClientConfig>,
     pub hub: String,
     /// The user id we expect to have, if known.
     pub user_id: Option<String>,
@@ -106,8 +107,12 @@ pub struct ChatStart {
 /// Runs the chat UI until the user quits.
 pub async fn run(start: ChatStart) -> anyhow::Result<()> {
     let (settings, keymap, problems) = ui_from_config(&start.config);
-    let simple = start.client.simple;
-    let mut handle = client::spawn(start.client);
+    let simple = start.client.as_ref().is_some_and(|client| client.simple);
+    let offline = start.client.is_none();
+    let mut handle = match start.client {
+        Some(config) => client::spawn(config),
+        None => history_reader::offline_handle(),
+    };
 
     let mut app = App::new(settings, keymap, Clock::now());
     app.set_target(&start.hub, start.user_id.as_deref());
@@ -134,7 +139,10 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
         start.groups
     };
     let mut initial = Vec::new();
-    for group in &groups {
+    if offline {
+        app.open_offline(&groups);
+    }
+    for group in groups.iter().filter(|_| !offline) {
         initial.extend(app.join(group));
     }
     let session_path = start

@@ -8,6 +8,7 @@ use super::App;
 use crate::history::{self, StoredLine};
 use crate::protocol::Payload;
 use crate::tui::format::stored_body;
+use crate::tui::history::BACKLOG_LINES;
 use crate::tui::state::{Delivery, LineKind, LogLine, NO_SENDER, PendingOp};
 
 impl App {
@@ -33,19 +34,19 @@ impl App {
                 n => format!("{n} earlier messages from history · live below").into_boxed_str(),
             },
         });
-        let shift = old.len() as u64;
         let unread_from = read_upto.and_then(|upto| {
             lines
                 .iter()
                 .position(|line| line.id > upto && line.dir == history::Dir::In)
         });
+        self.replace_front(index, 0, old);
+        if lines.len() >= BACKLOG_LINES {
+            self.history_paging
+                .oldest
+                .insert(group.to_string(), lines[0].id);
+        }
         let current = self.state.current;
         let buffer = &mut self.state.buffers[index];
-        for line in old.into_iter().rev() {
-            buffer.lines.push_front(line);
-        }
-        buffer.anchor = buffer.anchor.map(|seq| seq + shift);
-        buffer.first_unread = buffer.first_unread.map(|seq| seq + shift);
         if let Some(first) = unread_from {
             let unread = lines[first..]
                 .iter()
@@ -56,19 +57,38 @@ impl App {
                 buffer.unread += unread as u32;
             }
         }
-        // Own sends waiting for their ack point at lines that just moved down.
+        self.dirty = true;
+    }
+
+    /// Replaces the first `removed` lines of buffer `index` with `old`; what points at its
+    /// lines (the scroll anchor, the first unread line, own sends awaiting their ack) moves
+    /// with them, so the view stays where it was.
+    pub(super) fn replace_front(&mut self, index: usize, removed: usize, old: Vec<LogLine>) {
+        let (added, removed) = (
+            old.len() as u64,
+            removed.min(self.state.buffers[index].lines.len()),
+        );
+        let moved = |seq: u64| (seq + added).saturating_sub(removed as u64);
+        let buffer = &mut self.state.buffers[index];
+        buffer.lines.drain(..removed);
+        for line in old.into_iter().rev() {
+            buffer.lines.push_front(line);
+        }
+        buffer.anchor = buffer.anchor.map(moved);
+        buffer.first_unread = buffer.first_unread.map(moved);
+        let group = buffer.name.clone();
         for op in self.state.ops.pending.values_mut() {
             if let PendingOp::Send { group: g, seq, .. } = op
-                && g == group
+                && *g == group
             {
-                *seq += shift;
+                *seq = moved(*seq);
             }
         }
         self.dirty = true;
     }
 
     /// A stored line as a log line: the body made safe exactly as a live one would be.
-    fn stored_line(&mut self, line: &StoredLine) -> LogLine {
+    pub(super) fn stored_line(&mut self, line: &StoredLine) -> LogLine {
         let text = || String::from_utf8_lossy(&line.body).into_owned();
         let (kind, body) = match line.kind {
             history::Kind::Text => stored_body(&Payload::Text(text())),

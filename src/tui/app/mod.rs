@@ -12,6 +12,7 @@ mod completion;
 mod engine;
 mod events;
 mod groups;
+mod history_view;
 mod input;
 mod scroll;
 mod sending;
@@ -79,6 +80,8 @@ pub enum Effect {
         title: String,
         text: String,
     },
+    /// Read stored history; the answer comes back through `App::history_answer`.
+    History(super::history_reader::HistoryRequest),
 }
 
 /// How soon the screen should show what changed since the last frame.
@@ -104,6 +107,8 @@ pub struct App {
     /// When the bell last rang (highlights are rate-limited).
     last_highlight_ms: Option<i64>,
     meta: MetaDecoder,
+    /// Older lines of a buffer paged in from disk.
+    history_paging: history_view::HistoryPaging,
 }
 
 impl App {
@@ -120,6 +125,7 @@ impl App {
             background_dirty: false,
             last_highlight_ms: None,
             meta: MetaDecoder::default(),
+            history_paging: history_view::HistoryPaging::default(),
         }
     }
 
@@ -373,6 +379,10 @@ impl App {
             Outcome::Leave(group) => return self.leave(&group),
             Outcome::SendPaste(text) => return self.send_typed(&text, true),
             Outcome::EditPaste(text) => self.state.editor.insert_str(&text),
+            Outcome::Ask(overlay, request) => {
+                self.state.overlay = overlay;
+                self.effects.push(Effect::History(request));
+            }
         }
         Vec::new()
     }

@@ -11,6 +11,14 @@ const WHEEL_MESSAGES: usize = 3;
 
 impl App {
     pub(super) fn scroll(&mut self, action: Action) {
+        let up = matches!(
+            action,
+            Action::PageUp
+                | Action::LineUp
+                | Action::Wheel { up: true }
+                | Action::ScrollTop
+                | Action::Home
+        );
         match action {
             Action::PageUp => self.scroll_page(true),
             Action::PageDown => self.scroll_page(false),
@@ -27,6 +35,9 @@ impl App {
                 None => self.note(NoteLevel::Info, "no unread messages here"),
             },
             _ => {}
+        }
+        if up {
+            self.load_older_if_at_top();
         }
     }
 

@@ -46,8 +46,12 @@ impl App {
                 Vec::new()
             }
             SlashCommand::Search(query) => {
-                let outcome = Search::new(query, &self.state).outcome();
+                let outcome = Search::new(query, &self.state).submit();
                 self.apply(outcome)
+            }
+            SlashCommand::Goto(when) => {
+                self.goto(when);
+                Vec::new()
             }
             SlashCommand::Raw => self.toggle_raw_frames(),
             SlashCommand::Help(topic) => {

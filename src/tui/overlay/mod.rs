@@ -3,6 +3,7 @@
 
 mod confirm;
 mod help;
+mod history_page;
 mod join_prompt;
 mod search;
 mod switcher;
@@ -16,11 +17,13 @@ use ratatui::widgets::Block;
 
 pub use confirm::{LeaveConfirm, PasteConfirm};
 pub use help::Help;
+pub use history_page::{HistoryPage, ShownLine};
 pub use join_prompt::JoinPrompt;
-pub use search::Search;
+pub use search::{Search, Stored, StoredState};
 pub use switcher::Switcher;
 pub use viewer::Viewer;
 
+use super::history_reader::HistoryRequest;
 use super::keymap::Action;
 use super::layout::Areas;
 use super::state::{NoteLevel, State};
@@ -38,6 +41,7 @@ pub enum Overlay {
     PasteConfirm(PasteConfirm),
     Search(Search),
     Viewer(Viewer),
+    HistoryPage(HistoryPage),
 }
 
 /// What an overlay asks of the App after a key.
@@ -57,6 +61,8 @@ pub(crate) enum Outcome {
     SendPaste(String),
     /// Put pasted text into the input to edit it first.
     EditPaste(String),
+    /// Keep this overlay open and read stored history for it.
+    Ask(Overlay, HistoryRequest),
 }
 
 impl Overlay {
@@ -71,6 +77,7 @@ impl Overlay {
             Overlay::PasteConfirm(confirm) => confirm.handle(action),
             Overlay::Search(search) => search.handle(action, state),
             Overlay::Viewer(viewer) => viewer.handle(action, state),
+            Overlay::HistoryPage(page) => page.handle(action),
         }
     }
 
@@ -85,6 +92,7 @@ impl Overlay {
             Overlay::PasteConfirm(confirm) => confirm.draw(frame),
             Overlay::Search(search) => search.draw(frame, state, areas),
             Overlay::Viewer(viewer) => viewer.draw(frame, areas),
+            Overlay::HistoryPage(page) => page.draw(frame, state, areas),
         }
     }
 }
