@@ -181,6 +181,7 @@ fn print_how_to_connect(service: &RunningService, config: &ServiceConfig) {
         &config.access_key,
     );
     println!("wpchat local Web PubSub service listening on http://{addr}");
+    println!("{}", service.open_files.describe());
     println!();
     println!("Connection string:");
     println!("  {}", service.connection_string());
