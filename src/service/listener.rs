@@ -13,8 +13,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-/// How long a client may take to send a request's headers, from accept or from the end of
-/// its previous request. A WebSocket upgrade is one request, so this bounds the handshake.
+/// How long a client may take, by default, to send a request's headers, from accept or from
+/// the end of its previous request. A WebSocket upgrade is one request, so this bounds the handshake.
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most a request line plus headers may take; larger gets 431.
 pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -74,7 +74,12 @@ pub(crate) fn raise_open_file_limit() -> OpenFileLimit {
 }
 
 /// Accepts sockets until `stop` turns true, serving each with `app`.
-pub(crate) async fn accept_loop(listener: TcpListener, app: Router, stop: watch::Receiver<bool>) {
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    stop: watch::Receiver<bool>,
+) {
     let mut failures = AcceptFailures::default();
     let mut stopped = stop.clone();
     loop {
@@ -86,7 +91,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, app: Router, stop: watch:
             Ok((tcp, _)) => {
                 // Small frames (acks, chat lines) must not wait for Nagle's algorithm.
                 let _ = tcp.set_nodelay(true);
-                tokio::spawn(serve_connection(tcp, app.clone(), stop.clone()));
+                tokio::spawn(serve_connection(tcp, app.clone(), header_timeout, stop.clone()));
             }
             // One client's socket died between SYN and accept: nothing to do.
             Err(error) if is_one_clients(&error) => {}
@@ -140,11 +145,16 @@ impl AcceptFailures {
 }
 
 /// One socket: HTTP/1 requests until it closes or upgrades to a WebSocket.
-async fn serve_connection(tcp: TcpStream, app: Router, mut stop: watch::Receiver<bool>) {
+async fn serve_connection(
+    tcp: TcpStream,
+    app: Router,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(header_timeout)
         .max_buf_size(MAX_HEADER_BYTES);
     let connection = builder
         .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(app))

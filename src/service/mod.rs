@@ -103,6 +103,9 @@ pub struct ServiceConfig {
     /// WebSocket ping interval; a socket that sends nothing (not even a pong) for six
     /// intervals counts as dropped.
     pub keepalive_interval: Duration,
+    /// How long a client may take to send a request's headers (a WebSocket upgrade's
+    /// included); a socket that sends nothing is closed after it too. 10 s; tests shorten it.
+    pub header_timeout: Duration,
     /// Event handlers (none by default: `event` requests fail, simple clients get 1011).
     pub upstream: upstream::UpstreamSettings,
 }
@@ -117,6 +120,7 @@ impl Default for ServiceConfig {
             recovery_window: DEFAULT_RECOVERY_WINDOW,
             outbound_queue_frames: DEFAULT_OUTBOUND_QUEUE_FRAMES,
             keepalive_interval: DEFAULT_KEEPALIVE_INTERVAL,
+            header_timeout: listener::HEADER_READ_TIMEOUT,
             upstream: upstream::UpstreamSettings::default(),
         }
     }
@@ -333,7 +337,7 @@ pub async fn start(config: ServiceConfig) -> Result<RunningService, ServiceError
     let registry = Arc::new(Registry::new(shared));
     let app = router(registry.clone());
     let (stop, stopped) = watch::channel(false);
-    let server = tokio::spawn(listener::accept_loop(listener, app, stopped));
+    let server = tokio::spawn(listener::accept_loop(listener, app, config.header_timeout, stopped));
     tracing::info!(%addr, "local Web PubSub service listening");
     Ok(RunningService {
         addr,
