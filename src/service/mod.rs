@@ -44,6 +44,7 @@
 
 mod admission;
 mod hub;
+pub mod inputs;
 mod listener;
 mod permissions;
 mod rest;

@@ -272,7 +272,7 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
         .map(|v| v.trim().to_ascii_lowercase())
 }
 
-fn payload(content_type: Option<&str>, body: Bytes) -> Result<Payload, RestError> {
+pub(crate) fn payload(content_type: Option<&str>, body: Bytes) -> Result<Payload, RestError> {
     match content_type {
         Some("text/plain") => String::from_utf8(body.to_vec())
             .map(Payload::Text)
