@@ -127,7 +127,12 @@ impl Server {
             .map_or("", |(_, rest)| rest)
             .split_whitespace()
             .collect();
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
         (ticks(11) + ticks(12)) / TICKS_PER_SECOND
     }
 
@@ -168,10 +173,9 @@ fn client_url(addr: SocketAddr, roles: &[&str], groups: &[&str]) -> String {
 /// Opens a socket over `protocol` and waits for its `connected` message.
 async fn connect(url: &str, protocol: &'static str) -> Socket {
     let mut request = url.into_client_request().expect("a valid client URL");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static(protocol),
-    );
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("the service accepts the connection");
@@ -288,11 +292,7 @@ async fn idle_cpu(server: &Server) {
 
 async fn fan_out(server: &Server, round: &Round, rounds: usize) {
     let addr = server.addr;
-    let mut publisher = connect(
-        &client_url(addr, &["webpubsub.sendToGroup"], &[]),
-        JSON,
-    )
-    .await;
+    let mut publisher = connect(&client_url(addr, &["webpubsub.sendToGroup"], &[]), JSON).await;
     let mut group_times = Vec::new();
     for i in 0..rounds {
         let frame = serde_json::json!({
@@ -300,7 +300,10 @@ async fn fan_out(server: &Server, round: &Round, rounds: usize) {
         });
         let send = async {
             let text = frame.to_string();
-            publisher.send(Message::text(text)).await.expect("the publisher sends");
+            publisher
+                .send(Message::text(text))
+                .await
+                .expect("the publisher sends");
         };
         group_times.push(delivery_time(round, send).await);
     }
@@ -311,7 +314,10 @@ async fn fan_out(server: &Server, round: &Round, rounds: usize) {
         let send = rest_send_to_all(&client, addr, format!("rest round {i}"));
         rest_times.push(delivery_time(round, send).await);
     }
-    summary(&format!("REST send-to-all to {}", round.expected), &rest_times);
+    summary(
+        &format!("REST send-to-all to {}", round.expected),
+        &rest_times,
+    );
     println!("service RSS after the sends: {:.1} MB", server.rss_mb());
 }
 

@@ -90,7 +90,10 @@ async fn hundreds_of_half_open_sockets_are_closed_and_new_clients_still_get_in()
     publish_and_see(&mut newcomer, "hello", 2).await;
     assert_eq!(other.next_json().await["data"], "hello");
     for tcp in &mut silent {
-        assert!(read_until_closed(tcp).await.is_empty(), "nothing is sent to a silent socket");
+        assert!(
+            read_until_closed(tcp).await.is_empty(),
+            "nothing is sent to a silent socket"
+        );
     }
     still_works(&mut other, 2).await;
 }
@@ -195,14 +198,49 @@ async fn bad_rest_requests_are_refused_and_change_nothing() {
     // (path, content type, body, status)
     let cases: Vec<(String, &str, Vec<u8>, u16)> = vec![
         (":send".into(), "text/plain", huge.clone(), 413),
-        ("groups/g/:send".into(), "application/octet-stream", huge, 413),
-        (":send".into(), "application/json", b"{\"unclosed\": ".to_vec(), 400),
+        (
+            "groups/g/:send".into(),
+            "application/octet-stream",
+            huge,
+            413,
+        ),
+        (
+            ":send".into(),
+            "application/json",
+            b"{\"unclosed\": ".to_vec(),
+            400,
+        ),
         (":send".into(), "text/plain", vec![0xff, 0xfe], 400),
-        (format!("groups/{}/:send", "g".repeat(1025)), "text/plain", b"x".to_vec(), 400),
-        ("/api/hubs/has%20space/:send".into(), "text/plain", b"x".to_vec(), 400),
-        (format!("/api/hubs/{}/:send", "h".repeat(200)), "text/plain", b"x".to_vec(), 400),
-        ("users/%00%1b%5B2J/:send".into(), "text/plain", b"x".to_vec(), 400),
-        (format!("users/{}/:send", "u".repeat(2000)), "text/plain", b"x".to_vec(), 400),
+        (
+            format!("groups/{}/:send", "g".repeat(1025)),
+            "text/plain",
+            b"x".to_vec(),
+            400,
+        ),
+        (
+            "/api/hubs/has%20space/:send".into(),
+            "text/plain",
+            b"x".to_vec(),
+            400,
+        ),
+        (
+            format!("/api/hubs/{}/:send", "h".repeat(200)),
+            "text/plain",
+            b"x".to_vec(),
+            400,
+        ),
+        (
+            "users/%00%1b%5B2J/:send".into(),
+            "text/plain",
+            b"x".to_vec(),
+            400,
+        ),
+        (
+            format!("users/{}/:send", "u".repeat(2000)),
+            "text/plain",
+            b"x".to_vec(),
+            400,
+        ),
     ];
     for (path, content_type, body, status) in cases {
         let response = api

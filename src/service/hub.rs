@@ -317,7 +317,10 @@ impl Hub {
     }
 
     pub(crate) fn group_members(&self, group: &str) -> Option<Arc<[Arc<Connection>]>> {
-        self.lock().groups.get_mut(group).map(GroupMembers::snapshot)
+        self.lock()
+            .groups
+            .get_mut(group)
+            .map(GroupMembers::snapshot)
     }
 
     /// Adds a connection to a group. False if the connection is unknown.

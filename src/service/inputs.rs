@@ -10,7 +10,8 @@ use crate::protocol::Payload;
 /// A REST send's body as the payload it delivers, its data type from `content_type` (as
 /// the `Content-Type` header, parameters removed); `Err` is the message the caller gets.
 pub fn rest_body(content_type: Option<&str>, body: &[u8]) -> Result<Payload, String> {
-    body_payload(content_type, Bytes::copy_from_slice(body)).map_err(|error| error.message().to_string())
+    body_payload(content_type, Bytes::copy_from_slice(body))
+        .map_err(|error| error.message().to_string())
 }
 
 /// What an event handler's `connect` reply changes, as `(user_id, roles, groups,

@@ -46,7 +46,11 @@ impl OpenFileLimit {
                 self.now.saturating_sub(64)
             )
         } else if self.now >= 16_384 {
-            format!("Open-file limit {}: room for about {} connections.", self.now, self.now - 64)
+            format!(
+                "Open-file limit {}: room for about {} connections.",
+                self.now,
+                self.now - 64
+            )
         } else {
             format!(
                 "Open-file limit {} (the hard limit): only about {} connections fit. Raise the hard limit (`ulimit -Hn`, or LimitNOFILE= for a systemd unit) to hold more.",
@@ -91,7 +95,12 @@ pub(crate) async fn accept_loop(
             Ok((tcp, _)) => {
                 // Small frames (acks, chat lines) must not wait for Nagle's algorithm.
                 let _ = tcp.set_nodelay(true);
-                tokio::spawn(serve_connection(tcp, app.clone(), header_timeout, stop.clone()));
+                tokio::spawn(serve_connection(
+                    tcp,
+                    app.clone(),
+                    header_timeout,
+                    stop.clone(),
+                ));
             }
             // One client's socket died between SYN and accept: nothing to do.
             Err(error) if is_one_clients(&error) => {}

@@ -338,7 +338,12 @@ pub async fn start(config: ServiceConfig) -> Result<RunningService, ServiceError
     let registry = Arc::new(Registry::new(shared));
     let app = router(registry.clone());
     let (stop, stopped) = watch::channel(false);
-    let server = tokio::spawn(listener::accept_loop(listener, app, config.header_timeout, stopped));
+    let server = tokio::spawn(listener::accept_loop(
+        listener,
+        app,
+        config.header_timeout,
+        stopped,
+    ));
     tracing::info!(%addr, "local Web PubSub service listening");
     Ok(RunningService {
         addr,

@@ -341,9 +341,10 @@ fn read_error_end(error: axum::Error) -> ReadEnd {
         Some(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)) | None => {
             ReadEnd::Dropped
         }
-        Some(WsError::Protocol(violated)) => {
-            violation(PROTOCOL_ERROR, format!("WebSocket protocol error: {violated}"))
-        }
+        Some(WsError::Protocol(violated)) => violation(
+            PROTOCOL_ERROR,
+            format!("WebSocket protocol error: {violated}"),
+        ),
         Some(_) => ReadEnd::Dropped,
     }
 }
