@@ -207,15 +207,23 @@ fn spawn_member(mut socket: Socket, round: Arc<Round>) {
     });
 }
 
-/// Time from `send` until every member received one message.
-async fn delivery_time(round: &Round, send: impl std::future::Future<Output = ()>) -> Duration {
+/// Time from `send` until every member received one message, and the service's CPU time
+/// meanwhile (which, unlike the wall time, does not depend on what else the machine runs).
+async fn delivery_time(
+    server: &Server,
+    round: &Round,
+    send: impl std::future::Future<Output = ()>,
+) -> (Duration, Duration) {
     round.received.store(0, Ordering::Release);
+    let cpu_before = server.cpu_seconds();
     let started = Instant::now();
     send.await;
     tokio::time::timeout(LIMIT, round.all_in.notified())
         .await
         .expect("every member receives the message");
-    started.elapsed()
+    let took = started.elapsed();
+    let cpu = Duration::from_secs_f64((server.cpu_seconds() - cpu_before).max(0.0));
+    (took, cpu)
 }
 
 async fn rest_send_to_all(client: &reqwest::Client, addr: SocketAddr, text: String) {
@@ -232,14 +240,20 @@ async fn rest_send_to_all(client: &reqwest::Client, addr: SocketAddr, text: Stri
     assert!(status.is_success(), "REST send-to-all answered {status}");
 }
 
-fn summary(what: &str, times: &[Duration]) {
-    let mut ms: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1000.0).collect();
-    ms.sort_by(f64::total_cmp);
+fn summary(what: &str, rounds: &[(Duration, Duration)]) {
+    let median = |pick: fn(&(Duration, Duration)) -> Duration| {
+        let mut ms: Vec<f64> = rounds
+            .iter()
+            .map(|r| pick(r).as_secs_f64() * 1000.0)
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        (ms[ms.len() / 2], ms[ms.len() - 1])
+    };
+    let (wall, wall_max) = median(|r| r.0);
+    let (cpu, _) = median(|r| r.1);
     println!(
-        "{what}: median {:.0} ms, max {:.0} ms ({} rounds)",
-        ms[ms.len() / 2],
-        ms[ms.len() - 1],
-        ms.len()
+        "{what}: median {wall:.0} ms, max {wall_max:.0} ms; service CPU median {cpu:.0} ms ({} rounds)",
+        rounds.len()
     );
 }
 
@@ -305,14 +319,14 @@ async fn fan_out(server: &Server, round: &Round, rounds: usize) {
                 .await
                 .expect("the publisher sends");
         };
-        group_times.push(delivery_time(round, send).await);
+        group_times.push(delivery_time(server, round, send).await);
     }
     summary(&format!("group send to {}", round.expected), &group_times);
     let client = reqwest::Client::new();
     let mut rest_times = Vec::new();
     for i in 0..rounds {
         let send = rest_send_to_all(&client, addr, format!("rest round {i}"));
-        rest_times.push(delivery_time(round, send).await);
+        rest_times.push(delivery_time(server, round, send).await);
     }
     summary(
         &format!("REST send-to-all to {}", round.expected),
