@@ -570,6 +570,36 @@ mod tests {
     }
 
     #[test]
+    fn a_group_send_reaches_exactly_the_members_left_after_joins_and_leaves() {
+        let registry = registry();
+        let (hub, ()) = registry.fill("chat", |hub| {
+            for id in ["a", "b", "c", "d"] {
+                hub.add(connection(&registry, id, id), &["room".into()]);
+            }
+        });
+        let members = |hub: &Hub| -> Vec<String> {
+            let mut ids: Vec<String> = hub
+                .group_members("room")
+                .map(|m| m.iter().map(|c| c.id.to_string()).collect())
+                .unwrap_or_default();
+            ids.sort();
+            ids
+        };
+        assert_eq!(members(&hub), ["a", "b", "c", "d"]);
+        // Leaving from the front, the middle and the end, then joining again.
+        assert!(hub.leave("a", "room"));
+        assert!(hub.leave("c", "room"));
+        assert_eq!(members(&hub), ["b", "d"]);
+        assert!(hub.join("a", "room"));
+        assert!(hub.join("a", "room"), "joining twice is one membership");
+        assert!(hub.remove("d").is_some());
+        assert_eq!(members(&hub), ["a", "b"]);
+        hub.leave("a", "room");
+        hub.leave("b", "room");
+        assert!(!hub.group_exists("room"), "a group without members is gone");
+    }
+
+    #[test]
     fn a_hub_is_kept_while_a_connection_or_a_remembered_membership_needs_it() {
         let registry = registry();
         // Looking at a hub nobody uses keeps nothing.
