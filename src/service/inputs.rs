@@ -40,3 +40,32 @@ pub struct ConnectChanges {
 pub fn event_reply(media_type: Option<&str>, body: &[u8]) -> Result<Option<Payload>, String> {
     reply_payload(media_type, body.to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `rest_body` and `event_handler_reply` fuzz targets: valid JSON that
+    /// `serde_json::Value` cannot hold (a number beyond f64) is passed on as written.
+    #[test]
+    fn json_beyond_f64_is_passed_on_exactly_as_written() {
+        let body = b"3337777777777743e647\n\n";
+        let Ok(Payload::Json(raw)) = rest_body(Some("application/json"), body) else {
+            panic!("a valid JSON number is a JSON payload");
+        };
+        assert_eq!(raw.get(), "3337777777777743e647");
+        let Ok(Some(Payload::Json(raw))) = event_reply(Some("application/json"), body) else {
+            panic!("a valid JSON number is a JSON reply");
+        };
+        assert_eq!(raw.get(), "3337777777777743e647");
+    }
+
+    #[test]
+    fn unusable_bodies_and_replies_say_why() {
+        assert!(rest_body(Some("application/json"), b"{").is_err());
+        assert!(rest_body(None, b"x").unwrap_err().contains("Content-Type"));
+        assert!(connect_reply(b"[1]").unwrap_err().contains("connect reply"));
+        assert_eq!(connect_reply(b"  "), Ok(ConnectChanges::default()));
+        assert_eq!(event_reply(Some("text/plain"), b""), Ok(None));
+    }
+}
