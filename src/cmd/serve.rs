@@ -190,6 +190,7 @@ fn print_how_to_connect(service: &RunningService, config: &ServiceConfig) {
         &config.access_key,
     );
     outln!("wpchat local Web PubSub service listening on http://{addr}");
+    outln!("{}", service.open_files.describe());
     outln!();
     outln!("Connection string:");
     outln!("  {}", service.connection_string());

@@ -44,6 +44,8 @@
 
 mod admission;
 mod hub;
+pub mod inputs;
+mod listener;
 mod permissions;
 mod rest;
 mod session;
@@ -56,13 +58,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{delete, get, head, post, put};
-use axum::serve::ListenerExt;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use hub::{Registry, Shared};
+pub use listener::OpenFileLimit;
 use session::{CloseCause, Limits};
 
 /// The well-known development access key (the one Microsoft's emulator uses by default).
@@ -102,6 +104,9 @@ pub struct ServiceConfig {
     /// WebSocket ping interval; a socket that sends nothing (not even a pong) for six
     /// intervals counts as dropped.
     pub keepalive_interval: Duration,
+    /// How long a client may take to send a request's headers (a WebSocket upgrade's
+    /// included); a socket that sends nothing is closed after it too. 10 s; tests shorten it.
+    pub header_timeout: Duration,
     /// Event handlers (none by default: `event` requests fail, simple clients get 1011).
     pub upstream: upstream::UpstreamSettings,
 }
@@ -116,6 +121,7 @@ impl Default for ServiceConfig {
             recovery_window: DEFAULT_RECOVERY_WINDOW,
             outbound_queue_frames: DEFAULT_OUTBOUND_QUEUE_FRAMES,
             keepalive_interval: DEFAULT_KEEPALIVE_INTERVAL,
+            header_timeout: listener::HEADER_READ_TIMEOUT,
             upstream: upstream::UpstreamSettings::default(),
         }
     }
@@ -141,6 +147,8 @@ struct Running {
 pub struct RunningService {
     pub addr: SocketAddr,
     pub access_key: String,
+    /// The open-file limit `start` raised, which bounds how many sockets fit.
+    pub open_files: OpenFileLimit,
     running: Option<Running>,
 }
 
@@ -301,6 +309,7 @@ pub async fn start(config: ServiceConfig) -> Result<RunningService, ServiceError
         addr: format!("{}:{}", config.host, config.port),
         source,
     };
+    let open_files = listener::raise_open_file_limit();
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
         .map_err(bind_error)?;
@@ -328,25 +337,18 @@ pub async fn start(config: ServiceConfig) -> Result<RunningService, ServiceError
     let shared = Arc::new(shared);
     let registry = Arc::new(Registry::new(shared));
     let app = router(registry.clone());
-    let (stop, mut stopped) = watch::channel(false);
-    let server = tokio::spawn(async move {
-        // Small frames (acks, chat lines) must not wait for Nagle's algorithm.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            })
-            .await;
-        if let Err(error) = result {
-            tracing::error!(%error, "the local service stopped with an error");
-        }
-    });
+    let (stop, stopped) = watch::channel(false);
+    let server = tokio::spawn(listener::accept_loop(
+        listener,
+        app,
+        config.header_timeout,
+        stopped,
+    ));
     tracing::info!(%addr, "local Web PubSub service listening");
     Ok(RunningService {
         addr,
         access_key: config.access_key,
+        open_files,
         running: Some(Running {
             stop,
             server,

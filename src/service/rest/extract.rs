@@ -94,8 +94,29 @@ impl<S: Send + Sync> FromRequestParts<S> for User {
     type Rejection = RestError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        path_param(parts, "user").await.map(User)
+        let user = path_param(parts, "user").await?;
+        check_user(&user)?;
+        Ok(User(user))
     }
+}
+
+/// The longest user id a REST path may name (as a group name's limit).
+const MAX_USER_ID_CHARS: usize = 1024;
+
+/// A user id in a path: 1 to 1024 characters, no control characters (nothing a token could
+/// carry as `sub` and a terminal should not show).
+fn check_user(user: &str) -> Result<(), RestError> {
+    if user.is_empty() || user.chars().count() > MAX_USER_ID_CHARS {
+        return Err(RestError::bad_request(format!(
+            "invalid user: a user id has 1 to {MAX_USER_ID_CHARS} characters"
+        )));
+    }
+    if user.chars().any(char::is_control) {
+        return Err(RestError::bad_request(
+            "invalid user: a user id must not contain control characters",
+        ));
+    }
+    Ok(())
 }
 
 /// The `{connection_id}` of the path.
@@ -251,7 +272,7 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
         .map(|v| v.trim().to_ascii_lowercase())
 }
 
-fn payload(content_type: Option<&str>, body: Bytes) -> Result<Payload, RestError> {
+pub(crate) fn payload(content_type: Option<&str>, body: Bytes) -> Result<Payload, RestError> {
     match content_type {
         Some("text/plain") => String::from_utf8(body.to_vec())
             .map(Payload::Text)

@@ -12,6 +12,7 @@
 mod extract;
 mod operations;
 
+pub(crate) use extract::payload as body_payload;
 pub(crate) use operations::*;
 
 use std::sync::Arc;
@@ -44,6 +45,11 @@ impl RestError {
             code,
             message: message.into(),
         }
+    }
+
+    /// The message the caller reads.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
     }
 
     fn bad_request(message: impl Into<String>) -> Self {

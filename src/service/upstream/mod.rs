@@ -24,7 +24,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 
-pub(crate) use cloud_event::{ConnectRequest, ConnectResponse};
+pub(crate) use cloud_event::{ConnectRequest, ConnectResponse, reply_payload};
 pub(crate) use connect::{Opening, connect};
 pub(crate) use link::{EventFailed, Link};
 pub use settings::{

@@ -313,12 +313,40 @@ async fn write_loop(
     }
 }
 
-fn is_too_big(error: axum::Error) -> bool {
+/// RFC 6455's close code for a frame that breaks the WebSocket protocol itself.
+const PROTOCOL_ERROR: u16 = 1002;
+
+/// How a read error ends the socket: a client that broke the rules is told why with a close
+/// code; a socket that just went away is a drop (a reliable session stays recoverable).
+fn read_error_end(error: axum::Error) -> ReadEnd {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    let violation = |code, reason: String| {
+        ReadEnd::Violation(CloseCause {
+            code,
+            reason,
+            discard_queued: false,
+        })
+    };
     let inner = error.into_inner();
-    matches!(
-        inner.downcast_ref::<tokio_tungstenite::tungstenite::Error>(),
-        Some(tokio_tungstenite::tungstenite::Error::Capacity(_))
-    )
+    match inner.downcast_ref::<WsError>() {
+        Some(WsError::Capacity(_)) => violation(
+            close_code::MESSAGE_TOO_BIG,
+            "The client message is too large.".into(),
+        ),
+        Some(WsError::Utf8(_)) => violation(
+            close_code::INVALID_PAYLOAD,
+            "A text frame is not valid UTF-8.".into(),
+        ),
+        Some(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)) | None => {
+            ReadEnd::Dropped
+        }
+        Some(WsError::Protocol(violated)) => violation(
+            PROTOCOL_ERROR,
+            format!("WebSocket protocol error: {violated}"),
+        ),
+        Some(_) => ReadEnd::Dropped,
+    }
 }
 
 async fn read_loop(stream: &mut Stream, context: &SocketContext, silence: Duration) -> ReadEnd {
@@ -332,17 +360,7 @@ async fn read_loop(stream: &mut Stream, context: &SocketContext, silence: Durati
         };
         let message = match next {
             Ok(message) => message,
-            Err(error) => {
-                return if is_too_big(error) {
-                    ReadEnd::Violation(CloseCause {
-                        code: close_code::MESSAGE_TOO_BIG,
-                        reason: "The client message is too large.".into(),
-                        discard_queued: false,
-                    })
-                } else {
-                    ReadEnd::Dropped
-                };
-            }
+            Err(error) => return read_error_end(error),
         };
         let handled = match message {
             Message::Text(text) => context.on_text(&text).await,
