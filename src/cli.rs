@@ -174,6 +174,10 @@ pub struct UpstreamArgs {
     /// the same ce-id (as Microsoft's emulator does); off by default.
     #[arg(long)]
     pub upstream_retries: bool,
+    /// Pass clients' invoke requests to the handler as user events and answer with its reply
+    /// (a preview of the service: its upstream mapping is not documented yet); off by default.
+    #[arg(long)]
+    pub upstream_invoke: bool,
     /// Event handlers per hub from a JSON file in the shape of Microsoft's emulator settings
     /// ({"Hubs": {"<hub>|_default": {"EventHandlers": [{"UrlTemplate", "EventPattern",
     /// "SystemEvents"}]}}}); tried before --upstream.
@@ -190,6 +194,7 @@ impl Default for UpstreamArgs {
             upstream_system_events: "connect,connected,disconnected".into(),
             upstream_timeout: std::time::Duration::from_secs(100),
             upstream_retries: false,
+            upstream_invoke: false,
             upstream_settings: None,
         }
     }

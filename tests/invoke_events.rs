@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use app_support::{app, submit};
 use engine::{fast_timers, wait_for};
-use event_handler::{EventHandler, Reply, serve};
+use event_handler::{EventHandler, Reply, every_hub, serve, serve_settings};
 use serde_json::json;
 use service_client::{JSON, connect_to_hub};
 use url::Url;
@@ -181,6 +181,43 @@ async fn send_event_prints_the_handler_s_reply() {
     assert_eq!(line["from"], "server");
     assert_eq!(line["dataType"], "json");
     assert_eq!(line["data"], serde_json::json!({"n": 2}));
+}
+
+#[tokio::test]
+async fn without_the_invoke_switch_the_service_refuses_an_invoke_and_calls_nobody() {
+    let handler = handler().await;
+    let mut settings = every_hub(&handler);
+    settings.invoke = false;
+    let service = serve_settings(settings).await;
+    let (mut client, _) = connect_to_hub(&service, JSON, Some("u"), &[], &[]).await;
+    client
+        .send_json(
+            json!({"type": "invoke", "invocationId": "7", "target": "event",
+            "event": "chat", "dataType": "text", "data": "hi"}),
+        )
+        .await;
+    let refused = client.next_json().await;
+    assert_eq!(refused["type"], "invokeResponse", "{refused}");
+    assert_eq!(refused["invocationId"], "7", "{refused}");
+    assert_eq!(refused["success"], false, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("--upstream-invoke"), "{refused}");
+    // The connection stays, and the handler saw no user event.
+    client
+        .send_json(json!({"type": "event", "event": "chat", "dataType": "text",
+        "data": "after", "ackId": 1}))
+        .await;
+    let reply = client.next_json().await;
+    assert_eq!(reply["data"], "after", "{reply}");
+    let chats = handler
+        .events()
+        .iter()
+        .filter(|call| call.event() == "chat")
+        .count();
+    assert_eq!(
+        chats, 1,
+        "only the event reached the handler, not the invoke"
+    );
 }
 
 #[tokio::test]

@@ -92,6 +92,7 @@ fn upstream_settings(args: &ServeArgs) -> anyhow::Result<UpstreamSettings> {
         } else {
             Vec::new()
         },
+        invoke: args.upstream.upstream_invoke,
         ..UpstreamSettings::default()
     };
     if let Some(path) = &args.upstream.upstream_settings {

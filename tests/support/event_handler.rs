@@ -264,9 +264,14 @@ pub async fn serve(handler: &EventHandler) -> RunningService {
     serve_settings(every_hub(handler)).await
 }
 
-/// `handler` taking every event of every hub.
+/// `handler` taking every event of every hub, invoke requests included (`--upstream-invoke`).
 pub fn every_hub(handler: &EventHandler) -> UpstreamSettings {
-    UpstreamSettings::for_all_hubs(upstream::EventHandler::all_events(&handler.template()).unwrap())
+    UpstreamSettings {
+        invoke: true,
+        ..UpstreamSettings::for_all_hubs(
+            upstream::EventHandler::all_events(&handler.template()).unwrap(),
+        )
+    }
 }
 
 /// An `event` request with an ackId.

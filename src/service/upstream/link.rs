@@ -52,6 +52,11 @@ impl Link {
         })
     }
 
+    /// Whether clients' `invoke` requests go to the handler (`--upstream-invoke`).
+    pub(crate) fn takes_invoke(&self) -> bool {
+        self.upstream.takes_invoke()
+    }
+
     fn state(&self) -> Option<String> {
         self.connection_state
             .lock()

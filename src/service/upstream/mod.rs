@@ -112,6 +112,10 @@ pub(crate) struct Refused {
 }
 
 impl Upstream {
+    pub(crate) fn takes_invoke(&self) -> bool {
+        self.settings.invoke
+    }
+
     pub(crate) fn new(settings: UpstreamSettings, origin: String, access_key: String) -> Self {
         Upstream {
             settings,

@@ -181,6 +181,9 @@ pub struct UpstreamSettings {
     /// Pauses before each retry of a call that failed with 408, a 5xx or a network error
     /// (U20, optional; the emulator's are 1, 3 and 5 s). Empty: no retries.
     pub retry_delays: Vec<Duration>,
+    /// Pass clients' `invoke` requests to the handler as user events (U21, a preview whose
+    /// upstream mapping is not documented yet: off unless asked for).
+    pub invoke: bool,
 }
 
 /// The emulator's retry pauses, for `--upstream-retries`.
@@ -198,6 +201,7 @@ impl Default for UpstreamSettings {
             validation_timeout: Duration::from_secs(10),
             validation_max_backoff: Duration::from_secs(60),
             retry_delays: Vec::new(),
+            invoke: false,
         }
     }
 }

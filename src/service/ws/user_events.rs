@@ -61,17 +61,26 @@ impl SocketContext {
         })
     }
 
-    /// A subprotocol client's `invoke` (U21, preview): user event E through the handler; the
-    /// reply comes back as the `invokeResponse` (not as a server message), a failure as
-    /// `success:false` with `InternalServerError`. The connection stays either way.
+    /// A subprotocol client's `invoke` (U21, preview, behind `--upstream-invoke`): user event
+    /// E through the handler; the reply comes back as the `invokeResponse` (not as a server
+    /// message), a failure as `success:false` with `InternalServerError`. The connection
+    /// stays either way.
     pub(super) async fn on_invoke(&self, invoke: Invoke) -> Result<(), CloseCause> {
-        let Some(link) = self.connection.upstream.get() else {
-            let why = "no event handler is configured on the local service";
-            return self.send(&ServiceMessage::InvokeResponse(failed_response(
-                invoke.invocation_id,
+        let refuse = |why: &str| {
+            self.send(&ServiceMessage::InvokeResponse(failed_response(
+                invoke.invocation_id.clone(),
                 why,
-            )));
+            )))
         };
+        let Some(link) = self.connection.upstream.get() else {
+            return refuse("no event handler is configured on the local service");
+        };
+        if !link.takes_invoke() {
+            return refuse(
+                "invoke is a preview the local service passes on only when started with \
+                 --upstream-invoke",
+            );
+        }
         let response = match link.user_event(&invoke.event, &invoke.data).await {
             Ok(data) => InvokeResponse {
                 invocation_id: invoke.invocation_id,
