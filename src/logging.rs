@@ -85,8 +85,10 @@ pub(crate) fn init_in(dir: &Path) -> Result<FileLog, LoggingError> {
 /// operator reads its log there). The filter comes from `RUST_LOG`, else `info`.
 pub fn init_stderr() {
     // Only fails when a logger is already installed, which then keeps logging.
+    // Colours only for a terminal: a redirected log stays plain text.
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER)),
         )

@@ -518,6 +518,8 @@ async fn serve_with_a_closed_stdout_keeps_serving_and_stops_cleanly() {
     assert!(output.status.success(), "{:?}: {stderr}", output.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.contains("stopping the local service"), "{stderr}");
+    // The log went to a pipe, not a terminal: plain text, no colour codes.
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
 
 #[tokio::test]

@@ -144,6 +144,14 @@ impl OpError {
             OpError::ConnectionLost { .. } => "ConnectionLost",
         }
     }
+
+    /// `Name: what happened`, the name said once (a refusal's text already starts with it).
+    pub fn summary(&self) -> String {
+        match self {
+            OpError::Refused { .. } => self.to_string(),
+            _ => format!("{}: {self}", self.name()),
+        }
+    }
 }
 
 impl std::fmt::Display for OpError {
@@ -262,5 +270,23 @@ pub fn spawn(config: ClientConfig) -> ClientHandle {
         commands,
         events,
         state,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_summary_names_the_error_once() {
+        let refused = OpError::Refused {
+            name: AckErrorName::InternalServerError,
+            message: "the handler failed".into(),
+        };
+        assert_eq!(refused.summary(), "InternalServerError: the handler failed");
+        assert_eq!(
+            OpError::Stopped.summary(),
+            "Stopped: the connection engine stopped"
+        );
     }
 }

@@ -122,9 +122,8 @@ pub(crate) fn print_invoke_result(op: OpId, outcome: Result<InvokeResponse, OpEr
         Ok(response) => response,
         Err(error) => {
             super::note(&format!(
-                "invocation {op} failed: {}: {}",
-                error.name(),
-                sanitize_line(&error.to_string())
+                "invocation {op} failed: {}",
+                sanitize_line(&error.summary())
             ));
             return false;
         }

@@ -267,10 +267,9 @@ impl Printer {
                 ) => {
                     let group = self.joins.get(&op).map(String::as_str).unwrap_or("?");
                     return Next::Fail(anyhow::anyhow!(
-                        "cannot join group '{}': {} ({})",
+                        "cannot join group '{}': {}",
                         sanitize_line(group),
-                        error.name(),
-                        sanitize_line(&error.to_string())
+                        sanitize_line(&error.summary())
                     ));
                 }
                 (Event::SessionLost { reason, .. }, _) if self.options.strict => {

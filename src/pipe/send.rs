@@ -161,9 +161,8 @@ impl SendTally {
             _ => String::new(),
         };
         note(&format!(
-            "message {op} failed: {}: {}{cause}",
-            error.name(),
-            sanitize_line(&error.to_string())
+            "message {op} failed: {}{cause}",
+            sanitize_line(&error.summary())
         ));
     }
 
