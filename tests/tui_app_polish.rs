@@ -348,6 +348,7 @@ fn a_restart_brings_back_groups_input_history_and_drafts() {
 
 #[test]
 fn the_viewer_stops_at_its_end_and_home_end_scroll_instead_of_closing() {
+    use crossterm::event::{KeyCode, KeyModifiers};
     use wpchat::tui::Action;
     use wpchat::tui::overlay::Overlay;
     let mut app = connected_app();
@@ -368,4 +369,19 @@ fn the_viewer_stops_at_its_end_and_home_end_scroll_instead_of_closing() {
     assert_eq!(scroll(&app), 39, "one up from the end, at once");
     app.update(Action::Home);
     assert_eq!(scroll(&app), 0);
+}
+
+#[test]
+fn ctrl_u_in_the_search_box_clears_the_query() {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    use wpchat::tui::overlay::Overlay;
+    let mut app = connected_app();
+    app.update(wpchat::tui::Action::Search);
+    type_text(&mut app, "deploy");
+    app.key(key(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    let Overlay::Search(search) = &app.state().overlay else {
+        panic!("Ctrl+U closed the search box");
+    };
+    assert_eq!(search.query, "", "Ctrl+U clears what was typed");
+    assert_eq!(search.found, None);
 }

@@ -118,6 +118,12 @@ impl Search {
                 self.stored = None;
                 self.found = buffer.search(&self.query, None, true);
             }
+            // The box holds one line: Ctrl+U clears it, as in the input row.
+            Action::KillLineBack => {
+                self.query.clear();
+                self.stored = None;
+                self.found = None;
+            }
             Action::Submit => return self.submit(),
             Action::Up | Action::Search => {
                 self.found = buffer.search(&self.query, self.found, true).or(self.found);
