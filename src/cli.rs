@@ -332,8 +332,11 @@ pub struct BenchArgs {
     pub target: TargetArgs,
     #[command(flatten)]
     pub wait: WaitArgs,
+    /// Connections that send to the benchmark's group (each sends --count messages).
     #[arg(long, default_value_t = 1)]
     pub publishers: u32,
+    /// Connections that join the group and receive every message (each counts loss,
+    /// duplicates and latency).
     #[arg(long, default_value_t = 1)]
     pub subscribers: u32,
     /// Messages per publisher.

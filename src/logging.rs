@@ -8,6 +8,9 @@ use thiserror::Error;
 use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// The environment variable holding the log filter (`info`, `debug`, `wpchat=debug,warn`…).
 pub(crate) const LOG_ENV: &str = "WPCHAT_LOG";
@@ -67,10 +70,7 @@ pub fn init() -> Result<FileLog, LoggingError> {
 pub(crate) fn init_in(dir: &Path) -> Result<FileLog, LoggingError> {
     let (writer, guard, path) = open_writer(dir)?;
     let (filter, notices) = filter_from(std::env::var(LOG_ENV).ok().as_deref());
-    tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_env_filter(filter)
+    file_subscriber(writer, filter)
         .try_init()
         .map_err(|_| LoggingError::AlreadyInstalled)?;
     log_panics();
@@ -79,6 +79,30 @@ pub(crate) fn init_in(dir: &Path) -> Result<FileLog, LoggingError> {
         notices,
         _guard: guard,
     })
+}
+
+/// The file log's subscriber: plain text, each line stamped with the time and the process id,
+/// since every chat and scriptable mode of a user appends to the same file.
+pub(crate) fn file_subscriber(
+    writer: NonBlocking,
+    filter: EnvFilter,
+) -> impl tracing::Subscriber + Send + Sync {
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_timer(TimeAndPid(std::process::id()))
+        .with_env_filter(filter)
+        .finish()
+}
+
+/// The default timestamp followed by `pid=N`.
+struct TimeAndPid(u32);
+
+impl FormatTime for TimeAndPid {
+    fn format_time(&self, writer: &mut Writer<'_>) -> std::fmt::Result {
+        SystemTime.format_time(writer)?;
+        write!(writer, " pid={}", self.0)
+    }
 }
 
 /// Installs a logger writing to stderr, for `wpchat serve` (a foreground service whose
@@ -218,6 +242,21 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o077, 0, "{mode:o}");
         }
+    }
+
+    #[test]
+    fn each_log_line_names_its_process() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let (writer, guard, path) = open_writer(temp.path()).expect("writer");
+        let subscriber = file_subscriber(writer, EnvFilter::new("info"));
+        tracing::subscriber::with_default(subscriber, || tracing::info!("connected"));
+        drop(guard); // flushes the writer thread
+        let log = std::fs::read_to_string(path).expect("log");
+        let line = log.lines().find(|l| l.contains("connected")).expect("line");
+        assert!(
+            line.contains(&format!(" pid={} ", std::process::id())),
+            "{line}"
+        );
     }
 
     #[test]

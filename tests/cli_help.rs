@@ -82,6 +82,38 @@ fn the_subcommands_that_connect_show_the_client_flags() {
 }
 
 #[test]
+fn every_bench_option_says_what_it_does() {
+    let text = help(&["bench", "--help"]);
+    for flag in [
+        "--publishers",
+        "--subscribers",
+        "--count",
+        "--size",
+        "--rate",
+        "--json",
+    ] {
+        let mut lines = text
+            .lines()
+            .skip_while(|line| line.split_whitespace().next() != Some(flag));
+        let first = lines
+            .next()
+            .unwrap_or_else(|| panic!("bench --help misses {flag}:\n{text}"));
+        // The words after the flag and its value name, up to the next option, without the
+        // `[default: …]` clap adds by itself.
+        let entry: Vec<&str> = std::iter::once(first)
+            .chain(lines.take_while(|line| !line.trim_start().starts_with('-')))
+            .flat_map(str::split_whitespace)
+            .skip(1)
+            .skip_while(|word| word.starts_with('<'))
+            .filter(|word| !word.starts_with("[default") && !word.ends_with(']'))
+            .collect();
+        let help = entry.len();
+        let line = first;
+        assert!(help > 0, "bench {flag} has no help text: {line}");
+    }
+}
+
+#[test]
 fn token_help_shows_only_what_a_token_is_minted_from() {
     let text = help(&["token", "--help"]);
     for flag in [

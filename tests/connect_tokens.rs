@@ -259,7 +259,11 @@ fn wpchat_token_prints_the_url_and_reads_the_environment() {
     let cs = format!("Endpoint=http://localhost;Port=8080;AccessKey={KEY}");
     let output = wpchat(
         &["token", "--hub", "chat"],
-        &[("WebPubSubConnectionString", cs.as_str())],
+        &[
+            ("WebPubSubConnectionString", cs.as_str()),
+            ("USER", ""),
+            ("USERNAME", ""),
+        ],
     );
     assert!(
         output.status.success(),
@@ -272,7 +276,11 @@ fn wpchat_token_prints_the_url_and_reads_the_environment() {
         .strip_prefix("ws://localhost:8080/client/hubs/chat?access_token=")
         .unwrap_or_else(|| panic!("unexpected URL {url}"));
     let claims = decode_unverified(token).unwrap();
-    assert_eq!(claims.sub, None, "no --user, no sub");
+    assert_eq!(
+        claims.sub.as_deref(),
+        Some("me"),
+        "no --user and no $USER: the chat's fallback user"
+    );
     assert!(claims.roles.is_empty() && claims.groups.is_empty());
     assert_eq!(claims.exp - claims.iat.unwrap(), 60 * 60);
 }
@@ -285,7 +293,10 @@ fn wpchat_token_errors_name_the_problem_without_the_key() {
             vec!["token", "--connection-string", &cs],
             "--hub is required",
         ),
-        (vec!["token", "--hub", "chat"], "needs a connection string"),
+        (
+            vec!["token", "--hub", "chat"],
+            "no connection string to mint a token from",
+        ),
         (
             vec![
                 "token",
@@ -316,5 +327,6 @@ fn wpchat_token_errors_name_the_problem_without_the_key() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(!stderr.contains(KEY), "{stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(!stderr.contains("wpchat: wpchat"), "said twice: {stderr}");
     }
 }

@@ -139,7 +139,7 @@ pub(crate) enum TargetError {
     )]
     Protocol(String),
     #[error(
-        "wpchat token needs a connection string: --connection-string, {CONNECTION_STRING_ENV}, or a profile with one"
+        "no connection string to mint a token from: give --connection-string, set {CONNECTION_STRING_ENV}, or use a profile with one"
     )]
     TokenNeedsConnectionString,
     #[error(transparent)]

@@ -19,9 +19,10 @@ pub fn client_access(options: &TargetOptions, config: &Config) -> anyhow::Result
         .map_err(TargetError::from)
         .with_context(|| origin.clone())?;
     let hub = merged.hub.clone().ok_or(TargetError::MissingHub)?;
-    // Exactly what was asked, as the SDKs mint: no default user or roles here.
+    // As the SDKs mint, no default roles; but the user defaults as the chat's does (the OS
+    // user, else `me`), so a URL minted here connects as the same user the chat would.
     let token = TokenOptions {
-        user_id: merged.user.clone(),
+        user_id: Some(merged.user.clone().unwrap_or_else(super::os_user_name)),
         roles: merged.roles.clone(),
         groups: merged.groups.clone(),
         expires_minutes: merged.expires,

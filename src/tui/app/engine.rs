@@ -60,8 +60,10 @@ impl App {
             LineKind::Error,
             &format!(
                 "the client URL's token {when} at {at} and cannot be renewed: this connection \
-                 keeps working, but the next fresh connection will fail. For fresh tokens, \
-                 connect with --connection-string or --negotiate (or a profile with one)"
+                 keeps working, but once the token has expired a service may refuse a new \
+                 connection with it (Azure does; the local service allows 5 minutes of clock \
+                 skew). For fresh tokens, connect with --connection-string or --negotiate (or a \
+                 profile with one)"
             ),
         );
     }

@@ -31,7 +31,7 @@ pub(crate) const SIMPLE_STATUS: &str = "simple WebSocket: no acks, no groups";
 pub const TOKEN_WARNING_MS: i64 = 5 * 60 * 1000;
 
 /// The expiry of a token that cannot be renewed (a fixed client URL): once it passes, the
-/// current connection lives on but the next fresh connection is refused.
+/// current connection lives on but a service may refuse a new connection with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenExpiry {
     /// Wall time of expiry, Unix milliseconds.

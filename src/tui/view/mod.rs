@@ -359,7 +359,7 @@ pub fn token_warning(state: &State) -> Option<String> {
     } else {
         format!("expires in {} min", (left_ms + 59_999).div_euclid(60_000))
     };
-    Some(format!("⚠ token {when}; next fresh connect fails"))
+    Some(format!("⚠ token {when}; new connects may be refused"))
 }
 
 fn draw_status(frame: &mut Frame<'_>, state: &State, area: Rect) {
