@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use support::*;
 use wpchat::protocol::Subprotocol;
-use wpchat::tui::state::Notify;
+use wpchat::tui::state::{Delivery, LineKind, Notify};
 use wpchat::tui::{App, Clock, Effect, Keymap, UiSettings};
 
 /// An app as [`connected_app`], with other `[ui]` settings.
@@ -348,7 +348,6 @@ fn a_restart_brings_back_groups_input_history_and_drafts() {
 
 #[test]
 fn the_viewer_stops_at_its_end_and_home_end_scroll_instead_of_closing() {
-    use crossterm::event::{KeyCode, KeyModifiers};
     use wpchat::tui::Action;
     use wpchat::tui::overlay::Overlay;
     let mut app = connected_app();
@@ -384,4 +383,60 @@ fn ctrl_u_in_the_search_box_clears_the_query() {
     };
     assert_eq!(search.query, "", "Ctrl+U clears what was typed");
     assert_eq!(search.found, None);
+}
+
+/// The lobby's lines as (kind, delivery, body), oldest first.
+fn lobby_lines(app: &App) -> Vec<(LineKind, Delivery, String)> {
+    let state = app.state();
+    let lobby = &state.buffers[state.group_index("lobby").unwrap()];
+    let lines = lobby.lines.iter();
+    lines
+        .map(|l| (l.kind, l.delivery, l.body.to_string()))
+        .collect()
+}
+
+#[test]
+fn lines_typed_offline_stand_below_the_gap_marker_and_still_get_their_acks() {
+    use std::time::Duration;
+    use wpchat::client::Event;
+    let mut app = connected_app();
+    app.update(Event::Disconnected {
+        reason: "connection reset".into(),
+    });
+    let first = send_text(&mut app, "typed offline");
+    app.update(Event::Queued { op: first });
+    let second = send_text(&mut app, "and again");
+    app.update(Event::Queued { op: second });
+    app.update(Event::Recovered {
+        connection_id: "6aZcQ1".into(),
+        offline: Duration::from_secs(31),
+    });
+    app.update(done(first));
+    let lines = lobby_lines(&app);
+    let at = |body: &str| lines.iter().position(|l| l.2 == body).unwrap();
+    let gap = lines.iter().position(|l| l.0 == LineKind::Gap).unwrap();
+    assert!(gap < at("typed offline"), "{lines:#?}");
+    assert!(at("typed offline") < at("and again"), "{lines:#?}");
+    assert!(
+        matches!(lines[at("typed offline")].1, Delivery::Acked(_)),
+        "the ack marks the line it belongs to: {lines:#?}"
+    );
+    assert_eq!(lines[gap].1, Delivery::None, "{lines:#?}");
+    assert_eq!(lines[at("and again")].1, Delivery::Queued, "{lines:#?}");
+
+    // A recovery refused at once takes its marker back; the new one stays above too.
+    app.update(Event::SessionLost {
+        offline: Duration::ZERO,
+        reason: "1008: The reconnection token is not valid".into(),
+    });
+    app.update(done(second));
+    let lines = lobby_lines(&app);
+    let gaps: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].0 == LineKind::Gap)
+        .collect();
+    assert_eq!(gaps.len(), 1, "{lines:#?}");
+    assert!(lines[gaps[0]].2.ends_with("messages may be lost"));
+    let again = lines.iter().position(|l| l.2 == "and again").unwrap();
+    assert!(gaps[0] < again, "{lines:#?}");
+    assert!(matches!(lines[again].1, Delivery::Acked(_)), "{lines:#?}");
 }

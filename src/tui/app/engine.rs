@@ -10,8 +10,8 @@ use crate::protocol::{DataMessage, MessageSource};
 use crate::text::{sanitize, sanitize_line};
 use crate::tui::format::{human_duration, stored_body};
 use crate::tui::state::{
-    Buffer, BufferKind, ConnStatus, Delivery, FailedSend, LineKind, LogLine, Membership, NoteLevel,
-    Notify, PendingOp, TokenExpiry,
+    Buffer, BufferKind, ConnStatus, Delivery, FailedSend, LineKind, LogLine, Membership, NO_SENDER,
+    NoteLevel, Notify, PendingOp, TokenExpiry,
 };
 
 /// Failed sends kept for the retry key.
@@ -270,11 +270,53 @@ impl App {
     fn drop_recovered_markers(&mut self) {
         for index in 0..self.state.group_count() {
             let buffer = &mut self.state.buffers[index];
-            let last = buffer.lines.back();
-            if last.is_some_and(|l| l.kind == LineKind::Gap && l.body.ends_with("· recovered")) {
-                buffer.lines.pop_back();
+            // The marker stands above the lines typed offline (own lines), if any.
+            let Some(at) = buffer
+                .lines
+                .iter()
+                .rposition(|l| l.delivery == Delivery::None)
+            else {
+                continue;
+            };
+            let line = &buffer.lines[at];
+            if line.kind == LineKind::Gap && line.body.ends_with("· recovered") {
+                let seq = buffer.first_seq + at as u64;
+                buffer.remove(seq);
+                let group = buffer.name.clone();
+                self.state
+                    .ops
+                    .renumber(&group, |r| if r > seq { r - 1 } else { r });
             }
         }
+    }
+
+    /// Puts a gap marker in a group's log above the lines typed while offline (they are sent
+    /// after the gap), or at the end when there are none.
+    fn gap_marker(&mut self, index: usize, text: &str) {
+        let buffer = &self.state.buffers[index];
+        let Some(at) = buffer
+            .lines
+            .iter()
+            .position(|l| l.delivery == Delivery::Queued)
+        else {
+            self.append_line(index, LineKind::Gap, text.to_string());
+            return;
+        };
+        let seq = buffer.first_seq + at as u64;
+        let line = LogLine {
+            time_ms: self.state.clock.wall_ms,
+            sender: NO_SENDER,
+            kind: LineKind::Gap,
+            delivery: Delivery::None,
+            body: text.into(),
+        };
+        let cap = self.state.settings.scrollback;
+        let buffer = &mut self.state.buffers[index];
+        let seq = buffer.insert(seq, line, cap);
+        let group = buffer.name.clone();
+        self.state
+            .ops
+            .renumber(&group, |r| if r >= seq { r + 1 } else { r });
     }
 
     /// A gap marker in every group: when the link was down and what became of the messages.
@@ -295,7 +337,7 @@ impl App {
             )
         };
         for index in 0..self.state.group_count() {
-            self.append_line(index, LineKind::Gap, text.clone());
+            self.gap_marker(index, &text);
         }
         self.state.conn.offline_since = None;
     }

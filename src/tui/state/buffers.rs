@@ -151,6 +151,39 @@ impl Buffer {
     pub fn push(&mut self, line: LogLine, cap: usize) -> u64 {
         let seq = self.end_seq();
         self.lines.push_back(line);
+        self.evict(cap);
+        seq
+    }
+
+    /// Puts `line` at sequence `seq` (within the log), moving the lines from there on one
+    /// down; returns its sequence number. The buffer's own references follow the moved lines;
+    /// the caller moves its others (pending sends) with the same rule: `>= seq` gains one.
+    pub(crate) fn insert(&mut self, seq: u64, line: LogLine, cap: usize) -> u64 {
+        let seq = seq.clamp(self.first_seq, self.end_seq());
+        let index = usize::try_from(seq - self.first_seq).unwrap_or(usize::MAX);
+        self.lines.insert(index.min(self.lines.len()), line);
+        self.renumber(|r| if r >= seq { r + 1 } else { r });
+        self.evict(cap);
+        seq
+    }
+
+    /// Takes out the line at `seq`, moving later lines one up (the reverse of [`Self::insert`]:
+    /// references `> seq` lose one).
+    pub(crate) fn remove(&mut self, seq: u64) -> Option<LogLine> {
+        let index = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
+        let line = self.lines.remove(index)?;
+        self.renumber(|r| if r > seq { r - 1 } else { r });
+        Some(line)
+    }
+
+    fn renumber(&mut self, moved: impl Fn(u64) -> u64) {
+        self.anchor = self.anchor.map(&moved);
+        self.first_unread = self.first_unread.map(&moved);
+        self.live_end = moved(self.live_end);
+    }
+
+    /// Drops the oldest lines beyond `cap`.
+    fn evict(&mut self, cap: usize) {
         while self.lines.len() > cap.max(1) {
             self.lines.pop_front();
             self.first_seq += 1;
@@ -160,7 +193,6 @@ impl Buffer {
         {
             self.anchor = Some(self.first_seq);
         }
-        seq
     }
 
     /// Scrolls to show `anchor` as the newest line (`None`: live), remembering where live

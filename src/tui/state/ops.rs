@@ -51,6 +51,25 @@ pub struct Ops {
     next: OpId,
 }
 
+impl Ops {
+    /// Moves the line numbers of `group`'s sends after lines were put in or taken out of its
+    /// log (see `Buffer::insert`).
+    pub(crate) fn renumber(&mut self, group: &str, moved: impl Fn(u64) -> u64) {
+        for op in self.pending.values_mut() {
+            if let PendingOp::Send { group: g, seq, .. } = op
+                && g == group
+            {
+                *seq = moved(*seq);
+            }
+        }
+        for failed in &mut self.failed {
+            if failed.group == group {
+                failed.seq = moved(failed.seq);
+            }
+        }
+    }
+}
+
 impl Default for Ops {
     fn default() -> Self {
         Ops {
