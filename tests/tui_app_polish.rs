@@ -1,5 +1,7 @@
 //! Headless App tests for issue 15 (the chat, polished): each one failed before its fix.
 
+#[path = "tui_support/screen.rs"]
+mod screen;
 #[path = "tui_support/app.rs"]
 mod support;
 
@@ -439,4 +441,60 @@ fn lines_typed_offline_stand_below_the_gap_marker_and_still_get_their_acks() {
     let again = lines.iter().position(|l| l.2 == "and again").unwrap();
     assert!(gaps[0] < again, "{lines:#?}");
     assert!(matches!(lines[again].1, Delivery::Acked(_)), "{lines:#?}");
+}
+
+#[test]
+fn links_in_messages_are_underlined_listed_and_opened_with_slash_open() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use ratatui::style::Modifier;
+    let mut app = connected_app();
+    app.update(group_message(
+        "lobby",
+        "bob",
+        "docs at https://example.com/a, ok",
+    ));
+    app.update(group_message(
+        "lobby",
+        "bob",
+        "and (http://x.org/p)\u{1b}[2J",
+    ));
+
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test terminal");
+    terminal
+        .draw(|frame| wpchat::tui::view::draw(frame, app.state()))
+        .expect("draw");
+    let screen = terminal.backend().buffer().clone();
+    let rows = screen::text_of(&screen);
+    let (row, text) = (0u16..)
+        .zip(rows.lines())
+        .find(|(_, text)| text.contains("docs at"))
+        .expect("the message is shown");
+    let start = text[..text.find("https://").unwrap()].chars().count() as u16;
+    let underlined = |x: u16| screen[(x, row)].modifier.contains(Modifier::UNDERLINED);
+    assert!(
+        underlined(start) && underlined(start + 20),
+        "the link is marked"
+    );
+    assert!(!underlined(start - 2), "the text before it is not");
+    assert!(!underlined(start + 21), "the comma after it is not");
+
+    // `/open` lists the newest first; `/open 2` opens the older one; a bad number says so.
+    submit(&mut app, "/open");
+    let lobby = &app.state().buffers[app.state().group_index("lobby").unwrap()];
+    let notices = bodies(lobby, LineKind::Notice);
+    let list = notices.last().unwrap();
+    assert!(
+        list.contains("1 http://x.org/p · 2 https://example.com/a"),
+        "{list}"
+    );
+    app.take_effects();
+    submit(&mut app, "/open 2");
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::OpenUrl("https://example.com/a".into())]
+    );
+    assert!(submit(&mut app, "/open 3").is_empty());
+    assert_note(&app, "no link 3");
+    assert!(app.take_effects().is_empty());
 }

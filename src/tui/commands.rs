@@ -122,6 +122,12 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         "who was seen in this group (Web PubSub has no presence)",
         |args| args.bare(SlashCommand::Names),
     ),
+    command(
+        "/open",
+        "/open [n]",
+        "list this buffer's newest links, or open link n in the browser",
+        parse_open,
+    ),
     command("/help", "/help [command]", "keys and commands", parse_help),
     CommandSpec {
         aliases: &["/exit"],
@@ -194,6 +200,8 @@ pub enum SlashCommand {
     /// `/buffer n`: show buffer n (1-based).
     Buffer(usize),
     Names,
+    /// `/open`: list the newest links; `/open n`: open link n (1 is the newest).
+    Open(Option<usize>),
 }
 
 /// Why a command line was not accepted.
@@ -288,6 +296,16 @@ fn parse_close(args: Args<'_>) -> Result<SlashCommand, CommandError> {
 fn parse_buffer(args: Args<'_>) -> Result<SlashCommand, CommandError> {
     match args.one_word()?.parse::<usize>() {
         Ok(number) if number >= 1 => Ok(SlashCommand::Buffer(number)),
+        _ => Err(args.usage()),
+    }
+}
+
+fn parse_open(args: Args<'_>) -> Result<SlashCommand, CommandError> {
+    if args.rest.is_empty() {
+        return Ok(SlashCommand::Open(None));
+    }
+    match args.one_word()?.parse::<usize>() {
+        Ok(number) if number >= 1 => Ok(SlashCommand::Open(Some(number))),
         _ => Err(args.usage()),
     }
 }

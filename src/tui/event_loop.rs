@@ -433,6 +433,13 @@ where
                     }
                     None => app.history_answer(history_reader::unavailable(request)),
                 },
+                Effect::OpenUrl(url) => {
+                    // Detached: a browser that takes its time never holds up a key press.
+                    if let Err(error) = open::that_detached(&url) {
+                        let text = format!("cannot open {url}: {error}");
+                        app.note(super::NoteLevel::Error, &crate::text::sanitize_line(&text));
+                    }
+                }
                 Effect::ReadFile { group, path } => {
                     self.file_reads.spawn(async move {
                         let result = read_file(&path).await;

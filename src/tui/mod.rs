@@ -12,6 +12,7 @@ pub mod history;
 pub mod history_reader;
 pub(crate) mod keymap;
 pub(crate) mod layout;
+pub(crate) mod links;
 pub mod overlay;
 pub mod session;
 pub mod state;

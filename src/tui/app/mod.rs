@@ -82,6 +82,8 @@ pub enum Effect {
     },
     /// Read stored history; the answer comes back through `App::history_answer`.
     History(super::history_reader::HistoryRequest),
+    /// `/open n`: open a link from a message with the platform's opener (no shell).
+    OpenUrl(String),
 }
 
 /// How soon the screen should show what changed since the last frame.

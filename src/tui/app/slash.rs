@@ -75,6 +75,10 @@ impl App {
                 self.names();
                 Vec::new()
             }
+            SlashCommand::Open(number) => {
+                self.open_link(number);
+                Vec::new()
+            }
         }
     }
 
@@ -122,6 +126,37 @@ impl App {
                 self.note(NoteLevel::Error, &text);
                 Vec::new()
             }
+        }
+    }
+
+    /// `/open`: lists the current buffer's newest links as a notice; `/open n` asks the
+    /// event loop to open link n.
+    fn open_link(&mut self, number: Option<usize>) {
+        let links = crate::tui::links::recent_links(self.state.current_buffer());
+        if links.is_empty() {
+            self.note(NoteLevel::Error, "no links in this buffer");
+            return;
+        }
+        match number {
+            None => {
+                let list: Vec<String> = (1..)
+                    .zip(&links)
+                    .map(|(n, url)| format!("{n} {url}"))
+                    .collect();
+                let text = format!("links (/open n opens one): {}", list.join(" · "));
+                let index = self.state.current;
+                self.append_line(index, LineKind::Notice, text);
+            }
+            Some(n) => match links.get(n - 1) {
+                Some(url) => {
+                    self.note(NoteLevel::Info, &format!("opening {url}"));
+                    self.effects.push(super::Effect::OpenUrl(url.clone()));
+                }
+                None => {
+                    let text = format!("no link {n}; /open lists the {} newest", links.len());
+                    self.note(NoteLevel::Error, &text);
+                }
+            },
         }
     }
 

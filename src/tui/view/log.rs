@@ -152,6 +152,7 @@ fn body_rows(
         _ => Style::new(),
     };
     let body = MessageBody::of(state, line, columns.body_width);
+    let links = crate::tui::links::link_ranges(&body.text);
     for (i, range) in body.rows.iter().enumerate() {
         let row_text = body.text[range.clone()].trim_end_matches('\n');
         let mut spans = Vec::with_capacity(5);
@@ -164,7 +165,7 @@ fn body_rows(
         } else {
             spans.push(Span::raw(" ".repeat(prefix_width)));
         }
-        spans.push(Span::styled(row_text.to_string(), text_style));
+        link_spans(row_text, range.start, &links, text_style, &mut spans);
         if i == 0
             && let Some(tag) = &columns.tag
         {
@@ -185,6 +186,40 @@ fn body_rows(
             Span::raw(" ".repeat(prefix_width)),
             Span::styled(format!("… more · {hint} shows all"), dim()),
         ]));
+    }
+}
+
+/// A row's text as spans, the parts inside a link (byte ranges of the whole body, which may
+/// wrap over rows) underlined.
+fn link_spans(
+    row_text: &str,
+    row_start: usize,
+    links: &[std::ops::Range<usize>],
+    style: Style,
+    spans: &mut Vec<Span<'_>>,
+) {
+    let row_end = row_start + row_text.len();
+    let mut at = row_start;
+    for link in links {
+        let (start, end) = (link.start.max(at), link.end.min(row_end));
+        if start >= end {
+            continue;
+        }
+        if start > at {
+            spans.push(Span::styled(
+                row_text[at - row_start..start - row_start].to_string(),
+                style,
+            ));
+        }
+        let link_style = style.fg(Color::Blue).add_modifier(Modifier::UNDERLINED);
+        spans.push(Span::styled(
+            row_text[start - row_start..end - row_start].to_string(),
+            link_style,
+        ));
+        at = end;
+    }
+    if at < row_end || spans.is_empty() {
+        spans.push(Span::styled(row_text[at - row_start..].to_string(), style));
     }
 }
 
