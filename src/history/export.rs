@@ -54,6 +54,9 @@ struct Line<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     sequence_id: Option<u64>,
     dir: &'static str,
+    /// The connection id the line was recorded under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<&'a str>,
 }
 
 fn rfc3339(ts_ms: i64) -> String {
@@ -97,6 +100,7 @@ fn write_line(
                 data: data(line),
                 sequence_id: line.seq.filter(|_| line.kind != Kind::HistoryGap),
                 dir: if line.dir == Dir::Out { "out" } else { "in" },
+                session: line.session.as_deref(),
             };
             serde_json::to_writer(&mut *out, &record)?;
             out.write_all(b"\n")
