@@ -56,6 +56,19 @@ fn the_database_and_its_directory_are_private() {
     }
 }
 
+/// The whole database as `history export` writes it.
+fn exported_jsonl(conn: &rusqlite::Connection) -> String {
+    let mut out = Vec::new();
+    history::export(
+        conn,
+        &ExportFilter::default(),
+        ExportFormat::Jsonl,
+        &mut out,
+    )
+    .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
 fn session(connection_id: &str, started_ms: i64) -> Session {
     Session {
         connection_id: connection_id.to_string(),
@@ -80,16 +93,7 @@ fn each_connection_session_gets_a_row_and_export_names_it() {
     recorder.close();
 
     let conn = history::open_read(&path).unwrap();
-    let mut out = Vec::new();
-    history::export(
-        &conn,
-        &ExportFilter::default(),
-        ExportFormat::Jsonl,
-        &mut out,
-    )
-    .unwrap();
-    let sessions: Vec<(String, Option<String>)> = String::from_utf8(out)
-        .unwrap()
+    let sessions: Vec<(String, Option<String>)> = exported_jsonl(&conn)
         .lines()
         .map(|line| {
             let row: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -328,15 +332,7 @@ fn drops_under_a_slow_disk_are_counted_exactly() {
         .query_row("SELECT count(*) FROM msg WHERE kind = 7", [], |r| r.get(0))
         .unwrap();
     assert_eq!(stats.messages - gaps as u64 + dropped, 2_000);
-    let mut out = Vec::new();
-    history::export(
-        &conn,
-        &ExportFilter::default(),
-        ExportFormat::Jsonl,
-        &mut out,
-    )
-    .unwrap();
-    let text = String::from_utf8(out).unwrap();
+    let text = exported_jsonl(&conn);
     assert!(
         text.contains("messages not saved"),
         "the export shows the gap"
