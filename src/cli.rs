@@ -366,12 +366,16 @@ pub struct HistoryArgs {
 pub enum ExportFormatArg {
     #[default]
     Jsonl,
+    /// The JSONL compressed with zstd (`zstd -d` restores it exactly).
+    #[value(name = "jsonl.zst")]
+    JsonlZst,
     Text,
 }
 
 #[derive(Debug, Subcommand, Clone)]
 pub enum HistoryAction {
-    /// Write stored messages, oldest first: JSONL (the `listen` keys plus `dir`) or text.
+    /// Write stored messages, oldest first: JSONL (the `listen` keys plus `dir`), the same
+    /// compressed with zstd (jsonl.zst), or text.
     Export {
         /// Only this group; repeatable.
         #[arg(long = "group")]

@@ -94,6 +94,12 @@ async fn what_the_chat_saw_and_sent_comes_back_after_a_restart() {
     assert_eq!(messages[3].body, b"hello from alice");
     assert_eq!(messages[3].dir, Dir::Out);
     assert_eq!(messages[3].delivery, Some(Delivery::Acked));
+    // Every line points to the session of the connection it was seen on.
+    let connection_id = chat.app.state().conn.connection_id.clone();
+    assert!(connection_id.is_some());
+    for message in &messages {
+        assert_eq!(message.session, connection_id, "{message:?}");
+    }
 
     // A restart with no connection shows the backlog and the marker, escape-free.
     let (handle, _engine) = offline_handle();

@@ -112,6 +112,58 @@ fn export_stats_prune_and_forget_work_on_the_chats_database() {
 }
 
 #[test]
+fn jsonl_zst_export_decompresses_to_exactly_the_jsonl_export() {
+    let mut records = vec![
+        said("ops", 1_000, "alice", "plain \u{1b}[31m text, ünïcode ✓"),
+        Record::message(
+            "ops",
+            2_000,
+            Kind::Json,
+            Dir::Out,
+            br#"{"a":[1,2.50,"x"]}"#.to_vec(),
+        ),
+        Record::message(
+            "ops",
+            3_000,
+            Kind::Binary,
+            Dir::In,
+            vec![0, 159, 255, 10, 13],
+        ),
+        Record::message("dev", 4_000, Kind::Protobuf, Dir::In, vec![8, 150, 1]),
+    ];
+    // Enough repeated lines that compression has something to do.
+    records.extend((0..500).map(|n| said("dev", 5_000 + n, "bob", &format!("line {n}"))));
+    let (home, _) = data_dir_with(records);
+    let plain = wpchat(home.path(), &["history", "export"]);
+    assert!(plain.status.success(), "{plain:?}");
+    assert_eq!(plain.stdout.iter().filter(|&&b| b == b'\n').count(), 504);
+    let packed = wpchat(home.path(), &["history", "export", "--format", "jsonl.zst"]);
+    assert!(packed.status.success(), "{packed:?}");
+    assert!(
+        packed.stdout.len() * 4 < plain.stdout.len(),
+        "{} compressed bytes for {} plain",
+        packed.stdout.len(),
+        plain.stdout.len()
+    );
+    let unpacked = zstd::decode_all(packed.stdout.as_slice()).expect("one complete zstd frame");
+    assert!(unpacked == plain.stdout, "the decompressed export differs");
+
+    let one_group = wpchat(
+        home.path(),
+        &[
+            "history",
+            "export",
+            "--group",
+            "ops",
+            "--format",
+            "jsonl.zst",
+        ],
+    );
+    let unpacked = zstd::decode_all(one_group.stdout.as_slice()).unwrap();
+    assert_eq!(String::from_utf8(unpacked).unwrap().lines().count(), 3);
+}
+
+#[test]
 fn no_history_yet_is_a_clear_error() {
     let home = tempfile::tempdir().unwrap();
     let output = wpchat(home.path(), &["history", "stats"]);

@@ -163,7 +163,11 @@ fn the_search_overlay_lists_stored_hits_newest_first_and_says_the_index_lags() {
             text.as_bytes().to_vec(),
         );
         record.sender = sender.map(str::to_string);
-        history::StoredLine { id, record }
+        history::StoredLine {
+            id,
+            record,
+            session: None,
+        }
     };
     let hits = vec![
         hit(42, 3, None, Dir::Out, "deploy of 1.4 is done"),

@@ -5,7 +5,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use wpchat::history::{
-    self, Delivery, Dir, ExportFilter, ExportFormat, Kind, Query, Record, Recorder, RecorderOptions,
+    self, Delivery, Dir, ExportFilter, ExportFormat, Kind, Query, Record, Recorder,
+    RecorderOptions, Session,
 };
 
 fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -53,6 +54,82 @@ fn the_database_and_its_directory_are_private() {
     if wal.exists() {
         assert_eq!(mode(&wal), 0o600);
     }
+}
+
+/// The whole database as `history export` writes it.
+fn exported_jsonl(conn: &rusqlite::Connection) -> String {
+    let mut out = Vec::new();
+    history::export(
+        conn,
+        &ExportFilter::default(),
+        ExportFormat::Jsonl,
+        &mut out,
+    )
+    .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn session(connection_id: &str, started_ms: i64) -> Session {
+    Session {
+        connection_id: connection_id.to_string(),
+        user_id: Some("alice".to_string()),
+        protocol: Some("json.reliable.webpubsub.azure.v1".to_string()),
+        started_ms,
+    }
+}
+
+#[test]
+fn each_connection_session_gets_a_row_and_export_names_it() {
+    let (_dir, path) = temp_db();
+    let mut recorder = Recorder::start(&path, RecorderOptions::default()).expect("recorder");
+    recorder.try_record(text("ops", 1, "bob", "before any connection"));
+    recorder.start_session(session("conn-A", 10));
+    recorder.try_record(text("ops", 11, "bob", "first"));
+    // A reconnect with a new connection id ends the first session where the second begins.
+    recorder.start_session(session("conn-B", 20));
+    recorder.try_record(text("ops", 21, "bob", "second"));
+    recorder.end_session(30);
+    recorder.try_record(text("ops", 31, "bob", "offline note"));
+    recorder.close();
+
+    let conn = history::open_read(&path).unwrap();
+    let sessions: Vec<(String, Option<String>)> = exported_jsonl(&conn)
+        .lines()
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            let session = row.get("session").map(|s| s.as_str().unwrap().to_string());
+            (row["data"].as_str().unwrap().to_string(), session)
+        })
+        .collect();
+    let expected = [
+        ("before any connection", None),
+        ("first", Some("conn-A")),
+        ("second", Some("conn-B")),
+        ("offline note", None),
+    ];
+    let expected: Vec<(String, Option<String>)> = expected
+        .iter()
+        .map(|(data, id)| (data.to_string(), id.map(str::to_string)))
+        .collect();
+    assert_eq!(sessions, expected);
+
+    let rows: Vec<(String, String, String, i64, i64)> = conn
+        .prepare("SELECT connection_id, user_id, protocol, started, ended FROM session ORDER BY id")
+        .unwrap()
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let protocol = "json.reliable.webpubsub.azure.v1".to_string();
+    assert_eq!(
+        rows,
+        vec![
+            ("conn-A".into(), "alice".into(), protocol.clone(), 10, 20),
+            ("conn-B".into(), "alice".into(), protocol, 20, 30),
+        ]
+    );
 }
 
 #[test]
@@ -255,15 +332,7 @@ fn drops_under_a_slow_disk_are_counted_exactly() {
         .query_row("SELECT count(*) FROM msg WHERE kind = 7", [], |r| r.get(0))
         .unwrap();
     assert_eq!(stats.messages - gaps as u64 + dropped, 2_000);
-    let mut out = Vec::new();
-    history::export(
-        &conn,
-        &ExportFilter::default(),
-        ExportFormat::Jsonl,
-        &mut out,
-    )
-    .unwrap();
-    let text = String::from_utf8(out).unwrap();
+    let text = exported_jsonl(&conn);
     assert!(
         text.contains("messages not saved"),
         "the export shows the gap"

@@ -100,6 +100,7 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             let filter = time_filter(groups, since, until)?;
             let format = match format {
                 ExportFormatArg::Jsonl => ExportFormat::Jsonl,
+                ExportFormatArg::JsonlZst => ExportFormat::JsonlZst,
                 ExportFormatArg::Text => ExportFormat::Text,
             };
             let conn = history::open_read(&path)?;

@@ -1,5 +1,5 @@
 //! `wpchat history export`: stored lines as JSONL (the `listen` keys plus `dir` and
-//! `session`, payloads byte-exact, binary as base64) or as text (`ts⇥group⇥user⇥data`).
+//! `session`, payloads byte-exact, binary as base64), the same JSONL zstd-compressed, or as text (`ts⇥group⇥user⇥data`).
 
 use std::io::Write;
 
@@ -19,6 +19,8 @@ use super::store::{LINE_COLUMNS, LINE_JOINS, StoredLine};
 pub enum ExportFormat {
     #[default]
     Jsonl,
+    /// The JSONL above compressed as one zstd frame: `zstd -d` gives back exactly that JSONL.
+    JsonlZst,
     Text,
 }
 
@@ -52,6 +54,9 @@ struct Line<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     sequence_id: Option<u64>,
     dir: &'static str,
+    /// The connection id the line was recorded under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<&'a str>,
 }
 
 fn rfc3339(ts_ms: i64) -> String {
@@ -76,12 +81,12 @@ fn data(line: &StoredLine) -> Data<'_> {
 }
 
 fn write_line(
-    out: &mut impl Write,
+    out: &mut (impl Write + ?Sized),
     line: &StoredLine,
     format: ExportFormat,
 ) -> std::io::Result<()> {
     match format {
-        ExportFormat::Jsonl => {
+        ExportFormat::Jsonl | ExportFormat::JsonlZst => {
             let record = Line {
                 ts: rfc3339(line.ts_ms),
                 from: if line.group == "server" {
@@ -95,6 +100,7 @@ fn write_line(
                 data: data(line),
                 sequence_id: line.seq.filter(|_| line.kind != Kind::HistoryGap),
                 dir: if line.dir == Dir::Out { "out" } else { "in" },
+                session: line.session.as_deref(),
             };
             serde_json::to_writer(&mut *out, &record)?;
             out.write_all(b"\n")
@@ -123,10 +129,29 @@ pub fn write_lines(
     format: ExportFormat,
     out: &mut impl Write,
 ) -> Result<(), HistoryError> {
-    for line in lines {
-        write_line(out, line, format).map_err(HistoryError::Write)?;
+    compressed_if(format, out, |out| {
+        for line in lines {
+            write_line(out, line, format).map_err(HistoryError::Write)?;
+        }
+        Ok(())
+    })
+}
+
+/// Runs `write` on `out`, or on a zstd encoder over `out` (finished afterwards, so the frame
+/// is complete) when `format` asks for compression.
+fn compressed_if<T>(
+    format: ExportFormat,
+    out: &mut impl Write,
+    write: impl FnOnce(&mut dyn Write) -> Result<T, HistoryError>,
+) -> Result<T, HistoryError> {
+    if format != ExportFormat::JsonlZst {
+        return write(out);
     }
-    Ok(())
+    let mut encoder =
+        zstd::Encoder::new(out, zstd::DEFAULT_COMPRESSION_LEVEL).map_err(HistoryError::Write)?;
+    let written = write(&mut encoder)?;
+    encoder.finish().map_err(HistoryError::Write)?;
+    Ok(written)
 }
 
 /// The SQL and values of the lines `filter` chooses, oldest first.
@@ -170,11 +195,13 @@ pub fn export(
     let (sql, values) = slice(filter);
     let mut statement = conn.prepare(&sql)?;
     let mut rows = statement.query(rusqlite::params_from_iter(values))?;
-    let mut count = 0;
-    while let Some(row) = rows.next()? {
-        let line = StoredLine::from_row(row)?;
-        write_line(out, &line, format).map_err(HistoryError::Write)?;
-        count += 1;
-    }
-    Ok(count)
+    compressed_if(format, out, |out| {
+        let mut count = 0;
+        while let Some(row) = rows.next()? {
+            let line = StoredLine::from_row(row)?;
+            write_line(out, &line, format).map_err(HistoryError::Write)?;
+            count += 1;
+        }
+        Ok(count)
+    })
 }

@@ -125,3 +125,13 @@ impl Record {
         self.body.len() + self.group.len() + self.sender.as_ref().map_or(0, String::len) + 64
     }
 }
+
+/// One connection session (a new connection id), as the `session` table keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub connection_id: String,
+    pub user_id: Option<String>,
+    /// The subprotocol, e.g. `json.reliable.webpubsub.azure.v1`.
+    pub protocol: Option<String>,
+    pub started_ms: i64,
+}

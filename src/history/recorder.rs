@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, params};
 
 use super::open::{HistoryError, open};
-use super::record::{Delivery, Kind, Record};
+use super::record::{Delivery, Kind, Record, Session};
 use super::store::{self, Ids};
 
 /// How the recorder is sized. The defaults absorb a 0.5 s disk stall at the insert rate.
@@ -64,6 +64,10 @@ enum Job {
         group: String,
         id: i64,
     },
+    /// A new connection session: the rows after it belong to it.
+    SessionStarted(Session),
+    /// The connection closed: no session until the next one starts.
+    SessionEnded(i64),
     /// Answered once everything queued before it is committed (and indexed).
     Flush(SyncSender<()>),
 }
@@ -123,6 +127,7 @@ impl Recorder {
             written: written.clone(),
             options: options.clone(),
             last_beat: Instant::now(),
+            session: None,
         };
         let writer = std::thread::Builder::new()
             .name("history-writer".into())
@@ -169,6 +174,22 @@ impl Recorder {
     pub fn set_delivery(&mut self, id: i64, delivery: Delivery) {
         if let Some(queue) = &self.queue {
             let _ = queue.try_send(Job::Delivery { id, delivery });
+        }
+    }
+
+    /// A connection session began (a new connection id): it gets a `session` row, and the
+    /// lines recorded after it name it. Ends the previous session if it was still open.
+    pub fn start_session(&mut self, session: Session) {
+        if let Some(queue) = &self.queue {
+            // Rare and small: waiting for room keeps lines from landing in the wrong session.
+            let _ = queue.send(Job::SessionStarted(session));
+        }
+    }
+
+    /// The connection closed at `ended_ms`.
+    pub fn end_session(&mut self, ended_ms: i64) {
+        if let Some(queue) = &self.queue {
+            let _ = queue.send(Job::SessionEnded(ended_ms));
         }
     }
 
@@ -290,6 +311,8 @@ struct Writer {
     written: Arc<AtomicU64>,
     options: RecorderOptions,
     last_beat: Instant,
+    /// The `session` row of the connection being recorded.
+    session: Option<i64>,
 }
 
 /// How often the writer renews its lease.
@@ -318,6 +341,7 @@ impl Writer {
                 tracing::error!(%error, "history: a batch could not be written");
                 // The batch rolled back: ids it cached may name rows that do not exist.
                 self.ids = Ids::default();
+                self.session = None;
             }
             if !flushes.is_empty() {
                 self.catch_up_index();
@@ -338,6 +362,12 @@ impl Writer {
             }
         }
         self.catch_up_index();
+        if let Some(open) = self.session.take() {
+            let now = chrono::Utc::now().timestamp_millis();
+            if let Err(error) = store::end_session(&self.conn, open, now) {
+                tracing::warn!(%error, "history: could not close the session row");
+            }
+        }
         if let Err(error) = store::release_lease(&self.conn) {
             tracing::warn!(%error, "history: could not release the lease");
         }
@@ -369,7 +399,7 @@ impl Writer {
                 Job::Insert(id, record) => {
                     self.queued_bytes
                         .fetch_sub(record.weight(), Ordering::Relaxed);
-                    store::insert(&tx, &mut self.ids, id, &record)?;
+                    store::insert(&tx, &mut self.ids, id, &record, self.session)?;
                     rows += 1;
                 }
                 Job::Delivery { id, delivery } => {
@@ -384,6 +414,17 @@ impl Writer {
                         "UPDATE buffer SET read_marker = max(coalesce(read_marker, 0), ?2) WHERE id = ?1",
                         params![buf, id],
                     )?;
+                }
+                Job::SessionStarted(session) => {
+                    if let Some(open) = self.session.take() {
+                        store::end_session(&tx, open, session.started_ms)?;
+                    }
+                    self.session = Some(store::begin_session(&tx, &session)?);
+                }
+                Job::SessionEnded(ended_ms) => {
+                    if let Some(open) = self.session.take() {
+                        store::end_session(&tx, open, ended_ms)?;
+                    }
                 }
                 Job::Flush(done) => {
                     flushes.push(done);

@@ -69,6 +69,7 @@ mod tests {
         StoredLine {
             id: ts_ms,
             record: Record::message("g", ts_ms, kind, Dir::In, body.to_vec()),
+            session: None,
         }
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::open::HistoryError;
-use super::record::{Delivery, Dir, Kind, Record};
+use super::record::{Delivery, Dir, Kind, Record, Session};
 
 /// Buffer and user ids the writer has seen, so a row costs no lookup.
 #[derive(Default)]
@@ -75,6 +75,7 @@ pub(crate) fn insert(
     ids: &mut Ids,
     id: i64,
     record: &Record,
+    session: Option<i64>,
 ) -> rusqlite::Result<()> {
     let buf = ids.buffer(tx, &record.group)?;
     let sender = match &record.sender {
@@ -82,8 +83,8 @@ pub(crate) fn insert(
         None => None,
     };
     let mut insert = tx.prepare_cached(
-        "INSERT INTO msg(id, buf, ts, kind, dir, sender, seq, delivery, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO msg(id, buf, ts, kind, dir, sender, seq, delivery, body, session)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     insert.execute(params![
         id,
@@ -95,7 +96,31 @@ pub(crate) fn insert(
         record.seq.map(|s| s as i64),
         record.delivery.map(|d| d as i64),
         record.body,
+        session,
     ])?;
+    Ok(())
+}
+
+/// Starts a `session` row (one per connection session); returns its id for the rows after it.
+pub(crate) fn begin_session(tx: &Transaction<'_>, session: &Session) -> rusqlite::Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO session(connection_id, user_id, protocol, started) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        session.connection_id,
+        session.user_id,
+        session.protocol,
+        session.started_ms
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Closes the `session` row `id` at `ended_ms` (a later end never moves it).
+pub(crate) fn end_session(conn: &Connection, id: i64, ended_ms: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE session SET ended = ?2 WHERE id = ?1 AND ended IS NULL",
+        params![id, ended_ms],
+    )?;
     Ok(())
 }
 
@@ -139,6 +164,8 @@ pub(crate) fn index_step(conn: &mut Connection, step: usize) -> rusqlite::Result
 pub struct StoredLine {
     pub id: i64,
     pub record: Record,
+    /// The connection id of the session it was recorded in, when one was known.
+    pub session: Option<String>,
 }
 
 impl std::ops::Deref for StoredLine {
@@ -151,10 +178,10 @@ impl std::ops::Deref for StoredLine {
 
 /// The columns [`StoredLine::from_row`] reads, for `FROM msg m`.
 pub(crate) const LINE_COLUMNS: &str =
-    "m.id, b.name, m.ts, m.kind, m.dir, u.name, m.seq, m.delivery, m.body";
+    "m.id, b.name, m.ts, m.kind, m.dir, u.name, m.seq, m.delivery, m.body, s.connection_id";
 /// The joins that name a line's buffer and sender.
-pub(crate) const LINE_JOINS: &str =
-    "CROSS JOIN buffer b ON b.id = m.buf LEFT JOIN usr u ON u.id = m.sender";
+pub(crate) const LINE_JOINS: &str = "CROSS JOIN buffer b ON b.id = m.buf LEFT JOIN usr u ON u.id = m.sender \
+     LEFT JOIN session s ON s.id = m.session";
 
 impl StoredLine {
     pub(crate) fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredLine> {
@@ -175,6 +202,7 @@ impl StoredLine {
         Ok(StoredLine {
             id: row.get(0)?,
             record,
+            session: row.get(9)?,
         })
     }
 }

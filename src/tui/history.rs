@@ -10,7 +10,9 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use super::app::App;
 use crate::client::{Command, Event, OpId, OpOutcome};
 use crate::config::HistorySettings;
-use crate::history::{self, Delivery, Dir, Kind, Record, Recorder, RecorderOptions, StoredLine};
+use crate::history::{
+    self, Delivery, Dir, Kind, Record, Recorder, RecorderOptions, Session, StoredLine,
+};
 use crate::protocol::{MessageSource, Payload};
 
 /// Lines of backlog shown when a group opens.
@@ -30,6 +32,8 @@ pub struct HistoryStart {
 pub struct ChatHistory {
     path: PathBuf,
     recorder: Option<Recorder>,
+    /// The connection id of the session being recorded.
+    session: Option<String>,
     /// Groups recorded not at all, and groups where only own messages are.
     excluded: GlobSet,
     mine_only: GlobSet,
@@ -122,6 +126,7 @@ impl ChatHistory {
         let history = ChatHistory {
             path: start.path.clone(),
             recorder,
+            session: None,
             excluded,
             mine_only,
             sends: HashMap::new(),
@@ -225,6 +230,11 @@ impl ChatHistory {
                     self.newest.insert(group.to_string(), id);
                 }
             }
+            Event::Connected {
+                connection_id,
+                user_id,
+                protocol,
+            } => self.session_started(connection_id, user_id.as_deref(), protocol.name(), now_ms),
             Event::Queued { op } => self.delivery(*op, Delivery::Queued, false),
             Event::OpResult { op, outcome } => {
                 let delivery = match outcome {
@@ -245,6 +255,29 @@ impl ChatHistory {
                 self.marker_in_groups(app, now_ms, &text);
             }
             _ => {}
+        }
+    }
+
+    /// A new connection id starts a `session` row, which the lines after it point to (a
+    /// recovered connection keeps its id, and its session).
+    fn session_started(
+        &mut self,
+        connection_id: &str,
+        user_id: Option<&str>,
+        protocol: &str,
+        now_ms: i64,
+    ) {
+        if self.session.as_deref() == Some(connection_id) {
+            return;
+        }
+        self.session = Some(connection_id.to_string());
+        if let Some(recorder) = self.recorder.as_mut() {
+            recorder.start_session(Session {
+                connection_id: connection_id.to_string(),
+                user_id: user_id.map(str::to_string),
+                protocol: Some(protocol.to_string()),
+                started_ms: now_ms,
+            });
         }
     }
 
