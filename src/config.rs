@@ -181,6 +181,11 @@ const PROFILE_KEYS: &[&str] = &[
 /// Why the config file could not be used.
 #[derive(Debug, Error)]
 pub enum ConfigError {
+    #[error(
+        "the config file {path} (from --config or WPCHAT_CONFIG) does not exist; create it \
+         (wpchat --print-default-config > FILE) or leave the option out"
+    )]
+    Missing { path: PathBuf },
     #[error("cannot read the config file {path}: {source}")]
     Read {
         path: PathBuf,
@@ -209,8 +214,9 @@ pub fn defaults() -> Config {
     toml::from_str(DEFAULT_CONFIG).unwrap_or_default()
 }
 
-/// Loads `path` (or the default path), overlaying the embedded defaults. A missing file is not
-/// an error. Unknown keys come back as warnings. Refuses an inline secret in a file that group
+/// Loads `path` (or the default path), overlaying the embedded defaults. A missing default
+/// file is not an error; a missing `--config`/`WPCHAT_CONFIG` file is (a typo must not quietly
+/// mean the defaults). Unknown keys come back as warnings. Refuses an inline secret in a file that group
 /// or others can read.
 pub fn load(path: Option<&Path>) -> Result<(Config, Vec<String>), ConfigError> {
     let mut warnings = Vec::new();
@@ -221,13 +227,10 @@ pub fn load(path: Option<&Path>) -> Result<(Config, Vec<String>), ConfigError> {
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            tracing::debug!(path = %path.display(), "no config file; using defaults");
             if explicit {
-                warnings.push(format!(
-                    "config file {} does not exist; using defaults",
-                    path.display()
-                ));
+                return Err(ConfigError::Missing { path });
             }
+            tracing::debug!(path = %path.display(), "no config file; using defaults");
             return Ok((defaults(), warnings));
         }
         Err(source) => return Err(ConfigError::Read { path, source }),

@@ -68,7 +68,7 @@ fn a_bench_that_measures_nothing_says_which_flags_to_raise() {
     let output = Command::new(env!("CARGO_BIN_EXE_wpchat"))
         .args(["bench", "--publishers", "0"])
         .env_remove("WebPubSubConnectionString")
-        .env("WPCHAT_CONFIG", "/nonexistent/wpchat-test-config.toml")
+        .env("WPCHAT_CONFIG", "/dev/null")
         .env("WPCHAT_EMBEDDED_PORT", "0")
         .output()
         .expect("wpchat bench runs");

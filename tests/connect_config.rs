@@ -115,10 +115,22 @@ fn profiles_load_typed_and_unknown_keys_only_warn() {
 }
 
 #[test]
-fn a_missing_file_is_not_an_error() {
+fn a_config_file_named_but_missing_is_an_error_that_names_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, _) = load(Some(&dir.path().join("nope.toml"))).unwrap();
+    let path = dir.path().join("nope.toml");
+    let error = load(Some(&path)).expect_err("a typo must not quietly mean the defaults");
+    assert!(matches!(error, ConfigError::Missing { .. }), "{error}");
+    assert!(
+        error.to_string().contains(&path.display().to_string()),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_empty_config_file_means_the_defaults() {
+    let (config, warnings) = load(Some(std::path::Path::new("/dev/null"))).unwrap();
     assert!(config.profiles.is_empty());
+    assert!(warnings.is_empty(), "{warnings:?}");
 }
 
 #[cfg(unix)]

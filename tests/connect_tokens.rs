@@ -191,13 +191,12 @@ fn connection_string_edge_cases() {
 }
 
 fn wpchat(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let dir = tempfile::tempdir().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_wpchat"));
     command
         .args(args)
         .env_remove("WebPubSubConnectionString")
-        // Never read the developer's own config file.
-        .env("WPCHAT_CONFIG", dir.path().join("absent.toml"));
+        // Never read the developer's own config file: an empty one instead.
+        .env("WPCHAT_CONFIG", "/dev/null");
     for (k, v) in env {
         command.env(k, v);
     }

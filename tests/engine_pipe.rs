@@ -24,7 +24,7 @@ fn wpchat(args: &[&str]) -> Command {
     command
         .args(args)
         .env_remove("WebPubSubConnectionString")
-        .env("WPCHAT_CONFIG", "/nonexistent/wpchat-test-config.toml")
+        .env("WPCHAT_CONFIG", "/dev/null")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

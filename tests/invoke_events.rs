@@ -309,7 +309,7 @@ async fn send_json(service: &RunningService, flag: &str, event: &str) -> std::pr
     tokio::process::Command::new(env!("CARGO_BIN_EXE_wpchat"))
         .args(["send", "--hub", "chat", flag, event, "--data-type", "json"])
         .args(["--connection-string", &connection_string, "{\"n\":2}"])
-        .env("WPCHAT_CONFIG", "/nonexistent/wpchat-test-config.toml")
+        .env("WPCHAT_CONFIG", "/dev/null")
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()

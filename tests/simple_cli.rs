@@ -32,7 +32,7 @@ fn wpchat(service: &RunningService, subcommand: &str, args: &[&str]) -> Command 
         .args(["--protocol", "none", "--hub", "chat", "--user", "cli"])
         .args(["--connection-string", &connection_string(service)])
         .args(args)
-        .env("WPCHAT_CONFIG", "/nonexistent/wpchat-test-config.toml")
+        .env("WPCHAT_CONFIG", "/dev/null")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -137,7 +137,7 @@ async fn listen_prints_each_frame_the_connection_receives() {
             ])
             .args(["--role", "webpubsub.sendToGroup"])
             .args(args)
-            .env("WPCHAT_CONFIG", "/nonexistent/wpchat-test-config.toml")
+            .env("WPCHAT_CONFIG", "/dev/null")
             .stdin(Stdio::null())
             .kill_on_drop(true);
         command
