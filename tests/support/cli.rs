@@ -33,7 +33,7 @@ impl Home {
             .env("XDG_CONFIG_HOME", path.join("config"))
             .env("XDG_STATE_HOME", path.join("state"))
             .env("XDG_DATA_HOME", path.join("data"))
-            .env("WPCHAT_CONFIG", "/dev/null")
+            .env("WPCHAT_CONFIG", path.join("config.toml"))
             .env("WPCHAT_EMBEDDED_PORT", "0")
             .env_remove("WebPubSubConnectionString")
             .stdin(Stdio::null())
