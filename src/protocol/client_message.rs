@@ -193,69 +193,29 @@ struct ClientWire<'a> {
 pub fn decode_client(frame: &str) -> Result<ClientMessage, DecodeError> {
     let wire: ClientWire<'_> =
         serde_json::from_str(frame).map_err(|e| DecodeError::Json(e.to_string()))?;
-    let group = |kind: &'static str| -> Result<String, DecodeError> {
-        let group = wire.group.as_deref().ok_or(DecodeError::MissingField {
-            kind,
-            field: "group",
-        })?;
-        validate_group_name(group)?;
-        Ok(group.to_string())
-    };
-    let data = || -> Result<Payload, DecodeError> {
-        let data_type = match wire.data_type.as_deref() {
-            None => DataType::Json,
-            Some(name) => match DataType::from_name(name) {
-                Some(DataType::Protobuf) | None => {
-                    return Err(PayloadError::UnknownDataType(name.to_string()).into());
-                }
-                Some(t) => t,
-            },
-        };
-        let raw = wire.data.ok_or(PayloadError::Missing)?;
-        Ok(Payload::from_wire(data_type, raw)?)
-    };
     match wire.kind.as_ref() {
         "joinGroup" => Ok(ClientMessage::JoinGroup {
-            group: group("joinGroup")?,
+            group: wire.group("joinGroup")?,
             ack_id: wire.ack_id,
         }),
         "leaveGroup" => Ok(ClientMessage::LeaveGroup {
-            group: group("leaveGroup")?,
+            group: wire.group("leaveGroup")?,
             ack_id: wire.ack_id,
         }),
         "sendToGroup" => Ok(ClientMessage::SendToGroup {
-            group: group("sendToGroup")?,
+            group: wire.group("sendToGroup")?,
             ack_id: wire.ack_id,
             no_echo: wire.no_echo.unwrap_or(false),
-            data: data()?,
+            data: wire.payload()?,
         }),
-        "event" => {
-            let event = wire.event.as_deref().ok_or(DecodeError::MissingField {
-                kind: "event",
-                field: "event",
-            })?;
-            validate_event_name(event).map_err(DecodeError::EventName)?;
-            Ok(ClientMessage::Event {
-                event: event.to_string(),
-                ack_id: wire.ack_id,
-                data: data()?,
-            })
-        }
-        "sequenceAck" => {
-            let sequence_id = match &wire.sequence_id {
-                Some(NumberOrString::Number(n)) => *n,
-                Some(NumberOrString::String(s)) => s
-                    .parse()
-                    .map_err(|_| DecodeError::Json(format!("sequenceId '{s}' is not a number")))?,
-                None => {
-                    return Err(DecodeError::MissingField {
-                        kind: "sequenceAck",
-                        field: "sequenceId",
-                    });
-                }
-            };
-            Ok(ClientMessage::SequenceAck { sequence_id })
-        }
+        "event" => Ok(ClientMessage::Event {
+            event: wire.event_name()?,
+            ack_id: wire.ack_id,
+            data: wire.payload()?,
+        }),
+        "sequenceAck" => Ok(ClientMessage::SequenceAck {
+            sequence_id: wire.sequence_id()?,
+        }),
         "ping" => Ok(ClientMessage::Ping),
         "invoke" => Ok(ClientMessage::Invoke(super::invoke::invoke_from_wire(
             &InvokeWire {
@@ -263,7 +223,7 @@ pub fn decode_client(frame: &str) -> Result<ClientMessage, DecodeError> {
                 target: wire.target.clone(),
             },
             wire.event.as_deref(),
-            data()?,
+            wire.payload()?,
         )?)),
         "cancelInvocation" => Ok(ClientMessage::CancelInvocation {
             invocation_id: super::invoke::cancel_from_wire(&InvokeWire {
@@ -272,5 +232,56 @@ pub fn decode_client(frame: &str) -> Result<ClientMessage, DecodeError> {
             })?,
         }),
         other => Err(DecodeError::UnknownType(other.to_string())),
+    }
+}
+
+impl ClientWire<'_> {
+    /// The `group` field a message of this `kind` must carry, validated.
+    fn group(&self, kind: &'static str) -> Result<String, DecodeError> {
+        let group = self.group.as_deref().ok_or(DecodeError::MissingField {
+            kind,
+            field: "group",
+        })?;
+        validate_group_name(group)?;
+        Ok(group.to_string())
+    }
+
+    /// The `event` field of an `event` message, validated.
+    fn event_name(&self) -> Result<String, DecodeError> {
+        let event = self.event.as_deref().ok_or(DecodeError::MissingField {
+            kind: "event",
+            field: "event",
+        })?;
+        validate_event_name(event).map_err(DecodeError::EventName)?;
+        Ok(event.to_string())
+    }
+
+    /// `data` read as its `dataType` says (JSON when absent); clients may not send protobuf
+    /// over the JSON subprotocols.
+    fn payload(&self) -> Result<Payload, DecodeError> {
+        let data_type = match self.data_type.as_deref() {
+            None => DataType::Json,
+            Some(name) => match DataType::from_name(name) {
+                Some(DataType::Protobuf) | None => {
+                    return Err(PayloadError::UnknownDataType(name.to_string()).into());
+                }
+                Some(t) => t,
+            },
+        };
+        let raw = self.data.ok_or(PayloadError::Missing)?;
+        Ok(Payload::from_wire(data_type, raw)?)
+    }
+
+    fn sequence_id(&self) -> Result<u64, DecodeError> {
+        match &self.sequence_id {
+            Some(NumberOrString::Number(n)) => Ok(*n),
+            Some(NumberOrString::String(s)) => s
+                .parse()
+                .map_err(|_| DecodeError::Json(format!("sequenceId '{s}' is not a number"))),
+            None => Err(DecodeError::MissingField {
+                kind: "sequenceAck",
+                field: "sequenceId",
+            }),
+        }
     }
 }
