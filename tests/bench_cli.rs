@@ -1,19 +1,15 @@
 //! `wpchat bench` end to end: the built binary against its embedded local service.
 
-use std::process::Command;
+#[path = "support/cli.rs"]
+mod cli;
+
+use cli::Home;
 
 fn bench(args: &[&str]) -> serde_json::Value {
-    let home = tempfile::tempdir().expect("temp dir");
-    let output = Command::new(env!("CARGO_BIN_EXE_wpchat"))
-        .arg("bench")
+    let output = Home::new()
+        .wpchat_blocking(&["bench"])
         .args(args)
         .arg("--json")
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("WPCHAT_EMBEDDED_PORT", "0")
-        .env_remove("WebPubSubConnectionString")
-        .env_remove("WPCHAT_CONFIG")
         .output()
         .expect("wpchat bench runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -65,11 +61,8 @@ fn non_reliable_bench_reports_its_protocol() {
 
 #[test]
 fn a_bench_that_measures_nothing_says_which_flags_to_raise() {
-    let output = Command::new(env!("CARGO_BIN_EXE_wpchat"))
-        .args(["bench", "--publishers", "0"])
-        .env_remove("WebPubSubConnectionString")
-        .env("WPCHAT_CONFIG", "/dev/null")
-        .env("WPCHAT_EMBEDDED_PORT", "0")
+    let output = Home::new()
+        .wpchat_blocking(&["bench", "--publishers", "0"])
         .output()
         .expect("wpchat bench runs");
     let stderr = String::from_utf8_lossy(&output.stderr);

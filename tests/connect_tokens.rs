@@ -2,7 +2,10 @@
 //! the claims the official server SDKs put in them, and connection strings parse as the SDKs
 //! parse them.
 
-use std::process::{Command, Output};
+#[path = "support/cli.rs"]
+mod cli;
+
+use std::process::Output;
 
 use wpchat::auth::connection_string::unix_now;
 use wpchat::auth::token::{decode_unverified, verify};
@@ -191,12 +194,7 @@ fn connection_string_edge_cases() {
 }
 
 fn wpchat(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wpchat"));
-    command
-        .args(args)
-        .env_remove("WebPubSubConnectionString")
-        // Never read the developer's own config file: an empty one instead.
-        .env("WPCHAT_CONFIG", "/dev/null");
+    let mut command = cli::shared_home().wpchat_blocking(args);
     for (k, v) in env {
         command.env(k, v);
     }

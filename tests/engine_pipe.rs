@@ -4,6 +4,8 @@
 
 #[path = "support/chaos_proxy.rs"]
 mod chaos_proxy;
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "support/scripted.rs"]
 mod scripted;
 
@@ -20,16 +22,7 @@ use tokio::process::{Child, Command};
 const WAIT: Duration = Duration::from_secs(20);
 
 fn wpchat(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wpchat"));
-    command
-        .args(args)
-        .env_remove("WebPubSubConnectionString")
-        .env("WPCHAT_CONFIG", "/dev/null")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
+    cli::shared_home().wpchat(args)
 }
 
 /// Starts `listen` on group `g` and waits until the server has it as a member.

@@ -7,6 +7,8 @@
 
 #[path = "tui_support/app.rs"]
 mod app_support;
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "support/engine.rs"]
 mod engine;
 #[path = "support/event_handler.rs"]
@@ -14,7 +16,6 @@ mod event_handler;
 #[path = "support/service_client.rs"]
 mod service_client;
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -302,16 +303,10 @@ async fn the_chat_shows_the_invoke_response_under_the_request() {
 
 /// `wpchat send --FLAG EVENT --data-type json {"n":2}` against the service.
 async fn send_json(service: &RunningService, flag: &str, event: &str) -> std::process::Output {
-    let connection_string = format!(
-        "Endpoint=http://{};AccessKey={};Version=1.0;",
-        service.addr, service.access_key
-    );
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_wpchat"))
-        .args(["send", "--hub", "chat", flag, event, "--data-type", "json"])
-        .args(["--connection-string", &connection_string, "{\"n\":2}"])
-        .env("WPCHAT_CONFIG", "/dev/null")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
+    let cs = cli::connection_string(service.addr, &service.access_key);
+    cli::shared_home()
+        .wpchat(&["send", "--hub", "chat", flag, event, "--data-type", "json"])
+        .args(["--connection-string", &cs, "{\"n\":2}"])
         .output()
         .await
         .unwrap()

@@ -3,10 +3,12 @@
 //! a line out as one frame and the handler's reply printed as a JSON line, binary both ways,
 //! a missing reply failing the run, and frames received by a listener in a group.
 
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "support/event_handler.rs"]
 mod event_handler;
 
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use event_handler::{EventHandler, Reply, serve};
@@ -18,26 +20,24 @@ use wpchat::service::RunningService;
 const WAIT: Duration = Duration::from_secs(30);
 
 fn connection_string(service: &RunningService) -> String {
-    format!(
-        "Endpoint=http://{};AccessKey={};Version=1.0;",
-        service.addr, service.access_key
-    )
+    cli::connection_string(service.addr, &service.access_key)
 }
 
 /// `wpchat SUBCOMMAND --protocol none --connection-string … --hub chat ARGS`.
 fn wpchat(service: &RunningService, subcommand: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wpchat"));
-    command
-        .arg(subcommand)
-        .args(["--protocol", "none", "--hub", "chat", "--user", "cli"])
-        .args(["--connection-string", &connection_string(service)])
-        .args(args)
-        .env("WPCHAT_CONFIG", "/dev/null")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
+    let cs = connection_string(service);
+    let mut all = vec![
+        subcommand,
+        "--protocol",
+        "none",
+        "--hub",
+        "chat",
+        "--user",
+        "cli",
+    ];
+    all.extend(["--connection-string", &cs]);
+    all.extend_from_slice(args);
+    cli::shared_home().wpchat(&all)
 }
 
 async fn run(command: &mut Command) -> Output {
@@ -124,23 +124,15 @@ async fn listen_prints_each_frame_the_connection_receives() {
         .await;
     let cs = connection_string(&service);
     let publish = |args: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wpchat"));
-        command
-            .args([
-                "send",
-                "--hub",
-                "chat",
-                "--group",
-                "g",
-                "--connection-string",
-                &cs,
-            ])
-            .args(["--role", "webpubsub.sendToGroup"])
-            .args(args)
-            .env("WPCHAT_CONFIG", "/dev/null")
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        command
+        let mut all = vec!["send", "--hub", "chat", "--group", "g"];
+        all.extend([
+            "--connection-string",
+            &cs,
+            "--role",
+            "webpubsub.sendToGroup",
+        ]);
+        all.extend_from_slice(args);
+        cli::shared_home().wpchat(&all)
     };
     assert!(run(&mut publish(&["hi there"])).await.status.success());
     assert!(

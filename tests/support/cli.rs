@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+use std::net::SocketAddr;
 use std::process::{Output, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::process::Command;
@@ -23,10 +25,10 @@ impl Home {
         Home { dir }
     }
 
-    /// `wpchat ARGS` in this home.
-    pub fn wpchat(&self, args: &[&str]) -> Command {
+    /// `wpchat ARGS` in this home, for a test without a runtime.
+    pub fn wpchat_blocking(&self, args: &[&str]) -> std::process::Command {
         let path = self.dir.path();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wpchat"));
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wpchat"));
         command
             .args(args)
             .env("HOME", path)
@@ -38,8 +40,14 @@ impl Home {
             .env_remove("WebPubSubConnectionString")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// `wpchat ARGS` in this home, killed when dropped.
+    pub fn wpchat(&self, args: &[&str]) -> Command {
+        let mut command = Command::from(self.wpchat_blocking(args));
+        command.kill_on_drop(true);
         command
     }
 
@@ -48,6 +56,18 @@ impl Home {
         let child = self.wpchat(args).spawn().expect("wpchat starts");
         finished(child).await
     }
+}
+
+/// One home for the commands of a test binary that need none of their own. Statics are never
+/// dropped, so its few empty folders stay in the temp dir.
+pub fn shared_home() -> &'static Home {
+    static HOME: OnceLock<Home> = OnceLock::new();
+    HOME.get_or_init(Home::new)
+}
+
+/// The connection string of a local service at `addr` with `access_key`.
+pub fn connection_string(addr: SocketAddr, access_key: &str) -> String {
+    format!("Endpoint=http://{addr};AccessKey={access_key};Version=1.0;")
 }
 
 /// The output of `child` once it ended (within [`WAIT`]).
