@@ -309,7 +309,7 @@ async fn flood(
             return Err(format!("flooder {n} did not connect"));
         }
         // Op results of fire-and-forget sends: drained so the engine never blocks on them.
-        let mut events = std::mem::replace(&mut handle.events, tokio::sync::mpsc::channel(1).1);
+        let mut events = std::mem::replace(&mut handle.events, client::event_channel(1).1);
         tokio::spawn(async move { while events.recv().await.is_some() {} });
         handles.push(handle);
     }

@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -39,6 +38,7 @@ use url::Url;
 
 use super::acks::{AckTracker, Owner};
 use super::connect::Socket;
+use super::events::EventSender;
 use super::outbox::Outbox;
 use super::sequence::SequenceTracker;
 use super::{ClientConfig, Command, ConnState, Event, OpError, OpOutcome};
@@ -127,9 +127,10 @@ struct Lost {
 pub(crate) struct Engine {
     config: ClientConfig,
     commands: mpsc::Receiver<Command>,
-    events: mpsc::Sender<Event>,
+    events: EventSender,
     state: watch::Sender<ConnState>,
-    /// Events waiting for room in the bounded channel (or held during a read burst).
+    /// Events waiting for room in the bounded channel (or held during a read burst), handed
+    /// over as one batch.
     queue: VecDeque<Event>,
     /// A read burst is running: `emit` queues instead of sending.
     holding: bool,
@@ -155,7 +156,7 @@ impl Engine {
     pub(crate) fn new(
         config: ClientConfig,
         commands: mpsc::Receiver<Command>,
-        events: mpsc::Sender<Event>,
+        events: EventSender,
         state: watch::Sender<ConnState>,
     ) -> Self {
         Engine {
@@ -264,13 +265,9 @@ impl Engine {
             }
             let read_open = self.queue.len() < READ_PAUSE_AT;
             let commands_open = self.queue.len() < COMMAND_PAUSE_AT;
-            // A clone, so the permit does not borrow `self` in the other branches.
-            let events = self.events.clone();
             tokio::select! {
                 biased;
-                permit = events.reserve(), if !self.queue.is_empty() => {
-                    deliver(&mut self.queue, &events, permit.ok());
-                }
+                _ = self.events.send_all(&mut self.queue), if !self.queue.is_empty() => {}
                 command = self.commands.recv(), if commands_open => match command {
                     None => break End::Shutdown("every command sender was dropped".into()),
                     Some(command) => {
@@ -369,10 +366,7 @@ impl Engine {
         self.holding = true;
         let mut end = self.frame(first, now).await;
         for _ in 1..READ_BURST {
-            if end.is_some()
-                || self.queue.len() >= self.events.capacity().max(READ_PAUSE_AT)
-                || !self.link_healthy()
-            {
+            if end.is_some() || self.queue.len() >= READ_BURST || !self.link_healthy() {
                 break;
             }
             let Some(frame) = stream.next().now_or_never() else {
@@ -587,13 +581,9 @@ impl Engine {
         tokio::pin!(future);
         loop {
             let commands_open = self.queue.len() < COMMAND_PAUSE_AT;
-            // A clone, so the permit does not borrow `self` in the other branches.
-            let events = self.events.clone();
             tokio::select! {
                 biased;
-                permit = events.reserve(), if !self.queue.is_empty() => {
-                    deliver(&mut self.queue, &events, permit.ok());
-                }
+                _ = self.events.send_all(&mut self.queue), if !self.queue.is_empty() => {}
                 command = self.commands.recv(), if commands_open => match command {
                     None => return Err(Interrupt::Stop("every command sender was dropped".into())),
                     Some(Command::Shutdown) => return Err(Interrupt::Stop("shut down".into())),
@@ -628,12 +618,7 @@ impl Engine {
         }
         self.set_state(ConnState::Stopped { reason });
         let deadline = tokio::time::Instant::now() + FINAL_EVENTS_GRACE;
-        while let Some(event) = self.queue.pop_front() {
-            match tokio::time::timeout_at(deadline, self.events.send(event)).await {
-                Ok(Ok(())) => {}
-                _ => break,
-            }
-        }
+        let _ = tokio::time::timeout_at(deadline, self.events.send_all(&mut self.queue)).await;
     }
 
     fn emit(&mut self, mut event: Event) {
@@ -643,62 +628,21 @@ impl Engine {
         if let Event::Unrecognized { error, .. } = &mut event {
             super::limits::cap_error(error);
         }
-        if self.holding || !self.queue.is_empty() {
-            self.queue.push_back(event);
-        } else if let Err(TrySendError::Full(event)) = self.events.try_send(event) {
-            self.queue.push_back(event);
+        self.queue.push_back(event);
+        if !self.holding {
+            self.release_held();
         }
     }
 
-    /// Hands held events to the channel, as many as fit; the rest wait for room.
+    /// Hands the held events to the channel as one batch if there is room; otherwise they
+    /// wait for it.
     fn release_held(&mut self) {
-        while let Some(event) = self.queue.pop_front() {
-            match self.events.try_send(event) {
-                Ok(()) => {}
-                Err(TrySendError::Full(event)) => {
-                    self.queue.push_front(event);
-                    return;
-                }
-                Err(TrySendError::Closed(_)) => {
-                    self.queue.clear();
-                    return;
-                }
-            }
-        }
+        self.events.try_send_all(&mut self.queue);
     }
 
     fn set_state(&mut self, state: ConnState) {
         tracing::debug!(state = ?state_name(&state), "connection state");
         self.state.send_replace(state);
-    }
-}
-
-/// Hands queued events to the channel: one with the reserved permit, then as many as fit.
-fn deliver(
-    queue: &mut VecDeque<Event>,
-    events: &mpsc::Sender<Event>,
-    permit: Option<mpsc::Permit<'_, Event>>,
-) {
-    let Some(permit) = permit else {
-        // The receiver is gone: nobody will read these.
-        queue.clear();
-        return;
-    };
-    if let Some(event) = queue.pop_front() {
-        permit.send(event);
-    }
-    while let Some(event) = queue.pop_front() {
-        match events.try_send(event) {
-            Ok(()) => {}
-            Err(TrySendError::Full(event)) => {
-                queue.push_front(event);
-                return;
-            }
-            Err(TrySendError::Closed(_)) => {
-                queue.clear();
-                return;
-            }
-        }
     }
 }
 
