@@ -15,7 +15,7 @@ use super::Event;
 /// events make `event_buffer / BATCH_EVENTS` batches of channel room.
 pub(crate) const BATCH_EVENTS: usize = 256;
 /// Emptied batch buffers kept for reuse; more than this are freed.
-const SPARE_BATCHES: usize = 8;
+const SPARE_BATCHES: usize = 32;
 
 /// Buffers that travel back from the receiver to the sender.
 type Spares = Arc<Mutex<Vec<Vec<Event>>>>;
