@@ -102,8 +102,11 @@ fn write_chat_config(home: &Path) -> BenchResult<()> {
         .map_err(|_| format!("TUI_FLOOD_SCROLLBACK={lines:?} is not a number of lines"))?;
     let dir = home.join("config").join("wpchat");
     std::fs::create_dir_all(&dir).map_err(|e| format!("config dir: {e}"))?;
-    std::fs::write(dir.join("config.toml"), format!("[ui]\nscrollback = {lines}\n"))
-        .map_err(|e| format!("config file: {e}"))?;
+    std::fs::write(
+        dir.join("config.toml"),
+        format!("[ui]\nscrollback = {lines}\n"),
+    )
+    .map_err(|e| format!("config file: {e}"))?;
     println!("chat scrollback: {lines} lines per group");
     Ok(())
 }
