@@ -49,7 +49,7 @@ use crate::protocol::{ClientMessage, NameCache, Subprotocol};
 /// bounded channel is full, so let TCP push back on the service.
 const READ_PAUSE_AT: usize = 16;
 /// Most frames handled in one turn of the connection loop (frames already read, no waiting).
-const READ_BURST: usize = 256;
+const READ_BURST: usize = super::events::BATCH_EVENTS;
 /// After a read burst that brought at least this many sequence ids, ack them at once.
 const BURST_ACK_GAP: u64 = 64;
 /// Most commands handled in one turn of the connection loop.
