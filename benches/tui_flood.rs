@@ -123,9 +123,19 @@ fn memory_mb(pid: u32, field: &str) -> BenchResult<f64> {
         .ok_or_else(|| format!("no {field} in /proc/{pid}/status"))
 }
 
-/// What `wpchat history stats` says about the chat's own database: the lines named `wanted`.
-fn history_stats(home: &Path, wanted: &[&str]) -> BenchResult<String> {
-    let command = tmux::chat_command(home, &home.join("state"), &["history", "stats"]);
+/// What `wpchat history stats` says about the chat's own database (its profile is named
+/// after its target): the lines named `wanted`.
+fn history_stats(home: &Path, port: u16, wanted: &[&str]) -> BenchResult<String> {
+    let connection_string = connection_string(port);
+    let args = [
+        "history",
+        "--connection-string",
+        &connection_string,
+        "--hub",
+        HUB,
+        "stats",
+    ];
+    let command = tmux::chat_command(home, &home.join("state"), &args);
     let output = Command::new("sh")
         .args(["-c", &command])
         .output()
@@ -184,11 +194,19 @@ fn flood_badge(screen: &str) -> Option<u64> {
     let line = screen.lines().find(|l| l.contains("flood"))?;
     let after = &line[line.find("flood")?..];
     let open = after.find(['(', '['])?;
-    let digits: String = after[open + 1..]
+    let count: String = after[open + 1..]
         .chars()
-        .take_while(char::is_ascii_digit)
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
         .collect();
-    digits.parse().ok()
+    let count: f64 = count.parse().ok()?;
+    // Large counts show rounded down: `543k`, `1.2M`.
+    let unit = match after[open + 1..].trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
+    {
+        rest if rest.starts_with('k') => 1_000.0,
+        rest if rest.starts_with('M') => 1_000_000.0,
+        _ => 1.0,
+    };
+    Some((count * unit) as u64)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -532,7 +550,7 @@ fn run() -> BenchResult<()> {
     }
     let ingested = last.unwrap_or(0);
     println!(
-        "ingested by the chat (badge of #flood): {ingested} of {sent_total} sent ({:.1}%); the badge stopped growing {:.1} s after the flood began",
+        "ingested by the chat (badge of #flood, rounded down): {ingested} of {sent_total} sent ({:.1}%); the badge stopped growing {:.1} s after the flood began",
         100.0 * ingested as f64 / sent_total.max(1) as f64,
         (stable_since - flood_started).as_secs_f64()
     );
@@ -546,7 +564,11 @@ fn run() -> BenchResult<()> {
     let recorded_by = Instant::now() + Duration::from_secs(30);
     let mut recorded = String::new();
     while Instant::now() < recorded_by {
-        let now = history_stats(&home.join("chat"), &["messages:", "not saved"])?;
+        let now = history_stats(
+            &home.join("chat"),
+            service.port,
+            &["messages:", "not saved"],
+        )?;
         if now == recorded {
             break;
         }
