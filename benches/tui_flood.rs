@@ -124,7 +124,7 @@ fn memory_mb(pid: u32, field: &str) -> BenchResult<f64> {
 }
 
 /// What `wpchat history stats` says about the chat's own database (its profile is named
-/// after its target): the lines named `wanted`.
+/// after its target: endpoint, hub and user): the lines named `wanted`.
 fn history_stats(home: &Path, port: u16, wanted: &[&str]) -> BenchResult<String> {
     let connection_string = connection_string(port);
     let args = [
@@ -133,6 +133,8 @@ fn history_stats(home: &Path, port: u16, wanted: &[&str]) -> BenchResult<String>
         &connection_string,
         "--hub",
         HUB,
+        "--user",
+        "reader",
         "stats",
     ];
     let command = tmux::chat_command(home, &home.join("state"), &args);
