@@ -6,9 +6,15 @@
 //! ingested (the group's unread badge) against how many were sent. Every wait is bounded, and
 //! the service and the tmux server are killed on exit, also on error.
 //!
+//! History is on (the chat's default): after the flood `wpchat history stats` on the chat's
+//! own data dir says how many messages were recorded and how many were counted as dropped,
+//! and the chat's peak RSS (VmHWM) is read from /proc.
+//!
 //! Knobs: `TUI_FLOOD_RATE` (msgs/s, default 100 000), `TUI_FLOOD_PROTOCOL` (`json.reliable`,
 //! the chat's default, or `json`), `TUI_FLOOD_REFERENCE` (set: also count what a bare engine
-//! on the same subprotocol receives, to tell the UI's share of a shortfall from the rest).
+//! on the same subprotocol receives, to tell the UI's share of a shortfall from the rest),
+//! `TUI_FLOOD_SCROLLBACK` (the chat's `[ui] scrollback`, default 10 000: 1000000 keeps a
+//! million flood lines, for the RSS of a full scrollback), `TUI_FLOOD_SECONDS` (default 5).
 
 #[path = "../tests/tui_support/tmux.rs"]
 mod tmux;
@@ -27,7 +33,7 @@ use wpchat::protocol::{Payload, Subprotocol};
 const HUB: &str = "chat";
 /// Target flood rate over all flooders, messages per second (`TUI_FLOOD_RATE` overrides).
 const FLOOD_RATE: u64 = 100_000;
-const FLOOD_TIME: Duration = Duration::from_secs(5);
+const FLOOD_SECONDS: u64 = 5;
 /// Engine clients sharing the flood, one per 50 k msgs/s asked.
 const RATE_PER_FLOODER: u64 = 50_000;
 const PAYLOAD_BYTES: usize = 100;
@@ -77,6 +83,79 @@ fn chat_command(home: &Path, port: u16, protocol: &str) -> String {
     )
 }
 
+/// How long the flood lasts (`TUI_FLOOD_SECONDS` overrides).
+fn flood_time() -> Duration {
+    let seconds = std::env::var("TUI_FLOOD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(FLOOD_SECONDS);
+    Duration::from_secs(seconds)
+}
+
+/// Writes the chat's config file when `TUI_FLOOD_SCROLLBACK` asks for another scrollback.
+fn write_chat_config(home: &Path) -> BenchResult<()> {
+    let Some(lines) = std::env::var("TUI_FLOOD_SCROLLBACK").ok() else {
+        return Ok(());
+    };
+    let lines: u64 = lines
+        .parse()
+        .map_err(|_| format!("TUI_FLOOD_SCROLLBACK={lines:?} is not a number of lines"))?;
+    let dir = home.join("config").join("wpchat");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("config dir: {e}"))?;
+    std::fs::write(
+        dir.join("config.toml"),
+        format!("[ui]\nscrollback = {lines}\n"),
+    )
+    .map_err(|e| format!("config file: {e}"))?;
+    println!("chat scrollback: {lines} lines per group");
+    Ok(())
+}
+
+/// A `kB` field of /proc/PID/status (`VmRSS`, `VmHWM`), in MB.
+fn memory_mb(pid: u32, field: &str) -> BenchResult<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("read /proc/{pid}/status: {e}"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .ok_or_else(|| format!("no {field} in /proc/{pid}/status"))
+}
+
+/// What `wpchat history stats` says about the chat's own database (its profile is named
+/// after its target: endpoint, hub and user): the lines named `wanted`.
+fn history_stats(home: &Path, port: u16, wanted: &[&str]) -> BenchResult<String> {
+    let connection_string = connection_string(port);
+    let args = [
+        "history",
+        "--connection-string",
+        &connection_string,
+        "--hub",
+        HUB,
+        "--user",
+        "reader",
+        "stats",
+    ];
+    let command = tmux::chat_command(home, &home.join("state"), &args);
+    let output = Command::new("sh")
+        .args(["-c", &command])
+        .output()
+        .map_err(|e| format!("wpchat history stats: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "wpchat history stats failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| wanted.iter().any(|w| line.starts_with(w)))
+        .collect();
+    Ok(lines.join(", "))
+}
+
 /// utime + stime of a process, in seconds.
 fn cpu_seconds(pid: u32) -> BenchResult<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -117,11 +196,19 @@ fn flood_badge(screen: &str) -> Option<u64> {
     let line = screen.lines().find(|l| l.contains("flood"))?;
     let after = &line[line.find("flood")?..];
     let open = after.find(['(', '['])?;
-    let digits: String = after[open + 1..]
+    let count: String = after[open + 1..]
         .chars()
-        .take_while(char::is_ascii_digit)
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
         .collect();
-    digits.parse().ok()
+    let count: f64 = count.parse().ok()?;
+    // Large counts show rounded down: `543k`, `1.2M`.
+    let unit = match after[open + 1..].trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
+    {
+        rest if rest.starts_with('k') => 1_000.0,
+        rest if rest.starts_with('M') => 1_000_000.0,
+        _ => 1.0,
+    };
+    Some((count * unit) as u64)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -265,7 +352,7 @@ async fn reference_reader(
     Ok(())
 }
 
-/// Floods `flood` from engine clients at `rate` in total for `FLOOD_TIME`
+/// Floods `flood` from engine clients at `rate` in total for `flood_time()`
 /// (fire-and-forget), paced every millisecond. Returns (messages handed to the engines,
 /// seconds taken).
 async fn flood(
@@ -309,7 +396,7 @@ async fn flood(
             return Err(format!("flooder {n} did not connect"));
         }
         // Op results of fire-and-forget sends: drained so the engine never blocks on them.
-        let mut events = std::mem::replace(&mut handle.events, tokio::sync::mpsc::channel(1).1);
+        let mut events = std::mem::replace(&mut handle.events, client::event_channel(1).1);
         tokio::spawn(async move { while events.recv().await.is_some() {} });
         handles.push(handle);
     }
@@ -319,6 +406,7 @@ async fn flood(
     let body = "x".repeat(PAYLOAD_BYTES);
     let started = Instant::now();
     let per_flooder = rate / flooders;
+    let flood_time = flood_time();
     let mut tasks = Vec::new();
     for handle in handles {
         let body = body.clone();
@@ -328,10 +416,10 @@ async fn flood(
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             let mut mine = 0u64;
             let mut op = 0u64;
-            while started.elapsed() < FLOOD_TIME {
+            while started.elapsed() < flood_time {
                 tick.tick().await;
                 let due = (started.elapsed().as_secs_f64() * per_flooder as f64) as u64;
-                while mine < due && started.elapsed() < FLOOD_TIME {
+                while mine < due && started.elapsed() < flood_time {
                     op += 1;
                     let command = client::Command::SendToGroup {
                         op,
@@ -379,6 +467,7 @@ fn run() -> BenchResult<()> {
     println!("chat subprotocol: {protocol}");
     let service = Service::start(&home.join("serve"), SETUP_LIMIT)?;
     let mut tmux = Tmux::start("flood")?;
+    write_chat_config(&home.join("chat"))?;
     let chat = chat_command(&home.join("chat"), service.port, &protocol);
     tmux.session("chat", (COLUMNS, 40), &chat)?;
     tmux.wait_for(
@@ -425,9 +514,9 @@ fn run() -> BenchResult<()> {
     let flood_started = Instant::now();
     go.store(true, Ordering::Release);
     std::thread::sleep(Duration::from_millis(200));
-    let loaded = type_keys(&tmux, FLOOD_TIME - Duration::from_millis(700))?;
+    let loaded = type_keys(&tmux, flood_time() - Duration::from_millis(700))?;
     let (sent_total, flood_secs) = runtime
-        .block_on(async { tokio::time::timeout(FLOOD_TIME * 3, flooding).await })
+        .block_on(async { tokio::time::timeout(flood_time() * 3, flooding).await })
         .map_err(|_| "the flood did not finish in time".to_string())?
         .map_err(|e| format!("flood task: {e}"))??;
     let cpu_flood = cpu_seconds(pid)? - cpu_before;
@@ -463,10 +552,32 @@ fn run() -> BenchResult<()> {
     }
     let ingested = last.unwrap_or(0);
     println!(
-        "ingested by the chat (badge of #flood): {ingested} of {sent_total} sent ({:.1}%); the badge stopped growing {:.1} s after the flood began",
+        "ingested by the chat (badge of #flood, rounded down): {ingested} of {sent_total} sent ({:.1}%); the badge stopped growing {:.1} s after the flood began",
         100.0 * ingested as f64 / sent_total.max(1) as f64,
         (stable_since - flood_started).as_secs_f64()
     );
+
+    println!(
+        "chat memory: RSS {:.1} MB now, peak (VmHWM) {:.1} MB",
+        memory_mb(pid, "VmRSS")?,
+        memory_mb(pid, "VmHWM")?
+    );
+    // The recorder writes behind the UI: give it a moment to catch up before asking.
+    let recorded_by = Instant::now() + Duration::from_secs(30);
+    let mut recorded = String::new();
+    while Instant::now() < recorded_by {
+        let now = history_stats(
+            &home.join("chat"),
+            service.port,
+            &["messages:", "not saved"],
+        )?;
+        if now == recorded {
+            break;
+        }
+        recorded = now;
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    println!("history of the chat: {recorded}");
 
     if std::env::var_os("TUI_FLOOD_REFERENCE").is_some() {
         println!(

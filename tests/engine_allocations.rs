@@ -1,7 +1,7 @@
 //! The engine's ingest path costs one heap allocation per received message (the text of its
-//! payload; group names and user ids are shared, the frame is parsed in place), plus a few
-//! hundredths amortized: tokio's channel blocks (one per 32 events, when a block cannot be
-//! reused) and the sequence acks. A counting global allocator watches the real engine read a
+//! payload; group names and user ids are shared, the frame is parsed in place), plus about a
+//! hundredth amortized: events go to the caller in batches whose buffers are reused, so what
+//! is left is the sequence acks and the growth of buffers. A counting global allocator watches the real engine read a
 //! flood of reliable group messages from the benches' in-process firehose.
 
 #[path = "../benches/support/firehose.rs"]
@@ -27,8 +27,10 @@ static GLOBAL: Counting = Counting;
 const WARM_UP: u64 = 20_000;
 /// Messages counted.
 const MEASURED: u64 = 100_000;
-/// Allocations per message allowed on top of the payload's one, amortized (measured: 0.03).
-const AMORTIZED: f64 = 0.05;
+/// Allocations per message allowed on top of the payload's one, amortized (measured:
+/// 0.009-0.018, more when a loaded machine makes read bursts and so sequence acks smaller;
+/// 0.02-0.03 before events went over in batches).
+const AMORTIZED: f64 = 0.03;
 
 /// Receives `count` messages from the engine.
 async fn receive(handle: &mut client::ClientHandle, batch: &mut Vec<Event>, count: u64) {
@@ -50,7 +52,7 @@ async fn receive(handle: &mut client::ClientHandle, batch: &mut Vec<Event>, coun
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ingest_costs_one_allocation_per_message_plus_amortized_channel_blocks() {
+async fn ingest_costs_one_allocation_per_message_and_a_hundredth_amortized() {
     let firehose = Firehose::start(WARM_UP + MEASURED + 10_000).await;
     let url = Url::parse(&firehose.url()).expect("url");
     let mut handle = client::spawn(ClientConfig::new(Arc::new(FixedUrl(url))));

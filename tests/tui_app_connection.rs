@@ -52,7 +52,7 @@ async fn a_stopped_engine_fails_the_send_instead_of_leaving_it_pending() {
     let mut app = connected_app();
     let (commands, receiver) = tokio::sync::mpsc::channel(4);
     drop(receiver);
-    let (_events_tx, events) = tokio::sync::mpsc::channel(4);
+    let (_events_tx, events) = wpchat::client::event_channel(4);
     let (_state_tx, state) =
         tokio::sync::watch::channel(wpchat::client::ConnState::Connecting { attempt: 1 });
     let handle = wpchat::client::ClientHandle {

@@ -13,7 +13,9 @@ use futures_util::Stream;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::sync::{mpsc, watch};
-use wpchat::client::{ClientHandle, Command, ConnState, Event, OpOutcome};
+use wpchat::client::{
+    ClientHandle, Command, ConnState, Event, EventSender, OpOutcome, event_channel,
+};
 use wpchat::protocol::{Payload, Subprotocol};
 use wpchat::tui::event_loop::{EventLoop, Flow};
 use wpchat::tui::state::Delivery;
@@ -31,7 +33,7 @@ struct Harness {
     app: App,
     handle: ClientHandle,
     queue: mpsc::Receiver<Command>,
-    _events: mpsc::Sender<Event>,
+    _events: EventSender,
     _state: watch::Sender<ConnState>,
     event_loop: Loop,
 }
@@ -44,7 +46,7 @@ impl Harness {
             rx.recv().await.map(|event| (event, rx))
         });
         let (commands, queue) = mpsc::channel(capacity);
-        let (events_tx, events) = mpsc::channel(16);
+        let (events_tx, events) = event_channel(16);
         let (state_tx, state) = watch::channel(ConnState::Connecting { attempt: 1 });
         let handle = ClientHandle {
             commands,

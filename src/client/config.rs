@@ -72,6 +72,8 @@ pub struct ClientConfig {
     /// Largest incoming WebSocket message accepted.
     pub max_incoming_message: usize,
     pub command_buffer: usize,
+    /// Room for events waiting for the caller. They travel in batches (one per read burst, up
+    /// to 256 events): the channel holds `event_buffer / 256` batches, at least one.
     pub event_buffer: usize,
 }
 

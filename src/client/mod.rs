@@ -7,6 +7,7 @@ mod acks;
 mod backoff;
 mod config;
 mod connect;
+mod events;
 mod frames;
 mod limits;
 mod outbox;
@@ -16,6 +17,7 @@ mod simple;
 mod startup;
 
 pub use config::{Backoff, ClientConfig, ProxyChoice};
+pub use events::{EventReceiver, EventSender, event_channel};
 pub use startup::{ConnectFailure, Connecting, FirstConnection, Patience, first_connection};
 
 use std::time::{Duration, Instant};
@@ -251,14 +253,14 @@ pub enum Event {
 /// The caller's side of a running engine.
 pub struct ClientHandle {
     pub commands: mpsc::Sender<Command>,
-    pub events: mpsc::Receiver<Event>,
+    pub events: EventReceiver,
     pub state: watch::Receiver<ConnState>,
 }
 
 /// Starts the engine task. Must be called inside a tokio runtime.
 pub fn spawn(config: ClientConfig) -> ClientHandle {
     let (commands, command_rx) = mpsc::channel(config.command_buffer);
-    let (event_tx, events) = mpsc::channel(config.event_buffer);
+    let (event_tx, events) = event_channel(config.event_buffer.div_ceil(events::BATCH_EVENTS));
     let (state_tx, state) = watch::channel(ConnState::Connecting { attempt: 1 });
     if config.simple {
         tokio::spawn(simple::SimpleEngine::new(config, command_rx, event_tx, state_tx).run());

@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::connect::{self, Socket};
+use super::events::EventSender;
 use super::{ClientConfig, Command, ConnState, Event, OpError, OpId, OpOutcome, backoff, frames};
 use crate::auth::ProviderError;
 use crate::client::Direction;
@@ -29,7 +30,7 @@ enum End {
 pub(crate) struct SimpleEngine {
     config: ClientConfig,
     commands: mpsc::Receiver<Command>,
-    events: mpsc::Sender<Event>,
+    events: EventSender,
     state: watch::Sender<ConnState>,
     inspect: bool,
     /// Frames sent while no socket was open, written once one is (bounded by the outbox
@@ -41,7 +42,7 @@ impl SimpleEngine {
     pub(crate) fn new(
         config: ClientConfig,
         commands: mpsc::Receiver<Command>,
-        events: mpsc::Sender<Event>,
+        events: EventSender,
         state: watch::Sender<ConnState>,
     ) -> Self {
         SimpleEngine {

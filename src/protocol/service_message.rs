@@ -159,22 +159,36 @@ struct ServiceWire<'a> {
 #[derive(Debug, Default)]
 pub struct NameCache {
     names: HashSet<Arc<str>>,
+    /// The names asked for last, compared before hashing: a flood repeats the same group and
+    /// sender message after message.
+    recent: [Option<Arc<str>>; NameCache::RECENT],
+    next_recent: usize,
 }
 
 impl NameCache {
     /// Most names kept; a flood of distinct names only costs what it would without a cache.
     const MAX_NAMES: usize = 4096;
+    /// Names compared before hashing.
+    const RECENT: usize = 4;
 
     /// The shared copy of `name`.
     pub fn get(&mut self, name: &str) -> Arc<str> {
-        if let Some(shared) = self.names.get(name) {
+        if let Some(shared) = self.recent.iter().flatten().find(|n| ***n == *name) {
             return shared.clone();
         }
-        if self.names.len() >= Self::MAX_NAMES {
-            self.names.clear();
-        }
-        let shared: Arc<str> = Arc::from(name);
-        self.names.insert(shared.clone());
+        let shared = match self.names.get(name) {
+            Some(shared) => shared.clone(),
+            None => {
+                if self.names.len() >= Self::MAX_NAMES {
+                    self.names.clear();
+                }
+                let shared: Arc<str> = Arc::from(name);
+                self.names.insert(shared.clone());
+                shared
+            }
+        };
+        self.recent[self.next_recent] = Some(shared.clone());
+        self.next_recent = (self.next_recent + 1) % Self::RECENT;
         shared
     }
 }

@@ -70,7 +70,7 @@ pub fn answer(path: &Path, request: HistoryRequest) -> HistoryAnswer {
 /// connection state never changes.
 pub(crate) fn offline_handle() -> crate::client::ClientHandle {
     let (commands, _) = tokio::sync::mpsc::channel(1);
-    let (_, events) = tokio::sync::mpsc::channel(1);
+    let (_, events) = crate::client::event_channel(1);
     let (_, state) = tokio::sync::watch::channel(crate::client::ConnState::Stopped {
         reason: OFFLINE.into(),
     });

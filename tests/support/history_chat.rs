@@ -17,7 +17,7 @@ use ratatui::backend::TestBackend;
 use tokio::sync::{mpsc, watch};
 use url::Url;
 use wpchat::auth::{ConnectionString, ConnectionStringProvider, TokenOptions};
-use wpchat::client::{ClientConfig, ClientHandle, Command, ConnState, Event};
+use wpchat::client::{ClientConfig, ClientHandle, Command, ConnState, EventSender, event_channel};
 use wpchat::config::HistorySettings;
 use wpchat::history::{self, Dir, Kind};
 use wpchat::service::RunningService;
@@ -130,14 +130,14 @@ impl Chat {
 /// The engine's side of a handle on no engine, kept alive by the test.
 pub type EngineSide = (
     mpsc::Receiver<Command>,
-    mpsc::Sender<Event>,
+    EventSender,
     watch::Sender<ConnState>,
 );
 
 /// A handle on no engine: the restarted chat reads its backlog with no connection.
 pub fn offline_handle() -> (ClientHandle, EngineSide) {
     let (commands, queue) = mpsc::channel(64);
-    let (events_tx, events) = mpsc::channel(16);
+    let (events_tx, events) = event_channel(16);
     let (state_tx, state) = watch::channel(ConnState::Connecting { attempt: 1 });
     let handle = ClientHandle {
         commands,

@@ -23,6 +23,7 @@ mod inbound;
 mod invoke;
 mod outbound;
 mod reconnect;
+mod timers;
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -30,7 +31,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -39,6 +39,7 @@ use url::Url;
 
 use super::acks::{AckTracker, Owner};
 use super::connect::Socket;
+use super::events::EventSender;
 use super::outbox::Outbox;
 use super::sequence::SequenceTracker;
 use super::{ClientConfig, Command, ConnState, Event, OpError, OpOutcome};
@@ -48,7 +49,7 @@ use crate::protocol::{ClientMessage, NameCache, Subprotocol};
 /// bounded channel is full, so let TCP push back on the service.
 const READ_PAUSE_AT: usize = 16;
 /// Most frames handled in one turn of the connection loop (frames already read, no waiting).
-const READ_BURST: usize = 256;
+const READ_BURST: usize = super::events::BATCH_EVENTS;
 /// After a read burst that brought at least this many sequence ids, ack them at once.
 const BURST_ACK_GAP: u64 = 64;
 /// Most commands handled in one turn of the connection loop.
@@ -127,9 +128,10 @@ struct Lost {
 pub(crate) struct Engine {
     config: ClientConfig,
     commands: mpsc::Receiver<Command>,
-    events: mpsc::Sender<Event>,
+    events: EventSender,
     state: watch::Sender<ConnState>,
-    /// Events waiting for room in the bounded channel (or held during a read burst).
+    /// Events waiting for room in the bounded channel (or held during a read burst), handed
+    /// over as one batch.
     queue: VecDeque<Event>,
     /// A read burst is running: `emit` queues instead of sending.
     holding: bool,
@@ -155,7 +157,7 @@ impl Engine {
     pub(crate) fn new(
         config: ClientConfig,
         commands: mpsc::Receiver<Command>,
-        events: mpsc::Sender<Event>,
+        events: EventSender,
         state: watch::Sender<ConnState>,
     ) -> Self {
         Engine {
@@ -264,13 +266,9 @@ impl Engine {
             }
             let read_open = self.queue.len() < READ_PAUSE_AT;
             let commands_open = self.queue.len() < COMMAND_PAUSE_AT;
-            // A clone, so the permit does not borrow `self` in the other branches.
-            let events = self.events.clone();
             tokio::select! {
                 biased;
-                permit = events.reserve(), if !self.queue.is_empty() => {
-                    deliver(&mut self.queue, &events, permit.ok());
-                }
+                _ = self.events.send_all(&mut self.queue), if !self.queue.is_empty() => {}
                 command = self.commands.recv(), if commands_open => match command {
                     None => break End::Shutdown("every command sender was dropped".into()),
                     Some(command) => {
@@ -369,10 +367,7 @@ impl Engine {
         self.holding = true;
         let mut end = self.frame(first, now).await;
         for _ in 1..READ_BURST {
-            if end.is_some()
-                || self.queue.len() >= self.events.capacity().max(READ_PAUSE_AT)
-                || !self.link_healthy()
-            {
+            if end.is_some() || self.queue.len() >= READ_BURST || !self.link_healthy() {
                 break;
             }
             let Some(frame) = stream.next().now_or_never() else {
@@ -388,107 +383,6 @@ impl Engine {
             self.send_sequence_ack().await;
         }
         end
-    }
-
-    /// Flushes pending writes; reports a failed link.
-    async fn check_link(&mut self) -> Option<End> {
-        let timeout = self.config.keepalive_timeout;
-        let link = self.link.as_mut()?;
-        if link.failed.is_none() && link.unflushed {
-            link.unflushed = false;
-            match tokio::time::timeout(timeout, link.sink.flush()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
-                    link.failed = Some(format!("writing to the service failed: {error}"))
-                }
-                Err(_) => {
-                    link.failed = Some(format!(
-                        "writing to the service stalled for {} s",
-                        timeout.as_secs_f32()
-                    ))
-                }
-            }
-        }
-        let reason = link.failed.take()?;
-        Some(End::Dropped { code: None, reason })
-    }
-
-    fn next_deadline(&self) -> Instant {
-        let mut deadline = match (&self.link, self.acks.next_deadline()) {
-            (Some(link), acks) => {
-                let dead_at = link.last_inbound + self.config.keepalive_timeout;
-                acks.map_or(dead_at, |at| at.min(dead_at))
-            }
-            (None, Some(at)) => at,
-            (None, None) => Instant::now() + Duration::from_secs(3600),
-        };
-        if let Some(link) = &self.link
-            && link.ready
-        {
-            deadline = deadline.min(link.next_ping);
-            if let Some(at) = link.sequence_ack_at {
-                deadline = deadline.min(at);
-            }
-        }
-        if let Some(at) = self.invocations.next_deadline() {
-            deadline = deadline.min(at);
-        }
-        deadline
-    }
-
-    /// Timers: ack timeouts and retries, dead-link detection, keepalive, sequence acks.
-    async fn tick(&mut self) -> Option<End> {
-        let now = Instant::now();
-        self.expire_invocations(now).await;
-        let (expired, resend) = self.acks.due(now);
-        for settled in expired {
-            self.settle(settled);
-        }
-        for request in resend {
-            self.write(&request).await;
-        }
-        let reading_paused = self.queue.len() >= READ_PAUSE_AT;
-        let timeout = self.config.keepalive_timeout;
-        let interval = self.config.keepalive_interval;
-        let link = self.link.as_mut()?;
-        if reading_paused {
-            // We are not reading: silence says nothing about the link.
-            link.last_inbound = now;
-        }
-        if now.saturating_duration_since(link.last_inbound) >= timeout {
-            return Some(End::Dropped {
-                code: None,
-                reason: format!(
-                    "no frame from the service for {} s: the link is dead",
-                    timeout.as_secs_f32()
-                ),
-            });
-        }
-        if !link.ready {
-            return None;
-        }
-        let mut send_ping = false;
-        if now >= link.next_ping {
-            link.next_ping = now + interval;
-            if link
-                .ping_sent
-                .is_none_or(|at| now.saturating_duration_since(at) >= timeout)
-            {
-                link.ping_sent = Some(now);
-            }
-            send_ping = true;
-        }
-        let ack_due = link.sequence_ack_at.is_some_and(|at| at <= now);
-        if ack_due {
-            link.sequence_ack_at = None;
-        }
-        if send_ping {
-            self.write(&ClientMessage::Ping).await;
-        }
-        if ack_due {
-            self.send_sequence_ack().await;
-        }
-        None
     }
 
     /// The connection can take requests: announce it, then rejoin, resend and flush.
@@ -587,13 +481,9 @@ impl Engine {
         tokio::pin!(future);
         loop {
             let commands_open = self.queue.len() < COMMAND_PAUSE_AT;
-            // A clone, so the permit does not borrow `self` in the other branches.
-            let events = self.events.clone();
             tokio::select! {
                 biased;
-                permit = events.reserve(), if !self.queue.is_empty() => {
-                    deliver(&mut self.queue, &events, permit.ok());
-                }
+                _ = self.events.send_all(&mut self.queue), if !self.queue.is_empty() => {}
                 command = self.commands.recv(), if commands_open => match command {
                     None => return Err(Interrupt::Stop("every command sender was dropped".into())),
                     Some(Command::Shutdown) => return Err(Interrupt::Stop("shut down".into())),
@@ -628,12 +518,7 @@ impl Engine {
         }
         self.set_state(ConnState::Stopped { reason });
         let deadline = tokio::time::Instant::now() + FINAL_EVENTS_GRACE;
-        while let Some(event) = self.queue.pop_front() {
-            match tokio::time::timeout_at(deadline, self.events.send(event)).await {
-                Ok(Ok(())) => {}
-                _ => break,
-            }
-        }
+        let _ = tokio::time::timeout_at(deadline, self.events.send_all(&mut self.queue)).await;
     }
 
     fn emit(&mut self, mut event: Event) {
@@ -643,62 +528,21 @@ impl Engine {
         if let Event::Unrecognized { error, .. } = &mut event {
             super::limits::cap_error(error);
         }
-        if self.holding || !self.queue.is_empty() {
-            self.queue.push_back(event);
-        } else if let Err(TrySendError::Full(event)) = self.events.try_send(event) {
-            self.queue.push_back(event);
+        self.queue.push_back(event);
+        if !self.holding {
+            self.release_held();
         }
     }
 
-    /// Hands held events to the channel, as many as fit; the rest wait for room.
+    /// Hands the held events to the channel as one batch if there is room; otherwise they
+    /// wait for it.
     fn release_held(&mut self) {
-        while let Some(event) = self.queue.pop_front() {
-            match self.events.try_send(event) {
-                Ok(()) => {}
-                Err(TrySendError::Full(event)) => {
-                    self.queue.push_front(event);
-                    return;
-                }
-                Err(TrySendError::Closed(_)) => {
-                    self.queue.clear();
-                    return;
-                }
-            }
-        }
+        self.events.try_send_all(&mut self.queue);
     }
 
     fn set_state(&mut self, state: ConnState) {
         tracing::debug!(state = ?state_name(&state), "connection state");
         self.state.send_replace(state);
-    }
-}
-
-/// Hands queued events to the channel: one with the reserved permit, then as many as fit.
-fn deliver(
-    queue: &mut VecDeque<Event>,
-    events: &mpsc::Sender<Event>,
-    permit: Option<mpsc::Permit<'_, Event>>,
-) {
-    let Some(permit) = permit else {
-        // The receiver is gone: nobody will read these.
-        queue.clear();
-        return;
-    };
-    if let Some(event) = queue.pop_front() {
-        permit.send(event);
-    }
-    while let Some(event) = queue.pop_front() {
-        match events.try_send(event) {
-            Ok(()) => {}
-            Err(TrySendError::Full(event)) => {
-                queue.push_front(event);
-                return;
-            }
-            Err(TrySendError::Closed(_)) => {
-                queue.clear();
-                return;
-            }
-        }
     }
 }
 
