@@ -15,6 +15,7 @@ use rusqlite::{Connection, params};
 
 use super::open::{HistoryError, open};
 use super::record::{Delivery, Kind, Record, Session};
+use super::retention;
 use super::store::{self, Ids};
 
 /// How the recorder is sized. The defaults absorb a 0.5 s disk stall at the insert rate.
@@ -115,7 +116,9 @@ impl Recorder {
     pub fn start(path: &Path, options: RecorderOptions) -> Result<Recorder, HistoryError> {
         let mut conn = open(path)?;
         store::take_lease(&mut conn, chrono::Utc::now().timestamp_millis())?;
-        let next_id = store::max_id(&conn)? + 1;
+        // Past the index's watermark too: after everything was pruned or forgotten, ids the
+        // index already counts as done must not be handed out again.
+        let next_id = store::max_id(&conn)?.max(store::watermark(&conn)?) + 1;
         let (queue, jobs) = sync_channel(options.queue_records);
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let written = Arc::new(AtomicU64::new(0));
@@ -458,7 +461,7 @@ impl Writer {
         if age.is_none() && size.is_none() {
             return;
         }
-        if let Err(error) = store::retention_step(&mut self.conn, now_ms, age, size) {
+        if let Err(error) = retention::retention_step(&mut self.conn, now_ms, age, size) {
             tracing::error!(%error, "history: pruning failed");
         }
     }
