@@ -70,35 +70,47 @@ pub(crate) fn max_id(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT coalesce(max(id), 0) FROM msg", [], |r| r.get(0))
 }
 
-pub(crate) fn insert(
-    tx: &Transaction<'_>,
-    ids: &mut Ids,
-    id: i64,
-    record: &Record,
-    session: Option<i64>,
-) -> rusqlite::Result<()> {
-    let buf = ids.buffer(tx, &record.group)?;
-    let sender = match &record.sender {
-        Some(name) => Some(ids.user(tx, name)?),
-        None => None,
-    };
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO msg(id, buf, ts, kind, dir, sender, seq, delivery, body, session)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?;
-    insert.execute(params![
-        id,
-        buf,
-        record.ts_ms,
-        record.kind as i64,
-        record.dir as i64,
-        sender,
-        record.seq.map(|s| s as i64),
-        record.delivery.map(|d| d as i64),
-        record.body,
-        session,
-    ])?;
-    Ok(())
+/// The message insert of one batch, prepared once for all its rows.
+pub(crate) struct Inserter<'tx> {
+    tx: &'tx Transaction<'tx>,
+    statement: rusqlite::CachedStatement<'tx>,
+}
+
+impl<'tx> Inserter<'tx> {
+    pub(crate) fn new(tx: &'tx Transaction<'tx>) -> rusqlite::Result<Inserter<'tx>> {
+        let statement = tx.prepare_cached(
+            "INSERT INTO msg(id, buf, ts, kind, dir, sender, seq, delivery, body, session)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        Ok(Inserter { tx, statement })
+    }
+
+    pub(crate) fn insert(
+        &mut self,
+        ids: &mut Ids,
+        id: i64,
+        record: &Record,
+        session: Option<i64>,
+    ) -> rusqlite::Result<()> {
+        let buf = ids.buffer(self.tx, &record.group)?;
+        let sender = match &record.sender {
+            Some(name) => Some(ids.user(self.tx, name)?),
+            None => None,
+        };
+        self.statement.execute(params![
+            id,
+            buf,
+            record.ts_ms,
+            record.kind as i64,
+            record.dir as i64,
+            sender,
+            record.seq.map(|s| s as i64),
+            record.delivery.map(|d| d as i64),
+            record.body,
+            session,
+        ])?;
+        Ok(())
+    }
 }
 
 /// Starts a `session` row (one per connection session); returns its id for the rows after it.
