@@ -4,7 +4,8 @@
 //!
 //! Options (environment): `HISTORY_BENCH_ROWS` sets the size (default 1 000 000 100-byte text
 //! messages in 50 groups); `HISTORY_BENCH_GOALS` picks some of `write,read,search,export,prune`
-//! (default all); `HISTORY_BENCH_DB=path` keeps the database there and, when it already holds
+//! (default all) and `sustained` (not in the default: G2's flood offered at
+//! `HISTORY_BENCH_RATE` msgs/s, default 200 000, for `HISTORY_BENCH_SECONDS`, default 60); `HISTORY_BENCH_DB=path` keeps the database there and, when it already holds
 //! messages, reuses it instead of writing (prune then works on a copy, so the file stays
 //! reusable).
 
@@ -95,6 +96,9 @@ fn main() {
         export_goal(&conn);
     }
     drop(conn);
+    if wanted("sustained") {
+        sustained_goal(&dir.path().join("sustained.db"));
+    }
     if wanted("prune") {
         let pruned = match kept {
             Some(_) => {
@@ -142,6 +146,42 @@ fn write_goals(path: &std::path::Path, rows: usize) {
         "G3 FTS catch-up after the writes: {:.2} s (≈ {:.0} msgs/s over what was not indexed in passing)",
         index_time.as_secs_f64(),
         rows as f64 / index_time.as_secs_f64().max(1e-9)
+    );
+}
+
+/// G2's second half: a paced flood with the default queue, counting what is dropped.
+fn sustained_goal(path: &std::path::Path) {
+    let setting = |name: &str, default: u64| -> u64 {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let rate = setting("HISTORY_BENCH_RATE", 200_000);
+    let seconds = setting("HISTORY_BENCH_SECONDS", 60);
+    let mut recorder = Recorder::start(path, RecorderOptions::default()).expect("recorder");
+    let started = Instant::now();
+    let mut offered = 0u64;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
+        while offered < due {
+            recorder.try_record(message(offered as usize));
+            offered += 1;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let offered_time = started.elapsed();
+    let dropped = recorder.stats().dropped;
+    while recorder.stats().written + dropped < offered {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let behind = started.elapsed() - offered_time;
+    recorder.close();
+    println!(
+        "G2 sustained: {offered} offered at {:.0} msgs/s for {:.0} s: {dropped} dropped; the last written {:.2} s after the flood ended",
+        offered as f64 / offered_time.as_secs_f64(),
+        offered_time.as_secs_f64(),
+        behind.as_secs_f64()
     );
 }
 
