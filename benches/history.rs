@@ -162,8 +162,9 @@ fn sustained_goal(path: &std::path::Path) {
     let mut recorder = Recorder::start(path, RecorderOptions::default()).expect("recorder");
     let started = Instant::now();
     let mut offered = 0u64;
-    while started.elapsed() < Duration::from_secs(seconds) {
-        let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
+    let total = rate * seconds;
+    while offered < total {
+        let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
         while offered < due {
             recorder.try_record(message(offered as usize));
             offered += 1;

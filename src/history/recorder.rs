@@ -209,11 +209,14 @@ impl Recorder {
     /// Writes the pending `history_gap` rows: if the queue has room for them, or (`wait`)
     /// once it has.
     pub fn write_gaps(&mut self, wait: bool) {
-        let groups: Vec<String> = self.dropped.keys().cloned().collect();
-        for group in groups {
-            let Some(gap) = self.dropped.get(&group).copied() else {
-                continue;
-            };
+        // One group at a time, stopping at the first that finds the queue full: while a flood
+        // keeps it full, this runs on every `try_record` and must stay cheap.
+        while let Some((group, gap)) = self
+            .dropped
+            .iter()
+            .next()
+            .map(|(group, gap)| (group.clone(), *gap))
+        {
             let text = format!("history: {} messages not saved", gap.count);
             // `seq` holds the count, so that stats and tests can add the losses up.
             let mut record = Record::marker(&group, gap.first_ts, Kind::HistoryGap, &text);
