@@ -403,6 +403,64 @@ fn pruning_and_forgetting_remove_rows_and_their_index_entries() {
 }
 
 #[test]
+fn pruning_keeps_exactly_the_newer_rows_even_out_of_time_order() {
+    let (_dir, path) = temp_db();
+    // Three chunks' worth, and rows whose time runs against their order (a `history_gap`
+    // row carries the time its loss began; a clock may step back).
+    let mut records: Vec<Record> = (0..25_000)
+        .map(|i| text("a", 1_000 + i, "u", &format!("word{} common", i % 7)))
+        .collect();
+    records.insert(5_000, text("a", 900_000, "u", "early id late time"));
+    records.push(text("a", 10, "u", "late id early time"));
+    recorded(&path, records);
+    let mut conn = history::open(&path).unwrap();
+    let kept = |conn: &rusqlite::Connection| -> i64 {
+        conn.query_row("SELECT count(*) FROM msg WHERE ts >= 21000", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    let before = kept(&conn);
+    assert_eq!(
+        history::prune_older_than(&mut conn, 21_000).unwrap(),
+        20_001
+    );
+    let stats = history::stats(&conn).unwrap();
+    assert_eq!(stats.messages as i64, before);
+    assert_eq!(stats.first_ts, Some(21_000));
+    assert!(history::integrity_ok(&conn).unwrap());
+    assert_eq!(
+        searched(&path, "\"early id late time\""),
+        ["early id late time"]
+    );
+    assert!(searched(&path, "\"late id early time\"").is_empty());
+    let found = history::search(&conn, &Query::parse("common").unwrap(), 50_000).unwrap();
+    assert_eq!(found.hits.len(), 5_000);
+    assert!(found.hits.iter().all(|hit| hit.ts_ms >= 21_000));
+}
+
+#[test]
+fn forgetting_everything_empties_the_index_and_gives_the_space_back() {
+    let (_dir, path) = temp_db();
+    let body = "y".repeat(100);
+    let records = (0..20_000)
+        .map(|i| text("a", i, "u", &format!("gone {i} {body}")))
+        .collect();
+    recorded(&path, records);
+    let size = || std::fs::metadata(&path).unwrap().len();
+    let full = size();
+    let mut conn = history::open(&path).unwrap();
+    assert_eq!(history::forget_all(&mut conn).unwrap(), 20_000);
+    assert!(history::integrity_ok(&conn).unwrap());
+    drop(conn);
+    assert!(size() < full / 4, "{} of {full} bytes left", size());
+    assert!(searched(&path, "gone").is_empty());
+    // What is recorded afterwards is found again.
+    recorded(&path, vec![text("a", 30_000, "u", "back again")]);
+    assert_eq!(searched(&path, "again"), ["back again"]);
+}
+
+#[test]
 fn a_group_forgotten_while_recording_shows_the_messages_that_follow() {
     let (_dir, path) = temp_db();
     let mut recorder = Recorder::start(&path, RecorderOptions::default()).unwrap();

@@ -10,6 +10,7 @@ mod open;
 mod record;
 mod recorder;
 pub mod replay;
+mod retention;
 pub mod search;
 mod store;
 
@@ -17,8 +18,9 @@ pub use export::{ExportFilter, ExportFormat, export, lines, write_lines};
 pub use open::{HistoryError, database_path, open, open_read, profile_key};
 pub use record::{Delivery, Dir, Kind, Record, Session};
 pub use recorder::{Recorder, RecorderOptions, RecorderStats};
+pub use retention::{forget_all, forget_group, prune_older_than};
 pub use search::{Found, Hit, Query, SearchError, plan, search};
 pub use store::{
-    Stats, StoredLine, around, backlog, forget_all, forget_group, group_names, integrity_ok,
-    line_at, newer, prune_older_than, read_marker, set_read_marker, stats,
+    Stats, StoredLine, around, backlog, group_names, integrity_ok, line_at, newer, read_marker,
+    set_read_marker, stats,
 };

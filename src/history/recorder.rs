@@ -11,11 +11,12 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, Transaction, params};
 
 use super::open::{HistoryError, open};
 use super::record::{Delivery, Kind, Record, Session};
-use super::store::{self, Ids};
+use super::retention;
+use super::store::{self, Ids, Inserter};
 
 /// How the recorder is sized. The defaults absorb a 0.5 s disk stall at the insert rate.
 #[derive(Debug, Clone)]
@@ -115,7 +116,9 @@ impl Recorder {
     pub fn start(path: &Path, options: RecorderOptions) -> Result<Recorder, HistoryError> {
         let mut conn = open(path)?;
         store::take_lease(&mut conn, chrono::Utc::now().timestamp_millis())?;
-        let next_id = store::max_id(&conn)? + 1;
+        // Past the index's watermark too: after everything was pruned or forgotten, ids the
+        // index already counts as done must not be handed out again.
+        let next_id = store::max_id(&conn)?.max(store::watermark(&conn)?) + 1;
         let (queue, jobs) = sync_channel(options.queue_records);
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let written = Arc::new(AtomicU64::new(0));
@@ -206,11 +209,14 @@ impl Recorder {
     /// Writes the pending `history_gap` rows: if the queue has room for them, or (`wait`)
     /// once it has.
     pub fn write_gaps(&mut self, wait: bool) {
-        let groups: Vec<String> = self.dropped.keys().cloned().collect();
-        for group in groups {
-            let Some(gap) = self.dropped.get(&group).copied() else {
-                continue;
-            };
+        // One group at a time, stopping at the first that finds the queue full: while a flood
+        // keeps it full, this runs on every `try_record` and must stay cheap.
+        while let Some((group, gap)) = self
+            .dropped
+            .iter()
+            .next()
+            .map(|(group, gap)| (group.clone(), *gap))
+        {
             let text = format!("history: {} messages not saved", gap.count);
             // `seq` holds the count, so that stats and tests can add the losses up.
             let mut record = Record::marker(&group, gap.first_ts, Kind::HistoryGap, &text);
@@ -386,58 +392,19 @@ impl Writer {
 
     /// One transaction: `first` and whatever follows, up to the batch's size and time.
     fn batch(&mut self, first: Job, flushes: &mut Vec<SyncSender<()>>) -> rusqlite::Result<()> {
-        let started = Instant::now();
         // Immediate: the write lock is ours before the cached ids are checked.
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         self.ids.revalidate(&tx)?;
-        let mut rows = 0u64;
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
-            match job {
-                Job::Insert(id, record) => {
-                    self.queued_bytes
-                        .fetch_sub(record.weight(), Ordering::Relaxed);
-                    store::insert(&tx, &mut self.ids, id, &record, self.session)?;
-                    rows += 1;
-                }
-                Job::Delivery { id, delivery } => {
-                    tx.execute(
-                        "UPDATE msg SET delivery = ?2 WHERE id = ?1",
-                        params![id, delivery as i64],
-                    )?;
-                }
-                Job::ReadMarker { group, id } => {
-                    let buf = self.ids.buffer(&tx, &group)?;
-                    tx.execute(
-                        "UPDATE buffer SET read_marker = max(coalesce(read_marker, 0), ?2) WHERE id = ?1",
-                        params![buf, id],
-                    )?;
-                }
-                Job::SessionStarted(session) => {
-                    if let Some(open) = self.session.take() {
-                        store::end_session(&tx, open, session.started_ms)?;
-                    }
-                    self.session = Some(store::begin_session(&tx, &session)?);
-                }
-                Job::SessionEnded(ended_ms) => {
-                    if let Some(open) = self.session.take() {
-                        store::end_session(&tx, open, ended_ms)?;
-                    }
-                }
-                Job::Flush(done) => {
-                    flushes.push(done);
-                    break;
-                }
-            }
-            if rows as usize >= self.options.batch_rows
-                || started.elapsed() >= self.options.batch_time
-            {
-                break;
-            }
-            next = self.jobs.try_recv().ok();
+        let rows = Batch {
+            tx: &tx,
+            inserter: Inserter::new(&tx)?,
+            ids: &mut self.ids,
+            session: &mut self.session,
+            queued_bytes: &self.queued_bytes,
         }
+        .run(first, &self.jobs, &self.options, flushes)?;
         tx.commit()?;
         self.written.fetch_add(rows, Ordering::Relaxed);
         Ok(())
@@ -458,12 +425,90 @@ impl Writer {
         if age.is_none() && size.is_none() {
             return;
         }
-        if let Err(error) = store::retention_step(&mut self.conn, now_ms, age, size) {
+        if let Err(error) = retention::retention_step(&mut self.conn, now_ms, age, size) {
             tracing::error!(%error, "history: pruning failed");
         }
     }
 
     fn catch_up_index(&mut self) {
         while let Ok(true) = store::index_step(&mut self.conn, self.options.fts_step) {}
+    }
+}
+
+/// What one transaction of the writer works with.
+struct Batch<'a> {
+    tx: &'a Transaction<'a>,
+    inserter: Inserter<'a>,
+    ids: &'a mut Ids,
+    session: &'a mut Option<i64>,
+    queued_bytes: &'a AtomicUsize,
+}
+
+impl Batch<'_> {
+    /// Applies `first` and the jobs that follow it until the batch is full, its time is up,
+    /// the queue is empty or a flush asks for a commit; returns the rows inserted.
+    fn run(
+        mut self,
+        first: Job,
+        jobs: &Receiver<Job>,
+        options: &RecorderOptions,
+        flushes: &mut Vec<SyncSender<()>>,
+    ) -> rusqlite::Result<u64> {
+        let started = Instant::now();
+        let mut rows = 0u64;
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Insert(id, record) => {
+                    self.queued_bytes
+                        .fetch_sub(record.weight(), Ordering::Relaxed);
+                    self.inserter.insert(self.ids, id, &record, *self.session)?;
+                    rows += 1;
+                }
+                Job::Flush(done) => {
+                    flushes.push(done);
+                    break;
+                }
+                other => self.apply(other)?,
+            }
+            if rows as usize >= options.batch_rows || started.elapsed() >= options.batch_time {
+                break;
+            }
+            next = jobs.try_recv().ok();
+        }
+        Ok(rows)
+    }
+
+    /// The jobs other than inserts and flushes.
+    fn apply(&mut self, job: Job) -> rusqlite::Result<()> {
+        let tx = self.tx;
+        match job {
+            Job::Delivery { id, delivery } => {
+                tx.execute(
+                    "UPDATE msg SET delivery = ?2 WHERE id = ?1",
+                    params![id, delivery as i64],
+                )?;
+            }
+            Job::ReadMarker { group, id } => {
+                let buf = self.ids.buffer(tx, &group)?;
+                tx.execute(
+                    "UPDATE buffer SET read_marker = max(coalesce(read_marker, 0), ?2) WHERE id = ?1",
+                    params![buf, id],
+                )?;
+            }
+            Job::SessionStarted(session) => {
+                if let Some(open) = self.session.take() {
+                    store::end_session(tx, open, session.started_ms)?;
+                }
+                *self.session = Some(store::begin_session(tx, &session)?);
+            }
+            Job::SessionEnded(ended_ms) => {
+                if let Some(open) = self.session.take() {
+                    store::end_session(tx, open, ended_ms)?;
+                }
+            }
+            Job::Insert(..) | Job::Flush(_) => {}
+        }
+        Ok(())
     }
 }

@@ -70,35 +70,47 @@ pub(crate) fn max_id(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT coalesce(max(id), 0) FROM msg", [], |r| r.get(0))
 }
 
-pub(crate) fn insert(
-    tx: &Transaction<'_>,
-    ids: &mut Ids,
-    id: i64,
-    record: &Record,
-    session: Option<i64>,
-) -> rusqlite::Result<()> {
-    let buf = ids.buffer(tx, &record.group)?;
-    let sender = match &record.sender {
-        Some(name) => Some(ids.user(tx, name)?),
-        None => None,
-    };
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO msg(id, buf, ts, kind, dir, sender, seq, delivery, body, session)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?;
-    insert.execute(params![
-        id,
-        buf,
-        record.ts_ms,
-        record.kind as i64,
-        record.dir as i64,
-        sender,
-        record.seq.map(|s| s as i64),
-        record.delivery.map(|d| d as i64),
-        record.body,
-        session,
-    ])?;
-    Ok(())
+/// The message insert of one batch, prepared once for all its rows.
+pub(crate) struct Inserter<'tx> {
+    tx: &'tx Transaction<'tx>,
+    statement: rusqlite::CachedStatement<'tx>,
+}
+
+impl<'tx> Inserter<'tx> {
+    pub(crate) fn new(tx: &'tx Transaction<'tx>) -> rusqlite::Result<Inserter<'tx>> {
+        let statement = tx.prepare_cached(
+            "INSERT INTO msg(id, buf, ts, kind, dir, sender, seq, delivery, body, session)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        Ok(Inserter { tx, statement })
+    }
+
+    pub(crate) fn insert(
+        &mut self,
+        ids: &mut Ids,
+        id: i64,
+        record: &Record,
+        session: Option<i64>,
+    ) -> rusqlite::Result<()> {
+        let buf = ids.buffer(self.tx, &record.group)?;
+        let sender = match &record.sender {
+            Some(name) => Some(ids.user(self.tx, name)?),
+            None => None,
+        };
+        self.statement.execute(params![
+            id,
+            buf,
+            record.ts_ms,
+            record.kind as i64,
+            record.dir as i64,
+            sender,
+            record.seq.map(|s| s as i64),
+            record.delivery.map(|d| d as i64),
+            record.body,
+            session,
+        ])?;
+        Ok(())
+    }
 }
 
 /// Starts a `session` row (one per connection session); returns its id for the rows after it.
@@ -382,116 +394,12 @@ pub fn stats(conn: &Connection) -> Result<Stats, HistoryError> {
     })
 }
 
-/// Rows deleted per transaction, so that a prune never holds the writer for long.
-const DELETE_CHUNK: usize = 10_000;
-
-/// Deletes the oldest rows chosen by `filter` (a `WHERE` on `msg`), at most one chunk, index
-/// entries first; returns how many went.
-fn delete_chunk(
-    conn: &mut Connection,
-    filter: &str,
-    value: &dyn rusqlite::ToSql,
-) -> Result<usize, HistoryError> {
-    let tx = conn.transaction()?;
-    let mark = watermark(&tx)?;
-    let chunk = format!("SELECT id FROM msg WHERE {filter} ORDER BY id LIMIT {DELETE_CHUNK}");
-    tx.execute(
-        &format!("DELETE FROM msg_fts WHERE rowid IN ({chunk}) AND rowid <= ?2"),
-        params![value, mark],
-    )?;
-    let deleted = tx.execute(&format!("DELETE FROM msg WHERE id IN ({chunk})"), [value])?;
-    tx.commit()?;
-    Ok(deleted)
-}
-
-/// Deletes every row chosen by `filter`, chunk by chunk, and gives the space back.
-fn delete_where(
-    conn: &mut Connection,
-    filter: &str,
-    value: &dyn rusqlite::ToSql,
-) -> Result<u64, HistoryError> {
-    let mut total = 0;
-    loop {
-        let deleted = delete_chunk(conn, filter, value)?;
-        total += deleted as u64;
-        if deleted < DELETE_CHUNK {
-            break;
-        }
-    }
-    conn.execute_batch("PRAGMA incremental_vacuum;")?;
-    Ok(total)
-}
-
 /// Bytes the database's live pages take (free pages not counted).
-fn used_bytes(conn: &Connection) -> rusqlite::Result<u64> {
+pub(crate) fn used_bytes(conn: &Connection) -> rusqlite::Result<u64> {
     let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
     let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
     let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
     Ok(((pages - free).max(0) * page_size) as u64)
-}
-
-/// One step of retention while idle: a chunk older than `max_age_ms`, else the oldest chunk
-/// while the file is over `max_bytes`. `true` if it deleted something (there may be more).
-pub(crate) fn retention_step(
-    conn: &mut Connection,
-    now_ms: i64,
-    max_age_ms: Option<i64>,
-    max_bytes: Option<u64>,
-) -> Result<bool, HistoryError> {
-    let mut deleted = 0;
-    if let Some(age) = max_age_ms {
-        deleted = delete_chunk(conn, "ts < ?1", &(now_ms.saturating_sub(age)))?;
-    }
-    if deleted == 0
-        && let Some(cap) = max_bytes
-    {
-        let used = used_bytes(conn)?;
-        if used > cap {
-            // Deleted index entries are only freed when their segments merge, so the size
-            // lags the deletes: take the share of rows that is over the cap (and 5 % more),
-            // never "until the size drops", which would empty the database.
-            let rows: i64 = conn.query_row("SELECT count(*) FROM msg", [], |r| r.get(0))?;
-            let share = (rows as f64 * ((used - cap) as f64 / used as f64 + 0.05)).ceil() as i64;
-            let oldest_kept: Option<i64> = conn
-                .query_row(
-                    "SELECT id FROM msg ORDER BY id LIMIT 1 OFFSET ?1",
-                    [share.clamp(1, DELETE_CHUNK as i64)],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            deleted = delete_chunk(conn, "id < ?1", &oldest_kept.unwrap_or(i64::MAX))?;
-            conn.execute_batch("INSERT INTO msg_fts(msg_fts, rank) VALUES ('merge', 500);")?;
-        }
-    }
-    if deleted > 0 {
-        conn.execute_batch("PRAGMA incremental_vacuum;")?;
-    }
-    Ok(deleted > 0)
-}
-
-/// Deletes every message older than `cutoff_ms`.
-pub fn prune_older_than(conn: &mut Connection, cutoff_ms: i64) -> Result<u64, HistoryError> {
-    delete_where(conn, "ts < ?1", &cutoff_ms)
-}
-
-/// Deletes everything stored for `group`, its buffer row included.
-pub fn forget_group(conn: &mut Connection, group: &str) -> Result<u64, HistoryError> {
-    conn.execute_batch("PRAGMA secure_delete=ON;")?;
-    let deleted = delete_where(
-        conn,
-        "buf = (SELECT id FROM buffer WHERE name = ?1)",
-        &group,
-    )?;
-    conn.execute("DELETE FROM buffer WHERE name = ?1", [group])?;
-    Ok(deleted)
-}
-
-/// Deletes all history of the profile.
-pub fn forget_all(conn: &mut Connection) -> Result<u64, HistoryError> {
-    conn.execute_batch("PRAGMA secure_delete=ON;")?;
-    let deleted = delete_where(conn, "1 = ?1", &1)?;
-    conn.execute_batch("DELETE FROM buffer; DELETE FROM usr; DELETE FROM session;")?;
-    Ok(deleted)
 }
 
 /// SQLite's `quick_check` and the full-text index's own integrity check both pass (the
