@@ -10,7 +10,7 @@ use super::{
     MessagesLost, SendOptions, finish, input, note, report_event, report_state, send_command,
 };
 use crate::client::{
-    self, ClientConfig, Command, ConnState, Event, OpError, OpId, OpOutcome, Patience,
+    self, ClientConfig, ClientHandle, Command, ConnState, Event, OpError, OpId, OpOutcome, Patience,
 };
 use crate::protocol::Payload;
 use crate::text::sanitize_line;
@@ -75,28 +75,7 @@ pub(crate) async fn send(
             },
             event = handle.events.recv() => match event {
                 None => break,
-                Some(Event::OpResult { op, outcome }) => {
-                    in_flight = in_flight.saturating_sub(1);
-                    if let OpOutcome::Failed(error) = outcome {
-                        if let ConnState::Stopped { reason } = &*handle.state.borrow() {
-                            tally.stop_reason = Some(reason.clone());
-                        }
-                        tally.failed(op, &error);
-                    }
-                }
-                Some(Event::InvokeResult { op, outcome }) => {
-                    in_flight = in_flight.saturating_sub(1);
-                    if !frames::print_invoke_result(op, outcome) {
-                        tally.refused += 1;
-                    }
-                }
-                // `send` stays quiet about a normal connect; problems still show.
-                Some(Event::Connected { .. }) => {}
-                Some(other) => {
-                    if !tally.replies.print(&other) {
-                        report_event(&other);
-                    }
-                }
+                Some(event) => tally.take(event, &handle, &mut in_flight),
             },
             changed = state.changed() => {
                 if changed.is_err() {
@@ -134,6 +113,34 @@ struct SendTally {
 }
 
 impl SendTally {
+    /// Counts one engine event against the messages in flight; replies print as they come.
+    fn take(&mut self, event: Event, handle: &ClientHandle, in_flight: &mut usize) {
+        match event {
+            Event::OpResult { op, outcome } => {
+                *in_flight = in_flight.saturating_sub(1);
+                if let OpOutcome::Failed(error) = outcome {
+                    if let ConnState::Stopped { reason } = &*handle.state.borrow() {
+                        self.stop_reason = Some(reason.clone());
+                    }
+                    self.failed(op, &error);
+                }
+            }
+            Event::InvokeResult { op, outcome } => {
+                *in_flight = in_flight.saturating_sub(1);
+                if !frames::print_invoke_result(op, outcome) {
+                    self.refused += 1;
+                }
+            }
+            // `send` stays quiet about a normal connect; problems still show.
+            Event::Connected { .. } => {}
+            other => {
+                if !self.replies.print(&other) {
+                    report_event(&other);
+                }
+            }
+        }
+    }
+
     fn new(expect_reply: Option<u64>) -> Self {
         SendTally {
             sent: 0,
