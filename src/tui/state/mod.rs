@@ -17,7 +17,7 @@ pub use buffers::{
 pub(crate) use conn::SIMPLE_STATUS;
 pub use conn::{ConnStatus, Connection, TOKEN_WARNING_MS, TokenExpiry};
 pub use ops::{FailedSend, Ops, PendingOp};
-pub use settings::{Notify, UiConfigError, UiSettings};
+pub use settings::{Hyperlinks, Notify, UiConfigError, UiSettings};
 
 use super::editor::Editor;
 use super::keymap::HelpRow;

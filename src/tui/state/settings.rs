@@ -28,6 +28,18 @@ pub struct UiSettings {
     pub notify: Notify,
     /// Groups where every message notifies, not only highlights.
     pub notify_groups: Vec<String>,
+    /// Links drawn as OSC 8 terminal hyperlinks; `Auto` is decided once at start (and, if
+    /// still `Auto` when drawn, means off).
+    pub hyperlinks: Hyperlinks,
+}
+
+/// Whether links in the log are terminal hyperlinks (OSC 8), clickable where supported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hyperlinks {
+    /// On when the terminal is known to support them (see `tui::run`).
+    Auto,
+    On,
+    Off,
 }
 
 /// How a highlight reaches the desktop: terminals understand one of two escape sequences.
@@ -56,6 +68,7 @@ impl Default for UiSettings {
             bell: true,
             notify: Notify::Off,
             notify_groups: Vec::new(),
+            hyperlinks: Hyperlinks::Auto,
         }
     }
 }
@@ -123,6 +136,14 @@ impl UiSettings {
                         Some("osc9") => Notify::Osc9,
                         Some("osc777") => Notify::Osc777,
                         _ => return Err(bad(key, "must be \"off\", \"osc9\" or \"osc777\"")),
+                    }
+                }
+                "hyperlinks" => {
+                    settings.hyperlinks = match value.as_str() {
+                        Some("auto") => Hyperlinks::Auto,
+                        Some("on") => Hyperlinks::On,
+                        Some("off") => Hyperlinks::Off,
+                        _ => return Err(bad(key, "must be \"auto\", \"on\" or \"off\"")),
                     }
                 }
                 other => return Err(UiConfigError::Unknown(other.to_string())),

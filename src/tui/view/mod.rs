@@ -1,6 +1,7 @@
 //! Pure rendering of `&State` into a ratatui `Frame`: group pane, log, input, status bar and
 //! overlays. Nothing here changes state or reads a clock.
 
+mod hyperlinks;
 mod log;
 
 pub use log::message_rows;
@@ -35,11 +36,13 @@ pub fn draw(frame: &mut Frame<'_>, state: &State) {
         draw_groups(frame, state, groups);
     }
     draw_log_block(frame, state, areas.log);
-    log::draw_log(state, areas.log_inner, frame.buffer_mut());
+    let links = log::draw_log(state, areas.log_inner, frame.buffer_mut());
     draw_input(frame, state, areas.input);
     draw_status(frame, state, areas.status);
     state.overlay.draw(frame, state, areas);
     draw_safely_for_terminals(frame.buffer_mut());
+    // Last: the hyperlink cells must not be measured or replaced by the pass above.
+    hyperlinks::draw_hyperlinks(frame.buffer_mut(), &links);
 }
 
 /// Replaces every cell whose grapheme terminals may draw wider or narrower than ratatui
