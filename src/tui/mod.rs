@@ -83,6 +83,10 @@ fn lenient<T, E: std::fmt::Display>(
     }
 }
 
+/// Whether this process hosts the embedded local service, asked each second: `Some(n)` with
+/// its `n` open connections (ours included), `None` when another process hosts it.
+pub type HostingProbe = Box<dyn Fn() -> Option<usize> + Send>;
+
 /// Everything the chat needs from the command line, the config file and the resolved target.
 /// Built by `cmd::chat`, so that no clap type reaches the UI.
 pub struct ChatStart {
@@ -102,7 +106,7 @@ pub struct ChatStart {
     /// Where history is kept (`None`: no history at all).
     pub history: Option<HistoryStart>,
     /// Whether this process hosts the embedded local service (`None`: another target).
-    pub hosting: Option<Box<dyn Fn() -> bool + Send>>,
+    pub hosting: Option<HostingProbe>,
 }
 
 /// Runs the chat UI until the user quits.
