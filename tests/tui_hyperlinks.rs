@@ -7,6 +7,7 @@ mod screen;
 #[path = "tui_support/app.rs"]
 mod support;
 
+use proptest::prelude::*;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::{Buffer, CellDiffOption};
@@ -221,5 +222,55 @@ fn hyperlinks_off_or_undecided_draw_no_escape() {
             .draw(|frame| wpchat::tui::view::draw(frame, app.state()))
             .expect("draw");
         assert_eq!(check_link_cells(frame.buffer), 0, "{setting:?}");
+    }
+}
+
+/// Whether `symbol` is exactly one self-closing hyperlink: printable ASCII URL and text, the
+/// four escapes of OSC 8 and nothing else that a terminal would act on.
+fn is_one_clean_hyperlink(symbol: &str) -> bool {
+    let Some(rest) = symbol.strip_prefix("\x1b]8;;") else {
+        return false;
+    };
+    let Some((url, rest)) = rest.split_once("\x1b\\") else {
+        return false;
+    };
+    let Some(text) = rest.strip_suffix("\x1b]8;;\x1b\\") else {
+        return false;
+    };
+    let printable = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
+    printable(url) && printable(text) && url.starts_with("http")
+}
+
+proptest! {
+    #[test]
+    fn whatever_a_link_holds_only_clean_hyperlinks_reach_the_terminal(
+        tail in prop::collection::vec(
+            prop_oneof![
+                any::<char>(),
+                Just('\u{1b}'),
+                Just('\u{7}'),
+                Just('\u{9c}'),
+                Just('\\'),
+                Just(']'),
+                Just('a'),
+            ],
+            0..48,
+        )
+    ) {
+        let tail: String = tail.into_iter().collect();
+        let mut app = app_with_links(Hyperlinks::On);
+        app.update(group_message("lobby", "bob", &format!("see https://e.com/{tail} end")));
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test terminal");
+        let frame = terminal
+            .draw(|frame| wpchat::tui::view::draw(frame, app.state()))
+            .expect("draw");
+        for cell in &frame.buffer.content {
+            let symbol = cell.symbol();
+            if symbol.contains('\x1b') {
+                prop_assert!(is_one_clean_hyperlink(symbol), "{:?}", symbol);
+            } else {
+                prop_assert!(!symbol.chars().any(char::is_control), "{:?}", symbol);
+            }
+        }
     }
 }
