@@ -55,22 +55,26 @@ pub fn draw_safely_for_terminals(buffer: &mut Buffer) {
         let mut x = area.left();
         while x < area.right() {
             let symbol = buffer[(x, y)].symbol();
+            // Measured only when replaced: the cells a wide character covers hold a blank,
+            // which needs no fallback either.
+            let Some(fallback) = terminal_fallback(symbol) else {
+                x += 1;
+                continue;
+            };
             let width = grapheme_width(symbol).max(1) as u16;
-            if let Some(fallback) = terminal_fallback(symbol) {
-                let end = x.saturating_add(width).min(area.right());
-                let mut column = x;
-                for part in fallback.graphemes(true) {
-                    if column >= end {
-                        break;
-                    }
-                    buffer[(column, y)].set_symbol(part);
-                    column += grapheme_width(part).max(1) as u16;
+            let end = x.saturating_add(width).min(area.right());
+            let mut column = x;
+            for part in fallback.graphemes(true) {
+                if column >= end {
+                    break;
                 }
-                for blank in column..end {
-                    buffer[(blank, y)].set_symbol(" ");
-                }
+                buffer[(column, y)].set_symbol(part);
+                column += grapheme_width(part).max(1) as u16;
             }
-            x = x.saturating_add(width);
+            for blank in column..end {
+                buffer[(blank, y)].set_symbol(" ");
+            }
+            x = end.max(x + 1);
         }
     }
 }
