@@ -1,5 +1,6 @@
 //! Render and ingest speed of the chat UI: a 200×60 frame with 10 000 and 1 000 000 messages
-//! in the current group (should cost the same: only the visible lines are wrapped), and
+//! in the current group (should cost the same: only the visible lines are wrapped), the same
+//! frame with links drawn as OSC 8 hyperlinks, the grapheme pass over a whole frame alone, and
 //! `App::update` on a stream of message events.
 
 use std::hint::black_box;
@@ -10,7 +11,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use wpchat::client::Event;
 use wpchat::protocol::{DataMessage, MessageSource, Payload};
-use wpchat::tui::{Action, App, Clock, Keymap, UiSettings, view};
+use wpchat::tui::{Action, App, Clock, Hyperlinks, Keymap, UiSettings, view};
 
 const T0: i64 = 1_795_773_720_000;
 const USERS: [&str; 8] = [
@@ -22,6 +23,8 @@ fn message(i: usize) -> Event {
         format!(
             "message {i}: a longer line that wraps once or twice in a narrow pane, with some 日本語 and an emoji 🎉 to measure"
         )
+    } else if i.is_multiple_of(3) {
+        format!("message {i}: notes at https://example.com/releases/{i}?tab=all, read them")
     } else {
         format!("message {i}: deploy finished")
     };
@@ -35,9 +38,10 @@ fn message(i: usize) -> Event {
     })
 }
 
-fn app_with(messages: usize) -> App {
+fn app_with(messages: usize, hyperlinks: Hyperlinks) -> App {
     let settings = UiSettings {
         scrollback: messages.max(10_000),
+        hyperlinks,
         ..UiSettings::default()
     };
     let mut app = App::new(
@@ -55,10 +59,15 @@ fn app_with(messages: usize) -> App {
 
 fn render(c: &mut Criterion) {
     let mut group = c.benchmark_group("render_200x60");
-    for messages in [10_000usize, 1_000_000] {
-        let app = app_with(messages);
+    let cases = [
+        (10_000usize, Hyperlinks::Off, ""),
+        (1_000_000, Hyperlinks::Off, ""),
+        (1_000_000, Hyperlinks::On, "_hyperlinks"),
+    ];
+    for (messages, hyperlinks, label) in cases {
+        let app = app_with(messages, hyperlinks);
         let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("test terminal");
-        group.bench_function(format!("{messages}_messages"), |b| {
+        group.bench_function(format!("{messages}_messages{label}"), |b| {
             b.iter(|| {
                 terminal
                     .draw(|frame| view::draw(frame, black_box(app.state())))
@@ -66,6 +75,21 @@ fn render(c: &mut Criterion) {
             })
         });
     }
+    // The grapheme pass of every frame, alone, over a drawn frame.
+    let app = app_with(10_000, Hyperlinks::Off);
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("test terminal");
+    let drawn = terminal
+        .draw(|frame| view::draw(frame, app.state()))
+        .expect("draw")
+        .buffer
+        .clone();
+    group.bench_function("grapheme_pass", |b| {
+        b.iter_batched_ref(
+            || drawn.clone(),
+            |buffer| view::draw_safely_for_terminals(black_box(buffer)),
+            BatchSize::SmallInput,
+        )
+    });
     group.finish();
 }
 
@@ -74,7 +98,7 @@ fn ingest(c: &mut Criterion) {
     let events: Vec<Event> = (0..BATCH).map(message).collect();
     let mut group = c.benchmark_group("ingest");
     group.throughput(Throughput::Elements(BATCH as u64));
-    let mut app = app_with(0);
+    let mut app = app_with(0, Hyperlinks::Off);
     group.bench_function("message_events", |b| {
         b.iter_batched(
             || events.clone(),

@@ -137,6 +137,14 @@ pub fn terminal_fallback(grapheme: &str) -> Option<String> {
     if grapheme.len() == 1 {
         return None;
     }
+    // One character (a box-drawing line, a CJK ideograph) is drawn as measured: the common
+    // case of every frame, answered without measuring anything.
+    let mut chars = grapheme.chars();
+    if let (Some(only), None) = (chars.next(), chars.next())
+        && !is_regional_indicator(only)
+    {
+        return None;
+    }
     if grapheme.chars().any(is_regional_indicator) {
         let letters = grapheme
             .chars()

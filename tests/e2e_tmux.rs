@@ -197,3 +197,105 @@ fn flags_do_not_smear_the_screen(tmux: &Tmux, service: &Service, carol_home: &Pa
         "the status bar is whole ({status}):\n{screen}"
     );
 }
+
+/// Issue 15, the last item: with `[ui] hyperlinks = "on"` a link reaches the terminal inside
+/// OSC 8 (read from the pane's raw output: tmux 3.3 swallows the escape, newer ones keep it),
+/// and after later messages, scrolling back and a resize every row is still whole: nothing of
+/// an escape and no stray link text is left on the screen.
+#[test]
+fn links_are_hyperlinks_and_redraws_stay_clean() {
+    const LINK: &str = "https://example.com/wpchat/notes?tab=all";
+    let mut tmux = Tmux::start("links").unwrap_or_else(|error| panic!("{error}"));
+    let temp = tempfile::tempdir().expect("temp dir");
+    let service = Service::start(temp.path(), WAIT).unwrap_or_else(|error| panic!("{error}"));
+    let home = temp.path().join("alice");
+    let config_dir = home.join("config").join("wpchat");
+    std::fs::create_dir_all(&config_dir).expect("config dir");
+    std::fs::write(
+        config_dir.join("config.toml"),
+        "[ui]\nhyperlinks = \"on\"\n",
+    )
+    .expect("write the config");
+    let alice = client_command(&home, &home.join("state"), &service, "alice");
+    tmux.session("alice", (100, 24), &alice).unwrap();
+    wait_for(&tmux, "alice", "connected in #lobby", |s| {
+        s.contains("● connected") && s.contains("joined lobby")
+    });
+    let raw = temp.path().join("alice.raw");
+    let pipe = format!("cat >> {}", tmux::quote(&raw.display().to_string()));
+    tmux.run(&["pipe-pane", "-O", "-t", "alice", &pipe])
+        .unwrap();
+
+    let carol = temp.path().join("carol");
+    let send = |text: &str| {
+        service
+            .send(&carol, "carol", "lobby", text)
+            .unwrap_or_else(|error| panic!("{error}"))
+    };
+    send(&format!("release notes at {LINK} today"));
+    let screen = wait_for(&tmux, "alice", "the link", |s| s.contains(LINK));
+    assert_clean(&screen, "the link as it arrived");
+    let opened = format!("\x1b]8;;{LINK}\x1b\\");
+    let mut output = String::new();
+    for _ in 0..500 {
+        output = String::from_utf8_lossy(&std::fs::read(&raw).unwrap_or_default()).into_owned();
+        if output.contains(&opened) {
+            break;
+        }
+        std::thread::sleep(tmux::POLL);
+    }
+    assert!(output.contains(&opened), "the link went out as OSC 8");
+    assert_eq!(
+        output.matches("\x1b]8;;").count(),
+        2 * output.matches(&opened).count(),
+        "every hyperlink cell that is opened is closed"
+    );
+
+    for i in 0..20 {
+        send(&format!("later message {i}"));
+    }
+    let screen = wait_for(&tmux, "alice", "the later messages", |s| {
+        s.contains("later message 19")
+    });
+    assert_clean(&screen, "after twenty later messages");
+    keys(&tmux, "alice", &["PageUp"]);
+    let screen = wait_for(&tmux, "alice", "the link again", |s| s.contains(LINK));
+    assert_clean(&screen, "scrolled back to the link");
+    tmux.run(&["resize-window", "-t", "alice", "-x", "83", "-y", "18"])
+        .unwrap();
+    let screen = wait_for(&tmux, "alice", "the narrower screen", |s| {
+        s.lines()
+            .next()
+            .is_some_and(|row| row.chars().count() == 83)
+            && s.lines().any(|row| row.ends_with('│'))
+    });
+    assert_clean(&screen, "after a resize");
+    keys(&tmux, "alice", &["End"]);
+    send("after the resize");
+    let screen = wait_for(&tmux, "alice", "a message after the resize", |s| {
+        s.contains("after the resize")
+    });
+    assert_clean(&screen, "a message after the resize");
+    drop(service);
+}
+
+/// Every row of the chat's boxes ends at its border, nothing of an escape shows, and a link
+/// shown is shown whole.
+fn assert_clean(screen: &str, when: &str) {
+    for row in screen.lines().filter(|row| row.contains("││")) {
+        assert!(
+            row.ends_with('│'),
+            "{when}: a row lost its border:\n{screen}"
+        );
+    }
+    assert!(
+        !screen.contains("]8;") && !screen.contains('\u{1b}'),
+        "{when}: escape text on the screen:\n{screen}"
+    );
+    for row in screen.lines().filter(|row| row.contains("example.com")) {
+        assert!(
+            row.contains("https://example.com/wpchat/notes?tab=all"),
+            "{when}: a broken link:\n{screen}"
+        );
+    }
+}

@@ -192,8 +192,8 @@ fn quitting_with_messages_queued_offline_asks_first() {
 fn taking_over_the_local_service_is_said_and_quitting_the_host_warns() {
     use crossterm::event::{KeyCode, KeyModifiers};
     let mut app = connected_app();
-    app.set_hosting(false);
-    app.set_hosting(true);
+    app.set_hosting(None);
+    app.set_hosting(Some(3));
     let notices = bodies(system_buffer(&app), wpchat::tui::LineKind::Notice);
     assert!(
         notices.iter().any(|n| n.contains("this one hosts it now")),
@@ -201,6 +201,13 @@ fn taking_over_the_local_service_is_said_and_quitting_the_host_warns() {
     );
     app.key(key(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert_note(&app, "quitting moves everyone");
+
+    // A host whose service holds only its own connection moves nobody: the plain hint.
+    let mut alone = connected_app();
+    alone.set_hosting(Some(1));
+    alone.key(key(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_note(&alone, "press Ctrl+C again to quit");
+    assert!(!note_text(&alone).contains("moves everyone"));
 }
 
 #[test]

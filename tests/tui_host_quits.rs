@@ -28,12 +28,17 @@ async fn the_host_closing_its_target_sends_every_client_a_1001_close() {
     let hosting = target
         .hosting_probe()
         .expect("the embedded target has a probe");
-    assert!(hosting(), "the wpchat that started the service hosts it");
+    assert_eq!(
+        hosting(),
+        Some(0),
+        "the wpchat that started the service hosts it, nobody on it yet"
+    );
     let url = tokio::time::timeout(LIMIT, target.client.url_provider.client_url())
         .await
         .expect("a URL in time")
         .expect("a URL");
     let (mut guest, _connected) = Client::connect(url.as_str(), "json.webpubsub.azure.v1").await;
+    assert_eq!(hosting(), Some(1), "the host counts the guest's connection");
 
     tokio::time::timeout(LIMIT, target.close())
         .await

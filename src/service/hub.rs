@@ -151,6 +151,14 @@ impl Registry {
         self.read().len()
     }
 
+    /// How many client connections are open, in all hubs.
+    pub(crate) fn connection_count(&self) -> usize {
+        self.read()
+            .values()
+            .map(|hub| hub.lock().connections.len())
+            .sum()
+    }
+
     /// Closes every connection of every hub (service shutdown).
     pub(crate) fn close_all(&self, cause: &CloseCause) {
         let hubs: Vec<Arc<Hub>> = self.read().values().cloned().collect();

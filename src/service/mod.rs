@@ -179,6 +179,20 @@ impl RunningService {
             .map_or(0, |running| running.registry.hub_count())
     }
 
+    /// Counts the open client connections of every hub, for as long as the counter is kept
+    /// (0 once the service stopped).
+    pub fn connection_counter(&self) -> impl Fn() -> usize + Send + Sync + 'static {
+        let registry = self
+            .running
+            .as_ref()
+            .map(|running| running.registry.clone());
+        move || {
+            registry
+                .as_ref()
+                .map_or(0, |registry| registry.connection_count())
+        }
+    }
+
     /// Runs the abuse-protection check of every event handler of `hub` now: each handler's
     /// URL template with `Ok` or why it failed (empty when no handler is configured).
     pub async fn check_event_handlers(&self, hub: &str) -> Vec<(String, Result<(), String>)> {

@@ -256,16 +256,27 @@ impl TakeoverGuard {
     }
 }
 
-/// Whether this process hosts the local service now (started it, or took it over since).
-pub type HostingProbe = Box<dyn Fn() -> bool + Send>;
+/// Whether this process hosts the local service now (started it, or took it over since):
+/// `Some(n)` with its `n` open connections (ours included), `None` when another one does.
+pub type HostingProbe = Box<dyn Fn() -> Option<usize> + Send>;
 
 impl super::Target {
     /// Whether (and later: whether still) this process hosts the local service; `None` when
     /// the target is not the embedded one.
     pub fn hosting_probe(&self) -> Option<HostingProbe> {
-        let started = self.embedded.is_some();
+        let started = self
+            .embedded
+            .as_ref()
+            .map(|service| service.connection_counter());
         let host = self.takeover.as_ref()?.host.clone();
-        Some(Box::new(move || started || host.slot().service.is_some()))
+        Some(Box::new(move || match &started {
+            Some(count) => Some(count()),
+            None => host
+                .slot()
+                .service
+                .as_ref()
+                .map(|service| service.connection_counter()()),
+        }))
     }
 
     /// Stops a service this process hosts the way `serve` does on SIGTERM: every client gets

@@ -147,7 +147,7 @@ pub struct EventLoop<B: Backend, I> {
     /// Backlogs being read from disk, off the loop.
     backlogs: JoinSet<Result<Vec<Backlog>, crate::history::HistoryError>>,
     /// Asked every tick: does this process host the embedded service (after a takeover)?
-    hosting: Option<Box<dyn Fn() -> bool + Send>>,
+    hosting: Option<super::HostingProbe>,
     /// Searches and pages of stored history being read, off the loop.
     history_reads: JoinSet<HistoryAnswer>,
 }
@@ -185,7 +185,7 @@ where
     }
 
     /// Tells the App each second whether this process hosts the embedded local service.
-    pub fn with_hosting_probe(mut self, probe: Box<dyn Fn() -> bool + Send>) -> Self {
+    pub fn with_hosting_probe(mut self, probe: super::HostingProbe) -> Self {
         self.hosting = Some(probe);
         self
     }

@@ -29,7 +29,7 @@ use ratatui::backend::CrosstermBackend;
 pub use app::{App, Effect, Msg, Redraw};
 pub use history::HistoryStart;
 pub use keymap::{Action, Keymap};
-pub use state::{Clock, LineKind, NoteLevel, State, UiSettings};
+pub use state::{Clock, Hyperlinks, LineKind, NoteLevel, State, UiSettings};
 
 use crate::client::{self, ClientConfig, Command};
 use crate::config::Config;
@@ -83,6 +83,10 @@ fn lenient<T, E: std::fmt::Display>(
     }
 }
 
+/// Whether this process hosts the embedded local service, asked each second: `Some(n)` with
+/// its `n` open connections (ours included), `None` when another process hosts it.
+pub type HostingProbe = Box<dyn Fn() -> Option<usize> + Send>;
+
 /// Everything the chat needs from the command line, the config file and the resolved target.
 /// Built by `cmd::chat`, so that no clap type reaches the UI.
 pub struct ChatStart {
@@ -102,80 +106,26 @@ pub struct ChatStart {
     /// Where history is kept (`None`: no history at all).
     pub history: Option<HistoryStart>,
     /// Whether this process hosts the embedded local service (`None`: another target).
-    pub hosting: Option<Box<dyn Fn() -> bool + Send>>,
+    pub hosting: Option<HostingProbe>,
 }
 
 /// Runs the chat UI until the user quits.
-pub async fn run(start: ChatStart) -> anyhow::Result<()> {
-    let (settings, keymap, problems) = ui_from_config(&start.config);
+pub async fn run(mut start: ChatStart) -> anyhow::Result<()> {
     let simple = start.client.as_ref().is_some_and(|client| client.simple);
     let offline = start.client.is_none();
-    let mut handle = match start.client {
+    let mut handle = match start.client.take() {
         Some(config) => client::spawn(config),
         None => history_reader::offline_handle(),
     };
-
-    let mut app = App::new(settings, keymap, Clock::now());
-    app.set_target(&start.hub, start.user_id.as_deref());
-    for notice in &start.notices {
-        app.system(LineKind::Notice, notice);
-    }
-    for problem in &problems {
-        tracing::warn!(%problem, "config");
-        app.alert(&format!("config: {problem}"));
-    }
-    if let Some(note) = config_problems_note(&start.notices, &problems) {
-        app.note(NoteLevel::Error, &note);
-    }
-    app.set_token_expiry(start.token_expires_at_ms);
-    if let Some(hosting) = &start.hosting {
-        app.set_hosting(hosting());
-    }
-    let groups = if simple {
-        app.start_simple();
-        Vec::new()
-    } else if start.groups.is_empty() {
-        vec![DEFAULT_GROUP.to_string()]
-    } else {
-        start.groups
-    };
-    let mut initial = Vec::new();
-    if offline {
-        app.open_offline(&groups);
-    }
-    for group in groups.iter().filter(|_| !offline) {
-        initial.extend(app.join(group));
-    }
+    let mut app = app_for(&start);
+    let groups = std::mem::take(&mut start.groups);
     let session_path = start
         .history
         .as_ref()
         .and_then(|h| session::path_for(&h.path));
-    if let Some(saved) = session_path
-        .as_deref()
-        .and_then(session::SavedSession::load)
-    {
-        initial.extend(app.restore_session(&saved));
-    }
-    // Each join shows its group; start on the first one, as given.
-    if app.state().group_count() > 0 {
-        app.update(Action::GoToGroup(1));
-    }
+    let initial = initial_commands(&mut app, groups, simple, offline, session_path.as_deref());
 
-    let guard = terminal::TerminalGuard::enter(app.state().settings.mouse)
-        .context("cannot set up the terminal (is this an interactive terminal?)")?;
-    let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))
-        .context("cannot draw on the terminal")?;
-    let mut event_loop = EventLoop::new(terminal, EventStream::new()).with_guard(guard);
-    if let Some(history_start) = &start.history {
-        let (history, problems) = ChatHistory::start(history_start, &start.config.history);
-        for problem in problems {
-            app.system(LineKind::Notice, &problem);
-        }
-        event_loop = event_loop.with_history(history);
-    }
-    if let Some(hosting) = start.hosting {
-        event_loop = event_loop.with_hosting_probe(hosting);
-    }
+    let mut event_loop = event_loop_for(&mut app, &mut start)?;
     event_loop.send(&mut app, &handle, initial);
     let stop = event_loop::stop_signals().context("cannot listen for SIGTERM and SIGHUP")?;
     let result = event_loop.run(&mut app, &mut handle, stop).await;
@@ -196,6 +146,93 @@ pub async fn run(start: ChatStart) -> anyhow::Result<()> {
     })
     .await;
     result
+}
+
+/// The App with the config's settings and keys, the start notices and config problems shown.
+fn app_for(start: &ChatStart) -> App {
+    let (mut settings, keymap, problems) = ui_from_config(&start.config);
+    if settings.hyperlinks == Hyperlinks::Auto {
+        let known = links::terminal_supports_hyperlinks(|name| std::env::var(name).ok());
+        settings.hyperlinks = if known {
+            Hyperlinks::On
+        } else {
+            Hyperlinks::Off
+        };
+    }
+    let mut app = App::new(settings, keymap, Clock::now());
+    app.set_target(&start.hub, start.user_id.as_deref());
+    for notice in &start.notices {
+        app.system(LineKind::Notice, notice);
+    }
+    for problem in &problems {
+        tracing::warn!(%problem, "config");
+        app.alert(&format!("config: {problem}"));
+    }
+    if let Some(note) = config_problems_note(&start.notices, &problems) {
+        app.note(NoteLevel::Error, &note);
+    }
+    app.set_token_expiry(start.token_expires_at_ms);
+    if let Some(hosting) = &start.hosting {
+        app.set_hosting(hosting());
+    }
+    app
+}
+
+/// Joins the start groups (or opens them offline), restores the saved session, and shows the
+/// first group; returns the commands to send once the loop runs.
+fn initial_commands(
+    app: &mut App,
+    groups: Vec<String>,
+    simple: bool,
+    offline: bool,
+    session_path: Option<&std::path::Path>,
+) -> Vec<Command> {
+    let groups = if simple {
+        app.start_simple();
+        Vec::new()
+    } else if groups.is_empty() {
+        vec![DEFAULT_GROUP.to_string()]
+    } else {
+        groups
+    };
+    let mut initial = Vec::new();
+    if offline {
+        app.open_offline(&groups);
+    }
+    for group in groups.iter().filter(|_| !offline) {
+        initial.extend(app.join(group));
+    }
+    if let Some(saved) = session_path.and_then(session::SavedSession::load) {
+        initial.extend(app.restore_session(&saved));
+    }
+    // Each join shows its group; start on the first one, as given.
+    if app.state().group_count() > 0 {
+        app.update(Action::GoToGroup(1));
+    }
+    initial
+}
+
+/// The terminal set up and the event loop around it, with history and the hosting probe.
+fn event_loop_for(
+    app: &mut App,
+    start: &mut ChatStart,
+) -> anyhow::Result<EventLoop<CrosstermBackend<std::io::Stdout>, EventStream>> {
+    let guard = terminal::TerminalGuard::enter(app.state().settings.mouse)
+        .context("cannot set up the terminal (is this an interactive terminal?)")?;
+    let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))
+        .context("cannot draw on the terminal")?;
+    let mut event_loop = EventLoop::new(terminal, EventStream::new()).with_guard(guard);
+    if let Some(history_start) = &start.history {
+        let (history, problems) = ChatHistory::start(history_start, &start.config.history);
+        for problem in problems {
+            app.system(LineKind::Notice, &problem);
+        }
+        event_loop = event_loop.with_history(history);
+    }
+    if let Some(hosting) = start.hosting.take() {
+        event_loop = event_loop.with_hosting_probe(hosting);
+    }
+    Ok(event_loop)
 }
 
 #[cfg(test)]

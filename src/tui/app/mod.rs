@@ -411,7 +411,7 @@ impl App {
         } else {
             self.state.quit_armed = true;
             match self.unsent() {
-                0 if self.state.hosting == Some(true) => self.note(
+                0 if self.hosts_others() => self.note(
                     NoteLevel::Info,
                     "this wpchat hosts the local service: quitting moves everyone to another \
                      wpchat; press Ctrl+C again to quit",
@@ -427,9 +427,12 @@ impl App {
         Vec::new()
     }
 
-    /// Whether this process hosts the embedded local service; becoming the host after a
+    /// Whether this process hosts the embedded local service (`Some` with its open
+    /// connections, ours included; `None`: another process does); becoming the host after a
     /// takeover is said in the `system` buffer.
-    pub fn set_hosting(&mut self, hosting: bool) {
+    pub fn set_hosting(&mut self, connections: Option<usize>) {
+        let hosting = connections.is_some();
+        self.state.hosted_connections = connections.unwrap_or(0);
         let before = self.state.hosting.replace(hosting);
         if before == Some(false) && hosting {
             self.system(
@@ -439,6 +442,13 @@ impl App {
             );
             self.note(NoteLevel::Info, "this wpchat now hosts the local service");
         }
+    }
+
+    /// Whether quitting would move anyone: this process hosts the service and someone other
+    /// than our own connection is on it.
+    fn hosts_others(&self) -> bool {
+        let ours = usize::from(self.state.conn.status == super::state::ConnStatus::Connected);
+        self.state.hosting == Some(true) && self.state.hosted_connections > ours
     }
 
     /// Quits, unless messages are still unsent and the user was not told yet: then says so

@@ -17,7 +17,7 @@ pub use buffers::{
 pub(crate) use conn::SIMPLE_STATUS;
 pub use conn::{ConnStatus, Connection, TOKEN_WARNING_MS, TokenExpiry};
 pub use ops::{FailedSend, Ops, PendingOp};
-pub use settings::{Notify, UiConfigError, UiSettings};
+pub use settings::{Hyperlinks, Notify, UiConfigError, UiSettings};
 
 use super::editor::Editor;
 use super::keymap::HelpRow;
@@ -106,6 +106,8 @@ pub struct State {
     pub quit_armed: bool,
     /// Whether this process hosts the embedded local service (`None`: not that target).
     pub hosting: Option<bool>,
+    /// Open connections on the service this process hosts (ours included).
+    pub hosted_connections: usize,
     /// The user was told that quitting loses unsent messages; the next quit goes ahead.
     pub quit_unsent_warned: bool,
     pub quit: bool,
@@ -141,6 +143,7 @@ impl State {
             quit_armed: false,
             quit_unsent_warned: false,
             hosting: None,
+            hosted_connections: 0,
             quit: false,
             known_groups: Vec::new(),
             help,

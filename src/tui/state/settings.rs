@@ -28,6 +28,18 @@ pub struct UiSettings {
     pub notify: Notify,
     /// Groups where every message notifies, not only highlights.
     pub notify_groups: Vec<String>,
+    /// Links drawn as OSC 8 terminal hyperlinks; `Auto` is decided once at start (and, if
+    /// still `Auto` when drawn, means off).
+    pub hyperlinks: Hyperlinks,
+}
+
+/// Whether links in the log are terminal hyperlinks (OSC 8), clickable where supported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hyperlinks {
+    /// On when the terminal is known to support them (see `tui::run`).
+    Auto,
+    On,
+    Off,
 }
 
 /// How a highlight reaches the desktop: terminals understand one of two escape sequences.
@@ -56,6 +68,7 @@ impl Default for UiSettings {
             bell: true,
             notify: Notify::Off,
             notify_groups: Vec::new(),
+            hyperlinks: Hyperlinks::Auto,
         }
     }
 }
@@ -67,6 +80,8 @@ pub enum UiConfigError {
     Unknown(String),
     #[error("[ui]: '{key}' {expected}")]
     BadValue { key: String, expected: &'static str },
+    #[error("[ui]: '{key}' must be {names}")]
+    Choice { key: String, names: String },
 }
 
 impl UiSettings {
@@ -106,30 +121,55 @@ impl UiSettings {
                     }
                     settings.time_format = format.to_string();
                 }
-                "data_type" => {
-                    settings.data_type = match value.as_str() {
-                        Some("text") => DataType::Text,
-                        Some("json") => DataType::Json,
-                        Some("binary") => DataType::Binary,
-                        _ => return Err(bad(key, "must be \"text\", \"json\" or \"binary\"")),
-                    }
-                }
+                "data_type" => settings.data_type = choice(key, value, DATA_TYPES)?,
                 "highlight_words" => settings.highlight_words = strings(key, value)?,
                 "notify_groups" => settings.notify_groups = strings(key, value)?,
                 "bell" => settings.bell = boolean()?,
-                "notify" => {
-                    settings.notify = match value.as_str() {
-                        Some("off") => Notify::Off,
-                        Some("osc9") => Notify::Osc9,
-                        Some("osc777") => Notify::Osc777,
-                        _ => return Err(bad(key, "must be \"off\", \"osc9\" or \"osc777\"")),
-                    }
-                }
+                "notify" => settings.notify = choice(key, value, NOTIFY)?,
+                "hyperlinks" => settings.hyperlinks = choice(key, value, HYPERLINKS)?,
                 other => return Err(UiConfigError::Unknown(other.to_string())),
             }
         }
         Ok(settings)
     }
+}
+
+const DATA_TYPES: &[(&str, DataType)] = &[
+    ("text", DataType::Text),
+    ("json", DataType::Json),
+    ("binary", DataType::Binary),
+];
+const NOTIFY: &[(&str, Notify)] = &[
+    ("off", Notify::Off),
+    ("osc9", Notify::Osc9),
+    ("osc777", Notify::Osc777),
+];
+const HYPERLINKS: &[(&str, Hyperlinks)] = &[
+    ("auto", Hyperlinks::Auto),
+    ("on", Hyperlinks::On),
+    ("off", Hyperlinks::Off),
+];
+
+/// One of the named `options` (`notify = "osc9"`); the error lists them.
+fn choice<T: Copy>(
+    key: &str,
+    value: &toml::Value,
+    options: &[(&str, T)],
+) -> Result<T, UiConfigError> {
+    let found = options
+        .iter()
+        .find(|(name, _)| value.as_str() == Some(name));
+    found.map(|(_, option)| *option).ok_or_else(|| {
+        let quoted: Vec<String> = options
+            .iter()
+            .map(|(name, _)| format!("\"{name}\""))
+            .collect();
+        let (last, rest) = quoted.split_last().expect("options are named");
+        UiConfigError::Choice {
+            key: key.to_string(),
+            names: format!("{} or {last}", rest.join(", ")),
+        }
+    })
 }
 
 /// A list of non-empty strings (`["deploy", "oncall"]`).
@@ -170,21 +210,39 @@ mod tests {
         assert_eq!(keys.len(), Keymap::default().help_rows().len());
     }
 
+    fn parsed(text: &str) -> Result<UiSettings, UiConfigError> {
+        UiSettings::from_table(&toml::from_str(text).unwrap())
+    }
+
     #[test]
     fn ui_settings_errors_name_the_setting() {
-        let table: toml::Table = toml::from_str("scrollback = -1").unwrap();
+        let errors = [
+            (
+                "scrollback = -1",
+                "[ui]: 'scrollback' must be a whole number in range",
+            ),
+            (
+                "time_format = \"%Q%\"",
+                "[ui]: 'time_format' is not a valid strftime format (try \"%H:%M\")",
+            ),
+            (
+                "hyperlinks = \"yes\"",
+                "[ui]: 'hyperlinks' must be \"auto\", \"on\" or \"off\"",
+            ),
+            (
+                "notify = 9",
+                "[ui]: 'notify' must be \"off\", \"osc9\" or \"osc777\"",
+            ),
+        ];
+        for (text, error) in errors {
+            assert_eq!(parsed(text).unwrap_err().to_string(), error);
+        }
         assert_eq!(
-            UiSettings::from_table(&table).unwrap_err().to_string(),
-            "[ui]: 'scrollback' must be a whole number in range"
+            parsed("hyperlinks = \"on\"").map(|s| s.hyperlinks),
+            Ok(Hyperlinks::On)
         );
-        let table: toml::Table = toml::from_str("time_format = \"%Q%\"").unwrap();
         assert_eq!(
-            UiSettings::from_table(&table).unwrap_err().to_string(),
-            "[ui]: 'time_format' is not a valid strftime format (try \"%H:%M\")"
-        );
-        let table: toml::Table = toml::from_str("colour = 1").unwrap();
-        assert_eq!(
-            UiSettings::from_table(&table),
+            parsed("colour = 1"),
             Err(UiConfigError::Unknown("colour".into()))
         );
     }

@@ -1,16 +1,20 @@
 //! The log pane: only the visible messages are wrapped and drawn, walking back from the
 //! newest visible line, so a frame costs the same with ten or a million lines of history.
 
+use std::ops::Range;
+
 use ratatui::buffer::Buffer as Cells;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
+use super::hyperlinks::Hyperlink;
 use crate::text::{display_width, truncate};
 use crate::tui::format::compact_count;
 use crate::tui::layout::{MessageBody, MessageColumns, needs_day_separator, needs_read_marker};
+use crate::tui::links;
 use crate::tui::state::{
-    Buffer, BufferKind, Delivery, LineKind, LogLine, NO_SENDER, Overlay, State,
+    Buffer, BufferKind, Delivery, Hyperlinks, LineKind, LogLine, NO_SENDER, Overlay, State,
 };
 
 const PALETTE: [Color; 12] = [
@@ -97,6 +101,26 @@ pub fn message_rows<'a>(
     index: usize,
     width: usize,
 ) -> Vec<Line<'a>> {
+    linked_message_rows(state, buffer, index, width, None)
+}
+
+/// A piece of a link drawn in one row of a message: the row (within the message), its first
+/// column and width, and the whole link's URL (already [safe](links::is_safe_hyperlink)).
+struct LinkPiece {
+    row: usize,
+    column: usize,
+    width: usize,
+    url: String,
+}
+
+/// [`message_rows`], also noting where its links are drawn when `pieces` is given.
+fn linked_message_rows<'a>(
+    state: &'a State,
+    buffer: &'a Buffer,
+    index: usize,
+    width: usize,
+    pieces: Option<&mut Vec<LinkPiece>>,
+) -> Vec<Line<'a>> {
     let mut rows = Vec::new();
     let Some(line) = buffer.lines.get(index) else {
         return rows;
@@ -130,7 +154,7 @@ pub fn message_rows<'a>(
         return rows;
     }
     let columns = MessageColumns::of(state, line, width);
-    body_rows(state, line, &columns, width, &mut rows);
+    body_rows(state, line, &columns, width, &mut rows, pieces);
     rows
 }
 
@@ -142,6 +166,7 @@ fn body_rows(
     columns: &MessageColumns,
     width: usize,
     rows: &mut Vec<Line<'_>>,
+    mut pieces: Option<&mut Vec<LinkPiece>>,
 ) {
     let (nick, nick_style) = nick(state, line, columns.nick_width);
     let nick_pad = columns.nick_width.saturating_sub(display_width(&nick));
@@ -152,7 +177,7 @@ fn body_rows(
         _ => Style::new(),
     };
     let body = MessageBody::of(state, line, columns.body_width);
-    let links = crate::tui::links::link_ranges(&body.text);
+    let links = links::link_ranges(&body.text);
     for (i, range) in body.rows.iter().enumerate() {
         let row_text = body.text[range.clone()].trim_end_matches('\n');
         let mut spans = Vec::with_capacity(5);
@@ -165,7 +190,19 @@ fn body_rows(
         } else {
             spans.push(Span::raw(" ".repeat(prefix_width)));
         }
+        let first_link_span = spans.len();
         link_spans(row_text, range.start, &links, text_style, &mut spans);
+        if let Some(pieces) = pieces.as_deref_mut() {
+            note_link_pieces(
+                &body.text,
+                &links,
+                range.start,
+                &spans,
+                first_link_span,
+                rows.len(),
+                pieces,
+            );
+        }
         if i == 0
             && let Some(tag) = &columns.tag
         {
@@ -194,7 +231,7 @@ fn body_rows(
 fn link_spans(
     row_text: &str,
     row_start: usize,
-    links: &[std::ops::Range<usize>],
+    links: &[Range<usize>],
     style: Style,
     spans: &mut Vec<Span<'_>>,
 ) {
@@ -223,13 +260,50 @@ fn link_spans(
     }
 }
 
-/// Draws the visible window of the current buffer, newest at the bottom.
-pub(crate) fn draw_log(state: &State, area: Rect, cells: &mut Cells) {
+/// Notes the link pieces among a row's spans (from `first` on, as [`link_spans`] made them):
+/// each span that is part of a safe link, with its column.
+fn note_link_pieces(
+    body: &str,
+    links: &[Range<usize>],
+    row_start: usize,
+    spans: &[Span<'_>],
+    first: usize,
+    row: usize,
+    pieces: &mut Vec<LinkPiece>,
+) {
+    let mut column: usize = spans[..first]
+        .iter()
+        .map(|s| display_width(&s.content))
+        .sum();
+    let mut at = row_start;
+    for span in &spans[first..] {
+        let end = at + span.content.len();
+        let link = links
+            .iter()
+            .find(|link| link.start <= at && end <= link.end);
+        if let Some(link) = link.filter(|_| end > at)
+            && links::is_safe_hyperlink(&body[link.clone()])
+        {
+            pieces.push(LinkPiece {
+                row,
+                column,
+                width: span.content.len(),
+                url: body[link.clone()].to_string(),
+            });
+        }
+        column += display_width(&span.content);
+        at = end;
+    }
+}
+
+/// Draws the visible window of the current buffer, newest at the bottom; returns where links
+/// were drawn when the settings make them hyperlinks (for [`super::hyperlinks`]).
+pub(crate) fn draw_log(state: &State, area: Rect, cells: &mut Cells) -> Vec<Hyperlink> {
     let buffer = state.current_buffer();
     let width = usize::from(area.width);
     let height = usize::from(area.height);
     if width == 0 || height == 0 {
-        return;
+        return Vec::new();
     }
     if buffer.lines.is_empty() {
         let hint = match buffer.kind {
@@ -239,7 +313,7 @@ pub(crate) fn draw_log(state: &State, area: Rect, cells: &mut Cells) {
             BufferKind::Frames => "raw frames appear here while /raw is on",
         };
         cells.set_stringn(area.x, area.y, hint, width, dim());
-        return;
+        return Vec::new();
     }
     let found = match &state.overlay {
         Overlay::Search(search) => search.found,
@@ -248,9 +322,26 @@ pub(crate) fn draw_log(state: &State, area: Rect, cells: &mut Cells) {
     let end = buffer.view_end();
     let mut rows: Vec<Line<'_>> = Vec::with_capacity(height + 8);
     let mut index = end;
+    let want_links = state.settings.hyperlinks == Hyperlinks::On;
+    let mut pieces = Vec::new();
+    let mut hyperlinks = Vec::new();
     while index > 0 && rows.len() < height {
         index -= 1;
-        let mut message = message_rows(state, buffer, index, width);
+        let noted = want_links.then_some(&mut pieces);
+        let mut message = linked_message_rows(state, buffer, index, width, noted);
+        // Rows go in bottom up: row `r` of an `n`-row message lands `n - 1 - r` above `base`.
+        let (base, n) = (rows.len(), message.len());
+        for piece in pieces.drain(..) {
+            let from_bottom = base + n - 1 - piece.row;
+            if from_bottom < height {
+                hyperlinks.push(Hyperlink {
+                    x: area.x + piece.column as u16,
+                    y: area.y + area.height - 1 - from_bottom as u16,
+                    width: piece.width as u16,
+                    url: piece.url,
+                });
+            }
+        }
         if Some(buffer.first_seq + index as u64) == found {
             for row in &mut message {
                 row.style = Style::new().add_modifier(Modifier::REVERSED);
@@ -282,6 +373,7 @@ pub(crate) fn draw_log(state: &State, area: Rect, cells: &mut Cells) {
             Style::new().fg(Color::Black).bg(Color::Yellow),
         );
     }
+    hyperlinks
 }
 
 fn saturating_u32(n: usize) -> u32 {

@@ -1,6 +1,7 @@
 //! Pure rendering of `&State` into a ratatui `Frame`: group pane, log, input, status bar and
 //! overlays. Nothing here changes state or reads a clock.
 
+mod hyperlinks;
 mod log;
 
 pub use log::message_rows;
@@ -35,11 +36,13 @@ pub fn draw(frame: &mut Frame<'_>, state: &State) {
         draw_groups(frame, state, groups);
     }
     draw_log_block(frame, state, areas.log);
-    log::draw_log(state, areas.log_inner, frame.buffer_mut());
+    let links = log::draw_log(state, areas.log_inner, frame.buffer_mut());
     draw_input(frame, state, areas.input);
     draw_status(frame, state, areas.status);
     state.overlay.draw(frame, state, areas);
     draw_safely_for_terminals(frame.buffer_mut());
+    // Last: the hyperlink cells must not be measured or replaced by the pass above.
+    hyperlinks::draw_hyperlinks(frame.buffer_mut(), &links);
 }
 
 /// Replaces every cell whose grapheme terminals may draw wider or narrower than ratatui
@@ -52,22 +55,26 @@ pub fn draw_safely_for_terminals(buffer: &mut Buffer) {
         let mut x = area.left();
         while x < area.right() {
             let symbol = buffer[(x, y)].symbol();
+            // Measured only when replaced: the cells a wide character covers hold a blank,
+            // which needs no fallback either.
+            let Some(fallback) = terminal_fallback(symbol) else {
+                x += 1;
+                continue;
+            };
             let width = grapheme_width(symbol).max(1) as u16;
-            if let Some(fallback) = terminal_fallback(symbol) {
-                let end = x.saturating_add(width).min(area.right());
-                let mut column = x;
-                for part in fallback.graphemes(true) {
-                    if column >= end {
-                        break;
-                    }
-                    buffer[(column, y)].set_symbol(part);
-                    column += grapheme_width(part).max(1) as u16;
+            let end = x.saturating_add(width).min(area.right());
+            let mut column = x;
+            for part in fallback.graphemes(true) {
+                if column >= end {
+                    break;
                 }
-                for blank in column..end {
-                    buffer[(blank, y)].set_symbol(" ");
-                }
+                buffer[(column, y)].set_symbol(part);
+                column += grapheme_width(part).max(1) as u16;
             }
-            x = x.saturating_add(width);
+            for blank in column..end {
+                buffer[(blank, y)].set_symbol(" ");
+            }
+            x = end.max(x + 1);
         }
     }
 }
