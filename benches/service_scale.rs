@@ -4,7 +4,16 @@
 //! CPU, how long a group send and a REST send-to-all take to reach all N, and what M silent
 //! (half-open) sockets cost and how soon the service drops them.
 //!
-//! `cargo bench --bench service_scale -- [--connections 10000] [--half-open 5000] [--rounds 5]`
+//! `cargo bench --bench service_scale -- [--connections 10000] [--half-open 5000] [--rounds 5]
+//! [--workers N]` (this bench's runtime threads; default one per core).
+//!
+//! The members are as cheap as a reliable client can be while still reading every frame
+//! through a real WebSocket stack: each counts the data messages it reads (a substring check,
+//! no JSON parse). They send no `sequenceAck` during the bench: its 2 × rounds messages stay
+//! far below the service's 1000-message in-flight cap, as an SDK's once-a-second ack would
+//! within a round. The wall time of a send therefore covers the service writing 10 000
+//! frames and this process reading them, on the same cores; the CPU time of each is printed
+//! beside it.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -18,6 +27,7 @@ use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use wpchat::auth::token::{Claims, mint, unix_now};
 use wpchat::service::DEV_ACCESS_KEY;
@@ -39,6 +49,8 @@ struct Options {
     connections: usize,
     half_open: usize,
     rounds: usize,
+    /// Worker threads of this bench's runtime (the members' readers); 0 = one per core.
+    workers: usize,
 }
 
 fn options() -> Options {
@@ -46,6 +58,7 @@ fn options() -> Options {
         connections: 10_000,
         half_open: 5_000,
         rounds: 5,
+        workers: 0,
     };
     let args: Vec<String> = std::env::args().collect();
     for pair in args.windows(2) {
@@ -54,6 +67,7 @@ fn options() -> Options {
             "--connections" => options.connections = value(),
             "--half-open" => options.half_open = value(),
             "--rounds" => options.rounds = value(),
+            "--workers" => options.workers = value(),
             _ => {}
         }
     }
@@ -65,8 +79,24 @@ fn main() {
     // This process holds one socket per connection too.
     let limit = rlimit::increase_nofile_limit(1 << 20).unwrap_or(0);
     println!("bench process open-file limit: {limit}");
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if options.workers > 0 {
+        builder.worker_threads(options.workers);
+    }
+    let runtime = builder.enable_all().build().expect("a tokio runtime");
+    println!("load average at start: {}", load_average());
     runtime.block_on(run(&options));
+    println!("load average at end: {}", load_average());
+}
+
+/// The machine's 1, 5 and 15 minute load averages, as `uptime` shows them.
+fn load_average() -> String {
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    loadavg
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `wpchat serve` on a free port; killed on drop.
@@ -118,22 +148,9 @@ impl Server {
         kb / 1024.0
     }
 
-    /// User plus system CPU time so far, in seconds.
+    /// The service's user plus system CPU time so far, in seconds.
     fn cpu_seconds(&self) -> f64 {
-        let stat = self.proc_file("stat");
-        // Fields after the ")" that ends the command name: utime is the 12th, stime the 13th.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map_or("", |(_, rest)| rest)
-            .split_whitespace()
-            .collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        (ticks(11) + ticks(12)) / TICKS_PER_SECOND
+        cpu_seconds(&self.proc_file("stat"))
     }
 
     fn open_files(&self) -> usize {
@@ -146,6 +163,28 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// User plus system CPU time in a /proc/PID/stat text, in seconds.
+fn cpu_seconds(stat: &str) -> f64 {
+    // Fields after the ")" that ends the command name: utime is the 12th, stime the 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / TICKS_PER_SECOND
+}
+
+/// This bench process's own CPU time so far (its clients' share of the machine), in seconds.
+fn bench_cpu_seconds() -> f64 {
+    cpu_seconds(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
 }
 
 fn token(aud: String, roles: &[&str], groups: &[&str]) -> String {
@@ -170,15 +209,25 @@ fn client_url(addr: SocketAddr, roles: &[&str], groups: &[&str]) -> String {
     )
 }
 
+/// Small buffers for small frames: tungstenite zero-fills its whole read buffer (128 KiB by
+/// default) before each read, which for one ~100-byte frame per read was 70 % of this
+/// process's CPU during a fan-out.
+fn member_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+}
+
 /// Opens a socket over `protocol` and waits for its `connected` message.
 async fn connect(url: &str, protocol: &'static str) -> Socket {
     let mut request = url.into_client_request().expect("a valid client URL");
     request
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("the service accepts the connection");
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(request, Some(member_config()), false)
+            .await
+            .expect("the service accepts the connection");
     while let Some(Ok(message)) = socket.next().await {
         if matches!(&message, Message::Text(text) if text.contains("\"connected\"")) {
             return socket;
@@ -207,23 +256,35 @@ fn spawn_member(mut socket: Socket, round: Arc<Round>) {
     });
 }
 
-/// Time from `send` until every member received one message, and the service's CPU time
-/// meanwhile (which, unlike the wall time, does not depend on what else the machine runs).
+/// One send to every member: the wall time from `send` until every member received it, and
+/// the CPU time the service and this bench (the members' reading) used meanwhile. Unlike the
+/// wall time, the CPU times do not depend on what else the machine runs.
+struct Delivered {
+    wall: Duration,
+    service_cpu: Duration,
+    bench_cpu: Duration,
+}
+
 async fn delivery_time(
     server: &Server,
     round: &Round,
     send: impl std::future::Future<Output = ()>,
-) -> (Duration, Duration) {
+) -> Delivered {
     round.received.store(0, Ordering::Release);
-    let cpu_before = server.cpu_seconds();
+    let service_before = server.cpu_seconds();
+    let bench_before = bench_cpu_seconds();
     let started = Instant::now();
     send.await;
     tokio::time::timeout(LIMIT, round.all_in.notified())
         .await
         .expect("every member receives the message");
-    let took = started.elapsed();
-    let cpu = Duration::from_secs_f64((server.cpu_seconds() - cpu_before).max(0.0));
-    (took, cpu)
+    let wall = started.elapsed();
+    let since = |before: f64, now: f64| Duration::from_secs_f64((now - before).max(0.0));
+    Delivered {
+        wall,
+        service_cpu: since(service_before, server.cpu_seconds()),
+        bench_cpu: since(bench_before, bench_cpu_seconds()),
+    }
 }
 
 async fn rest_send_to_all(client: &reqwest::Client, addr: SocketAddr, text: String) {
@@ -240,8 +301,8 @@ async fn rest_send_to_all(client: &reqwest::Client, addr: SocketAddr, text: Stri
     assert!(status.is_success(), "REST send-to-all answered {status}");
 }
 
-fn summary(what: &str, rounds: &[(Duration, Duration)]) {
-    let median = |pick: fn(&(Duration, Duration)) -> Duration| {
+fn summary(what: &str, rounds: &[Delivered]) {
+    let median = |pick: fn(&Delivered) -> Duration| {
         let mut ms: Vec<f64> = rounds
             .iter()
             .map(|r| pick(r).as_secs_f64() * 1000.0)
@@ -249,10 +310,12 @@ fn summary(what: &str, rounds: &[(Duration, Duration)]) {
         ms.sort_by(f64::total_cmp);
         (ms[ms.len() / 2], ms[ms.len() - 1])
     };
-    let (wall, wall_max) = median(|r| r.0);
-    let (cpu, _) = median(|r| r.1);
+    let (wall, wall_max) = median(|r| r.wall);
+    let (service, _) = median(|r| r.service_cpu);
+    let (bench, _) = median(|r| r.bench_cpu);
     println!(
-        "{what}: median {wall:.0} ms, max {wall_max:.0} ms; service CPU median {cpu:.0} ms ({} rounds)",
+        "{what}: median {wall:.0} ms, max {wall_max:.0} ms; CPU median: service {service:.0} ms, \
+         bench members {bench:.0} ms ({} rounds)",
         rounds.len()
     );
 }
@@ -262,6 +325,8 @@ async fn run(options: &Options) {
     let addr = server.addr;
     println!("service RSS at start: {:.1} MB", server.rss_mb());
     let url = client_url(addr, &[], &[GROUP]);
+    let service_before = server.cpu_seconds();
+    let bench_before = bench_cpu_seconds();
     let started = Instant::now();
     let members: Vec<Socket> = futures_util::stream::iter(0..options.connections)
         .map(|_| connect(&url, RELIABLE))
@@ -269,11 +334,14 @@ async fn run(options: &Options) {
         .collect()
         .await;
     let took = started.elapsed();
+    let per_connection = |before: f64, now: f64| (now - before) * 1e6 / members.len() as f64;
     println!(
-        "{} reliable connections in {:.2} s: {:.0} connections/s; service RSS {:.1} MB, {} open files",
+        "{} reliable connections in {:.2} s: {:.0} connections/s; CPU per connection: service {:.0} µs, bench {:.0} µs; service RSS {:.1} MB, {} open files",
         members.len(),
         took.as_secs_f64(),
         members.len() as f64 / took.as_secs_f64(),
+        per_connection(service_before, server.cpu_seconds()),
+        per_connection(bench_before, bench_cpu_seconds()),
         server.rss_mb(),
         server.open_files()
     );

@@ -507,13 +507,15 @@ async fn a_reliable_receiver_that_acks_gets_a_long_stream() {
 async fn the_service_pings_and_drops_a_silent_socket() {
     use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
+    let interval = Duration::from_millis(50);
     let service = start_with(ServiceConfig {
-        keepalive_interval: Duration::from_millis(50),
+        keepalive_interval: interval,
         ..ServiceConfig::default()
     })
     .await;
     let url = hub_url(&service, None, &[], &[]);
     // This client keeps reading, so tungstenite answers every ping with a pong.
+    let since_connect = std::time::Instant::now();
     let (mut listening, _) = Client::connect(&url, JSON).await;
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let reader = tokio::spawn(async move {
@@ -548,7 +550,13 @@ async fn the_service_pings_and_drops_a_silent_socket() {
         .await
         .expect("reader stops")
         .expect("reader task");
-    assert!(pings > 0, "the service sends WebSocket pings");
+    // The keepalive timer is re-armed each time it fires: a ping every interval, never a
+    // burst (a timer left elapsed would fire on every poll).
+    let most = since_connect.elapsed().as_millis() / interval.as_millis() + 1;
+    assert!(
+        (2..=most).contains(&pings),
+        "{pings} pings over at most {most} keepalive intervals"
+    );
     listening.expect_nothing_queued().await;
 }
 

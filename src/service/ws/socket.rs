@@ -252,7 +252,10 @@ async fn write_loop(
     timing: Timing,
 ) {
     let mut batch = VecDeque::new();
-    let mut next_ping = tokio::time::Instant::now() + timing.keepalive;
+    // One timer for the socket's life, re-armed when it fires: a writer woken for every
+    // message of a 10 000-member fan-out must not register and cancel a timer each time.
+    let keepalive = tokio::time::sleep(timing.keepalive);
+    tokio::pin!(keepalive);
     // Since when reliable data has been held back by the in-flight cap without any ack.
     let mut stalled_since: Option<tokio::time::Instant> = None;
     loop {
@@ -265,14 +268,14 @@ async fn write_loop(
                 *stalled_since.get_or_insert_with(tokio::time::Instant::now) + timing.ack_grace
             } else {
                 stalled_since = None;
-                next_ping
+                keepalive.deadline()
             };
             // Acks and new frames both wake the writer; nothing else makes it loop.
             tokio::select! {
                 () = attachment.wake.notified() => {}
-                () = tokio::time::sleep_until(next_ping) => {
+                () = &mut keepalive => {
                     // Keepalive: the client's pong (or anything else) proves it is there.
-                    next_ping = tokio::time::Instant::now() + timing.keepalive;
+                    keepalive.as_mut().reset(tokio::time::Instant::now() + timing.keepalive);
                     if sink.send(Message::Ping(Bytes::new())).await.is_err() {
                         return;
                     }
