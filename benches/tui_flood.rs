@@ -14,7 +14,8 @@
 //! the chat's default, or `json`), `TUI_FLOOD_REFERENCE` (set: also count what a bare engine
 //! on the same subprotocol receives, to tell the UI's share of a shortfall from the rest),
 //! `TUI_FLOOD_SCROLLBACK` (the chat's `[ui] scrollback`, default 10 000: 1000000 keeps a
-//! million flood lines, for the RSS of a full scrollback), `TUI_FLOOD_SECONDS` (default 5).
+//! million flood lines, for the RSS of a full scrollback), `TUI_FLOOD_SECONDS` (default 5),
+//! `TUI_FLOOD_HISTORY=off` (the chat records nothing: its cost, by difference).
 
 #[path = "../tests/tui_support/tmux.rs"]
 mod tmux;
@@ -92,23 +93,33 @@ fn flood_time() -> Duration {
     Duration::from_secs(seconds)
 }
 
-/// Writes the chat's config file when `TUI_FLOOD_SCROLLBACK` asks for another scrollback.
+/// Writes the chat's config file when `TUI_FLOOD_SCROLLBACK` asks for another scrollback or
+/// `TUI_FLOOD_HISTORY=off` turns recording off (to compare the chat with and without it).
 fn write_chat_config(home: &Path) -> BenchResult<()> {
-    let Some(lines) = std::env::var("TUI_FLOOD_SCROLLBACK").ok() else {
+    let mut config = String::new();
+    if let Ok(lines) = std::env::var("TUI_FLOOD_SCROLLBACK") {
+        let lines: u64 = lines
+            .parse()
+            .map_err(|_| format!("TUI_FLOOD_SCROLLBACK={lines:?} is not a number of lines"))?;
+        config.push_str(&format!("[ui]\nscrollback = {lines}\n"));
+        println!("chat scrollback: {lines} lines per group");
+    }
+    if !history_on() {
+        config.push_str("[history]\nenabled = false\n");
+        println!("chat history: off");
+    }
+    if config.is_empty() {
         return Ok(());
-    };
-    let lines: u64 = lines
-        .parse()
-        .map_err(|_| format!("TUI_FLOOD_SCROLLBACK={lines:?} is not a number of lines"))?;
+    }
     let dir = home.join("config").join("wpchat");
     std::fs::create_dir_all(&dir).map_err(|e| format!("config dir: {e}"))?;
-    std::fs::write(
-        dir.join("config.toml"),
-        format!("[ui]\nscrollback = {lines}\n"),
-    )
-    .map_err(|e| format!("config file: {e}"))?;
-    println!("chat scrollback: {lines} lines per group");
+    std::fs::write(dir.join("config.toml"), config).map_err(|e| format!("config file: {e}"))?;
     Ok(())
+}
+
+/// History stays on (the chat's default) unless `TUI_FLOOD_HISTORY=off`.
+fn history_on() -> bool {
+    std::env::var("TUI_FLOOD_HISTORY").map_or(true, |v| v != "off")
 }
 
 /// A `kB` field of /proc/PID/status (`VmRSS`, `VmHWM`), in MB.
@@ -562,22 +573,24 @@ fn run() -> BenchResult<()> {
         memory_mb(pid, "VmRSS")?,
         memory_mb(pid, "VmHWM")?
     );
-    // The recorder writes behind the UI: give it a moment to catch up before asking.
-    let recorded_by = Instant::now() + Duration::from_secs(30);
-    let mut recorded = String::new();
-    while Instant::now() < recorded_by {
-        let now = history_stats(
-            &home.join("chat"),
-            service.port,
-            &["messages:", "not saved"],
-        )?;
-        if now == recorded {
-            break;
+    if history_on() {
+        // The recorder writes behind the UI: give it a moment to catch up before asking.
+        let recorded_by = Instant::now() + Duration::from_secs(30);
+        let mut recorded = String::new();
+        while Instant::now() < recorded_by {
+            let now = history_stats(
+                &home.join("chat"),
+                service.port,
+                &["messages:", "not saved"],
+            )?;
+            if now == recorded {
+                break;
+            }
+            recorded = now;
+            std::thread::sleep(Duration::from_secs(1));
         }
-        recorded = now;
-        std::thread::sleep(Duration::from_secs(1));
+        println!("history of the chat: {recorded}");
     }
-    println!("history of the chat: {recorded}");
 
     if std::env::var_os("TUI_FLOOD_REFERENCE").is_some() {
         println!(
