@@ -237,3 +237,50 @@ async fn scrolling_above_the_oldest_line_in_memory_pages_older_lines_in_from_dis
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushing_up_at_the_top_of_a_full_scrollback_opens_the_stored_history_there() {
+    let lines: Vec<(&str, i64, &str, String)> = (0..400)
+        .map(|i| ("ops", 1_000 + i, "bob", format!("ops line {i}")))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history").join("alice.db");
+    history_chat::stored(&path, &lines);
+    let (handle, _engine) = history_chat::offline_handle();
+    let ui = UiSettings {
+        scrollback: 100,
+        ..UiSettings::default()
+    };
+    let settings = wpchat::config::HistorySettings::default();
+    let mut chat = Chat::with_ui(handle, &path, false, &settings, ui);
+    chat.join("ops");
+    let ops = |c: &Chat| c.app.state().current_buffer().lines.clone();
+    chat.turn_until("a full scrollback", |c| {
+        ops(c).len() >= 100 && ops(c).iter().any(|l| &*l.body == "ops line 399")
+    })
+    .await;
+    let oldest_in_memory = ops(&chat)
+        .iter()
+        .find(|l| l.body.starts_with("ops line"))
+        .map(|l| l.body.to_string())
+        .unwrap();
+
+    // The first push reaches the top of what memory holds; the next one goes on into history.
+    chat.press(KeyCode::Home);
+    chat.turn_until("the top in view", |c| {
+        c.screen().contains(&oldest_in_memory)
+    })
+    .await;
+    assert!(chat.page().is_none());
+    chat.press(KeyCode::PageUp);
+    chat.turn_until("the stored page", |c| c.focused().is_some())
+        .await;
+    assert_eq!(chat.focused(), Some(oldest_in_memory.as_str()));
+    let first: usize = oldest_in_memory["ops line ".len()..].parse().unwrap();
+    let page = chat.page().unwrap();
+    let older = format!("ops line {}", first - 1);
+    assert!(
+        page.lines.iter().any(|l| l.text == older),
+        "the line before memory's oldest is on the page"
+    );
+}

@@ -63,11 +63,21 @@ impl Chat {
         record: bool,
         settings: &HistorySettings,
     ) -> Chat {
+        Chat::with_ui(handle, path, record, settings, UiSettings::default())
+    }
+
+    pub fn with_ui(
+        handle: ClientHandle,
+        path: &std::path::Path,
+        record: bool,
+        settings: &HistorySettings,
+        ui: UiSettings,
+    ) -> Chat {
         let (keys, key_rx) = mpsc::unbounded_channel();
         let input = futures_util::stream::unfold(key_rx, |mut rx| async move {
             rx.recv().await.map(|event| (event, rx))
         });
-        let mut app = App::new(UiSettings::default(), Keymap::default(), Clock::now());
+        let mut app = App::new(ui, Keymap::default(), Clock::now());
         app.set_target("chat", Some("alice"));
         let terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
         let start = HistoryStart {

@@ -113,11 +113,14 @@ impl App {
             return self.note(NoteLevel::Error, &text);
         }
         let group = buffer.name.clone();
-        let request = HistoryRequest::AtTime {
-            group: group.clone(),
-            ts_ms: resolve(when, &self.state.clock),
-        };
-        let page = HistoryPage::loading(&group, request.clone(), None);
+        self.open_stored_at(group, resolve(when, &self.state.clock));
+    }
+
+    /// The history page of `group`'s stored lines around `ts_ms`.
+    fn open_stored_at(&mut self, group: String, ts_ms: i64) {
+        let page_of = group.clone();
+        let request = HistoryRequest::AtTime { group, ts_ms };
+        let page = HistoryPage::loading(&page_of, request.clone(), None);
         self.state.overlay = Overlay::HistoryPage(page);
         self.effects.push(Effect::History(request));
     }
@@ -125,12 +128,22 @@ impl App {
 
 impl App {
     /// The current group is scrolled up to its oldest line in memory: read the page before
-    /// it, unless one is being read, none is left, or the scrollback is full.
-    pub(super) fn load_older_if_at_top(&mut self) {
+    /// it, unless one is being read or none is left. A buffer whose scrollback is full has no
+    /// room for it: pushed up once more at its top (`pushed_past_top`), it opens the stored
+    /// history there instead, where older lines page in from disk.
+    pub(super) fn load_older_if_at_top(&mut self, pushed_past_top: bool) {
         let index = self.state.current;
         let buffer = &self.state.buffers[index];
         let full = buffer.lines.len() >= self.state.settings.scrollback;
-        if self.history_paging.loading.is_some() || buffer.first_seq > 0 || full {
+        if self.history_paging.loading.is_some() {
+            return;
+        }
+        if buffer.first_seq > 0 || full {
+            if let (true, true, Some(first)) =
+                (pushed_past_top, buffer.is_group(), buffer.lines.front())
+            {
+                self.open_stored_at(buffer.name.clone(), first.time_ms);
+            }
             return;
         }
         let Some(&before) = self.history_paging.oldest.get(&buffer.name) else {
@@ -157,7 +170,7 @@ impl App {
     }
 
     /// Whether the current buffer's first line is on screen.
-    fn top_in_view(&self) -> bool {
+    pub(super) fn top_in_view(&self) -> bool {
         let inner = layout(&self.state).log_inner;
         let (width, height) = (usize::from(inner.width), usize::from(inner.height));
         let buffer = self.state.current_buffer();

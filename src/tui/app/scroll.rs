@@ -19,6 +19,9 @@ impl App {
                 | Action::ScrollTop
                 | Action::Home
         );
+        // Pushing up once more at the top of a buffer that has let old lines go reads them
+        // from history instead.
+        let pushed_past_top = up && self.top_in_view();
         match action {
             Action::PageUp => self.scroll_page(true),
             Action::PageDown => self.scroll_page(false),
@@ -37,7 +40,7 @@ impl App {
             _ => {}
         }
         if up {
-            self.load_older_if_at_top();
+            self.load_older_if_at_top(pushed_past_top);
         }
     }
 
