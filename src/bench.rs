@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -88,13 +87,13 @@ impl BenchOptions {
     }
 }
 
-/// Runs the benchmark and prints its summary (as JSON with `json`); fails the exit code when a
-/// message was lost, duplicated or not sent.
+/// Runs the benchmark, prints its summary (as JSON with `json`) and returns it: the caller
+/// turns lost, duplicated or unsent messages into the exit code.
 pub(crate) async fn run(
     config: &ClientConfig,
     options: &BenchOptions,
     json: bool,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Summary> {
     options.check()?;
     let summary = measure(config, options).await?;
     let text = if json {
@@ -108,13 +107,7 @@ pub(crate) async fn run(
     {
         return Err(error).context("cannot write to stdout");
     }
-    Ok(
-        if summary.lost == 0 && summary.duplicates == 0 && summary.failed_sends == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        },
-    )
+    Ok(summary)
 }
 
 /// Runs the benchmark against the target the engine configuration points at.

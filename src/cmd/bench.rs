@@ -22,5 +22,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let target_options = super::script_target(args.url_arg, args.target, &args.wait)?;
     let target = super::prepare_on_stderr(&target_options).await?;
     options.connecting = super::connecting(&target, &args.wait);
-    crate::bench::run(&target.client, &options, args.json).await
+    let summary = crate::bench::run(&target.client, &options, args.json).await?;
+    Ok(ExitCode::from(super::exit::bench_code(
+        summary.lost + summary.failed_sends,
+        summary.duplicates,
+    )))
 }

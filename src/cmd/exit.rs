@@ -20,9 +20,21 @@ pub const AUTHENTICATION: u8 = 3;
 /// failed, the service or negotiate endpoint answered something unusable, or no connection
 /// within `--wait`/`--timeout`.
 pub const UNREACHABLE: u8 = 4;
-/// Messages may be missing: `listen --strict` lost its session, or `send` could not confirm
-/// every message.
+/// Messages may be missing: `listen --strict` lost its session, `send` could not confirm
+/// every message, or `bench` counted messages lost or not sent.
 pub const MESSAGES_LOST: u8 = 5;
+
+/// `bench`'s code from what its summary counted: messages that never arrived (lost, or not
+/// sent) say messages are missing; duplicates alone are some other failure.
+pub fn bench_code(missing: u64, duplicates: u64) -> u8 {
+    if missing > 0 {
+        MESSAGES_LOST
+    } else if duplicates > 0 {
+        FAILURE
+    } else {
+        0
+    }
+}
 
 /// A command line that cannot be run as given; says what to change.
 #[derive(Debug, Error)]
@@ -86,4 +98,17 @@ pub fn clap_exit(error: clap::Error) -> ! {
     let text = crate::redact::redact_secrets(&error.render().to_string());
     let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
     std::process::exit(i32::from(USAGE));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_says_messages_are_missing_only_when_some_never_arrived() {
+        assert_eq!(bench_code(0, 0), 0);
+        assert_eq!(bench_code(3, 0), MESSAGES_LOST);
+        assert_eq!(bench_code(1, 5), MESSAGES_LOST);
+        assert_eq!(bench_code(0, 2), FAILURE);
+    }
 }
