@@ -115,21 +115,34 @@ async fn failures_have_the_right_kind_and_no_header_values() {
     };
     let wrong_credentials = vec!["Authorization: Bearer S3CRET-WRONG".to_string()];
     let cases = [
-        (provider("/negotiate", wrong_credentials), false, "401"),
-        (provider("/fail", headers()), true, "500"),
-        (provider("/busy", headers()), true, "429"),
-        (provider("/html", headers()), false, "did not answer JSON"),
-        (provider("/nourl", headers()), false, "without a \"url\""),
-        (provider("/badurl", headers()), false, "scheme is 'ftp'"),
+        (provider("/negotiate", wrong_credentials), "refused", "401"),
+        (provider("/fail", headers()), "transient", "500"),
+        (provider("/busy", headers()), "transient", "429"),
+        (
+            provider("/html", headers()),
+            "permanent",
+            "did not answer JSON",
+        ),
+        (
+            provider("/nourl", headers()),
+            "permanent",
+            "without a \"url\"",
+        ),
+        (
+            provider("/badurl", headers()),
+            "permanent",
+            "scheme is 'ftp'",
+        ),
     ];
-    for (provider, transient, expected) in cases {
+    for (provider, kind, expected) in cases {
         let error = ask(&provider).await.expect_err("this endpoint fails");
         let message = error.to_string();
-        assert_eq!(
-            matches!(error, ProviderError::Transient(_)),
-            transient,
-            "{message}"
-        );
+        let found = match error {
+            ProviderError::Transient(_) => "transient",
+            ProviderError::Permanent(_) => "permanent",
+            ProviderError::Refused(_) => "refused",
+        };
+        assert_eq!(found, kind, "{message}");
         assert!(message.contains(expected), "{message}");
         assert!(message.contains("negotiate"), "{message}");
         assert_secret_free(&message);

@@ -146,10 +146,10 @@ impl NegotiateProvider {
             let transient = status.is_server_error()
                 || status == reqwest::StatusCode::TOO_MANY_REQUESTS
                 || status == reqwest::StatusCode::REQUEST_TIMEOUT;
-            return Err(if transient {
-                ProviderError::Transient(message)
-            } else {
-                ProviderError::Permanent(message)
+            return Err(match status.as_u16() {
+                _ if transient => ProviderError::Transient(message),
+                401 | 403 => ProviderError::Refused(message),
+                _ => ProviderError::Permanent(message),
             });
         }
         let body = read_limited(response).await.map_err(|why| {

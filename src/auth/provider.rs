@@ -26,6 +26,10 @@ pub enum ProviderError {
     /// Trying again will not help (bad configuration, a 4xx from negotiate).
     #[error("{0}")]
     Permanent(String),
+    /// The endpoint refused the credentials (negotiate answered 401 or 403): permanent too,
+    /// and an authentication failure to the user.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// A fixed client URL, as the Azure portal generates it. Its token cannot be renewed.

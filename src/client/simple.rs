@@ -113,7 +113,7 @@ impl SimpleEngine {
         self.state.send_replace(ConnState::Connecting { attempt });
         let url = match self.offline(self.config.url_provider.client_url()).await? {
             Ok(url) => url,
-            Err(ProviderError::Permanent(why)) => {
+            Err(ProviderError::Permanent(why) | ProviderError::Refused(why)) => {
                 return Err(End::Stop(format!("cannot get a client URL: {why}")));
             }
             Err(ProviderError::Transient(why)) => {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use thiserror::Error;
 
+use crate::auth::ProviderError;
 use crate::client::{ConnectFailure, FailureKind};
 use crate::pipe::MessagesLost;
 use crate::target::TargetError;
@@ -67,15 +68,8 @@ pub fn code_for(error: &anyhow::Error) -> u8 {
 /// nothing usable, or a command line or profile to fix.
 fn target_code(error: &TargetError) -> u8 {
     match error {
-        // The negotiate endpoint's status is only in its message (see auth::negotiate).
-        TargetError::Negotiate(why) => {
-            let why = why.to_string();
-            if why.contains("answered HTTP 401") || why.contains("answered HTTP 403") {
-                AUTHENTICATION
-            } else {
-                UNREACHABLE
-            }
-        }
+        TargetError::Negotiate(ProviderError::Refused(_)) => AUTHENTICATION,
+        TargetError::Negotiate(_) => UNREACHABLE,
         TargetError::NegotiateUnavailable(_) => UNREACHABLE,
         TargetError::Embedded(_) => FAILURE,
         _ => USAGE,

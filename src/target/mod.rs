@@ -528,7 +528,9 @@ async fn negotiate_target(
                 }
             }
         }
-        Err(error @ ProviderError::Permanent(_)) => return Err(TargetError::Negotiate(error)),
+        Err(error @ (ProviderError::Permanent(_) | ProviderError::Refused(_))) => {
+            return Err(TargetError::Negotiate(error));
+        }
         Err(ProviderError::Transient(why)) if fail_fast => {
             return Err(TargetError::NegotiateUnavailable(why));
         }

@@ -43,10 +43,14 @@ impl Engine {
         self.set_state(ConnState::Connecting { attempt });
         let url = match self.offline(self.config.url_provider.client_url()).await {
             Err(interrupt) => return self.interrupted(interrupt),
-            Ok(Err(ProviderError::Permanent(why))) => {
+            Ok(Err(error @ (ProviderError::Permanent(_) | ProviderError::Refused(_)))) => {
                 // Still retried (at the longest backoff): a credential may be fixed meanwhile.
-                let why = format!("cannot get a client URL: {why}");
-                self.connect_failed(attempt, FailureKind::Misconfigured, &why);
+                let kind = match error {
+                    ProviderError::Refused(_) => FailureKind::Unauthorized,
+                    _ => FailureKind::Misconfigured,
+                };
+                let why = format!("cannot get a client URL: {error}");
+                self.connect_failed(attempt, kind, &why);
                 return retry(why);
             }
             Ok(Err(ProviderError::Transient(why))) => {
