@@ -61,23 +61,30 @@ fn main() {
     }
 }
 
-/// The chat, exec'd so that the pane's process is the chat itself.
-fn chat_command(home: &Path, port: u16, protocol: &str) -> String {
-    let connection_string = connection_string(port);
-    let args = [
+/// The chat's target flags: the bench's hub as user `reader`.
+fn reader_target(connection_string: &str) -> [&str; 6] {
+    [
         "--connection-string",
-        &connection_string,
+        connection_string,
         "--hub",
         HUB,
         "--user",
         "reader",
+    ]
+}
+
+/// The chat, exec'd so that the pane's process is the chat itself.
+fn chat_command(home: &Path, port: u16, protocol: &str) -> String {
+    let connection_string = connection_string(port);
+    let mut args = reader_target(&connection_string).to_vec();
+    args.extend([
         "--group",
         "lobby",
         "--group",
         "flood",
         "--protocol",
         protocol,
-    ];
+    ]);
     format!(
         "exec {}",
         tmux::chat_command(home, &home.join("state"), &args)
@@ -138,16 +145,9 @@ fn memory_mb(pid: u32, field: &str) -> BenchResult<f64> {
 /// after its target: endpoint, hub and user): the lines named `wanted`.
 fn history_stats(home: &Path, port: u16, wanted: &[&str]) -> BenchResult<String> {
     let connection_string = connection_string(port);
-    let args = [
-        "history",
-        "--connection-string",
-        &connection_string,
-        "--hub",
-        HUB,
-        "--user",
-        "reader",
-        "stats",
-    ];
+    let mut args = vec!["history"];
+    args.extend(reader_target(&connection_string));
+    args.push("stats");
     let command = tmux::chat_command(home, &home.join("state"), &args);
     let output = Command::new("sh")
         .args(["-c", &command])
