@@ -80,6 +80,24 @@ pub async fn connect_to_hub(
     Client::connect(&hub_url(service, user, roles, groups), protocol).await
 }
 
+/// A `json.webpubsub.azure.v1` client of `HUB` for `user` with `roles`.
+pub async fn json_client(
+    service: &RunningService,
+    user: Option<&str>,
+    roles: &[&str],
+) -> (Client, Value) {
+    connect_to_hub(service, JSON, user, roles, &[]).await
+}
+
+/// A `json.reliable.webpubsub.azure.v1` client of `HUB` for `user` with `roles`.
+pub async fn reliable_client(
+    service: &RunningService,
+    user: Option<&str>,
+    roles: &[&str],
+) -> (Client, Value) {
+    connect_to_hub(service, RELIABLE, user, roles, &[]).await
+}
+
 /// The client URL of `HUB` with a token for `user`, `roles` and `groups`.
 pub fn hub_url(
     service: &RunningService,
