@@ -43,19 +43,11 @@ impl Engine {
         self.set_state(ConnState::Connecting { attempt });
         let url = match self.offline(self.config.url_provider.client_url()).await {
             Err(interrupt) => return self.interrupted(interrupt),
-            Ok(Err(error @ (ProviderError::Permanent(_) | ProviderError::Refused(_)))) => {
-                // Still retried (at the longest backoff): a credential may be fixed meanwhile.
-                let kind = match error {
-                    ProviderError::Refused(_) => FailureKind::Unauthorized,
-                    _ => FailureKind::Misconfigured,
-                };
+            Ok(Err(error)) => {
+                // Permanent ones too are retried (at the longest backoff): a credential may be
+                // fixed meanwhile.
                 let why = format!("cannot get a client URL: {error}");
-                self.connect_failed(attempt, kind, &why);
-                return retry(why);
-            }
-            Ok(Err(ProviderError::Transient(why))) => {
-                let why = format!("cannot get a client URL: {why}");
-                self.connect_failed(attempt, FailureKind::Transient, &why);
+                self.connect_failed(attempt, url_failure(&error), &why);
                 return retry(why);
             }
             Ok(Ok(url)) => url,
@@ -251,5 +243,14 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// How a failure to get a client URL counts.
+fn url_failure(error: &ProviderError) -> FailureKind {
+    match error {
+        ProviderError::Transient(_) => FailureKind::Transient,
+        ProviderError::Permanent(_) => FailureKind::Misconfigured,
+        ProviderError::Refused(_) => FailureKind::Unauthorized,
     }
 }
