@@ -638,3 +638,29 @@ fn on_protobuf_own_messages_go_without_an_echo_so_none_shows_twice() {
         assert_eq!(*no_echo, !echo_asked, "{protocol:?}");
     }
 }
+
+#[test]
+fn paging_up_to_the_top_keeps_the_log_full() {
+    let mut app = connected_app();
+    app.update(Action::Resize(80, 24));
+    for i in 0..100 {
+        app.update(group_message("lobby", "bob", &format!("message {i}")));
+    }
+    for _ in 0..20 {
+        app.update(Action::PageUp);
+    }
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    terminal
+        .draw(|frame| wpchat::tui::view::draw(frame, app.state()))
+        .unwrap();
+    let screen: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|cell| cell.symbol())
+        .collect();
+    // The first line at the top and a screenful under it, not two lines under empty rows.
+    assert!(screen.contains("message 0 "), "{screen}");
+    assert!(screen.contains("message 12 "), "{screen}");
+}

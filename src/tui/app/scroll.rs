@@ -51,14 +51,17 @@ impl App {
     }
 
     fn scroll_lines(&mut self, up: bool, n: usize) {
+        let top_end = self.top_view_end();
         let buffer = self.current_mut();
         let end = buffer.view_end();
         if buffer.lines.is_empty() {
             return;
         }
         if up {
-            let new_end = end.saturating_sub(n).max(1);
-            buffer.scroll_to(Some(buffer.first_seq + new_end as u64 - 1));
+            let new_end = end.saturating_sub(n).max(top_end).max(1);
+            let anchor =
+                (new_end < buffer.lines.len()).then(|| buffer.first_seq + new_end as u64 - 1);
+            buffer.scroll_to(anchor);
         } else {
             let new_end = end + n;
             let anchor = if new_end >= buffer.lines.len() {
@@ -93,6 +96,22 @@ impl App {
             }
         }
         self.scroll_lines(up, moved.max(1));
+    }
+
+    /// One past the bottom line of a view that fills the log from the buffer's first line.
+    /// Scrolling up stops there, so the top of a buffer never shows as a few lines under
+    /// empty rows.
+    fn top_view_end(&self) -> usize {
+        let (width, height) = self.log_size();
+        let buffer = self.state.current_buffer();
+        let mut rows = 0;
+        for index in 0..buffer.lines.len() {
+            rows += message_height(&self.state, buffer, index, width);
+            if rows >= height {
+                return index + 1;
+            }
+        }
+        buffer.lines.len()
     }
 
     /// Scrolls so that line `from` is at the top of the log.
