@@ -139,8 +139,9 @@ impl App {
             return;
         }
         if buffer.first_seq > 0 || full {
-            if let (true, true, Some(first)) =
-                (pushed_past_top, buffer.is_group(), buffer.lines.front())
+            if pushed_past_top
+                && buffer.is_group()
+                && let Some(first) = buffer.lines.front()
             {
                 self.open_stored_at(buffer.name.clone(), first.time_ms);
             }

@@ -51,26 +51,14 @@ impl App {
     }
 
     fn scroll_lines(&mut self, up: bool, n: usize) {
-        let top_end = self.top_view_end();
-        let buffer = self.current_mut();
-        let end = buffer.view_end();
-        if buffer.lines.is_empty() {
-            return;
-        }
-        if up {
-            let new_end = end.saturating_sub(n).max(top_end).max(1);
-            let anchor =
-                (new_end < buffer.lines.len()).then(|| buffer.first_seq + new_end as u64 - 1);
-            buffer.scroll_to(anchor);
+        let end = self.state.current_buffer().view_end();
+        let new_end = if up {
+            // Never above a full first screen: the top is not a few lines under empty rows.
+            end.saturating_sub(n).max(self.view_end_from(0))
         } else {
-            let new_end = end + n;
-            let anchor = if new_end >= buffer.lines.len() {
-                None
-            } else {
-                Some(buffer.first_seq + new_end as u64 - 1)
-            };
-            buffer.scroll_to(anchor);
-        }
+            end + n
+        };
+        self.show_up_to(new_end);
     }
 
     fn scroll_page(&mut self, up: bool) {
@@ -98,14 +86,13 @@ impl App {
         self.scroll_lines(up, moved.max(1));
     }
 
-    /// One past the bottom line of a view that fills the log from the buffer's first line.
-    /// Scrolling up stops there, so the top of a buffer never shows as a few lines under
-    /// empty rows.
-    fn top_view_end(&self) -> usize {
+    /// One past the bottom line of a view whose top line is `from`: as many lines as fill
+    /// the log, or all the rest.
+    fn view_end_from(&self, from: usize) -> usize {
         let (width, height) = self.log_size();
         let buffer = self.state.current_buffer();
         let mut rows = 0;
-        for index in 0..buffer.lines.len() {
+        for index in from.min(buffer.lines.len())..buffer.lines.len() {
             rows += message_height(&self.state, buffer, index, width);
             if rows >= height {
                 return index + 1;
@@ -114,26 +101,20 @@ impl App {
         buffer.lines.len()
     }
 
-    /// Scrolls so that line `from` is at the top of the log.
-    pub(super) fn scroll_to_top_from(&mut self, from: usize) {
-        let (width, height) = self.log_size();
-        let state = &self.state;
-        let buffer = state.current_buffer();
+    /// Scrolls so that the view ends just before line `end`; the whole log is live.
+    fn show_up_to(&mut self, end: usize) {
+        let buffer = self.current_mut();
         if buffer.lines.is_empty() {
             return;
         }
-        let mut rows = 0;
-        let mut index = from.min(buffer.lines.len() - 1);
-        loop {
-            rows += message_height(state, buffer, index, width);
-            if rows >= height || index + 1 >= buffer.lines.len() {
-                break;
-            }
-            index += 1;
-        }
-        let seq = buffer.first_seq + index as u64;
-        let last = index + 1 >= buffer.lines.len();
-        self.current_mut()
-            .scroll_to(if last { None } else { Some(seq) });
+        // At least the first line is shown.
+        let end = end.max(1);
+        let anchor = (end < buffer.lines.len()).then(|| buffer.first_seq + end as u64 - 1);
+        buffer.scroll_to(anchor);
+    }
+
+    /// Scrolls so that line `from` is at the top of the log.
+    pub(super) fn scroll_to_top_from(&mut self, from: usize) {
+        self.show_up_to(self.view_end_from(from));
     }
 }
