@@ -4,8 +4,11 @@
 //! The in-bench firehose (benches/support/firehose.rs) writes `connected` and N pre-encoded
 //! reliable group frames (100-byte text) to each connection. First the bare reader reads them
 //! (tokio-tungstenite, a borrowing serde parse, a `sequenceAck` every 1000), then the real
-//! engine does, drained through `ClientHandle.events` with `recv_many`. Both clocks run from
-//! before the connect to the last message. `ENGINE_INGEST_MESSAGES` sets N (default 1 M).
+//! engine does, drained through `ClientHandle.events` with `recv_batch`. Both clocks run from
+//! before the connect to the last message. The two alternate for `BENCH_ROUNDS` rounds
+//! (default 3) and the median ratio is the result; each run also says the process's CPU per
+//! message (the firehose's writing included, the same in both). `ENGINE_INGEST_MESSAGES` sets
+//! N (default 1 M).
 
 #[path = "support/firehose.rs"]
 mod firehose;
@@ -13,7 +16,7 @@ mod firehose;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use firehose::{Firehose, GIVE_UP, rate};
+use firehose::{Firehose, GIVE_UP, Measured, median, own_cpu, proc_stat, rounds};
 use url::Url;
 use wpchat::auth::FixedUrl;
 use wpchat::client::{self, ClientConfig, Event};
@@ -27,13 +30,14 @@ async fn engine(firehose: &Firehose) -> Option<Duration> {
     let started = Instant::now();
     let mut handle = client::spawn(ClientConfig::new(Arc::new(FixedUrl(url))));
     let deadline = tokio::time::Instant::now() + GIVE_UP;
-    let mut batch = Vec::with_capacity(1024);
     let mut received = 0u64;
     while received < firehose.count {
-        let n = match tokio::time::timeout_at(deadline, handle.events.recv_many(&mut batch, 1024))
-            .await
-        {
-            Ok(n) => n,
+        let batch = match tokio::time::timeout_at(deadline, handle.events.recv_batch()).await {
+            Ok(Some(batch)) => batch,
+            Ok(None) => {
+                println!("the engine ended after {received} messages");
+                return None;
+            }
             Err(_) => {
                 println!(
                     "gave up after {GIVE_UP:?}: {received} of {} messages",
@@ -42,15 +46,10 @@ async fn engine(firehose: &Firehose) -> Option<Duration> {
                 return None;
             }
         };
-        if n == 0 {
-            println!("the engine ended after {received} messages");
-            return None;
-        }
-        for event in batch.drain(..) {
-            if let Event::Message(_) = event {
-                received += 1;
-            }
-        }
+        received += batch
+            .iter()
+            .filter(|event| matches!(event, Event::Message(_)))
+            .count() as u64;
     }
     let elapsed = started.elapsed();
     let _ = handle.commands.send(client::Command::Shutdown).await;
@@ -58,19 +57,32 @@ async fn engine(firehose: &Firehose) -> Option<Duration> {
 }
 
 async fn run() {
-    let (firehose, bare_rate) =
-        firehose::with_ceiling("ENGINE_INGEST_MESSAGES", DEFAULT_MESSAGES).await;
+    let firehose = Firehose::announced("ENGINE_INGEST_MESSAGES", DEFAULT_MESSAGES).await;
     let count = firehose.count;
-    if let Some(elapsed) = engine(&firehose).await {
-        let engine_rate = rate(count, elapsed);
+    let mut ratios = Vec::new();
+    for round in 1..=rounds() {
+        let bare = firehose.bare().await;
+        let cpu = own_cpu();
+        let Some(elapsed) = engine(&firehose).await else {
+            return;
+        };
+        let engine = Measured::new(count, elapsed, own_cpu() - cpu);
+        ratios.push(engine.rate / bare.rate);
         println!(
-            "engine_ingest: {count} messages in {:.3} s = {engine_rate:.0} msgs/s = {:.2} x the bare reader",
-            elapsed.as_secs_f64(),
-            engine_rate / bare_rate
+            "round {round}: bare reader {bare}; engine {engine} = {:.2} x",
+            engine.rate / bare.rate
         );
     }
+    println!(
+        "engine_ingest: {count} messages, median {:.2} x the bare reader (load average {})",
+        median(ratios),
+        proc_stat::load_average()
+    );
 }
 
 fn main() {
     firehose::run_bench(run());
 }
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

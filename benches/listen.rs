@@ -1,8 +1,9 @@
 //! `wpchat listen` end to end, as a fraction of the bare reader on the same firehose in the
 //! same run: the built binary reads N reliable group messages (default 1 M) from the in-bench
 //! firehose with stdout to /dev/null, clocked from spawn to exit (start-up included), once per
-//! output format; its peak RSS is the kernel's
-//! high-water mark (VmHWM), read while it runs. `LISTEN_MESSAGES` sets N.
+//! output format; its peak RSS is the kernel's high-water mark (VmHWM), read while it runs,
+//! and so is its CPU time. Bare reader, jsonl and text alternate for `BENCH_ROUNDS` rounds
+//! (default 3); the median ratio per format is the result. `LISTEN_MESSAGES` sets N.
 
 #[path = "support/firehose.rs"]
 mod firehose;
@@ -11,7 +12,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use firehose::{GIVE_UP, rate};
+use firehose::{Firehose, GIVE_UP, Measured, median, proc_stat, rounds};
 
 const DEFAULT_MESSAGES: u64 = 1_000_000;
 
@@ -19,19 +20,15 @@ const DEFAULT_MESSAGES: u64 = 1_000_000;
 struct ListenRun {
     elapsed: Duration,
     peak_rss_kb: u64,
+    /// The child's CPU time, as last seen before it exited (read every 10 ms).
+    cpu_seconds: f64,
     ok: bool,
     stderr: String,
 }
 
-/// The high-water mark of the process's resident set, in kB, while it runs.
-fn peak_rss_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Runs the binary to its end; the wall clock, and the peak RSS read from /proc every 10 ms
-/// (`wait4`'s `ru_maxrss` would count this process's memory: the child starts as a vfork).
+/// Runs the binary to its end; the wall clock, and the peak RSS and CPU time read from /proc
+/// every 10 ms (`wait4`'s `ru_maxrss` would count this process's memory: the child starts as a
+/// vfork).
 fn listen(url: &str, count: u64, format: &str) -> ListenRun {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_wpchat"))
@@ -42,12 +39,14 @@ fn listen(url: &str, count: u64, format: &str) -> ListenRun {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn wpchat listen");
-    let mut peak = 0;
+    let pid = child.id().to_string();
+    let (mut peak, mut cpu) = (0, 0.0);
     let status = loop {
         if let Ok(Some(status)) = child.try_wait() {
             break Some(status);
         }
-        peak = peak.max(peak_rss_kb(child.id()).unwrap_or(0));
+        peak = peak.max(proc_stat::status_kb(&pid, "VmHWM").unwrap_or(0));
+        cpu = proc_stat::cpu_seconds(&pid).unwrap_or(cpu);
         if started.elapsed() > GIVE_UP {
             let _ = child.kill();
             break child.wait().ok();
@@ -62,33 +61,48 @@ fn listen(url: &str, count: u64, format: &str) -> ListenRun {
     ListenRun {
         elapsed,
         peak_rss_kb: peak,
+        cpu_seconds: cpu,
         ok: status.is_some_and(|status| status.success()),
         stderr,
     }
 }
 
+const FORMATS: [&str; 2] = ["jsonl", "text"];
+
 async fn run() {
-    let (firehose, bare_rate) = firehose::with_ceiling("LISTEN_MESSAGES", DEFAULT_MESSAGES).await;
+    let firehose = Firehose::announced("LISTEN_MESSAGES", DEFAULT_MESSAGES).await;
     let count = firehose.count;
-    for format in ["jsonl", "text"] {
-        let url = firehose.url();
-        let run = tokio::task::spawn_blocking(move || listen(&url, count, format))
-            .await
-            .expect("the listen run");
-        if !run.ok {
+    let mut ratios: [Vec<f64>; 2] = Default::default();
+    for round in 1..=rounds() {
+        let bare = firehose.bare().await;
+        println!("round {round}: bare reader {bare}");
+        for (format, ratios) in FORMATS.into_iter().zip(ratios.iter_mut()) {
+            let url = firehose.url();
+            let run = tokio::task::spawn_blocking(move || listen(&url, count, format))
+                .await
+                .expect("the listen run");
+            if !run.ok {
+                println!(
+                    "listen {format}: failed after {:.3} s: {}",
+                    run.elapsed.as_secs_f64(),
+                    run.stderr.trim()
+                );
+                return;
+            }
+            let measured = Measured::new(count, run.elapsed, run.cpu_seconds);
+            ratios.push(measured.rate / bare.rate);
             println!(
-                "listen {format}: failed after {:.3} s: {}",
-                run.elapsed.as_secs_f64(),
-                run.stderr.trim()
+                "  listen {format:5}: {measured} (its own) = {:.2} x, peak RSS {:.1} MB",
+                measured.rate / bare.rate,
+                run.peak_rss_kb as f64 / 1024.0
             );
-            continue;
         }
-        let listen_rate = rate(count, run.elapsed);
+    }
+    for (format, ratios) in FORMATS.into_iter().zip(ratios) {
         println!(
-            "listen {format:5}: {count} messages in {:.3} s = {listen_rate:.0} msgs/s = {:.2} x the bare reader, peak RSS {:.1} MB",
-            run.elapsed.as_secs_f64(),
-            listen_rate / bare_rate,
-            run.peak_rss_kb as f64 / 1024.0
+            "listen {format}: {count} messages, median {:.2} x the bare reader (load average {})",
+            median(ratios),
+            proc_stat::load_average()
         );
     }
 }

@@ -9,6 +9,9 @@
 //! tokio-tungstenite, a borrowing typed serde parse of each frame, a cumulative `sequenceAck`
 //! every 1000 messages.
 
+#[path = "proc_stat.rs"]
+pub mod proc_stat;
+
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -215,19 +218,68 @@ pub fn rate(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
-/// Starts a firehose of `messages(variable, default)` messages, lets the bare reader read it
-/// once and prints how fast; returns the firehose and the bare reader's rate (msgs/s).
-pub async fn with_ceiling(variable: &str, default: u64) -> (Firehose, f64) {
-    let firehose = Firehose::start(messages(variable, default)).await;
-    let count = firehose.count;
-    println!("firehose: {count} messages, {} MB", firehose.megabytes);
-    let bare = bare_reader(&firehose.url(), count).await;
-    let bare_rate = rate(count, bare);
-    println!(
-        "bare reader:   {count} messages in {:.3} s = {bare_rate:.0} msgs/s",
-        bare.as_secs_f64()
-    );
-    (firehose, bare_rate)
+/// One timed read of the flood: its rate and the CPU it cost per message.
+#[derive(Clone, Copy)]
+pub struct Measured {
+    pub rate: f64,
+    /// CPU microseconds per message: this process's for an in-process reader (the firehose's
+    /// writing included), the child's own for a spawned one.
+    pub cpu_us: f64,
+}
+
+impl Measured {
+    pub fn new(count: u64, elapsed: Duration, cpu_seconds: f64) -> Measured {
+        Measured {
+            rate: rate(count, elapsed),
+            cpu_us: cpu_seconds * 1e6 / count as f64,
+        }
+    }
+}
+
+impl std::fmt::Display for Measured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.0} msgs/s, {:.2} µs CPU/msg", self.rate, self.cpu_us)
+    }
+}
+
+/// This process's CPU time so far, in seconds.
+pub fn own_cpu() -> f64 {
+    proc_stat::cpu_seconds("self").unwrap_or(0.0)
+}
+
+impl Firehose {
+    /// Starts a firehose of `messages(variable, default)` messages and says how big it is.
+    pub async fn announced(variable: &str, default: u64) -> Firehose {
+        let firehose = Firehose::start(messages(variable, default)).await;
+        println!(
+            "firehose: {} messages, {} MB; {} rounds; load average {}",
+            firehose.count,
+            firehose.megabytes,
+            rounds(),
+            proc_stat::load_average()
+        );
+        firehose
+    }
+
+    /// The bare reader reads the flood once.
+    pub async fn bare(&self) -> Measured {
+        let cpu = own_cpu();
+        let elapsed = bare_reader(&self.url(), self.count).await;
+        Measured::new(self.count, elapsed, own_cpu() - cpu)
+    }
+}
+
+/// How many interleaved rounds (bare reader, then the readers measured against it) a ratio
+/// bench runs: `BENCH_ROUNDS`, default 3. A target is judged on the median ratio, so one run
+/// disturbed by the rest of a shared machine does not decide it.
+pub fn rounds() -> usize {
+    messages("BENCH_ROUNDS", 3).max(1) as usize
+}
+
+/// The median of `values` (the upper one of an even count); 0 for none.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// Runs a bench on a multi-thread runtime. `cargo bench` passes `--bench`; these benches take

@@ -28,8 +28,6 @@ use crate::text::sanitize_line;
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// stdout buffer of `listen`: big writes, whole lines.
 const STDOUT_BUFFER: usize = 64 * 1024;
-/// Most events `listen` takes from the engine at once.
-const EVENT_BATCH: usize = 1024;
 
 /// Messages may be missing: `listen --strict` lost its session, or `send` could not confirm
 /// that every message arrived.
@@ -189,14 +187,13 @@ impl Printer {
         &mut self,
         handle: &mut ClientHandle,
         limit: Option<Duration>,
-        mut earlier: Vec<Event>,
+        earlier: Vec<Event>,
     ) -> anyhow::Result<ExitCode> {
-        match self.print_batch(&mut earlier) {
+        match self.print_batch(&earlier) {
             Next::More => {}
             Next::Exit(code) => return Ok(code),
             Next::Fail(error) => return Err(error),
         }
-        let mut batch = Vec::with_capacity(EVENT_BATCH);
         let mut state = handle.state.clone();
         let timeout = async {
             match limit {
@@ -221,11 +218,11 @@ impl Printer {
                     }
                     report_state(&now);
                 }
-                n = handle.events.recv_many(&mut batch, EVENT_BATCH) => {
-                    if n == 0 {
+                batch = handle.events.recv_batch() => {
+                    let Some(batch) = batch else {
                         anyhow::bail!("the connection engine stopped");
-                    }
-                    match self.print_batch(&mut batch) {
+                    };
+                    match self.print_batch(&batch) {
                         Next::More => {}
                         Next::Exit(code) => return Ok(code),
                         Next::Fail(error) => return Err(error),
@@ -235,13 +232,14 @@ impl Printer {
         }
     }
 
-    /// Prints the messages of one batch of events and reports the rest.
-    fn print_batch(&mut self, batch: &mut Vec<Event>) -> Next {
+    /// Prints the messages of one batch of events and reports the rest. The events stay in
+    /// the batch: the engine drops them when it reuses the buffer.
+    fn print_batch(&mut self, batch: &[Event]) -> Next {
         // One timestamp per batch: the events of a batch arrived together.
         let now = Utc::now();
         let ts = now.to_rfc3339_opts(SecondsFormat::Millis, true);
         let time = now.format("%H:%M:%S").to_string();
-        for event in batch.drain(..) {
+        for event in batch {
             self.line.clear();
             match (event, self.options.format) {
                 (Event::Message(message), LineFormat::Jsonl) => {
@@ -265,7 +263,7 @@ impl Printer {
                     },
                     _,
                 ) => {
-                    let group = self.joins.get(&op).map(String::as_str).unwrap_or("?");
+                    let group = self.joins.get(op).map(String::as_str).unwrap_or("?");
                     return Next::Fail(anyhow::anyhow!(
                         "cannot join group '{}': {}",
                         sanitize_line(group),
@@ -282,7 +280,7 @@ impl Printer {
                         .into(),
                     );
                 }
-                (other, _) => report_event(&other),
+                (other, _) => report_event(other),
             }
             if self.line.is_empty() {
                 continue;

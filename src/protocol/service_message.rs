@@ -153,6 +153,41 @@ struct ServiceWire<'a> {
     invocation_id: Option<Cow<'a, str>>,
 }
 
+/// The fields of a data message only. A flood is nearly all data messages, and a struct of
+/// seven fields parses about a third faster than `ServiceWire`'s twenty (fewer names to match,
+/// a fraction of the bytes to move), so `decode` tries this first.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageWire<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    from: Option<WireStr<'a>>,
+    #[serde(borrow)]
+    group: Option<WireStr<'a>>,
+    #[serde(borrow)]
+    from_user_id: Option<WireStr<'a>>,
+    #[serde(borrow)]
+    data_type: Option<WireStr<'a>>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    sequence_id: Option<u64>,
+}
+
+impl<'a> From<ServiceWire<'a>> for MessageWire<'a> {
+    fn from(wire: ServiceWire<'a>) -> Self {
+        MessageWire {
+            kind: wire.kind,
+            from: wire.from,
+            group: wire.group,
+            from_user_id: wire.from_user_id,
+            data_type: wire.data_type,
+            data: wire.data,
+            sequence_id: wire.sequence_id,
+        }
+    }
+}
+
 /// The group names and user ids a client has seen lately, so that each message from them
 /// shares one `Arc<str>` instead of allocating its own copy. Bounded: it starts over when it
 /// holds too many names.
@@ -215,11 +250,18 @@ fn shared_name(names: &mut Option<&mut NameCache>, name: &str) -> Arc<str> {
 }
 
 fn decode(frame: &str, names: Option<&mut NameCache>) -> Result<ServiceMessage, DecodeError> {
+    // Every field of `MessageWire` is in `ServiceWire` with the same type, so a data message
+    // that fails here fails the full parse too, and that parse gives the error.
+    if let Ok(wire) = serde_json::from_str::<MessageWire<'_>>(frame)
+        && wire.kind == "message"
+    {
+        return message_from_wire(wire, names);
+    }
     let wire: ServiceWire<'_> =
         serde_json::from_str(frame).map_err(|e| DecodeError::Json(e.to_string()))?;
     match wire.kind.as_ref() {
         "ack" => ack_from_wire(wire),
-        "message" => message_from_wire(wire, names),
+        "message" => message_from_wire(wire.into(), names),
         "system" => system_from_wire(wire),
         "pong" => Ok(ServiceMessage::Pong),
         "invokeResponse" => {
@@ -264,7 +306,7 @@ fn ack_from_wire(wire: ServiceWire<'_>) -> Result<ServiceMessage, DecodeError> {
 }
 
 fn message_from_wire(
-    wire: ServiceWire<'_>,
+    wire: MessageWire<'_>,
     mut names: Option<&mut NameCache>,
 ) -> Result<ServiceMessage, DecodeError> {
     let source = match wire.from.as_deref() {

@@ -25,7 +25,6 @@ mod outbound;
 mod reconnect;
 mod timers;
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -132,7 +131,7 @@ pub(crate) struct Engine {
     state: watch::Sender<ConnState>,
     /// Events waiting for room in the bounded channel (or held during a read burst), handed
     /// over as one batch.
-    queue: VecDeque<Event>,
+    queue: Vec<Event>,
     /// A read burst is running: `emit` queues instead of sending.
     holding: bool,
     acks: AckTracker,
@@ -171,7 +170,7 @@ impl Engine {
             commands,
             events,
             state,
-            queue: VecDeque::new(),
+            queue: Vec::new(),
             holding: false,
             sequence: SequenceTracker::default(),
             names: NameCache::default(),
@@ -528,7 +527,7 @@ impl Engine {
         if let Event::Unrecognized { error, .. } = &mut event {
             super::limits::cap_error(error);
         }
-        self.queue.push_back(event);
+        self.queue.push(event);
         if !self.holding {
             self.release_held();
         }
