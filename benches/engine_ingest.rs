@@ -83,6 +83,3 @@ async fn run() {
 fn main() {
     firehose::run_bench(run());
 }
-
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
