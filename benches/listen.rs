@@ -3,7 +3,8 @@
 //! firehose with stdout to /dev/null, clocked from spawn to exit (start-up included), once per
 //! output format; its peak RSS is the kernel's high-water mark (VmHWM), read while it runs,
 //! and so is its CPU time. Bare reader, jsonl and text alternate for `BENCH_ROUNDS` rounds
-//! (default 3); the median ratio per format is the result. `LISTEN_MESSAGES` sets N.
+//! (default 3); the median ratio per format is the result. `LISTEN_MESSAGES` sets N;
+//! `LISTEN_BINARY` runs another build of wpchat (to compare two builds on one firehose).
 
 #[path = "support/firehose.rs"]
 mod firehose;
@@ -31,7 +32,8 @@ struct ListenRun {
 /// vfork).
 fn listen(url: &str, count: u64, format: &str) -> ListenRun {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wpchat"))
+    let binary = std::env::var_os("LISTEN_BINARY").unwrap_or(env!("CARGO_BIN_EXE_wpchat").into());
+    let mut child = Command::new(binary)
         .args(["listen", "--url", url, "--count", &count.to_string()])
         .args(["--format", format])
         .stdin(Stdio::null())
