@@ -10,6 +10,8 @@ use crate::client::{ConnectFailure, FailureKind};
 use crate::pipe::MessagesLost;
 use crate::target::TargetError;
 
+/// Everything went as asked.
+pub const SUCCESS: u8 = 0;
 /// Something went wrong that none of the codes below names (a refused message, a join
 /// refused, an unreadable file, ...).
 pub const FAILURE: u8 = 1;
@@ -33,7 +35,7 @@ pub fn bench_code(missing: u64, duplicates: u64) -> u8 {
     } else if duplicates > 0 {
         FAILURE
     } else {
-        0
+        SUCCESS
     }
 }
 

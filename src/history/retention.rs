@@ -60,10 +60,10 @@ fn delete_chunk(
     let Some(last) = last else {
         return Ok(0);
     };
-    let chunk = format!("SELECT id FROM msg WHERE {filter} AND id <= ?2");
-    delete_index_entries(&tx, &chunk, &[value, &last])?;
+    let in_chunk = format!("{filter} AND id <= ?2");
+    delete_index_entries(&tx, &format!("SELECT id FROM msg WHERE {in_chunk}"), &[value, &last])?;
     let deleted = tx.execute(
-        &format!("DELETE FROM msg WHERE {filter} AND id <= ?2"),
+        &format!("DELETE FROM msg WHERE {in_chunk}"),
         params![value, last],
     )?;
     tx.commit()?;
