@@ -380,15 +380,11 @@ async fn subscribe(
     done: mpsc::Sender<(Tally, Instant)>,
 ) {
     let mut last = Instant::now();
-    let mut batch = Vec::with_capacity(256);
     while tally.unique < expected {
-        batch.clear();
-        let received =
-            match tokio::time::timeout(DRAIN, handle.events.recv_many(&mut batch, 256)).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-        for event in batch.drain(..received) {
+        let Ok(Some(batch)) = tokio::time::timeout(DRAIN, handle.events.recv_batch()).await else {
+            break;
+        };
+        for event in batch.iter() {
             if let Event::Message(message) = event
                 && let Payload::Text(text) = &message.payload
             {

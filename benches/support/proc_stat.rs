@@ -22,7 +22,11 @@ pub fn cpu_seconds(pid: &str) -> Option<f64> {
 pub fn status_kb(pid: &str, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rest = status.lines().find_map(|line| line.strip_prefix(field))?;
-    rest.trim_start_matches(':').split_whitespace().next()?.parse().ok()
+    rest.trim_start_matches(':')
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The load average over 1, 5 and 15 minutes, as the kernel prints it.

@@ -61,7 +61,11 @@ fn delete_chunk(
         return Ok(0);
     };
     let in_chunk = format!("{filter} AND id <= ?2");
-    delete_index_entries(&tx, &format!("SELECT id FROM msg WHERE {in_chunk}"), &[value, &last])?;
+    delete_index_entries(
+        &tx,
+        &format!("SELECT id FROM msg WHERE {in_chunk}"),
+        &[value, &last],
+    )?;
     let deleted = tx.execute(
         &format!("DELETE FROM msg WHERE {in_chunk}"),
         params![value, last],

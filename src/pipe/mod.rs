@@ -243,19 +243,19 @@ impl Printer {
             self.line.clear();
             match (event, self.options.format) {
                 (Event::Message(message), LineFormat::Jsonl) => {
-                    write_json_line(&mut self.line, &message, &ts)
+                    write_json_line(&mut self.line, message, &ts)
                 }
                 (Event::Message(message), LineFormat::Text) => {
                     self.text_line.clear();
-                    write_text_line(&mut self.text_line, &message, &time, self.unknown_sender);
+                    write_text_line(&mut self.text_line, message, &time, self.unknown_sender);
                     self.line.extend_from_slice(self.text_line.as_bytes());
                 }
                 (Event::Frame(payload), LineFormat::Jsonl) => {
-                    frames::write_frame_line(&mut self.line, &payload, &ts)
+                    frames::write_frame_line(&mut self.line, payload, &ts)
                 }
                 (Event::Frame(payload), LineFormat::Text) => self
                     .line
-                    .extend_from_slice(frames::frame_text_line(&payload, now).as_bytes()),
+                    .extend_from_slice(frames::frame_text_line(payload, now).as_bytes()),
                 (
                     Event::OpResult {
                         op,
@@ -275,7 +275,7 @@ impl Printer {
                         MessagesLost(format!(
                             "the reliable session was lost, so messages may be missing \
                              (--strict): {}",
-                            sanitize_line(&reason)
+                            sanitize_line(reason)
                         ))
                         .into(),
                     );
