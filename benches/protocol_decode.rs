@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use wpchat::protocol::{
-    self, ClientMessage, DataMessage, MessageSource, NameCache, Payload, ServiceMessage,
+    self, ClientMessage, DataMessage, DecodeCache, MessageSource, Payload, ServiceMessage,
     decode_service, decode_service_with, encode_client, encode_service,
 };
 
@@ -53,7 +53,7 @@ fn bench_decode(c: &mut Criterion) {
         assert!(decode_service(&frame).is_ok(), "{name} frame decodes");
         group.bench_function(*name, |b| b.iter(|| decode_service(black_box(&frame))));
         // As the engine decodes: group and user ids shared through its name cache.
-        let mut names = NameCache::default();
+        let mut names = DecodeCache::default();
         group.bench_function(format!("{name}/name_cache"), |b| {
             b.iter(|| decode_service_with(black_box(&frame), &mut names))
         });

@@ -14,15 +14,17 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::{SendError, TryRecvError, TrySendError};
 
 use super::Event;
+use crate::protocol::{DataMessage, DecodeCache, Payload};
 
 /// The events a batch holds in a flood (one read burst): `ClientConfig::event_buffer`
 /// events make `event_buffer / BATCH_EVENTS` batches of channel room.
 pub(crate) const BATCH_EVENTS: usize = 256;
 /// Emptied batch buffers kept for reuse; more than this are freed.
 const SPARE_BATCHES: usize = 32;
-/// Batches kept for reuse with their events still in them. A flood needs one or two; more
-/// would hold on to read messages' memory for nothing, so the reader empties the rest.
-const FULL_SPARES: usize = 2;
+/// A batch whose payloads hold more bytes than this is emptied by the reader rather than
+/// kept for reuse with its events in it, so spares hold on to at most
+/// `SPARE_BATCHES` × this much of read messages' memory (2 MB).
+const FULL_SPARE_BYTES: usize = 64 * 1024;
 
 /// Buffers that travel back from the receiver to the sender.
 type Spares = Arc<Mutex<Vec<Vec<Event>>>>;
@@ -45,21 +47,27 @@ pub fn event_channel(batches: usize) -> (EventSender, EventReceiver) {
     )
 }
 
-/// Gives a batch buffer back for reuse; its events go with it while few such batches wait.
+/// Gives a batch buffer back for reuse, with its events still in it unless their payloads are
+/// large.
 fn recycle(spares: &Spares, mut batch: Vec<Event>) {
     if batch.capacity() == 0 {
         return;
     }
-    let Ok(mut spares) = spares.lock() else {
-        return;
-    };
-    if spares.len() >= SPARE_BATCHES {
-        return;
-    }
-    if spares.len() >= FULL_SPARES {
+    let payload_bytes: usize = batch
+        .iter()
+        .map(|event| match event {
+            Event::Message(message) => message.payload.len(),
+            _ => 0,
+        })
+        .sum();
+    if payload_bytes > FULL_SPARE_BYTES {
         batch.clear();
     }
-    spares.push(batch);
+    if let Ok(mut spares) = spares.lock()
+        && spares.len() < SPARE_BATCHES
+    {
+        spares.push(batch);
+    }
 }
 
 /// The engine's side of the event channel.
@@ -73,22 +81,23 @@ impl EventSender {
     /// Sends one event as a batch of its own, waiting for room; gives it back when nobody
     /// reads.
     pub async fn send(&self, event: Event) -> Result<(), SendError<Event>> {
-        let mut batch = self.empty_batch();
+        let mut batch = self.empty_batch(None);
         batch.push(event);
         self.tx.send(batch).await.map_err(|SendError(mut batch)| {
             SendError(batch.pop().expect("the batch holds the event"))
         })
     }
 
-    /// Sends `queue` as one batch if there is room now, leaving an empty buffer in its place.
-    /// `false` when the channel is full (the queue is left as it was).
-    pub(crate) fn try_send_all(&self, queue: &mut Vec<Event>) -> bool {
+    /// Sends `queue` as one batch if there is room now, leaving an empty buffer in its place
+    /// (the text payloads of the events it held go back to `cache`). `false` when the channel
+    /// is full (the queue is left as it was).
+    pub(crate) fn try_send_all(&self, queue: &mut Vec<Event>, cache: &mut DecodeCache) -> bool {
         if queue.is_empty() {
             return true;
         }
         match self.tx.try_reserve() {
             Ok(permit) => {
-                permit.send(std::mem::replace(queue, self.empty_batch()));
+                permit.send(std::mem::replace(queue, self.empty_batch(Some(cache))));
                 true
             }
             Err(TrySendError::Full(())) => false,
@@ -99,15 +108,15 @@ impl EventSender {
         }
     }
 
-    /// Waits for room, then sends `queue` as one batch; `false` when nobody reads (the queue
-    /// is cleared: nobody will).
-    pub(crate) async fn send_all(&self, queue: &mut Vec<Event>) -> bool {
+    /// Waits for room, then sends `queue` as one batch, like `try_send_all`; `false` when
+    /// nobody reads (the queue is cleared: nobody will).
+    pub(crate) async fn send_all(&self, queue: &mut Vec<Event>, cache: &mut DecodeCache) -> bool {
         if queue.is_empty() {
             return true;
         }
         match self.tx.reserve().await {
             Ok(permit) => {
-                permit.send(std::mem::replace(queue, self.empty_batch()));
+                permit.send(std::mem::replace(queue, self.empty_batch(Some(cache))));
                 true
             }
             Err(_) => {
@@ -122,16 +131,28 @@ impl EventSender {
     }
 
     /// A buffer for the next batch: a recycled one, emptied here (its old events are dropped
-    /// on the engine's thread), or a new one sized for a burst.
-    fn empty_batch(&self) -> Vec<Event> {
+    /// on the engine's thread, their text payloads given to `cache` for reuse), or a new one
+    /// sized for a burst.
+    fn empty_batch(&self, cache: Option<&mut DecodeCache>) -> Vec<Event> {
         let spare = self.spares.lock().ok().and_then(|mut spares| spares.pop());
-        match spare {
-            Some(mut batch) => {
-                batch.clear();
-                batch
+        let Some(mut batch) = spare else {
+            return Vec::with_capacity(BATCH_EVENTS);
+        };
+        match cache {
+            Some(cache) => {
+                for event in batch.drain(..) {
+                    if let Event::Message(DataMessage {
+                        payload: Payload::Text(text),
+                        ..
+                    }) = event
+                    {
+                        cache.give_back(text);
+                    }
+                }
             }
-            None => Vec::with_capacity(BATCH_EVENTS),
+            None => batch.clear(),
         }
+        batch
     }
 }
 
@@ -252,7 +273,7 @@ mod tests {
     async fn batches_read_back_one_event_at_a_time_in_order() {
         let (tx, mut rx) = event_channel(2);
         let mut queue: Vec<Event> = (1..=3).map(lag).collect();
-        assert!(tx.try_send_all(&mut queue));
+        assert!(tx.try_send_all(&mut queue, &mut DecodeCache::default()));
         assert!(queue.is_empty());
         tx.send(lag(4)).await.unwrap();
         for ms in 1..=4 {
@@ -266,7 +287,7 @@ mod tests {
         let (tx, mut rx) = event_channel(4);
         for ms in 1..=3 {
             let mut queue = vec![lag(ms), lag(ms * 10)];
-            assert!(tx.try_send_all(&mut queue));
+            assert!(tx.try_send_all(&mut queue, &mut DecodeCache::default()));
         }
         let mut buffer = Vec::new();
         assert_eq!(rx.recv_many(&mut buffer, 5).await, 5);
@@ -282,9 +303,9 @@ mod tests {
     async fn a_full_channel_keeps_the_queue() {
         let (tx, _rx) = event_channel(1);
         let mut queue = vec![lag(1)];
-        assert!(tx.try_send_all(&mut queue));
+        assert!(tx.try_send_all(&mut queue, &mut DecodeCache::default()));
         queue.push(lag(2));
-        assert!(!tx.try_send_all(&mut queue));
+        assert!(!tx.try_send_all(&mut queue, &mut DecodeCache::default()));
         assert_eq!(queue.len(), 1);
     }
 
@@ -292,9 +313,9 @@ mod tests {
     async fn a_batch_read_whole_comes_after_what_recv_left_and_its_buffer_is_reused() {
         let (tx, mut rx) = event_channel(4);
         let mut queue = vec![lag(1), lag(2), lag(3)];
-        assert!(tx.try_send_all(&mut queue));
+        assert!(tx.try_send_all(&mut queue, &mut DecodeCache::default()));
         let mut queue = vec![lag(4)];
-        assert!(tx.try_send_all(&mut queue));
+        assert!(tx.try_send_all(&mut queue, &mut DecodeCache::default()));
         assert_eq!(rx.recv().await, Some(lag(1)));
         let rest = rx.recv_batch().await.expect("the rest of the first batch");
         assert_eq!(*rest, vec![lag(2), lag(3)]);
@@ -306,7 +327,7 @@ mod tests {
         // The engine's next batch goes out in a fresh queue: the buffer just returned, its
         // event dropped on the engine's side.
         let mut queue = vec![lag(5)];
-        assert!(tx.try_send_all(&mut queue));
+        assert!(tx.try_send_all(&mut queue, &mut DecodeCache::default()));
         assert!(queue.is_empty());
         assert_eq!(queue.as_ptr(), returned);
         drop(tx);

@@ -4,6 +4,7 @@
 
 mod borrowed;
 mod client_message;
+mod decode_cache;
 mod invoke;
 mod payload;
 pub mod protobuf;
@@ -11,6 +12,7 @@ mod service_message;
 
 pub use borrowed::WireStr;
 pub use client_message::{ClientMessage, decode_client, encode_client};
+pub use decode_cache::DecodeCache;
 pub(crate) use invoke::failed_response;
 pub use invoke::{Invoke, InvokeResponse};
 pub(crate) use payload::PayloadError;
@@ -18,7 +20,7 @@ pub use payload::{DataType, Payload};
 pub(crate) use payload::{JsonStrings, compact_json};
 pub(crate) use service_message::GroupFrame;
 pub use service_message::{
-    AckError, AckErrorName, DataMessage, MessageSource, NameCache, ServiceMessage, decode_service,
+    AckError, AckErrorName, DataMessage, MessageSource, ServiceMessage, decode_service,
     decode_service_with, encode_service,
 };
 

@@ -124,8 +124,18 @@ impl Payload {
 
     /// Decodes the wire `data` value for a given data type.
     pub(crate) fn from_wire(data_type: DataType, data: &RawValue) -> Result<Self, PayloadError> {
+        Self::from_wire_reusing(data_type, data, None)
+    }
+
+    /// `from_wire`, writing a text payload into `spare` (a string a read message gave back)
+    /// rather than a new allocation when one is given.
+    pub(crate) fn from_wire_reusing(
+        data_type: DataType,
+        data: &RawValue,
+        spare: Option<String>,
+    ) -> Result<Self, PayloadError> {
         match data_type {
-            DataType::Text => text_from_wire(data.get())
+            DataType::Text => text_from_wire(data.get(), spare)
                 .map(Payload::Text)
                 .ok_or(PayloadError::TextNotString),
             DataType::Json => {
@@ -167,14 +177,20 @@ impl Payload {
 /// The string a JSON string literal stands for. `raw` was already validated by the parser, so a
 /// literal with no backslash is its own content between the quotes (JSON forbids raw control
 /// characters in strings); only escaped ones need a second parse.
-fn text_from_wire(raw: &str) -> Option<String> {
+fn text_from_wire(raw: &str, spare: Option<String>) -> Option<String> {
     let raw = raw.trim();
     let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
     if inner.contains('\\') {
-        serde_json::from_str::<String>(raw).ok()
-    } else {
-        Some(inner.to_string())
+        return serde_json::from_str::<String>(raw).ok();
     }
+    Some(match spare {
+        Some(mut text) => {
+            text.clear();
+            text.push_str(inner);
+            text
+        }
+        None => inner.to_string(),
+    })
 }
 
 /// Appends a number in decimal, without an intermediate allocation (sequence ids are written

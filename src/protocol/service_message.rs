@@ -3,13 +3,13 @@
 //! names; encoding (used by the local service) serializes a fan-out message once.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::borrowed::WireStr;
+use super::decode_cache::DecodeCache;
 use super::payload::{push_u64, write_json_string};
 use super::{DataType, DecodeError, Payload, PayloadError};
 
@@ -50,7 +50,7 @@ pub struct DataMessage {
 
 /// Where a data message came from. Group names and user ids are shared (`Arc<str>`): a
 /// flood from one group by a few users costs no allocation for them per message (see
-/// [`NameCache`]).
+/// [`DecodeCache`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MessageSource {
     /// Published to a group; `from_user_id` is absent for anonymous senders and REST sends.
@@ -188,80 +188,41 @@ impl<'a> From<ServiceWire<'a>> for MessageWire<'a> {
     }
 }
 
-/// The group names and user ids a client has seen lately, so that each message from them
-/// shares one `Arc<str>` instead of allocating its own copy. Bounded: it starts over when it
-/// holds too many names.
-#[derive(Debug, Default)]
-pub struct NameCache {
-    names: HashSet<Arc<str>>,
-    /// The names asked for last, compared before hashing: a flood repeats the same group and
-    /// sender message after message.
-    recent: [Option<Arc<str>>; NameCache::RECENT],
-    next_recent: usize,
-}
-
-impl NameCache {
-    /// Most names kept; a flood of distinct names only costs what it would without a cache.
-    const MAX_NAMES: usize = 4096;
-    /// Names compared before hashing.
-    const RECENT: usize = 4;
-
-    /// The shared copy of `name`.
-    pub fn get(&mut self, name: &str) -> Arc<str> {
-        if let Some(shared) = self.recent.iter().flatten().find(|n| ***n == *name) {
-            return shared.clone();
-        }
-        let shared = match self.names.get(name) {
-            Some(shared) => shared.clone(),
-            None => {
-                if self.names.len() >= Self::MAX_NAMES {
-                    self.names.clear();
-                }
-                let shared: Arc<str> = Arc::from(name);
-                self.names.insert(shared.clone());
-                shared
-            }
-        };
-        self.recent[self.next_recent] = Some(shared.clone());
-        self.next_recent = (self.next_recent + 1) % Self::RECENT;
-        shared
-    }
-}
-
 /// Decodes one service frame. Malformed frames are errors; unknown types are `Unknown`.
 pub fn decode_service(frame: &str) -> Result<ServiceMessage, DecodeError> {
     decode(frame, None)
 }
 
-/// [`decode_service`], sharing group names and user ids through `names`.
+/// [`decode_service`], sharing group names and user ids through `cache` and writing text
+/// payloads into the strings it holds for reuse.
 pub fn decode_service_with(
     frame: &str,
-    names: &mut NameCache,
+    cache: &mut DecodeCache,
 ) -> Result<ServiceMessage, DecodeError> {
-    decode(frame, Some(names))
+    decode(frame, Some(cache))
 }
 
-/// A name shared through `names`, or a copy of its own without a cache.
-fn shared_name(names: &mut Option<&mut NameCache>, name: &str) -> Arc<str> {
-    match names {
-        Some(names) => names.get(name),
+/// A name shared through `cache`, or a copy of its own without one.
+fn shared_name(cache: &mut Option<&mut DecodeCache>, name: &str) -> Arc<str> {
+    match cache {
+        Some(cache) => cache.name(name),
         None => Arc::from(name),
     }
 }
 
-fn decode(frame: &str, names: Option<&mut NameCache>) -> Result<ServiceMessage, DecodeError> {
+fn decode(frame: &str, cache: Option<&mut DecodeCache>) -> Result<ServiceMessage, DecodeError> {
     // Every field of `MessageWire` is in `ServiceWire` with the same type, so a data message
     // that fails here fails the full parse too, and that parse gives the error.
     if let Ok(wire) = serde_json::from_str::<MessageWire<'_>>(frame)
         && wire.kind == "message"
     {
-        return message_from_wire(wire, names);
+        return message_from_wire(wire, cache);
     }
     let wire: ServiceWire<'_> =
         serde_json::from_str(frame).map_err(|e| DecodeError::Json(e.to_string()))?;
     match wire.kind.as_ref() {
         "ack" => ack_from_wire(wire),
-        "message" => message_from_wire(wire.into(), names),
+        "message" => message_from_wire(wire.into(), cache),
         "system" => system_from_wire(wire),
         "pong" => Ok(ServiceMessage::Pong),
         "invokeResponse" => {
@@ -307,18 +268,18 @@ fn ack_from_wire(wire: ServiceWire<'_>) -> Result<ServiceMessage, DecodeError> {
 
 fn message_from_wire(
     wire: MessageWire<'_>,
-    mut names: Option<&mut NameCache>,
+    mut cache: Option<&mut DecodeCache>,
 ) -> Result<ServiceMessage, DecodeError> {
     let source = match wire.from.as_deref() {
         Some("group") => MessageSource::Group {
             group: shared_name(
-                &mut names,
+                &mut cache,
                 &wire.group.ok_or(DecodeError::MissingField {
                     kind: "message",
                     field: "group",
                 })?,
             ),
-            from_user_id: wire.from_user_id.map(|user| shared_name(&mut names, &user)),
+            from_user_id: wire.from_user_id.map(|user| shared_name(&mut cache, &user)),
         },
         Some("server") => MessageSource::Server,
         Some(other) => {
@@ -339,7 +300,11 @@ fn message_from_wire(
             .ok_or_else(|| PayloadError::UnknownDataType(name.to_string()))?,
     };
     let raw = wire.data.ok_or(PayloadError::Missing)?;
-    let payload = Payload::from_wire(data_type, raw)?;
+    let spare = match data_type {
+        DataType::Text => cache.as_mut().and_then(|cache| cache.spare_text()),
+        _ => None,
+    };
+    let payload = Payload::from_wire_reusing(data_type, raw, spare)?;
     Ok(ServiceMessage::Message(DataMessage {
         source,
         sequence_id: wire.sequence_id,

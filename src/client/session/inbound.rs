@@ -111,7 +111,7 @@ impl Engine {
                 text: frames::shown(text),
             });
         }
-        match decode_service_with(text, &mut self.names) {
+        match decode_service_with(text, &mut self.decode_cache) {
             Ok(message) => {
                 self.service_message(message, || frames::shown(text), now)
                     .await

@@ -42,7 +42,7 @@ use super::events::EventSender;
 use super::outbox::Outbox;
 use super::sequence::SequenceTracker;
 use super::{ClientConfig, Command, ConnState, Event, OpError, OpOutcome};
-use crate::protocol::{ClientMessage, NameCache, Subprotocol};
+use crate::protocol::{ClientMessage, DecodeCache, Subprotocol};
 
 /// Stop reading the socket while this many events wait for room in the event channel: the
 /// bounded channel is full, so let TCP push back on the service.
@@ -136,8 +136,9 @@ pub(crate) struct Engine {
     holding: bool,
     acks: AckTracker,
     sequence: SequenceTracker,
-    /// Group names and user ids shared by the messages that carry them.
-    names: NameCache,
+    /// Group names and user ids shared by the messages that carry them, and the payload
+    /// strings of read messages, reused for new ones.
+    decode_cache: DecodeCache,
     outbox: Outbox,
     /// Groups joined with `Command::Join` and not left, in join order: rejoined after a fresh
     /// connection.
@@ -173,7 +174,7 @@ impl Engine {
             queue: Vec::new(),
             holding: false,
             sequence: SequenceTracker::default(),
-            names: NameCache::default(),
+            decode_cache: DecodeCache::default(),
             joined: Vec::new(),
             inspect: false,
             session: None,
@@ -267,7 +268,7 @@ impl Engine {
             let commands_open = self.queue.len() < COMMAND_PAUSE_AT;
             tokio::select! {
                 biased;
-                _ = self.events.send_all(&mut self.queue), if !self.queue.is_empty() => {}
+                _ = self.events.send_all(&mut self.queue, &mut self.decode_cache), if !self.queue.is_empty() => {}
                 command = self.commands.recv(), if commands_open => match command {
                     None => break End::Shutdown("every command sender was dropped".into()),
                     Some(command) => {
@@ -482,7 +483,7 @@ impl Engine {
             let commands_open = self.queue.len() < COMMAND_PAUSE_AT;
             tokio::select! {
                 biased;
-                _ = self.events.send_all(&mut self.queue), if !self.queue.is_empty() => {}
+                _ = self.events.send_all(&mut self.queue, &mut self.decode_cache), if !self.queue.is_empty() => {}
                 command = self.commands.recv(), if commands_open => match command {
                     None => return Err(Interrupt::Stop("every command sender was dropped".into())),
                     Some(Command::Shutdown) => return Err(Interrupt::Stop("shut down".into())),
@@ -517,7 +518,12 @@ impl Engine {
         }
         self.set_state(ConnState::Stopped { reason });
         let deadline = tokio::time::Instant::now() + FINAL_EVENTS_GRACE;
-        let _ = tokio::time::timeout_at(deadline, self.events.send_all(&mut self.queue)).await;
+        let _ = tokio::time::timeout_at(
+            deadline,
+            self.events
+                .send_all(&mut self.queue, &mut self.decode_cache),
+        )
+        .await;
     }
 
     fn emit(&mut self, mut event: Event) {
@@ -536,7 +542,8 @@ impl Engine {
     /// Hands the held events to the channel as one batch if there is room; otherwise they
     /// wait for it.
     fn release_held(&mut self) {
-        self.events.try_send_all(&mut self.queue);
+        self.events
+            .try_send_all(&mut self.queue, &mut self.decode_cache);
     }
 
     fn set_state(&mut self, state: ConnState) {
