@@ -441,6 +441,11 @@ fn run() -> BenchResult<()> {
     let flood = run_flood(&tmux, &runtime, &source, &setup, pid)?;
     println!("key → screen, under flood: {}", flood.keys.summary());
     println!(
+        "  slowest keys (of {} typed over the flood): {}",
+        flood.keys.ms.len(),
+        flood.keys.slowest(4)
+    );
+    println!(
         "  minus the no-flood p50 ({:.1} ms, which includes capture-pane): p50 {:.1} ms",
         quiet.p50(),
         flood.keys.p50() - quiet.p50()

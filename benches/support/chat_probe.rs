@@ -112,6 +112,16 @@ impl Latencies {
         )
     }
 
+    /// The slowest keys, in the order typed (`#n 123.4 ms`): where in the run a delay fell.
+    pub fn slowest(&self, count: usize) -> String {
+        let mut keys: Vec<(usize, f64)> = self.ms.iter().copied().enumerate().collect();
+        keys.sort_by(|a, b| b.1.total_cmp(&a.1));
+        keys.truncate(count);
+        keys.sort_by_key(|&(n, _)| n);
+        let keys: Vec<String> = keys.iter().map(|(n, ms)| format!("#{n} {ms:.1} ms")).collect();
+        keys.join(", ")
+    }
+
     pub fn p50(&self) -> f64 {
         let mut sorted = self.ms.clone();
         sorted.sort_by(f64::total_cmp);

@@ -112,7 +112,7 @@ impl ChatHistory {
             Err(error) => problems.push(format!("[history] max_size: {error} (no size cap)")),
         }
         let recorder = if start.record {
-            match Recorder::start(&start.path, options) {
+            match start_recorder_behind_ui(&start.path, options) {
                 Ok(recorder) => Some(recorder),
                 Err(error) => {
                     problems.push(format!("history is not recorded: {error}"));
@@ -410,3 +410,40 @@ fn payload_record(payload: &Payload) -> (Kind, Vec<u8>) {
     };
     (Kind::from(payload.data_type()), body)
 }
+
+/// Starts the recorder from a helper thread that first lowers its own priority, so that the
+/// writer thread it spawns inherits it (on Linux the nice value is per thread and new
+/// threads inherit it); the UI and engine threads keep theirs. Under a flood the writer
+/// (SQLite and the full-text index, about 4 µs of CPU a message) would otherwise take a core
+/// from the engine and the UI, so the chat pushed back on the socket and keys waited; below
+/// them, it drops (and counts) what it cannot keep up with instead.
+fn start_recorder_behind_ui(path: &Path, options: RecorderOptions) -> Result<Recorder, String> {
+    let path = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("history-start".into())
+        .spawn(move || {
+            lower_this_thread_priority();
+            Recorder::start(&path, options).map_err(|e| e.to_string())
+        })
+        .map_err(|e| format!("cannot start the history thread: {e}"))?
+        .join()
+        .map_err(|_| "the history thread failed to start".to_string())?
+}
+
+#[cfg(target_os = "linux")]
+fn lower_this_thread_priority() {
+    /// Low enough that the UI and the engine win the CPU, not so low that an idle writer
+    /// starves behind other programs.
+    const WRITER_NICE: i32 = 10;
+    unsafe extern "C" {
+        fn setpriority(which: i32, who: u32, prio: i32) -> i32;
+    }
+    const PRIO_PROCESS: i32 = 0;
+    // SAFETY: setpriority takes plain integers and touches no memory of ours; `who` = 0 with
+    // PRIO_PROCESS is the calling thread on Linux. A failure only leaves the priority as is.
+    let _ = unsafe { setpriority(PRIO_PROCESS, 0, WRITER_NICE) };
+}
+
+/// Elsewhere the nice value is per process: the writer keeps the chat's priority.
+#[cfg(not(target_os = "linux"))]
+fn lower_this_thread_priority() {}
