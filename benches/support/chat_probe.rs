@@ -118,7 +118,10 @@ impl Latencies {
         keys.sort_by(|a, b| b.1.total_cmp(&a.1));
         keys.truncate(count);
         keys.sort_by_key(|&(n, _)| n);
-        let keys: Vec<String> = keys.iter().map(|(n, ms)| format!("#{n} {ms:.1} ms")).collect();
+        let keys: Vec<String> = keys
+            .iter()
+            .map(|(n, ms)| format!("#{n} {ms:.1} ms"))
+            .collect();
         keys.join(", ")
     }
 

@@ -20,6 +20,7 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
 use wpchat::protocol::{
     ClientMessage, DataMessage, JSON_RELIABLE_V1, MessageSource, Payload, ServiceMessage,
     decode_client, encode_service,
@@ -134,14 +135,16 @@ impl FrameTemplate {
 /// The header of one unmasked, final server-to-client frame of `opcode`.
 fn push_frame_header(out: &mut Vec<u8>, opcode: u8, len: usize) {
     out.push(0x80 | opcode);
-    if len < 126 {
-        out.push(len as u8);
-    } else if len < 65_536 {
-        out.push(126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
+    match len {
+        0..=125 => out.push(len as u8),
+        126..=65_535 => {
+            out.push(126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
     }
 }
 
@@ -157,10 +160,9 @@ fn text_frame(message: &ServiceMessage) -> Vec<u8> {
 /// is tungstenite's, so its size is not ours to choose.
 #[allow(clippy::result_large_err)]
 fn pick_reliable(_: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
-    response.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static(JSON_RELIABLE_V1),
-    );
+    let reliable = HeaderValue::from_static(JSON_RELIABLE_V1);
+    let headers = response.headers_mut();
+    headers.insert(SEC_WEBSOCKET_PROTOCOL, reliable);
     Ok(response)
 }
 
