@@ -475,6 +475,11 @@ fn run() -> BenchResult<()> {
     if let Source::Generator(generator) = &source {
         let connections = generator.counts.connections.load(Ordering::Acquire);
         println!(
+            "received by the chat's engine (its highest sequenceAck): {} of {} sent",
+            generator.counts.sequence_acked.load(Ordering::Acquire),
+            generator.counts.sent.load(Ordering::Acquire)
+        );
+        println!(
             "load generator: {} connection(s) from the chat ({} reconnect(s)), {} requests acked",
             connections,
             connections.saturating_sub(1),

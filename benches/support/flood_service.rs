@@ -46,6 +46,8 @@ pub struct FloodCounts {
     pub flood_micros: AtomicU64,
     /// Requests acked (joinGroup, sendToGroup…).
     pub acks: AtomicU64,
+    /// The highest `sequenceAck` from the chat: every flood message up to it was received.
+    pub sequence_acked: AtomicU64,
 }
 
 /// The flood to offer: `rate` msgs/s into `group` for `duration`, once `go` is set.
@@ -330,6 +332,12 @@ fn answer(payload: &[u8], shared: &Shared) -> Vec<FromClient> {
         return Vec::new();
     };
     let mut out = Vec::new();
+    if let ClientMessage::SequenceAck { sequence_id } = message {
+        shared
+            .counts
+            .sequence_acked
+            .fetch_max(sequence_id, Ordering::AcqRel);
+    }
     if let ClientMessage::Ping = message {
         out.push(FromClient::Reply(text_frame(&ServiceMessage::Pong)));
     }
