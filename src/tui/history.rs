@@ -20,12 +20,16 @@ pub(crate) const BACKLOG_LINES: usize = 200;
 /// Own sends remembered per group to recognise their echo.
 const ECHO_MEMORY: usize = 256;
 
-/// The chat's recorder queue: a quarter of the recorder's default. Under a flood the writer
-/// (which yields the CPU to the UI) falls behind and the queue stays full, about 330 bytes
-/// a record: the default's 256 k records cost ~86 MB of RSS on top of the scrollback, this
-/// ~21 MB, and still absorbs a second's stall at 60 k msgs/s (beyond, drops are counted).
-const QUEUE_RECORDS: usize = 64 * 1024;
-const QUEUE_BYTES: usize = 16 * 1024 * 1024;
+/// The chat's recorder queue, by bytes of records: an eighth of the recorder's default.
+/// Under a flood the writer (which yields the CPU to the UI) falls behind and the queue
+/// stays full, at about 330 bytes of RSS a 100-byte message: the default's 256 k records
+/// cost ~86 MB on top of the scrollback, this ~16 MB (47 k such messages, beyond which
+/// drops are counted).
+const QUEUE_BYTES: usize = 8 * 1024 * 1024;
+/// Never the bound: a record weighs more than 64 bytes, so the byte budget refuses records
+/// before the channel fills. A full channel would make `try_record` spin and yield to the
+/// (lower-priority) writer on the UI thread; a refused record costs nothing.
+const QUEUE_RECORDS: usize = QUEUE_BYTES / 64;
 
 /// Where the chat's history lives and whether this run records.
 #[derive(Debug, Clone)]
