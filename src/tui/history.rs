@@ -173,8 +173,11 @@ impl ChatHistory {
     /// The recorder, if `group` is recorded now; `own`: for our own message or a marker,
     /// which groups recording only "mine" keep too.
     fn recording(&mut self, group: &str, own: bool) -> Option<&mut Recorder> {
-        if self.paused || self.excluded.is_match(group) || (!own && self.mine_only.is_match(group))
-        {
+        // Empty sets (the default) are not asked: a glob match costs an allocation, and this
+        // runs for every message of a flood.
+        let excluded = !self.excluded.is_empty() && self.excluded.is_match(group);
+        let mine_only = !own && !self.mine_only.is_empty() && self.mine_only.is_match(group);
+        if self.paused || excluded || mine_only {
             return None;
         }
         self.recorder.as_mut()

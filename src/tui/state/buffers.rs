@@ -250,10 +250,24 @@ impl Buffer {
 /// True when `word` appears in `body` as a whole word, in any case (so `ALICE` mentions
 /// `alice`, and `alice2` does not).
 pub(crate) fn mentions(body: &str, word: &str) -> bool {
+    if body.is_ascii() && word.is_ascii() && !word.is_empty() {
+        return mentions_ascii(body.as_bytes(), word.as_bytes());
+    }
     let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
     let (body, word) = (body.to_lowercase(), word.to_lowercase());
     body.match_indices(&word).any(|(at, _)| {
         !is_word(body[..at].chars().next_back()) && !is_word(body[at + word.len()..].chars().next())
+    })
+}
+
+/// [`mentions`] for ASCII text without lowercased copies: it runs on every message of a
+/// flood, and two allocations a message showed in the chat's profile.
+fn mentions_ascii(body: &[u8], word: &[u8]) -> bool {
+    let is_word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    body.windows(word.len()).enumerate().any(|(at, window)| {
+        window.eq_ignore_ascii_case(word)
+            && !is_word(at.checked_sub(1).and_then(|before| body.get(before)))
+            && !is_word(body.get(at + word.len()))
     })
 }
 
@@ -312,5 +326,12 @@ mod tests {
         assert!(mentions("ping @Alice", "alice"));
         assert!(mentions("ping alice", "Alice"));
         assert!(!mentions("MALICE", "alice"));
+    }
+
+    #[test]
+    fn mentions_outside_ascii_still_count() {
+        assert!(mentions("ÉLODIE est là", "élodie"));
+        assert!(mentions("привет alice", "ALICE"));
+        assert!(!mentions("élodie2", "élodie"));
     }
 }
