@@ -39,7 +39,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chat_probe::{
-    Latencies, capture_baseline, cpu_seconds, flood_badge, load_average, memory_mb, type_keys,
+    Latencies, capture_baseline, cpu_seconds, load_average, memory_mb, report_connection,
+    report_idle, report_ingested, type_keys,
 };
 use flood_service::{FloodPlan, FloodService};
 use tmux::{Service, Tmux, connection_string};
@@ -58,7 +59,6 @@ const RATE_PER_FLOODER: u64 = 50_000;
 const PAYLOAD_BYTES: usize = flood_service::FLOOD_PAYLOAD_BYTES;
 /// Longest wait for setup steps (service, chat connected).
 const SETUP_LIMIT: Duration = Duration::from_secs(20);
-const IDLE_TIME: Duration = Duration::from_secs(3);
 /// Pane width: wide enough for every typed key on the input line.
 const COLUMNS: u16 = 200;
 
@@ -389,33 +389,29 @@ fn start_source(
     }
 }
 
-fn run() -> BenchResult<()> {
-    let temp = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-    let home: PathBuf = temp.path().to_path_buf();
-    println!("tui_flood: load average at start {}", load_average());
-    // `json.reliable` (the chat's default) or `json` (`TUI_FLOOD_PROTOCOL`).
-    let protocol = std::env::var("TUI_FLOOD_PROTOCOL").unwrap_or_else(|_| "json.reliable".into());
-    println!("chat subprotocol: {protocol}");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("tokio runtime: {e}"))?;
-    let generator_mode = std::env::var("TUI_FLOOD_SOURCE").map_or(true, |s| s == "generator");
-    let default_rate = if generator_mode {
-        GENERATOR_RATE
-    } else {
-        SERVICE_RATE
-    };
-    let setup = Setup {
-        rate: std::env::var("TUI_FLOOD_RATE")
-            .ok()
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(default_rate),
-        protocol,
-        go: Arc::new(AtomicBool::new(false)),
-    };
-    let source = start_source(&home, &runtime, &setup)?;
+impl Setup {
+    /// The rate from `TUI_FLOOD_RATE`, by default the source's own.
+    fn from_knobs(protocol: String) -> Self {
+        let generator_mode = std::env::var("TUI_FLOOD_SOURCE").map_or(true, |s| s == "generator");
+        let default_rate = if generator_mode {
+            GENERATOR_RATE
+        } else {
+            SERVICE_RATE
+        };
+        Setup {
+            rate: std::env::var("TUI_FLOOD_RATE")
+                .ok()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(default_rate),
+            protocol,
+            go: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// The chat in a private tmux server, connected to `source` with `lobby` and `flood`
+/// joined; returns the server and the chat's pid.
+fn start_chat(home: &Path, source: &Source, setup: &Setup) -> BenchResult<(Tmux, u32)> {
     let mut tmux = Tmux::start("flood")?;
     write_chat_config(&home.join("chat"))?;
     let chat = chat_command(&home.join("chat"), source.port(), &setup.protocol);
@@ -432,7 +428,40 @@ fn run() -> BenchResult<()> {
         .display("chat", "#{pane_pid}")?
         .parse()
         .map_err(|e| format!("pane pid: {e}"))?;
+    Ok((tmux, pid))
+}
 
+/// What the generator saw of the chat: its last `sequenceAck`, reconnects, acks.
+fn report_generator(generator: &FloodService) {
+    let connections = generator.counts.connections.load(Ordering::Acquire);
+    println!(
+        "received by the chat's engine (its highest sequenceAck): {} of {} sent",
+        generator.counts.sequence_acked.load(Ordering::Acquire),
+        generator.counts.sent.load(Ordering::Acquire)
+    );
+    println!(
+        "load generator: {} connection(s) from the chat ({} reconnect(s)), {} requests acked",
+        connections,
+        connections.saturating_sub(1),
+        generator.counts.acks.load(Ordering::Acquire)
+    );
+}
+
+fn run() -> BenchResult<()> {
+    let temp = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let home: PathBuf = temp.path().to_path_buf();
+    println!("tui_flood: load average at start {}", load_average());
+    // `json.reliable` (the chat's default) or `json` (`TUI_FLOOD_PROTOCOL`).
+    let protocol = std::env::var("TUI_FLOOD_PROTOCOL").unwrap_or_else(|_| "json.reliable".into());
+    println!("chat subprotocol: {protocol}");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let setup = Setup::from_knobs(protocol);
+    let source = start_source(&home, &runtime, &setup)?;
+    let (tmux, pid) = start_chat(&home, &source, &setup)?;
     let capture_ms = capture_baseline(&tmux)?;
     println!("capture-pane alone: {capture_ms:.1} ms (median)");
     let quiet = type_keys(&tmux, Duration::from_millis(2500))?;
@@ -450,19 +479,7 @@ fn run() -> BenchResult<()> {
         quiet.p50(),
         flood.keys.p50() - quiet.p50()
     );
-    println!(
-        "flood: {} messages of {PAYLOAD_BYTES} B offered in {:.2} s = {:.0} msgs/s (target {})",
-        flood.sent,
-        flood.seconds,
-        flood.sent as f64 / flood.seconds,
-        setup.rate
-    );
-    println!(
-        "chat CPU during the flood: {:.0}% of one core ({:.2} s over {:.2} s)",
-        100.0 * flood.cpu / flood.wall,
-        flood.cpu,
-        flood.wall
-    );
+    flood.report(setup.rate);
     report_ingested(&tmux, flood.sent, flood.started)?;
     println!(
         "chat memory: RSS {:.1} MB now, peak (VmHWM) {:.1} MB",
@@ -473,18 +490,7 @@ fn run() -> BenchResult<()> {
         report_history(&home, source.port())?;
     }
     if let Source::Generator(generator) = &source {
-        let connections = generator.counts.connections.load(Ordering::Acquire);
-        println!(
-            "received by the chat's engine (its highest sequenceAck): {} of {} sent",
-            generator.counts.sequence_acked.load(Ordering::Acquire),
-            generator.counts.sent.load(Ordering::Acquire)
-        );
-        println!(
-            "load generator: {} connection(s) from the chat ({} reconnect(s)), {} requests acked",
-            connections,
-            connections.saturating_sub(1),
-            generator.counts.acks.load(Ordering::Acquire)
-        );
+        report_generator(generator);
     }
     report_connection(&tmux)?;
     report_idle(pid)?;
@@ -506,6 +512,24 @@ struct FloodRun {
     cpu: f64,
     wall: f64,
     started: Instant,
+}
+
+impl FloodRun {
+    /// The offered rate and the chat's CPU over the flood.
+    fn report(&self, rate: u64) {
+        println!(
+            "flood: {} messages of {PAYLOAD_BYTES} B offered in {:.2} s = {:.0} msgs/s (target {rate})",
+            self.sent,
+            self.seconds,
+            self.sent as f64 / self.seconds,
+        );
+        println!(
+            "chat CPU during the flood: {:.0}% of one core ({:.2} s over {:.2} s)",
+            100.0 * self.cpu / self.wall,
+            self.cpu,
+            self.wall
+        );
+    }
 }
 
 /// Starts the flood, types keys through it, waits for it to end.
@@ -588,30 +612,6 @@ fn subprotocol(name: &str) -> Subprotocol {
     }
 }
 
-/// Ingested: the `#flood` badge once it stops growing (bounded).
-fn report_ingested(tmux: &Tmux, sent: u64, flood_started: Instant) -> BenchResult<()> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut last = None;
-    let mut stable_since = Instant::now();
-    loop {
-        let badge = flood_badge(&tmux.screen("chat")?);
-        if badge != last {
-            last = badge;
-            stable_since = Instant::now();
-        } else if stable_since.elapsed() > Duration::from_secs(1) || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let ingested = last.unwrap_or(0);
-    println!(
-        "ingested by the chat (badge of #flood, rounded down): {ingested} of {sent} sent ({:.1}%); the badge stopped growing {:.1} s after the flood began",
-        100.0 * ingested as f64 / sent.max(1) as f64,
-        (stable_since - flood_started).as_secs_f64()
-    );
-    Ok(())
-}
-
 /// What the chat recorded, once the recorder (which writes behind the UI) stops moving.
 fn report_history(home: &Path, port: u16) -> BenchResult<()> {
     let recorded_by = Instant::now() + Duration::from_secs(30);
@@ -625,53 +625,5 @@ fn report_history(home: &Path, port: u16) -> BenchResult<()> {
         std::thread::sleep(Duration::from_secs(1));
     }
     println!("history of the chat: {recorded}");
-    Ok(())
-}
-
-/// What the connection went through, from the system buffer (the one before the first
-/// group): each distinct notice once, with how often it shows (time stamps dropped).
-fn report_connection(tmux: &Tmux) -> BenchResult<()> {
-    tmux.run(&["send-keys", "-t", "chat", "C-p"])?;
-    let system = tmux.wait_for("chat", "the system buffer", SETUP_LIMIT, |s| {
-        s.contains("┌ system ")
-    })?;
-    let mut notices: Vec<(String, usize)> = Vec::new();
-    for line in system.lines() {
-        let text = line.trim_matches(|c: char| c == '│' || c.is_whitespace());
-        let Some((_, rest)) = text.split_once("  ") else {
-            continue;
-        };
-        let rest = rest.trim_start_matches(['*', '!', ' ']).to_string();
-        let interesting = ["lost", "disconnect", "recovered", "full", "SlowClient"]
-            .iter()
-            .any(|w| rest.contains(w));
-        if !interesting {
-            continue;
-        }
-        match notices.iter_mut().find(|(seen, _)| *seen == rest) {
-            Some((_, count)) => *count += 1,
-            None => notices.push((rest, 1)),
-        }
-    }
-    if notices.is_empty() {
-        println!("chat connection: no disconnects shown in the system buffer");
-    }
-    for (notice, count) in notices {
-        println!("chat connection: {count}× {notice}");
-    }
-    tmux.run(&["send-keys", "-t", "chat", "C-n"])?;
-    Ok(())
-}
-
-fn report_idle(pid: u32) -> BenchResult<()> {
-    let idle_before = cpu_seconds(pid)?;
-    let idle_started = Instant::now();
-    std::thread::sleep(IDLE_TIME);
-    let idle_cpu = cpu_seconds(pid)? - idle_before;
-    println!(
-        "chat CPU idle: {:.2}% of one core ({idle_cpu:.2} s over {:.1} s)",
-        100.0 * idle_cpu / idle_started.elapsed().as_secs_f64(),
-        idle_started.elapsed().as_secs_f64()
-    );
     Ok(())
 }

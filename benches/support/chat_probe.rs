@@ -1,6 +1,7 @@
 //! Probes of the chat under test, shared by the flood bench: its CPU time and memory from
-//! /proc, the load average, the `#flood` unread badge read off the screen, and the time a
-//! typed key takes to show on the chat's input line (through tmux).
+//! /proc, the load average, the `#flood` unread badge read off the screen, the notices of
+//! its system buffer, and the time a typed key takes to show on the chat's input line
+//! (through tmux).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -13,10 +14,12 @@ type BenchResult<T> = tmux::Outcome<T>;
 const KEYS: usize = 50;
 /// Longest wait for one key to show before it counts as lost.
 pub const KEY_LIMIT: Duration = Duration::from_secs(2);
-/// Longest wait for the input line to clear.
+/// Longest wait for the input line to clear, or another screen to show.
 const CLEAR_LIMIT: Duration = Duration::from_secs(20);
 /// Keys typed, in order; distinct enough not to appear elsewhere on screen.
 const ALPHABET: &[u8] = b"qzjxkvbwmfhgpy";
+/// How long the chat's idle CPU is measured.
+const IDLE_TIME: Duration = Duration::from_secs(3);
 
 /// A `kB` field of /proc/PID/status (`VmRSS`, `VmHWM`), in MB.
 pub fn memory_mb(pid: u32, field: &str) -> BenchResult<f64> {
@@ -180,4 +183,76 @@ pub fn capture_baseline(tmux: &Tmux) -> BenchResult<f64> {
     }
     ms.sort_by(f64::total_cmp);
     Ok(percentile(&ms, 50.0))
+}
+
+/// Ingested: the `#flood` badge once it stops growing (bounded).
+pub fn report_ingested(tmux: &Tmux, sent: u64, flood_started: Instant) -> BenchResult<()> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut last = None;
+    let mut stable_since = Instant::now();
+    loop {
+        let badge = flood_badge(&tmux.screen("chat")?);
+        if badge != last {
+            last = badge;
+            stable_since = Instant::now();
+        } else if stable_since.elapsed() > Duration::from_secs(1) || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ingested = last.unwrap_or(0);
+    println!(
+        "ingested by the chat (badge of #flood, rounded down): {ingested} of {sent} sent ({:.1}%); the badge stopped growing {:.1} s after the flood began",
+        100.0 * ingested as f64 / sent.max(1) as f64,
+        (stable_since - flood_started).as_secs_f64()
+    );
+    Ok(())
+}
+
+/// What the connection went through, from the system buffer (the one before the first
+/// group): each distinct notice once, with how often it shows (time stamps dropped).
+pub fn report_connection(tmux: &Tmux) -> BenchResult<()> {
+    tmux.run(&["send-keys", "-t", "chat", "C-p"])?;
+    let system = tmux.wait_for("chat", "the system buffer", CLEAR_LIMIT, |s| {
+        s.contains("┌ system ")
+    })?;
+    let mut notices: Vec<(String, usize)> = Vec::new();
+    for line in system.lines() {
+        let text = line.trim_matches(|c: char| c == '│' || c.is_whitespace());
+        let Some((_, rest)) = text.split_once("  ") else {
+            continue;
+        };
+        let rest = rest.trim_start_matches(['*', '!', ' ']).to_string();
+        let interesting = ["lost", "disconnect", "recovered", "full", "SlowClient"]
+            .iter()
+            .any(|w| rest.contains(w));
+        if !interesting {
+            continue;
+        }
+        match notices.iter_mut().find(|(seen, _)| *seen == rest) {
+            Some((_, count)) => *count += 1,
+            None => notices.push((rest, 1)),
+        }
+    }
+    if notices.is_empty() {
+        println!("chat connection: no disconnects shown in the system buffer");
+    }
+    for (notice, count) in notices {
+        println!("chat connection: {count}× {notice}");
+    }
+    tmux.run(&["send-keys", "-t", "chat", "C-n"])?;
+    Ok(())
+}
+
+pub fn report_idle(pid: u32) -> BenchResult<()> {
+    let idle_before = cpu_seconds(pid)?;
+    let idle_started = Instant::now();
+    std::thread::sleep(IDLE_TIME);
+    let idle_cpu = cpu_seconds(pid)? - idle_before;
+    println!(
+        "chat CPU idle: {:.2}% of one core ({idle_cpu:.2} s over {:.1} s)",
+        100.0 * idle_cpu / idle_started.elapsed().as_secs_f64(),
+        idle_started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
