@@ -46,6 +46,7 @@ use flood_service::{FloodPlan, FloodService};
 use tmux::{Service, Tmux, connection_string};
 use wpchat::auth::{ConnectionString, ConnectionStringProvider, TokenOptions};
 use wpchat::client::{self, ClientConfig, ConnState};
+use wpchat::history::Kind;
 use wpchat::protocol::{Payload, Subprotocol};
 
 const HUB: &str = "chat";
@@ -494,6 +495,9 @@ fn run() -> BenchResult<()> {
     }
     report_connection(&tmux)?;
     report_idle(pid)?;
+    if history_on() {
+        report_history_after_quit(&home, &tmux, pid, flood.sent)?;
+    }
     println!("load average at end {}", load_average());
     drop(tmux);
     drop(source);
@@ -626,4 +630,50 @@ fn report_history(home: &Path, port: u16) -> BenchResult<()> {
     }
     println!("history of the chat: {recorded}");
     Ok(())
+}
+
+/// Quits the chat (which writes its last count of unsaved messages) and adds up, from its
+/// database, what it recorded and what it counted as not saved.
+fn report_history_after_quit(home: &Path, tmux: &Tmux, pid: u32, sent: u64) -> BenchResult<()> {
+    tmux.run(&["send-keys", "-t", "chat", "/quit", "Enter"])?;
+    let deadline = Instant::now() + SETUP_LIMIT;
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        if Instant::now() > deadline {
+            return Err(format!("the chat did not quit within {SETUP_LIMIT:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (texts, not_saved, gap_rows) = history_counts(&home.join("chat"))?;
+    println!(
+        "after quitting, the database holds {texts} flood messages + {not_saved} counted as not saved = {} of {sent} sent (and {gap_rows} \"not saved\" rows, which `history stats` counts as messages)",
+        texts + not_saved
+    );
+    Ok(())
+}
+
+/// Straight from the chat's database: text messages recorded, messages counted as not saved,
+/// and the marker rows that count them (`history stats` counts those as messages too).
+fn history_counts(chat_home: &Path) -> BenchResult<(u64, u64, u64)> {
+    let dir = chat_home.join("data").join("wpchat").join("history");
+    let database = std::fs::read_dir(&dir)
+        .map_err(|e| format!("read {}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|e| e == "db"))
+        .ok_or_else(|| format!("no history database in {}", dir.display()))?;
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let db = rusqlite::Connection::open_with_flags(&database, flags)
+        .map_err(|e| format!("open {}: {e}", database.display()))?;
+    let query = |sql: &str, kind: Kind| -> BenchResult<u64> {
+        db.query_row(sql, [kind as i64], |row| row.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| format!("{sql}: {e}"))
+    };
+    let texts = query("SELECT count(*) FROM msg WHERE kind = ?1", Kind::Text)?;
+    let not_saved = query(
+        "SELECT coalesce(sum(seq), 0) FROM msg WHERE kind = ?1",
+        Kind::HistoryGap,
+    )?;
+    let gap_rows = query("SELECT count(*) FROM msg WHERE kind = ?1", Kind::HistoryGap)?;
+    Ok((texts, not_saved, gap_rows))
 }
