@@ -1,18 +1,25 @@
-//! The chat under a flood: `wpchat serve` on a free port, the built chat binary in a private
-//! tmux server joined to `lobby` (shown) and `flood` (in the background), and engine clients in
-//! this process flooding `flood` at a paced rate. Measures how long a typed key takes to show
-//! on screen (with and without the flood; `capture-pane` itself is timed as a baseline), the
-//! chat's CPU use during the flood and when idle afterwards, and how many flood messages it
-//! ingested (the group's unread badge) against how many were sent. Every wait is bounded, and
-//! the service and the tmux server are killed on exit, also on error.
+//! The chat under a flood: the built chat binary in a private tmux server joined to `lobby`
+//! (shown) and `flood` (in the background), flooded at a paced rate. Measures how long a typed
+//! key takes to show on screen (with and without the flood; `capture-pane` itself is timed as
+//! a baseline), the chat's CPU use during the flood and when idle afterwards, how many flood
+//! messages it ingested (the group's unread badge) against how many were offered, and the
+//! reconnects it went through. Every wait is bounded, and the service (or the generator) and
+//! the tmux server are killed on exit, also on error.
+//!
+//! The flood comes from one of two sources (`TUI_FLOOD_SOURCE`): `generator` (the default),
+//! a paced load generator in this process that stands in for the service
+//! (benches/support/flood_service.rs: pre-encoded reliable frames straight to TCP, so it can
+//! offer 500 k msgs/s on 2 cores), or `service`: `wpchat serve` on a free port, flooded by
+//! engine clients in this process (end to end, but they top out near 150 k msgs/s here).
 //!
 //! History is on (the chat's default): after the flood `wpchat history stats` on the chat's
 //! own data dir says how many messages were recorded and how many were counted as dropped,
 //! and the chat's peak RSS (VmHWM) is read from /proc.
 //!
-//! Knobs: `TUI_FLOOD_RATE` (msgs/s, default 100 000), `TUI_FLOOD_PROTOCOL` (`json.reliable`,
-//! the chat's default, or `json`), `TUI_FLOOD_REFERENCE` (set: also count what a bare engine
-//! on the same subprotocol receives, to tell the UI's share of a shortfall from the rest),
+//! Knobs: `TUI_FLOOD_RATE` (msgs/s, default 500 000 from the generator, 100 000 through the
+//! service), `TUI_FLOOD_PROTOCOL` (`json.reliable`, the chat's default, or `json`: service
+//! only), `TUI_FLOOD_REFERENCE` (service only; set: also count what a bare engine on the same
+//! subprotocol receives, to tell the UI's share of a shortfall from the rest),
 //! `TUI_FLOOD_SCROLLBACK` (the chat's `[ui] scrollback`, default 10 000: 1000000 keeps a
 //! million flood lines, for the RSS of a full scrollback), `TUI_FLOOD_SECONDS` (default 5),
 //! `TUI_FLOOD_HISTORY=off` (the chat records nothing: its cost, by difference).
@@ -20,34 +27,41 @@
 #[path = "../tests/tui_support/tmux.rs"]
 mod tmux;
 
+#[path = "support/chat_probe.rs"]
+mod chat_probe;
+#[path = "support/flood_service.rs"]
+mod flood_service;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use chat_probe::{
+    Latencies, capture_baseline, cpu_seconds, load_average, memory_mb, report_connection,
+    report_idle, report_ingested, type_keys,
+};
+use flood_service::{FloodPlan, FloodService};
 use tmux::{Service, Tmux, connection_string};
 use wpchat::auth::{ConnectionString, ConnectionStringProvider, TokenOptions};
 use wpchat::client::{self, ClientConfig, ConnState};
+use wpchat::history::Kind;
 use wpchat::protocol::{Payload, Subprotocol};
 
 const HUB: &str = "chat";
-/// Target flood rate over all flooders, messages per second (`TUI_FLOOD_RATE` overrides).
-const FLOOD_RATE: u64 = 100_000;
+/// Flood rates offered by default, messages per second (`TUI_FLOOD_RATE` overrides): the
+/// issue's target from the generator, what the in-process flooders can reach via the service.
+const GENERATOR_RATE: u64 = 500_000;
+const SERVICE_RATE: u64 = 100_000;
 const FLOOD_SECONDS: u64 = 5;
 /// Engine clients sharing the flood, one per 50 k msgs/s asked.
 const RATE_PER_FLOODER: u64 = 50_000;
-const PAYLOAD_BYTES: usize = 100;
-const KEYS: usize = 50;
-/// Longest wait for one key to show before it counts as lost.
-const KEY_LIMIT: Duration = Duration::from_secs(2);
+const PAYLOAD_BYTES: usize = flood_service::FLOOD_PAYLOAD_BYTES;
 /// Longest wait for setup steps (service, chat connected).
 const SETUP_LIMIT: Duration = Duration::from_secs(20);
-const IDLE_TIME: Duration = Duration::from_secs(3);
 /// Pane width: wide enough for every typed key on the input line.
 const COLUMNS: u16 = 200;
-/// Keys typed, in order; distinct enough not to appear elsewhere on screen.
-const ALPHABET: &[u8] = b"qzjxkvbwmfhgpy";
 
 type BenchResult<T> = tmux::Outcome<T>;
 
@@ -129,18 +143,6 @@ fn history_on() -> bool {
     std::env::var("TUI_FLOOD_HISTORY").map_or(true, |v| v != "off")
 }
 
-/// A `kB` field of /proc/PID/status (`VmRSS`, `VmHWM`), in MB.
-fn memory_mb(pid: u32, field: &str) -> BenchResult<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|e| format!("read /proc/{pid}/status: {e}"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .ok_or_else(|| format!("no {field} in /proc/{pid}/status"))
-}
-
 /// What `wpchat history stats` says about the chat's own database (its profile is named
 /// after its target: endpoint, hub and user): the lines named `wanted`.
 fn history_stats(home: &Path, port: u16, wanted: &[&str]) -> BenchResult<String> {
@@ -165,145 +167,6 @@ fn history_stats(home: &Path, port: u16, wanted: &[&str]) -> BenchResult<String>
         .filter(|line| wanted.iter().any(|w| line.starts_with(w)))
         .collect();
     Ok(lines.join(", "))
-}
-
-/// utime + stime of a process, in seconds.
-fn cpu_seconds(pid: u32) -> BenchResult<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map_err(|e| format!("read /proc/{pid}/stat: {e}"))?;
-    // Fields after the command name (which may hold spaces) start at field 3.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .ok_or("unexpected /proc stat format")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| -> BenchResult<f64> {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .ok_or_else(|| "unexpected /proc stat format".to_string())
-    };
-    // utime is field 14, stime 15; `fields[0]` is field 3.
-    Ok((ticks(11)? + ticks(12)?) / clock_ticks_per_second())
-}
-
-fn clock_ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-/// The unread badge of `flood` in the group pane, e.g. `#flood (12345)`.
-fn flood_badge(screen: &str) -> Option<u64> {
-    let line = screen.lines().find(|l| l.contains("flood"))?;
-    let after = &line[line.find("flood")?..];
-    let open = after.find(['(', '['])?;
-    let count: String = after[open + 1..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    let count: f64 = count.parse().ok()?;
-    // Large counts show rounded down: `543k`, `1.2M`.
-    let unit = match after[open + 1..].trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
-    {
-        rest if rest.starts_with('k') => 1_000.0,
-        rest if rest.starts_with('M') => 1_000_000.0,
-        _ => 1.0,
-    };
-    Some((count * unit) as u64)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-struct Latencies {
-    ms: Vec<f64>,
-    lost: usize,
-}
-
-impl Latencies {
-    fn summary(&self) -> String {
-        let mut sorted = self.ms.clone();
-        sorted.sort_by(f64::total_cmp);
-        format!(
-            "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} keys ({} not shown within {KEY_LIMIT:?})",
-            percentile(&sorted, 50.0),
-            percentile(&sorted, 99.0),
-            sorted.last().copied().unwrap_or(f64::NAN),
-            sorted.len(),
-            self.lost
-        )
-    }
-
-    fn p50(&self) -> f64 {
-        let mut sorted = self.ms.clone();
-        sorted.sort_by(f64::total_cmp);
-        percentile(&sorted, 50.0)
-    }
-}
-
-/// Types `KEYS` single characters, each once the previous one showed, spaced over `span`;
-/// returns the time from `send-keys` to the input line showing it. Clears the input after.
-fn type_keys(tmux: &Tmux, span: Duration) -> BenchResult<Latencies> {
-    let mut typed = String::new();
-    let mut result = Latencies {
-        ms: Vec::new(),
-        lost: 0,
-    };
-    let gap = span / KEYS as u32;
-    for i in 0..KEYS {
-        let started_round = Instant::now();
-        let key = char::from(ALPHABET[i % ALPHABET.len()]);
-        typed.push(key);
-        let started = Instant::now();
-        tmux.run(&["send-keys", "-t", "chat", "-l", &key.to_string()])?;
-        loop {
-            let screen = tmux.screen("chat")?;
-            if screen.contains(&typed) {
-                result.ms.push(started.elapsed().as_secs_f64() * 1000.0);
-                break;
-            }
-            if started.elapsed() > KEY_LIMIT {
-                result.lost += 1;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        if let Some(rest) = gap.checked_sub(started_round.elapsed()) {
-            std::thread::sleep(rest);
-        }
-    }
-    tmux.run(&["send-keys", "-t", "chat", "C-u"])?;
-    tmux.wait_for("chat", "the input line to clear", SETUP_LIMIT, |s| {
-        !s.contains(&typed[..3])
-    })?;
-    Ok(result)
-}
-
-/// How long one `capture-pane` takes (median of 50).
-fn capture_baseline(tmux: &Tmux) -> BenchResult<f64> {
-    let mut ms = Vec::new();
-    for _ in 0..50 {
-        let started = Instant::now();
-        tmux.screen("chat")?;
-        ms.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    ms.sort_by(f64::total_cmp);
-    Ok(percentile(&ms, 50.0))
 }
 
 /// What the reference reader (an engine with no UI) saw.
@@ -464,22 +327,95 @@ async fn flood(
     Ok((sent.load(Ordering::Relaxed), elapsed))
 }
 
-fn run() -> BenchResult<()> {
-    let temp = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-    let home: PathBuf = temp.path().to_path_buf();
-    println!("tui_flood: load average at start {}", load_average());
-    // `json.reliable` (the chat's default) or `json` (`TUI_FLOOD_PROTOCOL`).
-    let protocol = std::env::var("TUI_FLOOD_PROTOCOL").unwrap_or_else(|_| "json.reliable".into());
-    let subprotocol = if protocol == "json" {
-        Subprotocol::Json
-    } else {
-        Subprotocol::JsonReliable
-    };
-    println!("chat subprotocol: {protocol}");
-    let service = Service::start(&home.join("serve"), SETUP_LIMIT)?;
+/// Where the flood comes from (`TUI_FLOOD_SOURCE`).
+enum Source {
+    /// The paced load generator in place of the service (the default): it can offer 500 k
+    /// msgs/s, which the service cannot fan out on 2 cores.
+    Generator(FloodService),
+    /// `wpchat serve`, flooded by engine clients in this process: end to end.
+    Service(Service),
+}
+
+impl Source {
+    fn port(&self) -> u16 {
+        match self {
+            Source::Generator(generator) => generator.addr.port(),
+            Source::Service(service) => service.port,
+        }
+    }
+}
+
+/// How the run is set up, from the knobs.
+struct Setup {
+    protocol: String,
+    rate: u64,
+    go: Arc<AtomicBool>,
+}
+
+fn start_source(
+    home: &Path,
+    runtime: &tokio::runtime::Runtime,
+    setup: &Setup,
+) -> BenchResult<Source> {
+    let source = std::env::var("TUI_FLOOD_SOURCE").unwrap_or_else(|_| "generator".into());
+    match source.as_str() {
+        "generator" => {
+            if setup.protocol != "json.reliable" {
+                return Err("the load generator speaks json.reliable only: use TUI_FLOOD_SOURCE=service for another subprotocol".into());
+            }
+            let plan = FloodPlan {
+                group: "flood".into(),
+                rate: setup.rate,
+                duration: flood_time(),
+                go: setup.go.clone(),
+            };
+            let generator = runtime
+                .block_on(FloodService::start(plan))
+                .map_err(|e| format!("load generator: {e}"))?;
+            println!(
+                "flood source: the paced load generator (benches/support/flood_service.rs), not the service"
+            );
+            Ok(Source::Generator(generator))
+        }
+        "service" => {
+            println!("flood source: wpchat serve, flooded by engine clients in this process");
+            Ok(Source::Service(Service::start(
+                &home.join("serve"),
+                SETUP_LIMIT,
+            )?))
+        }
+        other => Err(format!(
+            "TUI_FLOOD_SOURCE={other:?}: use generator or service"
+        )),
+    }
+}
+
+impl Setup {
+    /// The rate from `TUI_FLOOD_RATE`, by default the source's own.
+    fn from_knobs(protocol: String) -> Self {
+        let generator_mode = std::env::var("TUI_FLOOD_SOURCE").map_or(true, |s| s == "generator");
+        let default_rate = if generator_mode {
+            GENERATOR_RATE
+        } else {
+            SERVICE_RATE
+        };
+        Setup {
+            rate: std::env::var("TUI_FLOOD_RATE")
+                .ok()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(default_rate),
+            protocol,
+            go: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// The chat in a private tmux server, connected to `source` with `lobby` and `flood`
+/// joined; returns the server and the chat's pid.
+fn start_chat(home: &Path, source: &Source, setup: &Setup) -> BenchResult<(Tmux, u32)> {
     let mut tmux = Tmux::start("flood")?;
     write_chat_config(&home.join("chat"))?;
-    let chat = chat_command(&home.join("chat"), service.port, &protocol);
+    let chat = chat_command(&home.join("chat"), source.port(), &setup.protocol);
     tmux.session("chat", (COLUMNS, 40), &chat)?;
     tmux.wait_for(
         "chat",
@@ -493,105 +429,150 @@ fn run() -> BenchResult<()> {
         .display("chat", "#{pane_pid}")?
         .parse()
         .map_err(|e| format!("pane pid: {e}"))?;
+    Ok((tmux, pid))
+}
 
-    let capture_ms = capture_baseline(&tmux)?;
-    println!("capture-pane alone: {capture_ms:.1} ms (median)");
-    let quiet = type_keys(&tmux, Duration::from_millis(2500))?;
-    println!("key → screen, no flood:   {}", quiet.summary());
+/// What the generator saw of the chat: its last `sequenceAck`, reconnects, acks.
+fn report_generator(generator: &FloodService) {
+    let connections = generator.counts.connections.load(Ordering::Acquire);
+    println!(
+        "received by the chat's engine (its highest sequenceAck): {} of {} sent",
+        generator.counts.sequence_acked.load(Ordering::Acquire),
+        generator.counts.sent.load(Ordering::Acquire)
+    );
+    println!(
+        "load generator: {} connection(s) from the chat ({} reconnect(s)), {} requests acked",
+        connections,
+        connections.saturating_sub(1),
+        generator.counts.acks.load(Ordering::Acquire)
+    );
+}
 
+fn run() -> BenchResult<()> {
+    let temp = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let home: PathBuf = temp.path().to_path_buf();
+    println!("tui_flood: load average at start {}", load_average());
+    // `json.reliable` (the chat's default) or `json` (`TUI_FLOOD_PROTOCOL`).
+    let protocol = std::env::var("TUI_FLOOD_PROTOCOL").unwrap_or_else(|_| "json.reliable".into());
+    println!("chat subprotocol: {protocol}");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
-    let go = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(AtomicU64::new(0));
-    let rate = std::env::var("TUI_FLOOD_RATE")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(FLOOD_RATE);
-    let reference = Arc::new(ReaderCounts::default());
-    if std::env::var_os("TUI_FLOOD_REFERENCE").is_some() {
-        runtime.block_on(reference_reader(
-            service.port,
-            subprotocol,
-            reference.clone(),
-        ))?;
-    }
-    let flooding = runtime.spawn(flood(service.port, rate, go.clone(), sent.clone()));
-    // Connected flooders wait for `go`; give them a moment to connect.
-    std::thread::sleep(Duration::from_secs(1));
-    let cpu_before = cpu_seconds(pid)?;
-    let flood_started = Instant::now();
-    go.store(true, Ordering::Release);
-    std::thread::sleep(Duration::from_millis(200));
-    let loaded = type_keys(&tmux, flood_time() - Duration::from_millis(700))?;
-    let (sent_total, flood_secs) = runtime
-        .block_on(async { tokio::time::timeout(flood_time() * 3, flooding).await })
-        .map_err(|_| "the flood did not finish in time".to_string())?
-        .map_err(|e| format!("flood task: {e}"))??;
-    let cpu_flood = cpu_seconds(pid)? - cpu_before;
-    let flood_wall = flood_started.elapsed().as_secs_f64();
-    println!("key → screen, under flood: {}", loaded.summary());
+    let setup = Setup::from_knobs(protocol);
+    let source = start_source(&home, &runtime, &setup)?;
+    let (tmux, pid) = start_chat(&home, &source, &setup)?;
+    let capture_ms = capture_baseline(&tmux)?;
+    println!("capture-pane alone: {capture_ms:.1} ms (median)");
+    let quiet = type_keys(&tmux, Duration::from_millis(2500))?;
+    println!("key → screen, no flood:   {}", quiet.summary());
+
+    let flood = run_flood(&tmux, &runtime, &source, &setup, pid)?;
+    println!("key → screen, under flood: {}", flood.keys.summary());
+    println!(
+        "  slowest keys (of {} typed over the flood): {}",
+        flood.keys.ms.len(),
+        flood.keys.slowest(4)
+    );
     println!(
         "  minus the no-flood p50 ({:.1} ms, which includes capture-pane): p50 {:.1} ms",
         quiet.p50(),
-        loaded.p50() - quiet.p50()
+        flood.keys.p50() - quiet.p50()
     );
-    println!(
-        "flood: {sent_total} messages of {PAYLOAD_BYTES} B sent in {flood_secs:.2} s = {:.0} msgs/s (target {rate})",
-        sent_total as f64 / flood_secs
-    );
-    println!(
-        "chat CPU during the flood: {:.0}% of one core ({cpu_flood:.2} s over {flood_wall:.2} s)",
-        100.0 * cpu_flood / flood_wall
-    );
-
-    // Ingested: the badge once it stops growing (bounded).
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut last = None;
-    let mut stable_since = Instant::now();
-    loop {
-        let badge = flood_badge(&tmux.screen("chat")?);
-        if badge != last {
-            last = badge;
-            stable_since = Instant::now();
-        } else if stable_since.elapsed() > Duration::from_secs(1) || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let ingested = last.unwrap_or(0);
-    println!(
-        "ingested by the chat (badge of #flood, rounded down): {ingested} of {sent_total} sent ({:.1}%); the badge stopped growing {:.1} s after the flood began",
-        100.0 * ingested as f64 / sent_total.max(1) as f64,
-        (stable_since - flood_started).as_secs_f64()
-    );
-
+    flood.report(setup.rate);
+    report_ingested(&tmux, flood.sent, flood.started)?;
     println!(
         "chat memory: RSS {:.1} MB now, peak (VmHWM) {:.1} MB",
         memory_mb(pid, "VmRSS")?,
         memory_mb(pid, "VmHWM")?
     );
     if history_on() {
-        // The recorder writes behind the UI: give it a moment to catch up before asking.
-        let recorded_by = Instant::now() + Duration::from_secs(30);
-        let mut recorded = String::new();
-        while Instant::now() < recorded_by {
-            let now = history_stats(
-                &home.join("chat"),
-                service.port,
-                &["messages:", "not saved"],
-            )?;
-            if now == recorded {
-                break;
-            }
-            recorded = now;
-            std::thread::sleep(Duration::from_secs(1));
-        }
-        println!("history of the chat: {recorded}");
+        report_history(&home, source.port())?;
     }
+    if let Source::Generator(generator) = &source {
+        report_generator(generator);
+    }
+    report_connection(&tmux)?;
+    report_idle(pid)?;
+    if history_on() {
+        report_history_after_quit(&home, &tmux, pid, flood.sent)?;
+    }
+    println!("load average at end {}", load_average());
+    drop(tmux);
+    drop(source);
+    drop(runtime);
+    Ok(())
+}
 
+/// What happened during the flood.
+struct FloodRun {
+    keys: Latencies,
+    /// Messages offered (handed to the engines or to TCP).
+    sent: u64,
+    /// How long the flood took.
+    seconds: f64,
+    /// The chat's CPU seconds over `wall` seconds from go to the end of the flood.
+    cpu: f64,
+    wall: f64,
+    started: Instant,
+}
+
+impl FloodRun {
+    /// The offered rate and the chat's CPU over the flood.
+    fn report(&self, rate: u64) {
+        println!(
+            "flood: {} messages of {PAYLOAD_BYTES} B offered in {:.2} s = {:.0} msgs/s (target {rate})",
+            self.sent,
+            self.seconds,
+            self.sent as f64 / self.seconds,
+        );
+        println!(
+            "chat CPU during the flood: {:.0}% of one core ({:.2} s over {:.2} s)",
+            100.0 * self.cpu / self.wall,
+            self.cpu,
+            self.wall
+        );
+    }
+}
+
+/// Starts the flood, types keys through it, waits for it to end.
+fn run_flood(
+    tmux: &Tmux,
+    runtime: &tokio::runtime::Runtime,
+    source: &Source,
+    setup: &Setup,
+    pid: u32,
+) -> BenchResult<FloodRun> {
+    let reference = Arc::new(ReaderCounts::default());
+    let mut flooding = None;
+    if let Source::Service(service) = source {
+        if std::env::var_os("TUI_FLOOD_REFERENCE").is_some() {
+            runtime.block_on(reference_reader(
+                service.port,
+                subprotocol(&setup.protocol),
+                reference.clone(),
+            ))?;
+        }
+        let sent = Arc::new(AtomicU64::new(0));
+        flooding = Some(runtime.spawn(flood(service.port, setup.rate, setup.go.clone(), sent)));
+        // Connected flooders wait for `go`; give them a moment to connect.
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let cpu_before = cpu_seconds(pid)?;
+    let started = Instant::now();
+    setup.go.store(true, Ordering::Release);
+    std::thread::sleep(Duration::from_millis(200));
+    let keys = type_keys(tmux, flood_time() - Duration::from_millis(700))?;
+    let (sent, seconds) = match (source, flooding) {
+        (Source::Service(_), Some(flooding)) => runtime
+            .block_on(async { tokio::time::timeout(flood_time() * 3, flooding).await })
+            .map_err(|_| "the flood did not finish in time".to_string())?
+            .map_err(|e| format!("flood task: {e}"))??,
+        (Source::Generator(generator), _) => generator_done(generator)?,
+        (Source::Service(_), None) => return Err("the service flood did not start".into()),
+    };
+    let cpu = cpu_seconds(pid)? - cpu_before;
     if std::env::var_os("TUI_FLOOD_REFERENCE").is_some() {
         println!(
             "reference reader (engine alone, same subprotocol): {} messages, {} sessions lost",
@@ -599,51 +580,100 @@ fn run() -> BenchResult<()> {
             reference.sessions_lost.load(Ordering::Relaxed)
         );
     }
+    Ok(FloodRun {
+        keys,
+        sent,
+        seconds,
+        cpu,
+        wall: started.elapsed().as_secs_f64(),
+        started,
+    })
+}
 
-    // What the connection went through, from the system buffer (the one before the first group).
-    tmux.run(&["send-keys", "-t", "chat", "C-p"])?;
-    let system = tmux.wait_for("chat", "the system buffer", SETUP_LIMIT, |s| {
-        s.contains("┌ system ")
-    })?;
-    // Each distinct notice once, with how often it shows on the screen (time stamps dropped).
-    let mut notices: Vec<(String, usize)> = Vec::new();
-    for line in system.lines() {
-        let text = line.trim_matches(|c: char| c == '│' || c.is_whitespace());
-        let Some((_, rest)) = text.split_once("  ") else {
-            continue;
-        };
-        let rest = rest.trim_start_matches(['*', '!', ' ']).to_string();
-        let interesting = ["lost", "disconnect", "recovered", "full", "SlowClient"]
-            .iter()
-            .any(|w| rest.contains(w));
-        if !interesting {
-            continue;
+/// Waits (bounded) for the generator's flood to end: (messages offered, seconds).
+fn generator_done(generator: &FloodService) -> BenchResult<(u64, f64)> {
+    let deadline = Instant::now() + flood_time() * 3;
+    loop {
+        let micros = generator.counts.flood_micros.load(Ordering::Acquire);
+        if micros > 0 {
+            let sent = generator.counts.sent.load(Ordering::Acquire);
+            return Ok((sent, micros as f64 / 1e6));
         }
-        match notices.iter_mut().find(|(seen, _)| *seen == rest) {
-            Some((_, count)) => *count += 1,
-            None => notices.push((rest, 1)),
+        if Instant::now() > deadline {
+            return Err(
+                "the load generator's flood did not end in time (did the chat join flood?)".into(),
+            );
         }
+        std::thread::sleep(Duration::from_millis(20));
     }
-    if notices.is_empty() {
-        println!("chat connection: no disconnects shown in the system buffer");
-    }
-    for (notice, count) in notices {
-        println!("chat connection: {count}× {notice}");
-    }
-    tmux.run(&["send-keys", "-t", "chat", "C-n"])?;
+}
 
-    let idle_before = cpu_seconds(pid)?;
-    let idle_started = Instant::now();
-    std::thread::sleep(IDLE_TIME);
-    let idle_cpu = cpu_seconds(pid)? - idle_before;
-    println!(
-        "chat CPU idle: {:.2}% of one core ({idle_cpu:.2} s over {:.1} s)",
-        100.0 * idle_cpu / idle_started.elapsed().as_secs_f64(),
-        idle_started.elapsed().as_secs_f64()
-    );
-    println!("load average at end {}", load_average());
-    drop(tmux);
-    drop(service);
-    drop(runtime);
+fn subprotocol(name: &str) -> Subprotocol {
+    if name == "json" {
+        Subprotocol::Json
+    } else {
+        Subprotocol::JsonReliable
+    }
+}
+
+/// What the chat recorded, once the recorder (which writes behind the UI) stops moving.
+fn report_history(home: &Path, port: u16) -> BenchResult<()> {
+    let recorded_by = Instant::now() + Duration::from_secs(30);
+    let mut recorded = String::new();
+    while Instant::now() < recorded_by {
+        let now = history_stats(&home.join("chat"), port, &["messages:", "not saved"])?;
+        if now == recorded {
+            break;
+        }
+        recorded = now;
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    println!("history of the chat: {recorded}");
     Ok(())
+}
+
+/// Quits the chat (which writes its last count of unsaved messages) and adds up, from its
+/// database, what it recorded and what it counted as not saved.
+fn report_history_after_quit(home: &Path, tmux: &Tmux, pid: u32, sent: u64) -> BenchResult<()> {
+    tmux.run(&["send-keys", "-t", "chat", "/quit", "Enter"])?;
+    let deadline = Instant::now() + SETUP_LIMIT;
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        if Instant::now() > deadline {
+            return Err(format!("the chat did not quit within {SETUP_LIMIT:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (texts, not_saved, gap_rows) = history_counts(&home.join("chat"))?;
+    println!(
+        "after quitting, the database holds {texts} flood messages + {not_saved} counted as not saved = {} of {sent} sent (and {gap_rows} \"not saved\" rows, which `history stats` counts as messages)",
+        texts + not_saved
+    );
+    Ok(())
+}
+
+/// Straight from the chat's database: text messages recorded, messages counted as not saved,
+/// and the marker rows that count them (`history stats` counts those as messages too).
+fn history_counts(chat_home: &Path) -> BenchResult<(u64, u64, u64)> {
+    let dir = chat_home.join("data").join("wpchat").join("history");
+    let database = std::fs::read_dir(&dir)
+        .map_err(|e| format!("read {}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|e| e == "db"))
+        .ok_or_else(|| format!("no history database in {}", dir.display()))?;
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let db = rusqlite::Connection::open_with_flags(&database, flags)
+        .map_err(|e| format!("open {}: {e}", database.display()))?;
+    let query = |sql: &str, kind: Kind| -> BenchResult<u64> {
+        db.query_row(sql, [kind as i64], |row| row.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| format!("{sql}: {e}"))
+    };
+    let texts = query("SELECT count(*) FROM msg WHERE kind = ?1", Kind::Text)?;
+    let not_saved = query(
+        "SELECT coalesce(sum(seq), 0) FROM msg WHERE kind = ?1",
+        Kind::HistoryGap,
+    )?;
+    let gap_rows = query("SELECT count(*) FROM msg WHERE kind = ?1", Kind::HistoryGap)?;
+    Ok((texts, not_saved, gap_rows))
 }

@@ -1,7 +1,8 @@
 //! Render and ingest speed of the chat UI: a 200×60 frame with 10 000 and 1 000 000 messages
 //! in the current group (should cost the same: only the visible lines are wrapped), the same
 //! frame with links drawn as OSC 8 hyperlinks, the grapheme pass over a whole frame alone, and
-//! `App::update` on a stream of message events.
+//! `App::update` on a stream of message events, and paging through a 1 000 000-message
+//! scrollback.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -93,6 +94,31 @@ fn render(c: &mut Criterion) {
     group.finish();
 }
 
+/// Scrolling a 1 000 000-message scrollback: a page up and back down, and to the top and
+/// back to live, each step drawn (what a user paging through a flood waits for).
+fn scroll(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scroll_200x60_1000000_messages");
+    let mut app = app_with(1_000_000, Hyperlinks::Off);
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("test terminal");
+    let mut steps = |b: &mut criterion::Bencher<'_>, there: Action, back: Action| {
+        b.iter(|| {
+            for action in [there.clone(), back.clone()] {
+                app.update(action);
+                terminal
+                    .draw(|frame| view::draw(frame, black_box(app.state())))
+                    .expect("draw");
+            }
+        })
+    };
+    group.bench_function("page_up_and_down", |b| {
+        steps(b, Action::PageUp, Action::PageDown)
+    });
+    group.bench_function("top_and_live", |b| {
+        steps(b, Action::ScrollTop, Action::ScrollLive)
+    });
+    group.finish();
+}
+
 fn ingest(c: &mut Criterion) {
     const BATCH: usize = 10_000;
     let events: Vec<Event> = (0..BATCH).map(message).collect();
@@ -113,5 +139,5 @@ fn ingest(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, render, ingest);
+criterion_group!(benches, render, scroll, ingest);
 criterion_main!(benches);

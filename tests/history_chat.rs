@@ -70,7 +70,7 @@ async fn what_the_chat_saw_and_sent_comes_back_after_a_restart() {
     chat.type_line("hello from alice");
     chat.turn_until("alice's message acked", |c| {
         c.app.state().current_buffer().lines.iter().any(|l| {
-            &*l.body == "hello from alice"
+            l.body == "hello from alice"
                 && matches!(l.delivery, wpchat::tui::state::Delivery::Acked(_))
         })
     })
@@ -278,7 +278,7 @@ async fn a_retried_send_updates_its_row_instead_of_adding_one() {
         .unwrap();
     chat.turn_until("the ack", |c| {
         c.app.state().current_buffer().lines.iter().any(|l| {
-            &*l.body == "try again" && matches!(l.delivery, wpchat::tui::state::Delivery::Acked(_))
+            l.body == "try again" && matches!(l.delivery, wpchat::tui::state::Delivery::Acked(_))
         })
     })
     .await;

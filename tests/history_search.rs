@@ -206,18 +206,22 @@ async fn scrolling_above_the_oldest_line_in_memory_pages_older_lines_in_from_dis
     let ops = |c: &Chat| c.app.state().current_buffer().lines.clone();
     chat.turn_until("the backlog", |c| ops(c).len() == 201)
         .await;
-    let backlog_top = ops(&chat)[0].body.clone();
-    assert_eq!(&*backlog_top, "ops line 500");
+    let backlog_top = ops(&chat).front().unwrap().body.to_string();
+    assert_eq!(backlog_top, "ops line 500");
 
     chat.press(KeyCode::Home);
     chat.turn_until("the loading row", |c| {
-        ops(c)[0].body.starts_with("loading older lines")
+        ops(c)
+            .front()
+            .unwrap()
+            .body
+            .starts_with("loading older lines")
     })
     .await;
     chat.turn_until("the older page", |c| ops(c).len() == 701)
         .await;
     let buffer = chat.app.state().current_buffer();
-    assert_eq!(&*buffer.lines[0].body, "ops line 0");
+    assert_eq!(buffer.lines.front().unwrap().body, "ops line 0");
     // The view stayed on the line it showed; the page came in above it.
     let top_shown = buffer.anchor.expect("scrolled up") as usize;
     assert!(top_shown >= 500, "{top_shown}");
@@ -229,7 +233,11 @@ async fn scrolling_above_the_oldest_line_in_memory_pages_older_lines_in_from_dis
     // At the very start of history one more try finds nothing, and the row goes.
     chat.press(KeyCode::Home);
     chat.turn_until("the last try", |c| {
-        ops(c)[0].body.starts_with("loading older lines")
+        ops(c)
+            .front()
+            .unwrap()
+            .body
+            .starts_with("loading older lines")
     })
     .await;
     chat.turn_until("the top of history", |c| {
@@ -256,7 +264,7 @@ async fn pushing_up_at_the_top_of_a_full_scrollback_opens_the_stored_history_the
     chat.join("ops");
     let ops = |c: &Chat| c.app.state().current_buffer().lines.clone();
     chat.turn_until("a full scrollback", |c| {
-        ops(c).len() >= 100 && ops(c).iter().any(|l| &*l.body == "ops line 399")
+        ops(c).len() >= 100 && ops(c).iter().any(|l| l.body == "ops line 399")
     })
     .await;
     let oldest_in_memory = ops(&chat)

@@ -30,7 +30,7 @@ use wpchat::client::{self, ClientConfig, ClientHandle, Command, Event, OpError};
 use wpchat::protocol::{InvokeResponse, Payload};
 use wpchat::service::RunningService;
 use wpchat::tui::App;
-use wpchat::tui::state::{LineKind, LogLine};
+use wpchat::tui::state::{LineKind, LineRef};
 
 /// Answers `fail` with 500, `quiet` with nothing and `slow` after a long pause; the rest as
 /// the echo handler.
@@ -132,16 +132,16 @@ impl Chat {
     }
 
     /// The line right after the one whose text is `request`, in the buffer in view.
-    fn line_after(&self, request: &str) -> &LogLine {
+    fn line_after(&self, request: &str) -> LineRef<'_> {
         let lines = &self.app.state().current_buffer().lines;
         let at = lines
             .iter()
-            .position(|l| &*l.body == request)
+            .position(|l| l.body == request)
             .unwrap_or_else(|| panic!("no line {request:?}: {lines:#?}"));
-        &lines[at + 1]
+        lines.get(at + 1).expect("a line after the request")
     }
 
-    fn sender(&self, line: &LogLine) -> &str {
+    fn sender(&self, line: LineRef<'_>) -> &str {
         self.app.state().names.name(line.sender)
     }
 }
@@ -152,7 +152,7 @@ async fn the_chat_shows_the_handler_s_reply_under_the_event() {
     chat.run("/event chat {\"n\":1}").await;
     let reply = chat.line_after("→ event chat: {\"n\":1}");
     assert_eq!(reply.kind, LineKind::Json);
-    assert_eq!(&*reply.body, "{\"n\":1}");
+    assert_eq!(reply.body, "{\"n\":1}");
     assert_eq!(chat.sender(reply), "↳ chat");
 }
 
@@ -161,10 +161,7 @@ async fn an_event_without_a_reply_says_so_where_it_was_sent() {
     let mut chat = Chat::start().await;
     chat.run("/event quiet hi").await;
     let after = chat.line_after("→ event quiet: hi");
-    assert_eq!(
-        &*after.body,
-        "✓ event quiet acked; the handler sent no reply"
-    );
+    assert_eq!(after.body, "✓ event quiet acked; the handler sent no reply");
 }
 
 #[tokio::test]
@@ -289,7 +286,7 @@ async fn the_chat_shows_the_invoke_response_under_the_request() {
     chat.run("/invoke chat {\"n\":1}").await;
     let response = chat.line_after("→ invoke chat: {\"n\":1}");
     assert_eq!(response.kind, LineKind::Json);
-    assert_eq!(&*response.body, "{\"n\":1}");
+    assert_eq!(response.body, "{\"n\":1}");
     assert_eq!(chat.sender(response), "↳ chat");
     chat.run("/invoke fail x").await;
     let failed = chat.line_after("→ invoke fail: x");

@@ -51,7 +51,7 @@ fn typed_lines_and_bin_go_out_as_frames_and_are_marked_sent() {
     assert_eq!(payload, &Payload::Text("hello".into()));
     app.update(done(*op));
     let own = connection(&app).lines.back().unwrap();
-    assert_eq!(&*own.body, "hello");
+    assert_eq!(own.body, "hello");
     assert!(matches!(own.delivery, Delivery::Acked(_)), "{own:?}");
 
     let commands = submit(&mut app, "/bin AAH/");

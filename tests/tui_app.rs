@@ -2,6 +2,8 @@
 //! No terminal and no network: the engine is played by synthetic `client::Event`s. The
 //! connection's life (outages, tokens, config problems) is in `tui_app_connection.rs`.
 
+#[path = "tui_support/screen.rs"]
+mod screen;
 #[path = "tui_support/app.rs"]
 mod support;
 
@@ -94,7 +96,7 @@ fn enter_sends_to_the_current_group_in_the_input_data_type() {
     assert!(app.state().editor.is_empty());
     let lobby = &app.state().buffers[app.state().group_index("lobby").unwrap()];
     let line = lobby.lines.back().unwrap();
-    assert_eq!(&*line.body, "hello");
+    assert_eq!(line.body, "hello");
     assert_eq!(line.delivery, Delivery::Pending);
 
     type_text(&mut app, "/type json");
@@ -310,14 +312,14 @@ fn network_text_is_sanitized_at_ingestion() {
     let state = app.state();
     let lobby = state.current_buffer();
     let line = lobby.lines.back().unwrap();
-    assert_eq!(&*line.body, "␛[2J␛]0;pwned␇abc\u{2E2E}def");
+    assert_eq!(line.body, "␛[2J␛]0;pwned␇abc\u{2E2E}def");
     assert_eq!(state.names.name(line.sender), "mal␛[31mlory");
 }
 
-#[test]
-fn scrollback_is_bounded_and_scrolling_pauses_follow() {
+/// An app in `lobby` that keeps `lines` lines per buffer.
+fn lobby_with_scrollback(lines: usize) -> App {
     let settings = UiSettings {
-        scrollback: 100,
+        scrollback: lines,
         ..UiSettings::default()
     };
     let mut app = App::new(
@@ -326,12 +328,49 @@ fn scrollback_is_bounded_and_scrolling_pauses_follow() {
         Clock::fixed(T0, Instant::now()),
     );
     join_group(&mut app, "lobby");
+    app
+}
+
+#[test]
+fn a_full_scrollback_drops_its_oldest_lines_and_keeps_the_rest_intact() {
+    let mut app = lobby_with_scrollback(1000);
+    // Bodies of many sizes (one far longer than the rest) and scripts, from several senders.
+    let body = |i: usize| match i % 7 {
+        0 => format!("{i} {}", "日本語 ".repeat(i % 300)),
+        3 if i % 1000 == 3 => format!("{i} {}", "x".repeat(200_000)),
+        _ => format!("{i} {}", "y".repeat(i % 2000)),
+    };
+    let senders = ["alice", "bob", "carol"];
+    for i in 0..20_000 {
+        app.update(group_message("lobby", senders[i % 3], &body(i)));
+    }
+    let state = app.state();
+    let lobby = state.current_buffer();
+    assert_eq!(lobby.lines.len(), 1000);
+    for (n, line) in lobby.lines.iter().enumerate() {
+        let i = 19_000 + n;
+        assert!(line.body == body(i), "line {n} is not message {i}");
+        assert_eq!(state.names.name(line.sender), senders[i % 3]);
+    }
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    let frame = terminal
+        .draw(|frame| wpchat::tui::view::draw(frame, state))
+        .unwrap();
+    assert!(
+        screen::text_of(frame.buffer).contains("19999 "),
+        "the newest line shows"
+    );
+}
+
+#[test]
+fn scrollback_is_bounded_and_scrolling_pauses_follow() {
+    let mut app = lobby_with_scrollback(100);
     for i in 0..250 {
         app.update(group_message("lobby", "bob", &format!("message {i}")));
     }
     let lobby = app.state().current_buffer();
     assert_eq!(lobby.lines.len(), 100);
-    assert_eq!(&*lobby.lines.front().unwrap().body, "message 150");
+    assert_eq!(lobby.lines.front().unwrap().body, "message 150");
 
     app.update(Action::PageUp);
     assert!(app.state().current_buffer().anchor.is_some());
@@ -514,7 +553,7 @@ fn a_read_marker_shows_where_unread_messages_began() {
         let index = buffer
             .lines
             .iter()
-            .position(|l| &*l.body == text)
+            .position(|l| l.body == text)
             .expect("line");
         wpchat::tui::view::message_rows(state, buffer, index, 60)
             .iter()

@@ -29,7 +29,7 @@ fn recovery_and_session_loss_leave_gap_markers() {
         let buffer = &state.buffers[state.group_index(group).unwrap()];
         let gap = buffer.lines.back().unwrap();
         assert_eq!(gap.kind, LineKind::Gap);
-        assert_eq!(&*gap.body, "offline 10:01:29–10:02:00 · recovered");
+        assert_eq!(gap.body, "offline 10:01:29–10:02:00 · recovered");
     }
     app.update(Event::SessionLost {
         offline: Duration::from_secs(5),
@@ -65,7 +65,7 @@ async fn a_stopped_engine_fails_the_send_instead_of_leaving_it_pending() {
     let mut outbox = wpchat::tui::event_loop::Outbox::default();
     outbox.send(&mut app, &handle.commands, sends);
     assert!(outbox.is_empty(), "nothing is held for a stopped engine");
-    let line = app.state().current_buffer().lines.back().unwrap().clone();
+    let line = app.state().current_buffer().lines.back().unwrap();
     match line.delivery {
         Delivery::Failed(name) => assert_eq!(app.state().names.name(name), "Stopped"),
         other => panic!("expected a failed line, got {other:?}"),
@@ -183,7 +183,7 @@ fn a_requested_reconnect_is_not_reported_as_a_loss() {
         offline: Duration::from_secs(40),
         reason: "recovery window passed".into(),
     });
-    let gap = app.state().buffers[0].lines.back().unwrap().clone();
+    let gap = app.state().buffers[0].lines.back().unwrap();
     assert!(gap.body.contains("messages may be lost"), "{}", gap.body);
 }
 

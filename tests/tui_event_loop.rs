@@ -248,7 +248,7 @@ async fn held_commands_fail_when_the_engine_stops() {
     .await;
     let state = h.app.state();
     let line = state.current_buffer().lines.back().unwrap();
-    assert_eq!(&*line.body, "lost");
+    assert_eq!(line.body, "lost");
     match line.delivery {
         Delivery::Failed(name) => assert_eq!(state.names.name(name), "Stopped"),
         other => panic!("expected a failed line, got {other:?}"),

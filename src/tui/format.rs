@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::state::{Delivery, Interner, LineKind, LogLine};
+use super::state::{Delivery, Interner, LineKind, LineRef};
 pub(crate) use crate::protocol::compact_json;
 use crate::protocol::protobuf::unpack_any;
 use crate::protocol::{JsonStrings, Payload};
@@ -153,7 +153,7 @@ fn kind_label(kind: LineKind) -> &'static str {
 }
 
 /// The right-hand tag of a line: delivery of own messages, data type of others.
-pub(crate) fn line_tag(names: &Interner, line: &LogLine) -> Option<String> {
+pub(crate) fn line_tag(names: &Interner, line: &LineRef<'_>) -> Option<String> {
     let kind = kind_label(line.kind);
     let with_kind = |text: String| {
         if kind.is_empty() {
@@ -175,11 +175,11 @@ pub(crate) fn line_tag(names: &Interner, line: &LogLine) -> Option<String> {
 
 /// The text a line shows: binary data as a short preview, a protobuf `Any` as its type URL and
 /// a preview of its value, anything else as stored.
-pub(crate) fn line_body(line: &LogLine) -> std::borrow::Cow<'_, str> {
+pub(crate) fn line_body<'a>(line: &LineRef<'a>) -> std::borrow::Cow<'a, str> {
     match line.kind {
-        LineKind::Binary => binary_preview(&line.body, 16).into(),
-        LineKind::Protobuf => protobuf_preview(&line.body, 16).into(),
-        _ => (&*line.body).into(),
+        LineKind::Binary => binary_preview(line.body, 16).into(),
+        LineKind::Protobuf => protobuf_preview(line.body, 16).into(),
+        _ => line.body.into(),
     }
 }
 
@@ -217,7 +217,7 @@ pub(crate) fn protobuf_view(base64: &str) -> String {
 }
 
 /// The bytes of a binary line (stored as base64), for the viewer.
-pub(crate) fn line_bytes(line: &LogLine) -> Vec<u8> {
+pub(crate) fn line_bytes(line: &LineRef<'_>) -> Vec<u8> {
     BASE64.decode(line.body.as_bytes()).unwrap_or_default()
 }
 

@@ -20,6 +20,17 @@ pub(crate) const BACKLOG_LINES: usize = 200;
 /// Own sends remembered per group to recognise their echo.
 const ECHO_MEMORY: usize = 256;
 
+/// The chat's recorder queue, by bytes of records: an eighth of the recorder's default.
+/// Under a flood the writer (which yields the CPU to the UI) falls behind and the queue
+/// stays full, at about 330 bytes of RSS a 100-byte message: the default's 256 k records
+/// cost ~86 MB on top of the scrollback, this ~16 MB (47 k such messages, beyond which
+/// drops are counted).
+const QUEUE_BYTES: usize = 8 * 1024 * 1024;
+/// Never the bound: a record weighs more than 64 bytes, so the byte budget refuses records
+/// before the channel fills. A full channel would make `try_record` spin and yield to the
+/// (lower-priority) writer on the UI thread; a refused record costs nothing.
+const QUEUE_RECORDS: usize = QUEUE_BYTES / 64;
+
 /// Where the chat's history lives and whether this run records.
 #[derive(Debug, Clone)]
 pub struct HistoryStart {
@@ -102,7 +113,11 @@ impl ChatHistory {
     pub fn start(start: &HistoryStart, settings: &HistorySettings) -> (Self, Vec<String>) {
         let mut problems = Vec::new();
         let (excluded, mine_only) = record_rules(settings, &mut problems);
-        let mut options = RecorderOptions::default();
+        let mut options = RecorderOptions {
+            queue_records: QUEUE_RECORDS,
+            queue_bytes: QUEUE_BYTES,
+            ..RecorderOptions::default()
+        };
         match crate::config::parse_age(&settings.max_age) {
             Ok(age) => options.max_age_ms = Some(age),
             Err(error) => problems.push(format!("[history] max_age: {error} (not pruning by age)")),
@@ -112,7 +127,7 @@ impl ChatHistory {
             Err(error) => problems.push(format!("[history] max_size: {error} (no size cap)")),
         }
         let recorder = if start.record {
-            match Recorder::start(&start.path, options) {
+            match start_recorder_behind_ui(&start.path, options) {
                 Ok(recorder) => Some(recorder),
                 Err(error) => {
                     problems.push(format!("history is not recorded: {error}"));
@@ -158,8 +173,11 @@ impl ChatHistory {
     /// The recorder, if `group` is recorded now; `own`: for our own message or a marker,
     /// which groups recording only "mine" keep too.
     fn recording(&mut self, group: &str, own: bool) -> Option<&mut Recorder> {
-        if self.paused || self.excluded.is_match(group) || (!own && self.mine_only.is_match(group))
-        {
+        // Empty sets (the default) are not asked: a glob match costs an allocation, and this
+        // runs for every message of a flood.
+        let excluded = !self.excluded.is_empty() && self.excluded.is_match(group);
+        let mine_only = !own && !self.mine_only.is_empty() && self.mine_only.is_match(group);
+        if self.paused || excluded || mine_only {
             return None;
         }
         self.recorder.as_mut()
@@ -410,3 +428,40 @@ fn payload_record(payload: &Payload) -> (Kind, Vec<u8>) {
     };
     (Kind::from(payload.data_type()), body)
 }
+
+/// Starts the recorder from a helper thread that first lowers its own priority, so that the
+/// writer thread it spawns inherits it (on Linux the nice value is per thread and new
+/// threads inherit it); the UI and engine threads keep theirs. Under a flood the writer
+/// (SQLite and the full-text index, about 4 µs of CPU a message) would otherwise take a core
+/// from the engine and the UI, so the chat pushed back on the socket and keys waited; below
+/// them, it drops (and counts) what it cannot keep up with instead.
+fn start_recorder_behind_ui(path: &Path, options: RecorderOptions) -> Result<Recorder, String> {
+    let path = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("history-start".into())
+        .spawn(move || {
+            lower_this_thread_priority();
+            Recorder::start(&path, options).map_err(|e| e.to_string())
+        })
+        .map_err(|e| format!("cannot start the history thread: {e}"))?
+        .join()
+        .map_err(|_| "the history thread failed to start".to_string())?
+}
+
+#[cfg(target_os = "linux")]
+fn lower_this_thread_priority() {
+    /// Low enough that the UI and the engine win the CPU, not so low that an idle writer
+    /// starves behind other programs.
+    const WRITER_NICE: i32 = 10;
+    unsafe extern "C" {
+        fn setpriority(which: i32, who: u32, prio: i32) -> i32;
+    }
+    const PRIO_PROCESS: i32 = 0;
+    // SAFETY: setpriority takes plain integers and touches no memory of ours; `who` = 0 with
+    // PRIO_PROCESS is the calling thread on Linux. A failure only leaves the priority as is.
+    let _ = unsafe { setpriority(PRIO_PROCESS, 0, WRITER_NICE) };
+}
+
+/// Elsewhere the nice value is per process: the writer keeps the chat's priority.
+#[cfg(not(target_os = "linux"))]
+fn lower_this_thread_priority() {}

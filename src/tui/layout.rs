@@ -7,7 +7,7 @@ use std::ops::Range;
 use ratatui::layout::Rect;
 
 use super::format::{line_body, line_tag};
-use super::state::{Buffer, LineKind, LogLine, State};
+use super::state::{Buffer, LineKind, LineRef, State};
 use crate::text::{display_width, truncate, wrap_ranges};
 
 /// Most rows the input grows to.
@@ -87,7 +87,7 @@ pub(crate) struct MessageColumns {
 }
 
 impl MessageColumns {
-    pub(crate) fn of(state: &State, line: &LogLine, width: usize) -> Self {
+    pub(crate) fn of(state: &State, line: &LineRef<'_>, width: usize) -> Self {
         let mut time = String::new();
         {
             use std::fmt::Write;
@@ -123,7 +123,7 @@ pub(crate) struct MessageBody<'a> {
 }
 
 impl<'a> MessageBody<'a> {
-    pub(crate) fn of(state: &State, line: &'a LogLine, body_width: usize) -> Self {
+    pub(crate) fn of(state: &State, line: &LineRef<'a>, body_width: usize) -> Self {
         let text = line_body(line);
         let max_lines = state.settings.max_message_lines.max(1);
         let mut rows = wrap_ranges(&text, body_width, max_lines + 1);
@@ -165,7 +165,7 @@ pub(crate) fn message_height(state: &State, buffer: &Buffer, index: usize, width
     if line.kind == LineKind::Gap {
         return separators + 1;
     }
-    let columns = MessageColumns::of(state, line, width);
-    let body = MessageBody::of(state, line, columns.body_width);
+    let columns = MessageColumns::of(state, &line, width);
+    let body = MessageBody::of(state, &line, columns.body_width);
     separators + body.rows.len() + usize::from(body.cut)
 }

@@ -22,7 +22,6 @@ pub mod view;
 use std::time::Duration;
 
 use anyhow::Context;
-use crossterm::event::EventStream;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
@@ -216,12 +215,13 @@ fn initial_commands(
 fn event_loop_for(
     app: &mut App,
     start: &mut ChatStart,
-) -> anyhow::Result<EventLoop<CrosstermBackend<std::io::Stdout>, EventStream>> {
+) -> anyhow::Result<EventLoop<CrosstermBackend<std::io::Stdout>, terminal::TermInput>> {
     let guard = terminal::TerminalGuard::enter(app.state().settings.mouse)
         .context("cannot set up the terminal (is this an interactive terminal?)")?;
     let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))
         .context("cannot draw on the terminal")?;
-    let mut event_loop = EventLoop::new(terminal, EventStream::new()).with_guard(guard);
+    let input = terminal::TermInput::start().context("cannot start reading the keyboard")?;
+    let mut event_loop = EventLoop::new(terminal, input).with_guard(guard);
     if let Some(history_start) = &start.history {
         let (history, problems) = ChatHistory::start(history_start, &start.config.history);
         for problem in problems {

@@ -148,3 +148,63 @@ impl Drop for TerminalGuard {
         self.turn_off();
     }
 }
+
+/// How long the input thread waits for input before it looks whether to stop.
+const INPUT_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Terminal input, read on a thread of its own and handed over through a channel.
+/// crossterm's `EventStream` polls a global reader lock that its helper thread holds while
+/// it waits for input, so every turn of the event loop spun on that lock with `sched_yield`;
+/// on a busy machine each yield can give the CPU away for a time slice, and under a flood
+/// that delayed keys by 100 ms and more. Here a turn only polls a channel.
+pub struct TermInput {
+    events: tokio::sync::mpsc::Receiver<io::Result<crossterm::event::Event>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl TermInput {
+    pub fn start() -> io::Result<Self> {
+        let (sender, events) = tokio::sync::mpsc::channel(256);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::Builder::new()
+            .name("tui-input".into())
+            .spawn(move || read_input(&sender, &stopped))?;
+        Ok(TermInput { events, stop })
+    }
+}
+
+/// Reads input until the reader is dropped or the terminal fails (the error is passed on).
+fn read_input(
+    sender: &tokio::sync::mpsc::Sender<io::Result<crossterm::event::Event>>,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let event = match crossterm::event::poll(INPUT_POLL) {
+            Ok(false) => continue,
+            Ok(true) => crossterm::event::read(),
+            Err(error) => Err(error),
+        };
+        let failed = event.is_err();
+        if sender.blocking_send(event).is_err() || failed {
+            return;
+        }
+    }
+}
+
+impl futures_util::Stream for TermInput {
+    type Item = io::Result<crossterm::event::Event>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.events.poll_recv(cx)
+    }
+}
+
+impl Drop for TermInput {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

@@ -70,7 +70,7 @@ impl App {
         );
         let moved = |seq: u64| (seq + added).saturating_sub(removed as u64);
         let buffer = &mut self.state.buffers[index];
-        buffer.lines.drain(..removed);
+        buffer.lines.drop_front(removed);
         for line in old.into_iter().rev() {
             buffer.lines.push_front(line);
         }

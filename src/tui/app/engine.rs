@@ -240,9 +240,7 @@ impl App {
         if let Some(PendingOp::Send { group, seq, .. }) = self.state.ops.pending.get(&op) {
             let (group, seq) = (group.clone(), *seq);
             self.state.ops.queued.insert(op);
-            if let Some(line) = self.own_line(&group, seq) {
-                line.delivery = Delivery::Queued;
-            }
+            self.set_own_delivery(&group, seq, Delivery::Queued);
         }
     }
 
@@ -278,7 +276,9 @@ impl App {
             else {
                 continue;
             };
-            let line = &buffer.lines[at];
+            let Some(line) = buffer.lines.get(at) else {
+                continue;
+            };
             if line.kind == LineKind::Gap && line.body.ends_with("· recovered") {
                 let seq = buffer.first_seq + at as u64;
                 buffer.remove(seq);
@@ -342,12 +342,15 @@ impl App {
         self.state.conn.offline_since = None;
     }
 
-    fn own_line(&mut self, group: &str, seq: u64) -> Option<&mut LogLine> {
+    /// Shows `delivery` on an own line (in its group, or in `system` for a direct send).
+    fn set_own_delivery(&mut self, group: &str, seq: u64, delivery: Delivery) {
         let index = self
             .state
             .group_index(group)
-            .or_else(|| self.state.buffer_of_kind(BufferKind::System))?;
-        self.state.buffers[index].line_mut(seq)
+            .or_else(|| self.state.buffer_of_kind(BufferKind::System));
+        if let Some(index) = index {
+            self.state.buffers[index].set_delivery(seq, delivery);
+        }
     }
 
     fn op_result(&mut self, op: OpId, outcome: OpOutcome) {
@@ -427,16 +430,12 @@ impl App {
         if let Some(round_trip) = round_trip {
             self.state.conn.lag = Some(round_trip);
         }
-        if let Some(line) = self.own_line(group, seq) {
-            line.delivery = Delivery::Acked(ms);
-        }
+        self.set_own_delivery(group, seq, Delivery::Acked(ms));
     }
 
     fn send_failed(&mut self, failed: FailedSend, error: &OpError) {
         let name = self.state.names.intern(error.name());
-        if let Some(line) = self.own_line(&failed.group, failed.seq) {
-            line.delivery = Delivery::Failed(name);
-        }
+        self.set_own_delivery(&failed.group, failed.seq, Delivery::Failed(name));
         let text = format!("message to {} failed: {error}", failed.group);
         let retry = self
             .keymap
@@ -532,7 +531,7 @@ impl App {
         }
         self.last_highlight_ms = Some(now);
         let buffer = &self.state.buffers[index];
-        let body = buffer.lines.back().map_or("", |line| &line.body);
+        let body = buffer.lines.back().map_or("", |line| line.body);
         let title = format!("wpchat #{}", buffer.name);
         let text = format!("{}: {body}", self.state.sender_name(sender));
         let effect = Effect::Highlight {

@@ -199,7 +199,7 @@ impl App {
             && buffer
                 .lines
                 .front()
-                .is_some_and(|l| &*l.body == LOADING_OLDER);
+                .is_some_and(|l| l.body == LOADING_OLDER);
         if !placeholder {
             // Evicted while reading: memory is full again, the page is not wanted.
             self.history_paging.oldest.remove(group);

@@ -224,10 +224,8 @@ impl App {
             return Vec::new();
         };
         let failed = failed.remove(position);
-        if let Some(index) = self.state.group_index(&failed.group)
-            && let Some(line) = self.state.buffers[index].line_mut(failed.seq)
-        {
-            line.delivery = Delivery::Pending;
+        if let Some(index) = self.state.group_index(&failed.group) {
+            self.state.buffers[index].set_delivery(failed.seq, Delivery::Pending);
         }
         self.send_op(failed.group, failed.seq, failed.payload)
     }

@@ -23,14 +23,14 @@ impl Viewer {
     pub(crate) fn newest_visible(state: &State) -> Option<Self> {
         let buffer = state.current_buffer();
         let index = buffer.view_end().checked_sub(1)?;
-        let line = &buffer.lines[index];
+        let line = buffer.lines.get(index)?;
         let time = state.clock.local(line.time_ms).format("%Y-%m-%d %H:%M:%S");
         let sender = state.sender_name(line.sender);
         let (kind, text) = match line.kind {
-            LineKind::Json => ("json", pretty_json(&line.body)),
-            LineKind::Protobuf => ("protobuf", protobuf_view(&line.body)),
+            LineKind::Json => ("json", pretty_json(line.body)),
+            LineKind::Protobuf => ("protobuf", protobuf_view(line.body)),
             LineKind::Binary => {
-                let dump = hex_dump(&line_bytes(line));
+                let dump = hex_dump(&line_bytes(&line));
                 let text = format!("{}\n\nbase64:\n{}", dump.trim_end(), line.body);
                 ("binary", text)
             }

@@ -3,6 +3,7 @@
 
 mod buffers;
 mod conn;
+mod lines;
 mod ops;
 mod settings;
 
@@ -16,6 +17,7 @@ pub use buffers::{
 };
 pub(crate) use conn::SIMPLE_STATUS;
 pub use conn::{ConnStatus, Connection, TOKEN_WARNING_MS, TokenExpiry};
+pub use lines::{LineRef, Lines};
 pub use ops::{FailedSend, Ops, PendingOp};
 pub use settings::{Hyperlinks, Notify, UiConfigError, UiSettings};
 

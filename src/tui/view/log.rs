@@ -14,7 +14,7 @@ use crate::tui::format::compact_count;
 use crate::tui::layout::{MessageBody, MessageColumns, needs_day_separator, needs_read_marker};
 use crate::tui::links;
 use crate::tui::state::{
-    Buffer, BufferKind, Delivery, Hyperlinks, LineKind, LogLine, NO_SENDER, Overlay, State,
+    Buffer, BufferKind, Delivery, Hyperlinks, LineKind, LineRef, NO_SENDER, Overlay, State,
 };
 
 const PALETTE: [Color; 12] = [
@@ -47,7 +47,7 @@ fn dim() -> Style {
 }
 
 /// The style of a line's tag: delivery state for own messages, dim for a data type.
-fn tag_style(line: &LogLine) -> Style {
+fn tag_style(line: &LineRef<'_>) -> Style {
     match line.delivery {
         Delivery::Pending | Delivery::None => dim(),
         Delivery::Queued => Style::new().fg(Color::Yellow),
@@ -64,7 +64,7 @@ fn separator<'a>(text: String, width: usize, style: Style) -> Line<'a> {
 }
 
 /// The nick column of a line and its style.
-fn nick(state: &State, line: &LogLine, nick_width: usize) -> (String, Style) {
+fn nick(state: &State, line: &LineRef<'_>, nick_width: usize) -> (String, Style) {
     match line.kind {
         LineKind::Notice => ("*".to_string(), dim()),
         LineKind::FrameIn => ("←".to_string(), Style::new().fg(Color::Cyan)),
@@ -80,7 +80,7 @@ fn nick(state: &State, line: &LogLine, nick_width: usize) -> (String, Style) {
             if line.sender == state.me {
                 style = style.add_modifier(Modifier::BOLD);
             } else if matches!(line.kind, LineKind::Text | LineKind::Json)
-                && state.mentions_me(&line.body)
+                && state.mentions_me(line.body)
             {
                 // A highlight, as WeeChat marks the prefix of a line that names you.
                 style = Style::new()
@@ -153,8 +153,8 @@ fn linked_message_rows<'a>(
         ));
         return rows;
     }
-    let columns = MessageColumns::of(state, line, width);
-    body_rows(state, line, &columns, width, &mut rows, pieces);
+    let columns = MessageColumns::of(state, &line, width);
+    body_rows(state, &line, &columns, width, &mut rows, pieces);
     rows
 }
 
@@ -162,7 +162,7 @@ fn linked_message_rows<'a>(
 /// "… more" row when the body was cut.
 fn body_rows(
     state: &State,
-    line: &LogLine,
+    line: &LineRef<'_>,
     columns: &MessageColumns,
     width: usize,
     rows: &mut Vec<Line<'_>>,
@@ -386,7 +386,7 @@ mod tests {
 
     use super::*;
     use crate::tui::layout::message_height;
-    use crate::tui::state::{Clock, UiSettings};
+    use crate::tui::state::{Clock, LogLine, UiSettings};
 
     fn line(time_ms: i64, kind: LineKind, delivery: Delivery, body: &str) -> LogLine {
         LogLine {
