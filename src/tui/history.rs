@@ -453,13 +453,9 @@ fn lower_this_thread_priority() {
     /// Low enough that the UI and the engine win the CPU, not so low that an idle writer
     /// starves behind other programs.
     const WRITER_NICE: i32 = 10;
-    unsafe extern "C" {
-        fn setpriority(which: i32, who: u32, prio: i32) -> i32;
-    }
-    const PRIO_PROCESS: i32 = 0;
     // SAFETY: setpriority takes plain integers and touches no memory of ours; `who` = 0 with
     // PRIO_PROCESS is the calling thread on Linux. A failure only leaves the priority as is.
-    let _ = unsafe { setpriority(PRIO_PROCESS, 0, WRITER_NICE) };
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, WRITER_NICE) };
 }
 
 /// Elsewhere the nice value is per process: the writer keeps the chat's priority.
