@@ -1,15 +1,22 @@
-//! What the service sends a JSON client: decoding never panics, and whatever decodes survives
-//! an encode-decode round trip unchanged.
+//! What the service sends a JSON client: decoding never panics, decoding with the engine's
+//! cache (shared names, a reused payload string still holding old text) gives the same result
+//! as without, and whatever decodes survives an encode-decode round trip unchanged.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wpchat::protocol::{ServiceMessage, decode_service, encode_service};
+use wpchat::protocol::{
+    DecodeCache, ServiceMessage, decode_service, decode_service_with, encode_service,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(frame) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(message) = decode_service(frame) {
+    let decoded = decode_service(frame);
+    let mut cache = DecodeCache::default();
+    cache.give_back("old text from an earlier message".to_string());
+    assert_eq!(decode_service_with(frame, &mut cache), decoded);
+    if let Ok(message) = decoded {
         // An unknown type keeps only its name, so it cannot round-trip by design.
         if matches!(message, ServiceMessage::Unknown { .. }) {
             return;

@@ -21,8 +21,8 @@ use crate::protocol::{DataMessage, DecodeCache, Payload};
 pub(crate) const BATCH_EVENTS: usize = 256;
 /// Emptied batch buffers kept for reuse; more than this are freed.
 const SPARE_BATCHES: usize = 32;
-/// A batch whose payloads hold more bytes than this is emptied by the reader rather than
-/// kept for reuse with its events in it, so spares hold on to at most
+/// A batch whose payloads and frame texts hold more bytes than this is emptied by the reader
+/// rather than kept for reuse with its events in it, so spares hold on to at most
 /// `SPARE_BATCHES` × this much of read messages' memory (2 MB).
 const FULL_SPARE_BYTES: usize = 64 * 1024;
 
@@ -47,20 +47,22 @@ pub fn event_channel(batches: usize) -> (EventSender, EventReceiver) {
     )
 }
 
-/// Gives a batch buffer back for reuse, with its events still in it unless their payloads are
-/// large.
+/// Gives a batch buffer back for reuse, with its events still in it unless they hold much
+/// text.
 fn recycle(spares: &Spares, mut batch: Vec<Event>) {
     if batch.capacity() == 0 {
         return;
     }
-    let payload_bytes: usize = batch
+    let held_bytes: usize = batch
         .iter()
         .map(|event| match event {
             Event::Message(message) => message.payload.len(),
+            Event::RawFrame { text, .. } => text.len(),
+            Event::Unrecognized { frame, error } => frame.len() + error.len(),
             _ => 0,
         })
         .sum();
-    if payload_bytes > FULL_SPARE_BYTES {
+    if held_bytes > FULL_SPARE_BYTES {
         batch.clear();
     }
     if let Ok(mut spares) = spares.lock()
@@ -335,5 +337,26 @@ mod tests {
         assert_eq!(*last, vec![lag(5)]);
         drop(last);
         assert!(rx.recv_batch().await.is_none());
+    }
+
+    #[test]
+    fn a_batch_read_in_place_goes_back_with_its_events_unless_they_hold_much_text() {
+        let spares = Spares::default();
+        let frame = |bytes: usize| Event::RawFrame {
+            direction: crate::client::Direction::In,
+            text: "x".repeat(bytes),
+        };
+        recycle(&spares, vec![frame(100), lag(1)]);
+        recycle(&spares, vec![frame(FULL_SPARE_BYTES + 1)]);
+        let spares = spares.lock().unwrap();
+        assert_eq!(
+            spares[0].len(),
+            2,
+            "a small batch keeps its events for the engine to drop"
+        );
+        assert!(
+            spares[1].is_empty(),
+            "a batch holding much text is emptied by the reader"
+        );
     }
 }
