@@ -645,14 +645,14 @@ fn report_history_after_quit(home: &Path, tmux: &Tmux, pid: u32, sent: u64) -> B
     }
     let (texts, not_saved, gap_rows) = history_counts(&home.join("chat"))?;
     println!(
-        "after quitting, the database holds {texts} flood messages + {not_saved} counted as not saved = {} of {sent} sent (and {gap_rows} \"not saved\" rows, which `history stats` counts as messages)",
+        "after quitting, the database holds {texts} flood messages + {not_saved} counted as not saved = {} of {sent} sent (in {gap_rows} \"not saved\" marker rows)",
         texts + not_saved
     );
     Ok(())
 }
 
 /// Straight from the chat's database: text messages recorded, messages counted as not saved,
-/// and the marker rows that count them (`history stats` counts those as messages too).
+/// and the marker rows that count them.
 fn history_counts(chat_home: &Path) -> BenchResult<(u64, u64, u64)> {
     let dir = chat_home.join("data").join("wpchat").join("history");
     let database = std::fs::read_dir(&dir)

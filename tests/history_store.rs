@@ -328,10 +328,8 @@ fn drops_under_a_slow_disk_are_counted_exactly() {
     let conn = history::open_read(&path).unwrap();
     let stats = history::stats(&conn).unwrap();
     assert_eq!(stats.not_saved, dropped);
-    let gaps: i64 = conn
-        .query_row("SELECT count(*) FROM msg WHERE kind = 7", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(stats.messages - gaps as u64 + dropped, 2_000);
+    assert_eq!(stats.messages + dropped, 2_000);
+    assert!(stats.notes > 0, "the drops are marked: {stats:?}");
     let text = exported_jsonl(&conn);
     assert!(
         text.contains("messages not saved"),
@@ -426,7 +424,7 @@ fn pruning_keeps_exactly_the_newer_rows_even_out_of_time_order() {
         20_001
     );
     let stats = history::stats(&conn).unwrap();
-    assert_eq!(stats.messages as i64, before);
+    assert_eq!((stats.messages + stats.notes) as i64, before);
     assert_eq!(stats.first_ts, Some(21_000));
     assert!(history::integrity_ok(&conn).unwrap());
     assert_eq!(

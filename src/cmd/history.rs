@@ -177,6 +177,7 @@ fn print_stats(
     };
     writeln!(out, "database: {}", path.display())?;
     writeln!(out, "messages: {}", stats.messages)?;
+    writeln!(out, "notices and markers: {}", stats.notes)?;
     writeln!(out, "groups: {}", stats.groups)?;
     writeln!(out, "first: {}", when(stats.first_ts))?;
     writeln!(out, "last: {}", when(stats.last_ts))?;

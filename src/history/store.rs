@@ -357,6 +357,9 @@ pub fn set_read_marker(conn: &Connection, group: &str, id: i64) -> Result<(), Hi
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
     pub messages: u64,
+    /// Rows that are not messages: notices, errors, and the markers of gaps and of messages
+    /// not saved.
+    pub notes: u64,
     pub groups: u64,
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
@@ -368,10 +371,17 @@ pub struct Stats {
 }
 
 pub fn stats(conn: &Connection) -> Result<Stats, HistoryError> {
-    let (messages, first_ts, last_ts): (i64, Option<i64>, Option<i64>) =
+    let (rows, first_ts, last_ts): (i64, Option<i64>, Option<i64>) =
         conn.query_row("SELECT count(*), min(ts), max(ts) FROM msg", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
+    // Data kinds are numbered first (`Kind::Text` to `Kind::Protobuf`); notices, errors and
+    // the gap markers follow.
+    let messages: i64 = conn.query_row(
+        "SELECT count(*) FROM msg WHERE kind <= ?1",
+        [Kind::Protobuf as i64],
+        |r| r.get(0),
+    )?;
     let groups: i64 = conn.query_row("SELECT count(*) FROM buffer", [], |r| r.get(0))?;
     let unindexed: i64 = conn.query_row(
         "SELECT count(*) FROM msg WHERE id > ?1",
@@ -385,6 +395,7 @@ pub fn stats(conn: &Connection) -> Result<Stats, HistoryError> {
     )?;
     Ok(Stats {
         messages: messages as u64,
+        notes: (rows - messages) as u64,
         groups: groups as u64,
         first_ts,
         last_ts,
