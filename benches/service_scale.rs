@@ -15,6 +15,9 @@
 //! frames and this process reading them, on the same cores; the CPU time of each is printed
 //! beside it.
 
+#[path = "support/proc_stat.rs"]
+mod proc_stat;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -42,8 +45,6 @@ const JSON: &str = "json.webpubsub.azure.v1";
 const CONNECTING_AT_ONCE: usize = 256;
 /// No wait in this bench is longer.
 const LIMIT: Duration = Duration::from_secs(60);
-/// Linux's USER_HZ: the unit of utime and stime in /proc/PID/stat.
-const TICKS_PER_SECOND: f64 = 100.0;
 
 struct Options {
     connections: usize,
@@ -84,19 +85,9 @@ fn main() {
         builder.worker_threads(options.workers);
     }
     let runtime = builder.enable_all().build().expect("a tokio runtime");
-    println!("load average at start: {}", load_average());
+    println!("load average at start: {}", proc_stat::load_average());
     runtime.block_on(run(&options));
-    println!("load average at end: {}", load_average());
-}
-
-/// The machine's 1, 5 and 15 minute load averages, as `uptime` shows them.
-fn load_average() -> String {
-    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    loadavg
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
+    println!("load average at end: {}", proc_stat::load_average());
 }
 
 /// `wpchat serve` on a free port; killed on drop.
@@ -134,23 +125,13 @@ impl Server {
         }
     }
 
-    fn proc_file(&self, name: &str) -> String {
-        std::fs::read_to_string(format!("/proc/{}/{name}", self.child.id())).unwrap_or_default()
-    }
-
     fn rss_mb(&self) -> f64 {
-        let status = self.proc_file("status");
-        let kb: f64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0.0);
-        kb / 1024.0
+        proc_stat::status_kb(&self.child.id().to_string(), "VmRSS").unwrap_or(0) as f64 / 1024.0
     }
 
     /// The service's user plus system CPU time so far, in seconds.
     fn cpu_seconds(&self) -> f64 {
-        cpu_seconds(&self.proc_file("stat"))
+        proc_stat::cpu_seconds(&self.child.id().to_string()).unwrap_or(0.0)
     }
 
     fn open_files(&self) -> usize {
@@ -165,26 +146,9 @@ impl Drop for Server {
     }
 }
 
-/// User plus system CPU time in a /proc/PID/stat text, in seconds.
-fn cpu_seconds(stat: &str) -> f64 {
-    // Fields after the ")" that ends the command name: utime is the 12th, stime the 13th.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / TICKS_PER_SECOND
-}
-
 /// This bench process's own CPU time so far (its clients' share of the machine), in seconds.
 fn bench_cpu_seconds() -> f64 {
-    cpu_seconds(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
+    proc_stat::cpu_seconds("self").unwrap_or(0.0)
 }
 
 fn token(aud: String, roles: &[&str], groups: &[&str]) -> String {

@@ -31,6 +31,8 @@ mod tmux;
 mod chat_probe;
 #[path = "support/flood_service.rs"]
 mod flood_service;
+#[path = "support/proc_stat.rs"]
+mod proc_stat;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

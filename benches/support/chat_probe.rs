@@ -3,9 +3,9 @@
 //! its system buffer, and the time a typed key takes to show on the chat's input line
 //! (through tmux).
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::proc_stat;
 use crate::tmux::{self, Tmux};
 
 type BenchResult<T> = tmux::Outcome<T>;
@@ -21,51 +21,19 @@ const ALPHABET: &[u8] = b"qzjxkvbwmfhgpy";
 /// How long the chat's idle CPU is measured.
 const IDLE_TIME: Duration = Duration::from_secs(3);
 
+pub use crate::proc_stat::load_average;
+
 /// A `kB` field of /proc/PID/status (`VmRSS`, `VmHWM`), in MB.
 pub fn memory_mb(pid: u32, field: &str) -> BenchResult<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|e| format!("read /proc/{pid}/status: {e}"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
+    proc_stat::status_kb(&pid.to_string(), field)
+        .map(|kb| kb as f64 / 1024.0)
         .ok_or_else(|| format!("no {field} in /proc/{pid}/status"))
 }
 
 /// utime + stime of a process, in seconds.
 pub fn cpu_seconds(pid: u32) -> BenchResult<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map_err(|e| format!("read /proc/{pid}/stat: {e}"))?;
-    // Fields after the command name (which may hold spaces) start at field 3.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .ok_or("unexpected /proc stat format")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| -> BenchResult<f64> {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .ok_or_else(|| "unexpected /proc stat format".to_string())
-    };
-    // utime is field 14, stime 15; `fields[0]` is field 3.
-    Ok((ticks(11)? + ticks(12)?) / clock_ticks_per_second())
-}
-
-fn clock_ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-pub fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
+    proc_stat::cpu_seconds(&pid.to_string())
+        .ok_or_else(|| format!("cannot read the CPU time in /proc/{pid}/stat"))
 }
 
 /// The unread badge of `flood` in the group pane, e.g. `#flood (12345)`.
