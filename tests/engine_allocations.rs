@@ -47,15 +47,15 @@ enum Reading {
 /// Receives `count` messages from the engine.
 async fn receive(handle: &mut client::ClientHandle, reading: Reading, count: u64) {
     let mut batch = Vec::with_capacity(1024);
+    let wait = Duration::from_secs(60);
+    let messages = |events: &[Event]| {
+        events
+            .iter()
+            .filter(|event| matches!(event, Event::Message(_)))
+            .count() as u64
+    };
     let mut received = 0;
     while received < count {
-        let wait = Duration::from_secs(60);
-        let messages = |events: &[Event]| {
-            events
-                .iter()
-                .filter(|event| matches!(event, Event::Message(_)))
-                .count() as u64
-        };
         received += match reading {
             Reading::Taken => {
                 let n = tokio::time::timeout(wait, handle.events.recv_many(&mut batch, 1024))

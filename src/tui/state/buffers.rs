@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use super::lines::{LineRef, Lines};
+use super::lines::Lines;
 
 /// Sender id meaning "nobody" (system lines, anonymous senders are interned as `anonymous`).
 pub const NO_SENDER: u32 = u32::MAX;
@@ -213,20 +213,16 @@ impl Buffer {
         usize::try_from(new).unwrap_or(usize::MAX)
     }
 
-    /// The line at `seq`, if it is still in the scrollback.
-    pub(crate) fn line(&self, seq: u64) -> Option<LineRef<'_>> {
-        let index = seq.checked_sub(self.first_seq)?;
-        self.lines.get(usize::try_from(index).ok()?)
+    /// The index in `lines` of `seq`, if it is not older than the scrollback.
+    fn index_of(&self, seq: u64) -> Option<usize> {
+        usize::try_from(seq.checked_sub(self.first_seq)?).ok()
     }
 
-    /// Changes the delivery shown for the line at `seq`; false when it is gone.
-    pub(crate) fn set_delivery(&mut self, seq: u64, delivery: Delivery) -> bool {
-        if self.line(seq).is_none() {
-            return false;
+    /// Changes the delivery shown for the line at `seq`, if it is still in the scrollback.
+    pub(crate) fn set_delivery(&mut self, seq: u64, delivery: Delivery) {
+        if let Some(index) = self.index_of(seq) {
+            self.lines.set_delivery(index, delivery);
         }
-        self.lines
-            .set_delivery((seq - self.first_seq) as usize, delivery);
-        true
     }
 
     /// Index one past the newest visible line.
