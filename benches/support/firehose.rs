@@ -11,6 +11,8 @@
 
 #[path = "proc_stat.rs"]
 pub mod proc_stat;
+#[path = "raw_ws.rs"]
+mod raw_ws;
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -18,13 +20,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use raw_ws::{pick_reliable, push_text_frame};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use wpchat::protocol::{
     DataMessage, JSON_RELIABLE_V1, MessageSource, Payload, ServiceMessage, WireStr, encode_service,
@@ -36,22 +38,6 @@ pub const PAYLOAD_BYTES: usize = 100;
 pub const GIVE_UP: Duration = Duration::from_secs(120);
 /// The bare reader acks this often, as a reliable client must.
 const BARE_ACK_EVERY: u64 = 1000;
-
-/// One unmasked server-to-client text frame.
-fn push_text_frame(out: &mut Vec<u8>, text: &str) {
-    out.push(0x81);
-    let len = text.len();
-    if len < 126 {
-        out.push(len as u8);
-    } else if len < 65_536 {
-        out.push(126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-    out.extend_from_slice(text.as_bytes());
-}
 
 /// `connected` followed by `count` reliable group messages, as raw WebSocket frames.
 fn flood(count: u64) -> Vec<u8> {
@@ -79,17 +65,6 @@ fn flood(count: u64) -> Vec<u8> {
         push_text_frame(&mut out, &frame);
     }
     out
-}
-
-/// The handshake callback: the service picks the reliable subprotocol. The error type is
-/// tungstenite's, so its size is not ours to choose.
-#[allow(clippy::result_large_err)]
-fn pick_protocol(_: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
-    response.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static(JSON_RELIABLE_V1),
-    );
-    Ok(response)
 }
 
 /// A running firehose: every connection gets the same `count` messages.
@@ -126,7 +101,7 @@ impl Firehose {
 
 async fn serve(mut tcp: tokio::net::TcpStream, frames: Arc<Vec<u8>>) {
     let _ = tcp.set_nodelay(true);
-    if tokio_tungstenite::accept_hdr_async(&mut tcp, pick_protocol)
+    if tokio_tungstenite::accept_hdr_async(&mut tcp, pick_reliable)
         .await
         .is_err()
     {

@@ -8,22 +8,23 @@
 //! for recovery and nothing is fanned out: a reconnect gets a fresh `connected`, and is
 //! counted, so the bench can report it as a disconnect.
 
+#[path = "raw_ws.rs"]
+mod raw_ws;
+
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use raw_ws::{pick_reliable, push_frame_header, push_text_frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
 use wpchat::protocol::{
-    ClientMessage, DataMessage, JSON_RELIABLE_V1, MessageSource, Payload, ServiceMessage,
-    decode_client, encode_service,
+    ClientMessage, DataMessage, MessageSource, Payload, ServiceMessage, decode_client,
+    encode_service,
 };
 
 /// Bytes of text in each flood message.
@@ -127,45 +128,18 @@ impl FrameTemplate {
         let written = cursor.position() as usize;
         let digits = &digits[..written];
         let len = self.before_id.len() + digits.len() + self.after_id.len();
-        push_frame_header(out, 0x1, len);
+        push_frame_header(out, raw_ws::TEXT, len);
         out.extend_from_slice(&self.before_id);
         out.extend_from_slice(digits);
         out.extend_from_slice(&self.after_id);
     }
 }
 
-/// The header of one unmasked, final server-to-client frame of `opcode`.
-fn push_frame_header(out: &mut Vec<u8>, opcode: u8, len: usize) {
-    out.push(0x80 | opcode);
-    match len {
-        0..=125 => out.push(len as u8),
-        126..=65_535 => {
-            out.push(126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        _ => {
-            out.push(127);
-            out.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-}
-
 fn text_frame(message: &ServiceMessage) -> Vec<u8> {
     let json = encode_service(message);
     let mut out = Vec::with_capacity(json.len() + 4);
-    push_frame_header(&mut out, 0x1, json.len());
-    out.extend_from_slice(json.as_bytes());
+    push_text_frame(&mut out, &json);
     out
-}
-
-/// The handshake callback: the reliable JSON subprotocol, whatever was asked. The error type
-/// is tungstenite's, so its size is not ours to choose.
-#[allow(clippy::result_large_err)]
-fn pick_reliable(_: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
-    let reliable = HeaderValue::from_static(JSON_RELIABLE_V1);
-    let headers = response.headers_mut();
-    headers.insert(SEC_WEBSOCKET_PROTOCOL, reliable);
-    Ok(response)
 }
 
 /// What the reader half tells the writer half.
@@ -307,7 +281,7 @@ async fn read_client(
                 0x8 => return,
                 0x9 => {
                     let mut pong = Vec::with_capacity(payload.len() + 2);
-                    push_frame_header(&mut pong, 0xA, payload.len());
+                    push_frame_header(&mut pong, raw_ws::PONG, payload.len());
                     pong.extend_from_slice(&payload);
                     vec![FromClient::Reply(pong)]
                 }

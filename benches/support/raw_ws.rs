@@ -1,0 +1,47 @@
+//! The server side of a WebSocket written by hand, for the benches' load generators: frame
+//! headers put straight into a byte buffer, and a handshake that answers with the reliable
+//! JSON subprotocol.
+#![allow(dead_code)] // each generator uses part of it
+
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
+use wpchat::protocol::JSON_RELIABLE_V1;
+
+/// The text frame opcode.
+pub const TEXT: u8 = 0x1;
+/// The pong frame opcode.
+pub const PONG: u8 = 0xA;
+
+/// The header of one unmasked, final server-to-client frame of `opcode`.
+pub fn push_frame_header(out: &mut Vec<u8>, opcode: u8, len: usize) {
+    out.push(0x80 | opcode);
+    match len {
+        0..=125 => out.push(len as u8),
+        126..=65_535 => {
+            out.push(126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+}
+
+/// One unmasked server-to-client text frame.
+pub fn push_text_frame(out: &mut Vec<u8>, text: &str) {
+    push_frame_header(out, TEXT, text.len());
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// The handshake callback: the reliable JSON subprotocol, whatever was asked. The error type
+/// is tungstenite's, so its size is not ours to choose.
+#[allow(clippy::result_large_err)]
+pub fn pick_reliable(_: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
+    let reliable = HeaderValue::from_static(JSON_RELIABLE_V1);
+    response
+        .headers_mut()
+        .insert(SEC_WEBSOCKET_PROTOCOL, reliable);
+    Ok(response)
+}
