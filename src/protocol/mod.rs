@@ -6,6 +6,7 @@ mod borrowed;
 mod client_message;
 mod decode_cache;
 mod invoke;
+mod message_scan;
 mod payload;
 pub mod protobuf;
 mod service_message;
@@ -21,7 +22,7 @@ pub(crate) use payload::{JsonStrings, compact_json};
 pub(crate) use service_message::GroupFrame;
 pub use service_message::{
     AckError, AckErrorName, DataMessage, MessageSource, ServiceMessage, decode_service,
-    decode_service_with, encode_service,
+    decode_service_by_serde, decode_service_with, encode_service,
 };
 
 use thiserror::Error;
@@ -251,9 +252,13 @@ pub(crate) fn validate_group_name(group: &str) -> Result<(), NameError> {
     if group.is_empty() {
         return Err(NameError::Empty);
     }
-    let chars = group.chars().count();
-    if chars > MAX_GROUP_NAME_CHARS {
-        return Err(NameError::TooLong(chars));
+    // No more bytes than the limit means no more characters: the count is skipped for the
+    // names of every message a flood brings.
+    if group.len() > MAX_GROUP_NAME_CHARS {
+        let chars = group.chars().count();
+        if chars > MAX_GROUP_NAME_CHARS {
+            return Err(NameError::TooLong(chars));
+        }
     }
     if group.chars().all(char::is_whitespace) {
         return Err(NameError::Whitespace);

@@ -148,8 +148,29 @@ impl Payload {
             DataType::Binary | DataType::Protobuf => {
                 let text = serde_json::from_str::<std::borrow::Cow<'_, str>>(data.get())
                     .map_err(|_| PayloadError::NotBase64String(data_type))?;
+                Self::from_string_content(data_type, &text, None)
+            }
+        }
+    }
+
+    /// The payload of a `data` that is a JSON string, given its content (unescaped): text
+    /// (written into `spare` when given), binary or protobuf (base64), or JSON (the string
+    /// itself as the value).
+    pub(crate) fn from_string_content(
+        data_type: DataType,
+        content: &str,
+        spare: Option<String>,
+    ) -> Result<Self, PayloadError> {
+        match data_type {
+            DataType::Text => Ok(Payload::Text(reuse(spare, content))),
+            DataType::Json => {
+                let mut quoted = String::with_capacity(content.len() + 2);
+                write_json_string(&mut quoted, content);
+                Self::json(&quoted)
+            }
+            DataType::Binary | DataType::Protobuf => {
                 let bytes = BASE64
-                    .decode(text.as_bytes())
+                    .decode(content.as_bytes())
                     .map_err(|e| PayloadError::BadBase64(e.to_string()))?;
                 Ok(if data_type == DataType::Binary {
                     Payload::Binary(bytes)
@@ -183,14 +204,19 @@ fn text_from_wire(raw: &str, spare: Option<String>) -> Option<String> {
     if inner.contains('\\') {
         return serde_json::from_str::<String>(raw).ok();
     }
-    Some(match spare {
+    Some(reuse(spare, inner))
+}
+
+/// `content` as an owned string, written into `spare` when there is one.
+fn reuse(spare: Option<String>, content: &str) -> String {
+    match spare {
         Some(mut text) => {
             text.clear();
-            text.push_str(inner);
+            text.push_str(content);
             text
         }
-        None => inner.to_string(),
-    })
+        None => content.to_string(),
+    }
 }
 
 /// Appends a number in decimal, without an intermediate allocation (sequence ids are written

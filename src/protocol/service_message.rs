@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 use super::borrowed::WireStr;
 use super::decode_cache::DecodeCache;
+use super::message_scan::{PlainMessage, PlainSource, plain_data_message};
 use super::payload::{push_u64, write_json_string};
 use super::{DataType, DecodeError, Payload, PayloadError};
 
@@ -210,7 +211,62 @@ fn shared_name(cache: &mut Option<&mut DecodeCache>, name: &str) -> Arc<str> {
     }
 }
 
-fn decode(frame: &str, cache: Option<&mut DecodeCache>) -> Result<ServiceMessage, DecodeError> {
+/// [`decode_service`] by serde alone, without the hand-written reader of plain data messages:
+/// what tests and the fuzz target compare that reader against.
+#[doc(hidden)]
+pub fn decode_service_by_serde(frame: &str) -> Result<ServiceMessage, DecodeError> {
+    decode_by_serde(frame, None)
+}
+
+fn decode(frame: &str, mut cache: Option<&mut DecodeCache>) -> Result<ServiceMessage, DecodeError> {
+    if let Some(plain) = plain_data_message(frame)
+        && let Some(message) = message_from_plain(plain, &mut cache)
+    {
+        return Ok(message);
+    }
+    decode_by_serde(frame, cache)
+}
+
+/// A plain data message as the engine takes it; None when its payload is not valid (bad
+/// base64), so that serde's path gives the error.
+fn message_from_plain(
+    plain: PlainMessage<'_>,
+    cache: &mut Option<&mut DecodeCache>,
+) -> Option<ServiceMessage> {
+    let spare = match plain.data_type {
+        DataType::Text => cache.as_mut().and_then(|cache| cache.spare_text()),
+        _ => None,
+    };
+    let payload = Payload::from_string_content(plain.data_type, plain.data, spare).ok()?;
+    let source = match plain.source {
+        PlainSource::Group {
+            group,
+            from_user_id,
+        } => group_source(cache, group, from_user_id),
+        PlainSource::Server => MessageSource::Server,
+    };
+    Some(ServiceMessage::Message(DataMessage {
+        source,
+        sequence_id: plain.sequence_id,
+        payload,
+    }))
+}
+
+fn group_source(
+    cache: &mut Option<&mut DecodeCache>,
+    group: &str,
+    from_user_id: Option<&str>,
+) -> MessageSource {
+    MessageSource::Group {
+        group: shared_name(cache, group),
+        from_user_id: from_user_id.map(|user| shared_name(cache, user)),
+    }
+}
+
+fn decode_by_serde(
+    frame: &str,
+    cache: Option<&mut DecodeCache>,
+) -> Result<ServiceMessage, DecodeError> {
     // Every field of `MessageWire` is in `ServiceWire` with the same type, so a data message
     // that fails here fails the full parse too, and that parse gives the error.
     if let Ok(wire) = serde_json::from_str::<MessageWire<'_>>(frame)
@@ -271,16 +327,14 @@ fn message_from_wire(
     mut cache: Option<&mut DecodeCache>,
 ) -> Result<ServiceMessage, DecodeError> {
     let source = match wire.from.as_deref() {
-        Some("group") => MessageSource::Group {
-            group: shared_name(
-                &mut cache,
-                &wire.group.ok_or(DecodeError::MissingField {
-                    kind: "message",
-                    field: "group",
-                })?,
-            ),
-            from_user_id: wire.from_user_id.map(|user| shared_name(&mut cache, &user)),
-        },
+        Some("group") => group_source(
+            &mut cache,
+            &wire.group.ok_or(DecodeError::MissingField {
+                kind: "message",
+                field: "group",
+            })?,
+            wire.from_user_id.as_deref(),
+        ),
         Some("server") => MessageSource::Server,
         Some(other) => {
             return Ok(ServiceMessage::Unknown {

@@ -187,6 +187,14 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
+    /// One of `usual` four times in five, else one of `odd`.
+    fn mostly(usual: &[&'static str], odd: &[&'static str]) -> impl Strategy<Value = &'static str> {
+        prop_oneof![
+            4 => prop::sample::select(usual.to_vec()),
+            1 => prop::sample::select(odd.to_vec()),
+        ]
+    }
+
     proptest! {
         #[test]
         fn decoders_never_panic(frame in "\\PC*") {
@@ -219,6 +227,42 @@ mod properties {
         fn binary_round_trips(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
             let message = ClientMessage::SendToGroup { group: "g".into(), ack_id: Some(1), no_echo: true, data: Payload::Binary(bytes) };
             prop_assert_eq!(decode_client(&encode_client(&message)).unwrap(), message);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Frames near a flood's, field by field and in any order: the hand-written reader of
+        /// plain data messages must answer exactly as serde does, or leave the frame to it.
+        #[test]
+        fn the_plain_message_reader_agrees_with_serde(
+            kind in mostly(&[r#""message""#], &[r#""ack""#, "null"]),
+            from in mostly(&[r#""group""#, r#""server""#], &[r#""x""#, "null", "1"]),
+            group in mostly(&[r#""g""#, r#""""#, r#"" ""#], &[r#""a\"b""#, "null"]),
+            user in mostly(&[r#""u""#], &[r#""\u00e9""#, "null", "[]"]),
+            data_type in mostly(&[r#""text""#, r#""binary""#, r#""protobuf""#], &[r#""json""#, r#""x""#, "null"]),
+            data in mostly(&[r#""hello""#, r#""AAE=""#, r#""""#], &[r#""!!""#, r#""a\nb""#, "{}", "null", "5"]),
+            seq in mostly(&["0", "42", "9999999999999999999"], &["01", "-1", "1.0", "1e2", "18446744073709551615", "18446744073709551616", "null"]),
+            present in prop::array::uniform7(prop::bool::weighted(0.97)),
+            with_extra in prop::bool::weighted(0.1),
+            extra in prop::sample::select(vec![r#""data":"x""#, r#""other":1"#, r#""sequenceId":7"#, r#""type":"message""#]),
+            order in Just((0..8).collect::<Vec<usize>>()).prop_shuffle(),
+            space in prop::sample::select(vec!["", " ", "\n\t "]),
+        ) {
+            let fields = [
+                format!(r#""type":{kind}"#),
+                format!(r#""from":{from}"#),
+                format!(r#""group":{group}"#),
+                format!(r#""fromUserId":{user}"#),
+                format!(r#""dataType":{data_type}"#),
+                format!(r#""data":{data}"#),
+                format!(r#""sequenceId":{seq}"#),
+                extra.to_string(),
+            ];
+            let body: Vec<&str> = order.iter().filter(|&&i| present.get(i).copied().unwrap_or(with_extra)).map(|&i| fields[i].as_str()).collect();
+            let frame = format!("{space}{{{space}{}{space}}}{space}", body.join(&format!("{space},{space}")));
+            prop_assert_eq!(decode_service(&frame), decode_service_by_serde(&frame), "{}", frame);
         }
     }
 }
