@@ -120,19 +120,27 @@ enum Key {
 
 impl Key {
     /// The key `rest` starts with, as written with its closing quote (so that a longer name
-    /// that starts the same way does not match), and that written form.
-    fn at_start_of(rest: &[u8]) -> Option<(Key, &'static [u8])> {
-        let (key, written): (Key, &'static [u8]) = match (rest.first()?, rest.get(4)) {
-            (b't', _) => (Key::Type, b"type\""),
-            (b'f', Some(b'"')) => (Key::From, b"from\""),
-            (b'f', _) => (Key::FromUserId, b"fromUserId\""),
-            (b'g', _) => (Key::Group, b"group\""),
-            (b'd', Some(b'"')) => (Key::Data, b"data\""),
-            (b'd', _) => (Key::DataType, b"dataType\""),
-            (b's', _) => (Key::SequenceId, b"sequenceId\""),
-            _ => return None,
-        };
-        rest.starts_with(written).then_some((key, written))
+    /// that starts the same way does not match), and the length of that.
+    fn at_start_of(rest: &[u8]) -> Option<(Key, usize)> {
+        // Each comparison has a fixed length, so it compiles to a few integer compares rather
+        // than a call to memcmp.
+        fn written<const N: usize>(
+            key: Key,
+            rest: &[u8],
+            written: &[u8; N],
+        ) -> Option<(Key, usize)> {
+            (rest.get(..N)? == written).then_some((key, N))
+        }
+        match (rest.first()?, rest.get(4)) {
+            (b't', _) => written(Key::Type, rest, b"type\""),
+            (b'f', Some(b'"')) => written(Key::From, rest, b"from\""),
+            (b'f', _) => written(Key::FromUserId, rest, b"fromUserId\""),
+            (b'g', _) => written(Key::Group, rest, b"group\""),
+            (b'd', Some(b'"')) => written(Key::Data, rest, b"data\""),
+            (b'd', _) => written(Key::DataType, rest, b"dataType\""),
+            (b's', _) => written(Key::SequenceId, rest, b"sequenceId\""),
+            _ => None,
+        }
     }
 }
 
@@ -178,7 +186,7 @@ impl<'a> Reader<'a> {
     fn known_key(&mut self) -> Option<Key> {
         self.expect(b'"')?;
         let (key, written) = Key::at_start_of(&self.text.as_bytes()[self.at..])?;
-        self.at += written.len();
+        self.at += written;
         Some(key)
     }
 
