@@ -21,6 +21,10 @@ pub(crate) fn cap_error(text: &mut String) {
 
 /// `text` cut after `max` characters, the cut marked with `…`; None when it is short enough.
 fn cut(text: &str, max: usize) -> Option<String> {
+    // No more bytes than `max` means no more characters: no count for the usual short id.
+    if text.len() <= max {
+        return None;
+    }
     let (at, _) = text.char_indices().nth(max)?;
     Some(format!("{}…", &text[..at]))
 }
