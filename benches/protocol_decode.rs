@@ -52,6 +52,10 @@ fn bench_decode(c: &mut Criterion) {
         let frame = encode_service(message);
         assert!(decode_service(&frame).is_ok(), "{name} frame decodes");
         group.bench_function(*name, |b| b.iter(|| decode_service(black_box(&frame))));
+        // serde alone, without the hand-written reader of plain data messages.
+        group.bench_function(format!("{name}/serde_only"), |b| {
+            b.iter(|| protocol::decode_service_by_serde(black_box(&frame)))
+        });
         // As the engine decodes: group and user ids shared through its name cache.
         let mut names = DecodeCache::default();
         group.bench_function(format!("{name}/name_cache"), |b| {
