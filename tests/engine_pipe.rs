@@ -292,6 +292,14 @@ async fn group_exists(service: &wpchat::service::RunningService, group: &str) ->
 
 /// Starts `listen` on group `g` of the real service and waits until it joined.
 async fn real_listener(service: &wpchat::service::RunningService, extra: &[&str]) -> Child {
+    // Group `g` may exist already (another listener's), so its existence proves nothing: each
+    // listener also joins a group of its own after `g`, and the service takes a connection's
+    // frames in order, so once that one exists `g` was joined too.
+    static LISTENERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let ready = format!(
+        "ready-{}",
+        LISTENERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
     let connection_string = service.connection_string();
     let mut args = vec![
         "listen",
@@ -303,10 +311,12 @@ async fn real_listener(service: &wpchat::service::RunningService, extra: &[&str]
         "listener",
         "--group",
         "g",
+        "--group",
+        &ready,
     ];
     args.extend_from_slice(extra);
     let child = wpchat(&args).spawn().expect("spawn listen");
-    until_joined(|| group_exists(service, "g")).await;
+    until_joined(|| group_exists(service, &ready)).await;
     child
 }
 

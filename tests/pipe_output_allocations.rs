@@ -1,11 +1,11 @@
 //! `listen`'s output path allocates nothing per message: with the line buffers warmed up,
 //! writing JSON and text lines of group messages (plain, escaped and non-ASCII text) costs
-//! no heap allocation, as a counting global allocator sees it.
+//! no heap allocation on the writing thread, as a counting global allocator sees it.
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
 
-use counting_alloc::{Counting, allocations};
+use counting_alloc::{Counting, thread_allocations};
 use wpchat::pipe_output::{write_json_line, write_text_line};
 use wpchat::protocol::{DataMessage, MessageSource, Payload};
 
@@ -48,10 +48,10 @@ fn writing_lines_allocates_nothing_per_message() {
     };
     // One round first: one-time set-up (lazily built tables) is not a per-message cost.
     write_all(1);
-    let before = allocations();
+    let before = thread_allocations();
     write_all(10_000);
     assert_eq!(
-        allocations() - before,
+        thread_allocations() - before,
         0,
         "heap allocations for 30 000 JSON and text lines"
     );

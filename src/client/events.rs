@@ -21,8 +21,8 @@ use crate::protocol::{DataMessage, DecodeCache, Payload};
 pub(crate) const BATCH_EVENTS: usize = 256;
 /// Emptied batch buffers kept for reuse; more than this are freed.
 const SPARE_BATCHES: usize = 32;
-/// A batch whose payloads and frame texts hold more bytes than this is emptied by the reader
-/// rather than kept for reuse with its events in it, so spares hold on to at most
+/// A batch goes back for reuse with only as many of its events as hold this many bytes of
+/// payloads and frame texts (the reader drops the rest), so spares hold on to at most
 /// `SPARE_BATCHES` × this much of read messages' memory (2 MB).
 const FULL_SPARE_BYTES: usize = 64 * 1024;
 
@@ -47,28 +47,34 @@ pub fn event_channel(batches: usize) -> (EventSender, EventReceiver) {
     )
 }
 
-/// Gives a batch buffer back for reuse, with its events still in it unless they hold much
-/// text.
+/// Gives a batch buffer back for reuse, with as many of its events still in it as hold
+/// `FULL_SPARE_BYTES` of text; the rest are dropped here.
 fn recycle(spares: &Spares, mut batch: Vec<Event>) {
     if batch.capacity() == 0 {
         return;
     }
-    let held_bytes: usize = batch
-        .iter()
-        .map(|event| match event {
-            Event::Message(message) => message.payload.len(),
-            Event::RawFrame { text, .. } => text.len(),
-            Event::Unrecognized { frame, error } => frame.len() + error.len(),
-            _ => 0,
-        })
-        .sum();
-    if held_bytes > FULL_SPARE_BYTES {
-        batch.clear();
+    let mut held = 0;
+    let fits = batch.iter().position(|event| {
+        held += held_bytes(event);
+        held > FULL_SPARE_BYTES
+    });
+    if let Some(fits) = fits {
+        batch.truncate(fits);
     }
     if let Ok(mut spares) = spares.lock()
         && spares.len() < SPARE_BATCHES
     {
         spares.push(batch);
+    }
+}
+
+/// The bytes of text an event holds on to.
+fn held_bytes(event: &Event) -> usize {
+    match event {
+        Event::Message(message) => message.payload.len(),
+        Event::RawFrame { text, .. } => text.len(),
+        Event::Unrecognized { frame, error } => frame.len() + error.len(),
+        _ => 0,
     }
 }
 
@@ -340,7 +346,7 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_read_in_place_goes_back_with_its_events_unless_they_hold_much_text() {
+    fn a_batch_read_in_place_goes_back_with_as_many_events_as_hold_little_text() {
         let spares = Spares::default();
         let frame = |bytes: usize| Event::RawFrame {
             direction: crate::client::Direction::In,
@@ -348,6 +354,11 @@ mod tests {
         };
         recycle(&spares, vec![frame(100), lag(1)]);
         recycle(&spares, vec![frame(FULL_SPARE_BYTES + 1)]);
+        let half = FULL_SPARE_BYTES / 2;
+        recycle(
+            &spares,
+            vec![frame(half), lag(2), frame(half), frame(1), lag(3)],
+        );
         let spares = spares.lock().unwrap();
         assert_eq!(
             spares[0].len(),
@@ -356,7 +367,12 @@ mod tests {
         );
         assert!(
             spares[1].is_empty(),
-            "a batch holding much text is emptied by the reader"
+            "an event holding much text is dropped by the reader"
+        );
+        assert_eq!(
+            spares[2].len(),
+            3,
+            "a batch keeps the events up to the one that passes the limit"
         );
     }
 }

@@ -16,6 +16,8 @@ pub struct DecodeCache {
     next_recent: usize,
     /// Payload strings of messages already read, for the next messages' text.
     spare_texts: Vec<String>,
+    /// Their capacity in all.
+    spare_bytes: usize,
 }
 
 impl DecodeCache {
@@ -23,9 +25,11 @@ impl DecodeCache {
     const MAX_NAMES: usize = 4096;
     /// Names compared before hashing.
     const RECENT: usize = 4;
-    /// Most spare strings kept: a few batches' worth.
-    const SPARE_TEXTS: usize = 1024;
-    /// Larger strings are freed rather than kept, so the spares hold at most 1 MB.
+    /// Most bytes the spare strings hold. Enough for every message a full event channel holds
+    /// (4096 by default) when they are small: with fewer, a reader that falls behind and
+    /// catches up makes the engine free strings and then allocate new ones.
+    const SPARE_BYTES: usize = 1024 * 1024;
+    /// Larger strings are freed rather than kept.
     const SPARE_TEXT_BYTES: usize = 1024;
 
     /// The shared copy of `name`.
@@ -51,14 +55,18 @@ impl DecodeCache {
 
     /// Keeps a read message's payload string for reuse, if it is small and there is room.
     pub fn give_back(&mut self, text: String) {
-        if self.spare_texts.len() < Self::SPARE_TEXTS && text.capacity() <= Self::SPARE_TEXT_BYTES {
+        let bytes = text.capacity();
+        if bytes <= Self::SPARE_TEXT_BYTES && self.spare_bytes + bytes <= Self::SPARE_BYTES {
+            self.spare_bytes += bytes;
             self.spare_texts.push(text);
         }
     }
 
     /// A string kept by `give_back`, if any (its old content still in it).
     pub(crate) fn spare_text(&mut self) -> Option<String> {
-        self.spare_texts.pop()
+        let text = self.spare_texts.pop()?;
+        self.spare_bytes -= text.capacity();
+        Some(text)
     }
 }
 
@@ -80,17 +88,24 @@ mod tests {
     }
 
     #[test]
-    fn only_small_strings_are_kept_and_only_so_many() {
+    fn only_small_strings_are_kept_and_only_so_many_bytes_of_them() {
         let mut cache = DecodeCache::default();
         cache.give_back(String::with_capacity(DecodeCache::SPARE_TEXT_BYTES + 1));
         assert!(cache.spare_text().is_none(), "a large string is freed");
-        for _ in 0..DecodeCache::SPARE_TEXTS + 10 {
-            cache.give_back(String::from("hello"));
+        let each = 100;
+        let room = DecodeCache::SPARE_BYTES / each;
+        for _ in 0..room + 10 {
+            cache.give_back(String::with_capacity(each));
         }
         let mut kept = 0;
         while cache.spare_text().is_some() {
             kept += 1;
         }
-        assert_eq!(kept, DecodeCache::SPARE_TEXTS);
+        assert_eq!(kept, room);
+        // Taking them all gave their bytes back: there is room for as many again.
+        for _ in 0..room {
+            cache.give_back(String::with_capacity(each));
+        }
+        assert_eq!(cache.spare_bytes, room * each);
     }
 }

@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use super::{End, Engine, SEQUENCE_ACK_DELAY};
 use crate::client::{Direction, Event, frames, limits};
 use crate::protocol::{
-    ServiceMessage, decode_service, decode_service_with, encode_service, protobuf,
+    DataMessage, ServiceMessage, decode_service, decode_service_with, encode_service, protobuf,
 };
 
 impl Engine {
@@ -112,6 +112,15 @@ impl Engine {
             });
         }
         match decode_service_with(text, &mut self.decode_cache) {
+            // A flood's path, kept out of `service_message`'s future: moving each message into
+            // an async state cost more than handling it.
+            Ok(ServiceMessage::Message(message)) => {
+                self.data_message(message, || frames::shown(text), now);
+                if self.sequence.urgent() {
+                    self.send_sequence_ack().await;
+                }
+                None
+            }
             Ok(message) => {
                 self.service_message(message, || frames::shown(text), now)
                     .await
@@ -151,6 +160,32 @@ impl Engine {
         }
     }
 
+    /// A data message: counted for the `sequenceAck` on reliable sessions (the caller sends it
+    /// when it is due at once), dropped when seen before, else passed on within the limits.
+    fn data_message(&mut self, message: DataMessage, shown: impl FnOnce() -> String, now: Instant) {
+        let reliable = self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.protocol.is_reliable());
+        if let (true, Some(sequence_id)) = (reliable, message.sequence_id) {
+            let new = self.sequence.receive(sequence_id);
+            if let Some(link) = self.link.as_mut() {
+                link.sequence_ack_at.get_or_insert(now + SEQUENCE_ACK_DELAY);
+            }
+            if !new {
+                tracing::debug!(sequence_id, "duplicate message dropped");
+                return;
+            }
+        }
+        match limits::bounded(message) {
+            Ok(message) => self.emit(Event::Message(message)),
+            Err(error) => self.emit(Event::Unrecognized {
+                frame: shown(),
+                error,
+            }),
+        }
+    }
+
     /// A decoded service message, whatever its subprotocol; `shown` renders the frame for an
     /// `Unrecognized` event.
     async fn service_message(
@@ -169,29 +204,9 @@ impl Engine {
                 None => tracing::debug!(ack_id, "ack for no waiting operation ignored"),
             },
             ServiceMessage::Message(message) => {
-                let reliable = self
-                    .session
-                    .as_ref()
-                    .is_some_and(|s| s.protocol.is_reliable());
-                if let (true, Some(sequence_id)) = (reliable, message.sequence_id) {
-                    let new = self.sequence.receive(sequence_id);
-                    if let Some(link) = self.link.as_mut() {
-                        link.sequence_ack_at.get_or_insert(now + SEQUENCE_ACK_DELAY);
-                    }
-                    if self.sequence.urgent() {
-                        self.send_sequence_ack().await;
-                    }
-                    if !new {
-                        tracing::debug!(sequence_id, "duplicate message dropped");
-                        return None;
-                    }
-                }
-                match limits::bounded(message) {
-                    Ok(message) => self.emit(Event::Message(message)),
-                    Err(error) => self.emit(Event::Unrecognized {
-                        frame: shown(),
-                        error,
-                    }),
+                self.data_message(message, shown, now);
+                if self.sequence.urgent() {
+                    self.send_sequence_ack().await;
                 }
             }
             ServiceMessage::Connected {
