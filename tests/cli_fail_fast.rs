@@ -109,6 +109,29 @@ async fn a_wrong_access_key_ends_listen_send_and_bench_with_the_cause_and_exit_3
 }
 
 #[tokio::test]
+async fn a_simple_connection_refused_for_its_key_ends_listen_with_exit_3_too() {
+    let service = service_on(0).await;
+    let wrong = connection_string(service.addr.port(), WRONG_KEY);
+    let output = Home::new()
+        .run(&[
+            "listen",
+            "--protocol",
+            "none",
+            "--connection-string",
+            &wrong,
+            "--hub",
+            "chat",
+        ])
+        .await;
+    failed_with(
+        &output,
+        AUTHENTICATION,
+        &["cannot connect", "401", "bad signature"],
+        &[WRONG_KEY],
+    );
+}
+
+#[tokio::test]
 async fn a_refused_client_url_ends_listen_with_exit_3_and_no_token_shown() {
     let service = service_on(0).await;
     let url = client_url(&service, "alice", WRONG_KEY);

@@ -52,6 +52,16 @@ pub(crate) enum DialError {
     Tls(String),
 }
 
+/// How a failure to get a client URL counts.
+pub(crate) fn url_failure(error: &crate::auth::ProviderError) -> FailureKind {
+    use crate::auth::ProviderError;
+    match error {
+        ProviderError::Transient(_) => FailureKind::Transient,
+        ProviderError::Permanent(_) => FailureKind::Misconfigured,
+        ProviderError::Refused(_) => FailureKind::Unauthorized,
+    }
+}
+
 impl DialError {
     /// Whether trying again could help, and what the user has to fix if not.
     pub(crate) fn kind(&self) -> FailureKind {

@@ -11,9 +11,11 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use super::connect::{self, Socket};
+use super::connect::{self, Socket, url_failure};
 use super::events::EventSender;
-use super::{ClientConfig, Command, ConnState, Event, OpError, OpId, OpOutcome, backoff, frames};
+use super::{
+    ClientConfig, Command, ConnState, Event, FailureKind, OpError, OpId, OpOutcome, backoff, frames,
+};
 use crate::auth::ProviderError;
 use crate::client::Direction;
 use crate::protocol::{MAX_CLIENT_MESSAGE_BYTES, Payload};
@@ -108,16 +110,21 @@ impl SimpleEngine {
         }
     }
 
-    /// One attempt to open the socket: `Ok(Err)` is a failure to retry after a pause.
+    /// One attempt to open the socket: `Ok(Err)` is a failure to retry after a pause. Each
+    /// failure is reported as the reliable engine reports it (`ConnectFailed` with its kind),
+    /// so a script gives up at once on a refused key and exits with the same code.
     async fn open(&mut self, attempt: u32) -> Result<Result<Socket, String>, End> {
         self.state.send_replace(ConnState::Connecting { attempt });
         let url = match self.offline(self.config.url_provider.client_url()).await? {
             Ok(url) => url,
-            Err(ProviderError::Permanent(why) | ProviderError::Refused(why)) => {
-                return Err(End::Stop(format!("cannot get a client URL: {why}")));
-            }
-            Err(ProviderError::Transient(why)) => {
-                return Ok(Err(format!("cannot get a client URL: {why}")));
+            Err(error) => {
+                let why = format!("cannot get a client URL: {error}");
+                self.connect_failed(attempt, url_failure(&error), &why)
+                    .await;
+                return match error {
+                    ProviderError::Transient(_) => Ok(Err(why)),
+                    ProviderError::Permanent(_) | ProviderError::Refused(_) => Err(End::Stop(why)),
+                };
             }
         };
         let dial = connect::dial(
@@ -133,9 +140,20 @@ impl SimpleEngine {
             Ok((socket, _)) => Ok(socket),
             Err(error) => {
                 tracing::info!(%error, attempt, "simple connection attempt failed");
-                Err(error.to_string())
+                let why = error.to_string();
+                self.connect_failed(attempt, error.kind(), &why).await;
+                Err(why)
             }
         })
+    }
+
+    async fn connect_failed(&mut self, attempt: u32, kind: FailureKind, error: &str) {
+        self.emit(Event::ConnectFailed {
+            attempt,
+            kind,
+            error: error.to_string(),
+        })
+        .await;
     }
 
     /// Runs `work` while no socket is open: sends fail at once (nothing is queued), a

@@ -5,8 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::{End, Engine, Interrupt, Lost, Next, Session};
-use crate::auth::ProviderError;
-use crate::client::connect::{self, RecoveryParams};
+use crate::client::connect::{self, RecoveryParams, url_failure};
 use crate::client::{ConnState, Event, FailureKind, backoff};
 use crate::protocol::close_code;
 
@@ -243,14 +242,5 @@ impl Engine {
                 }
             }
         }
-    }
-}
-
-/// How a failure to get a client URL counts.
-fn url_failure(error: &ProviderError) -> FailureKind {
-    match error {
-        ProviderError::Transient(_) => FailureKind::Transient,
-        ProviderError::Permanent(_) => FailureKind::Misconfigured,
-        ProviderError::Refused(_) => FailureKind::Unauthorized,
     }
 }
