@@ -3,6 +3,7 @@
 //! with nothing to escape or sanitize are copied as they are).
 
 use std::io::Write;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -29,6 +30,70 @@ pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// The group and the sender of the last message written, each with the form it was written in
+/// (escaped for JSON or sanitized for text). A flood repeats both message after message;
+/// knowing them by their shared pointer spares escaping them again, and above all it keeps the
+/// printer off the memory that holds their text and reference counts, which the engine's
+/// thread writes for every message: reading it from another core pulled that cache line back
+/// and forth (measured: the engine's CPU per message rose when its reader read the names).
+#[derive(Debug, Default)]
+pub struct WrittenNames {
+    json: NamePair,
+    text: NamePair,
+}
+
+/// A group and a sender, as written in one form.
+#[derive(Debug, Default)]
+struct NamePair {
+    group: WrittenName,
+    user: WrittenName,
+}
+
+#[derive(Debug, Default)]
+struct WrittenName {
+    name: Option<Arc<str>>,
+    form: String,
+}
+
+impl WrittenName {
+    /// Appends `name` as `write` writes it: the kept form when it is the same shared name,
+    /// else written now and kept (in the same string, so no allocation once it is large
+    /// enough).
+    fn write_json(&mut self, out: &mut Vec<u8>, name: &Arc<str>) {
+        if self
+            .name
+            .as_ref()
+            .is_some_and(|kept| Arc::ptr_eq(kept, name))
+        {
+            out.extend_from_slice(self.form.as_bytes());
+            return;
+        }
+        let start = out.len();
+        write_json_string(out, name);
+        self.keep(name, std::str::from_utf8(&out[start..]).unwrap_or_default());
+    }
+
+    fn write_text(&mut self, out: &mut String, name: &Arc<str>) {
+        if self
+            .name
+            .as_ref()
+            .is_some_and(|kept| Arc::ptr_eq(kept, name))
+        {
+            out.push_str(&self.form);
+            return;
+        }
+        let start = out.len();
+        sanitize_line_into(name, out);
+        self.keep(name, &out[start..]);
+    }
+
+    fn keep(&mut self, name: &Arc<str>, form: &str) {
+        self.name = Some(name.clone());
+        self.form.clear();
+        self.form.push_str(form);
+    }
+}
+
 /// Appends standard padded base64 of `bytes` as a JSON string (base64 needs no escaping).
 fn write_base64_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
@@ -40,13 +105,6 @@ fn write_base64_string(out: &mut Vec<u8>, bytes: &[u8]) {
     let written = BASE64.encode_slice(bytes, &mut out[start..]).unwrap_or(0);
     out.truncate(start + written);
     out.push(b'"');
-}
-
-fn write_optional_string(out: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        Some(s) => write_json_string(out, s),
-        None => out.extend_from_slice(b"null"),
-    }
 }
 
 /// Appends the `data` value of a JSON line: text as a string, JSON as the value itself (made
@@ -70,23 +128,33 @@ fn write_json_data(out: &mut Vec<u8>, payload: &Payload) {
 
 /// Appends one received message as a JSON line (with its `\n`) to `out`: `ts`, `from`,
 /// `group`, `fromUserId`, `dataType`, `data`, a protobuf message's `typeUrl`, `sequenceId`;
-/// `ts` is the RFC 3339 time it was received.
-pub fn write_json_line(out: &mut Vec<u8>, message: &DataMessage, ts: &str) {
-    let (from, group, from_user_id) = match &message.source {
+/// `ts` is the RFC 3339 time it was received. `names` remembers the last group and sender
+/// written (keep one per output).
+pub fn write_json_line(
+    out: &mut Vec<u8>,
+    message: &DataMessage,
+    ts: &str,
+    names: &mut WrittenNames,
+) {
+    out.extend_from_slice(b"{\"ts\":");
+    write_json_string(out, ts);
+    match &message.source {
         MessageSource::Group {
             group,
             from_user_id,
-        } => ("group", Some(&**group), from_user_id.as_deref()),
-        MessageSource::Server => ("server", None, None),
-    };
-    out.extend_from_slice(b"{\"ts\":");
-    write_json_string(out, ts);
-    out.extend_from_slice(b",\"from\":\"");
-    out.extend_from_slice(from.as_bytes());
-    out.extend_from_slice(b"\",\"group\":");
-    write_optional_string(out, group);
-    out.extend_from_slice(b",\"fromUserId\":");
-    write_optional_string(out, from_user_id);
+        } => {
+            out.extend_from_slice(b",\"from\":\"group\",\"group\":");
+            names.json.group.write_json(out, group);
+            out.extend_from_slice(b",\"fromUserId\":");
+            match from_user_id {
+                Some(user) => names.json.user.write_json(out, user),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        MessageSource::Server => {
+            out.extend_from_slice(b",\"from\":\"server\",\"group\":null,\"fromUserId\":null")
+        }
+    }
     out.extend_from_slice(b",\"dataType\":\"");
     out.extend_from_slice(message.payload.data_type().as_str().as_bytes());
     out.extend_from_slice(b"\",\"data\":");
@@ -111,8 +179,14 @@ pub fn write_json_line(out: &mut Vec<u8>, message: &DataMessage, ts: &str) {
 /// Appends one received message as a readable line to `out`: `TIME [group] user: text`, with
 /// `time` already formatted (`HH:MM:SS`). Everything that came from the network is escaped, so
 /// the line cannot move the cursor or set a title. With `unknown_sender` (protobuf) a missing
-/// user id is "(unknown sender)", not "(anonymous)".
-pub fn write_text_line(out: &mut String, message: &DataMessage, time: &str, unknown_sender: bool) {
+/// user id is "(unknown sender)", not "(anonymous)". `names` as for `write_json_line`.
+pub fn write_text_line(
+    out: &mut String,
+    message: &DataMessage,
+    time: &str,
+    unknown_sender: bool,
+    names: &mut WrittenNames,
+) {
     out.push_str(time);
     out.push(' ');
     match &message.source {
@@ -121,14 +195,13 @@ pub fn write_text_line(out: &mut String, message: &DataMessage, time: &str, unkn
             from_user_id,
         } => {
             out.push('[');
-            sanitize_line_into(group, out);
+            names.text.group.write_text(out, group);
             out.push_str("] ");
-            let user = from_user_id.as_deref().unwrap_or(if unknown_sender {
-                "(unknown sender)"
-            } else {
-                "(anonymous)"
-            });
-            sanitize_line_into(user, out);
+            match from_user_id {
+                Some(user) => names.text.user.write_text(out, user),
+                None if unknown_sender => out.push_str("(unknown sender)"),
+                None => out.push_str("(anonymous)"),
+            }
         }
         MessageSource::Server => out.push_str("(server)"),
     }
@@ -168,6 +241,59 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn from(group: &Arc<str>, user: &Arc<str>, text: &str) -> DataMessage {
+        DataMessage {
+            source: MessageSource::Group {
+                group: group.clone(),
+                from_user_id: Some(user.clone()),
+            },
+            sequence_id: None,
+            payload: Payload::Text(text.into()),
+        }
+    }
+
+    #[test]
+    fn remembered_names_are_written_as_they_were_and_new_ones_as_they_are() {
+        let mut names = WrittenNames::default();
+        let (dev, ops): (Arc<str>, Arc<str>) = ("dev".into(), "o\"ps\u{1b}".into());
+        let (alice, bob): (Arc<str>, Arc<str>) = ("alice".into(), "bob".into());
+        let mut text_lines = Vec::new();
+        let mut json_lines = Vec::new();
+        for message in [
+            from(&dev, &alice, "1"),
+            from(&dev, &alice, "2"),
+            from(&ops, &alice, "3"),
+            from(&ops, &bob, "4"),
+            // The same text in a different shared name is written from the name, not kept.
+            from(&"dev".into(), &bob, "5"),
+        ] {
+            let mut text = String::new();
+            write_text_line(&mut text, &message, "12:00:00", false, &mut names);
+            text_lines.push(text);
+            let mut json = Vec::new();
+            write_json_line(&mut json, &message, "t", &mut WrittenNames::default());
+            let mut remembered = Vec::new();
+            write_json_line(&mut remembered, &message, "t", &mut names);
+            assert_eq!(remembered, json);
+            json_lines.push(String::from_utf8(json).unwrap());
+        }
+        assert_eq!(
+            text_lines,
+            [
+                "12:00:00 [dev] alice: 1\n",
+                "12:00:00 [dev] alice: 2\n",
+                "12:00:00 [o\"ps␛] alice: 3\n",
+                "12:00:00 [o\"ps␛] bob: 4\n",
+                "12:00:00 [dev] bob: 5\n",
+            ]
+        );
+        assert!(
+            json_lines[2].contains(r#""group":"o\"ps\u001b""#),
+            "{}",
+            json_lines[2]
+        );
+    }
+
     proptest! {
         #[test]
         fn json_strings_are_written_as_serde_json_writes_them(s in any::<String>()) {
@@ -199,8 +325,13 @@ mod tests {
                 payload: Payload::Text(text.clone()),
             };
             let mut out = Vec::new();
-            write_json_line(&mut out, &message, "2026-11-27T18:00:05.000Z");
-            let line = String::from_utf8(out).unwrap();
+            let mut names = WrittenNames::default();
+            write_json_line(&mut out, &message, "2026-11-27T18:00:05.000Z", &mut names);
+            let line = String::from_utf8(out.clone()).unwrap();
+            // Again with the names remembered: the same line.
+            out.clear();
+            write_json_line(&mut out, &message, "2026-11-27T18:00:05.000Z", &mut names);
+            prop_assert_eq!(&String::from_utf8(out).unwrap(), &line);
             prop_assert_eq!(line.matches('\n').count(), 1);
             prop_assert!(line.ends_with('\n'));
             let value: serde_json::Value = serde_json::from_str(&line).unwrap();

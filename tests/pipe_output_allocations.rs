@@ -6,7 +6,7 @@
 mod counting_alloc;
 
 use counting_alloc::{Counting, thread_allocations};
-use wpchat::pipe_output::{write_json_line, write_text_line};
+use wpchat::pipe_output::{WrittenNames, write_json_line, write_text_line};
 use wpchat::protocol::{DataMessage, MessageSource, Payload};
 
 #[global_allocator]
@@ -36,13 +36,14 @@ fn writing_lines_allocates_nothing_per_message() {
     let messages = messages();
     let mut json = Vec::with_capacity(512);
     let mut text = String::with_capacity(512);
+    let mut names = WrittenNames::default();
     let mut write_all = |rounds: usize| {
         for _ in 0..rounds {
             for message in &messages {
                 json.clear();
-                write_json_line(&mut json, message, "2026-11-27T18:00:05.000Z");
+                write_json_line(&mut json, message, "2026-11-27T18:00:05.000Z", &mut names);
                 text.clear();
-                write_text_line(&mut text, message, "18:00:05", false);
+                write_text_line(&mut text, message, "18:00:05", false, &mut names);
             }
         }
     };

@@ -78,7 +78,9 @@ impl Replies {
         match event {
             Event::Frame(payload) => write_frame_line(&mut self.line, payload, &ts),
             Event::Message(message) if message.source == MessageSource::Server => {
-                super::write_json_line(&mut self.line, message, &ts)
+                // A server message names no group or sender.
+                let mut names = super::WrittenNames::default();
+                super::write_json_line(&mut self.line, message, &ts, &mut names)
             }
             _ => return false,
         }

@@ -20,7 +20,7 @@ use thiserror::Error;
 use crate::client::{
     self, ClientConfig, ClientHandle, Command, ConnState, Connecting, Event, OpId, OpOutcome,
 };
-use crate::pipe_output::{write_json_line, write_text_line};
+use crate::pipe_output::{WrittenNames, write_json_line, write_text_line};
 use crate::protocol::DataType;
 use crate::text::sanitize_line;
 
@@ -127,6 +127,7 @@ pub(crate) async fn listen(
         options,
         joins,
         unknown_sender,
+        names: WrittenNames::default(),
     };
     let mut handle = handle;
     let remaining = printer
@@ -171,6 +172,7 @@ struct Printer {
     joins: HashMap<OpId, String>,
     /// The subprotocol has no sender ids (protobuf).
     unknown_sender: bool,
+    names: WrittenNames,
 }
 
 /// What a batch of events asks `listen` to do next.
@@ -243,11 +245,17 @@ impl Printer {
             self.line.clear();
             match (event, self.options.format) {
                 (Event::Message(message), LineFormat::Jsonl) => {
-                    write_json_line(&mut self.line, message, &ts)
+                    write_json_line(&mut self.line, message, &ts, &mut self.names)
                 }
                 (Event::Message(message), LineFormat::Text) => {
                     self.text_line.clear();
-                    write_text_line(&mut self.text_line, message, &time, self.unknown_sender);
+                    write_text_line(
+                        &mut self.text_line,
+                        message,
+                        &time,
+                        self.unknown_sender,
+                        &mut self.names,
+                    );
                     self.line.extend_from_slice(self.text_line.as_bytes());
                 }
                 (Event::Frame(payload), LineFormat::Jsonl) => {
@@ -407,7 +415,13 @@ mod tests {
     ) -> String {
         let mut line = String::new();
         let time = received.format("%H:%M:%S").to_string();
-        write_text_line(&mut line, message, &time, unknown_sender);
+        write_text_line(
+            &mut line,
+            message,
+            &time,
+            unknown_sender,
+            &mut WrittenNames::default(),
+        );
         line
     }
 
@@ -415,7 +429,7 @@ mod tests {
     fn message_json_line(message: &DataMessage, received: DateTime<Utc>) -> String {
         let mut line = Vec::with_capacity(256);
         let ts = received.to_rfc3339_opts(SecondsFormat::Millis, true);
-        write_json_line(&mut line, message, &ts);
+        write_json_line(&mut line, message, &ts, &mut WrittenNames::default());
         // serde_json writes UTF-8 only.
         String::from_utf8(line).unwrap_or_default()
     }
