@@ -257,11 +257,17 @@ pub(crate) fn mentions(body: &str, word: &str) -> bool {
 }
 
 /// [`mentions`] for ASCII text without lowercased copies: it runs on every message of a
-/// flood, and two allocations a message showed in the chat's profile.
+/// flood, and two allocations a message showed in the chat's profile. Only the places where
+/// the word's first letter occurs (either case, found with `memchr2`) are compared.
 fn mentions_ascii(body: &[u8], word: &[u8]) -> bool {
     let is_word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
-    body.windows(word.len()).enumerate().any(|(at, window)| {
-        window.eq_ignore_ascii_case(word)
+    let Some(&first) = word.first() else {
+        return false;
+    };
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lower, upper, body).any(|at| {
+        body.get(at..at + word.len())
+            .is_some_and(|window| window.eq_ignore_ascii_case(word))
             && !is_word(at.checked_sub(1).and_then(|before| body.get(before)))
             && !is_word(body.get(at + word.len()))
     })
