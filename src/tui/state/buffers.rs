@@ -350,6 +350,10 @@ mod tests {
         assert!(mentions("ping @alice!", "alice"));
         assert!(!mentions("alice2 is here", "alice"));
         assert!(!mentions("malice", "alice"));
+        assert!(mentions("malice then alice", "alice"), "a later whole word");
+        assert!(mentions("aaalice? no: alice", "alice"));
+        assert!(!mentions("al", "alice"), "a body shorter than the word");
+        assert!(!mentions("a", "alice"));
     }
 
     #[test]
