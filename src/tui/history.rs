@@ -17,6 +17,8 @@ use crate::protocol::{MessageSource, Payload};
 
 /// Lines of backlog shown when a group opens.
 pub(crate) const BACKLOG_LINES: usize = 200;
+/// Shortest time between two updates of the "messages not saved" note.
+const UNSAVED_NOTE_MS: i64 = 250;
 /// Own sends remembered per group to recognise their echo.
 const ECHO_MEMORY: usize = 256;
 
@@ -68,8 +70,9 @@ pub struct ChatHistory {
     saved_read: HashMap<String, i64>,
     /// Groups whose backlog was loaded.
     loaded: HashSet<String>,
-    /// Messages not saved, as last told to the user.
+    /// Messages not saved, as last told to the user, and when (wall ms).
     told_unsaved: u64,
+    told_unsaved_ms: i64,
     /// `/history off`: nothing is recorded until `/history on`.
     paused: bool,
 }
@@ -159,6 +162,7 @@ impl ChatHistory {
             saved_read: HashMap::new(),
             loaded: HashSet::new(),
             told_unsaved: 0,
+            told_unsaved_ms: i64::MIN,
             paused: false,
         };
         (history, problems)
@@ -382,8 +386,13 @@ impl ChatHistory {
             }
         }
         let dropped = recorder.stats().dropped;
-        if dropped > self.told_unsaved {
+        let now_ms = app.state().clock.wall_ms;
+        // A new count redraws the whole screen: under a flood that would be every frame, so
+        // the count is told again at most every UNSAVED_NOTE_MS (the 1 s tick catches up).
+        let due = now_ms.saturating_sub(self.told_unsaved_ms) >= UNSAVED_NOTE_MS;
+        if dropped > self.told_unsaved && due {
             self.told_unsaved = dropped;
+            self.told_unsaved_ms = now_ms;
             app.note(
                 crate::tui::NoteLevel::Error,
                 &format!("history: {dropped} messages not saved (the disk cannot keep up)"),
