@@ -120,6 +120,19 @@ impl App {
         };
     }
 
+    /// An event read in place from the engine's batch: a data message is stored from there
+    /// (no copy of it is made, and it is freed on the engine's thread); the rarer others are
+    /// handled as [`App::update`] does.
+    pub fn engine_event(&mut self, event: &Event) -> Vec<Command> {
+        match event {
+            Event::Message(message) => {
+                self.ingest(message);
+                Vec::new()
+            }
+            other => self.update(other.clone()),
+        }
+    }
+
     pub(super) fn on_event(&mut self, event: Event) -> Vec<Command> {
         // A message sets the redraw flag itself: one for a background group only moves a
         // badge.
@@ -150,7 +163,7 @@ impl App {
                 let text = format!("disconnected: {}", sanitize_line(&reason));
                 self.system(LineKind::Notice, &text);
             }
-            Event::Message(message) => self.ingest(message),
+            Event::Message(message) => self.ingest(&message),
             Event::Queued { op } => self.queued(op),
             Event::OpResult { op, outcome } => self.op_result(op, outcome),
             Event::RejoinFailed { group, error } => self.rejoin_failed(&group, &error),
@@ -465,7 +478,7 @@ impl App {
     /// A data message from the service: sanitised once here, then stored. The body is
     /// sanitised into a string the App keeps for this, and copied from there into the
     /// buffer's scrollback: a flood allocates nothing per message here.
-    fn ingest(&mut self, message: DataMessage) {
+    fn ingest(&mut self, message: &DataMessage) {
         if let Some(seq) = message.sequence_id {
             self.state.conn.last_seq = Some(seq);
         }
