@@ -4,7 +4,9 @@
 //!
 //! Options (environment): `HISTORY_BENCH_ROWS` sets the size (default 1 000 000 100-byte text
 //! messages in 50 groups); `HISTORY_BENCH_GOALS` picks some of `write,read,search,export,prune`
-//! (default all) and `sustained` (not in the default: G2's flood offered at
+//! (default all), `full` (not in the default: G1 while the queue is full, what a dropped
+//! message costs the caller; use a small `HISTORY_BENCH_ROWS` to skip most of the writing)
+//! and `sustained` (not in the default: G2's flood offered at
 //! `HISTORY_BENCH_RATE` msgs/s, default 200 000, for `HISTORY_BENCH_SECONDS`, default 60); `HISTORY_BENCH_DB=path` keeps the database there and, when it already holds
 //! messages, reuses it instead of writing (prune then works on a copy, so the file stays
 //! reusable).
@@ -12,7 +14,8 @@
 use std::time::{Duration, Instant};
 
 use wpchat::history::{
-    self, Dir, ExportFilter, ExportFormat, Kind, Query, Record, Recorder, RecorderOptions,
+    self, Dir, ExportFilter, ExportFormat, Kind, Query, Record, RecordRef, Recorder,
+    RecorderOptions,
 };
 
 const GROUPS: usize = 50;
@@ -96,6 +99,9 @@ fn main() {
         export_goal(&conn);
     }
     drop(conn);
+    if wanted("full") {
+        full_queue_goal(&dir.path().join("full.db"));
+    }
     if wanted("sustained") {
         sustained_goal(&dir.path().join("sustained.db"));
     }
@@ -146,6 +152,55 @@ fn write_goals(path: &std::path::Path, rows: usize) {
         "G3 FTS catch-up after the writes: {:.2} s (≈ {:.0} msgs/s over what was not indexed in passing)",
         index_time.as_secs_f64(),
         rows as f64 / index_time.as_secs_f64().max(1e-9)
+    );
+}
+
+/// G1 while the queue is full (a flood the writer cannot keep up with): what a dropped message
+/// costs the caller, owned (`try_record`) and borrowed from its event (`try_record_borrowed`,
+/// the chat's path). The writer pauses 2 s after each batch, so the queue stays full.
+fn full_queue_goal(path: &std::path::Path) {
+    const OFFERED: usize = 200_000;
+    let options = RecorderOptions {
+        queue_bytes: 64 * 1024,
+        slow_disk: Some(Duration::from_secs(2)),
+        ..RecorderOptions::default()
+    };
+    let mut recorder = Recorder::start(path, options).expect("recorder");
+    let mut fill = 0;
+    while recorder.try_record(message(fill)).is_some() {
+        fill += 1;
+    }
+    let owned: Vec<Record> = (0..OFFERED).map(message).collect();
+    let dropped_before = recorder.stats().dropped;
+    let (_, owned_time) = timed(|| {
+        for record in owned {
+            recorder.try_record(record);
+        }
+    });
+    let sources: Vec<Record> = (0..1_000).map(message).collect();
+    let (_, borrowed_time) = timed(|| {
+        for i in 0..OFFERED {
+            let source = &sources[i % sources.len()];
+            recorder.try_record_borrowed(RecordRef {
+                group: &source.group,
+                ts_ms: source.ts_ms,
+                kind: source.kind,
+                dir: source.dir,
+                sender: source.sender.as_deref(),
+                seq: source.seq,
+                body: &source.body,
+            });
+        }
+    });
+    let dropped = recorder.stats().dropped - dropped_before;
+    recorder.close();
+    let per_message = |time: Duration| time.as_nanos() as f64 / OFFERED as f64;
+    println!(
+        "G1 under a full queue: try_record {:.0} ns/msg, try_record_borrowed {:.0} ns/msg \
+         ({dropped} of {} dropped)",
+        per_message(owned_time),
+        per_message(borrowed_time),
+        2 * OFFERED
     );
 }
 

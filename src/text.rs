@@ -39,6 +39,11 @@ pub fn sanitize_line(input: &str) -> String {
     out
 }
 
+/// [`sanitize`], appended to `out` (no allocation when `out` has room).
+pub fn sanitize_text_into(input: &str, out: &mut String) {
+    sanitize_into(input, false, out);
+}
+
 /// [`sanitize_line`], appended to `out` (no allocation when `out` has room).
 pub fn sanitize_line_into(input: &str, out: &mut String) {
     sanitize_into(input, true, out);

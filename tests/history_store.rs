@@ -338,6 +338,63 @@ fn drops_under_a_slow_disk_are_counted_exactly() {
 }
 
 #[test]
+fn each_run_of_drops_is_one_gap_row_with_its_count() {
+    let (_dir, path) = temp_db();
+    // A byte budget of a few records and a slow disk: the queue fills and drains in turns.
+    let options = RecorderOptions {
+        queue_bytes: 600,
+        batch_rows: 4,
+        slow_disk: Some(Duration::from_millis(5)),
+        ..RecorderOptions::default()
+    };
+    let mut recorder = Recorder::start(&path, options).unwrap();
+    let mut runs = Vec::new();
+    let mut run = 0u64;
+    // Until three runs of drops have ended (a generous bound guards a starved writer).
+    for i in 0..1_000_000 {
+        if recorder
+            .try_record(text("flood", i, "flood", "m"))
+            .is_some()
+        {
+            if run > 0 {
+                runs.push(run);
+            }
+            run = 0;
+            if runs.len() >= 3 {
+                break;
+            }
+        } else {
+            run += 1;
+        }
+        if i % 50 == 0 {
+            // Lets the writer drain some, so that the drops come in several runs.
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    if run > 0 {
+        runs.push(run);
+    }
+    assert!(
+        runs.len() > 1,
+        "the flood should drop in several runs: {runs:?}"
+    );
+    recorder.close();
+    let conn = history::open_read(&path).unwrap();
+    let mut rows = conn
+        .prepare("SELECT seq FROM msg WHERE kind = 7 ORDER BY id")
+        .unwrap();
+    let gaps: Vec<u64> = rows
+        .query_map([], |row| row.get::<_, i64>(0).map(|count| count as u64))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        gaps, runs,
+        "one gap row per run of drops, counting that run"
+    );
+}
+
+#[test]
 fn ids_continue_after_a_restart_and_the_read_marker_survives() {
     let (_dir, path) = temp_db();
     let first = recorded(

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use wpchat::client::{
     ClientHandle, Command, ConnState, Event, EventSender, OpOutcome, event_channel,
 };
-use wpchat::protocol::{Payload, Subprotocol};
+use wpchat::protocol::{DataMessage, MessageSource, Payload, Subprotocol};
 use wpchat::tui::event_loop::{EventLoop, Flow};
 use wpchat::tui::state::Delivery;
 use wpchat::tui::{App, Clock, Keymap, UiSettings};
@@ -33,7 +33,7 @@ struct Harness {
     app: App,
     handle: ClientHandle,
     queue: mpsc::Receiver<Command>,
-    _events: EventSender,
+    events: EventSender,
     _state: watch::Sender<ConnState>,
     event_loop: Loop,
 }
@@ -79,7 +79,7 @@ impl Harness {
             app,
             handle,
             queue,
-            _events: events_tx,
+            events: events_tx,
             _state: state_tx,
             event_loop,
         }
@@ -253,4 +253,50 @@ async fn held_commands_fail_when_the_engine_stops() {
         Delivery::Failed(name) => assert_eq!(state.names.name(name), "Stopped"),
         other => panic!("expected a failed line, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_flooded_background_group_keeps_its_badge_true_while_keys_show() {
+    const FLOOD: u32 = 30_000;
+    let mut h = Harness::new(16);
+    let events = h.events.clone();
+    let flood = tokio::spawn(async move {
+        for n in 0..FLOOD {
+            let message = Event::Message(DataMessage {
+                source: MessageSource::Group {
+                    group: "flood".into(),
+                    from_user_id: Some("flooder".into()),
+                },
+                sequence_id: Some(u64::from(n) + 1),
+                payload: Payload::Text(format!("flood message {n}")),
+            });
+            if events.send(message).await.is_err() {
+                return;
+            }
+        }
+    });
+    h.type_text("typed during the flood");
+    h.turn_until("the typed text on the input line", |h| {
+        h.input_row().contains("typed during the flood")
+    })
+    .await;
+    // The badge of the group not shown catches up by itself (no key pressed): every message
+    // was stored and counted.
+    h.turn_until("the flooded group's badge to count every message", |h| {
+        h.screen().contains("(30k)")
+    })
+    .await;
+    flood.await.unwrap();
+    let flooded = h.app.state().buffers.iter().find(|b| b.name == "flood");
+    let flooded = flooded.expect("the flooded group has a buffer");
+    assert_eq!(flooded.unread, FLOOD);
+    assert_eq!(
+        flooded.lines.back().map(|line| line.body),
+        Some("flood message 29999")
+    );
+    let screen = h.screen();
+    assert!(
+        !screen.contains("flood message"),
+        "shown in lobby: {screen}"
+    );
 }

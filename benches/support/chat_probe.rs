@@ -1,8 +1,11 @@
 //! Probes of the chat under test, shared by the flood bench: its CPU time and memory from
 //! /proc, the load average, the `#flood` unread badge read off the screen, the notices of
 //! its system buffer, and the time a typed key takes to show on the chat's input line
-//! (through tmux).
+//! (through tmux: keys are typed and the screen is read by one tmux control-mode client kept
+//! open for the whole measurement, so that no process is started per poll).
 
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::proc_stat;
@@ -103,9 +106,99 @@ impl Latencies {
     }
 }
 
+/// A tmux control-mode client (`tmux -C attach`) on the chat's session: commands go down its
+/// stdin and their output comes back between `%begin` and `%end`. A `tmux capture-pane` run
+/// per poll started a process each time, and on a loaded box a new process could wait
+/// hundreds of milliseconds for a CPU: the bench measured that wait, not the chat.
+pub struct ControlClient {
+    child: Child,
+    commands: ChildStdin,
+    replies: BufReader<ChildStdout>,
+}
+
+impl ControlClient {
+    pub fn attach(tmux: &Tmux, session: &str) -> BenchResult<ControlClient> {
+        let mut child = tmux
+            .command()
+            .args(["-C", "attach-session", "-t", session])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start a tmux control client: {e}"))?;
+        let (Some(commands), Some(replies)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("the tmux control client has no pipes".into());
+        };
+        let mut client = ControlClient {
+            child,
+            commands,
+            replies: BufReader::new(replies),
+        };
+        // Commands sent before the client is attached fail ("no current client").
+        let mut line = String::new();
+        while !line.starts_with("%session-changed") {
+            line.clear();
+            client.read_line(&mut line)?;
+        }
+        // The pane's output is not needed here: only command replies come back.
+        client.run("refresh-client -f no-output")?;
+        Ok(client)
+    }
+
+    /// Runs one tmux command; returns what it printed.
+    pub fn run(&mut self, command: &str) -> BenchResult<String> {
+        writeln!(self.commands, "{command}")
+            .and_then(|()| self.commands.flush())
+            .map_err(|e| format!("tmux control client: {e}"))?;
+        // Skip notifications and the reply to attaching (flags 0) up to our reply (flags 1).
+        let mut line = String::new();
+        loop {
+            line.clear();
+            self.read_line(&mut line)?;
+            if line.starts_with("%begin ") && line.trim_end().ends_with(" 1") {
+                break;
+            }
+        }
+        let mut output = String::new();
+        loop {
+            line.clear();
+            self.read_line(&mut line)?;
+            if line.starts_with("%end ") {
+                return Ok(output);
+            }
+            if line.starts_with("%error ") {
+                return Err(format!("tmux {command:?} failed: {output}"));
+            }
+            output.push_str(&line);
+        }
+    }
+
+    pub fn screen(&mut self, session: &str) -> BenchResult<String> {
+        self.run(&format!("capture-pane -p -t {session}"))
+    }
+
+    fn read_line(&mut self, line: &mut String) -> BenchResult<()> {
+        match self.replies.read_line(line) {
+            Ok(0) => Err("the tmux control client exited".into()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("tmux control client: {e}")),
+        }
+    }
+}
+
+impl Drop for ControlClient {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Types `KEYS` single characters, each once the previous one showed, spaced over `span`;
 /// returns the time from `send-keys` to the input line showing it. Clears the input after.
 pub fn type_keys(tmux: &Tmux, span: Duration) -> BenchResult<Latencies> {
+    let mut control = ControlClient::attach(tmux, "chat")?;
     let mut typed = String::new();
     let mut result = Latencies {
         ms: Vec::new(),
@@ -117,9 +210,9 @@ pub fn type_keys(tmux: &Tmux, span: Duration) -> BenchResult<Latencies> {
         let key = char::from(ALPHABET[i % ALPHABET.len()]);
         typed.push(key);
         let started = Instant::now();
-        tmux.run(&["send-keys", "-t", "chat", "-l", &key.to_string()])?;
+        control.run(&format!("send-keys -t chat -l {key}"))?;
         loop {
-            let screen = tmux.screen("chat")?;
+            let screen = control.screen("chat")?;
             if screen.contains(&typed) {
                 result.ms.push(started.elapsed().as_secs_f64() * 1000.0);
                 break;
@@ -141,12 +234,13 @@ pub fn type_keys(tmux: &Tmux, span: Duration) -> BenchResult<Latencies> {
     Ok(result)
 }
 
-/// How long one `capture-pane` takes (median of 50).
+/// How long one `capture-pane` through the control client takes (median of 50).
 pub fn capture_baseline(tmux: &Tmux) -> BenchResult<f64> {
+    let mut control = ControlClient::attach(tmux, "chat")?;
     let mut ms = Vec::new();
     for _ in 0..50 {
         let started = Instant::now();
-        tmux.screen("chat")?;
+        control.screen("chat")?;
         ms.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     ms.sort_by(f64::total_cmp);

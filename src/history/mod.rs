@@ -16,7 +16,7 @@ mod store;
 
 pub use export::{ExportFilter, ExportFormat, export, lines, write_lines};
 pub use open::{HistoryError, database_path, open, open_read, profile_key};
-pub use record::{Delivery, Dir, Kind, Record, Session};
+pub use record::{Delivery, Dir, Kind, Record, RecordRef, Session};
 pub use recorder::{Recorder, RecorderOptions, RecorderStats};
 pub use retention::{forget_all, forget_group, prune_older_than};
 pub use search::{Found, Hit, Query, SearchError, plan, search};

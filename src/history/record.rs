@@ -122,7 +122,44 @@ impl Record {
 
     /// What the record costs the queue's byte budget.
     pub(crate) fn weight(&self) -> usize {
-        self.body.len() + self.group.len() + self.sender.as_ref().map_or(0, String::len) + 64
+        weight_of(&self.group, self.sender.as_deref(), self.body.len())
+    }
+}
+
+/// What a record costs the queue's byte budget: its strings, and a fixed part for the rest.
+pub(crate) fn weight_of(group: &str, sender: Option<&str>, body_bytes: usize) -> usize {
+    body_bytes + group.len() + sender.map_or(0, str::len) + 64
+}
+
+/// A received message as [`Record`] says it, borrowed from the event that carries it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecordRef<'a> {
+    pub group: &'a str,
+    pub ts_ms: i64,
+    pub kind: Kind,
+    pub dir: Dir,
+    pub sender: Option<&'a str>,
+    pub seq: Option<u64>,
+    pub body: &'a [u8],
+}
+
+impl RecordRef<'_> {
+    pub(crate) fn weight(&self) -> usize {
+        weight_of(self.group, self.sender, self.body.len())
+    }
+
+    /// The owned record, for the queue.
+    pub fn to_record(&self) -> Record {
+        Record {
+            group: self.group.to_string(),
+            ts_ms: self.ts_ms,
+            kind: self.kind,
+            dir: self.dir,
+            sender: self.sender.map(str::to_string),
+            seq: self.seq,
+            delivery: None,
+            body: self.body.to_vec(),
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, Transaction, params};
 
 use super::open::{HistoryError, open};
-use super::record::{Delivery, Kind, Record, Session};
+use super::record::{Delivery, Kind, Record, RecordRef, Session};
 use super::retention;
 use super::store::{self, Ids, Inserter};
 
@@ -37,6 +37,9 @@ pub struct RecorderOptions {
     pub max_age_ms: Option<i64>,
     /// The oldest messages are pruned while idle until the database is under this.
     pub max_bytes: Option<u64>,
+    /// The writer thread's nice value (Linux: per thread), e.g. 10 in the chat: under a flood
+    /// the writer then drops (and counts) rather than take a core from the engine and the UI.
+    pub writer_nice: Option<i32>,
 }
 
 impl Default for RecorderOptions {
@@ -50,6 +53,7 @@ impl Default for RecorderOptions {
             slow_disk: None,
             max_age_ms: None,
             max_bytes: None,
+            writer_nice: None,
         }
     }
 }
@@ -132,9 +136,15 @@ impl Recorder {
             last_beat: Instant::now(),
             session: None,
         };
+        let nice = options.writer_nice;
         let writer = std::thread::Builder::new()
             .name("history-writer".into())
-            .spawn(move || writer.run())
+            .spawn(move || {
+                if let Some(nice) = nice {
+                    set_this_thread_nice(nice);
+                }
+                writer.run()
+            })
             .map_err(|source| HistoryError::Create {
                 path: path.to_path_buf(),
                 source,
@@ -154,23 +164,64 @@ impl Recorder {
     /// Queues `record` without waiting and returns its history id; `None` when the queue was
     /// full and the record was dropped (and counted for its group).
     pub fn try_record(&mut self, record: Record) -> Option<i64> {
+        let id = self.admit(&record.group, record.ts_ms, record.weight())?;
+        self.queue_admitted(id, record)
+    }
+
+    /// [`Recorder::try_record`] for a message borrowed from the event that carries it: it is
+    /// copied only if the queue has room, so a flood that keeps the queue full costs a
+    /// counter increment per message, not a copy and its free.
+    pub fn try_record_borrowed(&mut self, record: RecordRef<'_>) -> Option<i64> {
+        let id = self.admit(record.group, record.ts_ms, record.weight())?;
+        self.queue_admitted(id, record.to_record())
+    }
+
+    /// The id for a record of `weight` if the queue has room for it, after the pending
+    /// `history_gap` rows (written only when the record fits behind them, so that a run of
+    /// drops ends in one row); otherwise counts the drop.
+    fn admit(&mut self, group: &str, ts_ms: i64, weight: usize) -> Option<i64> {
         if !self.dropped.is_empty() {
-            self.write_gaps(false);
+            self.write_gaps_leaving(weight);
         }
-        let id = self.next_id;
-        self.next_id += 1;
-        let record = match self.offer(id, record) {
-            Ok(()) => return Some(id),
-            Err(Job::Insert(_, record)) => record,
-            Err(_) => return None,
-        };
-        self.dropped_total += 1;
-        let entry = self.dropped.entry(record.group).or_insert(Dropped {
-            count: 0,
-            first_ts: record.ts_ms,
-        });
-        entry.count += 1;
+        if self.dropped.is_empty() && self.has_room(weight) {
+            let id = self.next_id;
+            self.next_id += 1;
+            return Some(id);
+        }
+        self.count_drop(group, ts_ms);
         None
+    }
+
+    /// Queues an admitted record; a full channel still drops it (and counts it).
+    fn queue_admitted(&mut self, id: i64, record: Record) -> Option<i64> {
+        match self.offer(id, record) {
+            Ok(()) => Some(id),
+            Err(Job::Insert(_, record)) => {
+                self.count_drop(&record.group, record.ts_ms);
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    fn count_drop(&mut self, group: &str, ts_ms: i64) {
+        self.dropped_total += 1;
+        // Looked up by `&str` first: the group's name is copied once per run of drops.
+        match self.dropped.get_mut(group) {
+            Some(gap) => gap.count += 1,
+            None => {
+                let gap = Dropped {
+                    count: 1,
+                    first_ts: ts_ms,
+                };
+                self.dropped.insert(group.to_string(), gap);
+            }
+        }
+    }
+
+    /// Whether the queue's byte budget has room for `weight` more.
+    fn has_room(&self, weight: usize) -> bool {
+        self.queue.is_some() && self.queued_bytes.load(Ordering::Relaxed) + weight <= self.max_bytes
     }
 
     /// A later ack state of one of our own messages.
@@ -209,30 +260,35 @@ impl Recorder {
     /// Writes the pending `history_gap` rows: if the queue has room for them, or (`wait`)
     /// once it has.
     pub fn write_gaps(&mut self, wait: bool) {
-        // One group at a time, stopping at the first that finds the queue full: while a flood
-        // keeps it full, this runs on every `try_record` and must stay cheap.
-        while let Some((group, gap)) = self
-            .dropped
-            .iter()
-            .next()
-            .map(|(group, gap)| (group.clone(), *gap))
-        {
-            let text = format!("history: {} messages not saved", gap.count);
-            // `seq` holds the count, so that stats and tests can add the losses up.
-            let mut record = Record::marker(&group, gap.first_ts, Kind::HistoryGap, &text);
-            record.seq = Some(gap.count);
-            let id = self.next_id;
-            let queued = if wait {
-                self.offer_waiting(id, record)
-            } else {
-                self.offer(id, record).is_ok()
-            };
-            if queued {
-                self.next_id += 1;
-                self.dropped.remove(&group);
-            } else {
+        if wait {
+            while let Some(group) = self.dropped.keys().next().cloned() {
+                if let Some(gap) = self.dropped.remove(&group) {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    self.offer_waiting(id, gap_record(&group, gap));
+                }
+            }
+        } else {
+            self.write_gaps_leaving(0);
+        }
+    }
+
+    /// Writes the pending `history_gap` rows that fit with `reserve` bytes left over. One
+    /// group at a time, stopping at the first that does not fit: while a flood keeps the
+    /// queue full this runs on every record, so the room is checked before a row is built.
+    fn write_gaps_leaving(&mut self, reserve: usize) {
+        while let Some((group, gap)) = self.dropped.iter().next() {
+            if !self.has_room(gap_weight(group) + reserve) {
                 return;
             }
+            let record = gap_record(group, *gap);
+            let group = record.group.clone();
+            let id = self.next_id;
+            if self.offer(id, record).is_err() {
+                return;
+            }
+            self.next_id += 1;
+            self.dropped.remove(&group);
         }
     }
 
@@ -306,6 +362,35 @@ impl Drop for Recorder {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Sets the calling thread's nice value; a failure leaves it as is.
+#[cfg(target_os = "linux")]
+fn set_this_thread_nice(nice: i32) {
+    // SAFETY: setpriority takes plain integers and touches no memory of ours; `who` = 0 with
+    // PRIO_PROCESS is the calling thread on Linux (the nice value is per thread there).
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+}
+
+/// Elsewhere the nice value is per process: the writer keeps the caller's priority.
+#[cfg(not(target_os = "linux"))]
+fn set_this_thread_nice(_nice: i32) {}
+
+/// The longest text of a `history_gap` row (a count of `u64::MAX`).
+const GAP_TEXT_MAX: usize = "history:  messages not saved".len() + 20;
+
+/// What a `history_gap` row of `group` weighs at most in the queue's byte budget.
+fn gap_weight(group: &str) -> usize {
+    super::record::weight_of(group, None, GAP_TEXT_MAX)
+}
+
+/// The `history_gap` row of a run of drops: `seq` holds the count, so that stats and tests
+/// can add the losses up.
+fn gap_record(group: &str, gap: Dropped) -> Record {
+    let text = format!("history: {} messages not saved", gap.count);
+    let mut record = Record::marker(group, gap.first_ts, Kind::HistoryGap, &text);
+    record.seq = Some(gap.count);
+    record
 }
 
 /// The writer thread's side.

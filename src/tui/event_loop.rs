@@ -39,8 +39,6 @@ const FRAME: Duration = Duration::from_millis(16);
 const INPUT_FRAME: Duration = Duration::from_millis(2);
 /// Shortest time between two frames when only background badges changed.
 const BACKGROUND_FRAME: Duration = Duration::from_millis(100);
-/// Client events taken per wake-up before input is looked at again (~1 ms of work).
-const EVENT_BATCH: usize = 512;
 /// How long a key held by the ESC-as-Meta decoder waits before it is typed after all.
 const META_WAIT: Duration = META_BURST.saturating_add(Duration::from_millis(5));
 /// Files `/bin @file` may send (the service's message limit).
@@ -132,7 +130,6 @@ pub struct EventLoop<B: Backend, I> {
     outbox: Outbox,
     file_reads: JoinSet<Action>,
     tick: Interval,
-    events: Vec<Event>,
     engine_open: bool,
     state_open: bool,
     /// What changed since the last frame.
@@ -170,7 +167,6 @@ where
             outbox: Outbox::default(),
             file_reads: JoinSet::new(),
             tick,
-            events: Vec::with_capacity(EVENT_BATCH),
             engine_open: true,
             state_open: true,
             pending: Redraw::Now,
@@ -312,9 +308,12 @@ where
                 }
                 Vec::new()
             }
-            received = handle.events.recv_many(&mut self.events, EVENT_BATCH), if self.engine_open => {
-                self.on_engine_events(app, received)
-            }
+            // Read in place: the batch goes back to the engine with its events, which it drops
+            // (and whose payload strings it reuses) on its own thread.
+            batch = handle.events.recv_batch(), if self.engine_open => match batch {
+                Some(batch) => self.on_engine_events(app, &batch),
+                None => self.engine_closed(app),
+            },
             _ = tokio::time::sleep(frame_due.unwrap_or_default()), if frame_due.is_some() => Vec::new(),
         };
         self.send(app, handle, commands);
@@ -347,25 +346,28 @@ where
         Ok((self.pending != Redraw::None).then(|| gap.saturating_sub(since_draw)))
     }
 
-    fn on_engine_events(&mut self, app: &mut App, received: usize) -> Vec<Command> {
-        if received == 0 {
-            self.engine_open = false;
-            if !matches!(app.state().conn.status, ConnStatus::Offline { .. }) {
-                app.update(ConnState::Stopped {
-                    reason: "the connection engine stopped".to_string(),
-                });
-            }
-            return Vec::new();
+    fn engine_closed(&mut self, app: &mut App) -> Vec<Command> {
+        self.engine_open = false;
+        if !matches!(app.state().conn.status, ConnStatus::Offline { .. }) {
+            app.update(ConnState::Stopped {
+                reason: "the connection engine stopped".to_string(),
+            });
         }
+        Vec::new()
+    }
+
+    /// One batch of the engine's events (at most a few hundred: ~0.2 ms of work, so input is
+    /// looked at again soon).
+    fn on_engine_events(&mut self, app: &mut App, events: &[Event]) -> Vec<Command> {
         // Stamp the batch with the current time (ticks alone are 1 s coarse).
         app.update(now_tick());
         let mut out = Vec::new();
         let now_ms = app.state().clock.wall_ms;
-        for event in self.events.drain(..) {
+        for event in events {
             if let Some(history) = &mut self.history {
-                history.on_event(&event, app, now_ms);
+                history.on_event(event, app, now_ms);
             }
-            out.extend(app.update(event));
+            out.extend(app.engine_event(event));
         }
         out
     }

@@ -10,7 +10,7 @@ use super::state::{Delivery, Interner, LineKind, LineRef};
 pub(crate) use crate::protocol::compact_json;
 use crate::protocol::protobuf::unpack_any;
 use crate::protocol::{JsonStrings, Payload};
-use crate::text::{sanitize, sanitize_line};
+use crate::text::{sanitize_line, sanitize_text_into};
 
 /// Indented JSON for the viewer, from compact JSON text (keys keep their order).
 pub(crate) fn pretty_json(compact: &str) -> String {
@@ -223,11 +223,32 @@ pub(crate) fn line_bytes(line: &LineRef<'_>) -> Vec<u8> {
 
 /// How a payload is stored for display: sanitised text, compact JSON, or base64 bytes.
 pub(crate) fn stored_body(payload: &Payload) -> (LineKind, String) {
+    let mut body = String::new();
+    let kind = stored_body_into(payload, &mut body);
+    (kind, body)
+}
+
+/// [`stored_body`] written into `body` (cleared first), so that a flood's messages reuse one
+/// string instead of allocating one each.
+pub(crate) fn stored_body_into(payload: &Payload, body: &mut String) -> LineKind {
+    body.clear();
     match payload {
-        Payload::Text(text) => (LineKind::Text, sanitize(text)),
-        Payload::Json(raw) => (LineKind::Json, sanitize(&compact_json(raw.get()))),
-        Payload::Binary(bytes) => (LineKind::Binary, BASE64.encode(bytes)),
-        Payload::Protobuf(bytes) => (LineKind::Protobuf, BASE64.encode(bytes)),
+        Payload::Text(text) => {
+            sanitize_text_into(text, body);
+            LineKind::Text
+        }
+        Payload::Json(raw) => {
+            sanitize_text_into(&compact_json(raw.get()), body);
+            LineKind::Json
+        }
+        Payload::Binary(bytes) => {
+            BASE64.encode_string(bytes, body);
+            LineKind::Binary
+        }
+        Payload::Protobuf(bytes) => {
+            BASE64.encode_string(bytes, body);
+            LineKind::Protobuf
+        }
     }
 }
 

@@ -11,12 +11,14 @@ use super::app::App;
 use crate::client::{Command, Event, OpId, OpOutcome};
 use crate::config::HistorySettings;
 use crate::history::{
-    self, Delivery, Dir, Kind, Record, Recorder, RecorderOptions, Session, StoredLine,
+    self, Delivery, Dir, Kind, Record, RecordRef, Recorder, RecorderOptions, Session, StoredLine,
 };
 use crate::protocol::{MessageSource, Payload};
 
 /// Lines of backlog shown when a group opens.
 pub(crate) const BACKLOG_LINES: usize = 200;
+/// Shortest time between two updates of the "messages not saved" note.
+const UNSAVED_NOTE_MS: i64 = 250;
 /// Own sends remembered per group to recognise their echo.
 const ECHO_MEMORY: usize = 256;
 
@@ -30,6 +32,13 @@ const QUEUE_BYTES: usize = 8 * 1024 * 1024;
 /// before the channel fills. A full channel would make `try_record` spin and yield to the
 /// (lower-priority) writer on the UI thread; a refused record costs nothing.
 const QUEUE_RECORDS: usize = QUEUE_BYTES / 64;
+
+/// The writer thread's nice value: low enough that the UI and the engine win the CPU, not so
+/// low that an idle writer starves behind other programs. Under a flood the writer (SQLite
+/// and the full-text index, about 4 µs of CPU a message) would otherwise take a core from the
+/// engine and the UI, so the chat pushed back on the socket and keys waited; below them, it
+/// drops (and counts) what it cannot keep up with instead.
+const WRITER_NICE: i32 = 10;
 
 /// Where the chat's history lives and whether this run records.
 #[derive(Debug, Clone)]
@@ -61,8 +70,9 @@ pub struct ChatHistory {
     saved_read: HashMap<String, i64>,
     /// Groups whose backlog was loaded.
     loaded: HashSet<String>,
-    /// Messages not saved, as last told to the user.
+    /// Messages not saved, as last told to the user, and when (wall ms).
     told_unsaved: u64,
+    told_unsaved_ms: i64,
     /// `/history off`: nothing is recorded until `/history on`.
     paused: bool,
 }
@@ -116,6 +126,7 @@ impl ChatHistory {
         let mut options = RecorderOptions {
             queue_records: QUEUE_RECORDS,
             queue_bytes: QUEUE_BYTES,
+            writer_nice: Some(WRITER_NICE),
             ..RecorderOptions::default()
         };
         match crate::config::parse_age(&settings.max_age) {
@@ -127,7 +138,7 @@ impl ChatHistory {
             Err(error) => problems.push(format!("[history] max_size: {error} (no size cap)")),
         }
         let recorder = if start.record {
-            match start_recorder_behind_ui(&start.path, options) {
+            match Recorder::start(&start.path, options) {
                 Ok(recorder) => Some(recorder),
                 Err(error) => {
                     problems.push(format!("history is not recorded: {error}"));
@@ -151,6 +162,7 @@ impl ChatHistory {
             saved_read: HashMap::new(),
             loaded: HashSet::new(),
             told_unsaved: 0,
+            told_unsaved_ms: i64::MIN,
             paused: false,
         };
         (history, problems)
@@ -212,7 +224,7 @@ impl ChatHistory {
             };
             if let Some(id) = id {
                 self.sends.insert(*op, (id, group.clone(), body.clone()));
-                self.newest.insert(group.clone(), id);
+                self.set_newest(group, id);
                 let echoes = self.echoes.entry(group.clone()).or_default();
                 echoes.push_back(body);
                 if echoes.len() > ECHO_MEMORY {
@@ -233,19 +245,25 @@ impl ChatHistory {
                     } => (&**group, from_user_id.as_deref()),
                     MessageSource::Server => ("server", None),
                 };
-                let (kind, body) = payload_record(&message.payload);
+                let (kind, body) = payload_bytes(&message.payload);
                 let own = sender.is_some() && sender == app.state().user_id.as_deref();
-                if own && self.is_echo(group, &body) {
+                if own && self.is_echo(group, body) {
                     return;
                 }
-                let mut record = Record::message(group, now_ms, kind, Dir::In, body);
-                record.sender = sender.map(str::to_string);
-                record.seq = message.sequence_id;
+                let record = RecordRef {
+                    group,
+                    ts_ms: now_ms,
+                    kind,
+                    dir: Dir::In,
+                    sender,
+                    seq: message.sequence_id,
+                    body,
+                };
                 if let Some(id) = self
                     .recording(group, own)
-                    .and_then(|r| r.try_record(record))
+                    .and_then(|r| r.try_record_borrowed(record))
                 {
-                    self.newest.insert(group.to_string(), id);
+                    self.set_newest(group, id);
                 }
             }
             Event::Connected {
@@ -296,6 +314,17 @@ impl ChatHistory {
                 protocol: Some(protocol.to_string()),
                 started_ms: now_ms,
             });
+        }
+    }
+
+    /// Remembers `id` as the newest line of `group` (a group's name is copied once, not for
+    /// every message of a flood).
+    fn set_newest(&mut self, group: &str, id: i64) {
+        match self.newest.get_mut(group) {
+            Some(newest) => *newest = id,
+            None => {
+                self.newest.insert(group.to_string(), id);
+            }
         }
     }
 
@@ -357,8 +386,13 @@ impl ChatHistory {
             }
         }
         let dropped = recorder.stats().dropped;
-        if dropped > self.told_unsaved {
+        let now_ms = app.state().clock.wall_ms;
+        // A new count redraws the whole screen: under a flood that would be every frame, so
+        // the count is told again at most every UNSAVED_NOTE_MS (the 1 s tick catches up).
+        let due = now_ms.saturating_sub(self.told_unsaved_ms) >= UNSAVED_NOTE_MS;
+        if dropped > self.told_unsaved && due {
             self.told_unsaved = dropped;
+            self.told_unsaved_ms = now_ms;
             app.note(
                 crate::tui::NoteLevel::Error,
                 &format!("history: {dropped} messages not saved (the disk cannot keep up)"),
@@ -421,43 +455,16 @@ fn open_groups(app: &App) -> Vec<String> {
 
 /// A payload as a record's kind and raw bytes.
 fn payload_record(payload: &Payload) -> (Kind, Vec<u8>) {
+    let (kind, body) = payload_bytes(payload);
+    (kind, body.to_vec())
+}
+
+/// A payload as a record's kind and its raw bytes, borrowed.
+fn payload_bytes(payload: &Payload) -> (Kind, &[u8]) {
     let body = match payload {
-        Payload::Text(text) => text.as_bytes().to_vec(),
-        Payload::Json(raw) => raw.get().as_bytes().to_vec(),
-        Payload::Binary(bytes) | Payload::Protobuf(bytes) => bytes.clone(),
+        Payload::Text(text) => text.as_bytes(),
+        Payload::Json(raw) => raw.get().as_bytes(),
+        Payload::Binary(bytes) | Payload::Protobuf(bytes) => bytes,
     };
     (Kind::from(payload.data_type()), body)
 }
-
-/// Starts the recorder from a helper thread that first lowers its own priority, so that the
-/// writer thread it spawns inherits it (on Linux the nice value is per thread and new
-/// threads inherit it); the UI and engine threads keep theirs. Under a flood the writer
-/// (SQLite and the full-text index, about 4 µs of CPU a message) would otherwise take a core
-/// from the engine and the UI, so the chat pushed back on the socket and keys waited; below
-/// them, it drops (and counts) what it cannot keep up with instead.
-fn start_recorder_behind_ui(path: &Path, options: RecorderOptions) -> Result<Recorder, String> {
-    let path = path.to_path_buf();
-    std::thread::Builder::new()
-        .name("history-start".into())
-        .spawn(move || {
-            lower_this_thread_priority();
-            Recorder::start(&path, options).map_err(|e| e.to_string())
-        })
-        .map_err(|e| format!("cannot start the history thread: {e}"))?
-        .join()
-        .map_err(|_| "the history thread failed to start".to_string())?
-}
-
-#[cfg(target_os = "linux")]
-fn lower_this_thread_priority() {
-    /// Low enough that the UI and the engine win the CPU, not so low that an idle writer
-    /// starves behind other programs.
-    const WRITER_NICE: i32 = 10;
-    // SAFETY: setpriority takes plain integers and touches no memory of ours; `who` = 0 with
-    // PRIO_PROCESS is the calling thread on Linux. A failure only leaves the priority as is.
-    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, WRITER_NICE) };
-}
-
-/// Elsewhere the nice value is per process: the writer keeps the chat's priority.
-#[cfg(not(target_os = "linux"))]
-fn lower_this_thread_priority() {}

@@ -15,6 +15,11 @@ pub(crate) const OPEN_LIST_LEN: usize = 9;
 
 /// Byte ranges of the `http(s)://` links in `text`, in order.
 pub(crate) fn link_ranges(text: &str) -> Vec<Range<usize>> {
+    // Runs for every line on screen in every frame, and most lines hold no link: a text
+    // without `http` (which every link kept below starts with) skips the link finder.
+    if memchr::memmem::find(text.as_bytes(), b"http").is_none() {
+        return Vec::new();
+    }
     let mut finder = LinkFinder::new();
     finder.kinds(&[LinkKind::Url]);
     finder

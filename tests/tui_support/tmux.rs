@@ -150,12 +150,20 @@ impl Tmux {
         })
     }
 
+    /// A `tmux` command line on this server, to which the caller adds the command.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new("tmux");
+        command
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .env_remove("TMUX");
+        command
+    }
+
     /// Runs a tmux command on this server; returns what it printed.
     pub fn run(&self, args: &[&str]) -> Outcome<String> {
-        let output = Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
+        let output = self
+            .command()
             .args(args)
-            .env_remove("TMUX")
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("cannot run tmux: {e}"))?;

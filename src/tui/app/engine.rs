@@ -8,10 +8,10 @@ use super::{App, Effect};
 use crate::client::{Command, ConnState, Direction, Event, OpError, OpId, OpOutcome};
 use crate::protocol::{DataMessage, MessageSource};
 use crate::text::{sanitize, sanitize_line};
-use crate::tui::format::{human_duration, stored_body};
+use crate::tui::format::{human_duration, stored_body_into};
 use crate::tui::state::{
-    Buffer, BufferKind, ConnStatus, Delivery, FailedSend, LineKind, LogLine, Membership, NO_SENDER,
-    NoteLevel, Notify, PendingOp, TokenExpiry,
+    Buffer, BufferKind, ConnStatus, Delivery, FailedSend, LineKind, LineRef, LogLine, Membership,
+    NO_SENDER, NoteLevel, Notify, PendingOp, TokenExpiry,
 };
 
 /// Failed sends kept for the retry key.
@@ -120,6 +120,19 @@ impl App {
         };
     }
 
+    /// An event read in place from the engine's batch: a data message is stored from there
+    /// (no copy of it is made, and it is freed on the engine's thread); the rarer others are
+    /// handled as [`App::update`] does.
+    pub fn engine_event(&mut self, event: &Event) -> Vec<Command> {
+        match event {
+            Event::Message(message) => {
+                self.ingest(message);
+                Vec::new()
+            }
+            other => self.update(other.clone()),
+        }
+    }
+
     pub(super) fn on_event(&mut self, event: Event) -> Vec<Command> {
         // A message sets the redraw flag itself: one for a background group only moves a
         // badge.
@@ -150,7 +163,7 @@ impl App {
                 let text = format!("disconnected: {}", sanitize_line(&reason));
                 self.system(LineKind::Notice, &text);
             }
-            Event::Message(message) => self.ingest(message),
+            Event::Message(message) => self.ingest(&message),
             Event::Queued { op } => self.queued(op),
             Event::OpResult { op, outcome } => self.op_result(op, outcome),
             Event::RejoinFailed { group, error } => self.rejoin_failed(&group, &error),
@@ -462,8 +475,10 @@ impl App {
         self.system(LineKind::Notice, &text);
     }
 
-    /// A data message from the service: sanitised once here, then stored.
-    fn ingest(&mut self, message: DataMessage) {
+    /// A data message from the service: sanitised once here, then stored. The body is
+    /// sanitised into a string the App keeps for this, and copied from there into the
+    /// buffer's scrollback: a flood allocates nothing per message here.
+    fn ingest(&mut self, message: &DataMessage) {
         if let Some(seq) = message.sequence_id {
             self.state.conn.last_seq = Some(seq);
         }
@@ -475,8 +490,16 @@ impl App {
             Some((index, sender)) => (index, sender, false),
             None => self.source_of(&message.source),
         };
-        let (kind, body) = stored_body(&message.payload);
-        let mention = !own && self.state.mentions_me(&body);
+        let mut body = std::mem::take(&mut self.ingest_body);
+        let kind = stored_body_into(&message.payload, &mut body);
+        self.store_message(index, sender, own, kind, &body);
+        self.ingest_body = body;
+    }
+
+    /// Stores a received message in buffer `index`: its unread and mention badges when the
+    /// buffer is not shown, and a highlight when it mentions us or its group is watched.
+    fn store_message(&mut self, index: usize, sender: u32, own: bool, kind: LineKind, body: &str) {
+        let mention = !own && self.state.mentions_me(body);
         let cap = self.state.settings.scrollback;
         let current = self.state.current;
         if index == current {
@@ -487,21 +510,21 @@ impl App {
         let time_ms = self.state.clock.wall_ms;
         let buffer = &mut self.state.buffers[index];
         if own && !buffer.echo_expected.is_empty() {
-            let hash = echo_hash(kind, &body);
+            let hash = echo_hash(kind, body);
             if let Some(position) = buffer.echo_expected.iter().position(|h| *h == hash) {
                 buffer.echo_expected.remove(position);
                 return;
             }
         }
-        let line = LogLine {
+        let line = LineRef {
             time_ms,
             sender,
             kind,
             delivery: Delivery::None,
-            body: body.into_boxed_str(),
+            body,
         };
-        let seq = buffer.push(line, cap);
-        buffer.members_seen.insert(sender);
+        let seq = buffer.push_ref(line, cap);
+        buffer.saw_member(sender);
         if index != current {
             buffer.unread += 1;
             if mention {

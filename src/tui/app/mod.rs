@@ -111,6 +111,8 @@ pub struct App {
     meta: MetaDecoder,
     /// Older lines of a buffer paged in from disk.
     history_paging: history_view::HistoryPaging,
+    /// Where a received message's body is sanitised before it is stored (reused).
+    ingest_body: String,
 }
 
 impl App {
@@ -128,6 +130,7 @@ impl App {
             last_highlight_ms: None,
             meta: MetaDecoder::default(),
             history_paging: history_view::HistoryPaging::default(),
+            ingest_body: String::new(),
         }
     }
 

@@ -80,6 +80,19 @@ pub struct LogLine {
     pub body: Box<str>,
 }
 
+impl LogLine {
+    /// The line, borrowed, as a buffer stores it.
+    pub fn as_ref(&self) -> super::lines::LineRef<'_> {
+        super::lines::LineRef {
+            time_ms: self.time_ms,
+            sender: self.sender,
+            kind: self.kind,
+            delivery: self.delivery,
+            body: &self.body,
+        }
+    }
+}
+
 /// What a buffer is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BufferKind {
@@ -117,6 +130,9 @@ pub struct Buffer {
     /// First line that arrived while the buffer was not in view.
     pub first_unread: Option<u64>,
     pub members_seen: HashSet<u32>,
+    /// The sender last added to `members_seen`: a run of messages from one sender (a flood)
+    /// hashes once.
+    last_member: Option<u32>,
     /// The end of the log when the view last left live: lines from here on are "new".
     pub live_end: u64,
     /// What was typed in this buffer's input and not sent, kept while another one is shown.
@@ -139,6 +155,7 @@ impl Buffer {
             anchor: None,
             first_unread: None,
             members_seen: HashSet::new(),
+            last_member: None,
             draft: String::new(),
             live_end: 0,
             echo_expected: VecDeque::new(),
@@ -152,8 +169,21 @@ impl Buffer {
 
     /// Appends a line, dropping the oldest beyond `cap`; returns its sequence number.
     pub fn push(&mut self, line: LogLine, cap: usize) -> u64 {
+        self.push_ref(line.as_ref(), cap)
+    }
+
+    /// Counts `sender` among the members seen in this buffer.
+    pub(crate) fn saw_member(&mut self, sender: u32) {
+        if self.last_member != Some(sender) {
+            self.last_member = Some(sender);
+            self.members_seen.insert(sender);
+        }
+    }
+
+    /// [`Buffer::push`] of a line whose body is borrowed.
+    pub fn push_ref(&mut self, line: super::lines::LineRef<'_>, cap: usize) -> u64 {
         let seq = self.end_seq();
-        self.lines.push_back(line);
+        self.lines.push_back_ref(line);
         self.evict(cap);
         seq
     }
@@ -257,11 +287,17 @@ pub(crate) fn mentions(body: &str, word: &str) -> bool {
 }
 
 /// [`mentions`] for ASCII text without lowercased copies: it runs on every message of a
-/// flood, and two allocations a message showed in the chat's profile.
+/// flood, and two allocations a message showed in the chat's profile. Only the places where
+/// the word's first letter occurs (either case, found with `memchr2`) are compared.
 fn mentions_ascii(body: &[u8], word: &[u8]) -> bool {
     let is_word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
-    body.windows(word.len()).enumerate().any(|(at, window)| {
-        window.eq_ignore_ascii_case(word)
+    let Some(&first) = word.first() else {
+        return false;
+    };
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lower, upper, body).any(|at| {
+        body.get(at..at + word.len())
+            .is_some_and(|window| window.eq_ignore_ascii_case(word))
             && !is_word(at.checked_sub(1).and_then(|before| body.get(before)))
             && !is_word(body.get(at + word.len()))
     })
@@ -314,6 +350,10 @@ mod tests {
         assert!(mentions("ping @alice!", "alice"));
         assert!(!mentions("alice2 is here", "alice"));
         assert!(!mentions("malice", "alice"));
+        assert!(mentions("malice then alice", "alice"), "a later whole word");
+        assert!(mentions("aaalice? no: alice", "alice"));
+        assert!(!mentions("al", "alice"), "a body shorter than the word");
+        assert!(!mentions("a", "alice"));
     }
 
     #[test]

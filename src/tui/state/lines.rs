@@ -119,18 +119,23 @@ impl Lines {
     }
 
     pub fn push_back(&mut self, line: LogLine) {
+        self.push_back_ref(line.as_ref());
+    }
+
+    /// Appends a line whose body is borrowed (it is copied into a chunk).
+    pub fn push_back_ref(&mut self, line: LineRef<'_>) {
         let slot = self.store(line);
         self.slots.push_back(slot);
     }
 
     pub fn push_front(&mut self, line: LogLine) {
-        let slot = self.store(line);
+        let slot = self.store(line.as_ref());
         self.slots.push_front(slot);
     }
 
     /// Puts `line` at `index` (at most the end), moving the lines from there on one down.
     pub fn insert(&mut self, index: usize, line: LogLine) {
-        let slot = self.store(line);
+        let slot = self.store(line.as_ref());
         self.slots.insert(index.min(self.slots.len()), slot);
     }
 
@@ -185,8 +190,8 @@ impl Lines {
     }
 
     /// Copies the body into the newest chunk (a new one when it does not fit).
-    fn store(&mut self, line: LogLine) -> Slot {
-        let body = &*line.body;
+    fn store(&mut self, line: LineRef<'_>) -> Slot {
+        let body = line.body;
         let fits = self
             .chunks
             .back()
