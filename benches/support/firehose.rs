@@ -2,8 +2,8 @@
 //!
 //! The firehose is a WebSocket server on 127.0.0.1:0 that answers every connection with the
 //! reliable JSON subprotocol, then writes `connected` and N pre-encoded reliable group frames
-//! (100-byte text) straight to the TCP stream as fast as TCP takes them, draining whatever the
-//! client sends (sequence acks).
+//! (100-byte text) straight to the TCP stream as fast as TCP takes them, reading whatever the
+//! client sends (sequence acks) and answering its close frame.
 //!
 //! The bare reader is the ceiling: what a correct reliable client must do and nothing else —
 //! tokio-tungstenite, a borrowing typed serde parse of each frame, a cumulative `sequenceAck`
@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use raw_ws::{pick_reliable, push_text_frame};
+use raw_ws::{CLOSE, client_frame, pick_reliable, push_frame_header, push_text_frame};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -108,21 +108,42 @@ async fn serve(mut tcp: tokio::net::TcpStream, frames: Arc<Vec<u8>>) {
         return;
     }
     let (mut reader, mut writer) = tcp.into_split();
-    let drain = tokio::spawn(async move {
-        let mut sink = vec![0u8; 64 * 1024];
-        while let Ok(n) = reader.read(&mut sink).await {
-            if n == 0 {
-                break;
-            }
-        }
-    });
+    let drain = tokio::spawn(async move { until_close(&mut reader).await });
     for chunk in frames.chunks(256 * 1024) {
         if writer.write_all(chunk).await.is_err() {
             return;
         }
     }
-    // Keep the connection open until the client closes it.
-    let _ = tokio::time::timeout(GIVE_UP, drain).await;
+    // Keep the connection open until the client closes it, and answer its close frame as a
+    // service does: a client that closes waits for the answer (`listen` up to 500 ms), and
+    // `listen`'s clock runs to its exit.
+    if let Ok(Ok(true)) = tokio::time::timeout(GIVE_UP, drain).await {
+        let mut close = Vec::with_capacity(2);
+        push_frame_header(&mut close, CLOSE, 0);
+        let _ = writer.write_all(&close).await;
+    }
+}
+
+/// Reads the client's frames (sequence acks) until it closes: true when it sent a close frame,
+/// false when the connection ended without one.
+async fn until_close(reader: &mut tokio::net::tcp::OwnedReadHalf) -> bool {
+    let mut pending = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut chunk).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        pending.extend_from_slice(&chunk[..n]);
+        let mut used = 0;
+        while let Some((opcode, _, length)) = client_frame(&pending[used..]) {
+            if opcode == CLOSE {
+                return true;
+            }
+            used += length;
+        }
+        pending.drain(..used);
+    }
 }
 
 /// What a reliable client must read of each frame, borrowed from the frame (`WireStr`: serde

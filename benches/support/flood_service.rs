@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use raw_ws::{pick_reliable, push_frame_header, push_text_frame};
+use raw_ws::{client_frame, pick_reliable, push_frame_header, push_text_frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::net::tcp::OwnedReadHalf;
@@ -278,7 +278,7 @@ async fn read_client(
             used += length;
             let reply = match opcode {
                 0x1 => answer(&payload, &shared),
-                0x8 => return,
+                raw_ws::CLOSE => return,
                 0x9 => {
                     let mut pong = Vec::with_capacity(payload.len() + 2);
                     push_frame_header(&mut pong, raw_ws::PONG, payload.len());
@@ -329,34 +329,4 @@ fn answer(payload: &[u8], shared: &Shared) -> Vec<FromClient> {
         out.push(FromClient::JoinedFlood);
     }
     out
-}
-
-/// One complete client frame at the start of `bytes`: (opcode, unmasked payload, bytes used).
-fn client_frame(bytes: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
-    let (&first, &second) = (bytes.first()?, bytes.get(1)?);
-    let (len, mut at) = match second & 0x7f {
-        126 => (
-            u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?) as usize,
-            4,
-        ),
-        127 => (
-            u64::from_be_bytes(bytes.get(2..10)?.try_into().ok()?) as usize,
-            10,
-        ),
-        len => (len as usize, 2),
-    };
-    let mask: [u8; 4] = if second & 0x80 != 0 {
-        let mask = bytes.get(at..at + 4)?.try_into().ok()?;
-        at += 4;
-        mask
-    } else {
-        [0; 4]
-    };
-    let data = bytes.get(at..at + len)?;
-    let payload = data
-        .iter()
-        .enumerate()
-        .map(|(i, b)| b ^ mask[i % 4])
-        .collect();
-    Some((first & 0x0f, payload, at + len))
 }
