@@ -6,17 +6,23 @@
 //! gives is the one serde would give: the fuzz target `client_json_frame` and the tests below
 //! compare the two.
 
-use super::DataType;
-
 /// A data message as it was in the frame: every string borrowed, none with an escape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct PlainMessage<'a> {
     pub source: PlainSource<'a>,
-    /// Text, binary or protobuf: data that is a JSON string.
-    pub data_type: DataType,
-    /// The string's content, between its quotes.
-    pub data: &'a str,
+    pub data: PlainData<'a>,
     pub sequence_id: Option<u64>,
+}
+
+/// Data that is a JSON string, by its `dataType`, with the string's content (between its
+/// quotes). JSON data is left to serde.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PlainData<'a> {
+    Text(&'a str),
+    /// Base64.
+    Binary(&'a str),
+    /// Base64.
+    Protobuf(&'a str),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,10 +52,11 @@ pub(super) fn plain_data_message(frame: &str) -> Option<PlainMessage<'_>> {
     if fields.kind? != "message" {
         return None;
     }
-    let data_type = match fields.data_type? {
-        "text" => DataType::Text,
-        "binary" => DataType::Binary,
-        "protobuf" => DataType::Protobuf,
+    let content = fields.data?;
+    let data = match fields.data_type? {
+        "text" => PlainData::Text(content),
+        "binary" => PlainData::Binary(content),
+        "protobuf" => PlainData::Protobuf(content),
         _ => return None,
     };
     let source = match fields.from? {
@@ -62,8 +69,7 @@ pub(super) fn plain_data_message(frame: &str) -> Option<PlainMessage<'_>> {
     };
     Some(PlainMessage {
         source,
-        data_type,
-        data: fields.data?,
+        data,
         sequence_id: fields.sequence_id,
     })
 }
@@ -264,15 +270,14 @@ mod tests {
                     group: "flood",
                     from_user_id: Some("bot"),
                 },
-                data_type: DataType::Text,
-                data: "hello, world",
+                data: PlainData::Text("hello, world"),
                 sequence_id: Some(42),
             })
         );
         let spaced = " {\n\"type\" : \"message\" ,\t\"from\":\"server\",\"dataType\":\"binary\",\"data\":\"AAE=\"\r} ";
         assert_eq!(
             plain_data_message(spaced).map(|m| (m.source, m.data)),
-            Some((PlainSource::Server, "AAE="))
+            Some((PlainSource::Server, PlainData::Binary("AAE=")))
         );
     }
 

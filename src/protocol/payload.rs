@@ -148,30 +148,7 @@ impl Payload {
             DataType::Binary | DataType::Protobuf => {
                 let text = serde_json::from_str::<std::borrow::Cow<'_, str>>(data.get())
                     .map_err(|_| PayloadError::NotBase64String(data_type))?;
-                Self::from_string_content(data_type, &text, None)
-            }
-        }
-    }
-
-    /// The payload of a `data` that is a JSON string, given its content (unescaped): text
-    /// (written into `spare` when given), binary or protobuf (base64), or JSON (the string
-    /// itself as the value).
-    pub(crate) fn from_string_content(
-        data_type: DataType,
-        content: &str,
-        spare: Option<String>,
-    ) -> Result<Self, PayloadError> {
-        match data_type {
-            DataType::Text => Ok(Payload::Text(reuse(spare, content))),
-            DataType::Json => {
-                let mut quoted = String::with_capacity(content.len() + 2);
-                write_json_string(&mut quoted, content);
-                Self::json(&quoted)
-            }
-            DataType::Binary | DataType::Protobuf => {
-                let bytes = BASE64
-                    .decode(content.as_bytes())
-                    .map_err(|e| PayloadError::BadBase64(e.to_string()))?;
+                let bytes = base64_bytes(&text)?;
                 Ok(if data_type == DataType::Binary {
                     Payload::Binary(bytes)
                 } else {
@@ -204,11 +181,18 @@ fn text_from_wire(raw: &str, spare: Option<String>) -> Option<String> {
     if inner.contains('\\') {
         return serde_json::from_str::<String>(raw).ok();
     }
-    Some(reuse(spare, inner))
+    Some(reused_text(spare, inner))
+}
+
+/// The bytes standard padded base64 `content` stands for.
+pub(crate) fn base64_bytes(content: &str) -> Result<Vec<u8>, PayloadError> {
+    BASE64
+        .decode(content.as_bytes())
+        .map_err(|e| PayloadError::BadBase64(e.to_string()))
 }
 
 /// `content` as an owned string, written into `spare` when there is one.
-fn reuse(spare: Option<String>, content: &str) -> String {
+pub(crate) fn reused_text(spare: Option<String>, content: &str) -> String {
     match spare {
         Some(mut text) => {
             text.clear();

@@ -10,8 +10,8 @@ use serde_json::value::RawValue;
 
 use super::borrowed::WireStr;
 use super::decode_cache::DecodeCache;
-use super::message_scan::{PlainMessage, PlainSource, plain_data_message};
-use super::payload::{push_u64, write_json_string};
+use super::message_scan::{PlainData, PlainMessage, PlainSource, plain_data_message};
+use super::payload::{base64_bytes, push_u64, reused_text, write_json_string};
 use super::{DataType, DecodeError, Payload, PayloadError};
 
 /// A service → client message.
@@ -233,11 +233,14 @@ fn message_from_plain(
     plain: PlainMessage<'_>,
     cache: &mut Option<&mut DecodeCache>,
 ) -> Option<ServiceMessage> {
-    let spare = match plain.data_type {
-        DataType::Text => cache.as_mut().and_then(|cache| cache.spare_text()),
-        _ => None,
+    let payload = match plain.data {
+        PlainData::Text(text) => {
+            let spare = cache.as_mut().and_then(|cache| cache.spare_text());
+            Payload::Text(reused_text(spare, text))
+        }
+        PlainData::Binary(base64) => Payload::Binary(base64_bytes(base64).ok()?),
+        PlainData::Protobuf(base64) => Payload::Protobuf(base64_bytes(base64).ok()?),
     };
-    let payload = Payload::from_string_content(plain.data_type, plain.data, spare).ok()?;
     let source = match plain.source {
         PlainSource::Group {
             group,
