@@ -261,12 +261,10 @@ impl Recorder {
     /// once it has.
     pub fn write_gaps(&mut self, wait: bool) {
         if wait {
-            while let Some(group) = self.dropped.keys().next().cloned() {
-                if let Some(gap) = self.dropped.remove(&group) {
-                    let id = self.next_id;
-                    self.next_id += 1;
-                    self.offer_waiting(id, gap_record(&group, gap));
-                }
+            for (group, gap) in std::mem::take(&mut self.dropped) {
+                let id = self.next_id;
+                self.next_id += 1;
+                self.offer_waiting(id, gap_record(&group, gap));
             }
         } else {
             self.write_gaps_leaving(0);
