@@ -161,6 +161,11 @@ impl Recorder {
         })
     }
 
+    /// The id the next record will get: every line recorded from now on has at least this id.
+    pub fn next_id(&self) -> i64 {
+        self.next_id
+    }
+
     /// Queues `record` without waiting and returns its history id; `None` when the queue was
     /// full and the record was dropped (and counted for its group).
     pub fn try_record(&mut self, record: Record) -> Option<i64> {

@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Interval, MissedTickBehavior};
 
 use super::app::{App, Effect, Redraw};
-use super::history::{Backlog, ChatHistory, read_backlog};
+use super::history::{Backlog, ChatHistory};
 use super::history_reader::{self, HistoryAnswer};
 use super::keymap::{Action, META_BURST};
 use super::state::{Clock, ConnStatus};
@@ -378,11 +378,8 @@ where
             return;
         };
         history.after_batch(app);
-        let groups = history.groups_to_load(app);
-        if !groups.is_empty() {
-            let path = history.path().to_path_buf();
-            self.backlogs
-                .spawn_blocking(move || read_backlog(&path, &groups));
+        if let Some(read) = history.backlog_to_load(app) {
+            self.backlogs.spawn_blocking(move || read.read());
         }
     }
 

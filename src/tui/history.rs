@@ -70,6 +70,10 @@ pub struct ChatHistory {
     saved_read: HashMap<String, i64>,
     /// Groups whose backlog was loaded.
     loaded: HashSet<String>,
+    /// The first history id of this run: a backlog stops before it, since what this run
+    /// recorded is in the buffers already (an own line sent just as its group opened would
+    /// otherwise show twice).
+    backlog_before: Option<i64>,
     /// Messages not saved, as last told to the user, and when (wall ms).
     told_unsaved: u64,
     told_unsaved_ms: i64,
@@ -149,8 +153,10 @@ impl ChatHistory {
             problems.push("history: not recording this session".into());
             None
         };
+        let backlog_before = recorder.as_ref().map(Recorder::next_id);
         let history = ChatHistory {
             path: start.path.clone(),
+            backlog_before,
             recorder,
             session: None,
             excluded,
@@ -400,15 +406,20 @@ impl ChatHistory {
         }
     }
 
-    /// Groups open in the App whose backlog has not been loaded yet.
-    pub(crate) fn groups_to_load(&mut self, app: &App) -> Vec<String> {
-        let mut wanted = Vec::new();
+    /// Groups open in the App whose backlog has not been loaded yet, as a read to run off the
+    /// event loop; `None` when there are none.
+    pub(crate) fn backlog_to_load(&mut self, app: &App) -> Option<BacklogRead> {
+        let mut groups = Vec::new();
         for group in open_groups(app) {
             if self.loaded.insert(group.clone()) {
-                wanted.push(group);
+                groups.push(group);
             }
         }
-        wanted
+        (!groups.is_empty()).then(|| BacklogRead {
+            path: self.path.clone(),
+            groups,
+            before: self.backlog_before,
+        })
     }
 
     /// Writes what is queued and the read markers, and stops the writer.
@@ -423,25 +434,31 @@ impl ChatHistory {
 /// One group's lines from disk and its saved read marker.
 pub(crate) type Backlog = (String, Vec<StoredLine>, Option<i64>);
 
-/// A group's backlog and saved read marker, read with a connection of its own (run off the
-/// event loop). A missing database is an empty backlog.
-pub(crate) fn read_backlog(
-    path: &Path,
-    groups: &[String],
-) -> Result<Vec<Backlog>, history::HistoryError> {
-    let conn = match history::open_read(path) {
-        Ok(conn) => conn,
-        Err(history::HistoryError::Missing(_)) => return Ok(Vec::new()),
-        Err(error) => return Err(error),
-    };
-    groups
-        .iter()
-        .map(|group| {
-            let lines = history::backlog(&conn, group, None, BACKLOG_LINES)?;
-            let marker = history::read_marker(&conn, group)?;
-            Ok((group.clone(), lines, marker))
-        })
-        .collect()
+/// The backlogs of groups that just opened: lines from before this run.
+pub(crate) struct BacklogRead {
+    path: PathBuf,
+    groups: Vec<String>,
+    before: Option<i64>,
+}
+
+impl BacklogRead {
+    /// Each group's backlog and saved read marker, read with a connection of its own (run off
+    /// the event loop). A missing database is an empty backlog.
+    pub(crate) fn read(&self) -> Result<Vec<Backlog>, history::HistoryError> {
+        let conn = match history::open_read(&self.path) {
+            Ok(conn) => conn,
+            Err(history::HistoryError::Missing(_)) => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+        self.groups
+            .iter()
+            .map(|group| {
+                let lines = history::backlog(&conn, group, self.before, BACKLOG_LINES)?;
+                let marker = history::read_marker(&conn, group)?;
+                Ok((group.clone(), lines, marker))
+            })
+            .collect()
+    }
 }
 
 /// The groups that have a buffer.
@@ -467,4 +484,50 @@ fn payload_bytes(payload: &Payload) -> (Kind, &[u8]) {
         Payload::Binary(bytes) | Payload::Protobuf(bytes) => bytes,
     };
     (Kind::from(payload.data_type()), body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::{Clock, Keymap, UiSettings};
+
+    #[test]
+    fn a_backlog_holds_only_what_earlier_runs_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alice.db");
+        let mut earlier = Recorder::start(&path, RecorderOptions::default()).unwrap();
+        let line = Record::message("lobby", 1, Kind::Text, Dir::In, b"from before".to_vec());
+        earlier.try_record(line).unwrap();
+        earlier.close();
+
+        let start = HistoryStart {
+            path: path.clone(),
+            record: true,
+        };
+        let (mut history, _) = ChatHistory::start(&start, &HistorySettings::default());
+        let mut app = App::new(UiSettings::default(), Keymap::default(), Clock::now());
+        app.set_target("chat", Some("alice"));
+        let _ = app.join("lobby");
+        // Sent as the group opened, and on disk before its backlog is read: the buffer shows
+        // it live, so the backlog must not bring it a second time.
+        let send = Command::SendToGroup {
+            op: 1,
+            group: "lobby".into(),
+            payload: Payload::Text("sent just now".into()),
+            no_echo: false,
+            fire_and_forget: false,
+        };
+        history.on_commands(&[send], 2);
+        history.recorder.as_mut().unwrap().flush();
+
+        let read = history.backlog_to_load(&app).expect("lobby just opened");
+        let backlogs = read.read().unwrap();
+        let [(group, lines, _)] = backlogs.as_slice() else {
+            panic!("one group's backlog: {backlogs:?}");
+        };
+        assert_eq!(group, "lobby");
+        let bodies: Vec<&[u8]> = lines.iter().map(|l| &l.body[..]).collect();
+        assert_eq!(bodies, [b"from before"]);
+        assert!(history.backlog_to_load(&app).is_none(), "read once");
+    }
 }
