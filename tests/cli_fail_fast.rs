@@ -27,13 +27,27 @@ const MESSAGES_LOST: i32 = 5;
 /// An access key the service does not have; it must never be shown.
 const WRONG_KEY: &str = "WRONGKEYWRONGKEYWRONGKEYWRONGKEYWRONGKEY0123";
 
+/// The service on `port` (0: any). A port that was let go a moment ago is retried for a
+/// while: until something listens on it, any outgoing connection on the machine (another
+/// test's, or the waiting client's own, which then connects to itself) may get it as its
+/// local port.
 async fn service_on(port: u16) -> RunningService {
-    wpchat::service::start(ServiceConfig {
+    let config = ServiceConfig {
         port,
         ..ServiceConfig::default()
-    })
-    .await
-    .expect("the service starts")
+    };
+    let give_up = tokio::time::Instant::now() + WAIT;
+    loop {
+        match wpchat::service::start(config.clone()).await {
+            Ok(service) => return service,
+            Err(wpchat::service::ServiceError::Bind { .. })
+                if port != 0 && tokio::time::Instant::now() < give_up =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(error) => panic!("the service starts on port {port}: {error:?}"),
+        }
+    }
 }
 
 /// A port nothing listens on (bound, then let go).
