@@ -453,7 +453,11 @@ fn report_generator(generator: &FloodService) {
 fn run() -> BenchResult<()> {
     let temp = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
     let home: PathBuf = temp.path().to_path_buf();
-    println!("tui_flood: load average at start {}", load_average());
+    println!(
+        "tui_flood: load average at start {}; {}",
+        load_average(),
+        proc_stat::cpu_model()
+    );
     // `json.reliable` (the chat's default) or `json` (`TUI_FLOOD_PROTOCOL`).
     let protocol = std::env::var("TUI_FLOOD_PROTOCOL").unwrap_or_else(|_| "json.reliable".into());
     println!("chat subprotocol: {protocol}");

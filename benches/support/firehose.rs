@@ -248,11 +248,12 @@ impl Firehose {
     pub async fn announced(variable: &str, default: u64) -> Firehose {
         let firehose = Firehose::start(messages(variable, default)).await;
         println!(
-            "firehose: {} messages, {} MB; {} rounds; load average {}",
+            "firehose: {} messages, {} MB; {} rounds; load average {}; {}",
             firehose.count,
             firehose.megabytes,
             rounds(),
-            proc_stat::load_average()
+            proc_stat::load_average(),
+            proc_stat::cpu_model()
         );
         firehose
     }

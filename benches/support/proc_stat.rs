@@ -29,6 +29,17 @@ pub fn status_kb(pid: &str, field: &str) -> Option<u64> {
         .ok()
 }
 
+/// The processor's model name, to tell which machine a run was on: the ratios to the bare
+/// reader differ from one VM to another, not only the rates.
+pub fn cpu_model() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_string())
+        .unwrap_or_else(|| "?".into())
+}
+
 /// The load average over 1, 5 and 15 minutes, as the kernel prints it.
 pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
