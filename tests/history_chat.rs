@@ -308,3 +308,70 @@ async fn a_group_recording_only_mine_keeps_own_messages_and_drops_the_others() {
     .await;
     assert_eq!(recorded_in_lobby(chat, &path), [b"from alice".to_vec()]);
 }
+
+/// The bodies of `group`'s lines in the chat.
+fn lines_of(chat: &Chat, group: &str) -> Vec<String> {
+    let state = chat.app.state();
+    state
+        .group_index(group)
+        .map(|index| {
+            let lines = state.buffers[index].lines.iter();
+            lines.map(|line| line.body.to_string()).collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_left_and_joined_again_shows_its_earlier_lines_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history").join("alice.db");
+    let service = service::start(ServiceConfig {
+        port: 0,
+        ..ServiceConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut chat = Chat::new(client::spawn(engine_config(&service, "alice")), &path, true);
+    chat.join("lobby");
+    chat.turn_until("alice joined", |c| {
+        lines_of(c, "lobby").iter().any(|l| l == "joined lobby")
+    })
+    .await;
+    chat.type_line("before leaving");
+    chat.type_line("/leave");
+    chat.turn_until("alice left", |c| {
+        c.app.state().group_index("lobby").is_none()
+    })
+    .await;
+    // The line is on disk before the group opens again.
+    let started = Instant::now();
+    loop {
+        let conn = history::open_read(&path).unwrap();
+        let stored = history::backlog(&conn, "lobby", None, 10).unwrap();
+        if stored.iter().any(|l| l.body == b"before leaving") {
+            break;
+        }
+        assert!(started.elapsed() < GUARD, "never stored: {stored:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Joined again, and a line sent at once: the earlier line comes back from disk, the new
+    // one shows live only.
+    chat.type_line("/join lobby");
+    chat.type_line("after coming back");
+    chat.turn_until("the backlog and the new line", |c| {
+        let lines = lines_of(c, "lobby");
+        lines.iter().any(|l| l == "before leaving") && lines.iter().any(|l| l == "joined lobby")
+    })
+    .await;
+    let lines = lines_of(&chat, "lobby");
+    let count = |body: &str| lines.iter().filter(|l| *l == body).count();
+    assert_eq!(count("before leaving"), 1, "{lines:?}");
+    assert_eq!(count("after coming back"), 1, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("from history · live below")),
+        "{lines:?}"
+    );
+}

@@ -68,12 +68,14 @@ pub struct ChatHistory {
     newest: HashMap<String, i64>,
     /// Read markers saved so far, per group.
     saved_read: HashMap<String, i64>,
-    /// Groups whose backlog was loaded.
+    /// Open groups whose backlog was loaded (a group closed and opened again loads again).
     loaded: HashSet<String>,
-    /// The first history id of this run: a backlog stops before it, since what this run
-    /// recorded is in the buffers already (an own line sent just as its group opened would
-    /// otherwise show twice).
-    backlog_before: Option<i64>,
+    /// Where a backlog stops: what was recorded after its group opened is in its buffer
+    /// already (an own line sent just as the group opened would otherwise show twice). Per
+    /// group, the first history id after its join; for groups opened otherwise, the first id
+    /// of this run.
+    joined_at: HashMap<String, i64>,
+    run_started_at: Option<i64>,
     /// Messages not saved, as last told to the user, and when (wall ms).
     told_unsaved: u64,
     told_unsaved_ms: i64,
@@ -153,10 +155,11 @@ impl ChatHistory {
             problems.push("history: not recording this session".into());
             None
         };
-        let backlog_before = recorder.as_ref().map(Recorder::next_id);
+        let run_started_at = recorder.as_ref().map(Recorder::next_id);
         let history = ChatHistory {
             path: start.path.clone(),
-            backlog_before,
+            joined_at: HashMap::new(),
+            run_started_at,
             recorder,
             session: None,
             excluded,
@@ -201,14 +204,21 @@ impl ChatHistory {
         self.recorder.as_mut()
     }
 
-    /// Own sends in `commands` are recorded as outgoing, pending their ack.
+    /// Own sends in `commands` are recorded as outgoing, pending their ack; a join marks where
+    /// its group's backlog will stop.
     pub(crate) fn on_commands(&mut self, commands: &[Command], now_ms: i64) {
         for command in commands {
-            let Command::SendToGroup {
-                op, group, payload, ..
-            } = command
-            else {
-                continue;
+            let (op, group, payload) = match command {
+                Command::SendToGroup {
+                    op, group, payload, ..
+                } => (op, group, payload),
+                Command::Join { group, .. } => {
+                    if let Some(recorder) = &self.recorder {
+                        self.joined_at.insert(group.clone(), recorder.next_id());
+                    }
+                    continue;
+                }
+                _ => continue,
             };
             let (kind, body) = payload_record(payload);
             let retried = self
@@ -409,16 +419,19 @@ impl ChatHistory {
     /// Groups open in the App whose backlog has not been loaded yet, as a read to run off the
     /// event loop; `None` when there are none.
     pub(crate) fn backlog_to_load(&mut self, app: &App) -> Option<BacklogRead> {
+        let open = open_groups(app);
+        self.loaded.retain(|group| open.contains(group));
         let mut groups = Vec::new();
-        for group in open_groups(app) {
-            if self.loaded.insert(group.clone()) {
-                groups.push(group);
+        for group in open {
+            if !self.loaded.contains(&group) {
+                self.loaded.insert(group.clone());
+                let before = self.joined_at.remove(&group).or(self.run_started_at);
+                groups.push((group, before));
             }
         }
         (!groups.is_empty()).then(|| BacklogRead {
             path: self.path.clone(),
             groups,
-            before: self.backlog_before,
         })
     }
 
@@ -434,11 +447,11 @@ impl ChatHistory {
 /// One group's lines from disk and its saved read marker.
 pub(crate) type Backlog = (String, Vec<StoredLine>, Option<i64>);
 
-/// The backlogs of groups that just opened: lines from before this run.
+/// The backlogs of groups that just opened, each up to where it opened.
 pub(crate) struct BacklogRead {
     path: PathBuf,
-    groups: Vec<String>,
-    before: Option<i64>,
+    /// Each group, and the history id its backlog stops before.
+    groups: Vec<(String, Option<i64>)>,
 }
 
 impl BacklogRead {
@@ -452,8 +465,8 @@ impl BacklogRead {
         };
         self.groups
             .iter()
-            .map(|group| {
-                let lines = history::backlog(&conn, group, self.before, BACKLOG_LINES)?;
+            .map(|(group, before)| {
+                let lines = history::backlog(&conn, group, *before, BACKLOG_LINES)?;
                 let marker = history::read_marker(&conn, group)?;
                 Ok((group.clone(), lines, marker))
             })
