@@ -225,6 +225,8 @@ async fn scrolling_above_the_oldest_line_in_memory_pages_older_lines_in_from_dis
     // The view stayed on the line it showed; the page came in above it.
     let top_shown = buffer.anchor.expect("scrolled up") as usize;
     assert!(top_shown >= 500, "{top_shown}");
+    // Nothing arrived meanwhile: the page above is not "new" below the view.
+    assert_eq!(buffer.new_below_view(), 0);
     chat.turn_until("the same lines on screen", |c| {
         c.screen().contains("ops line 500") && !c.screen().contains("loading older")
     })

@@ -9,7 +9,7 @@ use crate::history::{self, StoredLine};
 use crate::protocol::Payload;
 use crate::tui::format::stored_body;
 use crate::tui::history::BACKLOG_LINES;
-use crate::tui::state::{Delivery, LineKind, LogLine, NO_SENDER, PendingOp};
+use crate::tui::state::{Delivery, LineKind, LogLine, NO_SENDER};
 
 impl App {
     /// Puts `lines` (oldest first) from disk in front of `group`'s buffer. `read_upto` is the
@@ -61,8 +61,9 @@ impl App {
     }
 
     /// Replaces the first `removed` lines of buffer `index` with `old`; what points at its
-    /// lines (the scroll anchor, the first unread line, own sends awaiting their ack) moves
-    /// with them, so the view stays where it was.
+    /// lines (the scroll anchor, the first unread line, where live was, own sends awaiting
+    /// their ack or failed) moves with them, so the view stays where it was and the page is
+    /// not counted as new below it.
     pub(super) fn replace_front(&mut self, index: usize, removed: usize, old: Vec<LogLine>) {
         let (added, removed) = (
             old.len() as u64,
@@ -74,16 +75,9 @@ impl App {
         for line in old.into_iter().rev() {
             buffer.lines.push_front(line);
         }
-        buffer.anchor = buffer.anchor.map(moved);
-        buffer.first_unread = buffer.first_unread.map(moved);
+        buffer.renumber(moved);
         let group = buffer.name.clone();
-        for op in self.state.ops.pending.values_mut() {
-            if let PendingOp::Send { group: g, seq, .. } = op
-                && *g == group
-            {
-                *seq = moved(*seq);
-            }
-        }
+        self.state.ops.renumber(&group, moved);
         self.dirty = true;
     }
 

@@ -209,7 +209,9 @@ impl Buffer {
         Some(line)
     }
 
-    fn renumber(&mut self, moved: impl Fn(u64) -> u64) {
+    /// Moves the buffer's references to its lines (scroll anchor, first unread, where live was)
+    /// by `moved`, after lines were put in or taken out.
+    pub(crate) fn renumber(&mut self, moved: impl Fn(u64) -> u64) {
         self.anchor = self.anchor.map(&moved);
         self.first_unread = self.first_unread.map(&moved);
         self.live_end = moved(self.live_end);
