@@ -703,3 +703,36 @@ fn paging_up_to_the_top_keeps_the_log_full() {
     assert!(screen.contains("message 0 "), "{screen}");
     assert!(screen.contains("message 12 "), "{screen}");
 }
+
+#[test]
+fn a_join_confirmed_after_lines_typed_while_joining_shows_above_them() {
+    let mut app = connected_app();
+    let join = join_op(&app.join("ops"));
+    let first = send_text(&mut app, "first words");
+    let second = send_text(&mut app, "second words");
+    app.update(done(join));
+    let index = app.state().group_index("ops").unwrap();
+    let lines = |app: &App| -> Vec<(String, Delivery)> {
+        let buffer = &app.state().buffers[index];
+        let lines = buffer.lines.iter();
+        lines.map(|l| (l.body.to_string(), l.delivery)).collect()
+    };
+    let bodies: Vec<String> = lines(&app).into_iter().map(|(body, _)| body).collect();
+    assert_eq!(bodies, ["joined ops", "first words", "second words"]);
+    // The sends' acks still mark their own lines.
+    app.update(done(first));
+    app.update(done(second));
+    for (body, delivery) in &lines(&app)[1..] {
+        assert_eq!(*delivery, Delivery::Acked(38), "{body}");
+    }
+}
+
+#[test]
+fn a_join_confirmed_with_nothing_typed_meanwhile_ends_the_log() {
+    let mut app = connected_app();
+    let join = join_op(&app.join("ops"));
+    app.update(done(join));
+    let index = app.state().group_index("ops").unwrap();
+    let last = app.state().buffers[index].lines.back().unwrap();
+    assert_eq!(last.body, "joined ops");
+}

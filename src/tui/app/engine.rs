@@ -303,6 +303,21 @@ impl App {
         }
     }
 
+    /// The service confirmed a join. Its notice goes above the lines typed while joining:
+    /// their sends went out after the join, and the service took them in that order.
+    fn joined(&mut self, group: &str) {
+        let Some(index) = self.state.group_index(group) else {
+            return;
+        };
+        let buffer = &mut self.state.buffers[index];
+        buffer.membership = Membership::Joined;
+        let text = format!("joined {}", buffer.display);
+        match self.state.ops.first_pending_send(group) {
+            Some(seq) => self.insert_line(index, seq, LineKind::Notice, text),
+            None => self.append_line(index, LineKind::Notice, text),
+        }
+    }
+
     /// Puts a gap marker in a group's log above the lines typed while offline (they are sent
     /// after the gap), or at the end when there are none.
     fn gap_marker(&mut self, index: usize, text: &str) {
@@ -316,12 +331,18 @@ impl App {
             return;
         };
         let seq = buffer.first_seq + at as u64;
+        self.insert_line(index, seq, LineKind::Gap, text.to_string());
+    }
+
+    /// Puts a line (text already safe) at `seq` in buffer `index`; the sends of the lines it
+    /// moves down move with them.
+    fn insert_line(&mut self, index: usize, seq: u64, kind: LineKind, text: String) {
         let line = LogLine {
             time_ms: self.state.clock.wall_ms,
             sender: NO_SENDER,
-            kind: LineKind::Gap,
+            kind,
             delivery: Delivery::None,
-            body: text.into(),
+            body: text.into_boxed_str(),
         };
         let cap = self.state.settings.scrollback;
         let buffer = &mut self.state.buffers[index];
@@ -390,13 +411,7 @@ impl App {
                 },
                 &error,
             ),
-            (PendingOp::Join { group }, OpOutcome::Done { .. }) => {
-                if let Some(index) = self.state.group_index(&group) {
-                    self.state.buffers[index].membership = Membership::Joined;
-                    let shown = self.state.buffers[index].display.clone();
-                    self.append_line(index, LineKind::Notice, format!("joined {shown}"));
-                }
-            }
+            (PendingOp::Join { group }, OpOutcome::Done { .. }) => self.joined(&group),
             (PendingOp::Join { group }, OpOutcome::Failed(error)) => {
                 if let Some(index) = self.state.group_index(&group) {
                     self.remove_buffer(index);

@@ -68,6 +68,15 @@ impl Ops {
             }
         }
     }
+
+    /// The line of `group`'s oldest send still waiting for its outcome.
+    pub(crate) fn first_pending_send(&self, group: &str) -> Option<u64> {
+        let sends = self.pending.values().filter_map(|op| match op {
+            PendingOp::Send { group: g, seq, .. } if g == group => Some(*seq),
+            _ => None,
+        });
+        sends.min()
+    }
 }
 
 impl Default for Ops {
