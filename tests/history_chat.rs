@@ -375,3 +375,33 @@ async fn a_group_left_and_joined_again_shows_its_earlier_lines_once() {
         "{lines:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markers_and_own_lines_after_the_read_marker_are_not_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history").join("alice.db");
+    {
+        let mut recorder =
+            history::Recorder::start(&path, history::RecorderOptions::default()).unwrap();
+        let mut read = history::Record::message("ops", 1_000, Kind::Text, Dir::In, b"read".into());
+        read.sender = Some("bob".into());
+        let id = recorder.try_record(read).unwrap();
+        recorder.set_read_marker("ops", id);
+        let gap = history::Record::marker("ops", 1_001, Kind::Gap, "session lost after 914 ms");
+        recorder.try_record(gap).unwrap();
+        let own = history::Record::message("ops", 1_002, Kind::Text, Dir::Out, b"mine".into());
+        recorder.try_record(own).unwrap();
+        recorder.close();
+    }
+    let (handle, _engine) = offline_handle();
+    let mut chat = Chat::new(handle, &path, false);
+    chat.join("lobby");
+    chat.join("ops");
+    chat.app.update(wpchat::tui::Action::GoToGroup(1));
+    chat.turn_until("the ops backlog", |c| lines_of(c, "ops").len() > 3)
+        .await;
+    let state = chat.app.state();
+    let ops = &state.buffers[state.group_index("ops").unwrap()];
+    assert_eq!(ops.unread, 0, "{:?}", lines_of(&chat, "ops"));
+    assert_eq!(ops.first_unread, None);
+}

@@ -29,6 +29,14 @@ impl Kind {
         }
     }
 
+    /// A message's data, not a line the chat wrote (a notice, an error, a gap).
+    pub fn is_message(self) -> bool {
+        matches!(
+            self,
+            Kind::Text | Kind::Json | Kind::Binary | Kind::Protobuf
+        )
+    }
+
     /// The `dataType` name of a message kind, as `listen` writes it.
     pub fn as_str(self) -> &'static str {
         match self {

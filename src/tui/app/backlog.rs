@@ -34,10 +34,12 @@ impl App {
                 n => format!("{n} earlier messages from history · live below").into_boxed_str(),
             },
         });
+        // Only messages from others are unread: not own lines, and not the chat's markers.
+        let incoming = |line: &StoredLine| line.dir == history::Dir::In && line.kind.is_message();
         let unread_from = read_upto.and_then(|upto| {
             lines
                 .iter()
-                .position(|line| line.id > upto && line.dir == history::Dir::In)
+                .position(|line| line.id > upto && incoming(line))
         });
         self.replace_front(index, 0, old);
         if lines.len() >= BACKLOG_LINES {
@@ -48,10 +50,7 @@ impl App {
         let current = self.state.current;
         let buffer = &mut self.state.buffers[index];
         if let Some(first) = unread_from {
-            let unread = lines[first..]
-                .iter()
-                .filter(|line| line.dir == history::Dir::In)
-                .count();
+            let unread = lines[first..].iter().filter(|line| incoming(line)).count();
             buffer.first_unread = Some(first as u64);
             if index != current {
                 buffer.unread += unread as u32;
