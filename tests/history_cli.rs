@@ -170,6 +170,26 @@ fn no_history_yet_is_a_clear_error() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no history yet"), "{stderr}");
+    assert!(stderr.contains("no profile has any yet"), "{stderr}");
+
+    // A chat run against a target recorded under that target's profile: the error names it
+    // and says how to choose it.
+    let other = home
+        .path()
+        .join("data/wpchat/history/target-0123456789abcdef.db");
+    Recorder::start(&other, RecorderOptions::default())
+        .unwrap()
+        .close();
+    let output = wpchat(home.path(), &["history", "stats"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("profiles with history: target-0123456789abcdef"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("give the same flags before the command"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -103,12 +103,12 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
                 ExportFormatArg::JsonlZst => ExportFormat::JsonlZst,
                 ExportFormatArg::Text => ExportFormat::Text,
             };
-            let conn = history::open_read(&path)?;
+            let conn = open_read(&path)?;
             history::export(&conn, &filter, format, &mut out)?;
         }
         HistoryAction::Search { query, json, limit } => {
             let query = Query::parse(&query.join(" "))?;
-            let conn = history::open_read(&path)?;
+            let conn = open_read(&path)?;
             let found = history::search(&conn, &query, limit)?;
             let format = if json {
                 ExportFormat::Jsonl
@@ -128,7 +128,7 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             }
         }
         HistoryAction::Stats => {
-            let conn = history::open_read(&path)?;
+            let conn = open_read(&path)?;
             print_stats(&mut out, &path, &history::stats(&conn)?)?;
         }
         HistoryAction::Prune { older_than } => {
@@ -162,6 +162,37 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush().context("cannot write to stdout")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens `path` to read; a profile with no history says which profiles have one, and how the
+/// chat's target flags choose the profile (they go before the command).
+fn open_read(path: &std::path::Path) -> anyhow::Result<rusqlite::Connection> {
+    match history::open_read(path) {
+        Err(history::HistoryError::Missing(_)) => {
+            let mut others: Vec<String> = std::fs::read_dir(path.parent().unwrap_or(path))
+                .into_iter()
+                .flatten()
+                .filter_map(|entry| {
+                    let name = entry.ok()?.file_name().into_string().ok()?;
+                    name.strip_suffix(".db").map(str::to_string)
+                })
+                .collect();
+            others.sort();
+            let found = if others.is_empty() {
+                "no profile has any yet".to_string()
+            } else {
+                format!("profiles with history: {}", others.join(", "))
+            };
+            anyhow::bail!(
+                "no history yet at {} ({found}). A chat started with --url, --negotiate or \
+                 --connection-string records under that target: give the same flags before the \
+                 command, as in `wpchat history --connection-string … --hub HUB --user USER \
+                 stats`, or --profile NAME",
+                path.display()
+            )
+        }
+        opened => Ok(opened?),
+    }
 }
 
 fn print_stats(
