@@ -5,6 +5,7 @@
 #[path = "support/history_chat.rs"]
 mod history_chat;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
@@ -14,10 +15,11 @@ use wpchat::client::{self, Command, Event};
 use wpchat::config::HistorySettings;
 use wpchat::history::{self, Delivery, Dir, Kind};
 use wpchat::protocol::Payload;
-use wpchat::service::{self, ServiceConfig};
+use wpchat::service::{self, RunningService, ServiceConfig};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn what_the_chat_saw_and_sent_comes_back_after_a_restart() {
+/// A recording chat as alice, with the real engine on a fresh local service, in `lobby` once
+/// the service confirmed the join; its history at the returned path in the returned dir.
+async fn recording_chat_in_lobby() -> (tempfile::TempDir, PathBuf, RunningService, Chat) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history").join("alice.db");
     let service = service::start(ServiceConfig {
@@ -26,13 +28,18 @@ async fn what_the_chat_saw_and_sent_comes_back_after_a_restart() {
     })
     .await
     .unwrap();
-
     let mut chat = Chat::new(client::spawn(engine_config(&service, "alice")), &path, true);
     chat.join("lobby");
     chat.turn_until("alice joined", |c| {
-        c.screen().contains("joined lobby") || c.screen().contains("● lobby")
+        lines_of(c, "lobby").iter().any(|l| l == "joined lobby")
     })
     .await;
+    (dir, path, service, chat)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_chat_saw_and_sent_comes_back_after_a_restart() {
+    let (_dir, path, service, mut chat) = recording_chat_in_lobby().await;
     let mut bob = client::spawn(engine_config(&service, "bob"));
     bob.commands
         .send(Command::Join {
@@ -323,20 +330,7 @@ fn lines_of(chat: &Chat, group: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_left_and_joined_again_shows_its_earlier_lines_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("history").join("alice.db");
-    let service = service::start(ServiceConfig {
-        port: 0,
-        ..ServiceConfig::default()
-    })
-    .await
-    .unwrap();
-    let mut chat = Chat::new(client::spawn(engine_config(&service, "alice")), &path, true);
-    chat.join("lobby");
-    chat.turn_until("alice joined", |c| {
-        lines_of(c, "lobby").iter().any(|l| l == "joined lobby")
-    })
-    .await;
+    let (_dir, path, _service, mut chat) = recording_chat_in_lobby().await;
     chat.type_line("before leaving");
     chat.type_line("/leave");
     chat.turn_until("alice left", |c| {
